@@ -1,0 +1,49 @@
+"""How inputs, results and errors cross process boundaries (local workers, Lambda, Step Functions).
+
+cloudpickle, because user code defined in a script's ``__main__`` (classes, lambdas)
+must reach a worker that imported the script under another module name.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+
+
+def serialize(value: Any) -> bytes:
+    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def deserialize(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+@dataclass
+class RemoteError:
+    """An exception raised by user code, with the traceback text from where it ran."""
+
+    exception: BaseException | None  # None when the exception itself could not be pickled
+    type_name: str
+    message: str
+    traceback: str
+
+
+def capture_error(exc: BaseException) -> RemoteError:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        pickle.loads(cloudpickle.dumps(exc))
+        carried: BaseException | None = exc
+    except Exception:
+        carried = None
+    return RemoteError(carried, f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc), tb)
+
+
+def serialize_error(exc: BaseException) -> bytes:
+    err = capture_error(exc)
+    if err.exception is not None:
+        err.exception.__traceback__ = None
+    return serialize(err)

@@ -1,0 +1,52 @@
+"""toolkit: serverless functions and web endpoints, run locally or in your own AWS account.
+
+Importing this package is cheap on purpose: it loads no AWS, Pulumi or web-server code.
+"""
+
+from toolkit.app import App
+from toolkit.calls import FunctionCall
+from toolkit.cls import Cls, Obj, parameter
+from toolkit.exception import (
+    CallLostError,
+    Error,
+    FunctionTimeoutError,
+    InvalidError,
+    NotFoundError,
+    SerializationError,
+    WorkerCrashedError,
+)
+from toolkit.functions import Function
+from toolkit.image import Image
+from toolkit.partial import asgi_app, concurrent, enter, exit, fastapi_endpoint, method, web_server, wsgi_app
+from toolkit.secret import Secret
+from toolkit.spec import Retries
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "CallLostError",
+    "Cls",
+    "Error",
+    "Function",
+    "FunctionCall",
+    "FunctionTimeoutError",
+    "Image",
+    "InvalidError",
+    "NotFoundError",
+    "Obj",
+    "Retries",
+    "Secret",
+    "SerializationError",
+    "WorkerCrashedError",
+    "__version__",
+    "asgi_app",
+    "concurrent",
+    "enter",
+    "exit",
+    "fastapi_endpoint",
+    "method",
+    "parameter",
+    "web_server",
+    "wsgi_app",
+]

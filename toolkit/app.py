@@ -1,0 +1,189 @@
+"""`App`: the registry that decorators write to.  Importing a user module yields one."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.cls import Cls, collect_parameters
+from toolkit.exception import InvalidError
+from toolkit.functions import Function
+from toolkit.image import Image
+from toolkit.partial import PartialFunction, _missing_parentheses
+from toolkit.secret import Secret
+from toolkit.spec import (
+    ClsInfo,
+    FunctionSpec,
+    Retries,
+    as_retries,
+    as_secrets,
+    check_resources,
+    resolve_backend,
+)
+from toolkit.urls import slugify
+
+_APPS: weakref.WeakSet[App] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The keyword arguments shared by ``@app.function`` and ``@app.cls``."""
+
+    image: Image | None = None
+    gpu: str | None = None
+    cpu: float | None = None
+    memory: int | None = None
+    ephemeral_disk: int | None = None
+    timeout: int = 300
+    secrets: Sequence[Secret] = ()
+    min_containers: int = 0
+    max_containers: int | None = None
+    buffer_containers: int = 0
+    scaledown_window: int = 60
+    retries: int | Retries | None = None
+    backend: str = "auto"
+
+
+class App:
+    """A named group of functions that deploy together.
+
+    >>> app = toolkit.App("hello")
+    >>> @app.function()
+    ... def square(x: int) -> int: return x * x
+    """
+
+    def __init__(self, name: str | None = None, *, image: Image | None = None,
+                 secrets: Sequence[Secret] = ()) -> None:
+        if name is not None and (not isinstance(name, str) or not slugify(name)):
+            raise InvalidError(f"App name {name!r} needs letters or digits, e.g. toolkit.App('my-app').")
+        if image is not None and not isinstance(image, Image):
+            raise InvalidError(f"App(image=...) must be a toolkit.Image, got {image!r}.")
+        self.name = name
+        self.image = image or Image.debian_slim()
+        self.secrets = as_secrets(f"App {name!r}", secrets)
+        self.registered_functions: dict[str, Function] = {}
+        self.registered_classes: dict[str, Cls] = {}
+        self.local_entrypoints: dict[str, Callable[..., Any]] = {}
+        _APPS.add(self)
+
+    def __repr__(self) -> str:
+        return f"<toolkit.App {self.name!r} with {len(self.registered_functions)} functions>"
+
+    @staticmethod
+    def _instances() -> list[App]:
+        return list(_APPS)
+
+    @property
+    def app_name(self) -> str:
+        # Apps without a name still need one for labels; the module defines it.
+        return self.name or "app"
+
+    def function(self, _warn_parentheses_missing: Any = None, *, name: str | None = None,
+                 **options: Any) -> Callable[[Any], Function]:
+        """Register a function.  Options: image, gpu, cpu, memory, timeout, secrets, min_containers,
+        max_containers, buffer_containers, scaledown_window, retries, backend ("auto"|"lambda"|"ecs"|"gpu")."""
+        _missing_parentheses("app.function", _warn_parentheses_missing)
+        opts = _options("app.function", options)
+
+        def wrapper(target: Any) -> Function:
+            if isinstance(target, Function):
+                raise InvalidError(f"{target.spec.tag!r} is decorated with @app.function twice; keep one.")
+            if inspect.isclass(target):
+                raise InvalidError(f"@app.function is for functions; decorate class {target.__name__!r} "
+                                   "with @app.cls() instead.")
+            partial = target if isinstance(target, PartialFunction) else PartialFunction(target)
+            if partial.flags:
+                raise InvalidError(f"@toolkit.{sorted(partial.flags)[0]}() is for methods of an @app.cls class, "
+                                   f"not for the function {partial.name!r}.")
+            tag = name or partial.raw_f.__name__
+            spec = self._spec(tag, partial, opts, None)
+            return self._register(Function(spec))
+
+        return wrapper
+
+    def cls(self, _warn_parentheses_missing: Any = None, **options: Any) -> Callable[[type], Cls]:
+        """Register a class; its ``@toolkit.method()`` and web methods become functions ``Class.method``."""
+        _missing_parentheses("app.cls", _warn_parentheses_missing)
+        opts = _options("app.cls", options)
+
+        def wrapper(user_cls: Any) -> Cls:
+            if not inspect.isclass(user_cls):
+                raise InvalidError(f"@app.cls decorates classes; for the function {user_cls!r} use @app.function().")
+            return self._register_cls(user_cls, opts)
+
+        return wrapper
+
+    def local_entrypoint(self, _warn_parentheses_missing: Any = None, *,
+                         name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Mark a function that ``toolkit run`` calls in this process (its parameters become CLI options)."""
+        _missing_parentheses("app.local_entrypoint", _warn_parentheses_missing)
+
+        def wrapper(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.local_entrypoints[name or f.__name__] = f
+            return f
+
+        return wrapper
+
+    def _register(self, function: Function) -> Function:
+        tag = function.spec.tag
+        if tag in self.registered_functions:
+            raise InvalidError(f"App {self.app_name!r} already has a function {tag!r}; pass name='...' to one of them.")
+        self.registered_functions[tag] = function
+        return function
+
+    def _register_cls(self, user_cls: type, opts: _Options) -> Cls:
+        members = {k: v for k, v in vars(user_cls).items() if isinstance(v, PartialFunction)}
+        hooks = {flag: tuple(k for k, v in members.items() if flag in v.flags) for flag in ("enter", "exit")}
+        info = ClsInfo(user_cls.__name__, user_cls, collect_parameters(user_cls), hooks["enter"], hooks["exit"])
+        max_inputs, target_inputs = getattr(user_cls, "__toolkit_concurrent__", (None, None))
+        methods: dict[str, Function] = {}
+        for attr, partial in members.items():
+            setattr(user_cls, attr, partial.raw_f)  # the worker's instance calls the plain function
+            if partial.web is None and "method" not in partial.flags:
+                continue
+            if partial.max_inputs is None and max_inputs is not None:
+                partial = PartialFunction(partial.raw_f, partial.web, max_inputs, target_inputs, partial.flags)
+            spec = self._spec(f"{info.name}.{attr}", partial, opts, info)
+            methods[attr] = self._register(Function(spec))
+        if not methods:
+            raise InvalidError(f"@app.cls class {info.name!r} exposes no methods; mark them with @toolkit.method() "
+                               "or a web decorator such as @toolkit.fastapi_endpoint().")
+        cls = Cls(info, methods)
+        self.registered_classes[info.name] = cls
+        return cls
+
+    def _spec(self, tag: str, partial: PartialFunction, opts: _Options, info: ClsInfo | None) -> FunctionSpec:
+        f = partial.raw_f
+        where = f"{self.app_name}.{tag}"
+        check_resources(where, gpu=opts.gpu, cpu=opts.cpu, memory=opts.memory, timeout=opts.timeout,
+                        min_containers=opts.min_containers, max_containers=opts.max_containers)
+        backend = resolve_backend(where, opts.backend, opts.gpu, partial.web, opts.timeout)
+        module = sys.modules.get(f.__module__)
+        return FunctionSpec(
+            app_name=self.app_name, tag=tag, name=f.__name__, raw_f=f, module=f.__module__,
+            source_file=getattr(module, "__file__", None),
+            is_async=inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f),
+            is_generator=inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f),
+            cls=info, web=partial.web, image=opts.image or self.image, gpu=opts.gpu, cpu=opts.cpu,
+            memory=opts.memory, ephemeral_disk=opts.ephemeral_disk, timeout=opts.timeout,
+            secrets=tuple(self.secrets) + as_secrets(where, opts.secrets),
+            min_containers=opts.min_containers, max_containers=opts.max_containers,
+            buffer_containers=opts.buffer_containers, scaledown_window=opts.scaledown_window,
+            retries=as_retries(where, opts.retries), backend=backend,
+            max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs,
+        )
+
+
+def _options(decorator: str, options: dict[str, Any]) -> _Options:
+    known = _Options.__dataclass_fields__
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidError(f"{decorator}() got an unknown option {unknown[0]!r}; options are: {', '.join(known)}.")
+    opts = _Options(**options)
+    if opts.image is not None and not isinstance(opts.image, Image):
+        raise InvalidError(f"{decorator}(image=...) must be a toolkit.Image, got {opts.image!r}.")
+    return opts

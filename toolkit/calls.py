@@ -1,0 +1,68 @@
+"""`FunctionCall`: a handle on a spawned call, pollable from any process by its id."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from toolkit.exception import CallLostError, InvalidError, NotFoundError
+
+_POLL_START, _POLL_MAX = 0.002, 0.1
+
+
+class FunctionCall:
+    """What ``fn.spawn(...)`` returns.  ``get()`` waits; ``get(timeout=0)`` polls once."""
+
+    def __init__(self, call_id: str) -> None:
+        self.object_id = call_id
+
+    def __repr__(self) -> str:
+        return f"FunctionCall({self.object_id!r})"
+
+    @staticmethod
+    def from_id(call_id: str) -> FunctionCall:
+        from runtime.callstore.base import is_call_id
+
+        if not isinstance(call_id, str) or not is_call_id(call_id):
+            raise InvalidError(f"{call_id!r} is not a call id; ids look like 'fc-0123abcd...' (from fn.spawn()).")
+        return FunctionCall(call_id)
+
+    def get(self, timeout: float | None = None) -> Any:
+        """The call's result.  Raises the built-in ``TimeoutError`` if it is not finished in time."""
+        if timeout is not None and timeout < 0:
+            raise InvalidError(f"get(timeout={timeout!r}) must be >= 0 seconds, or None to wait.")
+        from toolkit.local.results import unwrap
+        from toolkit.local.runner import local_runner
+
+        runner = local_runner()
+        slot = runner.local_slot(self.object_id)
+        if slot is not None:  # spawned by this process: wait on it directly
+            try:
+                return unwrap(*slot.wait(timeout))
+            except TimeoutError:
+                raise TimeoutError(f"{self.object_id} is still running after {timeout} s") from None
+        return self._poll(runner.store, timeout)
+
+    def _poll(self, store: Any, timeout: float | None) -> Any:
+        from runtime.callstore import CallStatus
+        from toolkit.local.results import unwrap
+        from toolkit.local.runner import owner_alive
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = _POLL_START
+        while True:
+            record = store.get(self.object_id)
+            if record is None:
+                raise NotFoundError(f"No call {self.object_id!r} in the local call store ({store.path}).")
+            if record.status.finished:
+                return unwrap(record.status is CallStatus.DONE, record.result)
+            if not owner_alive(record.owner):
+                raise CallLostError(
+                    f"{self.object_id} ({record.function}) was {record.status.value} when the process that ran it "
+                    "exited; it will not finish. Spawn it again."
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.object_id} is still {record.status.value}")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            time.sleep(delay if remaining is None else max(0.0, min(delay, remaining)))
+            delay = min(delay * 2, _POLL_MAX)

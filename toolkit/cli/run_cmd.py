@@ -1,0 +1,102 @@
+"""``toolkit run app.py::fn --x 3``: call a function (or local entrypoint) with CLI options."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from toolkit.cli.options import parse_ref
+from toolkit.exception import Error
+
+_TYPES: dict[Any, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING}
+
+
+def _option(param: inspect.Parameter) -> click.Option:
+    annotation = param.annotation
+    if isinstance(annotation, str):
+        annotation = {"int": int, "float": float, "str": str, "bool": bool}.get(annotation, str)
+    name = param.name.replace("_", "-")
+    required = param.default is inspect.Parameter.empty
+    default = None if required else param.default
+    if annotation is bool:
+        return click.Option([f"--{name}/--no-{name}", param.name], default=bool(default), show_default=True)
+    return click.Option([f"--{name}", param.name], type=_TYPES.get(annotation, click.STRING), required=required,
+                        default=default, show_default=not required)
+
+
+def command_for(name: str, f: Callable[..., Any], call: Callable[[dict[str, Any]], Any]) -> click.Command:
+    params = [p for p in inspect.signature(f).parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
+    return click.Command(name, params=[_option(p) for p in params], callback=lambda **kw: call(kw),
+                         help=inspect.getdoc(f))
+
+
+def _show(value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, str):
+        click.echo(value)
+        return
+    try:
+        click.echo(json.dumps(value))
+    except TypeError:
+        click.echo(repr(value))
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("ref", required=False, metavar="APP_REF")
+@click.option("-m", "module", metavar="MODULE", help="Load from a module (package.module::function).")
+@click.pass_context
+def run(ctx: click.Context, ref: str | None, module: str | None) -> None:
+    """Run a function or local entrypoint: toolkit run app.py::fn --x 3 (see --help after APP_REF)."""
+    from toolkit import loader
+    from toolkit.cli import UserCodeFailed
+    from toolkit.functions import Function
+
+    if not ref and not module:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+    app, target = loader.load_target(parse_ref(ref, module))
+    if target is None:
+        target = _default_target(app)
+    if isinstance(target, Function):
+        fn = target
+        raw = fn.spec.raw_f
+
+        def call(kwargs: dict[str, Any]) -> Any:
+            if fn.spec.is_generator:
+                return [_show(item) for item in fn.remote_gen(**kwargs)] and None
+            return fn.remote(**kwargs)
+
+        name = fn.spec.tag
+    else:
+        raw, name = target, target.__name__
+
+        def call(kwargs: dict[str, Any]) -> Any:
+            return raw(**kwargs)
+
+    def run_and_show(kwargs: dict[str, Any]) -> None:
+        try:
+            _show(call(kwargs))
+        except Error:
+            raise
+        except Exception as exc:
+            raise UserCodeFailed(exc) from None
+
+    command = command_for(name, raw, run_and_show)
+    command.main(args=ctx.args, prog_name=f"toolkit run {ref or '-m ' + str(module)}", standalone_mode=False)
+
+
+def _default_target(app: Any) -> Any:
+    entrypoints = list(app.local_entrypoints.values())
+    if len(entrypoints) == 1:
+        return entrypoints[0]
+    if len(app.registered_functions) == 1 and not entrypoints:
+        return next(iter(app.registered_functions.values()))
+    choices = sorted(set(app.local_entrypoints) | set(app.registered_functions))
+    raise click.UsageError(f"Name what to run, e.g. app.py::{choices[0] if choices else 'fn'}; "
+                           f"choices: {', '.join(choices) or 'none'}.")

@@ -1,0 +1,39 @@
+"""Errors toolkit raises.  Every message names the offending value and the fix."""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every toolkit error."""
+
+
+class InvalidError(Error):
+    """A decorator, argument or configuration is used in a way toolkit does not support."""
+
+
+class NotFoundError(Error):
+    """A named app, function, call or file does not exist."""
+
+
+class AppLoadError(Error):
+    """The user's app file or module could not be loaded (the message says why and where)."""
+
+
+class SerializationError(Error):
+    """An argument or a return value could not be pickled to cross to a worker."""
+
+
+class FunctionTimeoutError(Error):
+    """A call ran past its function's ``timeout`` and its worker was stopped.
+
+    Distinct from the built-in ``TimeoutError`` that ``FunctionCall.get(timeout=...)``
+    raises while a call is simply not finished yet.
+    """
+
+
+class WorkerCrashedError(Error):
+    """The worker process running a call exited before the call finished."""
+
+
+class CallLostError(Error):
+    """A spawned call can never finish: the process that owned its workers exited."""

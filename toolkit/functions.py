@@ -1,0 +1,163 @@
+"""`Function`: the handle users call ``.remote()``, ``.spawn()``, ``.map()`` ... on.
+
+A handle is a `FunctionSpec` plus, for methods of parametrized classes, the parameter values
+it is bound to.  Where a call runs is the runner's business (`toolkit.runner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+from toolkit import config, urls
+from toolkit.exception import InvalidError, NotFoundError
+from toolkit.spec import FunctionSpec
+
+if TYPE_CHECKING:
+    from toolkit.calls import FunctionCall
+
+R = TypeVar("R")
+Params = tuple[tuple[str, Any], ...]
+
+
+class _Aio(Generic[R]):
+    """Makes ``fn.remote(...)`` also available as ``await fn.remote.aio(...)``."""
+
+    def __init__(self, sync: Callable[..., R], is_iter: bool = False) -> None:
+        self._sync, self._is_iter = sync, is_iter
+        functools.update_wrapper(self, sync)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self._sync(*args, **kwargs)
+
+    def aio(self, *args: Any, **kwargs: Any) -> Any:
+        if self._is_iter:
+            return _aiter_in_thread(lambda: iter(self._sync(*args, **kwargs)))  # type: ignore[call-overload]
+        return asyncio.to_thread(self._sync, *args, **kwargs)
+
+
+async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
+    # Iterate a blocking iterator off the event loop, so streaming responses keep flowing.
+    it = await asyncio.to_thread(make)
+    done = object()
+    while True:
+        item = await asyncio.to_thread(next, it, done)
+        if item is done:
+            return
+        yield item
+
+
+class Function:
+    def __init__(self, spec: FunctionSpec, params: Params = ()) -> None:
+        self.spec = spec
+        self.params = params
+        self.remote = _Aio(self._remote)
+        self.map = _Aio(self._map, is_iter=True)
+        self.starmap = _Aio(self._starmap, is_iter=True)
+        self.remote_gen = _Aio(self._remote_gen, is_iter=True)
+        self.spawn = _Aio(self._spawn)
+
+    def __repr__(self) -> str:
+        bound = f" bound to {dict(self.params)}" if self.params else ""
+        return f"<toolkit.Function {self.spec.app_name}.{self.spec.tag}{bound}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.local(*args, **kwargs)
+
+    @property
+    def tag(self) -> str:
+        return self.spec.tag
+
+    def local(self, *args: Any, **kwargs: Any) -> Any:
+        """Run in this process, right now (a class's @enter hooks run first, once per instance)."""
+        if self.spec.cls is None:
+            return self.spec.raw_f(*args, **kwargs)
+        from toolkit.cls import local_instance
+
+        return getattr(local_instance(self.spec.cls, self.params), self.spec.name)(*args, **kwargs)
+
+    def _check_callable(self, how: str, generator: bool = False) -> None:
+        if self.spec.web is not None:
+            raise InvalidError(
+                f"{self.spec.tag!r} is a web endpoint (@toolkit.{self.spec.kind}); .{how}() is not available. "
+                f"Send it HTTP requests at its URL (toolkit serve prints it; {self.spec.name}.get_web_url()), "
+                f"or call .local() to run the Python function here."
+            )
+        if generator and not self.spec.is_generator:
+            raise InvalidError(f"{self.spec.tag!r} is not a generator; use .remote() instead of .{how}().")
+        if not generator and self.spec.is_generator:
+            raise InvalidError(f"{self.spec.tag!r} is a generator function; use .remote_gen() instead of .{how}().")
+
+    def _remote(self, *args: Any, **kwargs: Any) -> Any:
+        self._check_callable("remote")
+        return runner().call(self, args, kwargs)
+
+    def _spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
+        self._check_callable("spawn")
+        return runner().spawn(self, args, kwargs)
+
+    def _remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self._check_callable("remote_gen", generator=True)
+        return runner().remote_gen(self, args, kwargs)
+
+    def _map(self, *iterables: Iterable[Any], kwargs: dict[str, Any] | None = None, order_outputs: bool = True,
+             return_exceptions: bool = False) -> Iterator[Any]:
+        """Run the function over the zipped iterables, yielding results (in input order by default)."""
+        if not iterables:
+            raise InvalidError(f"{self.spec.tag}.map() needs at least one iterable, e.g. .map(range(10)).")
+        return self._starmap(zip(*iterables), kwargs=kwargs, order_outputs=order_outputs,
+                             return_exceptions=return_exceptions)
+
+    def _starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
+                 order_outputs: bool = True, return_exceptions: bool = False) -> Iterator[Any]:
+        self._check_callable("map")
+        return runner().map(self, (tuple(a) for a in iterable), kwargs or {}, order_outputs, return_exceptions)
+
+    def host_label(self, ephemeral: bool | None = None) -> str | None:
+        """This endpoint's DNS label, ``<workspace>[-<env>]--<label>[-dev]``; None for plain functions."""
+        web = self.spec.web
+        if web is None:
+            return None
+        label = web.label or urls.default_label(self.spec.app_name, self.spec.tag)
+        serving = ephemeral if ephemeral is not None else bool(config.setting_env("TOOLKIT_SERVE_ORIGIN"))
+        return urls.host_label(label, workspace=config.setting("workspace") or "default",
+                               environment=config.setting("environment"), ephemeral=serving)
+
+    def get_web_url(self) -> str | None:
+        """The endpoint's URL: the local one under ``toolkit serve``, else the deployed one (None if unknown)."""
+        host = self.host_label()
+        if host is None:
+            return None
+        origin = config.setting_env("TOOLKIT_SERVE_ORIGIN")  # e.g. "http://localhost:8000", set by toolkit serve
+        if origin:
+            scheme, _, rest = origin.partition("://")
+            url: str | None = f"{scheme}://{host}.{rest}"
+        else:
+            url = urls.web_url(host)
+        if url and self.params and self.spec.cls is not None:
+            defaults = {name: default for name, _t, default in self.spec.cls.parameters}
+            changed = {k: v for k, v in self.params if defaults.get(k) != v}
+            url += ("?" + urlencode(changed)) if changed else ""
+        return url
+
+    @staticmethod
+    def from_name(app_name: str, name: str) -> Function:
+        """Look up a function of an app loaded in this process by app name and function tag."""
+        from toolkit.app import App
+
+        for app in App._instances():
+            if app.name == app_name:
+                if name in app.registered_functions:
+                    return app.registered_functions[name]
+                known = ", ".join(sorted(app.registered_functions)) or "none"
+                raise NotFoundError(f"App {app_name!r} has no function {name!r}; its functions are: {known}.")
+        raise NotFoundError(f"No app named {app_name!r} is loaded; import its module first (or deploy it).")
+
+
+def runner() -> Any:
+    from toolkit.runner import current_runner
+
+    return current_runner()

@@ -1,0 +1,259 @@
+"""A pool of worker processes for one function (and one set of class parameters).
+
+Scheduling, in short: inputs wait in the pool's queue; a ready worker with spare capacity
+(``max_inputs``, plus a prefetch window for very short calls so they travel in batches)
+takes them; when every worker is busy and the queue is not empty, another worker starts,
+up to ``max_containers``.  Workers idle for ``scaledown_window`` seconds stop.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+from runtime.serialization import serialize_error
+from toolkit.exception import AppLoadError, FunctionTimeoutError, WorkerCrashedError
+from toolkit.local import protocol
+from toolkit.local.protocol import WorkerTarget
+from toolkit.spec import Retries
+
+Done = Callable[[bool, bytes], None]
+PREFETCH_BUDGET_S = 0.002  # keep about this much queued work inside each worker
+MAX_PREFETCH = 256
+
+
+@dataclass
+class Input:
+    id: int
+    payload: bytes
+    done: Done
+    on_yield: Callable[[bytes], None] | None = None
+    attempt: int = 0
+
+
+@dataclass
+class _Worker:
+    proc: subprocess.Popen[bytes]
+    conn: Connection
+    ready: bool = False
+    inflight: dict[int, Input] = field(default_factory=dict)
+    idle_since: float = field(default_factory=time.monotonic)
+    stopping: bool = False
+
+
+class WorkerPool:
+    def __init__(self, target: WorkerTarget, *, max_containers: int, retries: Retries | None,
+                 scaledown_window: float, env: dict[str, str] | None = None) -> None:
+        self.target = target
+        self.max_containers = max_containers
+        self.retries = retries
+        self.scaledown_window = scaledown_window
+        self.env = env or {}
+        self.lock = threading.Lock()
+        self.queue: collections.deque[Input] = collections.deque()
+        self.workers: list[_Worker] = []
+        self.load_error: bytes | None = None
+        self.avg_seconds: float | None = None  # moving average of one input's run time
+        self.closed = False
+        self._next_id = 0
+
+    def new_id(self) -> int:
+        with self.lock:
+            self._next_id += 1
+            return self._next_id
+
+    def submit(self, inputs: list[Input]) -> None:
+        with self.lock:
+            if self.load_error is not None:
+                failed, error = inputs, self.load_error
+            else:
+                failed, error = [], b""
+                self.queue.extend(inputs)
+                to_start = self._pump()
+        for item in failed:
+            item.done(False, error)
+        if not failed:
+            self._start_workers(to_start)
+
+    # -- scheduling (call with the lock held) -----------------------------------------------
+    def _capacity(self) -> int:
+        prefetch = 0
+        if self.avg_seconds is not None and self.avg_seconds > 0:
+            prefetch = min(MAX_PREFETCH, int(PREFETCH_BUDGET_S / self.avg_seconds))
+        elif self.avg_seconds == 0:
+            prefetch = MAX_PREFETCH
+        return self.target.max_inputs + prefetch
+
+    def _pump(self) -> int:
+        """Hand queued inputs to ready workers; return how many new workers to start."""
+        capacity = self._capacity()
+        while self.queue:
+            ready = [w for w in self.workers if w.ready and not w.stopping and len(w.inflight) < capacity]
+            if not ready:
+                break
+            worker = min(ready, key=lambda w: len(w.inflight))
+            share = max(1, min(capacity - len(worker.inflight), -(-len(self.queue) // len(ready))))
+            batch = [self.queue.popleft() for _ in range(min(share, len(self.queue)))]
+            worker.inflight.update((item.id, item) for item in batch)
+            try:
+                protocol.send(worker.conn, (protocol.INPUTS, [(item.id, item.payload) for item in batch]))
+            except OSError:
+                worker.stopping = True  # its reader thread sees the EOF and requeues
+        if not self.queue or self.closed:
+            return 0
+        live = [w for w in self.workers if not w.stopping]
+        starting = sum(1 for w in live if not w.ready)
+        wanted = -(-len(self.queue) // self.target.max_inputs) - starting
+        return max(0, min(wanted, self.max_containers - len(live)))
+
+    # -- worker lifecycle ---------------------------------------------------------------------
+    def _start_workers(self, count: int) -> None:
+        for _ in range(count):
+            parent_sock, child_sock = socket.socketpair()
+            env = {**os.environ, **self.env, "TOOLKIT_WORKER": "1", "TOOLKIT_WORKER_FD": str(child_sock.fileno())}
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "toolkit.local.worker", self.target.to_json()],
+                pass_fds=[child_sock.fileno()], env=env,
+            )
+            child_sock.close()
+            worker = _Worker(proc, Connection(parent_sock.detach()))
+            with self.lock:
+                self.workers.append(worker)
+            threading.Thread(target=self._read, args=(worker,), daemon=True,
+                             name=f"toolkit-reader-{self.target.tag}").start()
+
+    def _read(self, worker: _Worker) -> None:
+        handlers = {
+            protocol.READY: self._on_ready, protocol.RESULTS: self._on_results,
+            protocol.YIELD: self._on_yield, protocol.TIMEOUT: self._on_timeout,
+            protocol.LOAD_ERROR: self._on_load_error,
+        }
+        while True:
+            try:
+                message = protocol.recv(worker.conn)
+            except (EOFError, OSError):
+                break
+            handlers[message[0]](worker, *message[1:])
+        self._on_exit(worker)
+
+    def _on_ready(self, worker: _Worker, _pid: int) -> None:
+        with self.lock:
+            worker.ready = True
+            to_start = self._pump()
+        self._start_workers(to_start)
+
+    def _on_results(self, worker: _Worker, results: list[tuple[int, bool, bytes, float]]) -> None:
+        finished: list[tuple[Input, bool, bytes]] = []
+        with self.lock:
+            for input_id, ok, data, seconds in results:
+                item = worker.inflight.pop(input_id, None)
+                if item is not None:
+                    finished.append((item, ok, data))
+                self.avg_seconds = seconds if self.avg_seconds is None else 0.8 * self.avg_seconds + 0.2 * seconds
+            if not worker.inflight:
+                worker.idle_since = time.monotonic()
+            to_start = self._pump()
+        self._start_workers(to_start)
+        for item, ok, data in finished:
+            self._finish(item, ok, data)
+
+    def _on_yield(self, worker: _Worker, input_id: int, data: bytes) -> None:
+        item = worker.inflight.get(input_id)
+        if item is not None and item.on_yield is not None:
+            item.on_yield(data)
+
+    def _on_timeout(self, worker: _Worker, input_id: int, seconds: float, unstarted: list[int]) -> None:
+        with self.lock:
+            worker.stopping = True
+            late = worker.inflight.pop(input_id, None)
+            # Inputs that never started are handed back, untouched, to another worker.
+            self.queue.extendleft(reversed([worker.inflight.pop(i) for i in unstarted if i in worker.inflight]))
+        if late is not None:
+            error = FunctionTimeoutError(
+                f"{self.target.tag} timed out after {seconds:g} s (timeout={seconds:g}) and its worker was stopped; "
+                f"raise timeout= in @app.function(...) if it needs longer."
+            )
+            self._finish(late, False, serialize_error(error))
+
+    def _on_load_error(self, worker: _Worker, data: bytes) -> None:
+        with self.lock:
+            self.load_error = data
+            waiting = list(self.queue) + list(worker.inflight.values())
+            self.queue.clear()
+            worker.inflight.clear()
+        for item in waiting:
+            item.done(False, data)
+
+    def _on_exit(self, worker: _Worker) -> None:
+        code = worker.proc.wait()
+        with self.lock:
+            self.workers.remove(worker)
+            lost = list(worker.inflight.values())
+            worker.inflight.clear()
+            to_start = 0 if self.closed else self._pump()
+        self._start_workers(to_start)
+        for item in lost:
+            error = WorkerCrashedError(
+                f"The worker running {self.target.tag} exited with code {code} before the call finished."
+            )
+            self._finish(item, False, serialize_error(error))
+
+    def _finish(self, item: Input, ok: bool, data: bytes) -> None:
+        if not ok and self.retries is not None and item.attempt < self.retries.max_retries and not self.closed:
+            item.attempt += 1
+            timer = threading.Timer(self.retries.delay(item.attempt), self.submit, args=([item],))
+            timer.daemon = True
+            timer.start()
+            return
+        item.done(ok, data)
+
+    # -- scale down and shutdown -----------------------------------------------------------------
+    def reap_idle(self, keep: int) -> None:
+        now = time.monotonic()
+        with self.lock:
+            idle = [w for w in self.workers if w.ready and not w.inflight and not w.stopping
+                    and now - w.idle_since > self.scaledown_window]
+            idle = idle[: max(0, len(self.workers) - keep)]
+            for worker in idle:
+                worker.stopping = True
+        for worker in idle:
+            _stop(worker)
+
+    def shutdown(self, wait: float = 2.0) -> None:
+        with self.lock:
+            self.closed = True
+            workers = list(self.workers)
+            pending = list(self.queue)
+            self.queue.clear()
+        for worker in workers:
+            _stop(worker)
+        deadline = time.monotonic() + wait
+        for worker in workers:
+            try:
+                worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.proc.kill()
+        for item in pending:
+            item.done(False, serialize_error(WorkerCrashedError(f"{self.target.tag}: the pool shut down.")))
+
+
+def _stop(worker: _Worker) -> None:
+    try:
+        protocol.send(worker.conn, (protocol.SHUTDOWN,))
+    except OSError:
+        pass
+
+
+def load_error_message(data: bytes) -> AppLoadError:
+    from runtime.serialization import deserialize
+
+    err = deserialize(data)
+    return AppLoadError(f"The worker could not load the function: {err.type_name}: {err.message}")

@@ -1,0 +1,61 @@
+"""What parent and worker processes say to each other over their socket.
+
+Every message is a pickled tuple whose first item names it.  Inputs and results travel
+as opaque serialized bytes so that the parent never unpickles user objects it does not need.
+
+parent -> worker
+    ("inputs", [(input_id, payload), ...])   payload = serialize((args, kwargs))
+    ("shutdown",)
+worker -> parent
+    ("ready", pid)
+    ("load_error", serialized_error)
+    ("results", [(input_id, ok, data, seconds), ...])   data = serialize(value) or serialize_error(exc)
+    ("yield", input_id, data)                 one item of a generator; its end is a normal result
+    ("timeout", input_id, seconds, unstarted_ids)   sent just before the worker exits
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+INPUTS, SHUTDOWN = "inputs", "shutdown"
+READY, LOAD_ERROR, RESULTS, YIELD, TIMEOUT = "ready", "load_error", "results", "yield", "timeout"
+
+
+@dataclass(frozen=True)
+class WorkerTarget:
+    """Enough for a fresh process to find one function: where its module is, which app and tag."""
+
+    module: str
+    source_file: str | None
+    app_name: str
+    tag: str
+    params: tuple[tuple[str, Any], ...]
+    max_inputs: int
+    timeout: float
+    sys_path: tuple[str, ...]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["params"] = [[k, v.hex() if isinstance(v, bytes) else v, isinstance(v, bytes)] for k, v in self.params]
+        return json.dumps(data)
+
+    @staticmethod
+    def from_json(text: str) -> WorkerTarget:
+        data = json.loads(text)
+        data["params"] = tuple((k, bytes.fromhex(v) if is_bytes else v) for k, v, is_bytes in data["params"])
+        data["sys_path"] = tuple(data["sys_path"])
+        return WorkerTarget(**data)
+
+
+def send(conn: Connection, message: tuple[Any, ...]) -> None:
+    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def recv(conn: Connection) -> tuple[Any, ...]:
+    message: tuple[Any, ...] = pickle.loads(conn.recv_bytes())
+    return message

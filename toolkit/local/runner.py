@@ -1,0 +1,249 @@
+"""`LocalRunner`: ``.remote``/``.spawn``/``.map``/``.remote_gen`` on local worker pools.
+
+Spawned calls are recorded in the SQLite call store, so ``FunctionCall.from_id(id)`` works
+from any process on the machine and finished results outlive this one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from runtime.callstore import CallStatus, SQLiteCallStore, new_call_id
+from runtime.serialization import serialize
+from toolkit import config
+from toolkit.exception import SerializationError
+from toolkit.local.pool import Input, WorkerPool
+from toolkit.local.protocol import WorkerTarget
+from toolkit.local.results import Slot, unwrap
+from toolkit.local.secrets import secret_env
+
+if TYPE_CHECKING:
+    from toolkit.calls import FunctionCall
+    from toolkit.functions import Function
+
+MAP_WINDOW = 20_000  # inputs in flight per .map() call; bounds memory for long iterables
+MAP_CHUNK = 256
+DEFAULT_MAX_CONTAINERS = max(4, os.cpu_count() or 1)
+
+
+def owner_token() -> str:
+    return f"local:{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return "?"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that owns a call's workers still runs (same host, pid and start time)."""
+    if not owner or not owner.startswith("local:"):
+        return True  # not ours to judge
+    _, host, pid, started = owner.split(":", 3)
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _process_start(int(pid)) == started
+
+
+def serialize_args(tag: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    try:
+        return serialize((args, kwargs))
+    except Exception as exc:
+        raise SerializationError(
+            f"Cannot send the arguments of {tag} to its worker: {type(exc).__name__}: {exc}. "
+            "Pass picklable values (plain data, or objects cloudpickle can serialize); open files, "
+            "sockets, locks and generators cannot cross processes."
+        ) from None
+
+
+class LocalRunner:
+    def __init__(self) -> None:
+        self._pools: dict[tuple[Any, ...], WorkerPool] = {}
+        self._lock = threading.Lock()
+        self._store: SQLiteCallStore | None = None
+        self._calls: dict[str, Slot] = {}
+        self._reaper_started = False
+        atexit.register(self.shutdown)
+
+    @property
+    def store(self) -> SQLiteCallStore:
+        if self._store is None:
+            self._store = SQLiteCallStore(config.calls_db_path())
+        return self._store
+
+    def pool_for(self, fn: Function) -> WorkerPool:
+        spec = fn.spec
+        key = (spec.app_name, spec.tag, spec.source_file, spec.module, fn.params)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None or pool.closed:
+                target = WorkerTarget(
+                    module=spec.module, source_file=spec.source_file, app_name=spec.app_name, tag=spec.tag,
+                    params=fn.params, max_inputs=spec.max_inputs, timeout=float(spec.timeout),
+                    sys_path=tuple(p for p in __import__("sys").path if p),
+                )
+                pool = WorkerPool(target, max_containers=spec.max_containers or DEFAULT_MAX_CONTAINERS,
+                                  retries=spec.retries, scaledown_window=spec.scaledown_window,
+                                  env=secret_env(spec.secrets))
+                self._pools[key] = pool
+                self._start_reaper()
+            return pool
+
+    def _start_reaper(self) -> None:
+        if self._reaper_started:
+            return
+        self._reaper_started = True
+
+        def reap() -> None:
+            while True:
+                threading.Event().wait(1.0)
+                for pool in list(self._pools.values()):
+                    pool.reap_idle(keep=0)
+
+        threading.Thread(target=reap, daemon=True, name="toolkit-reaper").start()
+
+    # -- call styles ------------------------------------------------------------------------
+    def _submit(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any], slot: Slot) -> None:
+        pool = self.pool_for(fn)
+        payload = serialize_args(fn.spec.tag, args, kwargs)
+        pool.submit([Input(pool.new_id(), payload, slot.set, slot.on_yield)])
+
+    def call(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        slot = Slot()
+        self._submit(fn, args, kwargs, slot)
+        return unwrap(*slot.wait(None))
+
+    def remote_gen(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
+        slot = Slot(stream=True)
+        self._submit(fn, args, kwargs, slot)
+        return slot.iter_stream()
+
+    def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FunctionCall:
+        from toolkit.calls import FunctionCall
+
+        pool = self.pool_for(fn)
+        payload = serialize_args(fn.spec.tag, args, kwargs)
+        call_id = new_call_id()
+        self.store.create(call_id, fn.spec.app_name, fn.spec.tag, payload, owner_token())
+        store = self.store
+
+        def record(ok: bool, data: bytes) -> None:
+            store.complete(call_id, CallStatus.DONE if ok else CallStatus.FAILED, data)
+            slot.set(ok, data)
+
+        slot = Slot()
+        with self._lock:
+            self._calls[call_id] = slot
+        pool.submit([Input(pool.new_id(), payload, record)])
+        return FunctionCall(call_id)
+
+    def local_slot(self, call_id: str) -> Slot | None:
+        return self._calls.get(call_id)
+
+    def map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
+            order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:
+        pool = self.pool_for(fn)
+        window = threading.BoundedSemaphore(MAP_WINDOW)
+        slots: queue.SimpleQueue[Slot | None] = queue.SimpleQueue()
+        completed: queue.SimpleQueue[Slot] = queue.SimpleQueue()
+        feeder = threading.Thread(
+            target=_feed, args=(pool, fn.spec.tag, arg_tuples, kwargs, window, slots, completed, order_outputs),
+            daemon=True, name=f"toolkit-map-{fn.spec.tag}",
+        )
+        feeder.start()
+        return _collect(slots, completed, window, order_outputs, return_exceptions)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.shutdown()
+
+
+def _feed(pool: WorkerPool, tag: str, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
+          window: threading.BoundedSemaphore, slots: queue.SimpleQueue[Slot | None],
+          completed: queue.SimpleQueue[Slot], order_outputs: bool) -> None:
+    """Serialize and submit inputs in chunks, at most MAP_WINDOW ahead of the consumer."""
+    chunk: list[Input] = []
+    try:
+        for args in arg_tuples:
+            window.acquire()
+            slot = Slot(completed if not order_outputs else None)
+            slots.put(slot)
+            try:
+                payload = serialize_args(tag, args, kwargs)
+            except SerializationError as exc:
+                slot.fail_local(exc)
+                continue
+            chunk.append(Input(pool.new_id(), payload, slot.set))
+            if len(chunk) >= MAP_CHUNK:
+                pool.submit(chunk)
+                chunk = []
+    except BaseException as exc:  # the user's iterable raised: report it in order
+        slot = Slot(completed if not order_outputs else None)
+        slots.put(slot)
+        slot.fail_local(exc)
+    finally:
+        if chunk:
+            pool.submit(chunk)
+        slots.put(None)
+
+
+def _collect(slots: queue.SimpleQueue[Slot | None], completed: queue.SimpleQueue[Slot],
+             window: threading.BoundedSemaphore, order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:
+    submitted = finished = 0
+    feeding = True
+    while True:
+        if order_outputs:
+            slot = slots.get()
+            if slot is None:
+                return
+        else:
+            while feeding:  # count what the feeder has submitted; block only when nothing is out
+                try:
+                    nxt = slots.get_nowait() if finished < submitted else slots.get()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    feeding = False
+                else:
+                    submitted += 1
+            if finished == submitted:
+                return
+            slot = completed.get()
+            finished += 1
+        window.release()
+        try:
+            yield unwrap(*slot.wait(None))
+        except Exception as exc:
+            if not return_exceptions:
+                raise
+            yield exc
+
+
+_runner: LocalRunner | None = None
+_runner_lock = threading.Lock()
+
+
+def local_runner() -> LocalRunner:
+    global _runner
+    with _runner_lock:
+        if _runner is None:
+            _runner = LocalRunner()
+        return _runner

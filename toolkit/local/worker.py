@@ -1,0 +1,204 @@
+"""A local worker process: one stand-in container for one function.
+
+Started by `toolkit.local.pool` as ``python -m toolkit.local.worker TARGET_JSON`` with a
+socket on fd ``TOOLKIT_WORKER_FD``.  It imports the user's module the way a container
+would, builds the class instance and runs ``@toolkit.enter`` hooks once, then runs inputs:
+up to ``max_inputs`` at a time on threads (sync) or on one event loop (async).  A call that
+outlives ``timeout`` takes the whole worker down, as a container would be stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import queue
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from runtime.serialization import deserialize, serialize, serialize_error
+from toolkit.exception import FunctionTimeoutError, NotFoundError, SerializationError
+from toolkit.local import protocol
+from toolkit.local.protocol import WorkerTarget
+
+FLUSH_EVERY = 64  # results per message when inputs are queued behind each other
+TIMEOUT_EXIT_CODE = 3
+
+
+def load_callable(target: WorkerTarget) -> Any:
+    """Import the user's code and return the plain callable to run (a bound method for classes)."""
+    import cloudpickle
+
+    from toolkit.app import App
+    from toolkit.cls import instantiate
+    from toolkit.loader import import_module_name, import_path
+
+    module = import_path(target.source_file) if target.source_file else import_module_name(target.module)
+    if module.__name__ != target.module:
+        # The parent knows this module as e.g. __main__: send its objects by value, not by name.
+        cloudpickle.register_pickle_by_value(module)
+    for app in App._instances():
+        function = app.registered_functions.get(target.tag)
+        if app.app_name == target.app_name and function is not None:
+            spec = function.spec
+            if spec.cls is None:
+                return spec.raw_f
+            return getattr(instantiate(spec.cls, target.params), spec.name)
+    raise NotFoundError(f"{target.source_file or target.module} no longer defines {target.app_name}.{target.tag}")
+
+
+class Worker:
+    def __init__(self, conn: Connection, target: WorkerTarget) -> None:
+        self.conn, self.target = conn, target
+        self.send_lock = threading.Lock()
+        self.inbox: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self.outbox: list[tuple[int, bool, bytes, float]] = []
+        self.running: dict[int, float] = {}  # input id -> deadline
+        self.queued: set[int] = set()
+        self.state_lock = threading.Lock()
+        self.fn: Any = None
+
+    # -- sending -------------------------------------------------------------------------
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.send_lock:
+            protocol.send(self.conn, message)
+
+    def emit(self, input_id: int, ok: bool, data: bytes, seconds: float) -> None:
+        with self.state_lock:
+            self.running.pop(input_id, None)
+            self.outbox.append((input_id, ok, data, seconds))
+            # Batch only while more work is waiting; an idle queue flushes at once (low latency).
+            if len(self.outbox) < FLUSH_EVERY and not self.inbox.empty():
+                return
+            batch, self.outbox = self.outbox, []
+        self.send((protocol.RESULTS, batch))
+
+    # -- running one input -----------------------------------------------------------------
+    def start(self, input_id: int) -> None:
+        with self.state_lock:
+            self.queued.discard(input_id)
+            self.running[input_id] = time.monotonic() + self.target.timeout
+
+    def run_sync(self, input_id: int, payload: bytes) -> None:
+        started = time.perf_counter()
+        self.start(input_id)
+        try:
+            args, kwargs = deserialize(payload)
+            value = self.fn(*args, **kwargs)
+            if inspect.isgenerator(value):
+                for item in value:
+                    self.send((protocol.YIELD, input_id, _dump(item)))
+                value = None
+            self.emit(input_id, True, _dump(value), time.perf_counter() - started)
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+            self.emit(input_id, False, serialize_error(exc), time.perf_counter() - started)
+
+    async def run_async(self, input_id: int, payload: bytes, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            started = time.perf_counter()
+            self.start(input_id)
+            try:
+                args, kwargs = deserialize(payload)
+                result = self.fn(*args, **kwargs)
+                if inspect.isasyncgen(result):
+                    async for item in result:
+                        self.send((protocol.YIELD, input_id, _dump(item)))
+                    value = None
+                else:
+                    value = await result if inspect.isawaitable(result) else result
+                self.emit(input_id, True, _dump(value), time.perf_counter() - started)
+            except BaseException as exc:  # noqa: BLE001
+                self.emit(input_id, False, serialize_error(exc), time.perf_counter() - started)
+
+    # -- loops -----------------------------------------------------------------------------
+    def thread_loop(self) -> None:
+        while (item := self.inbox.get()) is not None:
+            self.run_sync(*item)
+        self.inbox.put(None)  # let the sibling threads see the end too
+
+    def async_loop(self) -> None:
+        async def main() -> None:
+            slots = asyncio.Semaphore(self.target.max_inputs)
+            loop = asyncio.get_running_loop()
+            tasks = set()
+            while (item := await loop.run_in_executor(None, self.inbox.get)) is not None:
+                task = asyncio.ensure_future(self.run_async(*item, slots))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.wait(tasks)
+
+        asyncio.run(main())
+
+    def watchdog(self) -> None:
+        """Stop the whole worker when an input runs past its deadline, as a container is stopped."""
+        while True:
+            time.sleep(0.05)
+            now = time.monotonic()
+            with self.state_lock:
+                late = [i for i, deadline in self.running.items() if deadline <= now]
+                if not late:
+                    continue
+                unstarted = sorted(self.queued)
+            self.send((protocol.TIMEOUT, late[0], self.target.timeout, unstarted))
+            os._exit(TIMEOUT_EXIT_CODE)
+
+    def serve(self) -> None:
+        try:
+            self.fn = load_callable(self.target)
+        except BaseException as exc:  # noqa: BLE001 - the parent shows it to the user
+            self.send((protocol.LOAD_ERROR, serialize_error(exc)))
+            return
+        is_async = inspect.iscoroutinefunction(self.fn) or inspect.isasyncgenfunction(self.fn)
+        runners = [threading.Thread(target=self.async_loop, daemon=True)] if is_async else [
+            threading.Thread(target=self.thread_loop, daemon=True) for _ in range(self.target.max_inputs)
+        ]
+        for thread in runners:
+            thread.start()
+        threading.Thread(target=self.watchdog, daemon=True).start()
+        self.send((protocol.READY, os.getpid()))
+        self.receive()
+        for thread in runners:
+            thread.join()
+
+    def receive(self) -> None:
+        while True:
+            try:
+                message = protocol.recv(self.conn)
+            except (EOFError, OSError):
+                break  # the parent went away: stop taking work
+            if message[0] != protocol.INPUTS:
+                break
+            with self.state_lock:
+                self.queued.update(input_id for input_id, _ in message[1])
+            for item in message[1]:
+                self.inbox.put(item)
+        self.inbox.put(None)
+
+
+def _dump(value: Any) -> bytes:
+    try:
+        return serialize(value)
+    except Exception as exc:
+        raise SerializationError(
+            f"The return value {type(value).__name__} could not be pickled to send back ({exc}); "
+            "return plain data (dicts, lists, str, numbers) instead."
+        ) from None
+
+
+def main() -> None:
+    target = WorkerTarget.from_json(sys.argv[1])
+    sys.path[:0] = [p for p in target.sys_path if p not in sys.path]
+    conn = Connection(int(os.environ["TOOLKIT_WORKER_FD"]))
+    Worker(conn, target).serve()
+    # Flush stdio and skip interpreter teardown of daemon threads still parked in user code.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
