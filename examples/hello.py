@@ -16,8 +16,7 @@ def square(x: int) -> int:
 
 @app.function()
 def countdown(n: int):
-    for i in range(n, 0, -1):
-        yield i
+    yield from range(n, 0, -1)
 
 
 @app.local_entrypoint()

@@ -8,6 +8,7 @@ gets its own pool of workers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from toolkit.exception import InvalidError
@@ -97,12 +98,12 @@ def _to_bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
-_CONVERT = {"int": int, "str": str, "bool": _to_bool, "bytes": lambda s: s.encode()}
+_CONVERT: dict[str, Callable[[str], Any]] = {"int": int, "str": str, "bool": _to_bool, "bytes": lambda s: s.encode()}
 
 
 def instantiate(info: ClsInfo, params: Params) -> Any:
     """Build the user's object the way a worker does: set parameters, then run @enter hooks."""
-    obj = info.user_cls.__new__(info.user_cls)
+    obj: Any = object.__new__(info.user_cls)
     for name, value in params:
         setattr(obj, name, value)
     for hook in info.enter_methods:

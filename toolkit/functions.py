@@ -6,7 +6,6 @@ it is bound to.  Where a call runs is the runner's business (`toolkit.runner`).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -34,6 +33,8 @@ class _Aio(Generic[R]):
         return self._sync(*args, **kwargs)
 
     def aio(self, *args: Any, **kwargs: Any) -> Any:
+        import asyncio  # here, not at module level: asyncio costs ~30 ms of `import toolkit`
+
         if self._is_iter:
             return _aiter_in_thread(lambda: iter(self._sync(*args, **kwargs)))  # type: ignore[call-overload]
         return asyncio.to_thread(self._sync, *args, **kwargs)
@@ -41,6 +42,8 @@ class _Aio(Generic[R]):
 
 async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
     # Iterate a blocking iterator off the event loop, so streaming responses keep flowing.
+    import asyncio
+
     it = await asyncio.to_thread(make)
     done = object()
     while True:
@@ -108,7 +111,7 @@ class Function:
         """Run the function over the zipped iterables, yielding results (in input order by default)."""
         if not iterables:
             raise InvalidError(f"{self.spec.tag}.map() needs at least one iterable, e.g. .map(range(10)).")
-        return self._starmap(zip(*iterables), kwargs=kwargs, order_outputs=order_outputs,
+        return self._starmap(zip(*iterables, strict=False), kwargs=kwargs, order_outputs=order_outputs,
                              return_exceptions=return_exceptions)
 
     def _starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,

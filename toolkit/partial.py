@@ -183,7 +183,7 @@ def concurrent(
 
     def wrapper(target: Any) -> Any:
         if inspect.isclass(target):
-            target.__toolkit_concurrent__ = (max_inputs, target_inputs)
+            setattr(target, "__toolkit_concurrent__", (max_inputs, target_inputs))  # noqa: B010
             return target
         partial = _as_partial("toolkit.concurrent", target)
         return replace(partial, max_inputs=max_inputs, target_inputs=target_inputs)

@@ -48,7 +48,8 @@ class Secret:
     @staticmethod
     def from_dotenv(path: str | os.PathLike[str] = ".env") -> Secret:
         try:
-            text = open(path, encoding="utf-8").read()
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
         except FileNotFoundError:
             raise NotFoundError(f"Secret.from_dotenv: no file at {str(path)!r}; create it or pass its path.") from None
         values = _parse_dotenv(text)

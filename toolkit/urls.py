@@ -44,7 +44,7 @@ def label_problem(label: str) -> str | None:
     if not _LABEL_RE.match(label):
         bad = sorted({c for c in label if not (c.islower() or c.isdigit() or c == "-")} - {""})
         if bad:
-            return f"it contains {''.join(bad)!r}; use only lower-case letters, digits and '-'"
+            return f"it contains {', '.join(map(repr, bad))}; use only lower-case letters, digits and '-'"
         return "it must start and end with a letter or digit"
     if SOURCE_SEPARATOR in label:
         return f"it contains {SOURCE_SEPARATOR!r}, which separates the workspace from the label"

@@ -58,7 +58,7 @@ def _register() -> None:
     cli.add_command(run_cmd.run)
     cli.add_command(secret_cmd.secret)
     try:  # commands from later phases register themselves when present
-        from toolkit.cli import serve_cmd, token_cmd
+        from toolkit.cli import serve_cmd, token_cmd  # type: ignore[attr-defined,unused-ignore]
 
         cli.add_command(serve_cmd.serve)
         cli.add_command(token_cmd.token)

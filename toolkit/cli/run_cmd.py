@@ -24,8 +24,9 @@ def _option(param: inspect.Parameter) -> click.Option:
     default = None if required else param.default
     if annotation is bool:
         return click.Option([f"--{name}/--no-{name}", param.name], default=bool(default), show_default=True)
+    extra: dict[str, Any] = {} if required else {"default": default, "show_default": True}
     return click.Option([f"--{name}", param.name], type=_TYPES.get(annotation, click.STRING), required=required,
-                        default=default, show_default=not required)
+                        **extra)
 
 
 def command_for(name: str, f: Callable[..., Any], call: Callable[[dict[str, Any]], Any]) -> click.Command:
@@ -68,9 +69,11 @@ def run(ctx: click.Context, ref: str | None, module: str | None) -> None:
         raw = fn.spec.raw_f
 
         def call(kwargs: dict[str, Any]) -> Any:
-            if fn.spec.is_generator:
-                return [_show(item) for item in fn.remote_gen(**kwargs)] and None
-            return fn.remote(**kwargs)
+            if not fn.spec.is_generator:
+                return fn.remote(**kwargs)
+            for item in fn.remote_gen(**kwargs):
+                _show(item)
+            return None
 
         name = fn.spec.tag
     else:

@@ -9,6 +9,7 @@ up to ``max_containers``.  Workers idle for ``scaledown_window`` seconds stop.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import socket
 import subprocess
@@ -131,7 +132,7 @@ class WorkerPool:
                              name=f"toolkit-reader-{self.target.tag}").start()
 
     def _read(self, worker: _Worker) -> None:
-        handlers = {
+        handlers: dict[str, Callable[..., None]] = {
             protocol.READY: self._on_ready, protocol.RESULTS: self._on_results,
             protocol.YIELD: self._on_yield, protocol.TIMEOUT: self._on_timeout,
             protocol.LOAD_ERROR: self._on_load_error,
@@ -246,10 +247,8 @@ class WorkerPool:
 
 
 def _stop(worker: _Worker) -> None:
-    try:
+    with contextlib.suppress(OSError):
         protocol.send(worker.conn, (protocol.SHUTDOWN,))
-    except OSError:
-        pass
 
 
 def load_error_message(data: bytes) -> AppLoadError:

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from runtime.serialization import deserialize, serialize, serialize_error
-from toolkit.exception import FunctionTimeoutError, NotFoundError, SerializationError
+from toolkit.exception import NotFoundError, SerializationError
 from toolkit.local import protocol
 from toolkit.local.protocol import WorkerTarget
 
