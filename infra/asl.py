@@ -1,0 +1,170 @@
+"""The Step Functions definition (Amazon States Language) that runs one function's worker.
+
+Pure and importable without Pulumi: the runtime's tests build the same definition.
+
+An execution's input is ``{"call_id": "fc-...", "function": "<tag>"}``. The worker receives
+the runtime's task contract ``{"toolkit_event": "worker_task", "call_id": ..., "function": tag}``:
+as the Lambda payload, or, for ECS, as JSON in the container's ``TOOLKIT_WORKER_TASK``
+environment variable. Results and errors live in the calls table, never in the execution
+output (Step Functions caps payloads at 256 KiB), so every task discards its result
+(``ResultPath: null``) and the execution ends with its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ECS_START_ALLOWANCE",
+    "ECS_RUN_TASK_SYNC",
+    "LAMBDA_INVOKE",
+    "WORKER_COMMAND",
+    "WORKER_TASK_ENV",
+    "EcsTarget",
+    "Retry",
+    "build_definition",
+    "worker_task",
+]
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+ECS_RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
+WORKER_TASK_ENV = "TOOLKIT_WORKER_TASK"
+WORKER_COMMAND = ("python", "-m", "runtime.worker")
+# An ECS task first waits for capacity (a GPU instance may boot from zero) and an image pull:
+# the function's timeout must not be eaten by that.
+ECS_START_ALLOWANCE = 600
+
+# Lambda's own transient failures: always worth a retry, whatever the user asked for.
+_LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The manifest's ``retries`` block."""
+
+    max_retries: int
+    backoff_coefficient: float = 2.0
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+
+
+@dataclass(frozen=True)
+class EcsTarget:
+    """Where an ECS worker task runs: Fargate, or an EC2 capacity provider for GPUs."""
+
+    cluster: str
+    task_definition: str
+    container: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    capacity_provider: str | None = None  # None: Fargate
+    assign_public_ip: bool = True  # default VPC subnets have no NAT gateway
+
+
+def worker_task(tag: str) -> dict[str, Any]:
+    """The worker input contract, in ASL ``Parameters`` notation."""
+    return {"toolkit_event": "worker_task", "call_id.$": "$.call_id", "function": tag}
+
+
+def _retriers(worker: str, retry: Retry | None) -> list[dict[str, Any]]:
+    retriers: list[dict[str, Any]] = []
+    if worker == "lambda":
+        retriers.append(
+            {"ErrorEquals": _LAMBDA_TRANSIENT, "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}
+        )
+    if retry and retry.max_retries > 0:
+        retriers.append(
+            {
+                "ErrorEquals": ["States.ALL"],  # must be alone and last
+                "IntervalSeconds": max(1, round(retry.initial_delay)),
+                "MaxAttempts": retry.max_retries,
+                "BackoffRate": max(1.0, retry.backoff_coefficient),
+                "MaxDelaySeconds": max(1, round(retry.max_delay)),
+            }
+        )
+    return retriers
+
+
+def _lambda_task(tag: str, function_arn: str) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": function_arn, "Payload": worker_task(tag)},
+    }
+
+
+def _ecs_parameters(target: EcsTarget) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "Cluster": target.cluster,
+        "TaskDefinition": target.task_definition,
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {
+                "Subnets": list(target.subnets),
+                "SecurityGroups": list(target.security_groups),
+                "AssignPublicIp": "ENABLED" if target.assign_public_ip else "DISABLED",
+            }
+        },
+        "Overrides": {
+            "ContainerOverrides": [
+                {
+                    "Name": target.container,
+                    "Command": list(WORKER_COMMAND),
+                    "Environment": [
+                        {"Name": WORKER_TASK_ENV, "Value.$": "States.JsonToString($.worker_task)"}
+                    ],
+                }
+            ]
+        },
+    }
+    if target.capacity_provider:
+        params["CapacityProviderStrategy"] = [{"CapacityProvider": target.capacity_provider, "Weight": 1}]
+    else:
+        params["LaunchType"] = "FARGATE"
+    return params
+
+
+def build_definition(
+    *,
+    tag: str,
+    timeout: int,
+    retry: Retry | None = None,
+    function_arn: str | None = None,
+    ecs: EcsTarget | None = None,
+) -> dict[str, Any]:
+    """ASL for the worker of function ``tag``: a Lambda invoke, or ``ecs:runTask.sync``.
+
+    Give exactly one of ``function_arn`` (Lambda worker) and ``ecs`` (ECS worker).
+    ``timeout`` is the function's ``resources.timeout``, seconds.
+    """
+    if (function_arn is None) == (ecs is None):
+        raise ValueError("build_definition needs exactly one of function_arn= and ecs=")
+    states: dict[str, Any] = {}
+    if ecs is not None:
+        # runTask cannot build JSON from a template: a Pass state makes the task object first.
+        states["BuildWorkerTask"] = {
+            "Type": "Pass",
+            "Parameters": worker_task(tag),
+            "ResultPath": "$.worker_task",
+            "Next": "RunWorker",
+        }
+        task: dict[str, Any] = {"Type": "Task", "Resource": ECS_RUN_TASK_SYNC, "Parameters": _ecs_parameters(ecs)}
+        task_timeout = timeout + ECS_START_ALLOWANCE
+    else:
+        task = _lambda_task(tag, function_arn or "")
+        task_timeout = timeout
+    task.update({"TimeoutSeconds": task_timeout, "ResultPath": None, "End": True})
+    retriers = _retriers("ecs" if ecs else "lambda", retry)
+    if retriers:
+        task["Retry"] = retriers
+    states["RunWorker"] = task
+    return {
+        "Comment": f"toolkit worker for {tag}",
+        "StartAt": "BuildWorkerTask" if ecs else "RunWorker",
+        "States": states,
+    }

@@ -1,0 +1,76 @@
+"""Call state: the DynamoDB calls table and the private S3 bucket for large payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import child
+
+__all__ = ["CALLS_HASH_KEY", "CALLS_TTL_ATTRIBUTE", "CallStore", "CallStoreArgs"]
+
+CALLS_HASH_KEY = "call_id"
+CALLS_TTL_ATTRIBUTE = "expires_at"
+
+
+@dataclass
+class CallStoreArgs:
+    table_name: str
+    payload_expiry_days: int = 7
+
+
+class CallStore(pulumi.ComponentResource):
+    table: aws.dynamodb.Table
+    bucket: aws.s3.Bucket
+
+    def __init__(self, name: str, args: CallStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toolkit:calls:CallStore", name, None, opts)
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            name=args.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=CALLS_HASH_KEY,
+            attributes=[{"name": CALLS_HASH_KEY, "type": "S"}],
+            ttl={"attribute_name": CALLS_TTL_ATTRIBUTE, "enabled": True},
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True},
+            opts=child(self),
+        )
+        self.bucket = self._payload_bucket(name, args.payload_expiry_days)
+        self.register_outputs({"table_name": self.table.name, "bucket_name": self.bucket.bucket})
+
+    def _payload_bucket(self, name: str, expiry_days: int) -> aws.s3.Bucket:
+        bucket = aws.s3.Bucket(f"{name}-payloads", force_destroy=True, opts=child(self))
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-payloads-private",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child(self),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-payloads-sse",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+            opts=child(self),
+        )
+        # Payloads are claim checks for one call: once its result has expired, so have they.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-payloads-expiry",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-payloads",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": expiry_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=child(self),
+        )
+        return bucket

@@ -1,0 +1,249 @@
+"""Everything one manifest function gets: logs, role, runner (Lambda or ECS), worker state
+machine, front door and custom domains. The wiring order breaks the cycles between them:
+the state machine ARN is computed from its fixed name (the role and the env need it before
+the state machine exists) and the HTTP API exists before the function (whose env holds its URL).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import child
+from infra.components.calls import CallStore
+from infra.components.cdn import CustomDomainFront, CustomDomainFrontArgs
+from infra.components.domains import ZoneLookup, alias_records
+from infra.components.ecs import TOOLKIT_HOST_HEADER, EcsFunction, EcsFunctionArgs, EcsPlatform
+from infra.components.http_api import HttpApi, HttpApiArgs, HttpRoute, HttpRouteArgs
+from infra.components.identity import FunctionRole, FunctionRoleArgs
+from infra.components.lambda_function import LambdaFunction, LambdaFunctionArgs, lambda_log_group_name
+from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
+from infra.config import Settings
+from infra.dns import zone_for
+from infra.naming import physical_name
+from infra.plan import AppPlan, FunctionPlan
+
+__all__ = ["MANIFEST_PATH", "AppContext", "ToolkitFunction", "ToolkitFunctionArgs"]
+
+# Where the image builder puts the manifest inside every image.
+MANIFEST_PATH = "/var/task/toolkit-manifest.json"
+
+
+@dataclass
+class AppContext:
+    """Shared resources every function component wires into."""
+
+    settings: Settings
+    app: AppPlan
+    account_id: pulumi.Output[str]
+    calls: CallStore
+    secret_arns: dict[str, pulumi.Output[str]]
+    zones: ZoneLookup
+    us_east_1: aws.Provider
+    wildcard_cert_arn: pulumi.Output[str] | None
+    platform: EcsPlatform | None
+    subnet_ids: pulumi.Input[list[str]] | None
+    capacity_providers: dict[str, pulumi.Output[str]]  # tag -> GPU capacity provider name
+    capacity_ready: pulumi.Resource | None  # the cluster's capacity provider association
+
+    def arn(self, service: str, resource: str) -> pulumi.Output[str]:
+        region = self.settings.region
+        return self.account_id.apply(lambda account: f"arn:aws:{service}:{region}:{account}:{resource}")
+
+    def workspace_zone(self) -> pulumi.Output[str]:
+        assert self.settings.base_domain
+        return self.zones.zone_id(self.settings.hosted_zone or self.settings.base_domain)
+
+    def zone_id_for(self, domain: str) -> pulumi.Output[str]:
+        return self.zones.zone_id(zone_for(domain, self.settings.hosted_zone))
+
+
+@dataclass
+class ToolkitFunctionArgs:
+    plan: FunctionPlan
+    context: AppContext
+    alb_index: int = 0
+
+
+class ToolkitFunction(pulumi.ComponentResource):
+    url: pulumi.Output[str] | None = None
+    outputs: dict[str, pulumi.Input[object]]
+
+    def __init__(self, name: str, args: ToolkitFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toolkit:function:ToolkitFunction", name, None, opts)
+        plan, ctx = args.plan, args.context
+        self.name, self.plan, self.ctx = name, plan, ctx
+        self.state_machine_name = physical_name(plan.name, "worker", max_len=80)
+        state_machine_arn = ctx.arn("states", f"stateMachine:{self.state_machine_name}")
+        self.log_group = self._log_group("logs", self._log_group_name())
+        self.states_log_group = self._log_group("states-logs", f"/toolkit/{ctx.app.prefix}/{plan.slug}/states")
+        self.role = FunctionRole(
+            f"{name}-identity",
+            FunctionRoleArgs(
+                function_name=plan.name,
+                log_group_arn=self.log_group.arn,
+                table_arn=ctx.calls.table.arn,
+                bucket_arn=ctx.calls.bucket.arn,
+                state_machine_arn=state_machine_arn,
+                executions_arn=ctx.arn("states", f"execution:{self.state_machine_name}:*"),
+                secret_arns=[ctx.secret_arns[s] for s in plan.secrets],
+            ),
+            opts=child(self),
+        ).role
+        self.environment: dict[str, pulumi.Input[str]] = {
+            "TOOLKIT_MANIFEST": MANIFEST_PATH,
+            "TOOLKIT_FUNCTION": plan.tag,
+            "TOOLKIT_CALLS_TABLE": ctx.calls.table.name,
+            "TOOLKIT_PAYLOAD_BUCKET": ctx.calls.bucket.bucket,
+            "TOOLKIT_STATE_MACHINE_ARN": state_machine_arn,
+            "TOOLKIT_SECRET_ARNS": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
+        }
+        self.outputs = {"backend": plan.backend, "role_arn": self.role.arn, "log_group": self.log_group.name}
+        if plan.has_lambda:
+            self._on_lambda()
+        else:
+            self._on_ecs(args.alb_index)
+        self._custom_domains()
+        self.outputs["url"] = self.url
+        self.register_outputs(self.outputs)
+
+    def _log_group_name(self) -> str:
+        if self.plan.has_lambda:
+            return lambda_log_group_name(self.plan.name)
+        return f"/toolkit/{self.ctx.app.prefix}/{self.plan.slug}"
+
+    def _log_group(self, suffix: str, log_name: str) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            f"{self.name}-{suffix}", name=log_name,
+            retention_in_days=self.ctx.settings.log_retention_days, opts=child(self),
+        )
+
+    def _worker(self, function_arn: pulumi.Input[str] | None = None, ecs: EcsWorkerArgs | None = None) -> None:
+        worker = Worker(
+            f"{self.name}-worker",
+            WorkerArgs(
+                plan=self.plan, state_machine_name=self.state_machine_name, log_group=self.states_log_group,
+                region=self.ctx.settings.region, account_id=self.ctx.account_id, function_arn=function_arn, ecs=ecs,
+            ),
+            opts=child(self),
+        )
+        self.worker = worker
+        self.outputs["state_machine_arn"] = worker.state_machine.arn
+
+    # -- Lambda ---------------------------------------------------------------------------
+
+    def _on_lambda(self) -> None:
+        plan = self.plan
+        api: HttpApi | None = None
+        if plan.web is not None:
+            api = self._http_api()
+            self.url = api.url
+            self.environment["TOOLKIT_WEB_URL"] = api.url
+        fn = LambdaFunction(
+            f"{self.name}-lambda",
+            LambdaFunctionArgs(plan=plan, role_arn=self.role.arn, environment=self.environment, log_group=self.log_group),
+            opts=child(self),
+        )
+        self.lambda_function = fn
+        self.outputs["function_arn"] = fn.function.arn
+        self.outputs["alias_arn"] = fn.alias.arn
+        if api is not None:
+            HttpRoute(
+                f"{self.name}-route",
+                HttpRouteArgs(api=api, function_name=fn.function.name, alias_name=fn.alias.name, alias_arn=fn.alias.arn),
+                opts=child(self),
+            )
+        if plan.worker == "lambda":
+            self._worker(function_arn=fn.alias.arn)
+
+    def _http_api(self) -> HttpApi:
+        plan, ctx = self.plan, self.ctx
+        assert plan.web is not None
+        base = ctx.settings.base_domain
+        api = HttpApi(
+            f"{self.name}-http",
+            HttpApiArgs(
+                api_name=plan.name,
+                rate_limit=ctx.settings.rate_limit,
+                burst_limit=ctx.settings.burst_limit,
+                domain=f"{plan.web.host}.{base}" if base else None,
+                certificate_arn=ctx.wildcard_cert_arn,
+                zone_id=ctx.workspace_zone() if base else None,
+            ),
+            opts=child(self),
+        )
+        self.http_api = api
+        self.outputs["api_endpoint"] = api.api.api_endpoint
+        return api
+
+    # -- ECS ------------------------------------------------------------------------------
+
+    def _on_ecs(self, alb_index: int) -> None:
+        plan, ctx = self.plan, self.ctx
+        platform = ctx.platform
+        assert platform is not None and ctx.subnet_ids is not None
+        base = ctx.settings.base_domain
+        if plan.web is not None:
+            assert platform.alb is not None
+            self.url = pulumi.Output.from_input(plan.web.url) if base and plan.web.url else \
+                platform.alb.dns_name.apply(lambda dns: f"http://{dns}")
+            self.environment["TOOLKIT_WEB_URL"] = self.url
+        capacity = ctx.capacity_providers.get(plan.tag)
+        ecs = EcsFunction(
+            f"{self.name}-ecs",
+            EcsFunctionArgs(
+                plan=plan, platform=platform, role_arn=self.role.arn, environment=self.environment,
+                log_group=self.log_group, region=ctx.settings.region, index=alb_index,
+                host_header=f"{plan.web.host}.{base}" if base and plan.web else None,
+                capacity_provider=capacity,
+            ),
+            opts=child(self, depends_on=[ctx.capacity_ready] if ctx.capacity_ready else None),
+        )
+        self.ecs = ecs
+        self.outputs["task_definition_arn"] = ecs.task_definition.arn
+        if plan.web is not None and base:
+            assert platform.alb is not None
+            alias_records(self, self.name, f"{plan.web.host}.{base}", ctx.workspace_zone(),
+                          platform.alb.dns_name, platform.alb.zone_id, ipv6=False)
+        pass_roles: list[pulumi.Input[str]] = [self.role.arn, platform.execution_role.arn]
+        self._worker(ecs=EcsWorkerArgs(
+            cluster_arn=platform.cluster.arn, task_definition_arn=ecs.task_definition.arn, container="function",
+            subnets=ctx.subnet_ids, security_groups=pulumi.Output.all(platform.task_security_group.id),
+            pass_role_arns=pass_roles, capacity_provider=capacity,
+        ))
+
+    # -- custom domains -------------------------------------------------------------------
+
+    def _custom_domains(self) -> None:
+        plan, ctx = self.plan, self.ctx
+        if plan.web is None or not plan.web.custom_domains:
+            self.outputs["custom_urls"] = []
+            return
+        base = ctx.settings.base_domain
+        headers: dict[str, str] = {}
+        if plan.has_lambda:
+            origin: pulumi.Input[str] = self.http_api.api.api_endpoint.apply(lambda u: u.removeprefix("https://"))
+            https = True
+        elif base:
+            origin, https = f"{plan.web.host}.{base}", True
+        else:
+            assert ctx.platform is not None and ctx.platform.alb is not None
+            origin, https = ctx.platform.alb.dns_name, False
+            headers[TOOLKIT_HOST_HEADER] = plan.web.host
+        if plan.has_lambda and base:
+            origin = f"{plan.web.host}.{base}"  # the execute-api endpoint is disabled
+        front = CustomDomainFront(
+            f"{self.name}-front",
+            CustomDomainFrontArgs(
+                domains=plan.web.custom_domains, origin_host=origin, origin_https=https,
+                zone_id_for=ctx.zone_id_for, us_east_1=ctx.us_east_1,
+                origin_read_timeout=ctx.settings.origin_read_timeout, origin_headers=headers,
+            ),
+            opts=child(self),
+        )
+        self.front = front
+        self.outputs["custom_urls"] = [f"https://{d}" for d in plan.web.custom_domains]
+        self.outputs["distribution_domain"] = front.distribution.domain_name

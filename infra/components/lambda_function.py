@@ -1,0 +1,66 @@
+"""A function as a Lambda container image, with its log group and a ``live`` alias (the alias
+carries provisioned concurrency, so every caller goes through it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import child
+from infra.plan import LAMBDA_MAX_TIMEOUT, FunctionPlan
+from infra.sizing import lambda_ephemeral_mib, lambda_memory_mib
+
+__all__ = ["ALIAS_NAME", "LambdaFunction", "LambdaFunctionArgs", "lambda_log_group_name"]
+
+ALIAS_NAME = "live"
+
+
+def lambda_log_group_name(function_name: str) -> str:
+    return f"/aws/lambda/{function_name}"
+
+
+@dataclass
+class LambdaFunctionArgs:
+    plan: FunctionPlan
+    role_arn: pulumi.Input[str]
+    environment: Mapping[str, pulumi.Input[str]]
+    log_group: aws.cloudwatch.LogGroup
+
+
+class LambdaFunction(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    alias: aws.lambda_.Alias
+
+    def __init__(self, name: str, args: LambdaFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toolkit:lambda:LambdaFunction", name, None, opts)
+        plan = args.plan
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=plan.name,
+            package_type="Image",
+            image_uri=plan.image_uri,
+            role=args.role_arn,
+            memory_size=lambda_memory_mib(plan.cpu, plan.memory),
+            timeout=min(plan.timeout, LAMBDA_MAX_TIMEOUT),
+            ephemeral_storage={"size": lambda_ephemeral_mib(plan.ephemeral_disk)},
+            # max_containers caps parallel containers: Lambda's reserved concurrency.
+            reserved_concurrent_executions=plan.max_containers if plan.max_containers is not None else -1,
+            environment={"variables": dict(args.environment)},
+            logging_config={"log_format": "Text", "log_group": args.log_group.name},
+            publish=True,
+            opts=child(self, depends_on=[args.log_group]),
+        )
+        self.alias = aws.lambda_.Alias(
+            f"{name}-alias", name=ALIAS_NAME, function_name=self.function.name,
+            function_version=self.function.version, opts=child(self),
+        )
+        if plan.min_containers > 0:
+            # min_containers warm containers: provisioned concurrency on the alias.
+            aws.lambda_.ProvisionedConcurrencyConfig(
+                f"{name}-warm", function_name=self.function.name, qualifier=self.alias.name,
+                provisioned_concurrent_executions=plan.min_containers, opts=child(self),
+            )
+        self.register_outputs({"function_arn": self.function.arn, "alias_arn": self.alias.arn})

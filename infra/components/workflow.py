@@ -1,0 +1,115 @@
+"""The Step Functions (STANDARD) state machine that runs one function's worker, and its role."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.asl import EcsTarget, Retry, build_definition
+from infra.components import child, to_json
+from infra.naming import ROLE_NAME_MAX, physical_name
+from infra.plan import FunctionPlan
+from infra.policies import assume_role, state_machine_policy
+
+__all__ = ["EcsWorkerArgs", "Worker", "WorkerArgs"]
+
+
+@dataclass
+class EcsWorkerArgs:
+    cluster_arn: pulumi.Input[str]
+    task_definition_arn: pulumi.Input[str]
+    container: str
+    subnets: pulumi.Input[list[str]]
+    security_groups: pulumi.Input[list[str]]
+    pass_role_arns: list[pulumi.Input[str]]
+    capacity_provider: pulumi.Input[str] | None = None
+
+
+@dataclass
+class WorkerArgs:
+    plan: FunctionPlan
+    state_machine_name: str
+    log_group: aws.cloudwatch.LogGroup
+    region: str
+    account_id: pulumi.Input[str]
+    function_arn: pulumi.Input[str] | None = None  # the Lambda alias for Lambda workers
+    ecs: EcsWorkerArgs | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _retry(plan: FunctionPlan) -> Retry | None:
+    r = plan.retries
+    return Retry(r.max_retries, r.backoff_coefficient, r.initial_delay, r.max_delay) if r else None
+
+
+class Worker(pulumi.ComponentResource):
+    state_machine: aws.sfn.StateMachine
+    definition: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toolkit:workflow:Worker", name, None, opts)
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=physical_name(args.state_machine_name, "role", max_len=ROLE_NAME_MAX),
+            assume_role_policy=json.dumps(assume_role("states.amazonaws.com")),
+            opts=child(self),
+        )
+        self.definition = self._definition(args)
+        policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=self._policy(args), opts=child(self))
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-sfn",
+            name=args.state_machine_name,
+            type="STANDARD",
+            role_arn=role.arn,
+            definition=self.definition,
+            logging_configuration={
+                "level": "ERROR",
+                "include_execution_data": False,  # call arguments may be private
+                "log_destination": args.log_group.arn.apply(lambda arn: f"{arn}:*"),
+            },
+            opts=child(self, depends_on=[policy]),
+        )
+        self.register_outputs({"state_machine_arn": self.state_machine.arn})
+
+    @staticmethod
+    def _definition(args: WorkerArgs) -> pulumi.Output[str]:
+        plan = args.plan
+        if args.ecs is None:
+            return pulumi.Output.from_input(args.function_arn).apply(
+                lambda arn: json.dumps(build_definition(tag=plan.tag, timeout=plan.timeout, retry=_retry(plan), function_arn=arn))
+            )
+        e = args.ecs
+        return pulumi.Output.all(e.cluster_arn, e.task_definition_arn, e.subnets, e.security_groups, e.capacity_provider).apply(
+            lambda v: json.dumps(
+                build_definition(
+                    tag=plan.tag, timeout=plan.timeout, retry=_retry(plan),
+                    ecs=EcsTarget(cluster=v[0], task_definition=v[1], container=e.container,
+                                  subnets=tuple(v[2]), security_groups=tuple(v[3]), capacity_provider=v[4]),
+                )
+            )
+        )
+
+    @staticmethod
+    def _policy(args: WorkerArgs) -> pulumi.Output[str]:
+        e = args.ecs
+        events_rule = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: f"arn:aws:events:{args.region}:{account}:rule/StepFunctionsGetEventsForECSTaskRule"
+        )
+        values = pulumi.Output.all(
+            args.function_arn,
+            e.task_definition_arn if e else None,
+            e.cluster_arn if e else None,
+            pulumi.Output.all(*(e.pass_role_arns if e else [])),
+            events_rule if e else None,
+        )
+        return to_json(
+            values.apply(
+                lambda v: state_machine_policy(
+                    function_arns=[v[0]] if v[0] else [], task_definition_arn=v[1], cluster_arn=v[2],
+                    pass_role_arns=list(v[3]), events_rule_arn=v[4],
+                )
+            )
+        )

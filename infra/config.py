@@ -1,0 +1,125 @@
+"""Stack configuration: what ``pulumi config`` gives the program, read into plain types.
+
+All keys live in the ``toolkit`` namespace (``pulumi config set toolkit:baseDomain ...``):
+
+======================  ========================================================  ==============
+key                     meaning                                                    default
+======================  ========================================================  ==============
+``manifest``            the app manifest: JSON text, or a path to a JSON file      required
+``images``              JSON object: function tag -> image URI                    ``{}``
+                        (``<repo>@sha256:<digest>``; the Lambda image / task image)
+``registryOnly``        ``true``: declare only the ECR repository (first phase of  ``false``
+                        a deploy, before any image is pushed)
+``baseDomain``          domain of the workspace URLs ``<host>.<baseDomain>``       none
+``hostedZone``          Route53 zone holding the base and custom domains           derived
+``emulatorEndpoint``    one URL (``http://localhost:4566``) every AWS provider     none
+                        is pointed at: LocalStack, moto server
+``region``              default region (else ``aws:region``, else us-east-1)       ``us-east-1``
+``rateLimit``           API Gateway steady rate per endpoint, requests/second       ``200``
+``burstLimit``          API Gateway burst (``rateLimit`` x 5 s)                     ``1000``
+``originReadTimeout``   CloudFront origin read timeout, seconds (60, up to 180     ``60``
+                        after a quota increase)
+``logRetentionDays``    CloudWatch log retention                                   ``30``
+``payloadExpiryDays``   days before the payload bucket expires call payloads       ``7``
+``vpcId``/``subnetIds`` network for ECS and the ALB (JSON list for subnets)        default VPC
+``gpuOnDemandPercent``  share of GPU capacity bought on demand above base           ``0``
+======================  ========================================================  ==============
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "Settings", "load_manifest", "settings_from"]
+
+Getter = Callable[[str], "str | None"]
+
+
+class ConfigError(ValueError):
+    """A stack configuration value that cannot be used; the message names key and fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    manifest: dict[str, Any]
+    stack: str = "dev"
+    images: dict[str, str] = field(default_factory=dict)
+    registry_only: bool = False
+    base_domain: str | None = None
+    hosted_zone: str | None = None
+    emulator_endpoint: str | None = None
+    region: str = "us-east-1"
+    rate_limit: float = 200.0
+    burst_limit: int = 1000
+    origin_read_timeout: int = 60
+    log_retention_days: int = 30
+    payload_expiry_days: int = 7
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    gpu_on_demand_percent: int = 0
+
+
+def load_manifest(value: str) -> dict[str, Any]:
+    """``value`` is the manifest JSON itself or a path to it."""
+    text = value if value.lstrip().startswith("{") else _read(value)
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"toolkit:manifest is not valid JSON ({exc}); run `toolkit manifest app.py`") from None
+    if manifest.get("schema_version") != 1:
+        raise ConfigError(f"manifest schema_version {manifest.get('schema_version')!r} is not supported; expected 1")
+    return dict(manifest)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"toolkit:manifest: cannot read {path!r} ({exc.strerror}); pass JSON or a path") from None
+
+
+def _json(get: Getter, key: str, default: Any) -> Any:
+    raw = get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"toolkit:{key} must be JSON, got {raw!r}") from None
+
+
+def _number(get: Getter, key: str, default: float) -> float:
+    raw = get(key)
+    try:
+        return default if raw in (None, "") else float(raw)  # type: ignore[arg-type]
+    except ValueError:
+        raise ConfigError(f"toolkit:{key} must be a number, got {raw!r}") from None
+
+
+def settings_from(get: Getter, stack: str = "dev", default_region: str | None = None) -> Settings:
+    """Read every ``toolkit:`` key through ``get`` (``pulumi.Config('toolkit').get``)."""
+    manifest_value = get("manifest")
+    if not manifest_value:
+        raise ConfigError("toolkit:manifest is not set; `pulumi config set toolkit:manifest <path or JSON>`")
+    return Settings(
+        manifest=load_manifest(manifest_value),
+        stack=stack,
+        images=dict(_json(get, "images", {})),
+        registry_only=str(get("registryOnly") or "false").lower() == "true",
+        base_domain=get("baseDomain") or None,
+        hosted_zone=get("hostedZone") or None,
+        emulator_endpoint=get("emulatorEndpoint") or None,
+        region=get("region") or default_region or "us-east-1",
+        rate_limit=_number(get, "rateLimit", 200.0),
+        burst_limit=int(_number(get, "burstLimit", 1000)),
+        origin_read_timeout=int(_number(get, "originReadTimeout", 60)),
+        log_retention_days=int(_number(get, "logRetentionDays", 30)),
+        payload_expiry_days=int(_number(get, "payloadExpiryDays", 7)),
+        vpc_id=get("vpcId") or None,
+        subnet_ids=tuple(_json(get, "subnetIds", [])),
+        gpu_on_demand_percent=int(_number(get, "gpuOnDemandPercent", 0)),
+    )

@@ -1,0 +1,39 @@
+"""Physical names for AWS resources.
+
+AWS caps name lengths per service (ALB and target groups at 32 characters, Lambda and IAM
+roles at 64) and several services only accept ``[A-Za-z0-9-]``. Names built here are stable
+across deploys (no random suffix) because other names are derived from them before the
+resources exist: the Lambda log group, the state machine ARN a function starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = ["ALB_NAME_MAX", "LAMBDA_NAME_MAX", "ROLE_NAME_MAX", "physical_name", "slug"]
+
+ALB_NAME_MAX = 32
+LAMBDA_NAME_MAX = 64
+ROLE_NAME_MAX = 64
+
+_NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
+
+
+def slug(text: str) -> str:
+    """Lower-case ``text`` to ``[a-z0-9-]``: ``Model.generate`` -> ``model-generate``."""
+    cleaned = _NOT_ALLOWED.sub("-", text.lower()).strip("-")
+    return re.sub("-{2,}", "-", cleaned) or "x"
+
+
+def physical_name(*parts: str, max_len: int = LAMBDA_NAME_MAX) -> str:
+    """Join ``parts`` into a valid name of at most ``max_len`` characters.
+
+    A name too long keeps its head and gets a short hash of the whole, so two long names
+    that share a prefix still differ.
+    """
+    name = "-".join(slug(p) for p in parts if p)
+    if len(name) <= max_len:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: max_len - 7].rstrip('-')}-{digest}"

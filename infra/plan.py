@@ -1,0 +1,216 @@
+"""Manifest -> plan: what to create for each function, decided without Pulumi.
+
+The Pulumi components only execute this plan (DESIGN §7: plan -> apply from inert data).
+Everything a reviewer may want to question lives here as plain data: which backend runs a
+function, how its worker is started, which front door serves it, which domains it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from infra.config import ConfigError, Settings
+from infra.dns import workspace_url
+from infra.gpu import GpuSelection, select_gpu
+from infra.naming import physical_name, slug
+
+__all__ = [
+    "LAMBDA_MAX_TIMEOUT",
+    "AppPlan",
+    "FunctionPlan",
+    "RetryPolicy",
+    "WebPlan",
+    "plan_app",
+]
+
+Backend = Literal["lambda", "ecs", "gpu"]
+Worker = Literal["lambda", "ecs"]
+FrontDoor = Literal["http_api", "alb"]
+
+LAMBDA_MAX_TIMEOUT = 900  # seconds; past it a call must run on ECS
+DEFAULT_MAX_SERVICE_TASKS = 10
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int
+    backoff_coefficient: float = 2.0
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+
+
+@dataclass(frozen=True)
+class WebPlan:
+    kind: str
+    label: str
+    host: str  # <workspace>[-<env>]--<label>: the DNS label under the base domain
+    url: str | None  # workspace URL on the base domain, None without one
+    custom_domains: tuple[str, ...]
+    requires_proxy_auth: bool
+    port: int | None
+    method: str | None
+    startup_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class FunctionPlan:
+    tag: str
+    slug: str
+    name: str  # physical base name: <app>-<stack>-<function slug>
+    kind: str
+    backend: Backend
+    image_uri: str
+    timeout: int
+    cpu: float | None
+    memory: int | None
+    ephemeral_disk: int | None
+    gpu: GpuSelection | None
+    min_containers: int
+    max_containers: int | None
+    retries: RetryPolicy | None
+    secrets: tuple[str, ...]
+    web: WebPlan | None
+
+    @property
+    def worker(self) -> Worker:
+        """Lambda stops at 15 minutes and has no GPUs: such calls run as ECS tasks."""
+        if self.backend != "lambda" or self.timeout > LAMBDA_MAX_TIMEOUT:
+            return "ecs"
+        return "lambda"
+
+    @property
+    def front_door(self) -> FrontDoor | None:
+        if self.web is None:
+            return None
+        return "http_api" if self.backend == "lambda" else "alb"
+
+    @property
+    def has_service(self) -> bool:
+        """A long-running ECS service exists only to answer web requests."""
+        return self.front_door == "alb"
+
+    @property
+    def has_lambda(self) -> bool:
+        return self.backend == "lambda"
+
+    @property
+    def service_capacity(self) -> tuple[int, int]:
+        """(min, max) tasks: an ALB cannot wake a service from zero, so keep one running."""
+        low = max(self.min_containers, 1)
+        return low, max(self.max_containers or DEFAULT_MAX_SERVICE_TASKS, low)
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    app: str
+    prefix: str  # <app>-<stack>: the head of every physical name
+    workspace: str
+    environment: str | None
+    functions: tuple[FunctionPlan, ...]
+    base_domain: str | None
+    hosted_zone: str | None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(sorted({s for f in self.functions for s in f.secrets}))
+
+    @property
+    def needs_ecs(self) -> bool:
+        return any(f.worker == "ecs" or f.has_service for f in self.functions)
+
+    @property
+    def needs_alb(self) -> bool:
+        return any(f.has_service for f in self.functions)
+
+    @property
+    def custom_domains(self) -> tuple[str, ...]:
+        return tuple(d for f in self.functions if f.web for d in f.web.custom_domains)
+
+
+def _retries(raw: dict[str, Any] | None) -> RetryPolicy | None:
+    if not raw or not raw.get("max_retries"):
+        return None
+    return RetryPolicy(
+        max_retries=int(raw["max_retries"]),
+        backoff_coefficient=float(raw.get("backoff_coefficient") or 2.0),
+        initial_delay=float(raw.get("initial_delay") or 1.0),
+        max_delay=float(raw.get("max_delay") or 60.0),
+    )
+
+
+def _web(raw: dict[str, Any] | None, kind: str, base_domain: str | None) -> WebPlan | None:
+    if raw is None:
+        return None
+    return WebPlan(
+        kind=kind,
+        label=raw["label"],
+        host=raw["host"],
+        url=workspace_url(raw["host"], base_domain) or raw.get("url"),
+        custom_domains=tuple(raw.get("custom_domains") or ()),
+        requires_proxy_auth=bool(raw.get("requires_proxy_auth")),
+        port=raw.get("port"),
+        method=raw.get("method"),
+        startup_timeout=raw.get("startup_timeout"),
+    )
+
+
+def _backend(fn: dict[str, Any]) -> Backend:
+    backend = fn.get("backend") or "lambda"
+    if backend not in ("lambda", "ecs", "gpu"):
+        raise ConfigError(f"function {fn['tag']!r}: unknown backend {backend!r}; expected lambda, ecs or gpu")
+    if backend == "lambda" and fn["kind"] == "web_server":
+        return "ecs"  # a web_server is a long-lived process: never Lambda
+    return "ecs" if backend == "ecs" else "gpu" if backend == "gpu" else "lambda"
+
+
+def _image(fn: dict[str, Any], images: dict[str, str]) -> str:
+    try:
+        return images[fn["tag"]]
+    except KeyError:
+        raise ConfigError(
+            f"function {fn['tag']!r} has no image in toolkit:images; build and push it first "
+            f"(`toolkit deploy` does) or set toolkit:images to {{\"{fn['tag']}\": \"<repo>@sha256:...\"}}"
+        ) from None
+
+
+def plan_function(fn: dict[str, Any], settings: Settings, prefix: str) -> FunctionPlan:
+    res, scaling = fn.get("resources") or {}, fn.get("scaling") or {}
+    gpu = res.get("gpu")
+    backend = "gpu" if gpu else _backend(fn)
+    return FunctionPlan(
+        tag=fn["tag"],
+        slug=slug(fn["tag"]),
+        name=physical_name(prefix, fn["tag"], max_len=56),  # room for "-sfn"/"-role" suffixes
+        kind=fn["kind"],
+        backend=backend,
+        image_uri="" if settings.registry_only else _image(fn, settings.images),
+        timeout=int(res.get("timeout") or 300),
+        cpu=res.get("cpu"),
+        memory=res.get("memory"),
+        ephemeral_disk=res.get("ephemeral_disk"),
+        gpu=select_gpu(gpu) if gpu else None,
+        min_containers=int(scaling.get("min_containers") or 0),
+        max_containers=scaling.get("max_containers"),
+        retries=_retries(fn.get("retries")),
+        secrets=tuple(s["name"] for s in fn.get("secrets") or ()),
+        web=_web(fn.get("web"), fn["kind"], settings.base_domain),
+    )
+
+
+def plan_app(settings: Settings) -> AppPlan:
+    """Turn the manifest in ``settings`` into an :class:`AppPlan`."""
+    manifest = settings.manifest
+    app = (manifest.get("app") or {}).get("name")
+    if not app:
+        raise ConfigError("the manifest has no app name; give it one: toolkit.App('my-app')")
+    prefix = physical_name(app, settings.stack, max_len=40)
+    return AppPlan(
+        app=app,
+        prefix=prefix,
+        workspace=manifest.get("workspace") or "default",
+        environment=manifest.get("environment"),
+        functions=tuple(plan_function(fn, settings, prefix) for fn in manifest.get("functions") or ()),
+        base_domain=settings.base_domain,
+        hosted_zone=settings.hosted_zone,
+    )

@@ -1,0 +1,158 @@
+"""IAM policy documents as plain dicts: least privilege, one builder per grantee.
+
+Pure so the tests can parse what the program attaches. No statement grants ``*`` actions;
+the only ``*`` resources are on actions AWS defines no resource for (ECR auth tokens, log
+delivery for Step Functions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "assume_role",
+    "ecr_arn_from_image",
+    "ecr_lambda_pull",
+    "execution_role_policy",
+    "function_policy",
+    "gpu_instance_policy",
+    "state_machine_policy",
+]
+
+Doc = dict[str, Any]
+VERSION = "2012-10-17"
+
+
+def _doc(*statements: Doc) -> Doc:
+    return {"Version": VERSION, "Statement": [s for s in statements if s["Resource"]]}
+
+
+def _allow(actions: list[str], resources: list[str] | str) -> Doc:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def assume_role(*services: str) -> Doc:
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+def function_policy(
+    *,
+    log_group_arn: str,
+    table_arn: str,
+    bucket_arn: str,
+    state_machine_arn: str,
+    executions_arn: str,
+    secret_arns: list[str],
+) -> Doc:
+    """What a function's code may do: log, keep call state, start and watch its own worker."""
+    return _doc(
+        _allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, f"{log_group_arn}:*"]),
+        _allow(
+            [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:ConditionCheckItem",
+            ],
+            [table_arn, f"{table_arn}/index/*"],
+        ),
+        _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket_arn}/*"]),
+        _allow(["states:StartExecution"], [state_machine_arn]),
+        _allow(["states:DescribeExecution", "states:StopExecution"], [executions_arn]),
+        _allow(["secretsmanager:GetSecretValue"], secret_arns),
+    )
+
+
+def state_machine_policy(
+    *,
+    function_arns: list[str],
+    task_definition_arn: str | None,
+    cluster_arn: str | None,
+    pass_role_arns: list[str],
+    events_rule_arn: str | None,
+) -> Doc:
+    """What the worker state machine may do: invoke its Lambda, or run and watch its task."""
+    task_family = task_definition_arn.rsplit(":", 1)[0] + ":*" if task_definition_arn else None
+    return _doc(
+        _allow(["lambda:InvokeFunction"], function_arns),
+        _allow(["ecs:RunTask"], [task_family] if task_family else []),
+        _allow(
+            ["ecs:StopTask", "ecs:DescribeTasks"],
+            [f"{cluster_arn.replace(':cluster/', ':task/')}/*"] if cluster_arn else [],
+        ),
+        # runTask.sync watches the task through this managed EventBridge rule.
+        _allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], [events_rule_arn] if events_rule_arn else []),
+        _allow(["iam:PassRole"], pass_role_arns),
+        # Log delivery actions support no resource-level permissions (AWS documents "*").
+        _allow(
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            "*",
+        ),
+    )
+
+
+def execution_role_policy(*, repository_arns: list[str], log_group_arns: list[str]) -> Doc:
+    """ECS task execution role: pull the images, ship container logs."""
+    return _doc(
+        _allow(["ecr:GetAuthorizationToken"], "*"),  # an account-wide token: no resource form
+        _allow(
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            repository_arns,
+        ),
+        _allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{arn}:*" for arn in log_group_arns]),
+    )
+
+
+def gpu_instance_policy(cluster_arn: str) -> Doc:
+    """ECS agent on a GPU instance: join the cluster, poll for tasks (the agent's documented set)."""
+    return _doc(
+        _allow(["ecs:RegisterContainerInstance", "ecs:DeregisterContainerInstance", "ecs:SubmitContainerStateChange",
+                "ecs:SubmitTaskStateChange", "ecs:SubmitAttachmentStateChanges", "ecs:UpdateContainerInstancesState"],
+               [cluster_arn]),
+        _allow(["ecs:Poll", "ecs:StartTelemetrySession", "ecs:PutSystemLogEvents", "ecs:DiscoverPollEndpoint"], "*"),
+        _allow(["ecr:GetAuthorizationToken"], "*"),
+    )
+
+
+def ecr_lambda_pull(region: str, account: str, function_prefix: str) -> Doc:
+    """Repository policy: Lambda may pull images for this app's functions only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "LambdaPull",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {
+                    "StringLike": {"aws:sourceArn": f"arn:aws:lambda:{region}:{account}:function:{function_prefix}-*"}
+                },
+            }
+        ],
+    }
+
+
+def ecr_arn_from_image(image_uri: str) -> str | None:
+    """``123.dkr.ecr.eu-west-1.amazonaws.com/repo@sha256:..`` -> the repository's ARN."""
+    host, _, rest = image_uri.partition("/")
+    parts = host.split(".")
+    if len(parts) < 6 or parts[1:3] != ["dkr", "ecr"] or not rest:
+        return None
+    repo = rest.split("@", 1)[0].rsplit(":", 1)[0] if "@" in rest else rest.rsplit(":", 1)[0]
+    return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{repo}"
