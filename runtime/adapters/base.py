@@ -1,0 +1,53 @@
+"""One small interface for every web kind: user function + its web spec -> an ASGI app.
+
+Adapters know nothing about Lambda, ECS or ``toolkit serve``; each front end wraps the
+ASGI app they return (in `Gateway`, then Mangum or uvicorn).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from runtime.types import ASGIApp
+
+DEFAULT_STARTUP_TIMEOUT_S = 5.0
+
+
+class WebKind(str, enum.Enum):
+    FASTAPI_ENDPOINT = "fastapi_endpoint"
+    ASGI_APP = "asgi_app"
+    WSGI_APP = "wsgi_app"
+    WEB_SERVER = "web_server"
+
+
+@dataclass(frozen=True)
+class WebSpec:
+    """What an adapter needs from a manifest function entry (see docs/manifest.md)."""
+
+    kind: WebKind
+    method: str = "GET"
+    docs: bool = False
+    port: int | None = None
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S
+
+    @classmethod
+    def from_manifest(cls, function: dict[str, Any]) -> WebSpec:
+        web = function.get("web") or {}
+        return cls(
+            kind=WebKind(function["kind"]),
+            method=(web.get("method") or "GET").upper(),
+            docs=bool(web.get("docs")),
+            port=web.get("port"),
+            startup_timeout=float(web.get("startup_timeout") or DEFAULT_STARTUP_TIMEOUT_S),
+        )
+
+
+class AdapterError(Exception):
+    """The user's web function did not produce something servable; the message says how to fix it."""
+
+
+class Adapter(Protocol):
+    def __call__(self, fn: Callable[..., Any], spec: WebSpec) -> ASGIApp: ...

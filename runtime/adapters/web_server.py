@@ -1,0 +1,150 @@
+"""``@web_server(port)``: start the user's server once, wait until it accepts, then proxy to it.
+
+Like AWS Lambda Web Adapter: the readiness check is a TCP connect loop on the port; the
+proxy streams request and response bodies both ways with httpx and adds the usual
+``X-Forwarded-*`` headers so the server sees the real client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from runtime.adapters.base import AdapterError, WebSpec
+from runtime.types import Message, Receive, Scope, Send
+
+LOCAL_HOST = "127.0.0.1"
+# hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and must not be forwarded
+HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
+     b"transfer-encoding", b"upgrade", b"host"}
+)
+
+
+class WebServerStartupError(AdapterError):
+    pass
+
+
+def wait_for_port(port: int, timeout: float, host: str = LOCAL_HOST) -> float:
+    """Block until ``host:port`` accepts TCP connections; returns seconds waited."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return time.monotonic() - started
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise WebServerStartupError(
+                    f"The web server did not accept connections on port {port} within {timeout:g} s. "
+                    f"Make sure it listens on 0.0.0.0:{port} (not another port), or raise "
+                    f"startup_timeout in @web_server(port={port}, startup_timeout=...)."
+                ) from None
+            time.sleep(0.02)
+
+
+def build_web_server(fn: Callable[..., Any], spec: WebSpec) -> WebServerProxy:
+    if spec.port is None:
+        raise AdapterError("@web_server needs a port: @web_server(port=8000).")
+    fn()  # the user's function starts the server (a subprocess or a thread) and returns
+    wait_for_port(spec.port, spec.startup_timeout)
+    return WebServerProxy(spec.port)
+
+
+class WebServerProxy:
+    """An ASGI app forwarding HTTP to ``127.0.0.1:port``; one httpx client per event loop."""
+
+    def __init__(self, port: int, host: str = LOCAL_HOST) -> None:
+        self.base_url = f"http://{host}:{port}"
+        self._clients: dict[int, httpx.AsyncClient] = {}
+
+    def _client(self) -> httpx.AsyncClient:
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            # the proxied function has its own timeout; the proxy must not cut it shorter
+            client = httpx.AsyncClient(base_url=self.base_url, timeout=None, follow_redirects=False)
+            self._clients[loop_id] = client
+        return client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            # websockets are served by the ECS backend's direct port mapping, not this proxy
+            await send({"type": "websocket.close", "code": 1011, "reason": "websocket proxying is not supported here"})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = self._client().build_request(
+            scope["method"], _target(scope), headers=forwarded_headers(scope), content=await _request_body(receive)
+        )
+        response = await self._client().send(request, stream=True)
+        try:
+            headers = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await response.aclose()
+
+
+def _target(scope: Scope) -> str:
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The request headers minus hop-by-hop ones, with ``X-Forwarded-For/Proto/Host`` added."""
+    headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", [])]
+    kept = [(k, v) for k, v in headers if k not in HOP_BY_HOP and not k.startswith(b"x-forwarded-")]
+    prior = b", ".join(v for k, v in headers if k == b"x-forwarded-for")
+    client = (scope.get("client") or (None, 0))[0]
+    chain = b", ".join(p for p in (prior, client.encode() if client else b"") if p)
+    if chain:
+        kept.append((b"x-forwarded-for", chain))
+    kept.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
+    host = next((v for k, v in headers if k == b"host"), None)
+    if host:
+        kept.append((b"x-forwarded-host", host))
+    return kept
+
+
+async def _request_body(receive: Receive) -> bytes | AsyncIterator[bytes]:
+    """The whole body when it came in one message (Lambda always; sent with a Content-Length,
+    which simple servers need), else a stream of the rest (chunked)."""
+    first: Message = await receive()
+    if first["type"] != "http.request" or not first.get("more_body"):
+        return bytes(first.get("body", b""))
+    return _stream_rest(bytes(first.get("body", b"")), receive)
+
+
+async def _stream_rest(head: bytes, receive: Receive) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    while True:
+        message: Message = await receive()
+        if message["type"] != "http.request":
+            return
+        if message.get("body"):
+            yield message["body"]
+        if not message.get("more_body"):
+            return
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

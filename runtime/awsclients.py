@@ -1,0 +1,30 @@
+"""boto3 clients for the runtime, created lazily and once per process.
+
+boto3 (>= 1.28) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` itself,
+so the same code talks to AWS, LocalStack or moto; we add nothing on top.  boto3 is
+imported on first use so plain-function images that never touch AWS don't pay for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str | None], Any] = {}
+
+
+def client(service: str, region: str | None = None) -> Any:
+    key = (service, region)
+    with _lock:
+        if key not in _clients:
+            import boto3
+
+            _clients[key] = boto3.session.Session().client(service, region_name=region)  # type: ignore[call-overload]
+        return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (their endpoint and credentials were read when they were made)."""
+    with _lock:
+        _clients.clear()

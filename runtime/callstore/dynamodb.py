@@ -1,0 +1,155 @@
+"""The call store on AWS: DynamoDB for state, S3 claim-checks for large payloads and results.
+
+Table: hash key ``call_id`` (S); TTL attribute ``expires_at`` (epoch seconds).
+Blobs up to `CLAIM_CHECK_THRESHOLD` bytes live in the item; larger ones go to
+``s3://<bucket>/calls/<call_id>/...`` and the item keeps only the key.  The threshold
+leaves room for a payload *and* a result in one item under DynamoDB's 400 KB limit.
+
+Transitions are conditional writes, so concurrent writers agree on one outcome:
+``create`` needs a new id, ``mark_running`` needs PENDING, ``complete`` needs PENDING or
+RUNNING.  Each result upload gets its own S3 key, so a losing writer never overwrites
+the winner's object; it deletes its own instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any
+
+from runtime.awsclients import client
+from runtime.callstore.base import CallRecord, CallStatus
+
+CLAIM_CHECK_THRESHOLD = 180_000  # bytes; two such blobs plus metadata stay under 400 KB
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+TABLE_ENV, BUCKET_ENV, TTL_ENV = "TOOLKIT_CALLS_TABLE", "TOOLKIT_PAYLOAD_BUCKET", "TOOLKIT_CALL_TTL_SECONDS"
+_UNFINISHED = (CallStatus.PENDING.value, CallStatus.RUNNING.value)
+
+
+class ClaimCheckUnavailableError(RuntimeError):
+    pass
+
+
+class DynamoDBCallStore:
+    def __init__(
+        self,
+        table: str,
+        bucket: str | None = None,
+        *,
+        threshold: int = CLAIM_CHECK_THRESHOLD,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ) -> None:
+        self.table, self.bucket, self.threshold, self.ttl_seconds = table, bucket, threshold, ttl_seconds
+        self._ddb, self._s3 = client("dynamodb"), client("s3") if bucket else None
+
+    @classmethod
+    def from_env(cls) -> DynamoDBCallStore:
+        table = os.environ.get(TABLE_ENV)
+        if not table:
+            raise RuntimeError(f"{TABLE_ENV} is not set: the DynamoDB call table name is required on AWS.")
+        ttl = int(os.environ.get(TTL_ENV) or DEFAULT_TTL_SECONDS)
+        return cls(table, os.environ.get(BUCKET_ENV) or None, ttl_seconds=ttl)
+
+    # -- CallStore ---------------------------------------------------------------------------
+
+    def create(
+        self, call_id: str, app: str, function: str, payload: bytes | None = None, owner: str | None = None
+    ) -> CallRecord:
+        now = time.time()
+        item: dict[str, Any] = {
+            "call_id": {"S": call_id}, "app": {"S": app}, "function": {"S": function},
+            "status": {"S": CallStatus.PENDING.value}, "created_at": {"N": repr(now)}, "updated_at": {"N": repr(now)},
+            "expires_at": {"N": str(int(now) + self.ttl_seconds)},
+        }
+        if owner is not None:
+            item["owner"] = {"S": owner}
+        if payload is not None:
+            item.update(self._blob_attrs("payload", call_id, payload))
+        self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(call_id)")
+        return CallRecord(call_id, app, function, CallStatus.PENDING, now, now, owner)
+
+    def mark_running(self, call_id: str) -> bool:
+        return self._transition(
+            call_id, "SET #st = :running, updated_at = :now", "#st = :pending",
+            {":running": {"S": CallStatus.RUNNING.value}, ":pending": {"S": CallStatus.PENDING.value}},
+        )
+
+    def complete(self, call_id: str, status: CallStatus, result: bytes) -> bool:
+        if not status.finished:
+            raise ValueError(f"complete() needs DONE or FAILED, not {status.value!r}")
+        blob = self._blob_attrs("result", call_id, result)
+        (name, value), = blob.items()  # "result" is a DynamoDB reserved word: always use a placeholder
+        won = self._transition(
+            call_id, "SET #st = :status, updated_at = :now, #blob = :blob", "#st IN (:pending, :running)",
+            {":status": {"S": status.value}, ":pending": {"S": _UNFINISHED[0]}, ":running": {"S": _UNFINISHED[1]},
+             ":blob": value},
+            {"#blob": name},
+        )
+        if not won and "result_ref" in blob:
+            self._s3_delete(blob["result_ref"]["S"])  # the loser's upload is nobody's result
+        return won
+
+    def get(self, call_id: str) -> CallRecord | None:
+        item = self._item(call_id)
+        if item is None:
+            return None
+        return CallRecord(
+            call_id, item["app"]["S"], item["function"]["S"], CallStatus(item["status"]["S"]),
+            float(item["created_at"]["N"]), float(item["updated_at"]["N"]),
+            item.get("owner", {}).get("S"), self._blob(item, "result"),
+        )
+
+    def get_payload(self, call_id: str) -> bytes | None:
+        item = self._item(call_id)
+        return None if item is None else self._blob(item, "payload")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _transition(
+        self, call_id: str, update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.table, Key={"call_id": {"S": call_id}}, UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(call_id) AND {condition}",
+                ExpressionAttributeNames={"#st": "status", **(names or {})},
+                ExpressionAttributeValues={":now": {"N": repr(time.time())}, **values},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _item(self, call_id: str) -> dict[str, Any] | None:
+        # consistent reads: a poller must see a completion as soon as it is acknowledged
+        response = self._ddb.get_item(TableName=self.table, Key={"call_id": {"S": call_id}}, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _blob_attrs(self, name: str, call_id: str, data: bytes) -> dict[str, Any]:
+        """Inline ``{name: B}`` for small blobs, ``{name_ref: S}`` (an S3 key) for large ones."""
+        if len(data) <= self.threshold:
+            return {name: {"B": data}}
+        if self._s3 is None:
+            raise ClaimCheckUnavailableError(
+                f"A {name} of {len(data)} bytes is over the {self.threshold} byte DynamoDB threshold and no "
+                f"claim-check bucket is configured: set {BUCKET_ENV}."
+            )
+        key = f"calls/{call_id}/{name}-{uuid.uuid4().hex}"
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return {f"{name}_ref": {"S": key}}
+
+    def _blob(self, item: dict[str, Any], name: str) -> bytes | None:
+        if name in item:
+            return bytes(item[name]["B"])
+        ref = item.get(f"{name}_ref", {}).get("S")
+        if ref is None:
+            return None
+        if self._s3 is None:
+            raise ClaimCheckUnavailableError(f"Call {item['call_id']['S']} keeps its {name} in S3; set {BUCKET_ENV}.")
+        body: bytes = self._s3.get_object(Bucket=self.bucket, Key=ref)["Body"].read()
+        return body
+
+    def _s3_delete(self, key: str) -> None:
+        if self._s3 is not None:
+            self._s3.delete_object(Bucket=self.bucket, Key=key)

@@ -1,0 +1,152 @@
+"""Calling a deployed app from outside: ``.remote``, ``.spawn``, ``.map``, ``FunctionCall.get``.
+
+The transport the SDK plugs in for deployed apps.  State lives in the DynamoDB call
+store; ``spawn`` starts the function's Step Functions worker; ``remote`` invokes the
+Lambda directly (input and result through the store, so size limits are the store's,
+not Lambda's 6 MB) or, for functions without a Lambda, spawns and waits.  boto3 is
+imported lazily (through `runtime.awsclients`) and honours ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.callstore.base import CallStatus, CallStore, new_call_id
+from runtime.invocation import call_event, encode_args
+from runtime.serialization import RemoteError, deserialize
+from runtime.stepfunctions import start_execution
+
+Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
+POLL_FIRST_S, POLL_MAX_S = 0.05, 1.0
+
+
+class RemoteCallError(RuntimeError):
+    """A remote failure whose exception could not be carried back; the remote traceback is attached."""
+
+    def __init__(self, error: RemoteError) -> None:
+        super().__init__(f"{error.type_name}: {error.message}\n\nRemote traceback:\n{error.traceback}")
+        self.remote = error
+
+
+class InvocationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class FunctionTarget:
+    """Where one deployed function runs (from deploy outputs)."""
+
+    tag: str
+    lambda_arn: str | None = None
+    state_machine_arn: str | None = None
+
+
+def lambda_invoker(function_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+    from runtime.awsclients import client
+
+    response = client("lambda").invoke(FunctionName=function_arn, InvocationType="RequestResponse",
+                                       Payload=json.dumps(event).encode())
+    reply: dict[str, Any] = json.loads(response["Payload"].read() or b"null") or {}
+    if "FunctionError" in response:
+        raise InvocationError(f"Lambda {function_arn} failed: {reply.get('errorMessage', reply)}")
+    return reply
+
+
+class CloudTransport:
+    def __init__(self, app_name: str, store: CallStore, targets: Mapping[str, FunctionTarget],
+                 invoker: Invoker = lambda_invoker) -> None:
+        self.app_name, self.store, self.targets, self._invoke = app_name, store, dict(targets), invoker
+
+    def _target(self, tag: str) -> FunctionTarget:
+        try:
+            return self.targets[tag]
+        except KeyError:
+            raise LookupError(f"No deployed function {tag!r} in app {self.app_name!r}; deploy it first.") from None
+
+    def spawn(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> str:
+        target = self._target(tag)
+        if not target.state_machine_arn:
+            raise LookupError(f"Function {tag!r} has no worker state machine; redeploy to enable .spawn().")
+        call_id = new_call_id()
+        self.store.create(call_id, self.app_name, tag, encode_args(args, kwargs or {}))
+        start_execution(target.state_machine_arn, call_id, tag)
+        return call_id
+
+    def remote(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        target = self._target(tag)
+        if target.lambda_arn is None:
+            return self.get(self.spawn(tag, args, kwargs), timeout=None)
+        call_id = new_call_id()
+        self.store.create(call_id, self.app_name, tag, encode_args(args, kwargs or {}))
+        reply = self._invoke(target.lambda_arn, call_event(tag, call_id=call_id))
+        if reply.get("toolkit_result") != "stored":
+            raise InvocationError(f"Unexpected reply from {target.lambda_arn}: {reply.get('message', reply)!r}")
+        return self.get(call_id, timeout=0)
+
+    def get(self, call_id: str, timeout: float | None = None) -> Any:
+        """The call's result; raises its exception if it failed, `TimeoutError` if unfinished in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = POLL_FIRST_S
+        while True:
+            record = self.store.get(call_id)
+            if record is None:
+                raise LookupError(f"No call {call_id!r}: unknown id, or its record expired.")
+            if record.status.finished:
+                return _outcome(record.status, record.result)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"Call {call_id} is still {record.status.value} after {timeout} s.")
+            wait = interval if deadline is None else min(interval, max(0.0, deadline - time.monotonic()))
+            time.sleep(wait)
+            interval = min(interval * 2, POLL_MAX_S)
+
+    def map(self, tag: str, inputs: Iterable[tuple[Any, ...]], *, order_outputs: bool = True,
+            return_exceptions: bool = False, kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Spawn one call per argument tuple now, then yield results (in input order, or as they finish)."""
+        call_ids = [self.spawn(tag, tuple(args), kwargs) for args in inputs]
+        return self._results(call_ids, order_outputs, return_exceptions)
+
+    def _results(self, call_ids: list[str], order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:
+        if order_outputs:
+            for call_id in call_ids:
+                yield self._map_result(call_id, return_exceptions)
+            return
+        with ThreadPoolExecutor(max_workers=min(32, len(call_ids) or 1)) as pool:
+            futures = [pool.submit(self._map_result, call_id, return_exceptions) for call_id in call_ids]
+            for future in as_completed(futures):
+                yield future.result()
+
+    def _map_result(self, call_id: str, return_exceptions: bool) -> Any:
+        try:
+            return self.get(call_id)
+        except Exception as exc:
+            if return_exceptions:
+                return exc
+            raise
+
+
+def _outcome(status: CallStatus, result: bytes | None) -> Any:
+    value = deserialize(result) if result is not None else None
+    if status is CallStatus.DONE:
+        return value
+    if isinstance(value, RemoteError):
+        raise value.exception if value.exception is not None else RemoteCallError(value)
+    raise RuntimeError("The call failed without a recorded error.")
+
+
+class CloudFunctionCall:
+    """``FunctionCall`` for a deployed app: a handle on a spawned call by id."""
+
+    def __init__(self, call_id: str, transport: CloudTransport) -> None:
+        self.object_id, self._transport = call_id, transport
+
+    @classmethod
+    def from_id(cls, call_id: str, transport: CloudTransport) -> CloudFunctionCall:
+        return cls(call_id, transport)
+
+    def get(self, timeout: float | None = None) -> Any:
+        return self._transport.get(self.object_id, timeout)

@@ -1,0 +1,121 @@
+"""Thin corrections over Mangum's event handlers, each for a conformance gap a test shows.
+
+Mangum does the heavy lifting (event -> ASGI scope, ASGI response -> the source's
+response shape).  We subclass its handlers only where the scope it builds loses
+information the app needs:
+
+* ``raw_path`` is always None in Mangum; frameworks need the still-encoded path to
+  tell ``/a%2Fb`` from ``/a/b``.  We pass the path bytes as the front door encoded them.
+* HTTP API (payload 2.0 on execute-api) already delivers ``rawPath`` decoded, while
+  Function URLs, REST APIs and ALB keep percent-encoding (live captures, see
+  hotsock/voker#8).  Mangum unquotes ``requestContext.http.path`` for both, so an
+  HTTP API path containing a literal ``%20`` was decoded twice.
+* REST (v1) ``multiValueHeaders`` were joined into one ``"a, b"`` header; ASGI allows
+  repeated header entries, so we keep one entry per value (``request.headers.getlist``).
+* The source IP can arrive in CIDR form (``192.168.0.1/32`` in AWS's own samples); the
+  ASGI ``client`` host must be an address, so a host-length prefix is dropped.
+* ALB: Mangum takes the whole ``X-Forwarded-For`` value as the client; the address the
+  load balancer itself saw is the last entry (earlier ones are client-supplied).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, unquote
+
+from mangum.handlers import ALB, APIGateway, HTTPGateway
+from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Scope
+
+from runtime.events.sources import EventSource, classify
+
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"  # RFC 3986 pchar minus '%': what may stay unescaped in a path
+
+
+def client_address(value: Any) -> str | None:
+    """An address from a source IP field: drops a ``/32`` or ``/128`` host prefix."""
+    if not isinstance(value, str) or not value:
+        return None
+    host, _, prefix = value.partition("/")
+    return host if prefix in ("", "32", "128") else value
+
+
+def forwarded_client(x_forwarded_for: str) -> str | None:
+    """The address the load balancer saw: the last hop of ``X-Forwarded-For``."""
+    hops = [hop.strip() for hop in x_forwarded_for.split(",") if hop.strip()]
+    return hops[-1] if hops else None
+
+
+def _encoded_path(path: str) -> bytes:
+    return path.encode("utf-8") if path else b"/"
+
+
+def _decoded(path: str) -> str:
+    return unquote(path) if path else "/"
+
+
+class RestApiV1(APIGateway):
+    """API Gateway REST API (payload 1.0): repeated headers kept, encoded raw path."""
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return classify(event) is EventSource.REST_V1
+
+    @property
+    def scope(self) -> Scope:
+        scope = super().scope
+        scope["headers"] = _rest_v1_headers(self.event)
+        scope["raw_path"] = _encoded_path(self.event["path"])
+        scope["client"] = (client_address(self.event["requestContext"].get("identity", {}).get("sourceIp")), 0)
+        return scope
+
+
+def _rest_v1_headers(event: LambdaEvent) -> list[list[bytes]]:
+    """One ASGI header entry per value; ``multiValueHeaders`` wins over ``headers`` per name."""
+    multi = {k.lower(): v for k, v in (event.get("multiValueHeaders") or {}).items()}
+    single = {k.lower(): [v] for k, v in (event.get("headers") or {}).items() if k.lower() not in multi}
+    merged: dict[str, list[str]] = {**single, **multi}
+    return [[name.encode(), str(value).encode()] for name, values in merged.items() for value in values or []]
+
+
+class HttpApiV2(HTTPGateway):
+    """Payload 2.0 (HTTP API and Function URL): path decoded once, encoded raw path."""
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return classify(event) in (EventSource.HTTP_V2, EventSource.FUNCTION_URL)
+
+    @property
+    def scope(self) -> Scope:
+        scope = super().scope
+        raw = self.event.get("rawPath") or self.event["requestContext"]["http"].get("path") or "/"
+        if classify(self.event) is EventSource.HTTP_V2:
+            # HTTP API hands over rawPath already decoded: re-encode it for raw_path, never decode again.
+            scope["path"], scope["raw_path"] = raw, quote(raw, safe=_PATH_SAFE).encode()
+        else:
+            scope["path"], scope["raw_path"] = _decoded(raw), _encoded_path(raw)
+        scope["client"] = (client_address(self.event["requestContext"]["http"].get("sourceIp")), 0)
+        return scope
+
+
+class LoadBalancer(ALB):
+    """ALB target group: client from the last X-Forwarded-For hop, encoded raw path."""
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return classify(event) is EventSource.ALB
+
+    @property
+    def scope(self) -> Scope:
+        scope = super().scope
+        scope["raw_path"] = _encoded_path(self.event.get("path") or "/")
+        scope["client"] = (forwarded_client(_last_header(scope, b"x-forwarded-for")), 0)
+        return scope
+
+
+def _last_header(scope: Scope, name: bytes) -> str:
+    values = [bytes(v).decode("latin-1") for k, v in scope["headers"] if bytes(k) == name]
+    return ", ".join(values)
+
+
+WEB_HANDLERS: list[type[Any]] = [RestApiV1, HttpApiV2, LoadBalancer]
+"""Passed to ``Mangum(custom_handlers=...)``: tried before Mangum's own handlers."""

@@ -1,0 +1,55 @@
+"""Proxy auth: ``requires_proxy_auth=True`` endpoints need a valid ``Toolkit-Key``/``Toolkit-Secret`` pair.
+
+Only a SHA-256 of each token secret is stored (secrets are 32+ random bytes, so a
+fast hash is enough; no dictionary to attack).  Comparison is constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from runtime.gateway.limits import Rejection
+
+TOKEN_ID_HEADER = b"toolkit-key"
+TOKEN_SECRET_HEADER = b"toolkit-secret"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenVerifier(Protocol):
+    def stored_hash(self, token_id: str) -> str | None:
+        """The stored SHA-256 hex of the token's secret, or None for an unknown id."""
+        ...
+
+
+class StaticTokens:
+    """Tokens from a mapping ``{token_id: sha256_hex(secret)}`` (e.g. JSON in ``TOOLKIT_PROXY_TOKENS``)."""
+
+    def __init__(self, hashes: Mapping[str, str]) -> None:
+        self._hashes = dict(hashes)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> StaticTokens:
+        return cls(json.loads(text) if text else {})
+
+    def stored_hash(self, token_id: str) -> str | None:
+        return self._hashes.get(token_id)
+
+
+def check_proxy_auth(headers: Iterable[tuple[bytes, bytes]], verifier: TokenVerifier) -> Rejection | None:
+    found = {bytes(k).lower(): bytes(v).decode("latin-1") for k, v in headers}
+    token_id, secret = found.get(TOKEN_ID_HEADER), found.get(TOKEN_SECRET_HEADER)
+    if not token_id or not secret:
+        return Rejection(401, "Missing Toolkit-Key / Toolkit-Secret headers: this endpoint requires proxy auth "
+                              "(create a token with `toolkit token create`).")
+    expected = verifier.stored_hash(token_id) or ""
+    # compare even for unknown ids so timing does not reveal which ids exist
+    if not hmac.compare_digest(hash_secret(secret), expected) or not expected:
+        return Rejection(401, "Invalid Toolkit-Key / Toolkit-Secret token pair.")
+    return None

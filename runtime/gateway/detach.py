@@ -1,0 +1,70 @@
+"""Answer inside the request budget, or let the work go on and answer at its result URL.
+
+For front ends that proxy a request as it runs (``toolkit serve``, the ECS HTTP server):
+the request starts at once, streaming as usual; only if no response has *started* when
+the budget runs out is it detached.  The work keeps running to completion in the
+background, its whole response is recorded in the call store under a fresh call id, and
+the client gets ``303`` to the result URL (see `budget`).  A GET of that URL waits up
+to the budget again.  Nothing runs twice: the result URL only ever reads the store.
+
+Framework-free: asyncio and the `CallStore` protocol only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from runtime.callstore.base import CallStatus, CallStore, new_call_id
+from runtime.gateway.budget import result_location, wait_for_finish
+from runtime.gateway.middleware import _finished_response, _see_other, _text
+from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
+from runtime.serialization import serialize, serialize_error
+
+T = TypeVar("T")
+
+
+async def within_budget(work: asyncio.Future[T], budget: float) -> bool:
+    """Wait up to ``budget`` seconds for ``work``; True if it finished.  Never cancels it."""
+    done, _ = await asyncio.wait({work}, timeout=budget)
+    return bool(done)
+
+
+class DetachedCalls:
+    """Requests that outlived the budget, finishing in the background of this process."""
+
+    def __init__(self, store: CallStore, app_name: str) -> None:
+        self.store, self.app_name = store, app_name
+        self._running: set[asyncio.Future[None]] = set()  # strong references: tasks must not be collected
+
+    async def detach(self, function: str, finish: Awaitable[HTTPResponseRecord]) -> str:
+        """Record a new call for ``function`` whose response ``finish`` will produce; returns its id."""
+        call_id = new_call_id()
+        await asyncio.to_thread(self.store.create, call_id, self.app_name, function)
+        await asyncio.to_thread(self.store.mark_running, call_id)
+        task = asyncio.ensure_future(self._complete(call_id, finish))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return call_id
+
+    async def _complete(self, call_id: str, finish: Awaitable[HTTPResponseRecord]) -> None:
+        try:
+            status, result = CallStatus.DONE, serialize(await finish)
+        except Exception as exc:  # the endpoint failing is a result the client gets at the result URL
+            status, result = CallStatus.FAILED, serialize_error(exc)
+        await asyncio.to_thread(self.store.complete, call_id, status, result)
+
+    async def answer(self, function: str, call_id: str, request: HTTPRequestRecord, budget: float) -> HTTPResponseRecord:
+        """What a GET of the result URL gets: the response, another 303, or 404 for someone else's id."""
+        record = await wait_for_finish(self.store, call_id, budget)
+        if record is None or record.function != function:
+            return _text(404, f"No call {call_id!r} for this endpoint.")
+        if record.status.finished:
+            return _finished_response(record)
+        return see_other(request, call_id)
+
+
+def see_other(request: HTTPRequestRecord, call_id: str) -> HTTPResponseRecord:
+    """``303 See Other`` to the request's own URL plus the result parameter."""
+    return _see_other(result_location(request, call_id))

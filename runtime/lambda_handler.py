@@ -1,0 +1,205 @@
+"""The Lambda entrypoint for container-image functions: ``runtime.lambda_handler.handler``.
+
+One execution environment serves one function.  At init (first import with the
+variables set, or the first invoke) it loads secrets, imports the user's code, builds
+the web adapter (starting a ``web_server`` once) and runs ASGI lifespan startup once.
+
+Events handled (see `runtime.events.sources`, `runtime.invocation`):
+  * web: API Gateway REST (v1), HTTP API (v2), ALB, Function URL -> adapter via Mangum,
+    behind the shared `Gateway` (proxy auth, 413 body limit, the 303 budget);
+  * ``{"toolkit_event": "call", ...}``: a ``.remote()`` / ``.spawn()`` direct invoke;
+  * ``{"toolkit_event": "worker_task", "call_id", "function"}``: a Step Functions task;
+  * anything else: a 400-shaped error reply; the environment stays up.
+
+Environment variables read:
+  TOOLKIT_MANIFEST           path to the app manifest JSON (required)
+  TOOLKIT_FUNCTION           tag of the function this environment serves (required)
+  TOOLKIT_APP_ROOT           directory the manifest's source path is relative to (default: cwd)
+  TOOLKIT_SECRET_ARNS        JSON list of Secrets Manager ARNs loaded into os.environ at init
+  TOOLKIT_CALLS_TABLE        DynamoDB call table (worker tasks, stored calls, detached web calls)
+  TOOLKIT_PAYLOAD_BUCKET     S3 bucket for claim-checks over the item-size threshold
+  TOOLKIT_CALL_TTL_SECONDS   how long call records live (default 7 days)
+  TOOLKIT_STATE_MACHINE_ARN  Step Functions state machine for over-budget web calls; unset: all inline
+  TOOLKIT_REQUEST_BUDGET_S   front-door wait before a 303 (default 25: HTTP API's 30 s minus a margin)
+  TOOLKIT_PROXY_TOKENS       JSON {token_id: sha256_hex(secret)} for requires_proxy_auth endpoints
+  AWS_ENDPOINT_URL (+ usual AWS_* variables) read by boto3 itself
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from runtime.adapters import build_web_app
+from runtime.callstore.base import CallStore
+from runtime.deployment import Deployment, load_deployment
+from runtime.events import EventSource, LambdaBridge, classify
+from runtime.gateway import HTTP_API_BUDGET_S, LAMBDA_MAX_BODY_BYTES, Gateway, GatewayPolicy, StaticTokens
+from runtime.gateway.backends import CallBackend
+from runtime.gateway.records import HTTPRequestRecord, run_asgi
+from runtime.invocation import (
+    CallRequest,
+    InvalidInvocationError,
+    WorkerTask,
+    error_reply,
+    inline_reply,
+    stored_reply,
+)
+from runtime.secrets import load_secrets
+from runtime.types import ASGIApp, LambdaEvent
+from runtime.userapp import load_callable
+from runtime.worker import call_function, execute_stored_call, run_to_result
+
+log = logging.getLogger("toolkit.runtime")
+BUDGET_ENV, TOKENS_ENV = "TOOLKIT_REQUEST_BUDGET_S", "TOOLKIT_PROXY_TOKENS"
+
+
+class FunctionService:
+    """Everything one execution environment holds between invocations."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.entry = deployment.function
+        self.fn = load_callable(deployment)
+        self._store: CallStore | None = None
+        self.app: ASGIApp | None = None
+        self.bridge: LambdaBridge | None = None
+        if self.entry.is_web:
+            self.app = build_web_app(self.fn, self.entry.web_spec)
+            self.bridge = LambdaBridge(Gateway(self.app, self._policy(), self._backend()))
+            self.bridge.startup()  # lifespan once per environment, not per event
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> CallStore:
+        if self._store is None:
+            from runtime.callstore.dynamodb import DynamoDBCallStore
+
+            self._store = DynamoDBCallStore.from_env()
+        return self._store
+
+    def _policy(self) -> GatewayPolicy:
+        web = self.entry.web
+        return GatewayPolicy(
+            function=self.entry.tag, timeout=self.entry.timeout,
+            budget=float(os.environ.get(BUDGET_ENV) or HTTP_API_BUDGET_S),
+            max_body_bytes=LAMBDA_MAX_BODY_BYTES, backend_name="lambda",
+            requires_proxy_auth=bool(web.get("requires_proxy_auth")),
+            tokens=StaticTokens.from_json(os.environ.get(TOKENS_ENV)),
+        )
+
+    def _backend(self) -> CallBackend | None:
+        from runtime.stepfunctions import STATE_MACHINE_ENV, StepFunctionsBackend
+
+        if not (os.environ.get(STATE_MACHINE_ENV) and os.environ.get("TOOLKIT_CALLS_TABLE")):
+            return None  # no Step Functions: every request runs inline
+        return StepFunctionsBackend.from_env(self.store, self.deployment.app_name)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def handle(self, event: Any, context: Any) -> dict[str, Any]:
+        source = classify(event)
+        if source.is_web:
+            return self.web(event, context)
+        if source is EventSource.CALL:
+            return self.call(CallRequest.parse(event))
+        if source is EventSource.WORKER_TASK:
+            return self.worker_task(WorkerTask.parse(event))
+        return error_reply(400, _unknown_event_message(event), web=True)
+
+    def web(self, event: LambdaEvent, context: Any) -> dict[str, Any]:
+        if self.bridge is None:
+            return error_reply(400, f"{self.entry.tag!r} is a plain function, not a web endpoint: "
+                                    "call it with .remote() or give it a web decorator.", web=True)
+        try:
+            return self.bridge(event, context)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # app errors become 500s inside Mangum; what escapes is the event failing to parse
+            source = classify(event).value
+            return error_reply(400, f"Malformed {source} event: {type(exc).__name__}: {exc}", web=True)
+
+    def call(self, request: CallRequest) -> dict[str, Any]:
+        self._check_function(request.function)
+        if request.call_id is not None:
+            status = execute_stored_call(self.store, request.call_id, self._runner())
+            return stored_reply(request.call_id, status)
+        assert request.payload is not None
+        return inline_reply(*run_to_result(self._runner(), request.payload))
+
+    def worker_task(self, task: WorkerTask) -> dict[str, Any]:
+        self._check_function(task.function)
+        status = execute_stored_call(self.store, task.call_id, self._runner())
+        return {"call_id": task.call_id, "status": status.value}
+
+    def _runner(self) -> Any:
+        if self.app is None:
+            return lambda payload: call_function(self.fn, payload)
+        app, bridge = self.app, self.bridge
+        assert bridge is not None
+
+        def replay(request: object) -> object:
+            if not isinstance(request, HTTPRequestRecord):
+                raise InvalidInvocationError(f"Web function {self.entry.tag!r} can only replay HTTP requests.")
+            return bridge.run(run_asgi(app, request, bridge.state))
+
+        return replay
+
+    def _check_function(self, function: str) -> None:
+        if function != self.entry.tag:
+            raise InvalidInvocationError(
+                f"This environment serves {self.entry.tag!r}, not {function!r}: check the invoked function name."
+            )
+
+
+def _unknown_event_message(event: Any) -> str:
+    keys = sorted(event)[:8] if isinstance(event, dict) else type(event).__name__
+    return (f"Unrecognised event (keys: {keys}). Expected an API Gateway (REST or HTTP API), ALB or "
+            "Function URL request, or a toolkit call / worker_task payload.")
+
+
+# -- the module-scope environment -------------------------------------------------------------
+
+_service: FunctionService | None = None
+
+
+def init() -> FunctionService:
+    """Build the environment's service once; later calls return the same one."""
+    global _service
+    if _service is None:
+        load_secrets()
+        _service = FunctionService(load_deployment())
+    return _service
+
+
+def shutdown() -> None:
+    """Run lifespan shutdown and forget the service (SIGTERM, or between tests)."""
+    global _service
+    if _service is not None and _service.bridge is not None:
+        _service.bridge.shutdown()
+    _service = None
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    web = classify(event) not in (EventSource.CALL, EventSource.WORKER_TASK)
+    try:
+        service = init()
+    except Exception as exc:  # a broken deployment answers every event with why, instead of crash-looping
+        log.exception("toolkit runtime failed to initialise")
+        return error_reply(500, f"The function could not start: {type(exc).__name__}: {exc}", web=web)
+    try:
+        return service.handle(event, context)
+    except InvalidInvocationError as exc:
+        return error_reply(400, str(exc), web=web)
+    except Exception as exc:
+        log.exception("toolkit runtime failed to handle an event")
+        return error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}", web=web)
+
+
+if os.environ.get("TOOLKIT_MANIFEST") and os.environ.get("TOOLKIT_FUNCTION"):
+    # Lambda's init phase: do the slow work before the first request arrives
+    try:
+        init()
+    except Exception:
+        log.exception("toolkit runtime init failed; every invoke will report why")

@@ -1,0 +1,46 @@
+"""Detached calls on AWS: record the call in DynamoDB, start a Step Functions execution.
+
+Execution input is ``{"call_id": ..., "function": <tag>}``; the state machine's task
+invokes this same image with ``{"toolkit_event": "worker_task", "call_id", "function"}``.
+The execution is named after the call id, so a retried start cannot run the call twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from runtime.awsclients import client
+from runtime.callstore.base import CallStore
+from runtime.gateway.records import HTTPRequestRecord
+from runtime.serialization import serialize
+
+STATE_MACHINE_ENV = "TOOLKIT_STATE_MACHINE_ARN"
+
+
+def execution_input(call_id: str, function: str) -> str:
+    return json.dumps({"call_id": call_id, "function": function})
+
+
+def start_execution(state_machine_arn: str, call_id: str, function: str) -> str:
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn, name=call_id, input=execution_input(call_id, function)
+    )
+    arn: str = response["executionArn"]
+    return arn
+
+
+class StepFunctionsBackend:
+    """`CallBackend` for the Lambda front handler."""
+
+    def __init__(self, store: CallStore, app_name: str, state_machine_arn: str) -> None:
+        self.store, self.app_name, self.state_machine_arn = store, app_name, state_machine_arn
+
+    @classmethod
+    def from_env(cls, store: CallStore, app_name: str) -> StepFunctionsBackend | None:
+        arn = os.environ.get(STATE_MACHINE_ENV)
+        return cls(store, app_name, arn) if arn else None
+
+    def start(self, call_id: str, function: str, request: HTTPRequestRecord) -> None:
+        self.store.create(call_id, self.app_name, function, serialize(request))
+        start_execution(self.state_machine_arn, call_id, function)

@@ -1,0 +1,80 @@
+"""Run one stored call: PENDING -> RUNNING -> DONE | FAILED, whatever starts it.
+
+Used by the Step Functions worker task on Lambda, by `ThreadBackend` locally and by
+direct invocations that carry a call id.  `mark_running` is a conditional write, so a
+duplicate start (an at-least-once retry, a second execution) finds the call no longer
+pending and does not run user code again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from runtime.callstore.base import CallStatus, CallStore
+from runtime.serialization import deserialize, serialize, serialize_error
+
+log = logging.getLogger("toolkit.runtime")
+
+PayloadRunner = Callable[[Any], Any]
+
+
+class UnknownCallError(LookupError):
+    pass
+
+
+def call_function(fn: Callable[..., Any], payload: bytes | tuple[Any, ...]) -> Any:
+    """Call user code with ``(args, kwargs)``; coroutines run to completion, generators are drained."""
+    args, kwargs = payload if isinstance(payload, tuple) else deserialize(payload)
+    result = fn(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        return asyncio.run(result)
+    if inspect.isgenerator(result):
+        return list(result)
+    return result
+
+
+def run_to_result(run: PayloadRunner, payload: Any) -> tuple[CallStatus, bytes]:
+    """Run and serialize: DONE with the value, or FAILED with the captured error."""
+    try:
+        return CallStatus.DONE, serialize(run(payload))
+    except Exception as exc:  # user code failing is a result, not a runtime crash
+        log.info("call failed with %s", type(exc).__name__)
+        return CallStatus.FAILED, serialize_error(exc)
+
+
+def execute_stored_call(store: CallStore, call_id: str, run: PayloadRunner) -> CallStatus:
+    """Claim a pending call, run it and record the outcome exactly once; returns the final status."""
+    if not store.mark_running(call_id):
+        record = store.get(call_id)
+        if record is None:
+            raise UnknownCallError(f"No call {call_id!r} in the call store.")
+        log.info("call %s is already %s; not running it again", call_id, record.status.value)
+        return record.status
+    payload = store.get_payload(call_id)
+    status, result = run_to_result(run, deserialize(payload) if payload is not None else None)
+    store.complete(call_id, status, result)
+    return status
+
+
+def main() -> int:
+    """``python -m runtime.worker``: the ECS worker (Step Functions ``ecs:runTask.sync``).
+
+    Reads the worker task from ``TOOLKIT_WORKER_TASK`` (JSON, as infra/asl.py passes it) and
+    runs it through the same service as the Lambda handler; exit 0 once the call is recorded.
+    """
+    import json
+    import os
+
+    from runtime.lambda_handler import handler
+
+    reply = handler(json.loads(os.environ.get("TOOLKIT_WORKER_TASK") or "{}"), None)
+    print(json.dumps({k: v for k, v in reply.items() if k != "body"} | {"ok": "status" in reply}))
+    return 0 if "status" in reply else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
