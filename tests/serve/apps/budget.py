@@ -1,0 +1,39 @@
+"""Endpoints that outlive a small --request-timeout (tests/serve/test_budget.py)."""
+
+import os
+import time
+
+import toolkit
+
+app = toolkit.App("budget")
+
+
+def _record_run(tag: str) -> int:
+    path = os.path.join(os.environ["BUDGET_RUNS_DIR"], tag)
+    with open(path, "a") as fh:
+        fh.write("run\n")
+    with open(path) as fh:
+        return len(fh.readlines())
+
+
+@app.function(timeout=600)
+@toolkit.fastapi_endpoint()
+def slow(seconds: float, tag: str):
+    runs = _record_run(tag)
+    time.sleep(seconds)
+    return {"tag": tag, "runs": runs}
+
+
+@app.function(timeout=600)
+@toolkit.fastapi_endpoint(method="POST")
+def slow_post(item: dict):
+    runs = _record_run(item["tag"])
+    time.sleep(item["seconds"])
+    return {"echo": item, "runs": runs}
+
+
+@app.function(timeout=600)
+@toolkit.fastapi_endpoint()
+def fails_late():
+    time.sleep(1.5)
+    os._exit(3)

@@ -1,0 +1,55 @@
+"""``toolkit serve``: every web endpoint of an app on one local port, with live reload."""
+
+from __future__ import annotations
+
+import click
+
+from runtime.gateway.budget import DEFAULT_BUDGET_S
+from runtime.gateway.limits import DEFAULT_BURST_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND
+from toolkit.cli.options import app_ref_argument, parse_ref
+
+
+@click.command()
+@app_ref_argument
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="The gateway's port [default: 8000, or the next free one if the app's web_server uses 8000].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--request-timeout", default=DEFAULT_BUDGET_S, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds a request may run before the client gets 303 to its result URL.")
+@click.option("--rate-limit", default=DEFAULT_RATE_PER_SECOND, show_default=True, type=click.FloatRange(min=0.01),
+              envvar="TOOLKIT_SERVE_RATE_LIMIT", help="Requests per second for the whole workspace (then 429).")
+@click.option("--burst-seconds", default=DEFAULT_BURST_SECONDS, show_default=True, type=click.FloatRange(min=0.01),
+              envvar="TOOLKIT_SERVE_BURST_SECONDS", help="Burst allowance, in seconds' worth of --rate-limit.")
+@click.option("--max-body-size", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=click.IntRange(min=0),
+              envvar="TOOLKIT_SERVE_MAX_BODY_BYTES", help="Largest request body in bytes (then 413).")
+@click.option("--no-reload", is_flag=True, help="Do not restart workers when the app's files change.")
+@click.option("--cloud", is_flag=True, help="Serve from AWS instead: an ephemeral -dev stack, destroyed on exit.")
+@click.option("--env", "environment", default=None, help="With --cloud: the environment to serve under.")
+@click.option("--region", default=None, help="With --cloud: the AWS region.")
+@click.option("--target", type=click.Choice(["aws", "localstack"]), default="aws", show_default=True,
+              help="With --cloud: where to deploy.")
+def serve(ref: str | None, module: str | None, port: int | None, host: str, request_timeout: float,
+          rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, cloud: bool,
+          environment: str | None, region: str | None, target: str) -> None:
+    """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/)."""
+    from toolkit.serve.gateway import GatewayLimits
+    from toolkit.serve.server import ServeOptions
+    from toolkit.serve.server import serve as run_serve
+
+    parsed = parse_ref(ref, module)
+    if cloud:
+        from typing import cast
+
+        from toolkit.deploy.cloud_serve import serve_cloud
+        from toolkit.deploy.deployer import DeployOptions
+        from toolkit.deploy.target import TargetKind
+        from toolkit.loader import load_app
+
+        options = DeployOptions(environment=environment, region=region, target=cast(TargetKind, target))
+        serve_cloud(load_app(parsed), options)
+        return
+    app_target = parsed.target + (f"::{parsed.object_name}" if parsed.object_name else "")
+    limits = GatewayLimits(budget=request_timeout, rate=rate_limit, burst_seconds=burst_seconds,
+                           max_body_bytes=max_body_size)
+    run_serve(ServeOptions(app_target, parsed.is_module, host, port or 8000, limits, reload=not no_reload,
+                           port_explicit=port is not None))

@@ -1,0 +1,176 @@
+"""One web worker process: the local stand-in for one container serving one web function.
+
+Started by `toolkit.serve.workers` as ``python -m toolkit.serve.container CONFIG_JSON``.  It
+imports the user's file the way a container would (`toolkit.local.worker.load_callable`:
+class parameters set, ``@toolkit.enter`` hooks run), then
+
+* ASGI kinds (fastapi_endpoint, asgi_app, wsgi_app): builds the app once with
+  `runtime.adapters.build_web_app` and serves it with uvicorn on a unix socket; ASGI
+  lifespan startup runs once here and shutdown when the worker stops;
+* web_server: calls the function, which starts the user's server, and waits for its port;
+  the gateway then talks to that port directly (one hop less).
+
+It reports ``{"ready": true}`` or ``{"error": "..."}`` as one JSON line on fd
+``TOOLKIT_READY_FD``.  It stops on SIGTERM, or when the serve process goes away, and takes
+the processes the user's code started with it (they share its session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.adapters.base import WebKind, WebSpec
+from runtime.types import ASGIApp, Receive, Scope, Send
+from toolkit.local.protocol import WorkerTarget
+
+WS_MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # the platform's WebSocket message limit
+GRACEFUL_SHUTDOWN_S = 5
+PARENT_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    target: WorkerTarget
+    spec: WebSpec
+    socket_path: str | None  # the unix socket ASGI kinds listen on
+
+    def to_json(self) -> str:
+        spec = {"kind": self.spec.kind.value, "method": self.spec.method, "docs": self.spec.docs,
+                "port": self.spec.port, "startup_timeout": self.spec.startup_timeout}
+        return json.dumps({"target": self.target.to_json(), "spec": spec, "socket_path": self.socket_path})
+
+    @staticmethod
+    def from_json(text: str) -> ContainerConfig:
+        data = json.loads(text)
+        spec = dict(data["spec"], kind=WebKind(data["spec"]["kind"]))
+        return ContainerConfig(WorkerTarget.from_json(data["target"]), WebSpec(**spec), data["socket_path"])
+
+
+class ClientFromForwardedFor:
+    """Sets ``scope["client"]`` to the gateway's peer, the last ``X-Forwarded-For`` entry.
+
+    The worker listens on a unix socket, so without this the app would see no client at
+    all; the gateway always appends its peer, so the last entry cannot be forged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            for key, value in scope.get("headers", []):
+                if key == b"x-forwarded-for":
+                    scope["client"] = (value.decode("latin-1").rsplit(",", 1)[-1].strip(), 0)
+        await self.app(scope, receive, send)
+
+
+def report(message: dict[str, Any]) -> None:
+    fd = int(os.environ["TOOLKIT_READY_FD"])
+    os.write(fd, (json.dumps(message) + "\n").encode())
+    os.close(fd)
+
+
+def load_error(exc: BaseException) -> str:
+    from runtime.adapters.base import AdapterError
+    from toolkit.exception import Error
+
+    if isinstance(exc, (Error, AdapterError)):
+        return str(exc)
+    traceback.print_exception(exc)  # a bug in the user's code: the traceback helps, in the serve log
+    return f"{type(exc).__name__}: {exc}"
+
+
+def serve_asgi(app: ASGIApp, socket_path: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(ClientFromForwardedFor(app), uds=socket_path, log_level="warning", access_log=False,
+                            lifespan="auto", proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False, date_header=False)
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        serving = asyncio.ensure_future(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.005)
+        if server.started:
+            report({"ready": True})
+        else:
+            report({"error": "The app's ASGI lifespan startup failed (see the log above)."})
+        await serving
+
+    asyncio.run(main())
+
+
+def hold_web_server() -> None:
+    """Keep the user's server's session alive until told to stop."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    report({"ready": True})
+    stop.wait()
+
+
+def watch_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="toolkit-parent-watch").start()
+
+
+def stop_session() -> None:
+    """Stop what the user's code started (servers, subprocesses): they share this session."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+
+
+def run(config: ContainerConfig) -> int:
+    from runtime.adapters import build_web_app, wait_for_port
+    from toolkit.local.worker import load_callable
+
+    try:
+        fn = load_callable(config.target)
+        if config.spec.kind is WebKind.WEB_SERVER:
+            assert config.spec.port is not None
+            fn()  # starts the user's server and returns
+            wait_for_port(config.spec.port, config.spec.startup_timeout)
+        else:
+            app = build_web_app(fn, config.spec)
+    except BaseException as exc:  # noqa: BLE001 - reported to the gateway, which shows it to the client
+        report({"error": load_error(exc)})
+        return 1
+    if config.spec.kind is WebKind.WEB_SERVER:
+        hold_web_server()
+    else:
+        assert config.socket_path is not None
+        serve_asgi(app, config.socket_path)
+    return 0
+
+
+def main() -> None:
+    config = ContainerConfig.from_json(sys.argv[1])
+    sys.path[:0] = [p for p in config.target.sys_path if p not in sys.path]
+    watch_parent()
+    code = run(config)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    stop_session()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

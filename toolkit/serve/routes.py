@@ -1,0 +1,129 @@
+"""The route table: which endpoint answers a Host, built from the app's manifest.
+
+``<workspace>--<label>-dev.localhost:8000`` is routed by its first DNS label, the
+manifest's ``web.host``; the bare host (``localhost``, an IP address) is the index.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.adapters.base import WebKind, WebSpec
+from toolkit.cls import parse_query_parameters
+from toolkit.functions import Params
+from toolkit.local.protocol import WorkerTarget
+from toolkit.serve.appinfo import AppInfo, FunctionSource
+from toolkit.spec import ClsInfo
+
+DEFAULT_MAX_CONTAINERS = 4  # like the local function runner: a laptop, not a cloud
+
+
+class BadHostError(ValueError):
+    """The Host header is missing or is not a host name."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    tag: str
+    app_name: str
+    host: str  # the DNS label this endpoint answers to
+    label: str
+    spec: WebSpec
+    requires_proxy_auth: bool
+    max_inputs: int
+    max_containers: int
+    scaledown_window: float
+    timeout: float
+    backend: str
+    cls: ClsInfo | None
+    source: FunctionSource
+
+    @property
+    def kind(self) -> WebKind:
+        return self.spec.kind
+
+    def params_for(self, query: dict[str, str]) -> Params:
+        """Class parameter values selected by the URL's query string (raises InvalidError)."""
+        return () if self.cls is None else parse_query_parameters(self.cls, query)
+
+    def target(self, params: Params, sys_path: tuple[str, ...]) -> WorkerTarget:
+        return WorkerTarget(module=self.source.module, source_file=self.source.source_file, app_name=self.app_name,
+                            tag=self.tag, params=params, max_inputs=self.max_inputs, timeout=self.timeout,
+                            sys_path=sys_path)
+
+
+def _cls_info(entry: dict[str, Any]) -> ClsInfo | None:
+    cls = entry.get("cls")
+    if cls is None:
+        return None
+    params = tuple((p["name"], p["type"], bytes.fromhex(p["default"]) if p["type"] == "bytes" and p["default"]
+                    is not None else p["default"]) for p in cls["parameters"])
+    # parse_query_parameters only reads the name and parameters; the class itself lives in the worker
+    return ClsInfo(cls["name"], object, params)
+
+
+def endpoint_from_manifest(app_name: str, entry: dict[str, Any], source: FunctionSource) -> Endpoint:
+    web, scaling = entry["web"], entry["scaling"]
+    return Endpoint(
+        tag=entry["tag"], app_name=app_name, host=web["host"], label=web["label"],
+        spec=WebSpec.from_manifest(entry), requires_proxy_auth=bool(web["requires_proxy_auth"]),
+        max_inputs=int(scaling["max_inputs"] or 1),
+        max_containers=int(scaling["max_containers"] or DEFAULT_MAX_CONTAINERS),
+        scaledown_window=float(scaling["scaledown_window"]), timeout=float(entry["resources"]["timeout"]),
+        backend=entry["backend"], cls=_cls_info(entry), source=source,
+    )
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    info: AppInfo
+    endpoints: dict[str, Endpoint]  # by host label
+
+    @staticmethod
+    def from_info(info: AppInfo) -> RouteTable:
+        manifest = info.manifest
+        endpoints = {}
+        for entry in manifest["functions"]:
+            if entry["web"] is not None:
+                endpoint = endpoint_from_manifest(manifest["app"]["name"] or "", entry, info.sources[entry["tag"]])
+                endpoints[endpoint.host] = endpoint
+        return RouteTable(info, endpoints)
+
+    @property
+    def app_name(self) -> str:
+        return str(self.info.manifest["app"]["name"] or "")
+
+
+def host_label(host_header: str | None) -> str | None:
+    """The endpoint label a Host header names, or None for the bare host (the index).
+
+    Raises BadHostError for a missing or malformed Host.
+    """
+    if not host_header:
+        raise BadHostError("The request has no Host header.")
+    name = _strip_port(host_header.strip().lower())
+    if name == "localhost" or _is_ip(name):
+        return None
+    if not name or any(c.isspace() or c in "/\\@?#:[]" for c in name):
+        raise BadHostError(f"Host {host_header!r} is not a host name.")
+    first = name.split(".", 1)[0]
+    if not first:
+        raise BadHostError(f"Host {host_header!r} is not a host name.")
+    return first
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):  # [::1]:8000
+        return host[1:].split("]", 1)[0]
+    name, _, port = host.rpartition(":")
+    return name if name and port.isdigit() else host
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
