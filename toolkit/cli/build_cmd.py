@@ -1,0 +1,61 @@
+"""``toolkit build app.py``: build (and push) each function's image; print image and digest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from toolkit.cli.options import app_ref_argument, parse_ref
+
+
+@click.command()
+@app_ref_argument
+@click.option("--registry", envvar="TOOLKIT_REGISTRY", default=None, metavar="HOST[:PORT]",
+              help="Push here instead of your AWS account's ECR (env TOOLKIT_REGISTRY).")
+@click.option("--builder", type=click.Choice(["podman", "docker", "codebuild"]), envvar="TOOLKIT_BUILDER",
+              default=None, help="Default: podman, else docker, else CodeBuild (env TOOLKIT_BUILDER).")
+@click.option("--base-mirror", "mirrors", multiple=True, metavar="FROM=TO",
+              help="Redirect base images, e.g. docker.io/library/python=localhost:5000/python "
+                   "(repeatable; env TOOLKIT_BASE_MIRRORS, comma-separated).")
+@click.option("--ca-bundle", envvar="TOOLKIT_BUILD_CA_BUNDLE", default=None, type=click.Path(dir_okay=False),
+              help="CA certificates for RUN steps behind a TLS-intercepting proxy (never stored in the image).")
+@click.option("--no-push", is_flag=True, help="Build into the local engine only (for `toolkit serve --containers`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Hide the builder's output.")
+def build(ref: str | None, module: str | None, registry: str | None, builder: str | None, mirrors: tuple[str, ...],
+          ca_bundle: str | None, no_push: bool, as_json: bool, quiet: bool) -> None:
+    """Build the container images of APP_REF (app.py, app.py::app_name, or -m package.module)."""
+    from toolkit import loader
+    from toolkit.images import build_images, pick_builder, plan_app
+    from toolkit.images import registry as registries
+    from toolkit.images.plan import PlanOptions
+    from toolkit.images.refs import parse_mirrors
+    from toolkit.manifest import build_manifest
+
+    parsed = parse_ref(ref, module)
+    app = loader.load_app(parsed)
+    source = {"kind": "module" if parsed.is_module else "file", "module": parsed.target if parsed.is_module else None,
+              "path": None if parsed.is_module else parsed.target, "app_variable": parsed.object_name}
+    manifest = build_manifest(app, source=source)
+    plans = plan_app(manifest, PlanOptions.from_env(parse_mirrors(",".join(mirrors)), ca_bundle))
+    log = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line, err=True))
+    engine = pick_builder(builder, log=log)
+    target = None if no_push else (registries.from_option(registry) or registries.ecr())
+    images = build_images(plans, engine, target, log=log)
+    _report(images, as_json)
+
+
+def _report(images: list[Any], as_json: bool) -> None:
+    from toolkit.images.publish import pinned
+
+    rows = [{"function": fn, "image": image.ref, "digest": image.digest, "built": image.built}
+            for image in images for fn in image.functions]
+    if as_json:  # "images" is what `toolkit deploy --images FILE` reads
+        pins = pinned(images) if all(i.digest and ":" in i.ref for i in images) else {}
+        click.echo(json.dumps({"images": pins, "builds": rows}, indent=2, sort_keys=True))
+        return
+    for row in sorted(rows, key=lambda r: r["function"]):
+        state = "built" if row["built"] else "up to date"
+        click.echo(f"{row['function']}\t{row['image']}@{row['digest']}\t{state}")

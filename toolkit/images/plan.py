@@ -1,0 +1,142 @@
+"""Manifest -> image plans: one image per distinct (image spec, GPU or not), shared by the
+functions that use it, each with its Containerfile, build context, inputs hash and tag.
+
+Planning reads files but runs nothing, so a no-op ``toolkit build`` costs a hash and one
+registry lookup per image.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit import __version__
+from toolkit.images import runtime_layer as rt
+from toolkit.images.bases import Base, select_base
+from toolkit.images.containerfile import Layout, Renderer, render
+from toolkit.images.context import BuildContext
+from toolkit.images.errors import MissingLocalPathError
+from toolkit.images.refs import ImageRef, apply_mirrors, mirrors_from_env
+from toolkit.loader import module_name_for
+
+CA_BUNDLE_ENV = "TOOLKIT_BUILD_CA_BUNDLE"
+TAG_LENGTH = 24  # hex digits of the inputs hash: 96 bits, ample for one repository's tags
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    root: Path = field(default_factory=Path.cwd)        # relative local paths are read from here
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: Path | None = None                         # CA bundle mounted into RUN steps
+
+    @staticmethod
+    def from_env(mirrors: Mapping[str, str] | None = None, ca_bundle: str | None = None) -> PlanOptions:
+        ca = ca_bundle or os.environ.get(CA_BUNDLE_ENV)
+        return PlanOptions(Path.cwd(), mirrors_from_env(mirrors), Path(ca) if ca else None)
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    app: str
+    functions: tuple[str, ...]
+    base: Base
+    base_ref: str                  # the base after mirrors: what FROM says
+    containerfile: str
+    context: BuildContext
+    inputs_hash: str
+    repository: str                # e.g. toolkit/hello; the registry is chosen at push time
+    labels: dict[str, str]
+    ca_bundle: Path | None
+
+    @property
+    def tag(self) -> str:
+        return self.inputs_hash[:TAG_LENGTH]
+
+    def ref(self, registry: str | None) -> str:
+        """``registry/repository:tag``, or podman's local-only ``localhost/...`` without one."""
+        return f"{registry or 'localhost'}/{self.repository}:{self.tag}"
+
+
+def plan_app(manifest: Mapping[str, Any], options: PlanOptions) -> list[ImagePlan]:
+    groups: dict[tuple[str, bool], list[Mapping[str, Any]]] = {}
+    for fn in manifest["functions"]:
+        gpu = bool((fn.get("resources") or {}).get("gpu"))
+        groups.setdefault((fn["image"]["spec_hash"], gpu), []).append(fn)
+    app_files = _app_files(manifest, options.root)
+    return [_plan_image(manifest, fns, app_files, options) for fns in groups.values()]
+
+
+def _plan_image(manifest: Mapping[str, Any], functions: list[Mapping[str, Any]],
+                app_files: BuildContext, options: PlanOptions) -> ImagePlan:
+    spec = functions[0]["image"]
+    gpu = bool((functions[0].get("resources") or {}).get("gpu"))
+    base = select_base(spec["base"], gpu=gpu)
+    base_ref = apply_mirrors(base.ref, options.mirrors)
+    app_name = manifest["app"]["name"] or "app"
+    tags = tuple(fn["tag"] for fn in functions)
+    labels = {"dev.toolkit.app": app_name, "dev.toolkit.functions": ",".join(tags),
+              "dev.toolkit.runtime": __version__, "dev.toolkit.base": base.ref, "dev.toolkit.gpu": str(gpu).lower()}
+    context = BuildContext(dict(app_files.files))
+    rt.add_runtime(context)
+    renderer = Renderer(context, options.root, with_ca=options.ca_bundle is not None)
+    text = render(renderer, spec["steps"], Layout(base_ref, base.add_python, gpu, labels))
+    return ImagePlan(app_name, tags, base, base_ref, text, context, context.digest(text),
+                     f"toolkit/{_repo_name(app_name)}", labels, options.ca_bundle)
+
+
+def _repo_name(app: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in app.lower()).strip("._-")
+    return cleaned or "app"
+
+
+# -- the app's own code and the manifest the runtime reads ---------------------------------------
+
+def _app_files(manifest: Mapping[str, Any], root: Path) -> BuildContext:
+    """The app's source (its file, or its top-level package) under ``app/``, and the manifest
+    rewritten so that the runtime finds that source relative to the task root."""
+    context = BuildContext()
+    source = dict(manifest["app"]["source"])
+    if source.get("kind") == "file" and source.get("path"):
+        source = _add_file_source(context, root / source["path"], source)
+    elif source.get("module"):
+        _add_module_source(context, source["module"])
+    image_manifest = copy.deepcopy(dict(manifest))
+    image_manifest["app"]["source"] = source
+    data = json.dumps(image_manifest, sort_keys=True, indent=2).encode() + b"\n"
+    context.add_bytes("app/toolkit-manifest.json", data)
+    return context
+
+
+def _add_file_source(context: BuildContext, path: Path, source: dict[str, Any]) -> dict[str, Any]:
+    if not path.is_file():
+        raise MissingLocalPathError(f"The app's source file {str(path)!r} is missing; build from the directory "
+                                    "the manifest's source path is relative to.")
+    dotted, _ = module_name_for(path)
+    if "." not in dotted:
+        context.add_file(f"app/{path.name}", path, what="app source")
+        return {**source, "path": path.name, "module": None}
+    _add_module_source(context, dotted)  # a file inside a package: import it by its dotted name
+    return {**source, "kind": "module", "module": dotted, "path": None}
+
+
+def _add_module_source(context: BuildContext, module: str) -> None:
+    top = module.split(".")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.origin:
+        raise MissingLocalPathError(f"The app's module {module!r} is not importable from {os.getcwd()!r}; "
+                                    "run toolkit build from the directory that contains it.")
+    if spec.submodule_search_locations:
+        context.add_tree(f"app/{top}", Path(list(spec.submodule_search_locations)[0]), what="app source")
+    else:
+        context.add_file(f"app/{top}.py", Path(spec.origin), what="app source")
+
+
+def check_base_ref(plan: ImagePlan) -> ImageRef:
+    """The parsed base reference (raises on a malformed one before anything runs)."""
+    return ImageRef.parse(plan.base_ref)

@@ -1,0 +1,71 @@
+"""What toolkit itself puts into every image: its Python dependencies, the ``toolkit`` and
+``runtime`` source trees, and the entrypoint that picks Lambda or HTTP mode.
+
+Only ``.py`` sources are copied, and from ``toolkit`` only what a user's module needs at
+run time (the SDK's top-level modules and its local runner); the CLI, the image builder and
+deploy code stay out.  An allowlist, so that a new build-time subpackage never leaks in.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from toolkit.images.context import BuildContext
+
+RUNTIME_DIR = "/opt/toolkit"
+TASK_ROOT = "/var/task"  # Lambda's LAMBDA_TASK_ROOT; the app's code and manifest live here
+MANIFEST_PATH = f"{TASK_ROOT}/toolkit-manifest.json"
+ENTRYPOINT = f"{RUNTIME_DIR}/toolkit-entrypoint"
+HTTP_PORT = 8080
+CONTEXT_DIR = "toolkit-runtime"
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+_RUNTIME_PACKAGES = ("toolkit", "toolkit/local", "runtime", "runtime/*")  # directories copied
+
+# What runtime/ imports inside the container.  Lower bounds, not pins: a user who pins
+# fastapi keeps their version (pip leaves a satisfied requirement alone).
+REQUIREMENTS = (
+    "a2wsgi>=1.10",           # wsgi_app adapter
+    "awslambdaric>=2.0",      # the Lambda Runtime API client (Lambda mode)
+    "boto3>=1.34",            # call store (DynamoDB), payloads (S3), secrets, Step Functions
+    "cloudpickle>=2.2",       # call arguments and results
+    "fastapi>=0.110",         # fastapi_endpoint adapter
+    "httpx>=0.27",            # web_server adapter's proxy
+    "mangum>=0.17",           # Lambda events -> ASGI
+    'tomli>=2; python_version < "3.11"',  # toolkit.config on old Pythons
+    "uvicorn>=0.29",          # HTTP mode (ECS, GPU EC2, local runs)
+)
+
+# Lambda sets AWS_LAMBDA_RUNTIME_API; anything else (ECS, GPU EC2, podman run) gets HTTP.
+# TOOLKIT_MODE forces a mode.  In Lambda mode an argument is the handler (Lambda's
+# ImageConfig.Command); in HTTP mode arguments replace the server (a worker, a shell).
+ENTRYPOINT_SCRIPT = f"""#!/bin/sh
+set -e
+mode="${{TOOLKIT_MODE:-}}"
+if [ -z "$mode" ]; then
+  if [ -n "${{AWS_LAMBDA_RUNTIME_API:-}}" ]; then mode=lambda; else mode=http; fi
+fi
+if [ "$mode" = lambda ]; then
+  exec python3 -m awslambdaric "${{1:-runtime.lambda_handler.handler}}"
+fi
+if [ "$#" -gt 0 ]; then exec "$@"; fi
+export PORT="${{PORT:-{HTTP_PORT}}}"
+exec python3 -m runtime.server
+"""
+
+
+def runtime_sources() -> list[tuple[str, Path]]:
+    """(path inside the context, file) for every runtime source file, sorted."""
+    found = []
+    for package in ("toolkit", "runtime"):
+        for path in sorted((_SOURCE_ROOT / package).rglob("*.py")):
+            relative = path.relative_to(_SOURCE_ROOT).as_posix()
+            if any(fnmatch.fnmatchcase(relative.rsplit("/", 1)[0], d) for d in _RUNTIME_PACKAGES):
+                found.append((f"{CONTEXT_DIR}/{relative}", path))
+    return found
+
+
+def add_runtime(context: BuildContext) -> None:
+    for dest, path in runtime_sources():
+        context.add_file(dest, path, what="toolkit runtime")
+    context.add_bytes(f"{CONTEXT_DIR}/toolkit-entrypoint", ENTRYPOINT_SCRIPT.encode(), executable=True)
