@@ -52,6 +52,9 @@ class Registry(pulumi.ComponentResource):
             # Tags are image spec hashes; a rebuilt local file may legitimately re-push one.
             image_tag_mutability="MUTABLE",
             encryption_configurations=[{"encryption_type": "AES256"}],
+            # `toolkit destroy` must be able to remove a repository that still holds images;
+            # they are build outputs, rebuilt from the app's source on the next deploy.
+            force_delete=True,
             opts=child(self),
         )
         aws.ecr.LifecyclePolicy(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import REPO
-from core.test_manifest import toolkit_cli
+from core_helpers import REPO, toolkit_cli
 
 CALLS = str(REPO / "tests" / "fixtures" / "apps" / "calls_app.py")
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from core_helpers import REPO
 
 import toolkit
 from toolkit.loader import load_app

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from core_helpers import REPO, toolkit_cli
 
 APPS = REPO / "tests" / "fixtures" / "apps"
 FIXTURES = REPO / "tests" / "fixtures"
-
-
-def toolkit_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "toolkit.cli.__main__", *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=120)
 
 
 def test_manifest_is_deterministic_across_processes() -> None:

@@ -202,6 +202,7 @@ def test_registry_only_declares_just_the_repository() -> None:
     assert types == {"aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy"}
     repo = run.mocks.one("aws:ecr/repository:Repository", "registry")
     assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo.inputs["forceDelete"] is True  # destroy must not fail on a repository holding images
     assert json.loads(run.mocks.one("aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry").inputs["policy"])["rules"]
 
 

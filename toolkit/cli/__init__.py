@@ -64,6 +64,20 @@ def _register() -> None:
         cli.add_command(token_cmd.token)
     except ImportError:
         pass
+    try:
+        from toolkit.cli import build_cmd
+
+        cli.add_command(build_cmd.build)
+    except ImportError:
+        pass
+    try:  # the deploy workflow (toolkit/deploy): deploy, plan, preview, destroy, url, logs, app
+        from toolkit.cli import app_cmd, deploy_cmd
+
+        for command in (deploy_cmd.deploy, deploy_cmd.plan, deploy_cmd.preview, deploy_cmd.destroy,
+                        deploy_cmd.url, deploy_cmd.logs, app_cmd.app):
+            cli.add_command(command)
+    except ImportError:
+        pass
 
 
 _register()

@@ -1,0 +1,82 @@
+"""`toolkit plan` on every example app: the real CLI in a subprocess, the real infra program
+under Pulumi's mock runtime, no `pulumi` on PATH and no AWS credentials.  Asserts that each
+function kind gets the resources its AWS mapping (DESIGN §5) calls for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_helpers import EXAMPLES, assert_one_line_error, base_env, no_pulumi_path, run_cli
+
+EXAMPLE_FILES = sorted(p.name for p in EXAMPLES.glob("*.py"))
+
+LAMBDA = {"aws:lambda/function:Function", "aws:lambda/alias:Alias", "aws:iam/role:Role"}
+WORKER = {"aws:sfn/stateMachine:StateMachine"}
+HTTP_API = {"aws:apigatewayv2/api:Api", "aws:apigatewayv2/route:Route", "aws:apigatewayv2/integration:Integration",
+            "aws:lambda/permission:Permission"}
+ECS_SERVICE = {"aws:ecs/cluster:Cluster", "aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/service:Service",
+               "aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"}
+GPU = {"aws:autoscaling/group:Group", "aws:ec2/launchTemplate:LaunchTemplate", "aws:ecs/capacityProvider:CapacityProvider",
+       "aws:ecs/taskDefinition:TaskDefinition"}
+CUSTOM_DOMAIN = {"aws:cloudfront/distribution:Distribution", "aws:acm/certificate:Certificate",
+                 "aws:route53/record:Record"}
+ALWAYS = {"aws:ecr/repository:Repository", "aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "pulumi:providers:aws"}
+
+
+def expected_types(fn: dict[str, Any]) -> set[str]:
+    backend = "gpu" if fn["resources"]["gpu"] else fn["backend"]
+    web = fn["web"]
+    if backend == "gpu":
+        types = GPU | WORKER
+    elif backend == "lambda":
+        types = LAMBDA | ((HTTP_API | WORKER) if web else WORKER)
+    else:
+        types = ECS_SERVICE if web else {"aws:ecs/taskDefinition:TaskDefinition"} | WORKER
+    if web and web["custom_domains"]:
+        types |= CUSTOM_DOMAIN
+    if fn["secrets"]:
+        types |= {"aws:secretsmanager/secret:Secret"}
+    return types
+
+
+@pytest.fixture(scope="module")
+def offline_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("plan")
+    return base_env(tmp, no_pulumi_path(tmp))  # no CLI, no credentials, no region
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES)
+def test_plan_every_example_offline(example: str, offline_env: dict[str, str]) -> None:
+    manifest_run = run_cli(["manifest", f"examples/{example}"], offline_env)
+    assert manifest_run.returncode == 0, manifest_run.stderr
+    manifest = json.loads(manifest_run.stdout)
+    result = run_cli(["plan", f"examples/{example}", "--json"], offline_env)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    types = set(plan["counts"])
+    assert types >= ALWAYS
+    assert plan["counts"]["toolkit:function:ToolkitFunction"] == len(manifest["functions"])
+    assert plan["total"] == len(plan["resources"]) == sum(plan["counts"].values())
+    for fn in manifest["functions"]:
+        missing = expected_types(fn) - types
+        assert not missing, f"{example}::{fn['tag']} ({fn['kind']}, {fn['backend']}) lacks {sorted(missing)}"
+    app = manifest["app"]["name"].replace("_", "-")
+    assert plan["stack"] == f"toolkit-{app}/main"
+    names = {r["name"] for r in plan["resources"]}
+    assert all(n.startswith(f"{app}-main") for n in names), sorted(names)[:5]
+
+
+def test_plan_table_names_resources_and_env_changes_names(offline_env: dict[str, str]) -> None:
+    result = run_cli(["plan", "examples/hello.py", "--env", "staging"], offline_env)
+    assert result.returncode == 0, result.stderr
+    assert "toolkit-hello/staging" in result.stdout
+    assert "aws:lambda/function:Function  hello-staging-square-lambda-function" in result.stdout
+
+
+def test_plan_of_a_broken_app_is_one_line(offline_env: dict[str, str], tmp_path: Path) -> None:
+    app = tmp_path / "bad_gpu.py"
+    app.write_text("import toolkit\napp = toolkit.App('bad')\n\n@app.function(gpu='Z9000')\ndef f():\n    pass\n")
+    assert_one_line_error(run_cli(["plan", str(app)], offline_env), "Z9000")

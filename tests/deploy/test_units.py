@@ -1,0 +1,123 @@
+"""Pure parts of the deploy workflow: failure-text map, names, passphrase, config, outputs,
+and `serve --cloud` (in-process, against the FAKE pulumi on PATH)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_helpers import DIGEST_A, EXAMPLES, FakePulumi
+
+from toolkit.deploy.errors import (
+    CapacityError,
+    CredentialsError,
+    DeployError,
+    HostedZoneError,
+    from_pulumi_failure,
+)
+from toolkit.deploy.names import StackName, stack_name
+from toolkit.deploy.outputs import parse_outputs
+from toolkit.deploy.stack_config import stack_config
+from toolkit.deploy.target import Target
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Status Reason: InsufficientInstanceCapacity", CapacityError),
+    ("api error VcpuLimitExceeded: You have requested more vCPU capacity", CapacityError),
+    ("Failed: Max spot instance count exceeded", CapacityError),
+    ('no matching Route 53 Hosted Zone found for name "example.org"', HostedZoneError),
+    ("error: configuring SDK credentials: NoCredentialProviders: no valid providers in chain", CredentialsError),
+    ("error: something else entirely\nmore", DeployError),
+])
+def test_failure_text_map(text: str, kind: type[DeployError]) -> None:
+    error = from_pulumi_failure(text, operation="up", region="us-east-1")
+    assert type(error) is kind
+    assert "\n" not in str(error)
+
+
+def test_generic_failure_keeps_the_first_error_line() -> None:
+    text = "Updating\nerror: update failed\n  error: creating thing: AccessDenied\n"
+    assert "creating thing: AccessDenied" in str(from_pulumi_failure(text, operation="up"))
+
+
+def test_stack_names() -> None:
+    assert stack_name("text_to_speech") == StackName("toolkit-text-to-speech", "main")
+    assert stack_name("Hello", "Staging 2", ephemeral=True) == StackName("toolkit-hello", "staging-2-dev")
+    assert StackName.parse("organization/toolkit-hello/main") == StackName("toolkit-hello", "main")
+
+
+def test_passphrase_is_generated_once_with_mode_0600(tmp_path: Path, monkeypatch: Any) -> None:
+    from toolkit.deploy.backend import passphrase, resolve_backend
+
+    monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path))
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    first, second = passphrase(), passphrase()
+    assert first == second and len(first) >= 32
+    assert stat.S_IMODE(os.stat(tmp_path / "pulumi-passphrase").st_mode) == 0o600
+    backend = resolve_backend()
+    assert backend.url == (tmp_path / "pulumi-state").resolve().as_uri()
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "from-env")
+    assert resolve_backend("s3://b").env() == {"PULUMI_BACKEND_URL": "s3://b", "PULUMI_CONFIG_PASSPHRASE": "from-env"}
+
+
+def test_stack_config_is_canonical_and_blanks_unset_keys(monkeypatch: Any) -> None:
+    monkeypatch.delenv("TOOLKIT_DOMAIN", raising=False)
+    manifest = {"b": 1, "a": {"z": 1, "y": 2}, "schema_version": 1, "functions": []}
+    aws = stack_config(manifest, Target("aws", "eu-west-1"), images={"f": "r@" + DIGEST_A})
+    assert aws["toolkit:manifest"] == json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    assert aws["toolkit:baseDomain"] == aws["toolkit:hostedZone"] == aws["toolkit:emulatorEndpoint"] == ""
+    monkeypatch.setenv("TOOLKIT_DOMAIN", "apps.example.net")
+    local = stack_config(manifest, Target("localstack", "us-east-1", "http://localhost:4566"), registry_only=True)
+    assert local["toolkit:baseDomain"] == "apps.example.net"
+    assert local["toolkit:emulatorEndpoint"] == "http://localhost:4566"
+    assert local["toolkit:registryOnly"] == "true" and local["toolkit:images"] == "{}"
+
+
+def test_parse_outputs_accepts_automation_values() -> None:
+    class Value:
+        def __init__(self, value: Any) -> None:
+            self.value = value
+
+    outputs = {"endpoints": Value({"b": "https://b", "a": "https://a", "c": None}),
+               "custom_domain_urls": Value({"a": ["https://x.example.com"]}),
+               "functions": Value({"a": {"log_group": "/g/a"}, "b": {}}), "repository_url": Value("r")}
+    deployed = parse_outputs(outputs)
+    assert [(e.tag, e.url, e.custom_urls) for e in deployed.endpoints] == [
+        ("a", "https://a", ("https://x.example.com",)), ("b", "https://b", ())]
+    assert deployed.log_groups == {"a": "/g/a"} and deployed.repository_url == "r"
+
+
+def test_serve_cloud_deploys_an_ephemeral_stack_and_tears_it_down(fake_pulumi: FakePulumi, tmp_path: Path,
+                                                                   monkeypatch: Any) -> None:
+    from toolkit.deploy.cloud_serve import serve_cloud
+    from toolkit.deploy.deployer import DeployOptions
+    from toolkit.deploy.progress import Progress
+    from toolkit.loader import load_app
+
+    fake_pulumi.scenario(outputs={"endpoints": {"f": "https://default--simple-endpoint-f-dev.apps.example.net"}},
+                         resources=[["aws:lambda/function:Function", "x"]])
+    for key, value in fake_pulumi.env.items():
+        monkeypatch.setenv(key, value)
+
+    class Publisher:
+        needs_registry = True
+
+        def publish(self, manifest: dict[str, Any], repository_url: str | None, report: Any) -> dict[str, str]:
+            return {fn["tag"]: f"{repository_url}@{DIGEST_A}" for fn in manifest["functions"]}
+
+    stop = threading.Event()
+    seen: list[Any] = []
+    outcome = serve_cloud(load_app(str(EXAMPLES / "simple_endpoint.py")), DeployOptions(), progress=Progress(quiet=True),
+                          on_ready=lambda o: (seen.append(o), stop.set()), stop=stop, publisher=Publisher())
+    assert seen == [outcome] and outcome.stack == StackName("toolkit-simple-endpoint", "main-dev")
+    manifest = json.loads(fake_pulumi.config_sets()[-1]["toolkit:manifest"])
+    assert manifest["ephemeral"] is True
+    assert all(f["web"]["host"].endswith("-dev") for f in manifest["functions"] if f["web"])
+    commands = fake_pulumi.commands()
+    assert commands[-1] == ["stack", "rm", "--yes", "main-dev"] and any(c[0] == "destroy" for c in commands)
+    assert fake_pulumi.state()["stacks"] == {}

@@ -1,0 +1,176 @@
+"""``toolkit deploy | plan | preview | destroy | url | logs``: thin shells over toolkit.deploy.
+
+Each command loads the app, builds a :class:`~toolkit.deploy.deployer.Deployer` from its
+options, calls one method and prints the result.  Domain errors propagate to the group's
+boundary (one line, exit 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolkit.cli.options import app_ref_argument, parse_ref
+
+__all__ = ["deploy", "destroy", "logs", "plan", "preview", "url"]
+
+
+def deploy_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every stack command shares: they decide which stack, where."""
+    f = click.option("--backend-url", envvar="TOOLKIT_BACKEND_URL", metavar="URL",
+                     help="Pulumi state backend (default: file:// under $TOOLKIT_HOME; s3://bucket for teams).")(f)
+    f = click.option("--target", type=click.Choice(["aws", "localstack"]), default="aws", show_default=True,
+                     help="A real AWS account, or LocalStack at $LOCALSTACK_ENDPOINT (http://localhost:4566).")(f)
+    f = click.option("--region", metavar="REGION", help="AWS region (default: AWS_REGION or your AWS profile's).")(f)
+    f = click.option("--env", "environment", metavar="NAME", help="Environment: one stack (and URL suffix) each.")(f)
+    return app_ref_argument(f)
+
+
+def _loaded(ref: str | None, module: str | None, **options: Any) -> tuple[Any, Any]:
+    from toolkit.deploy.deployer import DeployOptions, load_app_for_deploy
+    from toolkit.loader import load_app
+
+    parsed = parse_ref(ref, module)
+    opts = DeployOptions(**options)
+    return load_app_for_deploy(load_app(parsed), opts), opts
+
+
+def _deployer(opts: Any, quiet: bool = False) -> Any:
+    from toolkit.deploy.deployer import Deployer
+    from toolkit.deploy.progress import Progress
+
+    return Deployer(opts, Progress(quiet=quiet))
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@click.command()
+@deploy_options
+@click.option("--images", "images_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Use images already pushed: JSON {function: repo@sha256:...} (skips building).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def deploy(ref: str | None, module: str | None, images_file: Path | None, as_json: bool, **options: Any) -> None:
+    """Build and push changed images, then create or update the app's AWS resources."""
+    from toolkit.deploy.images import PrebuiltImages
+
+    loaded, opts = _loaded(ref, module, **options)
+    deployer = _deployer(opts)
+    if images_file is not None:
+        deployer.publisher = PrebuiltImages(images_file)
+    outcome = deployer.deploy(loaded)
+    if as_json:
+        _echo_json(outcome.to_json())
+        return
+    _print_endpoints(outcome.deployed, loaded.manifest)
+
+
+def _print_endpoints(deployed: Any, manifest: dict[str, Any]) -> None:
+    hosts = {f["tag"]: f["web"]["host"] for f in manifest["functions"] if f["web"]}
+    if not deployed.endpoints:
+        click.echo(f"Deployed {deployed.app or manifest['app']['name']} (no web endpoints).")
+    for endpoint in deployed.endpoints:
+        click.echo(f"{endpoint.tag}: {endpoint.url}" + (f"  ({hosts[endpoint.tag]})" if endpoint.tag in hosts
+                                                       and hosts[endpoint.tag] not in endpoint.url else ""))
+        for custom in endpoint.custom_urls:
+            click.echo(f"{' ' * len(endpoint.tag)}  {custom}")
+
+
+@click.command()
+@deploy_options
+@click.option("--json", "as_json", is_flag=True, help="Print the resources as JSON on stdout.")
+def plan(ref: str | None, module: str | None, as_json: bool, **options: Any) -> None:
+    """The resources a deploy would declare, computed offline (no Pulumi CLI, no AWS credentials)."""
+    loaded, opts = _loaded(ref, module, **options)
+    deployer = _deployer(opts, quiet=as_json)
+    result = deployer.plan(loaded)
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    rows = [(typ, str(n)) for typ, n in result.counts().items()]
+    deployer.progress.table(f"{result.stack}: {len(result.resources)} resources", ("type", "count"), rows)
+    for resource in result.resources:
+        if not resource.is_component:
+            click.echo(f"{resource.type}  {resource.name}")
+
+
+@click.command()
+@deploy_options
+def preview(ref: str | None, module: str | None, **options: Any) -> None:
+    """Run `pulumi preview` on the app's stack (needs the Pulumi CLI and AWS credentials)."""
+    loaded, opts = _loaded(ref, module, **options)
+    changes = _deployer(opts).preview(loaded)
+    click.echo(json.dumps(changes, sort_keys=True))
+
+
+@click.command()
+@deploy_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def destroy(ref: str | None, module: str | None, yes: bool, **options: Any) -> None:
+    """Delete every AWS resource of the app's stack, then the stack."""
+    loaded, opts = _loaded(ref, module, **options)
+    if not yes:
+        click.confirm(f"Destroy every resource of {loaded.stack}?", abort=True)
+    _deployer(opts).destroy(loaded)
+    click.echo(f"Destroyed {loaded.stack}.")
+
+
+def _function_tag(ref: str | None, module: str | None) -> str:
+    parsed = parse_ref(ref, module)
+    if not parsed.object_name:
+        raise click.UsageError("Name the function: app.py::function_name.")
+    return parsed.object_name
+
+
+def _app_only(ref: str | None) -> str | None:
+    return ref.partition("::")[0] if ref else ref
+
+
+def _module_only(module: str | None) -> str | None:
+    return module.partition("::")[0] if module else module
+
+
+@click.command()
+@deploy_options
+def url(ref: str | None, module: str | None, **options: Any) -> None:
+    """Print the deployed URL of a web function (app.py::function) and its custom domains."""
+    from toolkit.deploy.errors import DeployError
+
+    tag = _function_tag(ref, module)
+    loaded, opts = _loaded(_app_only(ref), _module_only(module), **options)
+    endpoint = _deployer(opts).outputs(loaded).endpoint(tag)
+    if endpoint is None:
+        raise DeployError(f"{tag!r} has no deployed URL in {loaded.stack}; only web functions "
+                          "(fastapi_endpoint, asgi_app, wsgi_app, web_server) have one.")
+    for line in (endpoint.url, *endpoint.custom_urls):
+        click.echo(line)
+
+
+@click.command()
+@deploy_options
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new log events.")
+@click.option("--since", default=10.0, show_default=True, metavar="MINUTES", help="Start this many minutes ago.")
+def logs(ref: str | None, module: str | None, follow: bool, since: float, **options: Any) -> None:
+    """Print a deployed function's CloudWatch logs (app.py::function)."""
+    from toolkit.deploy.errors import DeployError
+    from toolkit.deploy.logs import LogTail, format_event, since_ms
+
+    tag = _function_tag(ref, module)
+    loaded, opts = _loaded(_app_only(ref), _module_only(module), **options)
+    deployer = _deployer(opts)
+    group = deployer.outputs(loaded).log_groups.get(tag)
+    if group is None:
+        raise DeployError(f"{loaded.stack} has no function {tag!r}; deploy it first.")
+    tail = LogTail(deployer.target().client("logs"), group, since_ms(since))
+    if not follow:
+        for event in tail.fetch():
+            click.echo(format_event(event))
+        return
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how follow mode ends
+        tail.follow(click.echo)

@@ -1,0 +1,75 @@
+"""Secret values in AWS Secrets Manager.  Values are never printed or logged.
+
+``toolkit secret create NAME K=V --target aws`` stores a workspace secret at
+``toolkit/secrets/<NAME>`` (a JSON object).  The infra program declares one empty secret per
+stack (``toolkit/<app>-<stack>/<NAME>``, its ARN in the ``secrets`` output); after each
+deploy the values are copied into it: a named secret's from the workspace secret, an
+inline one's (``Secret.from_dict`` / ``from_dotenv``) from the app in memory.  An unchanged
+value writes no new version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from toolkit.deploy.errors import DeployError
+
+__all__ = ["WORKSPACE_PREFIX", "put_workspace_secret", "sync_stack_secrets"]
+
+WORKSPACE_PREFIX = "toolkit/secrets/"
+
+
+def _code(exc: Any) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def put_workspace_secret(client: Any, name: str, values: Mapping[str, str]) -> str:
+    """Create or update ``toolkit/secrets/<name>``; returns its ARN."""
+    from botocore.exceptions import ClientError
+
+    secret_id, body = WORKSPACE_PREFIX + name, json.dumps(dict(values), sort_keys=True)
+    try:
+        return str(client.create_secret(Name=secret_id, SecretString=body,
+                                        Description=f"toolkit secret {name!r}")["ARN"])
+    except ClientError as exc:
+        if _code(exc) != "ResourceExistsException":
+            raise DeployError(f"Secrets Manager refused secret {name!r}: {_code(exc) or exc}") from None
+    return str(client.put_secret_value(SecretId=secret_id, SecretString=body)["ARN"])
+
+
+def _current(client: Any, secret_id: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return str(client.get_secret_value(SecretId=secret_id)["SecretString"])
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _named_values(client: Any, name: str) -> str:
+    value = _current(client, WORKSPACE_PREFIX + name)
+    if value is None:
+        raise DeployError(f"Secret {name!r} is not in Secrets Manager; create it with "
+                          f"`toolkit secret create {name} KEY=VALUE... --target aws`, then deploy again.")
+    return value
+
+
+def sync_stack_secrets(client: Any, secrets: Iterable[Any], arns: Mapping[str, str],
+                       report: Callable[[str], None]) -> list[str]:
+    """Copy each secret's values into its stack secret; returns the names written."""
+    written: list[str] = []
+    for secret in secrets:
+        arn = arns.get(secret.name)
+        if arn is None:
+            continue
+        body = _named_values(client, secret.name) if secret.source == "named" else \
+            json.dumps(secret.values(), sort_keys=True)
+        if _current(client, arn) != body:
+            client.put_secret_value(SecretId=arn, SecretString=body)
+            written.append(secret.name)
+            report(f"secret {secret.name}: value updated")
+    return written

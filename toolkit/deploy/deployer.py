@@ -1,0 +1,211 @@
+"""The composition root of the deploy workflow: one place that wires target, backend,
+stack, image publisher, progress display and secret store, and runs the phases.
+
+A deploy is plan -> apply from inert data (DESIGN §7): the app becomes a manifest, the
+manifest plus the images become the stack config (``stack_config``), and the infra
+program turns that config into resources.  Phases:
+
+1. registry: on a stack with no ECR repository yet, ``pulumi up`` with
+   ``toolkit:registryOnly=true`` so images have somewhere to go;
+2. images: build what changed, push, get digests (skipped for ``--images FILE``);
+3. everything: ``pulumi up`` with the manifest and the digests;
+4. secret values into the secrets the program declared.
+
+An unchanged app gives byte-identical config (canonical JSON, digests not tags) and the
+image builder skips unchanged images, so a redeploy builds nothing and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.app import App
+from toolkit.deploy.backend import Backend, resolve_backend
+from toolkit.deploy.images import ImagePublisher, ToolkitImages
+from toolkit.deploy.names import StackName, stack_name
+from toolkit.deploy.offline import ResourcePlan, placeholder_images, plan_offline
+from toolkit.deploy.outputs import DeployedApp, parse_outputs
+from toolkit.deploy.progress import Progress
+from toolkit.deploy.stack_config import stack_config
+from toolkit.deploy.target import Target, TargetKind, check_credentials, resolve_target
+from toolkit.deploy.workspace import PulumiSession, ensure_cli
+
+__all__ = ["DeployOptions", "DeployOutcome", "Deployer", "LoadedApp", "load_app_for_deploy"]
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    environment: str | None = None
+    region: str | None = None
+    target: TargetKind = "aws"
+    backend_url: str | None = None
+    ephemeral: bool = False  # `toolkit serve --cloud`: -dev labels, a <env>-dev stack
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    app: App
+    manifest: dict[str, Any]
+    stack: StackName
+
+    @property
+    def secrets(self) -> list[Any]:
+        found = {s.name: s for s in self.app.secrets}
+        for function in self.app.registered_functions.values():
+            found.update({s.name: s for s in function.spec.secrets})
+        return [found[name] for name in sorted(found)]
+
+
+def load_app_for_deploy(app: App, options: DeployOptions) -> LoadedApp:
+    from toolkit.deploy.errors import DeployError
+    from toolkit.manifest import build_manifest
+
+    if not app.name:
+        raise DeployError("Deploying needs an app name: toolkit.App('my-app').")
+    manifest = build_manifest(app, ephemeral=options.ephemeral, environment=options.environment)
+    return LoadedApp(app, manifest, stack_name(app.name, manifest["environment"], ephemeral=options.ephemeral))
+
+
+@dataclass
+class DeployOutcome:
+    stack: StackName
+    deployed: DeployedApp
+    changes: dict[str, int]
+    images: dict[str, str] = field(default_factory=dict)
+    secrets_written: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stack": str(self.stack), "changes": self.changes, "images": self.images,
+                "secrets_written": self.secrets_written, **self.deployed.to_json()}
+
+
+def _config_map(values: dict[str, str]) -> dict[str, Any]:
+    from pulumi.automation import ConfigValue
+
+    return {key: ConfigValue(value=value) for key, value in values.items()}
+
+
+@dataclass
+class Deployer:
+    options: DeployOptions
+    progress: Progress = field(default_factory=Progress)
+    publisher: ImagePublisher | None = None
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def target(self, *, needs_credentials: bool = True) -> Target:
+        """Preflight, cheapest fix first: the CLI, then the region, then credentials."""
+        ensure_cli()
+        target = resolve_target(self.options.target, self.options.region)
+        if needs_credentials:
+            check_credentials(target)
+        return target
+
+    def backend(self) -> Backend:
+        return resolve_backend(self.options.backend_url)
+
+    def session(self, loaded: LoadedApp, target: Target) -> PulumiSession:
+        return PulumiSession(loaded.stack, self.backend(), target.env(), target.region)
+
+    # -- operations ------------------------------------------------------------------------
+
+    def plan(self, loaded: LoadedApp) -> ResourcePlan:
+        """Offline: no CLI, no credentials; a region is only needed to name things."""
+        target = Target(self.options.target, self.options.region or "us-east-1",
+                        resolve_target("localstack").endpoint if self.options.target == "localstack" else None)
+        config = stack_config(loaded.manifest, target, images=placeholder_images(loaded.manifest))
+        return plan_offline(loaded.stack, config)
+
+    def deploy(self, loaded: LoadedApp) -> DeployOutcome:
+        target = self.target()
+        session = self.session(loaded, target)
+        self.progress.step(f"Stack {loaded.stack} ({target.kind}, {target.region}, state in {session.backend.url})")
+        stack = session.open(create=True)
+        session.install_provider(stack)
+        images = self._images(loaded, session, stack, target)
+        self.progress.step("Deploying resources")
+        self._set_config(session, stack, stack_config(loaded.manifest, target, images=images))
+        result = session.run("up", lambda: stack.up(on_output=self.progress.on_output,
+                                                    on_event=self.progress.on_event, color="never"))
+        changes = dict((result.summary.resource_changes if result.summary else None) or self.progress.changes)
+        self.progress.changes = changes
+        self.progress.summary("Resources")
+        deployed = parse_outputs(result.outputs)
+        written = self._secrets(loaded, deployed, target)
+        return DeployOutcome(loaded.stack, deployed, changes, images, written)
+
+    def preview(self, loaded: LoadedApp) -> dict[str, int]:
+        target = self.target()
+        session = self.session(loaded, target)
+        stack = session.open(create=True)
+        session.install_provider(stack)
+        # The last deploy's digests where there are some: a preview of an unchanged app shows no changes.
+        images = {**placeholder_images(loaded.manifest), **existing_images(session, stack)}
+        self._set_config(session, stack, stack_config(loaded.manifest, target, images=images))
+        result = session.run("preview", lambda: stack.preview(on_output=self.progress.on_output,
+                                                              on_event=self.progress.on_event, color="never"))
+        self.progress.changes = dict(result.change_summary or {})
+        self.progress.summary("Preview")
+        return self.progress.changes
+
+    def destroy(self, loaded: LoadedApp) -> dict[str, int]:
+        target = self.target()
+        session = self.session(loaded, target)
+        stack = session.open(create=False)
+        self.progress.step(f"Destroying stack {loaded.stack}")
+        result = session.run("destroy", lambda: stack.destroy(on_output=self.progress.on_output,
+                                                              on_event=self.progress.on_event, color="never"))
+        changes = dict((result.summary.resource_changes if result.summary else None) or self.progress.changes)
+        session.run("stack rm", lambda: stack.workspace.remove_stack(loaded.stack.stack))
+        self.progress.changes = changes
+        self.progress.summary("Destroyed")
+        return changes
+
+    def outputs(self, loaded: LoadedApp) -> DeployedApp:
+        """What is deployed now (reads state only: no credentials needed)."""
+        target = self.target(needs_credentials=False)
+        session = self.session(loaded, target)
+        stack = session.open(create=False)
+        return parse_outputs(session.run("stack output", stack.outputs))
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def _set_config(self, session: PulumiSession, stack: Any, values: dict[str, str]) -> None:
+        session.run("config set-all", lambda: stack.set_all_config(_config_map(values)))
+
+    def _images(self, loaded: LoadedApp, session: PulumiSession, stack: Any, target: Target) -> dict[str, str]:
+        publisher = self.publisher or ToolkitImages()
+        repository: str | None = None
+        if publisher.needs_registry:
+            repository = parse_outputs(session.run("stack output", stack.outputs)).repository_url
+            if repository is None:
+                repository = self._registry_phase(loaded, session, stack, target)
+        self.progress.step("Images")
+        with target.applied():
+            return publisher.publish(loaded.manifest, repository, self.progress.detail)
+
+    def _registry_phase(self, loaded: LoadedApp, session: PulumiSession, stack: Any, target: Target) -> str | None:
+        self.progress.step("Creating the image registry (first deploy of this stack)")
+        self._set_config(session, stack, stack_config(loaded.manifest, target, registry_only=True))
+        result = session.run("up", lambda: stack.up(on_output=self.progress.on_output,
+                                                    on_event=self.progress.on_event, color="never"))
+        return parse_outputs(result.outputs).repository_url
+
+    def _secrets(self, loaded: LoadedApp, deployed: DeployedApp, target: Target) -> list[str]:
+        if not deployed.secret_arns:
+            return []
+        from toolkit.deploy.aws_secrets import sync_stack_secrets
+
+        self.progress.step("Secrets")
+        return sync_stack_secrets(target.client("secretsmanager"), loaded.secrets, deployed.secret_arns,
+                                  self.progress.detail)
+
+
+def existing_images(session: PulumiSession, stack: Any) -> dict[str, str]:
+    """The images the last deploy used (its ``toolkit:images`` config), for a faithful preview."""
+    import json
+
+    values = session.run("config get", lambda: stack.get_all_config())
+    raw = values.get("toolkit:images")
+    return dict(json.loads(raw.value)) if raw is not None and raw.value else {}

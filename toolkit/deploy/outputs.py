@@ -1,0 +1,62 @@
+"""Stack outputs (infra/stack.py ``_outputs``) read into plain types.
+
+The Automation API hands back ``OutputValue`` objects (``.value``); ``pulumi stack output
+--json`` plain JSON.  Both are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DeployedApp", "Endpoint", "parse_outputs"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    tag: str
+    url: str
+    custom_urls: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"function": self.tag, "url": self.url, "custom_domains": list(self.custom_urls)}
+
+
+@dataclass(frozen=True)
+class DeployedApp:
+    app: str | None
+    repository_url: str | None
+    endpoints: tuple[Endpoint, ...] = ()
+    log_groups: dict[str, str] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)
+    functions: tuple[str, ...] = ()
+
+    def endpoint(self, tag: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.tag == tag), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "repository_url": self.repository_url,
+                "endpoints": [e.to_json() for e in self.endpoints], "functions": list(self.functions)}
+
+
+def _plain(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: getattr(v, "value", v) for k, v in outputs.items()}
+
+
+def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
+    plain = _plain(outputs)
+    functions: dict[str, Any] = plain.get("functions") or {}
+    custom: dict[str, list[str]] = plain.get("custom_domain_urls") or {}
+    endpoints = tuple(
+        Endpoint(tag, str(url), tuple(custom.get(tag) or ()))
+        for tag, url in sorted((plain.get("endpoints") or {}).items()) if url
+    )
+    return DeployedApp(
+        app=plain.get("app"),
+        repository_url=plain.get("repository_url"),
+        endpoints=endpoints,
+        log_groups={tag: f["log_group"] for tag, f in functions.items() if isinstance(f, dict) and f.get("log_group")},
+        secret_arns=dict(plain.get("secrets") or {}),
+        functions=tuple(sorted(functions)),
+    )
