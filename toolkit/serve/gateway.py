@@ -171,6 +171,9 @@ class ServeGateway:
         pool, worker = await self._acquire(endpoint, scope)
         try:
             return pool, worker, await open_http(worker, scope, body)
+        except httpx.TransportError:
+            await pool.release(worker, broken=True)
+            raise
         except BaseException:
             await pool.release(worker)
             raise

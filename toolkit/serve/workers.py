@@ -48,6 +48,7 @@ class Worker:
     inflight: int = 0
     idle_since: float = field(default_factory=time.monotonic)
     stopping: bool = False
+    broken: bool = False  # a request to it failed at the transport: never hand it another one
 
     @property
     def base_url(self) -> str:
@@ -172,7 +173,8 @@ class WorkerPool:
                     raise WorkerStartError(self.error)
                 if self.closed:
                     raise WorkerStartError(f"{self.endpoint.tag} was reloaded; retry the request.")
-                free = [w for w in self.workers if not w.stopping and w.inflight < self.endpoint.max_inputs]
+                free = [w for w in self.workers
+                        if not w.stopping and not w.broken and w.inflight < self.endpoint.max_inputs]
                 if free:
                     worker = min(free, key=lambda w: w.inflight)
                     worker.inflight += 1
@@ -229,13 +231,16 @@ class WorkerPool:
         if self.is_web_server and self.endpoint.spec.port is not None:
             self.ports.release(self.endpoint.spec.port, self)
 
-    async def release(self, worker: Worker) -> None:
+    async def release(self, worker: Worker, *, broken: bool = False) -> None:
+        """Give a worker's slot back.  ``broken``: its connection failed, so it is likely dead
+        (its exit may not be reaped yet); stop routing to it and stop it if it somehow lives."""
         async with self.changed:
             worker.inflight -= 1
+            worker.broken = worker.broken or broken
             if worker.inflight == 0:
                 worker.idle_since = time.monotonic()
             self.changed.notify_all()
-        if self.closed and worker.inflight == 0:
+        if (self.closed or worker.broken) and worker.inflight == 0:
             await self._stop(worker)
 
     async def _stop(self, worker: Worker) -> None:
