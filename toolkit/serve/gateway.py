@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import parse_qsl
-
-import httpx
 
 from runtime.callstore.base import CallStore
 from runtime.gateway.auth import TokenVerifier
-from runtime.gateway.budget import DEFAULT_BUDGET_S, result_call_id
-from runtime.gateway.detach import DetachedCalls, see_other, within_budget
+from runtime.gateway.budget import DEFAULT_BUDGET_S, RESULT_QUERY_PARAM, result_call_id
+from runtime.gateway.detach import DetachedCalls, see_other
 from runtime.gateway.limits import (
     DEFAULT_BURST_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
@@ -44,11 +43,13 @@ from toolkit.serve.proxy import (
     stream_http,
 )
 from toolkit.serve.routes import BadHostError, Endpoint, RouteTable, host_label
+from toolkit.serve.upstream import UpstreamError, UpstreamResponse
 from toolkit.serve.workers import PortLeases, Worker, WorkerPool, WorkerStartError
 
 BACKEND_NAME = "toolkit serve"  # named in 413 messages
 WS_POLICY_VIOLATION = 1008
 WS_INTERNAL_ERROR = 1011
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -144,16 +145,16 @@ class ServeGateway:
 
     # -- HTTP ---------------------------------------------------------------------------------
     async def _http(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
-        request = HTTPRequestRecord.from_scope(scope, b"")
-        call_id = result_call_id(scope.get("query_string", b""))
+        call_id = _result_call_id(scope.get("query_string", b""))
         if call_id is not None:
+            request = HTTPRequestRecord.from_scope(scope, b"")
             await _send_record(send, await self.detached.answer(endpoint.tag, call_id, request, self.limits.budget))
             return
         body = RequestBody(receive, self.limits.max_body_bytes)
         opening = asyncio.ensure_future(self._open(endpoint, scope, body))
-        if not await within_budget(opening, self.limits.budget):
+        if not await settles_within(opening, self.limits.budget):
             call_id = await self.detached.detach(endpoint.tag, self._finish(endpoint, opening))
-            await _send_record(send, see_other(request, call_id))
+            await _send_record(send, see_other(HTTPRequestRecord.from_scope(scope, b""), call_id))
             return
         try:
             pool, worker, response = opening.result()
@@ -167,11 +168,11 @@ class ServeGateway:
             await pool.release(worker)
 
     async def _open(self, endpoint: Endpoint, scope: Scope,
-                    body: RequestBody) -> tuple[WorkerPool, Worker, httpx.Response]:
+                    body: RequestBody) -> tuple[WorkerPool, Worker, UpstreamResponse]:
         pool, worker = await self._acquire(endpoint, scope)
         try:
             return pool, worker, await open_http(worker, scope, body)
-        except httpx.TransportError:
+        except UpstreamError:
             await pool.release(worker, broken=True)
             raise
         except BaseException:
@@ -179,7 +180,9 @@ class ServeGateway:
             raise
 
     async def _acquire(self, endpoint: Endpoint, scope: Scope) -> tuple[WorkerPool, Worker]:
-        params = endpoint.params_for(dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))))
+        params: Params = ()
+        if endpoint.cls is not None:
+            params = endpoint.params_for(dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))))
         while True:
             pool = self.pool_for(self._current(endpoint), params)
             try:
@@ -193,7 +196,7 @@ class ServeGateway:
         return routes.endpoints.get(endpoint.host, endpoint) if routes else endpoint
 
     async def _finish(self, endpoint: Endpoint,
-                      opening: asyncio.Future[tuple[WorkerPool, Worker, httpx.Response]]) -> HTTPResponseRecord:
+                      opening: asyncio.Future[tuple[WorkerPool, Worker, UpstreamResponse]]) -> HTTPResponseRecord:
         """Drive a detached request to its end and keep its whole response (or the failure's)."""
         try:
             pool, worker, response = await opening
@@ -212,7 +215,7 @@ class ServeGateway:
             return _text(413, rejection.message if rejection else "Request body too large.")
         if isinstance(exc, WorkerStartError):
             return _text(500, f"{endpoint.tag} could not start: {exc}")
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, UpstreamError):
             self.log(f"{endpoint.tag}: the worker went away mid-request ({type(exc).__name__})")
             return _text(500, f"The worker serving {endpoint.tag} stopped while handling this request "
                               "(it crashed or exited); the next request starts a new one.")
@@ -230,6 +233,32 @@ class ServeGateway:
             await proxy_websocket(worker, scope, receive, send)  # one input slot for the connection's life
         finally:
             await pool.release(worker)
+
+
+def _result_call_id(query: bytes) -> str | None:
+    # parsing the query string of every request only to find no result parameter costs more
+    # than the rest of the routing: look for the name first (a "%" may be hiding it)
+    return result_call_id(query) if RESULT_QUERY_PARAM.encode() in query or b"%" in query else None
+
+
+async def settles_within(work: asyncio.Future[T], seconds: float) -> bool:
+    """`runtime.gateway.detach.within_budget` with one timer and no sets: it runs for every request."""
+    if work.done():
+        return True
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: object) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = waiter.get_loop().call_later(seconds, wake, None)
+    work.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        work.remove_done_callback(wake)
+    return work.done()
 
 
 async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:

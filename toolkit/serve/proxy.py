@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -21,12 +20,16 @@ from runtime.adapters.web_server import HOP_BY_HOP, forwarded_headers
 from runtime.gateway.records import HTTPResponseRecord
 from runtime.types import Message, Receive, Scope, Send
 from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
+from toolkit.serve.upstream import UpstreamResponse
 from toolkit.serve.workers import Worker
 
 # 1009: message too big; 1011: the server hit a condition it cannot handle (RFC 6455 7.4.1)
 WS_TOO_BIG, WS_INTERNAL_ERROR, WS_NORMAL = 1009, 1011, 1000
 _WS_HANDSHAKE = frozenset({b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions",
                            b"sec-websocket-protocol"})
+
+
+WHOLE_BODY_BYTES = 64 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -83,19 +86,20 @@ class RequestBody:
                 yield chunk
 
 
-async def open_http(worker: Worker, scope: Scope, body: RequestBody) -> httpx.Response:
+async def open_http(worker: Worker, scope: Scope, body: RequestBody) -> UpstreamResponse:
     """Send the request to the worker; returns once the response status and headers arrived."""
-    request = worker.client.build_request(scope["method"], target(scope), headers=upstream_headers(scope),
-                                          content=await body.first())
-    return await worker.client.send(request, stream=True)
+    return await worker.upstream.request(scope["method"], target(scope), upstream_headers(scope), await body.first())
 
 
-def response_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
-    return [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+def response_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
 
 
-async def stream_http(response: httpx.Response, receive: Receive, send: Send, body: RequestBody) -> None:
+async def stream_http(response: UpstreamResponse, receive: Receive, send: Send, body: RequestBody) -> None:
     """Relay the response as it arrives; stop reading the worker if the client goes away."""
+    if response.length is not None and response.length <= WHOLE_BODY_BYTES:
+        await _send_whole(response, send)
+        return
     await send({"type": "http.response.start", "status": response.status_code, "headers": response_headers(response)})
     relay = asyncio.ensure_future(_relay(response, send))
     watcher = asyncio.ensure_future(_disconnected(receive)) if body.finished else None
@@ -109,7 +113,15 @@ async def stream_http(response: httpx.Response, receive: Receive, send: Send, bo
         await relay
 
 
-async def _relay(response: httpx.Response, send: Send) -> None:
+async def _send_whole(response: UpstreamResponse, send: Send) -> None:
+    # most responses are small and sized: read them whole and skip the two tasks that
+    # watch a stream (a bounded body cannot keep a worker busy after the client left)
+    body = await response.aread()
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response_headers(response)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _relay(response: UpstreamResponse, send: Send) -> None:
     async for chunk in response.aiter_raw():
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -120,7 +132,7 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-async def collect_http(response: httpx.Response) -> HTTPResponseRecord:
+async def collect_http(response: UpstreamResponse) -> HTTPResponseRecord:
     """The whole response, for a request that outlived the budget."""
     try:
         body = await response.aread()

@@ -23,6 +23,7 @@ from toolkit.exception import AppLoadError, InvalidError
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
 from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
 from toolkit.serve.gateway import GatewayLimits, ServeGateway
+from toolkit.serve.httpio import CoalescingHTTPProtocol, run
 from toolkit.serve.index import endpoint_list
 from toolkit.serve.routes import RouteTable
 from toolkit.serve.tokens import TokenStore
@@ -126,7 +127,7 @@ class ServeSession:
         self.console.print(f"Serving app {routes.app_name!r}; endpoint list at [bold]{self.options.origin}/[/bold]"
                            f"{' (live reload on)' if self.options.reload else ''}. Ctrl-C to stop.", highlight=False)
         server = GatewayServer(uvicorn.Config(
-            self.gateway, lifespan="off", log_level="warning", access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
+            self.gateway, http=CoalescingHTTPProtocol, lifespan="off", log_level="warning", access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
             ws_per_message_deflate=False, timeout_graceful_shutdown=3, server_header=False,
             proxy_headers=False,  # the gateway is the edge: the peer it sees is the client
         ))
@@ -193,4 +194,4 @@ class GatewayServer(uvicorn.Server):
 def serve(options: ServeOptions) -> None:
     console = Console(highlight=False, soft_wrap=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(ServeSession(options, console).run())
+        run(ServeSession(options, console).run())

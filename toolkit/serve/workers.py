@@ -24,12 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
-
 from runtime.adapters.base import WebKind
 from toolkit.functions import Params
 from toolkit.serve.container import ContainerConfig
 from toolkit.serve.routes import Endpoint
+from toolkit.serve.upstream import UpstreamPool, tcp_connector, unix_connector
 
 STOP_GRACE_S = 6.0
 PORT_POLL_S = 0.05
@@ -42,17 +41,13 @@ class WorkerStartError(Exception):
 @dataclass(eq=False)
 class Worker:
     proc: asyncio.subprocess.Process
-    client: httpx.AsyncClient
+    upstream: UpstreamPool
     socket_path: str | None
     port: int | None
     inflight: int = 0
     idle_since: float = field(default_factory=time.monotonic)
     stopping: bool = False
     broken: bool = False  # a request to it failed at the transport: never hand it another one
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}" if self.port else "http://worker"
 
     async def stop(self) -> None:
         self.stopping = True
@@ -64,18 +59,18 @@ class Worker:
             except asyncio.TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, 9)
-        await self.client.aclose()
+        await self.upstream.aclose()
         if self.socket_path:
             with contextlib.suppress(OSError):
                 os.unlink(self.socket_path)
 
 
-def _client(socket_path: str | None, port: int | None) -> httpx.AsyncClient:
-    transport = httpx.AsyncHTTPTransport(uds=socket_path) if socket_path else httpx.AsyncHTTPTransport()
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-    base = f"http://127.0.0.1:{port}" if port else "http://worker"
-    # the function's own timeout bounds a request; the proxy must not cut it shorter
-    return httpx.AsyncClient(transport=transport, base_url=base, timeout=None, limits=limits, trust_env=False)
+def _upstream(socket_path: str | None, port: int | None) -> UpstreamPool:
+    # no timeout: the function's own timeout bounds a request; the proxy must not cut it shorter
+    if socket_path:
+        return UpstreamPool(unix_connector(socket_path))
+    assert port is not None
+    return UpstreamPool(tcp_connector("127.0.0.1", port))
 
 
 def _read_report(fd: int) -> dict[str, object] | None:
@@ -96,7 +91,7 @@ async def start_worker(config: ContainerConfig, env: dict[str, str]) -> Worker:
     if report is None or "error" in report:
         code = await proc.wait()
         raise WorkerStartError(str(report["error"]) if report else f"The worker exited with code {code} while starting.")
-    return Worker(proc, _client(config.socket_path, config.spec.port), config.socket_path, config.spec.port)
+    return Worker(proc, _upstream(config.socket_path, config.spec.port), config.socket_path, config.spec.port)
 
 
 class PortLeases:
@@ -166,25 +161,33 @@ class WorkerPool:
         return self.starting == 0 and self.waiting == 0 and all(w.inflight == 0 for w in self.workers)
 
     async def acquire(self) -> Worker:
-        """A worker with a free input slot; waits (queues) while every allowed worker is busy."""
+        """A worker with a free input slot; waits (queues, in order) while every allowed worker is busy."""
+        if not self.waiting and (worker := self._take()) is not None:
+            return worker  # no await between looking and taking: the lock is only for waiting
         async with self.changed:
-            while True:
-                if self.error is not None:
-                    raise WorkerStartError(self.error)
-                if self.closed:
-                    raise WorkerStartError(f"{self.endpoint.tag} was reloaded; retry the request.")
-                free = [w for w in self.workers
-                        if not w.stopping and not w.broken and w.inflight < self.endpoint.max_inputs]
-                if free:
-                    worker = min(free, key=lambda w: w.inflight)
-                    worker.inflight += 1
-                    return worker
+            while (worker := self._take()) is None:
                 self._maybe_start()
                 self.waiting += 1
                 try:
                     await self.changed.wait()
                 finally:
                     self.waiting -= 1
+            return worker
+
+    def _take(self) -> Worker | None:
+        """Take a slot on the least busy worker that has one; raises when the pool cannot serve."""
+        if self.error is not None:
+            raise WorkerStartError(self.error)
+        if self.closed:
+            raise WorkerStartError(f"{self.endpoint.tag} was reloaded; retry the request.")
+        best: Worker | None = None
+        for w in self.workers:
+            if (not w.stopping and not w.broken and w.inflight < self.endpoint.max_inputs
+                    and (best is None or w.inflight < best.inflight)):
+                best = w
+        if best is not None:
+            best.inflight += 1
+        return best
 
     def _maybe_start(self) -> None:
         coming = self.starting * self.endpoint.max_inputs
@@ -234,12 +237,13 @@ class WorkerPool:
     async def release(self, worker: Worker, *, broken: bool = False) -> None:
         """Give a worker's slot back.  ``broken``: its connection failed, so it is likely dead
         (its exit may not be reaped yet); stop routing to it and stop it if it somehow lives."""
-        async with self.changed:
-            worker.inflight -= 1
-            worker.broken = worker.broken or broken
-            if worker.inflight == 0:
-                worker.idle_since = time.monotonic()
-            self.changed.notify_all()
+        worker.inflight -= 1
+        worker.broken = worker.broken or broken
+        if worker.inflight == 0:
+            worker.idle_since = time.monotonic()
+        if self.waiting:
+            async with self.changed:
+                self.changed.notify_all()
         if (self.closed or worker.broken) and worker.inflight == 0:
             await self._stop(worker)
 
