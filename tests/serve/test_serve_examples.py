@@ -65,3 +65,17 @@ def test_host_label(header: str, label: str | None) -> None:
 def test_bad_host(header: str | None) -> None:
     with pytest.raises(BadHostError):
         host_label(header)
+
+
+def test_web_server_example_serves_files_as_written() -> None:
+    with served(EXAMPLES / "web_server.py") as server, server.client("file-server-my-file-server") as client:
+        listing = client.get("/", timeout=60)
+        assert listing.status_code == 200 and "etc/" in listing.text  # python -m http.server -d /
+
+
+def test_parametrized_example_picks_root_from_the_query() -> None:
+    with served(EXAMPLES / "parametrized.py") as server, server.client("param-server-server-files") as client:
+        default = client.get("/", timeout=60)
+        assert default.status_code == 200 and "pyproject.toml" in default.text  # root="." is the repo
+        etc = client.get("/", params={"root": "/etc"}, timeout=60)
+        assert etc.status_code == 200 and "passwd" in etc.text and "pyproject.toml" not in etc.text
