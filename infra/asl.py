@@ -8,6 +8,15 @@ as the Lambda payload, or, for ECS, as JSON in the container's ``TOOLKIT_WORKER_
 environment variable. Results and errors live in the calls table, never in the execution
 output (Step Functions caps payloads at 256 KiB), so every task discards its result
 (``ResultPath: null``) and the execution ends with its input.
+
+A worker that never records an outcome (Lambda killed by its timeout, an invoke failing past
+its retries, an ECS task that cannot start or exits non-zero) would leave the call RUNNING and
+every client polling forever. So the worker task catches ``States.ALL`` into ``MarkFailed``: a
+``dynamodb:updateItem`` that sets the call FAILED, but only while it is still pending or
+running (a worker that recorded a result first keeps it), writing the Step Functions error
+name and cause into a marker attribute. The runtime's ``DynamoDBCallStore.get`` turns those
+markers into the serialized ``RemoteError`` the SDK raises (Step Functions cannot run
+cloudpickle). The execution then ends in ``WorkerFailed`` with the worker's own error.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ __all__ = [
     "ECS_START_ALLOWANCE",
     "ECS_RUN_TASK_SYNC",
     "LAMBDA_INVOKE",
+    "FAILURE_ATTR",
+    "FAILURE_TIME_ATTR",
     "WORKER_COMMAND",
     "WORKER_TASK_ENV",
     "EcsTarget",
@@ -29,6 +40,13 @@ __all__ = [
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 ECS_RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
+DYNAMODB_UPDATE_ITEM = "arn:aws:states:::dynamodb:updateItem"
+# The calls table's failure markers: runtime/callstore/dynamodb.py reads the same names
+# (tests/runtime/test_worker_failure.py holds the two sides together).
+FAILURE_ATTR = "sfn_error"  # JSON of the caught {"Error": ..., "Cause": ...}
+FAILURE_TIME_ATTR = "sfn_failed_at"  # ISO 8601, when MarkFailed ran
+# Where the Catch puts {"Error", "Cause"}: beside the input, which still carries call_id.
+_CAUGHT = "$.worker_error"
 WORKER_TASK_ENV = "TOOLKIT_WORKER_TASK"
 WORKER_COMMAND = ("python", "-m", "runtime.worker")
 # An ECS task first waits for capacity (a GPU instance may boot from zero) and an image pull:
@@ -91,6 +109,43 @@ def _retriers(worker: str, retry: Retry | None) -> list[dict[str, Any]]:
     return retriers
 
 
+def _mark_failed(calls_table: str) -> dict[str, Any]:
+    """updateItem: PENDING/RUNNING -> FAILED with the caught error; a finished call is left alone."""
+    return {
+        "Type": "Task",
+        "Resource": DYNAMODB_UPDATE_ITEM,
+        "Parameters": {
+            "TableName": calls_table,
+            "Key": {"call_id": {"S.$": "$.call_id"}},
+            "UpdateExpression": "SET #st = :failed, #err = :err, #at = :at",
+            "ConditionExpression": "attribute_exists(call_id) AND #st IN (:pending, :running)",
+            "ExpressionAttributeNames": {
+                "#st": "status", "#err": FAILURE_ATTR, "#at": FAILURE_TIME_ATTR,
+            },
+            "ExpressionAttributeValues": {
+                ":failed": {"S": "failed"}, ":pending": {"S": "pending"}, ":running": {"S": "running"},
+                # the whole object: a Catch result may lack "Cause", and a missing path would be
+                # States.Runtime, which no Catch catches
+                ":err": {"S.$": f"States.JsonToString({_CAUGHT})"},
+                ":at": {"S.$": "$$.State.EnteredTime"},
+            },
+        },
+        "ResultPath": None,
+        # Condition failed (the call already finished) or the table is unreachable: either way
+        # the execution still ends failed, with the worker's error, not the bookkeeping one.
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "WorkerFailed"}],
+        "Next": "WorkerFailed",
+    }
+
+
+def _worker_failed() -> dict[str, Any]:
+    return {
+        "Type": "Fail",
+        "ErrorPath": f"{_CAUGHT}.Error",  # always set by a Catch, unlike Cause
+        "Cause": f"The worker recorded no result; the call is marked failed with this error in {FAILURE_ATTR}.",
+    }
+
+
 def _lambda_task(tag: str, function_arn: str) -> dict[str, Any]:
     return {
         "Type": "Task",
@@ -133,6 +188,7 @@ def build_definition(
     *,
     tag: str,
     timeout: int,
+    calls_table: str,
     retry: Retry | None = None,
     function_arn: str | None = None,
     ecs: EcsTarget | None = None,
@@ -140,7 +196,8 @@ def build_definition(
     """ASL for the worker of function ``tag``: a Lambda invoke, or ``ecs:runTask.sync``.
 
     Give exactly one of ``function_arn`` (Lambda worker) and ``ecs`` (ECS worker).
-    ``timeout`` is the function's ``resources.timeout``, seconds.
+    ``timeout`` is the function's ``resources.timeout``, seconds; ``calls_table`` the DynamoDB
+    calls table the failure marker is written to.
     """
     if (function_arn is None) == (ecs is None):
         raise ValueError("build_definition needs exactly one of function_arn= and ecs=")
@@ -162,7 +219,10 @@ def build_definition(
     retriers = _retriers("ecs" if ecs else "lambda", retry)
     if retriers:
         task["Retry"] = retriers
+    task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": _CAUGHT, "Next": "MarkFailed"}]
     states["RunWorker"] = task
+    states["MarkFailed"] = _mark_failed(calls_table)
+    states["WorkerFailed"] = _worker_failed()
     return {
         "Comment": f"toolkit worker for {tag}",
         "StartAt": "BuildWorkerTask" if ecs else "RunWorker",

@@ -48,8 +48,12 @@ def function_policy(
     state_machine_arn: str,
     executions_arn: str,
     secret_arns: list[str],
+    app_state_machine_arns: list[str] | None = None,
+    app_invoke_arns: list[str] | None = None,
 ) -> Doc:
-    """What a function's code may do: log, keep call state, start and watch its own worker."""
+    """What a function's code may do: log, keep call state, start and watch its own worker, and
+    call the app's other functions (``.spawn``/``.map`` start their workers, ``.remote`` invokes
+    their Lambda alias) -- only this app's, named one by one."""
     return _doc(
         _allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, f"{log_group_arn}:*"]),
         _allow(
@@ -64,7 +68,8 @@ def function_policy(
             [table_arn, f"{table_arn}/index/*"],
         ),
         _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket_arn}/*"]),
-        _allow(["states:StartExecution"], [state_machine_arn]),
+        _allow(["states:StartExecution"], sorted({state_machine_arn, *(app_state_machine_arns or [])})),
+        _allow(["lambda:InvokeFunction"], sorted(set(app_invoke_arns or []))),
         _allow(["states:DescribeExecution", "states:StopExecution"], [executions_arn]),
         _allow(["secretsmanager:GetSecretValue"], secret_arns),
     )
@@ -77,8 +82,10 @@ def state_machine_policy(
     cluster_arn: str | None,
     pass_role_arns: list[str],
     events_rule_arn: str | None,
+    calls_table_arn: str,
 ) -> Doc:
-    """What the worker state machine may do: invoke its Lambda, or run and watch its task."""
+    """What the worker state machine may do: invoke its Lambda, or run and watch its task, and
+    mark a call FAILED when its worker stops without a result (infra/asl.py ``MarkFailed``)."""
     task_family = task_definition_arn.rsplit(":", 1)[0] + ":*" if task_definition_arn else None
     return _doc(
         _allow(["lambda:InvokeFunction"], function_arns),
@@ -90,6 +97,7 @@ def state_machine_policy(
         # runTask.sync watches the task through this managed EventBridge rule.
         _allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], [events_rule_arn] if events_rule_arn else []),
         _allow(["iam:PassRole"], pass_role_arns),
+        _allow(["dynamodb:UpdateItem"], [calls_table_arn]),
         # Log delivery actions support no resource-level permissions (AWS documents "*").
         _allow(
             [

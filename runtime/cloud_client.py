@@ -10,6 +10,7 @@ imported lazily (through `runtime.awsclients`) and honours ``AWS_ENDPOINT_URL``.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,6 +23,8 @@ from runtime.serialization import RemoteError, deserialize
 from runtime.stepfunctions import start_execution
 
 Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
+# Set by infra in every function: JSON {tag: {"lambda_arn": str | null, "state_machine_arn": str}}
+TARGETS_ENV = "TOOLKIT_FUNCTION_TARGETS"
 POLL_FIRST_S, POLL_MAX_S = 0.05, 1.0
 
 
@@ -150,3 +153,19 @@ class CloudFunctionCall:
 
     def get(self, timeout: float | None = None) -> Any:
         return self._transport.get(self.object_id, timeout)
+
+
+def targets_from_env(env: Mapping[str, str] = os.environ) -> dict[str, FunctionTarget]:
+    """The app's callable functions as infra passed them (`TARGETS_ENV`)."""
+    try:
+        raw = json.loads(env.get(TARGETS_ENV) or "{}")
+    except ValueError as exc:
+        raise ValueError(f"{TARGETS_ENV} is not JSON: {exc}") from None
+    return {tag: FunctionTarget(tag, t.get("lambda_arn"), t.get("state_machine_arn")) for tag, t in raw.items()}
+
+
+def transport_from_env(app_name: str) -> CloudTransport:
+    """The transport a deployed function uses to call its app's other functions."""
+    from runtime.callstore.dynamodb import DynamoDBCallStore
+
+    return CloudTransport(app_name, DynamoDBCallStore.from_env(), targets_from_env())

@@ -8,7 +8,9 @@ Events handled (see `runtime.events.sources`, `runtime.invocation`):
   * web: API Gateway REST (v1), HTTP API (v2), ALB, Function URL -> adapter via Mangum,
     behind the shared `Gateway` (proxy auth, 413 body limit, the 303 budget);
   * ``{"toolkit_event": "call", ...}``: a ``.remote()`` / ``.spawn()`` direct invoke;
-  * ``{"toolkit_event": "worker_task", "call_id", "function"}``: a Step Functions task;
+  * ``{"toolkit_event": "worker_task", "call_id", "function"}``: a Step Functions task.  A task
+    that cannot record an outcome *raises* (a Lambda function error) instead of replying, so
+    Step Functions retries it and finally marks the call FAILED (infra/asl.py ``MarkFailed``);
   * anything else: a 400-shaped error reply; the environment stays up.
 
 Environment variables read:
@@ -53,6 +55,11 @@ from runtime.worker import call_function, execute_stored_call, run_to_result
 
 log = logging.getLogger("toolkit.runtime")
 BUDGET_ENV, TOKENS_ENV = "TOOLKIT_REQUEST_BUDGET_S", "TOOLKIT_PROXY_TOKENS"
+
+
+class AbandonedCallError(RuntimeError):
+    """A worker task found its call still running: an earlier attempt of the same execution
+    claimed it and stopped (timeout, crash) without a result, so nothing will finish it."""
 
 
 class FunctionService:
@@ -131,6 +138,10 @@ class FunctionService:
     def worker_task(self, task: WorkerTask) -> dict[str, Any]:
         self._check_function(task.function)
         status = execute_stored_call(self.store, task.call_id, self._runner())
+        if not status.finished:
+            raise AbandonedCallError(
+                f"Call {task.call_id} is still {status.value} but no attempt is running it: an earlier attempt "
+                "stopped (timeout or crash) before recording a result. Raise the function's timeout or memory.")
         return {"call_id": task.call_id, "status": status.value}
 
     def _runner(self) -> Any:
@@ -182,11 +193,16 @@ def shutdown() -> None:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    web = classify(event) not in (EventSource.CALL, EventSource.WORKER_TASK)
+    source = classify(event)
+    web = source not in (EventSource.CALL, EventSource.WORKER_TASK)
+    # A Step Functions task must fail visibly: a reply would count as success and leave the call unfinished.
+    reraise = source is EventSource.WORKER_TASK
     try:
         service = init()
     except Exception as exc:  # a broken deployment answers every event with why, instead of crash-looping
         log.exception("toolkit runtime failed to initialise")
+        if reraise:
+            raise
         return error_reply(500, f"The function could not start: {type(exc).__name__}: {exc}", web=web)
     try:
         return service.handle(event, context)
@@ -194,6 +210,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return error_reply(400, str(exc), web=web)
     except Exception as exc:
         log.exception("toolkit runtime failed to handle an event")
+        if reraise:
+            raise
         return error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}", web=web)
 
 

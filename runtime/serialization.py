@@ -47,3 +47,24 @@ def serialize_error(exc: BaseException) -> bytes:
     if err.exception is not None:
         err.exception.__traceback__ = None
     return serialize(err)
+
+
+class WorkerFailedError(RuntimeError):
+    """The worker stopped without recording a result (killed by its timeout, crashed, failed to
+    start), as Step Functions reported it.  ``error`` is the Step Functions error name
+    (``States.Timeout``, ``States.TaskFailed``, ``Lambda.ResourceNotFoundException``...)."""
+
+    def __init__(self, error: str, cause: str = "", call_id: str = "") -> None:
+        super().__init__(error, cause, call_id)  # all three in args: pickling rebuilds from them
+        self.error, self.cause, self.call_id = error, cause, call_id
+
+    def __str__(self) -> str:
+        call = f"Call {self.call_id}" if self.call_id else "The call"
+        detail = f": {self.cause}" if self.cause else ""
+        return f"{call} failed: its worker stopped without a result, Step Functions error {self.error}{detail}"
+
+
+def worker_failure(error: str, cause: str, call_id: str = "") -> RemoteError:
+    """The `RemoteError` a FAILED record carries when Step Functions, not the worker, failed the call."""
+    exc = WorkerFailedError(error, cause, call_id)
+    return RemoteError(exc, error, str(exc), f"(no Python traceback: the worker stopped with {error})\n")

@@ -31,6 +31,11 @@ class FunctionCall:
         """The call's result.  Raises the built-in ``TimeoutError`` if it is not finished in time."""
         if timeout is not None and timeout < 0:
             raise InvalidError(f"get(timeout={timeout!r}) must be >= 0 seconds, or None to wait.")
+        from toolkit.runner import deployed_runner
+
+        cloud = deployed_runner()
+        if cloud is not None:  # inside a deployed function: the call lives in the app's DynamoDB table
+            return cloud.get(self.object_id, timeout)
         from toolkit.local.results import unwrap
         from toolkit.local.runner import local_runner
 

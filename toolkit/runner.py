@@ -1,15 +1,85 @@
-"""Which runner executes ``.remote()`` and friends: local worker pools by default.
+"""Which runner executes ``.remote()`` and friends.
 
-The cloud runner (calls to a deployed app through AWS) plugs in here later; user code
-does not change.
+* On a laptop: local worker pools (`toolkit.local.runner`).
+* Inside a deployed function (the runtime's environment: ``TOOLKIT_MANIFEST``,
+  ``TOOLKIT_FUNCTION`` and ``TOOLKIT_CALLS_TABLE`` set by infra): calls to the app's other
+  functions go through AWS -- `runtime.cloud_client.CloudTransport`, Step Functions workers,
+  Lambda invokes and the DynamoDB call store -- instead of starting worker processes inside
+  the container.  Where each function runs comes from ``TOOLKIT_FUNCTION_TARGETS``.
+
+User code does not change.  Nothing here imports boto3 until a cloud call is made.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.cloud_client import CloudTransport
+    from toolkit.calls import FunctionCall
+    from toolkit.functions import Function
+
+__all__ = ["DEPLOYED_ENV", "CloudRunner", "current_runner", "deployed_runner", "in_deployment"]
+
+DEPLOYED_ENV = ("TOOLKIT_MANIFEST", "TOOLKIT_FUNCTION", "TOOLKIT_CALLS_TABLE")
+
+
+class CloudRunner:
+    """The local runner's interface, over a deployed app's `CloudTransport`."""
+
+    def __init__(self, transport: CloudTransport) -> None:
+        self.transport = transport
+
+    def call(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self.transport.remote(fn.spec.tag, args, kwargs)
+
+    def remote_gen(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
+        # a deployed generator is drained where it runs: its values arrive together, in order
+        return iter(self.transport.remote(fn.spec.tag, args, kwargs))
+
+    def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FunctionCall:
+        from toolkit.calls import FunctionCall
+
+        return FunctionCall(self.transport.spawn(fn.spec.tag, args, kwargs))
+
+    def map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
+            order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:
+        return self.transport.map(fn.spec.tag, arg_tuples, order_outputs=order_outputs,
+                                  return_exceptions=return_exceptions, kwargs=kwargs)
+
+    def get(self, call_id: str, timeout: float | None) -> Any:
+        return self.transport.get(call_id, timeout)
+
+
+_lock = threading.Lock()
+_cloud: dict[tuple[str, ...], CloudRunner] = {}
+
+
+def in_deployment() -> bool:
+    return all(os.environ.get(name) for name in DEPLOYED_ENV)
+
+
+def deployed_runner() -> CloudRunner | None:
+    """The cloud runner when this process is a deployed function, else None."""
+    if not in_deployment():
+        return None
+    key = tuple(os.environ.get(name, "") for name in (*DEPLOYED_ENV, "TOOLKIT_FUNCTION_TARGETS"))
+    with _lock:  # one per environment: its boto3 clients are reused across invokes
+        if key not in _cloud:
+            from runtime.cloud_client import transport_from_env
+            from runtime.deployment import load_deployment
+
+            _cloud[key] = CloudRunner(transport_from_env(load_deployment().app_name))
+        return _cloud[key]
 
 
 def current_runner() -> Any:
+    cloud = deployed_runner()
+    if cloud is not None:
+        return cloud
     from toolkit.local.runner import local_runner
 
     return local_runner()

@@ -19,7 +19,12 @@ from infra.components.domains import ZoneLookup, alias_records
 from infra.components.ecs import TOOLKIT_HOST_HEADER, EcsFunction, EcsFunctionArgs, EcsPlatform
 from infra.components.http_api import HttpApi, HttpApiArgs, HttpRoute, HttpRouteArgs
 from infra.components.identity import FunctionRole, FunctionRoleArgs
-from infra.components.lambda_function import LambdaFunction, LambdaFunctionArgs, lambda_log_group_name
+from infra.components.lambda_function import (
+    ALIAS_NAME,
+    LambdaFunction,
+    LambdaFunctionArgs,
+    lambda_log_group_name,
+)
 from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
 from infra.config import Settings
 from infra.dns import zone_for
@@ -60,6 +65,33 @@ class AppContext:
     def zone_id_for(self, domain: str) -> pulumi.Output[str]:
         return self.zones.zone_id(zone_for(domain, self.settings.hosted_zone))
 
+    def worker_arn(self, plan: FunctionPlan) -> pulumi.Output[str]:
+        """From the fixed name, so no function waits on another's resources (no cycles)."""
+        return self.arn("states", f"stateMachine:{worker_name(plan)}")
+
+    def invoke_arn(self, plan: FunctionPlan) -> pulumi.Output[str] | None:
+        """The Lambda alias ``.remote()`` invokes; None where calls go through the worker (ECS, > 15 min)."""
+        if not (plan.has_lambda and plan.worker == "lambda"):
+            return None
+        return self.arn("lambda", f"function:{plan.name}:{ALIAS_NAME}")
+
+    def callable_functions(self) -> list[FunctionPlan]:
+        """Functions other functions may ``.remote/.spawn/.map`` (web endpoints are called over HTTP)."""
+        return [f for f in self.app.functions if f.web is None]
+
+    def function_targets(self) -> pulumi.Output[str]:
+        """``TOOLKIT_FUNCTION_TARGETS``: JSON ``{tag: {"lambda_arn", "state_machine_arn"}}``."""
+        plans = self.callable_functions()
+        values = pulumi.Output.all(*[pulumi.Output.all(self.invoke_arn(f), self.worker_arn(f)) for f in plans])
+        return values.apply(lambda arns: json.dumps(
+            {f.tag: {"lambda_arn": a[0], "state_machine_arn": a[1]} for f, a in zip(plans, arns, strict=True)},
+            separators=(",", ":"),  # Lambda caps all variables at 4 KB together
+        ))
+
+
+def worker_name(plan: FunctionPlan) -> str:
+    return physical_name(plan.name, "worker", max_len=80)
+
 
 @dataclass
 class ToolkitFunctionArgs:
@@ -76,8 +108,9 @@ class ToolkitFunction(pulumi.ComponentResource):
         super().__init__("toolkit:function:ToolkitFunction", name, None, opts)
         plan, ctx = args.plan, args.context
         self.name, self.plan, self.ctx = name, plan, ctx
-        self.state_machine_name = physical_name(plan.name, "worker", max_len=80)
-        state_machine_arn = ctx.arn("states", f"stateMachine:{self.state_machine_name}")
+        self.state_machine_name = worker_name(plan)
+        state_machine_arn = ctx.worker_arn(plan)
+        callable_functions = ctx.callable_functions()
         self.log_group = self._log_group("logs", self._log_group_name())
         self.states_log_group = self._log_group("states-logs", f"/toolkit/{ctx.app.prefix}/{plan.slug}/states")
         self.role = FunctionRole(
@@ -90,6 +123,8 @@ class ToolkitFunction(pulumi.ComponentResource):
                 state_machine_arn=state_machine_arn,
                 executions_arn=ctx.arn("states", f"execution:{self.state_machine_name}:*"),
                 secret_arns=[ctx.secret_arns[s] for s in plan.secrets],
+                app_state_machine_arns=[ctx.worker_arn(f) for f in callable_functions],
+                app_invoke_arns=[arn for f in callable_functions if (arn := ctx.invoke_arn(f)) is not None],
             ),
             opts=child(self),
         ).role
@@ -100,6 +135,7 @@ class ToolkitFunction(pulumi.ComponentResource):
             "TOOLKIT_PAYLOAD_BUCKET": ctx.calls.bucket.bucket,
             "TOOLKIT_STATE_MACHINE_ARN": state_machine_arn,
             "TOOLKIT_SECRET_ARNS": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
+            "TOOLKIT_FUNCTION_TARGETS": ctx.function_targets(),
         }
         self.outputs = {"backend": plan.backend, "role_arn": self.role.arn, "log_group": self.log_group.name}
         if plan.has_lambda:
@@ -126,7 +162,9 @@ class ToolkitFunction(pulumi.ComponentResource):
             f"{self.name}-worker",
             WorkerArgs(
                 plan=self.plan, state_machine_name=self.state_machine_name, log_group=self.states_log_group,
-                region=self.ctx.settings.region, account_id=self.ctx.account_id, function_arn=function_arn, ecs=ecs,
+                region=self.ctx.settings.region, account_id=self.ctx.account_id,
+                calls_table_name=self.ctx.calls.table.name, calls_table_arn=self.ctx.calls.table.arn,
+                function_arn=function_arn, ecs=ecs,
             ),
             opts=child(self),
         )

@@ -4,7 +4,7 @@ its web side on one, its worker on the other), allowed only what its code needs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -25,6 +25,9 @@ class FunctionRoleArgs:
     state_machine_arn: pulumi.Input[str]
     executions_arn: pulumi.Input[str]
     secret_arns: list[pulumi.Input[str]]
+    # the app's functions this one may call (runtime's cloud runner): workers and Lambda aliases
+    app_state_machine_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    app_invoke_arns: list[pulumi.Input[str]] = field(default_factory=list)
 
 
 class FunctionRole(pulumi.ComponentResource):
@@ -41,10 +44,13 @@ class FunctionRole(pulumi.ComponentResource):
         document = pulumi.Output.all(
             args.log_group_arn, args.table_arn, args.bucket_arn, args.state_machine_arn, args.executions_arn,
             pulumi.Output.all(*args.secret_arns),
+            pulumi.Output.all(*args.app_state_machine_arns),
+            pulumi.Output.all(*args.app_invoke_arns),
         ).apply(
             lambda v: function_policy(
                 log_group_arn=v[0], table_arn=v[1], bucket_arn=v[2], state_machine_arn=v[3],
-                executions_arn=v[4], secret_arns=list(v[5]),
+                executions_arn=v[4], secret_arns=list(v[5]), app_state_machine_arns=list(v[6]),
+                app_invoke_arns=list(v[7]),
             )
         )
         aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=to_json(document), opts=child(self))

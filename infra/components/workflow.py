@@ -35,6 +35,8 @@ class WorkerArgs:
     log_group: aws.cloudwatch.LogGroup
     region: str
     account_id: pulumi.Input[str]
+    calls_table_name: pulumi.Input[str]  # MarkFailed writes failed calls here
+    calls_table_arn: pulumi.Input[str]
     function_arn: pulumi.Input[str] | None = None  # the Lambda alias for Lambda workers
     ecs: EcsWorkerArgs | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -78,14 +80,17 @@ class Worker(pulumi.ComponentResource):
     def _definition(args: WorkerArgs) -> pulumi.Output[str]:
         plan = args.plan
         if args.ecs is None:
-            return pulumi.Output.from_input(args.function_arn).apply(
-                lambda arn: json.dumps(build_definition(tag=plan.tag, timeout=plan.timeout, retry=_retry(plan), function_arn=arn))
+            return pulumi.Output.all(args.function_arn, args.calls_table_name).apply(
+                lambda v: json.dumps(build_definition(
+                    tag=plan.tag, timeout=plan.timeout, calls_table=v[1], retry=_retry(plan), function_arn=v[0]))
             )
         e = args.ecs
-        return pulumi.Output.all(e.cluster_arn, e.task_definition_arn, e.subnets, e.security_groups, e.capacity_provider).apply(
+        return pulumi.Output.all(
+            e.cluster_arn, e.task_definition_arn, e.subnets, e.security_groups, e.capacity_provider, args.calls_table_name
+        ).apply(
             lambda v: json.dumps(
                 build_definition(
-                    tag=plan.tag, timeout=plan.timeout, retry=_retry(plan),
+                    tag=plan.tag, timeout=plan.timeout, calls_table=v[5], retry=_retry(plan),
                     ecs=EcsTarget(cluster=v[0], task_definition=v[1], container=e.container,
                                   subnets=tuple(v[2]), security_groups=tuple(v[3]), capacity_provider=v[4]),
                 )
@@ -104,12 +109,13 @@ class Worker(pulumi.ComponentResource):
             e.cluster_arn if e else None,
             pulumi.Output.all(*(e.pass_role_arns if e else [])),
             events_rule if e else None,
+            args.calls_table_arn,
         )
         return to_json(
             values.apply(
                 lambda v: state_machine_policy(
                     function_arns=[v[0]] if v[0] else [], task_definition_arn=v[1], cluster_arn=v[2],
-                    pass_role_arns=list(v[3]), events_rule_arn=v[4],
+                    pass_role_arns=list(v[3]), events_rule_arn=v[4], calls_table_arn=v[5],
                 )
             )
         )

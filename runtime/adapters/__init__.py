@@ -3,35 +3,57 @@
 * `fastapi_endpoint` -- the function becomes ``/`` of a FastAPI app (``docs=True`` adds /docs).
 * `asgi_app`         -- ``asgi_app`` calls the factory once; ``wsgi_app`` wraps its result in a2wsgi.
 * `web_server`       -- starts the user's server once, waits for its port, proxies with httpx.
+
+An environment serves one kind, so each adapter module is imported only when its kind is
+built: httpx (with the click/rich/pygments its package pulls in) costs a FastAPI endpoint's
+cold start about 90 ms otherwise (bench/bench_runtime.py, ``python -X importtime``).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.adapters.asgi_app import build_asgi_app, build_wsgi_app
 from runtime.adapters.base import Adapter, AdapterError, WebKind, WebSpec
-from runtime.adapters.fastapi_endpoint import build_fastapi_endpoint
-from runtime.adapters.web_server import WebServerProxy, WebServerStartupError, build_web_server, wait_for_port
 from runtime.types import ASGIApp
 
-ADAPTERS: dict[WebKind, Adapter] = {
-    WebKind.FASTAPI_ENDPOINT: build_fastapi_endpoint,
-    WebKind.ASGI_APP: build_asgi_app,
-    WebKind.WSGI_APP: build_wsgi_app,
-    WebKind.WEB_SERVER: build_web_server,
+if TYPE_CHECKING:
+    from runtime.adapters.web_server import WebServerProxy, WebServerStartupError, wait_for_port
+
+# kind -> (module, builder): resolved on first use
+_BUILDERS: dict[WebKind, tuple[str, str]] = {
+    WebKind.FASTAPI_ENDPOINT: ("runtime.adapters.fastapi_endpoint", "build_fastapi_endpoint"),
+    WebKind.ASGI_APP: ("runtime.adapters.asgi_app", "build_asgi_app"),
+    WebKind.WSGI_APP: ("runtime.adapters.asgi_app", "build_wsgi_app"),
+    WebKind.WEB_SERVER: ("runtime.adapters.web_server", "build_web_server"),
 }
+_WEB_SERVER_NAMES = ("WebServerProxy", "WebServerStartupError", "wait_for_port")
+
+
+def adapter(kind: WebKind) -> Adapter:
+    module, name = _BUILDERS[kind]
+    builder: Adapter = getattr(importlib.import_module(module), name)
+    return builder
 
 
 def build_web_app(fn: Callable[..., Any], spec: WebSpec) -> ASGIApp:
     """The ASGI app serving web function ``fn`` (the user's undecorated callable)."""
-    return ADAPTERS[spec.kind](fn, spec)
+    return adapter(spec.kind)(fn, spec)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ADAPTERS":
+        return {kind: adapter(kind) for kind in _BUILDERS}
+    if name in _WEB_SERVER_NAMES:
+        return getattr(importlib.import_module("runtime.adapters.web_server"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "ADAPTERS",
     "Adapter",
+    "adapter",
     "AdapterError",
     "WebKind",
     "WebServerProxy",

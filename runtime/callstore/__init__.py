@@ -8,7 +8,21 @@ the first writer wins and every later `complete()` returns False, so a result is
 recorded exactly once even when a retry and a slow original both finish.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from runtime.callstore.base import CallRecord, CallStatus, CallStore, new_call_id
-from runtime.callstore.sqlite import SQLiteCallStore
+
+if TYPE_CHECKING:
+    from runtime.callstore.sqlite import SQLiteCallStore
+
+
+def __getattr__(name: str) -> Any:
+    # sqlite3 only where calls are local: a Lambda cold start does not pay for it
+    if name == "SQLiteCallStore":
+        from runtime.callstore.sqlite import SQLiteCallStore
+
+        return SQLiteCallStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CallRecord", "CallStatus", "CallStore", "SQLiteCallStore", "new_call_id"]

@@ -9,22 +9,33 @@ Transitions are conditional writes, so concurrent writers agree on one outcome:
 ``create`` needs a new id, ``mark_running`` needs PENDING, ``complete`` needs PENDING or
 RUNNING.  Each result upload gets its own S3 key, so a losing writer never overwrites
 the winner's object; it deletes its own instead.
+
+A call can also be failed by the worker's state machine (infra/asl.py ``MarkFailed``) when the
+worker stopped without a result.  Step Functions cannot serialize Python, so it writes a
+marker (`FAILURE_ATTR`: JSON ``{"Error", "Cause"}``, `FAILURE_TIME_ATTR`: ISO time) instead of
+``result``; `get` turns it into the serialized `WorkerFailedError` any FAILED record carries.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from runtime.awsclients import client
 from runtime.callstore.base import CallRecord, CallStatus
+from runtime.serialization import serialize, worker_failure
 
 CLAIM_CHECK_THRESHOLD = 180_000  # bytes; two such blobs plus metadata stay under 400 KB
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 TABLE_ENV, BUCKET_ENV, TTL_ENV = "TOOLKIT_CALLS_TABLE", "TOOLKIT_PAYLOAD_BUCKET", "TOOLKIT_CALL_TTL_SECONDS"
 _UNFINISHED = (CallStatus.PENDING.value, CallStatus.RUNNING.value)
+# Written by the worker state machine; infra/asl.py uses the same names.
+FAILURE_ATTR, FAILURE_TIME_ATTR = "sfn_error", "sfn_failed_at"
+_CAUSE_MAX = 4000  # characters of a Step Functions cause kept in the error message
 
 
 class ClaimCheckUnavailableError(RuntimeError):
@@ -94,6 +105,8 @@ class DynamoDBCallStore:
         item = self._item(call_id)
         if item is None:
             return None
+        if FAILURE_ATTR in item and "result" not in item and "result_ref" not in item:
+            return _failed_by_state_machine(call_id, item)
         return CallRecord(
             call_id, item["app"]["S"], item["function"]["S"], CallStatus(item["status"]["S"]),
             float(item["created_at"]["N"]), float(item["updated_at"]["N"]),
@@ -153,3 +166,41 @@ class DynamoDBCallStore:
     def _s3_delete(self, key: str) -> None:
         if self._s3 is not None:
             self._s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _failed_by_state_machine(call_id: str, item: dict[str, Any]) -> CallRecord:
+    """The FAILED record for a call the state machine marked: its error, serialized like a worker's."""
+    error, cause = _caught(item[FAILURE_ATTR]["S"])
+    failed_at = _epoch(item.get(FAILURE_TIME_ATTR, {}).get("S")) or float(item["updated_at"]["N"])
+    return CallRecord(
+        call_id, item["app"]["S"], item["function"]["S"], CallStatus.FAILED,
+        float(item["created_at"]["N"]), failed_at, item.get("owner", {}).get("S"),
+        serialize(worker_failure(error, cause, call_id)),
+    )
+
+
+def _caught(marker: str) -> tuple[str, str]:
+    """``(error, cause)`` from the Catch's JSON; a Lambda's cause is itself JSON with errorMessage."""
+    try:
+        caught = json.loads(marker)
+    except ValueError:
+        caught = None
+    if not isinstance(caught, dict):
+        return "States.Unknown", marker[:_CAUSE_MAX]
+    error, cause = str(caught.get("Error") or "States.Unknown"), str(caught.get("Cause") or "")
+    try:
+        details = json.loads(cause)
+    except ValueError:
+        details = None
+    if isinstance(details, dict) and "errorMessage" in details:
+        cause = f"{details.get('errorType', 'Error')}: {details['errorMessage']}"
+    return error, cause[:_CAUSE_MAX]
+
+
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

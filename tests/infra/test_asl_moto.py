@@ -134,7 +134,7 @@ def test_lambda_worker_definition_succeeds_on_moto(moto_url: str) -> None:
         Handler="handler.handler",
         Code={"ZipFile": _zip()},
     )["FunctionArn"]
-    definition = build_definition(tag="square", timeout=300, retry=Retry(max_retries=2), function_arn=fn_arn)
+    definition = build_definition(tag="square", timeout=300, calls_table="calls", retry=Retry(max_retries=2), function_arn=fn_arn)
     sfn, execution_arn = _start(moto_url, "square-worker", definition, "fc-lambda1", "square")
     desc = _wait(sfn, execution_arn)
     assert desc["status"] == "SUCCEEDED", desc
@@ -170,7 +170,7 @@ def _substitute_put_item(definition: dict[str, Any], table: str) -> dict[str, An
 
 
 def test_ecs_worker_definition_succeeds_on_moto(moto_url: str) -> None:
-    definition = build_definition(tag="train", timeout=3600, retry=Retry(max_retries=1), ecs=_ecs_target())
+    definition = build_definition(tag="train", timeout=3600, calls_table="calls", retry=Retry(max_retries=1), ecs=_ecs_target())
     run_task = definition["States"]["RunWorker"]
     assert run_task["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert run_task["Parameters"]["LaunchType"] == "FARGATE"

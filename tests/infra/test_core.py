@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import images_for, load_fixture, settings_for
+from infra_support import images_for, load_fixture, settings_for
 
-from infra.asl import ECS_RUN_TASK_SYNC, LAMBDA_INVOKE, EcsTarget, Retry, build_definition
+from infra.asl import ECS_RUN_TASK_SYNC, FAILURE_ATTR, LAMBDA_INVOKE, EcsTarget, Retry, build_definition
 from infra.config import ConfigError, settings_from
 from infra.dns import domain_kind, workspace_url, zone_for
 from infra.gpu import GpuError, select_gpu
 from infra.naming import ALB_NAME_MAX, physical_name
 from infra.plan import plan_app
-from infra.policies import ecr_arn_from_image, function_policy
+from infra.policies import ecr_arn_from_image, function_policy, state_machine_policy
 from infra.sizing import fargate_size, lambda_memory_mib
 
 
@@ -118,7 +118,7 @@ def test_plan_assigns_runners_and_front_doors() -> None:
 
 
 def test_lambda_definition_shape() -> None:
-    definition = build_definition(tag="square", timeout=120, retry=Retry(3, 1.5, 2.0, 30.0), function_arn="arn:fn")
+    definition = build_definition(tag="square", timeout=120, calls_table="calls", retry=Retry(3, 1.5, 2.0, 30.0), function_arn="arn:fn")
     task = definition["States"]["RunWorker"]
     assert definition["StartAt"] == "RunWorker" and task["Resource"] == LAMBDA_INVOKE
     assert task["Parameters"] == {
@@ -134,13 +134,43 @@ def test_lambda_definition_shape() -> None:
 
 def test_ecs_definition_uses_capacity_provider_for_gpus() -> None:
     target = EcsTarget("arn:cluster", "arn:td:1", "function", ("s",), ("g",), capacity_provider="gpu-cp")
-    definition = build_definition(tag="train", timeout=3600, ecs=target)
+    definition = build_definition(tag="train", timeout=3600, calls_table="calls", ecs=target)
     task = definition["States"]["RunWorker"]
     assert definition["StartAt"] == "BuildWorkerTask" and task["Resource"] == ECS_RUN_TASK_SYNC
     assert task["Parameters"]["CapacityProviderStrategy"] == [{"CapacityProvider": "gpu-cp", "Weight": 1}]
     assert "LaunchType" not in task["Parameters"] and "Retry" not in task
     with pytest.raises(ValueError, match="exactly one"):
-        build_definition(tag="x", timeout=1)
+        build_definition(tag="x", timeout=1, calls_table="calls")
+
+
+@pytest.mark.parametrize("worker", ["lambda", "ecs"])
+def test_worker_failure_is_caught_into_a_conditional_failed_mark(worker: str) -> None:
+    target = {"function_arn": "arn:fn"} if worker == "lambda" else \
+        {"ecs": EcsTarget("arn:cluster", "arn:td:1", "function", ("s",), ("g",))}
+    states = build_definition(tag="sq", timeout=60, calls_table="app-calls", retry=Retry(2), **target)["States"]  # type: ignore[arg-type]
+    run = states["RunWorker"]
+    # after the retries: every error, the caught {"Error","Cause"} kept beside call_id
+    assert run["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.worker_error", "Next": "MarkFailed"}]
+    assert run["Retry"][-1]["ErrorEquals"] == ["States.ALL"] and run["End"] is True
+    mark = states["MarkFailed"]
+    params = mark["Parameters"]
+    assert mark["Resource"] == "arn:aws:states:::dynamodb:updateItem" and params["TableName"] == "app-calls"
+    assert params["Key"] == {"call_id": {"S.$": "$.call_id"}}
+    # only an unfinished call is failed: a result a worker recorded first is never overwritten
+    assert params["ConditionExpression"] == "attribute_exists(call_id) AND #st IN (:pending, :running)"
+    names, values = params["ExpressionAttributeNames"], params["ExpressionAttributeValues"]
+    assert names["#st"] == "status" and names["#err"] == FAILURE_ATTR
+    assert values[":failed"] == {"S": "failed"} and (values[":pending"], values[":running"]) == ({"S": "pending"}, {"S": "running"})
+    assert values[":err"] == {"S.$": "States.JsonToString($.worker_error)"}
+    assert mark["Catch"][0]["Next"] == mark["Next"] == "WorkerFailed"
+    assert states["WorkerFailed"]["Type"] == "Fail" and states["WorkerFailed"]["ErrorPath"] == "$.worker_error.Error"
+
+
+def test_state_machine_policy_may_only_update_the_calls_table() -> None:
+    doc = state_machine_policy(function_arns=["arn:fn"], task_definition_arn=None, cluster_arn=None,
+                               pass_role_arns=[], events_rule_arn=None, calls_table_arn="arn:table/calls")
+    ddb = [s for s in doc["Statement"] if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert ddb == [{"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": ["arn:table/calls"]}]
 
 
 def test_function_policy_is_scoped_to_the_function() -> None:

@@ -7,8 +7,8 @@ import runpy
 from pathlib import Path
 
 import pulumi
-from conftest import images_for, load_fixture
 from infra_mocks import RecordingMocks
+from infra_support import images_for, load_fixture
 from pulumi.runtime.config import set_all_config
 
 MAIN = Path(__file__).parents[2] / "infra" / "__main__.py"

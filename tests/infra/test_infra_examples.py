@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_program, settings_for
+from infra_support import run_program, settings_for
 
 from toolkit.loader import find_app, import_path
 from toolkit.manifest import build_manifest

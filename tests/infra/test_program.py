@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import DIGEST, Run, load_fixture, run_program, settings_for
 from infra_mocks import parse_json
+from infra_support import DIGEST, Run, load_fixture, run_program, settings_for
 
 from infra.components.ecs import HEALTH_PATH, SERVER_COMMAND
 from infra.components.gpu import GPU_AMI_PARAMETER
@@ -176,6 +176,10 @@ def test_plain_function_has_worker_concurrency_and_outputs(plain_run: Run) -> No
     task = definition["States"]["RunWorker"]
     assert task["Parameters"]["FunctionName"].endswith(f":function:plain-app-test-square:{ALIAS_NAME}")
     assert task["Retry"][-1]["MaxAttempts"] == 2 and task["TimeoutSeconds"] == 300
+    assert definition["States"]["MarkFailed"]["Parameters"]["TableName"] == "plain-app-test-calls"
+    sfn_policy = parse_json(mocks.one(ROLE_POLICY, "square-worker-policy").inputs["policy"])
+    updates = [s for s in sfn_policy["Statement"] if s["Action"] == ["dynamodb:UpdateItem"]]
+    assert len(updates) == 1 and updates[0]["Resource"] == ["arn:aws:dynamodb:us-east-1:123456789012:table/plain-app-test-calls"]
     assert not mocks.of_type("aws:apigatewayv2/api:Api") and not mocks.of_type("aws:ecs/cluster:Cluster")
     square = plain_run.outputs["functions"]["square"]
     assert square["state_machine_arn"].endswith(":plain-app-test-square-worker") and square["url"] is None
@@ -294,3 +298,24 @@ def test_emulator_endpoint_reaches_every_provider() -> None:
 def test_real_deploys_leave_credentials_to_the_environment(plain_run: Run) -> None:
     for provider in plain_run.mocks.of_type("pulumi:providers:aws"):
         assert "endpoints" not in provider.inputs and "accessKey" not in provider.inputs
+
+
+def test_functions_can_call_their_app_siblings_and_nothing_else(gpu_run: Run) -> None:
+    """runtime's cloud runner: TOOLKIT_FUNCTION_TARGETS names every callable function's worker (and
+    Lambda alias where .remote() invokes it); the role may start exactly those and invoke exactly those."""
+    mocks = gpu_run.mocks
+    generate = mocks.one(LAMBDA, "model-generate").inputs["environment"]["variables"]
+    targets = json.loads(generate["TOOLKIT_FUNCTION_TARGETS"])
+    assert set(targets) == {"Model.generate", "batch", "train"}  # "infer" is a web endpoint: called over HTTP
+    sm = "arn:aws:states:us-east-1:123456789012:stateMachine:gpu-demo-test-"
+    assert targets["train"] == {"lambda_arn": None, "state_machine_arn": sm + "train-worker"}  # ECS: spawn and wait
+    assert targets["Model.generate"]["lambda_arn"] == \
+        f"arn:aws:lambda:us-east-1:123456789012:function:gpu-demo-test-model-generate:{ALIAS_NAME}"
+    policy = parse_json(mocks.one(ROLE_POLICY, "model-generate-identity").inputs["policy"])
+    start = next(s for s in policy["Statement"] if s["Action"] == ["states:StartExecution"])
+    assert start["Resource"] == sorted(t["state_machine_arn"] for t in targets.values())
+    invoke = next(s for s in policy["Statement"] if s["Action"] == ["lambda:InvokeFunction"])
+    assert invoke["Resource"] == [targets["Model.generate"]["lambda_arn"]]
+    batch_container = parse_json(mocks.one("aws:ecs/taskDefinition:TaskDefinition", "batch").inputs["containerDefinitions"])[0]
+    assert {e["name"]: e["value"] for e in batch_container["environment"]}["TOOLKIT_FUNCTION_TARGETS"] == \
+        generate["TOOLKIT_FUNCTION_TARGETS"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,12 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from runtime_support import free_port
 
 from runtime.awsclients import client, reset_clients
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # moto_server's werkzeug runs threaded=True, and moto's DynamoDB checks a ConditionExpression
 # and writes without a lock: racing writers both "win" (measured: 3 of 40 runs of the
@@ -38,13 +36,6 @@ SERIAL_MOTO_SERVER = (
     "    return app(environ, start_response)\n"
     "run_simple(sys.argv[1], int(sys.argv[2]), serial_dynamodb, threaded=True)\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _post(url: str, body: object) -> None:

@@ -16,8 +16,8 @@ from urllib.parse import unquote
 import pytest
 from a2wsgi import WSGIMiddleware
 from asgi_samples import PNG_BYTES, echo_app, wsgi_echo
-from conftest import FIXTURES
 from mangum import Mangum
+from runtime_support import FIXTURES
 
 from runtime.events import EventSource, LambdaBridge, classify
 

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import FIXTURES, free_port
 from deployed_app import function, write_app
+from runtime_support import FIXTURES, free_port
 
 from runtime import lambda_handler
 from runtime.awsclients import client

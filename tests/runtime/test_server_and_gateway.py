@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import free_port
 from deployed_app import function, write_app
 from fastapi import FastAPI
+from runtime_support import free_port
 
 from runtime.callstore import SQLiteCallStore
 from runtime.deployment import load_deployment

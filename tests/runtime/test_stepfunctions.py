@@ -50,7 +50,7 @@ def test_worker_state_machine_succeeds_and_its_payload_runs_the_call(aws: Any, t
         TableName=CAPTURE_TABLE, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "call_id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "call_id", "KeyType": "HASH"}])
-    definition = with_captured_payload(build_definition(tag="add", timeout=60, function_arn="arn:aws:lambda:fn"))
+    definition = with_captured_payload(build_definition(tag="add", timeout=60, calls_table="calls", function_arn="arn:aws:lambda:fn"))
     machine = client("stepfunctions").create_state_machine(
         name="toolkit-add", definition=json.dumps(definition),
         roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"]

@@ -1,0 +1,103 @@
+"""A fake Lambda Runtime API (the HTTP interface a custom runtime such as awslambdaric polls).
+
+Documented endpoints only: ``GET /2018-06-01/runtime/invocation/next`` hands out queued
+events with the request-id, deadline, function ARN and trace headers; ``POST .../{id}/response``
+and ``.../{id}/error`` and ``POST /2018-06-01/runtime/init/error`` are recorded.  ``next``
+blocks while the queue is empty, as the real API does between invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/2018-06-01/runtime"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:toolkit-demo"
+
+
+@dataclass
+class Posted:
+    kind: str  # "response" | "error" | "init_error"
+    request_id: str | None
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeRuntimeAPI:
+    events: queue.Queue[tuple[str, bytes]] = field(default_factory=queue.Queue)
+    posted: queue.Queue[Posted] = field(default_factory=queue.Queue)
+    deadline_s: float = 30.0
+
+    def start(self) -> str:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the runtime client expects
+
+            def do_GET(self) -> None:
+                if self.path != f"{PREFIX}/invocation/next":
+                    return self._reply(404, b"{}")
+                request_id, body = api.events.get()
+                self._reply(200, body, {
+                    "Lambda-Runtime-Aws-Request-Id": request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(int((time.time() + api.deadline_s) * 1000)),
+                    "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+                    "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
+                })
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                kind, request_id = _route(self.path)
+                if kind is None:
+                    return self._reply(404, b"{}")
+                api.posted.put(Posted(kind, request_id, body, dict(self.headers.items())))
+                self._reply(202, b'{"status":"OK"}')
+
+            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def invoke(self, event: Any) -> str:
+        request_id = str(uuid.uuid4())
+        self.events.put((request_id, json.dumps(event).encode()))
+        return request_id
+
+    def next_posted(self, timeout: float) -> Posted:
+        return self.posted.get(timeout=timeout)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a runtime process killed mid-``next`` resets its connection: expected at teardown
+
+
+def _route(path: str) -> tuple[str | None, str | None]:
+    if path == f"{PREFIX}/init/error":
+        return "init_error", None
+    parts = path.removeprefix(f"{PREFIX}/invocation/").split("/")
+    if path.startswith(f"{PREFIX}/invocation/") and len(parts) == 2 and parts[1] in ("response", "error"):
+        return parts[1], parts[0]
+    return None, None
