@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from infra.asl import Retry
 from infra.config import ConfigError, Settings
 from infra.dns import workspace_url
 from infra.gpu import GpuSelection, select_gpu
@@ -19,7 +20,6 @@ __all__ = [
     "LAMBDA_MAX_TIMEOUT",
     "AppPlan",
     "FunctionPlan",
-    "RetryPolicy",
     "WebPlan",
     "plan_app",
 ]
@@ -30,14 +30,6 @@ FrontDoor = Literal["http_api", "alb"]
 
 LAMBDA_MAX_TIMEOUT = 900  # seconds; past it a call must run on ECS
 DEFAULT_MAX_SERVICE_TASKS = 10
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_retries: int
-    backoff_coefficient: float = 2.0
-    initial_delay: float = 1.0
-    max_delay: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ class FunctionPlan:
     gpu: GpuSelection | None
     min_containers: int
     max_containers: int | None
-    retries: RetryPolicy | None
+    retries: Retry | None
     secrets: tuple[str, ...]
     web: WebPlan | None
 
@@ -128,10 +120,10 @@ class AppPlan:
         return tuple(d for f in self.functions if f.web for d in f.web.custom_domains)
 
 
-def _retries(raw: dict[str, Any] | None) -> RetryPolicy | None:
+def _retries(raw: dict[str, Any] | None) -> Retry | None:
     if not raw or not raw.get("max_retries"):
         return None
-    return RetryPolicy(
+    return Retry(
         max_retries=int(raw["max_retries"]),
         backoff_coefficient=float(raw.get("backoff_coefficient") or 2.0),
         initial_delay=float(raw.get("initial_delay") or 1.0),

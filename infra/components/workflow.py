@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra.asl import EcsTarget, Retry, build_definition
+from infra.asl import EcsTarget, build_definition
 from infra.components import child, to_json
 from infra.naming import ROLE_NAME_MAX, physical_name
 from infra.plan import FunctionPlan
@@ -40,11 +40,6 @@ class WorkerArgs:
     function_arn: pulumi.Input[str] | None = None  # the Lambda alias for Lambda workers
     ecs: EcsWorkerArgs | None = None
     tags: dict[str, str] = field(default_factory=dict)
-
-
-def _retry(plan: FunctionPlan) -> Retry | None:
-    r = plan.retries
-    return Retry(r.max_retries, r.backoff_coefficient, r.initial_delay, r.max_delay) if r else None
 
 
 class Worker(pulumi.ComponentResource):
@@ -82,7 +77,7 @@ class Worker(pulumi.ComponentResource):
         if args.ecs is None:
             return pulumi.Output.all(args.function_arn, args.calls_table_name).apply(
                 lambda v: json.dumps(build_definition(
-                    tag=plan.tag, timeout=plan.timeout, calls_table=v[1], retry=_retry(plan), function_arn=v[0]))
+                    tag=plan.tag, timeout=plan.timeout, calls_table=v[1], retry=plan.retries, function_arn=v[0]))
             )
         e = args.ecs
         return pulumi.Output.all(
@@ -90,7 +85,7 @@ class Worker(pulumi.ComponentResource):
         ).apply(
             lambda v: json.dumps(
                 build_definition(
-                    tag=plan.tag, timeout=plan.timeout, calls_table=v[5], retry=_retry(plan),
+                    tag=plan.tag, timeout=plan.timeout, calls_table=v[5], retry=plan.retries,
                     ecs=EcsTarget(cluster=v[0], task_definition=v[1], container=e.container,
                                   subnets=tuple(v[2]), security_groups=tuple(v[3]), capacity_provider=v[4]),
                 )
