@@ -5,8 +5,12 @@ connection with a ``select`` call on each request (O(connections)), and anyio's 
 scopes and attribute lookups add more; at 64 concurrent clients the gateway managed a
 tenth of bare uvicorn's throughput.  The peer here is our own uvicorn (or the user's
 server on loopback), so a small client is enough: keep-alive connections reused
-last-in-first-out, bodies framed by Content-Length or chunked both ways, streamed as they
-arrive.  Content codings pass through untouched (the client decodes them, not the proxy).
+last-in-first-out, requests framed by Content-Length or chunked, response bodies streamed as
+they arrive.  Content codings pass through untouched (the client decodes them, not the proxy).
+
+Responses are parsed by httptools (llhttp, the parser uvicorn reads requests with): status,
+headers, body framing (Content-Length, chunked, to the connection's end), interim 1xx
+responses and whether the connection may be kept alive are its decisions, not this module's.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import httptools
+
 Headers = list[tuple[bytes, bytes]]
 Connector = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
-HEAD_LIMIT = 1024 * 1024  # the largest response head accepted, like a front proxy's buffer
+HEAD_LIMIT = 1024 * 1024  # the largest response head accepted, like a front proxy's buffer (llhttp has no cap)
 READ_CHUNK = 64 * 1024
 # an idle connection older than this is not reused: servers close idle keep-alive
 # connections after a few seconds (uvicorn 5 s, gunicorn 2 s), and a request written into
@@ -27,7 +33,6 @@ READ_CHUNK = 64 * 1024
 REUSE_WITHIN_S = 1.0
 MAX_IDLE = 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_NO_BODY_STATUS = frozenset({204, 304})
 
 
 class UpstreamError(Exception):
@@ -112,16 +117,17 @@ class UpstreamPool:
 
     async def _exchange(self, conn: Connection, method: str, target: str, headers: Headers,
                         body: bytes | AsyncIterator[bytes]) -> UpstreamResponse:
+        message = _Message(head_only=method == "HEAD")
         try:
             await _write_request(conn.writer, method, target, headers, body)
-            status, response_headers = await _read_head(conn.reader)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            await _read_head(conn.reader, message)
+        except OSError as exc:
             conn.close()
             raise UpstreamError(f"the worker's connection failed ({type(exc).__name__})") from exc
-        except BaseException:  # a body over the limit, a cancelled request: the connection is mid-message
+        except BaseException:  # a bad response, a body over the limit, a cancelled request: mid-message
             conn.close()
             raise
-        return UpstreamResponse(status, response_headers, self, conn, _framing(method, status, response_headers))
+        return UpstreamResponse(self, conn, message)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -152,107 +158,170 @@ async def _write_request(writer: asyncio.StreamWriter, method: str, target: str,
     await writer.drain()
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, Headers]:
-    while True:
-        head = await reader.readuntil(b"\r\n\r\n")
-        status_line, *lines = head[:-4].split(b"\r\n")
-        parts = status_line.split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-            raise UpstreamError(f"the worker answered something that is not HTTP/1.1: {status_line[:80]!r}")
-        status = int(parts[1])
-        if status >= 200 or status == 101:  # 1xx interim responses (100 Continue) come before the real one
-            return status, [_header(line) for line in lines if line]
+# -- responses: parsed by httptools -------------------------------------------------------------
+async def _read_head(reader: asyncio.StreamReader, message: _Message) -> None:
+    seen = 0
+    while not message.head_done:
+        data = await reader.read(READ_CHUNK)
+        if not data:
+            raise UpstreamError("the worker closed the connection before it answered")
+        message.feed(data)
+        seen += len(data)
+        if seen > HEAD_LIMIT and not message.head_done:
+            raise UpstreamError(f"the worker's response head is over {HEAD_LIMIT} bytes")
 
 
-def _header(line: bytes) -> tuple[bytes, bytes]:
-    name, _, value = line.partition(b":")
-    return name.strip(), value.strip()
+class _Message:
+    """httptools callbacks for one response: llhttp frames it, this keeps what the proxy needs.
+
+    A fresh parser per response (about half a microsecond) rather than one per connection:
+    a response to HEAD leaves llhttp waiting for a body that never comes (see
+    ``on_headers_complete``), so its parser cannot read the next response anyway.
+    """
+
+    __slots__ = ("parser", "head_only", "status", "headers", "body", "head_done", "complete", "keep_alive",
+                 "spoiled", "error")
+
+    def __init__(self, head_only: bool) -> None:
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.head_only = head_only
+        self.status = 0
+        self.headers: Headers = []
+        self.body: list[bytes] = []  # chunks parsed but not yet handed to the reader of the body
+        self.head_done = self.complete = self.keep_alive = False
+        # bytes after the end of this response (a second response, a body on a HEAD answer,
+        # data after "Connection: close"): the connection is out of step and is not reused
+        self.spoiled = False
+        # the body went wrong in a read that also brought the head: raised once the chunks
+        # parsed before it were read, so the caller sees the response, then its body break off
+        self.error: UpstreamError | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self.parser is None:
+            raise UpstreamError("the response was already closed")
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.spoiled = True  # 101: the connection now speaks another protocol; this client relays HTTP only
+        except httptools.HttpParserError as exc:
+            if self.complete:
+                self.spoiled = True
+                return
+            error = UpstreamError(f"the worker answered something that is not valid HTTP/1.1 ({exc})")
+            error.__cause__ = exc
+            if not self.head_done:
+                raise error from exc
+            self.error = error
+
+    # -- the httptools protocol ------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.spoiled = True
+        self.headers = []  # an interim response's headers are not the real one's
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.complete:
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        if self.complete or parser is None:
+            return
+        status = parser.get_status_code()
+        if status < 200 and status != 101:
+            return  # 100 Continue, 103 Early Hints: llhttp ends them at their head; the real response follows
+        self.status, self.head_done = status, True
+        self.keep_alive = parser.should_keep_alive()
+        if self.head_only:
+            # llhttp skips the body of a response to HEAD only when its headers-complete
+            # callback returns 1, and httptools does not pass that return value on, so llhttp
+            # would wait for the Content-Length it was told.  Like aiohttp's parser for a HEAD
+            # request (response_with_body=False), the response ends at its head.
+            self.complete = True
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            self.spoiled = True
+        else:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.head_done:  # else an interim response ended
+            self.complete = True
 
 
-# -- response bodies -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Framing:
-    length: int | None  # Content-Length; None: chunked, or until the connection closes
-    chunked: bool = False
-    keep_alive: bool = True
+def _declared_length(headers: Headers) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value)  # llhttp accepted it: digits, one value, no Transfer-Encoding beside it
+    return None
 
 
-def _framing(method: str, status: int, headers: Headers) -> Framing:
-    close = any(k.lower() == b"connection" and b"close" in v.lower() for k, v in headers)
-    if method == "HEAD" or status in _NO_BODY_STATUS or 100 <= status < 200:
-        return Framing(0, keep_alive=not close)
-    for key, value in headers:
-        name = key.lower()
-        if name == b"transfer-encoding" and b"chunked" in value.lower():
-            return Framing(None, chunked=True, keep_alive=not close)
-        if name == b"content-length" and value.isdigit():
-            return Framing(int(value), keep_alive=not close)
-    return Framing(None, keep_alive=False)  # HTTP/1.0 style: the body ends when the connection does
+def _ends_at_close(headers: Headers) -> bool:
+    """Whether the body is framed by the connection's end: no Content-Length, no final chunked coding.
+
+    llhttp reads such a body to the end of the connection, but httptools has no way to tell it
+    that the end came (llhttp_finish), so at EOF this says whether the body is whole or cut short.
+    """
+    codings = [value for name, value in headers if name.lower() == b"transfer-encoding"]
+    if codings:
+        return codings[-1].rsplit(b",", 1)[-1].strip().lower() != b"chunked"
+    return _declared_length(headers) is None
 
 
 class UpstreamResponse:
-    def __init__(self, status: int, headers: Headers, pool: UpstreamPool, conn: Connection, framing: Framing) -> None:
-        self.status_code, self.headers = status, headers
-        self._pool, self._conn, self._framing = pool, conn, framing
-        self._done = framing.length == 0
+    def __init__(self, pool: UpstreamPool, conn: Connection, message: _Message) -> None:
+        self.status_code, self.headers = message.status, message.headers
+        self._pool, self._conn, self._message = pool, conn, message
+        # nothing to read (HEAD, 204, 304, an empty body, all parsed with the head): 0, which
+        # lets the proxy send the response whole
+        self._length = 0 if message.complete and not message.body else _declared_length(message.headers)
         self._released = False
 
     @property
     def length(self) -> int | None:
-        """The body's size when the worker declared it (Content-Length)."""
-        return None if self._framing.chunked else self._framing.length
+        """The body's size when known before reading it (Content-Length, or 0 for no body)."""
+        return self._length
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         """The body as it arrives (chunked framing removed; content codings kept)."""
-        if self._done:
-            return
-        reader = self._conn.reader
-        try:
-            if self._framing.chunked:
-                async for chunk in _chunked(reader):
-                    yield chunk
-            else:
-                async for chunk in _sized(reader, self._framing.length):
-                    yield chunk
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            raise UpstreamError(f"the worker's response broke off ({type(exc).__name__})") from exc
-        self._done = True
+        message, reader = self._message, self._conn.reader
+        while True:
+            if message.body:
+                # what one read brought, as one piece: a streamed event is not held back, and
+                # many small chunks that came together do not become many sends
+                chunks, message.body = message.body, []
+                yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if message.complete:
+                return
+            if message.error is not None:
+                raise message.error
+            try:
+                data = await reader.read(READ_CHUNK)
+            except OSError as exc:
+                raise UpstreamError(f"the worker's response broke off ({type(exc).__name__})") from exc
+            if not data:
+                if not _ends_at_close(self.headers):
+                    raise UpstreamError("the worker's response broke off (the connection closed mid-body)")
+                message.complete, message.keep_alive = True, False
+                return
+            message.feed(data)
 
     async def aread(self) -> bytes:
+        message = self._message
+        if message.complete:  # the usual small response came with its head: no generator needed
+            body, message.body = b"".join(message.body), []
+            return body
         return b"".join([chunk async for chunk in self.aiter_raw()])
 
     async def aclose(self) -> None:
-        """Return the connection for reuse when the whole body was read, else close it."""
+        """Return the connection for reuse when the whole response was read, else close it."""
         if self._released:
             return
         self._released = True
-        if self._done and self._framing.keep_alive:
+        message = self._message
+        message.parser = None  # the parser and its callbacks refer to each other: free them now, not at a GC
+        if message.complete and message.keep_alive and not message.spoiled:
             self._pool._give_back(self._conn)
         else:
             self._conn.close()
-
-
-async def _sized(reader: asyncio.StreamReader, length: int | None) -> AsyncIterator[bytes]:
-    remaining = length
-    while remaining is None or remaining > 0:
-        chunk = await reader.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
-        if not chunk:
-            if remaining is None:
-                return  # read-until-close: the end of the connection is the end of the body
-            raise asyncio.IncompleteReadError(b"", remaining)
-        if remaining is not None:
-            remaining -= len(chunk)
-        yield chunk
-
-
-async def _chunked(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, dropped
-                pass
-            return
-        chunk = await reader.readexactly(size)
-        await reader.readexactly(2)
-        yield chunk
-
