@@ -84,7 +84,7 @@ def test_load_errors_are_one_line_and_distinct(args: list[str], message: str) ->
 def test_import_error_names_the_missing_module_and_line() -> None:
     result = toolkit_cli("manifest", str(APPS / "import_error_app.py"))
     assert "this_package_does_not_exist_anywhere" in result.stderr
-    assert "import_error_app.py:2" in result.stderr
+    assert "import_error_app.py:1" in result.stderr
 
 
 def test_every_example_has_a_manifest() -> None:
