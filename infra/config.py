@@ -23,6 +23,8 @@ key                     meaning                                                 
 ``payloadExpiryDays``   days before the payload bucket expires call payloads       ``7``
 ``vpcId``/``subnetIds`` network for ECS and the ALB (JSON list for subnets)        default VPC
 ``gpuOnDemandPercent``  share of GPU capacity bought on demand above base           ``0``
+``proxyTokens``         JSON object: token id -> sha256 hex of its secret, for       ``{}``
+                        ``requires_proxy_auth`` endpoints (``toolkit token create``)
 ======================  ========================================================  ==============
 """
 
@@ -61,6 +63,8 @@ class Settings:
     vpc_id: str | None = None
     subnet_ids: tuple[str, ...] = ()
     gpu_on_demand_percent: int = 0
+    # Only hashes: a secret never leaves the machine that created it.
+    proxy_tokens: dict[str, str] = field(default_factory=dict)
 
 
 def load_manifest(value: str) -> dict[str, Any]:
@@ -122,4 +126,5 @@ def settings_from(get: Getter, stack: str = "dev", default_region: str | None = 
         vpc_id=get("vpcId") or None,
         subnet_ids=tuple(_json(get, "subnetIds", [])),
         gpu_on_demand_percent=int(_number(get, "gpuOnDemandPercent", 0)),
+        proxy_tokens={str(k): str(v) for k, v in dict(_json(get, "proxyTokens", {})).items()},
     )

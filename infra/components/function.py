@@ -137,6 +137,9 @@ class ToolkitFunction(pulumi.ComponentResource):
             "TOOLKIT_SECRET_ARNS": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
             "TOOLKIT_FUNCTION_TARGETS": ctx.function_targets(),
         }
+        if plan.web is not None and plan.web.requires_proxy_auth:
+            # Hashes only (sha256 of 256-bit secrets): what the gateway compares in constant time.
+            self.environment["TOOLKIT_PROXY_TOKENS"] = json.dumps(ctx.settings.proxy_tokens, sort_keys=True)
         self.outputs = {"backend": plan.backend, "role_arn": self.role.arn, "log_group": self.log_group.name}
         if plan.has_lambda:
             self._on_lambda()

@@ -121,3 +121,17 @@ def test_serve_cloud_deploys_an_ephemeral_stack_and_tears_it_down(fake_pulumi: F
     commands = fake_pulumi.commands()
     assert commands[-1] == ["stack", "rm", "--yes", "main-dev"] and any(c[0] == "destroy" for c in commands)
     assert fake_pulumi.state()["stacks"] == {}
+
+
+def test_stack_config_carries_token_hashes_only_when_an_endpoint_needs_them(tmp_path: Path, monkeypatch: Any) -> None:
+    from toolkit.serve.tokens import TokenStore
+
+    monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path))
+    token = TokenStore().create()
+    protected = {"functions": [{"tag": "f", "web": {"requires_proxy_auth": True}}]}
+    open_app = {"functions": [{"tag": "f", "web": {"requires_proxy_auth": False}}, {"tag": "g", "web": None}]}
+    values = stack_config(protected, Target("aws", "eu-west-1"))["toolkit:proxyTokens"]
+    hashes = json.loads(values)
+    assert list(hashes) == [token.key] and len(hashes[token.key]) == 64
+    assert token.secret not in values  # the secret itself never leaves this machine
+    assert stack_config(open_app, Target("aws", "eu-west-1"))["toolkit:proxyTokens"] == "{}"

@@ -319,3 +319,19 @@ def test_functions_can_call_their_app_siblings_and_nothing_else(gpu_run: Run) ->
     batch_container = parse_json(mocks.one("aws:ecs/taskDefinition:TaskDefinition", "batch").inputs["containerDefinitions"])[0]
     assert {e["name"]: e["value"] for e in batch_container["environment"]}["TOOLKIT_FUNCTION_TARGETS"] == \
         generate["TOOLKIT_FUNCTION_TARGETS"]
+
+
+def test_proxy_auth_endpoints_get_token_hashes_and_others_do_not() -> None:
+    hashes = {"tk-0123": "ab" * 32, "tk-4567": "cd" * 32}
+    run = run_program(settings_for(load_fixture("web"), proxy_tokens=hashes))
+    env = {r.inputs["name"]: r.inputs["environment"]["variables"] for r in run.mocks.of_type(LAMBDA)}
+    assert json.loads(env["web-demo-test-hello"]["TOOLKIT_PROXY_TOKENS"]) == hashes  # requires_proxy_auth=True
+    assert "TOOLKIT_PROXY_TOKENS" not in env["web-demo-test-api"]
+
+
+def test_proxy_tokens_config_key() -> None:
+    from infra.config import settings_from
+
+    values = {"manifest": json.dumps(load_fixture("web")), "proxyTokens": '{"tk-1": "' + "ef" * 32 + '"}'}
+    assert settings_from(values.get).proxy_tokens == {"tk-1": "ef" * 32}
+    assert settings_from({"manifest": values["manifest"]}.get).proxy_tokens == {}

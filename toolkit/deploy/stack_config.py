@@ -41,4 +41,17 @@ def stack_config(
     values["toolkit:baseDomain"] = config.setting("domain") or ""
     values["toolkit:hostedZone"] = os.environ.get(HOSTED_ZONE_ENV) or ""
     values["toolkit:emulatorEndpoint"] = target.endpoint or ""
+    values["toolkit:proxyTokens"] = _canonical(_proxy_token_hashes(manifest))
     return values
+
+
+def _proxy_token_hashes(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Hashes of the tokens from `toolkit token create`, when an endpoint requires proxy auth.
+
+    Read at deploy time: a token created or revoked later takes effect on the next deploy.
+    """
+    if not any((fn.get("web") or {}).get("requires_proxy_auth") for fn in manifest.get("functions") or ()):
+        return {}
+    from toolkit.serve.tokens import TokenStore
+
+    return TokenStore().hashes()

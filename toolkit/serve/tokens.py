@@ -80,6 +80,10 @@ class TokenStore:
             raise NotFoundError(f"No token {key!r}; existing tokens: {known}.")
         self._write(data)
 
+    def hashes(self) -> dict[str, str]:
+        """Every token id with the sha256 of its secret: what a deployed gateway needs to check them."""
+        return {key: str(entry["sha256"]) for key, entry in sorted(self._read().items())}
+
     def stored_hash(self, token_id: str) -> str | None:
         """`runtime.gateway.auth.TokenVerifier`: the stored hash of a token's secret."""
         entry = self._read().get(token_id)
