@@ -110,7 +110,8 @@ def test_spawn_inside_a_deployed_function_starts_the_childs_worker(deploy: Deplo
     assert [e["name"] for e in executions] == [call_id]  # a Step Functions worker, not a local process
     from toolkit.local import runner as local
 
-    assert local._runner is None or not local._runner._pools  # no worker pool was started in the container
+    # No worker pool for this app was started in the container (other tests in this process may own some).
+    assert local._runner is None or not any(key[0] == "demo" for key in local._runner._pools)
     assert play_child_worker(call_id) == {"call_id": call_id, "status": "done"}
     deploy("collect")
     assert invoke("collect", call_id) == 42  # FunctionCall.from_id(...).get() read the DynamoDB record
