@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -127,11 +126,9 @@ def test_concurrent_inputs_overlap_inside_one_worker() -> None:
 
 
 def test_async_concurrency_on_one_event_loop() -> None:
-    t0 = time.monotonic()
     results = list(fns["async_window"].map([0.5] * 8))
     assert len({r[0] for r in results}) == 1
-    assert max(r[1] for r in results) < min(r[2] for r in results)
-    assert time.monotonic() - t0 < 4.0
+    assert max(r[1] for r in results) < min(r[2] for r in results)  # all eight were in flight together
 
 
 def test_without_concurrent_a_worker_takes_one_input_at_a_time() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +82,10 @@ def test_unchanged_inputs_build_and_push_nothing(built: dict[str, Any], app_dir:
                                                  podman_env: dict[str, str]) -> None:
     """A second build with the same inputs finds its tag in the registry: no build, no push."""
     before = registry_blobs(registry)
-    started = time.monotonic()
     rows = build_json(app_dir, registry, podman_env)
-    elapsed = time.monotonic() - started
     assert rows[0]["built"] is False and rows[0]["digest"] == built["digest"], (rows, built)
     assert registry_blobs(registry) == before
-    assert elapsed < 10, f"no-op build took {elapsed:.1f} s"  # generous for CI; the bench measures it
+    # How fast a no-op build is gets measured by bench/bench_images.py, not asserted here.
 
 
 def test_code_only_change_rebuilds_and_pushes_only_the_top_layer(

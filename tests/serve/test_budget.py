@@ -38,7 +38,8 @@ def test_past_budget_303_to_result_url_then_result_and_ran_once(server: Served, 
     started = time.monotonic()
     first = client.get("/", params={"seconds": 2.2, "tag": tag})
     assert first.status_code == 303
-    assert BUDGET_S * 0.9 <= time.monotonic() - started < BUDGET_S + 1.0
+    # The 303 comes when the budget runs out, before the 2.2 s of work could have finished.
+    assert BUDGET_S * 0.9 <= time.monotonic() - started < 2.2
     location = first.headers["location"]
     assert location.startswith("/?") and f"tag={tag}" in location and "__toolkit_call_id=fc-" in location
 

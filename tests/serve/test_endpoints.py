@@ -181,16 +181,16 @@ def test_endpoint_requests_are_http_not_python_calls(server: Served) -> None:
         server.client("feat-size").get("/").raise_for_status()
 
 
-def test_gateway_adds_little_latency(server: Served) -> None:
-    # catches Nagle + delayed-ACK stalls (~40 ms per response) on the gateway's client connections
-    import statistics
-    import time
+def test_gateway_listening_socket_disables_nagle() -> None:
+    # Nagle + delayed ACKs held each response body back ~40 ms (the head and body are separate
+    # writes); accepted connections inherit TCP_NODELAY from the listening socket.  The added
+    # latency itself is measured, not asserted, by bench/bench_serve.py.
+    import socket
 
-    client = server.client("feat-crash")
-    client.get("/")
-    spans = []
-    for _ in range(30):
-        started = time.perf_counter()
-        client.get("/")
-        spans.append(time.perf_counter() - started)
-    assert statistics.median(spans) < 0.02
+    from toolkit.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()
