@@ -23,13 +23,20 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--max-body-size", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=click.IntRange(min=0),
               envvar="TOOLKIT_SERVE_MAX_BODY_BYTES", help="Largest request body in bytes (then 413).")
 @click.option("--no-reload", is_flag=True, help="Do not restart workers when the app's files change.")
+@click.option("--containers", is_flag=True,
+              help="Run each web function in its real image (built locally with podman or docker, not pushed) "
+                   "instead of local worker processes.")
+@click.option("--builder", type=click.Choice(["podman", "docker"]), default=None,
+              help="With --containers: the engine that builds and runs the images "
+                   "[default: TOOLKIT_BUILDER, else podman, else docker].")
 @click.option("--cloud", is_flag=True, help="Serve from AWS instead: an ephemeral -dev stack, destroyed on exit.")
 @click.option("--env", "environment", default=None, help="With --cloud: the environment to serve under.")
 @click.option("--region", default=None, help="With --cloud: the AWS region.")
 @click.option("--target", type=click.Choice(["aws", "localstack"]), default="aws", show_default=True,
               help="With --cloud: where to deploy.")
 def serve(ref: str | None, module: str | None, port: int | None, host: str, request_timeout: float,
-          rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, cloud: bool,
+          rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, containers: bool,
+          builder: str | None, cloud: bool,
           environment: str | None, region: str | None, target: str) -> None:
     """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/)."""
     from toolkit.serve.gateway import GatewayLimits
@@ -37,6 +44,8 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
     from toolkit.serve.server import serve as run_serve
 
     parsed = parse_ref(ref, module)
+    if builder and not containers:
+        raise click.UsageError("--builder only applies with --containers.")
     if cloud:
         from typing import cast
 
@@ -52,4 +61,4 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
     limits = GatewayLimits(budget=request_timeout, rate=rate_limit, burst_seconds=burst_seconds,
                            max_body_bytes=max_body_size)
     run_serve(ServeOptions(app_target, parsed.is_module, host, port or 8000, limits, reload=not no_reload,
-                           port_explicit=port is not None))
+                           port_explicit=port is not None, containers=containers, builder=builder))

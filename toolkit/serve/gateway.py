@@ -44,7 +44,7 @@ from toolkit.serve.proxy import (
 )
 from toolkit.serve.routes import BadHostError, Endpoint, RouteTable, host_label
 from toolkit.serve.upstream import UpstreamError, UpstreamResponse
-from toolkit.serve.workers import PortLeases, Worker, WorkerPool, WorkerStartError
+from toolkit.serve.workers import Launcher, PortLeases, Worker, WorkerPool, WorkerStartError
 
 BACKEND_NAME = "toolkit serve"  # named in 413 messages
 WS_POLICY_VIOLATION = 1008
@@ -70,6 +70,7 @@ class ServeGateway:
         self.fronts: dict[str, Gateway] = {}
         self.pools: dict[tuple[str, Params], WorkerPool] = {}
         self.detached = DetachedCalls(store, "")
+        self.launcher: Launcher | None = None  # `toolkit serve --containers`: pools start containers
 
     # -- generations --------------------------------------------------------------------------
     async def install(self, routes: RouteTable) -> None:
@@ -93,7 +94,8 @@ class ServeGateway:
         if pool is None:
             assert self.routes is not None
             pool = WorkerPool(endpoint, params, self.routes.info.sys_path, self.ports,
-                              {**endpoint.source.env, "TOOLKIT_SERVE_ORIGIN": self.origin}, self.log)
+                              {**endpoint.source.env, "TOOLKIT_SERVE_ORIGIN": self.origin}, self.log,
+                              self.launcher)
             self.pools[key] = pool
         return pool
 

@@ -44,10 +44,19 @@ def target(scope: Scope) -> str:
     return f"{path}?{query}" if query else path
 
 
-def upstream_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    headers = forwarded_headers(scope)
+def upstream_headers(scope: Scope, worker: Worker | None = None) -> list[tuple[bytes, bytes]]:
+    headers = _with_worker_auth(forwarded_headers(scope), worker)
     host = next((bytes(v) for k, v in scope.get("headers", []) if bytes(k).lower() == b"host"), None)
     return headers + [(b"host", host)] if host else headers
+
+
+def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: Worker | None) -> list[tuple[bytes, bytes]]:
+    """A container worker gets its session's own token pair instead of the client's (the gateway
+    already checked the client's): see `toolkit.serve.containers`."""
+    if worker is None or not worker.auth_headers:
+        return headers
+    replaced = {name for name, _ in worker.auth_headers}
+    return [(k, v) for k, v in headers if bytes(k).lower() not in replaced] + list(worker.auth_headers)
 
 
 @dataclass
@@ -88,7 +97,8 @@ class RequestBody:
 
 async def open_http(worker: Worker, scope: Scope, body: RequestBody) -> UpstreamResponse:
     """Send the request to the worker; returns once the response status and headers arrived."""
-    return await worker.upstream.request(scope["method"], target(scope), upstream_headers(scope), await body.first())
+    return await worker.upstream.request(scope["method"], target(scope), upstream_headers(scope, worker),
+                                         await body.first())
 
 
 def response_headers(response: UpstreamResponse) -> list[tuple[bytes, bytes]]:
@@ -146,7 +156,7 @@ async def collect_http(response: UpstreamResponse) -> HTTPResponseRecord:
 
 # -- WebSockets ---------------------------------------------------------------------------------
 async def open_websocket(worker: Worker, scope: Scope) -> ClientConnection:
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in forwarded_headers(scope)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in _with_worker_auth(forwarded_headers(scope), worker)
                if k not in _WS_HANDSHAKE]
     options: dict[str, Any] = {"additional_headers": headers, "subprotocols": scope.get("subprotocols") or None,
                "max_size": WS_MAX_MESSAGE_BYTES, "compression": None, "user_agent_header": None,

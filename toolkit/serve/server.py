@@ -19,9 +19,10 @@ from rich.console import Console
 
 from runtime.callstore.sqlite import SQLiteCallStore
 from toolkit import config
-from toolkit.exception import AppLoadError, InvalidError
+from toolkit.exception import AppLoadError, Error, InvalidError
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
 from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
+from toolkit.serve.containers import ContainerImages, pick_engine
 from toolkit.serve.gateway import GatewayLimits, ServeGateway
 from toolkit.serve.httpio import CoalescingHTTPProtocol, run
 from toolkit.serve.index import endpoint_list
@@ -41,6 +42,8 @@ class ServeOptions:
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     reload: bool = True
     port_explicit: bool = True  # False: the default port, free to move off a web_server's port
+    containers: bool = False  # workers are the functions' real images (`toolkit.serve.containers`)
+    builder: str | None = None  # with containers: podman or docker (default: the first on PATH)
 
     @property
     def origin(self) -> str:
@@ -103,6 +106,7 @@ class ServeSession:
         self.options, self.console = options, console
         self.gateway: ServeGateway | None = None
         self.routes: RouteTable | None = None
+        self.images: ContainerImages | None = None
 
     def log(self, message: str) -> None:
         self.console.print(f"[yellow]{message}[/yellow]", highlight=False)
@@ -114,6 +118,8 @@ class ServeSession:
             self.console.print(f"App {routes.app_name!r} has no web endpoints.")
 
     async def run(self) -> None:
+        if self.options.containers:  # before anything else: no engine is one line, not a load and a build
+            self.images = ContainerImages(pick_engine(self.options.builder), self.log)
         routes = await load_routes(self.options)
         port = gateway_port(self.options, routes)
         if port != self.options.port:
@@ -123,6 +129,8 @@ class ServeSession:
         ports = PortLeases({self.options.port: "toolkit serve itself listens on"})
         self.gateway = ServeGateway(self.options.origin, self.options.limits, TokenStore(),
                                     SQLiteCallStore(config.calls_db_path()), ports, self.log)
+        if self.images is not None:
+            self.gateway.launcher = self.images.start
         await self.install(routes)
         self.console.print(f"Serving app {routes.app_name!r}; endpoint list at [bold]{self.options.origin}/[/bold]"
                            f"{' (live reload on)' if self.options.reload else ''}. Ctrl-C to stop.", highlight=False)
@@ -143,6 +151,9 @@ class ServeSession:
 
     async def install(self, routes: RouteTable) -> None:
         assert self.gateway is not None
+        if self.images is not None:
+            self.log(f"Building the images of {routes.app_name!r} with {self.images.engine} (local store, no push)...")
+            await self.images.prepare(routes.info.manifest)
         self.routes = routes
         await self.gateway.install(routes)
         self.print_urls(routes)
@@ -163,11 +174,10 @@ class ServeSession:
         self.console.print(f"Change in {', '.join(changed)}; reloading.", highlight=False)
         try:
             routes = await load_routes(self.options)
-        except AppLoadError as exc:
+            await self.install(routes)
+        except (AppLoadError, Error) as exc:  # Error: an image build failed (--containers)
             self.console.print(f"[red]Reload failed:[/red] {exc}\nStill serving the last version that loaded.",
                                highlight=False)
-            return
-        await self.install(routes)
 
 
 class GatewayServer(uvicorn.Server):

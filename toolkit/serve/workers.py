@@ -21,7 +21,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from runtime.adapters.base import WebKind
@@ -48,6 +48,7 @@ class Worker:
     idle_since: float = field(default_factory=time.monotonic)
     stopping: bool = False
     broken: bool = False  # a request to it failed at the transport: never hand it another one
+    auth_headers: tuple[tuple[bytes, bytes], ...] = ()  # replace the client's token headers upstream (containers)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -135,11 +136,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
+Launcher = Callable[[str, dict[str, str]], Awaitable[Worker]]  # (function tag, env) -> a started worker
+
+
 class WorkerPool:
     def __init__(self, endpoint: Endpoint, params: Params, sys_path: tuple[str, ...], ports: PortLeases,
-                 env: dict[str, str], on_event: Callable[[str], None] = lambda _m: None) -> None:
+                 env: dict[str, str], on_event: Callable[[str], None] = lambda _m: None,
+                 launcher: Launcher | None = None) -> None:
         self.endpoint, self.params, self.sys_path, self.ports = endpoint, params, sys_path, ports
         self.env = env
+        self.launcher = launcher  # set: workers are containers (`toolkit.serve.containers`), not processes
         self.on_event = on_event
         self.workers: list[Worker] = []
         self.starting = 0
@@ -197,10 +203,13 @@ class WorkerPool:
 
     async def _start(self) -> None:
         try:
-            if self.is_web_server:
-                assert self.endpoint.spec.port is not None
-                await self.ports.claim(self.endpoint.spec.port, self)
-            worker = await start_worker(self._config(), self.env)
+            if self.launcher is not None:  # a container has its own network: no port to share
+                worker = await self.launcher(self.endpoint.tag, self.env)
+            else:
+                if self.is_web_server:
+                    assert self.endpoint.spec.port is not None
+                    await self.ports.claim(self.endpoint.spec.port, self)
+                worker = await start_worker(self._config(), self.env)
         except WorkerStartError as exc:
             self._release_port()
             self.error = str(exc)
@@ -229,6 +238,8 @@ class WorkerPool:
             if self.is_web_server and not any(w.port for w in self.workers):
                 self._release_port()
             self.changed.notify_all()
+        if self.launcher is not None and not worker.stopping:
+            await worker.stop()  # a container that exited on its own is still there: remove it
 
     def _release_port(self) -> None:
         if self.is_web_server and self.endpoint.spec.port is not None:

@@ -1,0 +1,130 @@
+"""`toolkit serve --containers`: the gateway proxies to each web function's real image, run by podman.
+
+The end-to-end test runs the CLI as a user does, sends one real HTTP request through the
+gateway's Host routing, and checks that the answer could only have come from inside the
+container: the image's env var and file, and a hostname that is the id of a container podman
+lists for the app's image (the host's own hostname differs).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from image_tools import SAMPLE_APP, copy_app, free_port, run
+
+APP = '''"""Answers with what only the container knows."""
+
+import os
+import socket
+
+import toolkit
+
+image = (
+    toolkit.Image.debian_slim("3.11")
+    .env({"GREETING": "hello from the image"})
+    .add_local_file("data/answer.txt", "/data/answer.txt")
+)
+app = toolkit.App("serve-containers-demo", image=image)
+
+
+@app.function()
+@toolkit.fastapi_endpoint(requires_proxy_auth=True)
+def whoami(x: int = 3):
+    with open("/data/answer.txt") as f:
+        answer = f.read().strip()
+    return {"square": x * x, "greeting": os.environ.get("GREETING"), "answer": answer,
+            "hostname": socket.gethostname()}
+'''
+
+
+def wait_for_endpoints(base: str, proc: subprocess.Popen[str], timeout: float = 300.0) -> list[dict[str, str]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            reply = httpx.get(base + "/api/endpoints", timeout=2.0)
+            if reply.status_code == 200:
+                return list(reply.json())
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    out, _ = proc.communicate()
+    raise AssertionError(f"toolkit serve --containers never served its index:\n{out[-6000:]}")
+
+
+def podman_containers(image_prefix: str, env: dict[str, str]) -> list[str]:
+    done = run(["podman", "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Image}}"], env=env)
+    assert done.returncode == 0, done.stderr
+    return [line.split()[0] for line in done.stdout.splitlines() if image_prefix in line]
+
+
+@pytest.mark.slow
+def test_serve_containers_answers_from_inside_the_image(base_image: str, podman_env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    app_dir = copy_app(SAMPLE_APP, tmp_path / "app")
+    (app_dir / "webapp.py").write_text(APP)
+    token_home = tmp_path / "home"
+    env = {**podman_env, "TOOLKIT_HOME": str(token_home)}
+    created = run([sys.executable, "-m", "toolkit.cli", "token", "create"], env=env, cwd=app_dir)
+    assert created.returncode == 0, created.stderr
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "serve", "--containers", "--builder", "podman",
+                             "--no-reload", "--port", str(port), "webapp.py"],
+                            cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        [endpoint] = wait_for_endpoints(base, proc)
+        host = endpoint["url"].split("://", 1)[1]
+        # the serve gateway still applies proxy auth: no token, 401 (and no container is needed for that)
+        assert httpx.get(base + "/", headers={"host": host}, timeout=10).status_code == 401
+        key, secret = _token(created.stdout)
+        reply = httpx.get(base + "/", params={"x": 7}, timeout=180,
+                          headers={"host": host, "Toolkit-Key": key, "Toolkit-Secret": secret})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        # only the image sets GREETING and holds /data/answer.txt; the host has neither
+        assert os.environ.get("GREETING") is None and not Path("/data/answer.txt").exists()
+        assert body["square"] == 49
+        assert body["greeting"] == "hello from the image" and body["answer"] == "42"
+        assert body["hostname"] != socket.gethostname()
+        ids = podman_containers("localhost/toolkit/serve-containers-demo:", env)
+        assert any(cid.startswith(body["hostname"]) for cid in ids), (body["hostname"], ids)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode == 0, out[-4000:]
+    assert "container" in out and "whoami" in out, out[-4000:]
+    assert podman_containers("localhost/toolkit/serve-containers-demo:", env) == []  # stopped and removed
+
+
+def _token(text: str) -> tuple[str, str]:
+    """`toolkit token create` prints ``Toolkit-Key: ...`` and ``Toolkit-Secret: ...``."""
+    found = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    return found["Toolkit-Key"], found["Toolkit-Secret"]
+
+
+def test_serve_containers_without_an_engine_says_which_and_how(tmp_path: Path) -> None:
+    """No podman or docker on PATH: one line naming both and the fix, before the app is loaded."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    (tmp_path / "webapp.py").write_text("raise SystemExit('the app must not be loaded')\n")
+    done = run([str(bin_dir / "python"), "-m", "toolkit.cli", "serve", "--containers", "webapp.py"],
+               cwd=tmp_path, env={**os.environ, "PATH": str(bin_dir), "TOOLKIT_BUILDER": ""})
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "neither podman nor docker is on PATH" in lines[0] and "apt-get install podman" in lines[0]
