@@ -8,13 +8,18 @@ between figures measured in this run, on this machine.
   endpoint (handler imported as Lambda's init would, event handled, reply printed) -- ours vs a
   bare ``Mangum(FastAPI())`` script (goal: ours at most 1.1x);
 * warm per-event cost: the same event handled in a loop in one process (goal: at most 1.05x);
-* port-forward proxy throughput: a ``@web_server`` function behind our handler vs an httpx
-  client calling the user's server directly, small requests and 1 MiB responses (goal: >= 0.7x).
+* port-forward proxy throughput: a ``@web_server`` function behind our handler vs calling the
+  user's server directly, small requests and 1 MiB responses (goal: >= 0.7x).  Two direct
+  baselines on the same server with the same requests, both keep-alive: an ``httpx.Client``
+  and the stdlib ``http.client.HTTPConnection`` (the lighter client, so the stricter ratio);
+  the goal is judged against the faster of the two.  Through the handler each request is a
+  v2 event in and a Lambda response out (a 1 MiB binary body is base64-encoded, as Lambda needs).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import signal
@@ -204,16 +209,31 @@ def bench_proxy(ws: Workspace, n: int) -> None:
     port = free_port()
     os.environ.update(ws.env("server", "web_server", port=port), BENCH_PORT=str(port))
     lambda_handler.init()  # starts the user's server once and waits for its port
+    stdlib = http.client.HTTPConnection("127.0.0.1", port)
+
+    def stdlib_get(path: str) -> None:
+        stdlib.request("GET", path, headers={"host": "bench.example.com"})
+        response = stdlib.getresponse()
+        response.read()
+        assert response.status == 200
+
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as direct:
             for path, count, unit in (("/", n, "req/s"), ("/big", max(50, n // 20), "MiB/s")):
                 event = v2_event(path, "")
                 assert lambda_handler.handler(event, None)["statusCode"] == 200
-                d = rate(lambda p=path: direct.get(p).raise_for_status(), count)  # type: ignore[misc]
-                o = rate(lambda e=event: lambda_handler.handler(e, None), count)  # type: ignore[misc]
-                print(f"web_server proxy {path!r} ({unit}, sequential as Lambda serves): direct {d:,.0f}, "
-                      f"through the handler {o:,.0f} -> ratio {o / d:.2f}x (goal >= 0.7x)")
+                d_httpx, d_std, o = [], [], []
+                for _ in range(3):  # interleaved: drift in machine load hits every side alike
+                    d_httpx.append(rate(lambda p=path: direct.get(p).raise_for_status(), count))  # type: ignore[misc]
+                    d_std.append(rate(lambda p=path: stdlib_get(p), count))  # type: ignore[misc]
+                    o.append(rate(lambda e=event: lambda_handler.handler(e, None), count))  # type: ignore[misc]
+                dh, ds, ours = max(d_httpx), max(d_std), max(o)
+                print(f"web_server proxy {path!r} ({unit}, sequential as Lambda serves, best of 3): direct httpx "
+                      f"{dh:,.0f}, direct http.client {ds:,.0f}, through the handler {ours:,.0f} -> ratio "
+                      f"{ours / dh:.2f}x vs httpx, {ours / ds:.2f}x vs http.client (goal >= 0.7x vs the faster: "
+                      f"{ours / max(dh, ds):.2f}x)")
     finally:
+        stdlib.close()
         lambda_handler.shutdown()
         os.kill(int((ws.root / "server.pid").read_text()), signal.SIGTERM)
 

@@ -29,15 +29,26 @@ Environment variables read:
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from runtime.adapters import build_web_app
 from runtime.callstore.base import CallStore
 from runtime.deployment import Deployment, load_deployment
 from runtime.events import EventSource, LambdaBridge, classify
-from runtime.gateway import HTTP_API_BUDGET_S, LAMBDA_MAX_BODY_BYTES, Gateway, GatewayPolicy, StaticTokens
+from runtime.events.bridge import DirectHTTP, Response
+from runtime.gateway import (
+    HTTP_API_BUDGET_S,
+    LAMBDA_MAX_BODY_BYTES,
+    Gateway,
+    GatewayPolicy,
+    StaticTokens,
+    fits_inline,
+    result_call_id,
+)
 from runtime.gateway.backends import CallBackend
 from runtime.gateway.records import HTTPRequestRecord, run_asgi
 from runtime.invocation import (
@@ -49,9 +60,12 @@ from runtime.invocation import (
     stored_reply,
 )
 from runtime.secrets import load_secrets
-from runtime.types import ASGIApp, LambdaEvent
+from runtime.types import ASGIApp, LambdaEvent, Scope
 from runtime.userapp import load_callable
 from runtime.worker import call_function, execute_stored_call, run_to_result
+
+if TYPE_CHECKING:
+    from runtime.adapters.web_server import WebServerProxy
 
 log = logging.getLogger("toolkit.runtime")
 BUDGET_ENV, TOKENS_ENV = "TOOLKIT_REQUEST_BUDGET_S", "TOOLKIT_PROXY_TOKENS"
@@ -74,7 +88,8 @@ class FunctionService:
         self.bridge: LambdaBridge | None = None
         if self.entry.is_web:
             self.app = build_web_app(self.fn, self.entry.web_spec)
-            self.bridge = LambdaBridge(Gateway(self.app, self._policy(), self._backend()))
+            gateway = Gateway(self.app, self._policy(), self._backend())
+            self.bridge = LambdaBridge(gateway, direct=direct_proxy(gateway))
             self.bridge.startup()  # lifespan once per environment, not per event
 
     # -- wiring ----------------------------------------------------------------------------
@@ -162,6 +177,36 @@ class FunctionService:
             raise InvalidInvocationError(
                 f"This environment serves {self.entry.tag!r}, not {function!r}: check the invoked function name."
             )
+
+
+def direct_proxy(gateway: Gateway) -> DirectHTTP | None:
+    """For ``web_server``: the request goes straight to the user's server on a kept connection
+    (`WebServerProxy.forward`), no event loop, whenever the gateway would pass it through inline
+    unchanged: admitted (auth, declared size), body within the limit, no detached call and no
+    result URL.  Anything else returns None, and the ASGI path through `Gateway` answers it
+    (its 401/413/303 replies stay one implementation)."""
+    module = sys.modules.get("runtime.adapters.web_server")  # imported only if a web_server was built
+    if module is None or not isinstance(gateway.app, module.WebServerProxy):
+        return None  # only the web_server adapter has a synchronous form
+    proxy: WebServerProxy = gateway.app
+    policy, backend = gateway.policy, gateway.backend
+    detaches = backend is not None and not fits_inline(policy.timeout, policy.budget)
+
+    def direct(scope: Scope, body: bytes) -> Response | None:
+        if detaches or len(body) > policy.max_body_bytes or gateway.admit(scope) is not None:
+            return None
+        if backend is not None and result_call_id(scope.get("query_string", b"")) is not None:
+            return None
+        try:
+            status, headers, data = proxy.forward(scope, body)
+        except (OSError, http.client.HTTPException) as exc:  # the server is down or broke the connection: a gateway error, not a crash
+            log.warning("web_server request failed: %s: %s", type(exc).__name__, exc)
+            message = f"The web server on {proxy.host}:{proxy.port} did not answer: {type(exc).__name__}: {exc}"
+            return Response(status=502, headers=[[b"content-type", b"text/plain; charset=utf-8"]],
+                            body=message.encode())
+        return Response(status=status, headers=[[k, v] for k, v in headers], body=data)
+
+    return direct
 
 
 def _unknown_event_message(event: Any) -> str:

@@ -3,20 +3,32 @@
 Like AWS Lambda Web Adapter: the readiness check is a TCP connect loop on the port; the
 proxy streams request and response bodies both ways with httpx and adds the usual
 ``X-Forwarded-*`` headers so the server sees the real client.
+
+`WebServerProxy` is the ASGI app (uvicorn on ECS, ``toolkit serve``, replayed detached calls).
+Lambda hands over one whole request and wants one whole response, so the Lambda handler
+skips the event loop and calls `WebServerProxy.forward`: the same request (target,
+`forwarded_headers`) sent with the stdlib ``http.client`` on one keep-alive connection held
+for the life of the execution environment (bench/bench_runtime.py: the async httpx stack
+per event cost ~40% of small-request throughput).
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
+import re
+import select
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from runtime.adapters.base import AdapterError, WebSpec
-from runtime.types import Message, Receive, Scope, Send
+from runtime.types import HeaderList, Message, Receive, Scope, Send
 
 LOCAL_HOST = "127.0.0.1"
 # hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and must not be forwarded
@@ -60,8 +72,53 @@ class WebServerProxy:
     """An ASGI app forwarding HTTP to ``127.0.0.1:port``; one httpx client per event loop."""
 
     def __init__(self, port: int, host: str = LOCAL_HOST) -> None:
+        self.host, self.port = host, port
         self.base_url = f"http://{host}:{port}"
         self._clients: dict[int, httpx.AsyncClient] = {}
+        self._sync = threading.local()  # one keep-alive http.client connection per thread
+
+    def forward(self, scope: Scope, body: bytes) -> tuple[int, HeaderList, bytes]:
+        """Send one whole request synchronously; returns ``(status, headers, body)``.
+
+        The request is the one the ASGI path sends: `_target`, `forwarded_headers` (hop-by-hop
+        dropped, ``X-Forwarded-*`` added) and the body with its real Content-Length.  A kept
+        connection the server closed while idle (uvicorn drops idle ones after 5 s; a frozen
+        Lambda environment wakes to that) is replaced before use, and a request that fails on
+        a reused connection before any response arrived is sent once more on a fresh one.
+        """
+        method = scope["method"]
+        headers = [(k, v) for k, v in forwarded_headers(scope) if k != b"content-length"]
+        if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"):
+            headers.append((b"content-length", str(len(body)).encode()))
+        target = _request_line_target(scope)
+        conn, reused = self._connection()
+        while True:
+            try:
+                status, raw, data = _exchange(conn, method, target, headers, body)
+                break
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                conn.close()
+                if not reused:
+                    raise
+                reused = False  # once, on a fresh connection
+            except BaseException:
+                conn.close()  # a half-done exchange leaves the connection unusable
+                raise
+        kept = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw
+                if k.lower().encode("latin-1") not in HOP_BY_HOP]
+        return status, kept, data
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
+        if conn is None:
+            # no timeout: the proxied function has its own, the proxy must not cut it shorter
+            conn = self._sync.conn = http.client.HTTPConnection(self.host, self.port)
+        if conn.sock is None:
+            return conn, False
+        if _closed_by_peer(conn.sock):
+            conn.close()
+            return conn, False
+        return conn, True
 
     def _client(self) -> httpx.AsyncClient:
         loop_id = id(asyncio.get_running_loop())
@@ -94,6 +151,40 @@ class WebServerProxy:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await response.aclose()
+
+
+def _exchange(conn: http.client.HTTPConnection, method: str, target: str, headers: HeaderList,
+              body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    # putrequest adds Host (127.0.0.1:port, as httpx does); no Accept-Encoding is invented
+    conn.putrequest(method, target, skip_accept_encoding=True)
+    for name, value in headers:
+        conn.putheader(name.decode("latin-1"), value.decode("latin-1"))
+    conn.endheaders(body or None)
+    response = conn.getresponse()
+    data = response.read()  # to the end, so the connection can carry the next request
+    return response.status, response.getheaders(), data
+
+
+def _request_line_target(scope: Scope) -> str:
+    """`_target`, with what a request line may not carry (spaces, controls, non-ASCII bytes)
+    percent-encoded, as httpx does on the ASGI path; existing escapes are kept."""
+    target = _target(scope)
+    if target.isascii() and not _UNSAFE_IN_TARGET.search(target):
+        return target
+    return quote(target, safe=_TARGET_SAFE, encoding="latin-1")  # latin-1: one char per raw byte
+
+
+_UNSAFE_IN_TARGET = re.compile("[\x00-\x20\x7f]")
+_TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable has been closed (EOF) or broken by the server."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _target(scope: Scope) -> str:

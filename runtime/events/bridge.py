@@ -4,23 +4,35 @@ Mangum's ``lifespan="auto"`` enters and exits the app's lifespan around *every* 
 so a model loaded in a startup hook would load on each request.  `LambdaBridge` runs
 Mangum with ``lifespan="off"`` and holds one `LifespanCycle` open for the life of the
 execution environment, passing its state into each request scope the way servers do.
+
+Each event is parsed once by Mangum's handler for its source (with our corrections,
+`runtime.events.handlers`) into a scope and a body, and the response goes back through the
+same handler, so every path shares one conformance implementation.  In between, an optional
+``direct`` hook may answer the request synchronously (the Lambda ``web_server`` proxy does,
+see `runtime.lambda_handler`); when it returns None the ASGI app serves it, as Mangum would.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from mangum import Mangum
-from mangum.protocols import LifespanCycle
+from mangum.protocols import HTTPCycle, LifespanCycle
+from mangum.types import Response
 
 from runtime.events.handlers import WEB_HANDLERS
 from runtime.types import ASGIApp, LambdaEvent, LambdaResponse, Receive, Scope, Send
 
+DirectHTTP = Callable[[Scope, bytes], "Response | None"]
+"""``(scope, whole body) -> Mangum Response`` (status, headers, body), or None to use the ASGI app."""
+
 
 class LambdaBridge:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, direct: DirectHTTP | None = None) -> None:
         self.app = app
+        self.direct = direct
         self._cycle: LifespanCycle | None = None
         self._state: dict[str, Any] = {}
         self._mangum = Mangum(self._with_state, lifespan="off", custom_handlers=WEB_HANDLERS)
@@ -51,7 +63,13 @@ class LambdaBridge:
 
     def __call__(self, event: LambdaEvent, context: Any) -> LambdaResponse:
         self.startup()
-        return self._mangum(event, context)
+        # Mangum.__call__ with lifespan="off", plus the direct hook between request and response
+        handler = self._mangum.infer(event, context)
+        scope, body = handler.scope, handler.body
+        response = self.direct(scope, body) if self.direct is not None else None
+        if response is None:
+            response = HTTPCycle(scope, body)(self._with_state)
+        return handler(response)  # type: ignore[no-any-return]
 
     async def _with_state(self, scope: Scope, receive: Receive, send: Send) -> None:
         # a shallow copy per request, as uvicorn does: requests may add keys without leaking
