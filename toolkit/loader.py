@@ -37,6 +37,11 @@ class AppRef:
             raise NotFoundError(f"{ref!r} ends with '::' but names nothing; write {target}::app_or_function.")
         return AppRef(target, name or None, is_module)
 
+    def source(self) -> dict[str, Any]:
+        """The manifest's ``app.source`` entry: how workers and the runtime load this app again."""
+        return {"kind": "module" if self.is_module else "file", "module": self.target if self.is_module else None,
+                "path": None if self.is_module else self.target, "app_variable": self.object_name}
+
 
 def module_name_for(path: Path) -> tuple[str, Path]:
     """The dotted module name of a file and the directory to put on sys.path for it."""

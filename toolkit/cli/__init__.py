@@ -52,32 +52,22 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from toolkit.cli import manifest_cmd, run_cmd, secret_cmd
+    # Plain imports on purpose: a broken command module must fail loudly, not vanish from the CLI.
+    from toolkit.cli import (
+        app_cmd,
+        build_cmd,
+        deploy_cmd,
+        manifest_cmd,
+        run_cmd,
+        secret_cmd,
+        serve_cmd,
+        token_cmd,
+    )
 
-    cli.add_command(manifest_cmd.manifest)
-    cli.add_command(run_cmd.run)
-    cli.add_command(secret_cmd.secret)
-    try:  # commands from later phases register themselves when present
-        from toolkit.cli import serve_cmd, token_cmd  # type: ignore[attr-defined,unused-ignore]
-
-        cli.add_command(serve_cmd.serve)
-        cli.add_command(token_cmd.token)
-    except ImportError:
-        pass
-    try:
-        from toolkit.cli import build_cmd
-
-        cli.add_command(build_cmd.build)
-    except ImportError:
-        pass
-    try:  # the deploy workflow (toolkit/deploy): deploy, plan, preview, destroy, url, logs, app
-        from toolkit.cli import app_cmd, deploy_cmd
-
-        for command in (deploy_cmd.deploy, deploy_cmd.plan, deploy_cmd.preview, deploy_cmd.destroy,
-                        deploy_cmd.url, deploy_cmd.logs, app_cmd.app):
-            cli.add_command(command)
-    except ImportError:
-        pass
+    for command in (manifest_cmd.manifest, run_cmd.run, secret_cmd.secret, serve_cmd.serve, token_cmd.token,
+                    build_cmd.build, deploy_cmd.deploy, deploy_cmd.plan, deploy_cmd.preview, deploy_cmd.destroy,
+                    deploy_cmd.url, deploy_cmd.logs, app_cmd.app):
+        cli.add_command(command)
 
 
 _register()

@@ -36,9 +36,7 @@ def build(ref: str | None, module: str | None, registry: str | None, builder: st
 
     parsed = parse_ref(ref, module)
     app = loader.load_app(parsed)
-    source = {"kind": "module" if parsed.is_module else "file", "module": parsed.target if parsed.is_module else None,
-              "path": None if parsed.is_module else parsed.target, "app_variable": parsed.object_name}
-    manifest = build_manifest(app, source=source)
+    manifest = build_manifest(app, source=parsed.source())
     plans = plan_app(manifest, PlanOptions.from_env(parse_mirrors(",".join(mirrors)), ca_bundle))
     log = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line, err=True))
     engine = pick_builder(builder, log=log)

@@ -18,6 +18,5 @@ def manifest(ref: str | None, module: str | None, environment: str | None, ephem
 
     parsed = parse_ref(ref, module)
     app = loader.load_app(parsed)
-    source = {"kind": "module" if parsed.is_module else "file", "module": parsed.target if parsed.is_module else None,
-              "path": None if parsed.is_module else parsed.target, "app_variable": parsed.object_name}
-    click.echo(dumps(build_manifest(app, ephemeral=ephemeral, environment=environment, source=source)), nl=False)
+    manifest_data = build_manifest(app, ephemeral=ephemeral, environment=environment, source=parsed.source())
+    click.echo(dumps(manifest_data), nl=False)

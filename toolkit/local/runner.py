@@ -10,6 +10,7 @@ import atexit
 import os
 import queue
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,7 @@ class LocalRunner:
                 target = WorkerTarget(
                     module=spec.module, source_file=spec.source_file, app_name=spec.app_name, tag=spec.tag,
                     params=fn.params, max_inputs=spec.max_inputs, timeout=float(spec.timeout),
-                    sys_path=tuple(p for p in __import__("sys").path if p),
+                    sys_path=tuple(p for p in sys.path if p),
                 )
                 pool = WorkerPool(target, max_containers=spec.max_containers or DEFAULT_MAX_CONTAINERS,
                                   retries=spec.retries, scaledown_window=spec.scaledown_window,
