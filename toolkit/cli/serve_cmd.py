@@ -38,7 +38,11 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
           rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, containers: bool,
           builder: str | None, cloud: bool,
           environment: str | None, region: str | None, target: str) -> None:
-    """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/)."""
+    """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/).
+
+    A newer serve of the same endpoints takes them over from an older one: on the same port the
+    older serve finishes its requests and exits; on another port it redirects them (docs/serve.md).
+    """
     from toolkit.serve.gateway import GatewayLimits
     from toolkit.serve.server import ServeOptions
     from toolkit.serve.server import serve as run_serve

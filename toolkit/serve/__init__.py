@@ -10,4 +10,6 @@
 * `tokens`    -- proxy-auth tokens (``toolkit token``).
 * `index`     -- the bare host's endpoint list (HTML and JSON).
 * `reload`    -- which file changes trigger a reload.
+* `takeover`  -- a newer serve of the same endpoints takes them (and the port) over.
+* `registry`  -- which running serve holds which endpoint labels (a file under TOOLKIT_HOME).
 """

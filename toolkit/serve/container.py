@@ -93,10 +93,10 @@ def load_error(exc: BaseException) -> str:
 def serve_asgi(app: ASGIApp, socket_path: str) -> None:
     import uvicorn
 
-    from toolkit.serve.httpio import CoalescingHTTPProtocol
+    from toolkit.serve.httpio import WorkerHTTPProtocol
     from toolkit.serve.httpio import run as run_loop
 
-    config = uvicorn.Config(ClientFromForwardedFor(app), uds=socket_path, http=CoalescingHTTPProtocol, log_level="warning", access_log=False,
+    config = uvicorn.Config(ClientFromForwardedFor(app), uds=socket_path, http=WorkerHTTPProtocol, log_level="warning", access_log=False,
                             lifespan="auto", proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False, date_header=False)
     server = uvicorn.Server(config)

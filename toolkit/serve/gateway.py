@@ -1,32 +1,45 @@
-"""The serve gateway: one ASGI app on one port, routing by Host to each endpoint's workers.
+"""The serve gateway: one port, routing by Host to each endpoint's workers.
 
 Per request, in order: route by Host (400 malformed, 404 unknown, the index for the bare
 host); the shared front-door checks of `runtime.gateway` (rate limit 429, proxy auth 401,
 declared body size 413); a result URL is answered from the call store; otherwise the
-request goes to a worker of the pool for its class parameters, and if no response has
-started when the budget runs out, the client gets 303 to its result URL while the work
-goes on (`runtime.gateway.detach`).
+request goes to a worker of the pool for its class parameters.
+
+* Budget: if no response has started when it runs out, the client gets 303 to its result
+  URL while the work goes on (`runtime.gateway.detach`).
+* Timeout: a request still running at its function's ``timeout`` is ended, as it would be
+  on AWS: 504 naming the function and the fix if nothing was sent yet (at the result URL
+  for a detached request), else its connection is cut.  The work stops: a worker that takes
+  one input at a time, or runs sync code that cannot be interrupted, is stopped and
+  replaced (`stops_worker_on_timeout`); an async request in a ``@concurrent`` worker is
+  cancelled there alone (`toolkit.serve.container`).  A WebSocket connection is an input
+  too: its whole life is bounded by the timeout, as on the hosted platform.
+
+Two front ends share these decisions.  Plain HTTP requests to endpoints are relayed below
+ASGI by `toolkit.serve.relay` (the gateway's throughput); this module's ASGI app, served by
+uvicorn, answers the rest: the index, bad hosts, result URLs and WebSockets.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
+from runtime.adapters.base import WebKind
 from runtime.callstore.base import CallStore
 from runtime.gateway.auth import TokenVerifier
 from runtime.gateway.budget import DEFAULT_BUDGET_S, RESULT_QUERY_PARAM, result_call_id
-from runtime.gateway.detach import DetachedCalls, see_other
+from runtime.gateway.detach import DetachedCalls
+from runtime.gateway.detach import see_other as _see_other
 from runtime.gateway.limits import (
     DEFAULT_BURST_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RATE_PER_SECOND,
     Rejection,
     TokenBucket,
-    check_body_size,
 )
 from runtime.gateway.middleware import Gateway, GatewayPolicy, _reject, _send_record, _text
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
@@ -34,22 +47,18 @@ from runtime.types import Receive, Scope, Send
 from toolkit.exception import InvalidError
 from toolkit.functions import Params
 from toolkit.serve import index
-from toolkit.serve.proxy import (
-    BodyTooLarge,
-    RequestBody,
-    collect_http,
-    open_http,
-    proxy_websocket,
-    stream_http,
-)
+from toolkit.serve.deadlines import Deadlines
+from toolkit.serve.proxy import proxy_websocket
 from toolkit.serve.routes import BadHostError, Endpoint, RouteTable, host_label
-from toolkit.serve.upstream import UpstreamError, UpstreamResponse
+from toolkit.serve.takeover import answer_moved
+from toolkit.serve.upstream import UpstreamError
 from toolkit.serve.workers import Launcher, PortLeases, Worker, WorkerPool, WorkerStartError
 
 BACKEND_NAME = "toolkit serve"  # named in 413 messages
 WS_POLICY_VIOLATION = 1008
 WS_INTERNAL_ERROR = 1011
-T = TypeVar("T")
+HOST_CACHE_SIZE = 256  # Host header values remembered with their endpoint (a client may send any)
+_NOT_AN_ENDPOINT = object()
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class GatewayLimits:
 
 
 class ServeGateway:
+    backend_name = BACKEND_NAME
+
     def __init__(self, origin: str, limits: GatewayLimits, tokens: TokenVerifier, store: CallStore,
                  ports: PortLeases, log: Callable[[str], None] = lambda _m: None) -> None:
         self.origin, self.limits, self.tokens, self.ports, self.log = origin, limits, tokens, ports, log
@@ -70,7 +81,11 @@ class ServeGateway:
         self.fronts: dict[str, Gateway] = {}
         self.pools: dict[tuple[str, Params], WorkerPool] = {}
         self.detached = DetachedCalls(store, "")
+        # every request's budget and timeout (two sets: each keyed by request, and they may be equal)
+        self.budgets, self.timeouts = Deadlines(), Deadlines()
         self.launcher: Launcher | None = None  # `toolkit serve --containers`: pools start containers
+        self._hosts: dict[bytes | None, object] = {}  # Host header -> Endpoint, or _NOT_AN_ENDPOINT
+        self._background: set[asyncio.Future[Any]] = set()
 
     # -- generations --------------------------------------------------------------------------
     async def install(self, routes: RouteTable) -> None:
@@ -78,8 +93,18 @@ class ServeGateway:
         old, self.pools = self.pools, {}
         self.routes = routes
         self.fronts = {host: self._front(e) for host, e in routes.endpoints.items()}
+        self._hosts = {}
         self.detached.app_name = routes.app_name
         await asyncio.gather(*(pool.close() for pool in old.values()))
+
+    async def withdraw(self, routes: RouteTable) -> None:
+        """Serve ``routes``, the current table less some endpoints (a newer serve took them over):
+        only those endpoints' pools close (they finish their requests); the others keep running."""
+        self.routes = routes
+        self._hosts = {}
+        self.fronts = {host: front for host, front in self.fronts.items() if host in routes.endpoints}
+        gone = [key for key in self.pools if key[0] not in routes.endpoints]
+        await asyncio.gather(*(self.pools.pop(key).close() for key in gone))
 
     def _front(self, endpoint: Endpoint) -> Gateway:
         policy = GatewayPolicy(function=endpoint.tag, timeout=endpoint.timeout, budget=self.limits.budget,
@@ -108,7 +133,117 @@ class ServeGateway:
             await pool.close()
         await asyncio.gather(*(w.stop() for pool in pools for w in list(pool.workers)))
 
-    # -- ASGI ---------------------------------------------------------------------------------
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` in the background, held until it ends (the loop keeps only weak references)."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- decisions shared by the relay and the ASGI app ----------------------------------------------
+    def relay_endpoint(self, headers: list[tuple[bytes, bytes]], url: bytes) -> Endpoint | None:
+        """The endpoint a plain HTTP request goes to, or None when the ASGI app answers it (the
+        index, a bad or unknown host, a result URL).  ``headers`` have lower-case names."""
+        host = None
+        for name, value in headers:
+            if name == b"host":
+                host = value
+                break
+        endpoint = self._hosts.get(host)
+        if endpoint is None:
+            endpoint = self._endpoint_for_host(host)
+        if endpoint is _NOT_AN_ENDPOINT:
+            return None
+        query = url.partition(b"?")[2]
+        if query and _result_call_id(query) is not None:
+            return None
+        return endpoint  # type: ignore[return-value]
+
+    def _endpoint_for_host(self, host: bytes | None) -> object:
+        try:
+            label = host_label(host.decode("latin-1") if host is not None else None)
+        except BadHostError:
+            label = None
+        routes = self.routes
+        endpoint = routes.endpoints.get(label, _NOT_AN_ENDPOINT) if routes and label else _NOT_AN_ENDPOINT
+        if len(self._hosts) >= HOST_CACHE_SIZE:
+            self._hosts.clear()
+        self._hosts[host] = endpoint
+        return endpoint
+
+    def admit(self, endpoint: Endpoint, scope: Scope) -> Rejection | None:
+        """`runtime.gateway`'s checks that need no body: rate limit, proxy auth, declared size."""
+        return self.fronts[endpoint.host].admit(scope)
+
+    def try_acquire(self, endpoint: Endpoint, query: bytes) -> tuple[WorkerPool, Worker] | None:
+        """A worker slot now, or None when getting one means waiting (raises InvalidError for bad
+        class parameters, WorkerStartError when the pool cannot start workers)."""
+        pool = self.pool_for(self._current(endpoint), self._params(endpoint, query))
+        worker = pool.try_acquire()
+        return (pool, worker) if worker is not None else None
+
+    async def acquire(self, endpoint: Endpoint, query: bytes) -> tuple[WorkerPool, Worker]:
+        params = self._params(endpoint, query)
+        while True:
+            pool = self.pool_for(self._current(endpoint), params)
+            try:
+                return pool, await pool.acquire()
+            except WorkerStartError:
+                if not pool.closed:
+                    raise  # a pool closed by a reload sends its waiting requests to the new one
+
+    @staticmethod
+    def _params(endpoint: Endpoint, query: bytes) -> Params:
+        if endpoint.cls is None:
+            return ()
+        return endpoint.params_for(dict(parse_qsl(query.decode("latin-1"))))
+
+    def _current(self, endpoint: Endpoint) -> Endpoint:
+        routes = self.routes
+        return routes.endpoints.get(endpoint.host, endpoint) if routes else endpoint
+
+    def failure(self, endpoint: Endpoint, exc: Exception) -> HTTPResponseRecord:
+        """The response for a request that could not reach its function, or lost its worker."""
+        if isinstance(exc, InvalidError):
+            return _text(400, str(exc))
+        if isinstance(exc, WorkerStartError):
+            return _text(500, f"{endpoint.tag} could not start: {exc}")
+        if isinstance(exc, UpstreamError):
+            self.log(f"{endpoint.tag}: the worker went away mid-request ({exc})")
+            return _text(500, f"The worker serving {endpoint.tag} stopped while handling this request "
+                              "(it crashed or exited); the next request starts a new one.")
+        raise exc
+
+    @staticmethod
+    def rejection_response(rejection: Rejection) -> HTTPResponseRecord:
+        response = _text(rejection.status, rejection.message)
+        response.headers.extend((k.encode(), v.encode()) for k, v in rejection.headers)
+        return response
+
+    @staticmethod
+    def see_other(request: HTTPRequestRecord, call_id: str) -> HTTPResponseRecord:
+        return _see_other(request, call_id)
+
+    @staticmethod
+    def timeout_response(endpoint: Endpoint) -> HTTPResponseRecord:
+        return _text(504, timeout_message(endpoint))
+
+    @staticmethod
+    def stops_worker_on_timeout(endpoint: Endpoint) -> bool:
+        """Whether ending a timed-out request takes its worker down (else only the request ends).
+
+        One input at a time: the worker is the input's, as a container is on the platform.  In
+        a ``@concurrent`` worker, closing the request's connection cancels an async request
+        (`toolkit.serve.container`), but a sync handler runs in a thread that Python cannot
+        interrupt: that worker takes no new requests and stops once its others finish.  An
+        asgi_app or a web_server may mix both; its request's connection is closed and its own
+        code decides (documented).
+        """
+        if endpoint.max_inputs <= 1:
+            return True
+        return endpoint.kind is WebKind.WSGI_APP or (endpoint.kind is WebKind.FASTAPI_ENDPOINT
+                                                     and not endpoint.is_async)
+
+    # -- ASGI: what the relay leaves ---------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return
@@ -122,6 +257,9 @@ class ServeGateway:
             return
         endpoint = self.routes.endpoints.get(label) if self.routes else None
         if endpoint is None:
+            if self.routes is not None and (moved := self.routes.moved.get(label)) is not None:
+                await answer_moved(moved, scope, send)  # a newer toolkit serve took it over: 307 there
+                return
             await _reject(scope, send, Rejection(404, f"No endpoint is served at {label!r}; "
                                                       f"the served endpoints are listed at {self.origin}/"))
             return
@@ -131,7 +269,7 @@ class ServeGateway:
         elif scope["type"] == "websocket":
             await self._websocket(endpoint, scope, receive, send)
         else:
-            await self._http(endpoint, scope, receive, send)
+            await self._result(endpoint, scope, send)
 
     async def _index(self, scope: Scope, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,122 +283,60 @@ class ServeGateway:
         else:
             await _reject(scope, send, Rejection(404, f"Not found; the endpoints are listed at {self.origin}/"))
 
-    # -- HTTP ---------------------------------------------------------------------------------
-    async def _http(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _result(self, endpoint: Endpoint, scope: Scope, send: Send) -> None:
+        """A GET of a result URL: the detached request's response, or another 303."""
         call_id = _result_call_id(scope.get("query_string", b""))
-        if call_id is not None:
-            request = HTTPRequestRecord.from_scope(scope, b"")
-            await _send_record(send, await self.detached.answer(endpoint.tag, call_id, request, self.limits.budget))
+        if call_id is None:  # endpoint requests are relayed (`toolkit.serve.relay`); this server does not
+            await _reject(scope, send, Rejection(500, "This server does not relay requests to endpoints: "
+                                                      "serve the gateway with toolkit.serve.relay.relay_protocol."))
             return
-        body = RequestBody(receive, self.limits.max_body_bytes)
-        opening = asyncio.ensure_future(self._open(endpoint, scope, body))
-        if not await settles_within(opening, self.limits.budget):
-            call_id = await self.detached.detach(endpoint.tag, self._finish(endpoint, opening))
-            await _send_record(send, see_other(HTTPRequestRecord.from_scope(scope, b""), call_id))
-            return
-        try:
-            pool, worker, response = opening.result()
-        except Exception as exc:
-            await _send_record(send, self._failure(endpoint, exc))
-            return
-        try:
-            await stream_http(response, receive, send, body)
-        finally:
-            await response.aclose()
-            await pool.release(worker)
-
-    async def _open(self, endpoint: Endpoint, scope: Scope,
-                    body: RequestBody) -> tuple[WorkerPool, Worker, UpstreamResponse]:
-        pool, worker = await self._acquire(endpoint, scope)
-        try:
-            return pool, worker, await open_http(worker, scope, body)
-        except UpstreamError:
-            await pool.release(worker, broken=True)
-            raise
-        except BaseException:
-            await pool.release(worker)
-            raise
-
-    async def _acquire(self, endpoint: Endpoint, scope: Scope) -> tuple[WorkerPool, Worker]:
-        params: Params = ()
-        if endpoint.cls is not None:
-            params = endpoint.params_for(dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))))
-        while True:
-            pool = self.pool_for(self._current(endpoint), params)
-            try:
-                return pool, await pool.acquire()
-            except WorkerStartError:
-                if not pool.closed:
-                    raise  # a pool closed by a reload sends its waiting requests to the new one
-
-    def _current(self, endpoint: Endpoint) -> Endpoint:
-        routes = self.routes
-        return routes.endpoints.get(endpoint.host, endpoint) if routes else endpoint
-
-    async def _finish(self, endpoint: Endpoint,
-                      opening: asyncio.Future[tuple[WorkerPool, Worker, UpstreamResponse]]) -> HTTPResponseRecord:
-        """Drive a detached request to its end and keep its whole response (or the failure's)."""
-        try:
-            pool, worker, response = await opening
-        except Exception as exc:
-            return self._failure(endpoint, exc)
-        try:
-            return await collect_http(response)
-        finally:
-            await pool.release(worker)
-
-    def _failure(self, endpoint: Endpoint, exc: Exception) -> HTTPResponseRecord:
-        if isinstance(exc, InvalidError):
-            return _text(400, str(exc))
-        if isinstance(exc, BodyTooLarge):
-            rejection = check_body_size(exc.seen, self.limits.max_body_bytes, BACKEND_NAME)
-            return _text(413, rejection.message if rejection else "Request body too large.")
-        if isinstance(exc, WorkerStartError):
-            return _text(500, f"{endpoint.tag} could not start: {exc}")
-        if isinstance(exc, UpstreamError):
-            self.log(f"{endpoint.tag}: the worker went away mid-request ({type(exc).__name__})")
-            return _text(500, f"The worker serving {endpoint.tag} stopped while handling this request "
-                              "(it crashed or exited); the next request starts a new one.")
-        raise exc
+        request = HTTPRequestRecord.from_scope(scope, b"")
+        await _send_record(send, await self.detached.answer(endpoint.tag, call_id, request, self.limits.budget))
 
     # -- WebSockets ---------------------------------------------------------------------------
     async def _websocket(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            pool, worker = await self._acquire(endpoint, scope)
+            pool, worker = await self.acquire(endpoint, scope.get("query_string", b""))
         except (InvalidError, WorkerStartError) as exc:
             code = WS_POLICY_VIOLATION if isinstance(exc, InvalidError) else WS_INTERNAL_ERROR
             await send({"type": "websocket.close", "code": code, "reason": str(exc)[:120]})
             return
+        task, expired = asyncio.current_task(), False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            if task is not None:
+                task.cancel()
+
+        key = object()
+        self.timeouts.add(endpoint.timeout, key, expire)
         try:
             await proxy_websocket(worker, scope, receive, send)  # one input slot for the connection's life
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            if task is not None and hasattr(task, "uncancel"):
+                task.uncancel()
+            self.log(f"{endpoint.tag}: a WebSocket connection reached its timeout ({endpoint.timeout:g} s); it was closed")
+            await send({"type": "websocket.close", "code": WS_INTERNAL_ERROR,
+                        "reason": timeout_message(endpoint, short=True)})
         finally:
-            await pool.release(worker)
+            self.timeouts.discard(endpoint.timeout, key)
+            await pool.release(worker, broken=expired and self.stops_worker_on_timeout(endpoint))
+
+
+def timeout_message(endpoint: Endpoint, short: bool = False) -> str:
+    if short:  # a WebSocket close reason has room for 123 bytes
+        return f"{endpoint.tag} timed out after {endpoint.timeout:g} s; raise timeout="[:120]
+    return (f"{endpoint.tag} timed out after {endpoint.timeout:g} s (its timeout) and was stopped; "
+            f"raise timeout= in @app.function(...) if it needs longer.")
 
 
 def _result_call_id(query: bytes) -> str | None:
     # parsing the query string of every request only to find no result parameter costs more
     # than the rest of the routing: look for the name first (a "%" may be hiding it)
     return result_call_id(query) if RESULT_QUERY_PARAM.encode() in query or b"%" in query else None
-
-
-async def settles_within(work: asyncio.Future[T], seconds: float) -> bool:
-    """`runtime.gateway.detach.within_budget` with one timer and no sets: it runs for every request."""
-    if work.done():
-        return True
-    waiter = asyncio.get_running_loop().create_future()
-
-    def wake(_: object) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    timer = waiter.get_loop().call_later(seconds, wake, None)
-    work.add_done_callback(wake)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
-        work.remove_done_callback(wake)
-    return work.done()
 
 
 async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -25,12 +25,21 @@ def endpoints_json(routes: RouteTable | None, origin: str) -> bytes:
     return json.dumps(endpoint_list(routes, origin)).encode()
 
 
+def _moved_rows(routes: RouteTable | None) -> str:
+    """Endpoints a newer toolkit serve took over: not served here, so not links, but said where they went."""
+    moved = sorted(routes.moved.values(), key=lambda m: m.tag) if routes else []
+    return "".join(
+        f'\n<li><code>{html.escape(m.tag)}</code> moved to a newer toolkit serve (pid {m.holder.process.pid}): '
+        f'{html.escape(endpoint_url(m.holder.origin, m.host))}</li>' for m in moved)
+
+
 def index_html(routes: RouteTable | None, origin: str) -> bytes:
     app = html.escape(routes.app_name if routes else "")
     rows = "\n".join(
         f'<li><a href="{html.escape(e["url"])}">{html.escape(e["url"])}</a> <code>{html.escape(e["function"])}</code></li>'
         for e in endpoint_list(routes, origin)
-    ) or "<li>This app has no web endpoints.</li>"
+    ) or ("" if routes and routes.moved else "<li>This app has no web endpoints.</li>")
+    rows += _moved_rows(routes)
     return (
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>toolkit serve: "
         f"{app}</title></head>\n<body><h1>{app}</h1>\n<p>Web endpoints served by toolkit serve "

@@ -7,14 +7,16 @@ manifest's ``web.host``; the bare host (``localhost``, an IP address) is the ind
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runtime.adapters.base import WebKind, WebSpec
 from toolkit.cls import parse_query_parameters
+from toolkit.exception import InvalidError
 from toolkit.functions import Params
 from toolkit.local.protocol import WorkerTarget
 from toolkit.serve.appinfo import AppInfo, FunctionSource
+from toolkit.serve.registry import Holder
 from toolkit.spec import ClsInfo
 
 DEFAULT_MAX_CONTAINERS = 4  # like the local function runner: a laptop, not a cloud
@@ -34,11 +36,13 @@ class Endpoint:
     requires_proxy_auth: bool
     max_inputs: int
     max_containers: int
+    min_containers: int  # workers kept warm, started with the pool (`WorkerPool.keep_warm`)
     scaledown_window: float
     timeout: float
     backend: str
     cls: ClsInfo | None
     source: FunctionSource
+    is_async: bool = False  # the decorated function is async (a fastapi_endpoint's handler runs on the loop)
 
     @property
     def kind(self) -> WebKind:
@@ -47,6 +51,16 @@ class Endpoint:
     def params_for(self, query: dict[str, str]) -> Params:
         """Class parameter values selected by the URL's query string (raises InvalidError)."""
         return () if self.cls is None else parse_query_parameters(self.cls, query)
+
+    def default_params(self) -> Params | None:
+        """The parameter values of the pool to keep warm: the class parameters' defaults, or
+        None when one has no default (pools then start per parameter values, on request)."""
+        if self.cls is None:
+            return ()
+        try:
+            return parse_query_parameters(self.cls, {})
+        except InvalidError:
+            return None
 
     def target(self, params: Params, sys_path: tuple[str, ...]) -> WorkerTarget:
         return WorkerTarget(module=self.source.module, source_file=self.source.source_file, app_name=self.app_name,
@@ -66,20 +80,37 @@ def _cls_info(entry: dict[str, Any]) -> ClsInfo | None:
 
 def endpoint_from_manifest(app_name: str, entry: dict[str, Any], source: FunctionSource) -> Endpoint:
     web, scaling = entry["web"], entry["scaling"]
+    min_containers = int(scaling.get("min_containers") or 0)
     return Endpoint(
         tag=entry["tag"], app_name=app_name, host=web["host"], label=web["label"],
         spec=WebSpec.from_manifest(entry), requires_proxy_auth=bool(web["requires_proxy_auth"]),
         max_inputs=int(scaling["max_inputs"] or 1),
-        max_containers=int(scaling["max_containers"] or DEFAULT_MAX_CONTAINERS),
+        # the local cap when none is set; never below min_containers, which the user asked for
+        max_containers=int(scaling["max_containers"] or max(DEFAULT_MAX_CONTAINERS, min_containers)),
+        min_containers=min_containers,
         scaledown_window=float(scaling["scaledown_window"]), timeout=float(entry["resources"]["timeout"]),
-        backend=entry["backend"], cls=_cls_info(entry), source=source,
+        backend=entry["backend"], cls=_cls_info(entry), source=source, is_async=bool(entry.get("is_async")),
     )
+
+
+@dataclass(frozen=True)
+class Moved:
+    """An endpoint a newer toolkit serve took over (`toolkit.serve.takeover`); it serves it now."""
+
+    tag: str
+    host: str
+    holder: Holder
 
 
 @dataclass(frozen=True)
 class RouteTable:
     info: AppInfo
     endpoints: dict[str, Endpoint]  # by host label
+    moved: dict[str, Moved] = field(default_factory=dict)  # by host label: no longer served here
+
+    def without(self, moved: dict[str, Moved]) -> RouteTable:
+        """This table less the endpoints newer serves took over (``moved``, by host label)."""
+        return replace(self, endpoints={h: e for h, e in self.endpoints.items() if h not in moved}, moved=moved)
 
     @staticmethod
     def from_info(info: AppInfo) -> RouteTable:

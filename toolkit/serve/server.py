@@ -1,17 +1,19 @@
 """`toolkit serve` wired together: load the app, bind the port, serve, reload on change, stop.
 
 The composition root: the CLI (`toolkit.cli.serve_cmd`) only parses options into
-`ServeOptions` and calls `serve`.
+`ServeOptions` and calls `serve`.  A newer serve of the same endpoints takes them (and the
+port, when it is the same) over from an older one: `toolkit.serve.takeover`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import uvicorn
@@ -24,13 +26,17 @@ from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
 from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
 from toolkit.serve.containers import ContainerImages, pick_engine
 from toolkit.serve.gateway import GatewayLimits, ServeGateway
-from toolkit.serve.httpio import CoalescingHTTPProtocol, run
-from toolkit.serve.index import endpoint_list
-from toolkit.serve.routes import RouteTable
+from toolkit.serve.httpio import run
+from toolkit.serve.index import endpoint_list, endpoint_url
+from toolkit.serve.registry import Holder
+from toolkit.serve.relay import relay_protocol
+from toolkit.serve.routes import Moved, RouteTable
+from toolkit.serve.takeover import REGISTRY_POLL_S, WORKER_PORT_WAIT_S, TakenOver, Tenure, port_yields
 from toolkit.serve.tokens import TokenStore
 from toolkit.serve.workers import PortLeases
 
 REAP_EVERY_S = 1.0
+HANDOVER_DRAIN_MIN_S = 3  # what Ctrl-C gives in-flight requests (uvicorn's graceful shutdown)
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,16 @@ def app_ports(routes: RouteTable) -> set[int]:
     return {e.spec.port for e in routes.endpoints.values() if e.spec.port is not None}
 
 
-def gateway_port(options: ServeOptions, routes: RouteTable) -> int:
+def gateway_port(options: ServeOptions, routes: RouteTable,
+                 yields: Callable[[int], bool] = lambda _port: False) -> int:
     """The gateway's port.  The default one steps aside when the app's own web_server wants it
-    (the guide's servers listen on 8000, which is also serve's default)."""
+    (the guide's servers listen on 8000, which is also serve's default), to the next free port
+    or the next one an older serve of this app would hand over (``yields``)."""
     taken = app_ports(routes)
     if options.port_explicit or options.port not in taken:
         return options.port
-    return next(p for p in range(options.port + 1, options.port + 200) if p not in taken and _free(options.host, p))
+    return next(p for p in range(options.port + 1, options.port + 200)
+                if p not in taken and (_free(options.host, p) or yields(p)))
 
 
 def _free(host: str, port: int) -> bool:
@@ -85,6 +94,7 @@ def _free(host: str, port: int) -> bool:
 
 
 def bind(host: str, port: int) -> socket.socket:
+    """The gateway's listening socket; `InvalidError` when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -105,8 +115,12 @@ class ServeSession:
     def __init__(self, options: ServeOptions, console: Console) -> None:
         self.options, self.console = options, console
         self.gateway: ServeGateway | None = None
-        self.routes: RouteTable | None = None
+        self.loaded: RouteTable | None = None  # the app as last loaded
+        self.routes: RouteTable | None = None  # what is served: `loaded` less the endpoints newer serves took
+        self.moved: dict[str, Moved] = {}
         self.images: ContainerImages | None = None
+        self.tenure: Tenure | None = None
+        self.server: GatewayServer | None = None
 
     def log(self, message: str) -> None:
         self.console.print(f"[yellow]{message}[/yellow]", highlight=False)
@@ -114,18 +128,35 @@ class ServeSession:
     def print_urls(self, routes: RouteTable) -> None:
         for entry in endpoint_list(routes, self.options.origin):
             self.console.print(f"[green]✓[/green] {entry['function']} => [bold]{entry['url']}[/bold]", highlight=False)
-        if not routes.endpoints:
+        for moved in sorted(routes.moved.values(), key=lambda m: m.tag):
+            self.console.print(f"[yellow]-[/yellow] {moved.tag} => served by a newer toolkit serve "
+                               f"(pid {moved.holder.process.pid}) at {endpoint_url(moved.holder.origin, moved.host)}",
+                               highlight=False)
+        if not routes.endpoints and not routes.moved:
             self.console.print(f"App {routes.app_name!r} has no web endpoints.")
 
     async def run(self) -> None:
         if self.options.containers:  # before anything else: no engine is one line, not a load and a build
             self.images = ContainerImages(pick_engine(self.options.builder), self.log)
         routes = await load_routes(self.options)
-        port = gateway_port(self.options, routes)
+        port = gateway_port(self.options, routes, lambda p: port_yields(p, routes))
         if port != self.options.port:
             self.log(f"Port {self.options.port} belongs to the app's web_server; the gateway listens on {port}.")
             self.options = replace(self.options, port=port)
-        sock = bind(self.options.host, self.options.port)
+        self.tenure = Tenure(self.options.host, self.options.port, self.options.origin, routes.app_name)
+        try:
+            sock = await self.tenure.bind(routes, lambda: bind(self.options.host, self.options.port), self.log)
+        except TakenOver as exc:
+            self.console.print(f"A newer toolkit serve (pid {exc.holder.process.pid}) took port {self.options.port} "
+                               "over before this one started serving; stopping.", highlight=False)
+            self.tenure.leave()
+            return
+        try:
+            await self._serve(routes, sock)
+        finally:
+            self.tenure.leave()
+
+    async def _serve(self, routes: RouteTable, sock: socket.socket) -> None:
         ports = PortLeases({self.options.port: "toolkit serve itself listens on"})
         self.gateway = ServeGateway(self.options.origin, self.options.limits, TokenStore(),
                                     SQLiteCallStore(config.calls_db_path()), ports, self.log)
@@ -134,12 +165,12 @@ class ServeSession:
         await self.install(routes)
         self.console.print(f"Serving app {routes.app_name!r}; endpoint list at [bold]{self.options.origin}/[/bold]"
                            f"{' (live reload on)' if self.options.reload else ''}. Ctrl-C to stop.", highlight=False)
-        server = GatewayServer(uvicorn.Config(
-            self.gateway, http=CoalescingHTTPProtocol, lifespan="off", log_level="warning", access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
+        self.server = server = GatewayServer(uvicorn.Config(
+            self.gateway, http=relay_protocol(self.gateway), lifespan="off", log_level="warning", access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
             ws_per_message_deflate=False, timeout_graceful_shutdown=3, server_header=False,
             proxy_headers=False,  # the gateway is the edge: the peer it sees is the client
         ))
-        tasks = [asyncio.ensure_future(self._reap())]
+        tasks = [asyncio.ensure_future(self._reap()), asyncio.ensure_future(self._follow_registry())]
         if self.options.reload:
             tasks.append(asyncio.ensure_future(self._watch()))
         try:
@@ -154,15 +185,77 @@ class ServeSession:
         if self.images is not None:
             self.log(f"Building the images of {routes.app_name!r} with {self.images.engine} (local store, no push)...")
             await self.images.prepare(routes.info.manifest)
-        self.routes = routes
-        await self.gateway.install(routes)
-        self.print_urls(routes)
+        assert self.tenure is not None
+        self.loaded, self.moved = routes, self.tenure.register(routes)
+        self.routes = routes.without(self.moved)
+        if self.tenure.took_over:  # the older serve's web_server workers may still hold their ports a moment
+            self.gateway.ports.release_wait = WORKER_PORT_WAIT_S
+        await self.gateway.install(self.routes)
+        self.print_urls(self.routes)
+        self._prestart(self.routes)
+
+    def _prestart(self, routes: RouteTable) -> None:
+        """Start ``min_containers`` workers per endpoint in the background (`WorkerPool.keep_warm`)."""
+        assert self.gateway is not None
+        for endpoint in sorted(routes.endpoints.values(), key=lambda e: e.tag):
+            if endpoint.min_containers == 0:
+                continue
+            params = endpoint.default_params()
+            if params is None:
+                self.log(f"{endpoint.tag}: min_containers={endpoint.min_containers} is not prestarted: a class "
+                         "parameter has no default, so workers start per parameter values, on request.")
+                continue
+            pool = self.gateway.pool_for(endpoint, params)
+            if pool.is_web_server and endpoint.min_containers > 1:
+                self.log(f"{endpoint.tag}: min_containers={endpoint.min_containers} runs as one worker locally: "
+                         "on one machine, only one web_server process can listen on its port.")
+            pool.keep_warm()
 
     async def _reap(self) -> None:
         assert self.gateway is not None
         while True:
             await asyncio.sleep(REAP_EVERY_S)
             await self.gateway.reap()
+
+    async def _follow_registry(self) -> None:
+        """Notice when a newer serve takes this one's endpoints (or its port) over."""
+        assert self.tenure is not None
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_S)
+            news = self.tenure.poll(self.loaded) if self.loaded is not None else None
+            if news is None:
+                continue
+            if news.handover is not None:
+                self._hand_over(news.handover)
+                return
+            if news.moved != self.moved:
+                await self._withdraw(news.moved)
+
+    async def _withdraw(self, moved: dict[str, Moved]) -> None:
+        """A newer serve on another port took some endpoints: redirect them there, keep the rest."""
+        assert self.gateway is not None and self.loaded is not None
+        for host in sorted(moved.keys() - self.moved.keys()):
+            m = moved[host]
+            self.log(f"Endpoint {m.tag} was taken over by a newer toolkit serve (pid {m.holder.process.pid}) at "
+                     f"{endpoint_url(m.holder.origin, m.host)}; requests here are redirected there (307).")
+        self.moved, self.routes = moved, self.loaded.without(moved)
+        await self.gateway.withdraw(self.routes)
+
+    def _hand_over(self, newer: Holder) -> None:
+        """A newer serve wants this port: stop accepting, finish in-flight requests, then stop (exit 0)."""
+        assert self.server is not None and self.loaded is not None
+        pid = newer.process.pid
+        served = sorted(self.routes.endpoints.values() if self.routes else (), key=lambda e: e.tag)
+        for endpoint in served:
+            self.console.print(f"Endpoint {endpoint.tag} was taken over by a newer toolkit serve (pid {pid}); "
+                               "stopping.", highlight=False)
+        if not served:
+            self.console.print(f"Port {self.options.port} was taken over by a newer toolkit serve (pid {pid}); "
+                               "stopping.", highlight=False)
+        # a request in flight may run to its function's timeout; Ctrl-C (twice) still cuts it short
+        drain = max((e.timeout for e in self.loaded.endpoints.values()), default=0.0)
+        self.server.config.timeout_graceful_shutdown = math.ceil(max(drain, HANDOVER_DRAIN_MIN_S))
+        self.server.should_exit = True
 
     async def _watch(self) -> None:
         from toolkit.serve.reload import watch_app_files

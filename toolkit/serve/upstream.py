@@ -8,6 +8,11 @@ server on loopback), so a small client is enough: keep-alive connections reused
 last-in-first-out, requests framed by Content-Length or chunked, response bodies streamed as
 they arrive.  Content codings pass through untouched (the client decodes them, not the proxy).
 
+A connection is an `asyncio.Protocol` (`Connection`), not a pair of streams: the gateway's
+relay (`toolkit.serve.relay`) is driven by its callbacks, with no task or coroutine per
+request.  Whoever owns the exchange in flight is the connection's `Listener`; `request` and
+`UpstreamResponse` are the awaitable form of the same thing, for code that prefers to wait.
+
 Responses are parsed by httptools (llhttp, the parser uvicorn reads requests with): status,
 headers, body framing (Content-Length, chunked, to the connection's end), interim 1xx
 responses and whether the connection may be kept alive are its decisions, not this module's.
@@ -18,57 +23,176 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from typing import Protocol
 
 import httptools
 
 Headers = list[tuple[bytes, bytes]]
-Connector = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 HEAD_LIMIT = 1024 * 1024  # the largest response head accepted, like a front proxy's buffer (llhttp has no cap)
-READ_CHUNK = 64 * 1024
+# body bytes parsed but not yet taken by the reader past which the socket is not read
+# (a slow client behind the relay, a slow consumer of `aiter_raw`)
+BUFFER_HIGH = 256 * 1024
 # an idle connection older than this is not reused: servers close idle keep-alive
 # connections after a few seconds (uvicorn 5 s, gunicorn 2 s), and a request written into
 # one that the server is closing fails for no fault of the request
 REUSE_WITHIN_S = 1.0
 MAX_IDLE = 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 
 
 class UpstreamError(Exception):
     """The connection to the worker failed, or it answered with something that is not HTTP/1.1."""
 
 
+class Listener(Protocol):
+    """The owner of the exchange in flight on a `Connection`."""
+
+    def upstream_event(self) -> None:
+        """Something changed: head or body parsed, the response complete, an error, the end of the connection."""
+
+    def upstream_writable(self, writable: bool) -> None:
+        """The connection's write buffer went over (False) or back under (True) its limit."""
+
+
+Connector = Callable[[], Awaitable["Connection"]]
+
+
 def unix_connector(path: str) -> Connector:
-    return lambda: asyncio.open_unix_connection(path, limit=HEAD_LIMIT)
-
-
-def tcp_connector(host: str, port: int) -> Connector:
-    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        reader, writer = await asyncio.open_connection(host, port, limit=HEAD_LIMIT)
-        sock = writer.get_extra_info("socket")
-        if sock is not None:  # small writes go out at once: no Nagle delay on a request head
-            import socket
-
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return reader, writer
+    async def connect() -> Connection:
+        _, conn = await asyncio.get_running_loop().create_unix_connection(Connection, path)
+        return conn
 
     return connect
 
 
-@dataclass(eq=False)
-class Connection:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    reused: bool = False
-    idle_since: float = field(default_factory=time.monotonic)
+def tcp_connector(host: str, port: int) -> Connector:
+    async def connect() -> Connection:
+        # asyncio sets TCP_NODELAY on TCP transports: a request head goes out at once
+        _, conn = await asyncio.get_running_loop().create_connection(Connection, host, port)
+        return conn
+
+    return connect
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection; carries one exchange at a time (``message``, for ``listener``)."""
+
+    __slots__ = ("transport", "message", "listener", "ended", "reused", "idle_since", "writable", "_head_seen",
+                 "_read_paused", "_drained")
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.message: _Message | None = None
+        self.listener: Listener | None = None
+        self.ended = False  # the peer closed, or the connection was lost: nothing more will arrive
+        self.reused = False
+        self.idle_since = time.monotonic()
+        self.writable = True
+        self._head_seen = 0
+        self._read_paused = False
+        self._drained: asyncio.Future[None] | None = None
+
+    # -- one exchange ---------------------------------------------------------------------------
+    def begin(self, listener: Listener, head_only: bool) -> _Message:
+        """Start an exchange: the response to what is written next goes to ``listener``."""
+        self.message, self.listener, self._head_seen = _Message(head_only), listener, 0
+        return self.message
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def take_body(self) -> list[bytes]:
+        """The body chunks parsed since the last call; reading resumes if a full buffer paused it."""
+        message = self.message
+        if message is None or not message.body:
+            return []
+        chunks, message.body, message.buffered = message.body, [], 0
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return chunks
+
+    async def drain(self) -> None:
+        """Wait while the write buffer is over its limit (an upload faster than the worker reads)."""
+        while not self.writable and not self.ended:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+        if self.ended:
+            raise UpstreamError("the worker's connection closed while the request was being sent")
 
     def reusable(self, now: float) -> bool:
-        return (now - self.idle_since < REUSE_WITHIN_S and not self.reader.at_eof()
-                and not self.writer.is_closing())
+        return (now - self.idle_since < REUSE_WITHIN_S and not self.ended and self.transport is not None
+                and not self.transport.is_closing())
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        message = self.message
+        if message is None:  # bytes on an idle connection: it is out of step with the peer
+            self.ended = True
+            self.close()
+            return
+        if not message.head_done:
+            self._head_seen += len(data)
+        try:
+            message.feed(data)
+        except UpstreamError as exc:
+            message.error = exc
+        if not message.head_done and self._head_seen > HEAD_LIMIT and message.error is None:
+            message.error = UpstreamError(f"the worker's response head is over {HEAD_LIMIT} bytes")
+        if message.buffered > BUFFER_HIGH and not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+        if self.listener is not None:
+            self.listener.upstream_event()
+
+    def eof_received(self) -> bool | None:
+        self._end()
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        self.writable = True
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.writable = False
+        if self.listener is not None:
+            self.listener.upstream_writable(False)
+
+    def resume_writing(self) -> None:
+        self.writable = True
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        if self.listener is not None:
+            self.listener.upstream_writable(True)
+
+    def _end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        message = self.message
+        if message is not None and not message.complete and message.error is None:
+            if message.head_done and _ends_at_close(message.headers):
+                # llhttp reads such a body to the end of the connection, but httptools cannot be
+                # told that the end came (llhttp_finish): the body is whole now
+                message.complete, message.keep_alive = True, False
+            elif message.head_done:
+                message.error = UpstreamError("the worker's response broke off (the connection closed mid-body)")
+            else:
+                message.error = UpstreamError("the worker closed the connection before it answered")
+        if self.listener is not None:
+            self.listener.upstream_event()
 
 
 class UpstreamPool:
@@ -79,7 +203,8 @@ class UpstreamPool:
         self.idle: list[Connection] = []
         self.closed = False
 
-    async def _connection(self) -> Connection:
+    def idle_connection(self) -> Connection | None:
+        """The most recently used idle connection that can still be trusted, without waiting."""
         now = time.monotonic()
         while self.idle:
             conn = self.idle.pop()
@@ -87,47 +212,49 @@ class UpstreamPool:
                 conn.reused = True
                 return conn
             conn.close()
-        return await self._new_connection()
+        return None
 
-    async def _new_connection(self) -> Connection:
+    async def new_connection(self) -> Connection:
         try:
-            reader, writer = await self.connect()
+            return await self.connect()
         except OSError as exc:
             raise UpstreamError(f"cannot connect to the worker: {exc}") from exc
-        return Connection(reader, writer)
 
-    def _give_back(self, conn: Connection) -> None:
-        if self.closed or len(self.idle) >= MAX_IDLE:
+    def finish(self, conn: Connection, reusable: bool = True) -> None:
+        """The exchange on ``conn`` is over: keep the connection for the next one when the whole
+        response was read and the peer allows it, else close it."""
+        message, conn.message, conn.listener = conn.message, None, None
+        if message is not None:
+            message.parser = None  # the parser and its callbacks refer to each other: free them now, not at a GC
+        if (reusable and message is not None and message.complete and message.keep_alive and not message.spoiled
+                and not conn.ended and not self.closed and len(self.idle) < MAX_IDLE):
+            conn.reused, conn.idle_since = False, time.monotonic()
+            self.idle.append(conn)
+        else:
             conn.close()
-            return
-        conn.reused, conn.idle_since = False, time.monotonic()
-        self.idle.append(conn)
 
-    async def request(self, method: str, target: str, headers: Headers,
-                      body: bytes | AsyncIterator[bytes]) -> UpstreamResponse:
+    async def request(self, method: str, target: str, headers: Headers, body: bytes) -> UpstreamResponse:
         """Send a request; returns once the response status and headers arrived."""
-        conn = await self._connection()
+        conn = self.idle_connection() or await self.new_connection()
         try:
             return await self._exchange(conn, method, target, headers, body)
         except UpstreamError:
-            if not (conn.reused and isinstance(body, bytes) and method in IDEMPOTENT):
+            if not (conn.reused and method in IDEMPOTENT):
                 raise
         # the server closed that kept-alive connection just as we wrote to it: safe to repeat once
-        return await self._exchange(await self._new_connection(), method, target, headers, body)
+        return await self._exchange(await self.new_connection(), method, target, headers, body)
 
     async def _exchange(self, conn: Connection, method: str, target: str, headers: Headers,
-                        body: bytes | AsyncIterator[bytes]) -> UpstreamResponse:
-        message = _Message(head_only=method == "HEAD")
+                        body: bytes) -> UpstreamResponse:
+        waiter = _Waiter()
+        conn.begin(waiter, head_only=method == "HEAD")
         try:
-            await _write_request(conn.writer, method, target, headers, body)
-            await _read_head(conn.reader, message)
-        except OSError as exc:
-            conn.close()
-            raise UpstreamError(f"the worker's connection failed ({type(exc).__name__})") from exc
-        except BaseException:  # a bad response, a body over the limit, a cancelled request: mid-message
-            conn.close()
+            framing = b"content-length: %d\r\n" % len(body) if body or method not in IDEMPOTENT else b""
+            conn.write(encode_request_head(method.encode("latin-1"), target.encode("latin-1"), headers, framing) + body)
+            return await UpstreamResponse.when_head(self, conn, waiter)
+        except BaseException:  # a bad response, a cancelled request: mid-message
+            self.finish(conn, reusable=False)
             raise
-        return UpstreamResponse(self, conn, message)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -136,41 +263,41 @@ class UpstreamPool:
             conn.close()
 
 
-# -- the wire format -------------------------------------------------------------------------------
-async def _write_request(writer: asyncio.StreamWriter, method: str, target: str, headers: Headers,
-                         body: bytes | AsyncIterator[bytes]) -> None:
-    lines = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1")]
-    lines.extend(k + b": " + v + b"\r\n" for k, v in headers if k.lower() not in (b"content-length",
-                                                                                    b"transfer-encoding"))
-    if isinstance(body, bytes):
-        if body or method not in IDEMPOTENT:
-            lines.append(b"content-length: %d\r\n" % len(body))
-        lines.append(b"\r\n")
-        lines.append(body)
-        writer.write(b"".join(lines))
-    else:
-        lines.append(b"transfer-encoding: chunked\r\n\r\n")
-        writer.write(b"".join(lines))
-        async for chunk in body:
-            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            await writer.drain()
-        writer.write(b"0\r\n\r\n")
-    await writer.drain()
+def encode_request_head(method: bytes, target: bytes, headers: Headers, framing: bytes) -> bytes:
+    """A request head; ``framing`` is the body's Content-Length or chunked line (or nothing):
+    the caller's own framing headers are dropped, since the body is sent the way ``framing`` says."""
+    lines = [method, b" ", target, b" HTTP/1.1\r\n"]
+    for name, value in headers:
+        if name.lower() not in _FRAMING:
+            lines += (name, b": ", value, b"\r\n")
+    lines += (framing, b"\r\n")
+    return b"".join(lines)
+
+
+class _Waiter:
+    """A `Listener` that wakes one coroutine waiting on the connection."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[None] | None = None
+
+    def upstream_event(self) -> None:
+        if self.future is not None and not self.future.done():
+            self.future.set_result(None)
+
+    def upstream_writable(self, writable: bool) -> None:
+        pass  # writers wait in `Connection.drain`
+
+    async def wait(self) -> None:
+        self.future = asyncio.get_running_loop().create_future()
+        try:
+            await self.future
+        finally:
+            self.future = None
 
 
 # -- responses: parsed by httptools -------------------------------------------------------------
-async def _read_head(reader: asyncio.StreamReader, message: _Message) -> None:
-    seen = 0
-    while not message.head_done:
-        data = await reader.read(READ_CHUNK)
-        if not data:
-            raise UpstreamError("the worker closed the connection before it answered")
-        message.feed(data)
-        seen += len(data)
-        if seen > HEAD_LIMIT and not message.head_done:
-            raise UpstreamError(f"the worker's response head is over {HEAD_LIMIT} bytes")
-
-
 class _Message:
     """httptools callbacks for one response: llhttp frames it, this keeps what the proxy needs.
 
@@ -179,8 +306,8 @@ class _Message:
     ``on_headers_complete``), so its parser cannot read the next response anyway.
     """
 
-    __slots__ = ("parser", "head_only", "status", "headers", "body", "head_done", "complete", "keep_alive",
-                 "spoiled", "error")
+    __slots__ = ("parser", "head_only", "status", "headers", "body", "buffered", "head_done", "complete",
+                 "keep_alive", "spoiled", "error")
 
     def __init__(self, head_only: bool) -> None:
         self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
@@ -188,12 +315,13 @@ class _Message:
         self.status = 0
         self.headers: Headers = []
         self.body: list[bytes] = []  # chunks parsed but not yet handed to the reader of the body
+        self.buffered = 0  # their size
         self.head_done = self.complete = self.keep_alive = False
         # bytes after the end of this response (a second response, a body on a HEAD answer,
         # data after "Connection: close"): the connection is out of step and is not reused
         self.spoiled = False
-        # the body went wrong in a read that also brought the head: raised once the chunks
-        # parsed before it were read, so the caller sees the response, then its body break off
+        # the response went wrong: before its head (nothing to relay) or mid-body; raised to
+        # the reader once the chunks parsed before it were read
         self.error: UpstreamError | None = None
 
     def feed(self, data: bytes) -> None:
@@ -244,13 +372,14 @@ class _Message:
             self.spoiled = True
         else:
             self.body.append(body)
+            self.buffered += len(body)
 
     def on_message_complete(self) -> None:
         if self.head_done:  # else an interim response ended
             self.complete = True
 
 
-def _declared_length(headers: Headers) -> int | None:
+def declared_length(headers: Headers) -> int | None:
     for name, value in headers:
         if name.lower() == b"content-length":
             return int(value)  # llhttp accepted it: digits, one value, no Transfer-Encoding beside it
@@ -258,25 +387,35 @@ def _declared_length(headers: Headers) -> int | None:
 
 
 def _ends_at_close(headers: Headers) -> bool:
-    """Whether the body is framed by the connection's end: no Content-Length, no final chunked coding.
-
-    llhttp reads such a body to the end of the connection, but httptools has no way to tell it
-    that the end came (llhttp_finish), so at EOF this says whether the body is whole or cut short.
-    """
+    """Whether the body is framed by the connection's end: no Content-Length, no final chunked coding."""
     codings = [value for name, value in headers if name.lower() == b"transfer-encoding"]
     if codings:
         return codings[-1].rsplit(b",", 1)[-1].strip().lower() != b"chunked"
-    return _declared_length(headers) is None
+    return declared_length(headers) is None
 
 
 class UpstreamResponse:
-    def __init__(self, pool: UpstreamPool, conn: Connection, message: _Message) -> None:
+    """A response read by awaiting (`request`, or an exchange the relay hands over)."""
+
+    def __init__(self, pool: UpstreamPool, conn: Connection, message: _Message, waiter: _Waiter) -> None:
         self.status_code, self.headers = message.status, message.headers
-        self._pool, self._conn, self._message = pool, conn, message
-        # nothing to read (HEAD, 204, 304, an empty body, all parsed with the head): 0, which
-        # lets the proxy send the response whole
-        self._length = 0 if message.complete and not message.body else _declared_length(message.headers)
+        self._pool, self._conn, self._message, self._waiter = pool, conn, message, waiter
+        # nothing to read (HEAD, 204, 304, an empty body, all parsed with the head): 0
+        self._length = 0 if message.complete and not message.body else declared_length(message.headers)
         self._released = False
+
+    @classmethod
+    async def when_head(cls, pool: UpstreamPool, conn: Connection, waiter: _Waiter | None = None) -> UpstreamResponse:
+        """Wait for the head of the response in flight on ``conn`` (whose listener becomes ``waiter``)."""
+        message = conn.message
+        assert message is not None
+        waiter = waiter or _Waiter()
+        conn.listener = waiter
+        while not message.head_done:
+            if message.error is not None:
+                raise message.error
+            await waiter.wait()
+        return cls(pool, conn, message, waiter)
 
     @property
     def length(self) -> int | None:
@@ -285,43 +424,27 @@ class UpstreamResponse:
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         """The body as it arrives (chunked framing removed; content codings kept)."""
-        message, reader = self._message, self._conn.reader
+        message, conn = self._message, self._conn
         while True:
-            if message.body:
+            chunks = conn.take_body()
+            if chunks:
                 # what one read brought, as one piece: a streamed event is not held back, and
                 # many small chunks that came together do not become many sends
-                chunks, message.body = message.body, []
                 yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                continue
             if message.complete:
                 return
             if message.error is not None:
                 raise message.error
-            try:
-                data = await reader.read(READ_CHUNK)
-            except OSError as exc:
-                raise UpstreamError(f"the worker's response broke off ({type(exc).__name__})") from exc
-            if not data:
-                if not _ends_at_close(self.headers):
-                    raise UpstreamError("the worker's response broke off (the connection closed mid-body)")
-                message.complete, message.keep_alive = True, False
-                return
-            message.feed(data)
+            await self._waiter.wait()
 
     async def aread(self) -> bytes:
-        message = self._message
-        if message.complete:  # the usual small response came with its head: no generator needed
-            body, message.body = b"".join(message.body), []
-            return body
+        if self._message.complete:  # the usual small response came with its head
+            return b"".join(self._conn.take_body())
         return b"".join([chunk async for chunk in self.aiter_raw()])
 
     async def aclose(self) -> None:
         """Return the connection for reuse when the whole response was read, else close it."""
-        if self._released:
-            return
-        self._released = True
-        message = self._message
-        message.parser = None  # the parser and its callbacks refer to each other: free them now, not at a GC
-        if message.complete and message.keep_alive and not message.spoiled:
-            self._pool._give_back(self._conn)
-        else:
-            self._conn.close()
+        if not self._released:
+            self._released = True
+            self._pool.finish(self._conn)

@@ -3,12 +3,14 @@
 A pool serves one endpoint and one set of class parameter values.  A worker takes up to
 ``max_inputs`` requests at once (the gateway counts them); when every worker is full,
 another starts, up to ``max_containers``; beyond that requests wait here, in order.
-Workers idle for ``scaledown_window`` seconds stop.
+Workers idle for ``scaledown_window`` seconds stop, except ``min_containers`` of them: a pool
+starts that many when it is created (in the background) and keeps them warm (`WorkerPool.keep_warm`).
 
 ``web_server`` functions are special locally: every worker of one would bind the same
 port, and processes on one machine cannot share it.  So a ``web_server`` pool has at most
 one worker, and pools of the same port (a parametrized class) take turns: a new parameter
-set waits until the current holder is idle, then replaces it (`PortLeases`).
+set waits until the current holder is idle, then replaces it (`PortLeases`).  ``min_containers``
+of a ``web_server`` is therefore capped at one.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from runtime.adapters.base import WebKind
 from toolkit.functions import Params
@@ -32,6 +35,7 @@ from toolkit.serve.upstream import UpstreamPool, tcp_connector, unix_connector
 
 STOP_GRACE_S = 6.0
 PORT_POLL_S = 0.05
+WARM_RETRY_S = 5.0  # a kept-warm worker that exited on its own is replaced after this long, not in a loop
 
 
 class WorkerStartError(Exception):
@@ -101,6 +105,9 @@ class PortLeases:
     def __init__(self, reserved: dict[int, str]) -> None:
         self.holders: dict[int, WorkerPool] = {}
         self.reserved = reserved  # ports toolkit serve itself uses -> why
+        # seconds a port in use elsewhere may take to free up: set while an older toolkit serve
+        # that handed its endpoints to this one may still be stopping its web_server worker
+        self.release_wait = 0.0
 
     async def claim(self, port: int, pool: WorkerPool) -> None:
         if port in self.reserved:
@@ -108,18 +115,26 @@ class PortLeases:
                 f"{pool.endpoint.tag} serves on port {port}, which {self.reserved[port]}; "
                 f"start toolkit serve with another --port."
             )
-        while (holder := self.holders.get(port)) not in (None, pool):
-            assert holder is not None
-            if holder.idle:
-                await holder.evict()
-            else:
-                await asyncio.sleep(PORT_POLL_S)
-        if port not in self.holders and not _port_free(port):
-            raise WorkerStartError(
-                f"Port {port} is already in use on this machine, so {pool.endpoint.tag}'s server cannot listen "
-                f"on it; stop the program using it."
-            )
+        deadline = time.monotonic() + self.release_wait
+        while True:
+            while (holder := self.holders.get(port)) not in (None, pool):
+                assert holder is not None
+                if holder.idle:
+                    await holder.evict()
+                else:
+                    await asyncio.sleep(PORT_POLL_S)
+            if port in self.holders or _port_free(port):
+                break
+            if time.monotonic() >= deadline:
+                raise WorkerStartError(
+                    f"Port {port} is already in use on this machine, so {pool.endpoint.tag}'s server cannot listen "
+                    f"on it; stop the program using it."
+                )
+            await asyncio.sleep(PORT_POLL_S)
         self.holders[port] = pool
+
+    def held_by_another(self, port: int, pool: WorkerPool) -> bool:
+        return self.holders.get(port) not in (None, pool)
 
     def release(self, port: int, pool: WorkerPool) -> None:
         if self.holders.get(port) is pool:
@@ -153,6 +168,8 @@ class WorkerPool:
         self.error: str | None = endpoint.source.env_error
         self.closed = False
         self.changed = asyncio.Condition()
+        self.warm = False  # `keep_warm` was called: the pool keeps ``min_containers`` workers
+        self.warm_after = 0.0  # monotonic time before which kept-warm workers are not replaced
 
     @property
     def is_web_server(self) -> bool:
@@ -163,12 +180,21 @@ class WorkerPool:
         return 1 if self.is_web_server else self.endpoint.max_containers
 
     @property
+    def min_workers(self) -> int:
+        """``min_containers``, within the pool's cap (one worker for a web_server), if kept warm."""
+        return min(self.endpoint.min_containers, self.max_workers) if self.warm else 0
+
+    @property
     def idle(self) -> bool:
         return self.starting == 0 and self.waiting == 0 and all(w.inflight == 0 for w in self.workers)
 
+    def try_acquire(self) -> Worker | None:
+        """A free input slot now, or None (every worker busy, or requests queued before this one)."""
+        return None if self.waiting else self._take()
+
     async def acquire(self) -> Worker:
         """A worker with a free input slot; waits (queues, in order) while every allowed worker is busy."""
-        if not self.waiting and (worker := self._take()) is not None:
+        if (worker := self.try_acquire()) is not None:
             return worker  # no await between looking and taking: the lock is only for waiting
         async with self.changed:
             while (worker := self._take()) is None:
@@ -194,6 +220,28 @@ class WorkerPool:
         if best is not None:
             best.inflight += 1
         return best
+
+    def keep_warm(self) -> None:
+        """Start workers in the background until ``min_containers`` are running or starting, and
+        keep that many from now on (`reap`).  Called by serve for each endpoint's pool when it
+        installs the routes, not for pools a request creates (other class parameter values).
+
+        Does not wait for them.  A worker that fails to start sets the pool's error, as one
+        started by a request does: it is logged, and requests get it as a 500.
+        """
+        self.warm = True
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        if self.closed or self.error is not None or time.monotonic() < self.warm_after:
+            return
+        port = self.endpoint.spec.port
+        if self.is_web_server and self.launcher is None and port is not None and self.ports.held_by_another(port, self):
+            return  # another parameter set's server has the port: take turns on requests, not here
+        running = sum(1 for w in self.workers if not w.stopping and not w.broken)
+        for _ in range(self.min_workers - running - self.starting):
+            self.starting += 1
+            asyncio.ensure_future(self._start())
 
     def _maybe_start(self) -> None:
         coming = self.starting * self.endpoint.max_inputs
@@ -231,7 +279,9 @@ class WorkerPool:
     async def _watch(self, worker: Worker) -> None:
         code = await worker.proc.wait()
         if not worker.stopping:
-            self.on_event(f"{self.endpoint.tag}: a worker exited with code {code}; the next request starts another.")
+            self.warm_after = time.monotonic() + WARM_RETRY_S
+            again = "another starts shortly" if self.min_workers else "the next request starts another"
+            self.on_event(f"{self.endpoint.tag}: a worker exited with code {code}; {again}.")
         async with self.changed:
             if worker in self.workers:
                 self.workers.remove(worker)
@@ -247,15 +297,27 @@ class WorkerPool:
 
     async def release(self, worker: Worker, *, broken: bool = False) -> None:
         """Give a worker's slot back.  ``broken``: its connection failed, so it is likely dead
-        (its exit may not be reaped yet); stop routing to it and stop it if it somehow lives."""
+        (its exit may not be reaped yet), or it ran past its timeout; stop routing to it and stop
+        it once its other requests are done."""
+        rest = self.release_nowait(worker, broken=broken)
+        if rest is not None:
+            await rest
+
+    def release_nowait(self, worker: Worker, *, broken: bool = False) -> Coroutine[Any, Any, None] | None:
+        """`release` without awaiting: the slot is back now; returns what is left to do (wake
+        queued requests, stop the worker) when there is something, for the caller to run."""
         worker.inflight -= 1
         worker.broken = worker.broken or broken
         if worker.inflight == 0:
             worker.idle_since = time.monotonic()
+        stop = (self.closed or worker.broken) and worker.inflight == 0
+        return self._after_release(worker, stop) if self.waiting or stop else None
+
+    async def _after_release(self, worker: Worker, stop: bool) -> None:
         if self.waiting:
             async with self.changed:
                 self.changed.notify_all()
-        if (self.closed or worker.broken) and worker.inflight == 0:
+        if stop:
             await self._stop(worker)
 
     async def _stop(self, worker: Worker) -> None:
@@ -272,9 +334,15 @@ class WorkerPool:
         await asyncio.gather(*(self._stop(w) for w in list(self.workers) if w.inflight == 0))
 
     async def reap(self) -> None:
+        """Stop workers idle past ``scaledown_window``, the longest idle first, down to
+        ``min_containers``; then start any that are missing from it (one crashed)."""
         now = time.monotonic()
-        idle = [w for w in self.workers if w.inflight == 0 and now - w.idle_since > self.endpoint.scaledown_window]
-        await asyncio.gather(*(self._stop(w) for w in idle))
+        running = [w for w in self.workers if not w.stopping and not w.broken]
+        idle = sorted((w for w in running if w.inflight == 0 and now - w.idle_since > self.endpoint.scaledown_window),
+                      key=lambda w: w.idle_since)
+        await asyncio.gather(*(self._stop(w) for w in idle[:max(0, len(running) - self.min_workers)]))
+        if self.warm:
+            self._warm_up()
 
     async def close(self) -> None:
         """Stop taking requests; idle workers stop now, busy ones when their requests finish."""
