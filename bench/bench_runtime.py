@@ -8,12 +8,22 @@ between figures measured in this run, on this machine.
   endpoint (handler imported as Lambda's init would, event handled, reply printed) -- ours vs a
   bare ``Mangum(FastAPI())`` script (goal: ours at most 1.1x);
 * warm per-event cost: the same event handled in a loop in one process (goal: at most 1.05x);
+* cold start under the Runtime API: a new process, from spawn to its first response posted to a
+  Runtime API on loopback -- the image's loop (``python -m runtime.lambda_loop``) vs awslambdaric
+  (``python -m awslambdaric runtime.lambda_handler.handler``), same handler, same HTTP API event;
 * port-forward proxy throughput: a ``@web_server`` function behind our handler vs calling the
   user's server directly, small requests and 1 MiB responses (goal: >= 0.7x).  Two direct
   baselines on the same server with the same requests, both keep-alive: an ``httpx.Client``
   and the stdlib ``http.client.HTTPConnection`` (the lighter client, so the stricter ratio);
-  the goal is judged against the faster of the two.  Through the handler each request is a
-  v2 event in and a Lambda response out (a 1 MiB binary body is base64-encoded, as Lambda needs).
+  the goal is judged against the faster of the two.  Three ways through the runtime:
+  - ``handler()`` in-process: a v2 event in, a buffered Lambda response dict out (a 1 MiB binary
+    body is base64-encoded, as Lambda needs), no transport -- the figure before streaming;
+  - the Runtime API loop, buffered: the same, plus the JSON POST of the reply to the Runtime API;
+  - the Runtime API loop, streamed: a Function URL event, the body sent raw in chunks as the
+    server sends it (``RESPONSE_STREAM``).
+  The loop runs in this process against a minimal Runtime API in another process (a raw-socket
+  HTTP/1.1 server standing in for Lambda's, which is also a separate process); it reads and
+  discards what it is sent, so the figures include the bytes crossing to it.
 """
 
 from __future__ import annotations
@@ -90,6 +100,69 @@ sys.stdout.write(reply["body"])
 '''
 
 
+# A minimal Lambda Runtime API: hands out the same event forever with fresh request ids, reads
+# each reply (Content-Length or chunked) and answers 202.  With "report" it prints one line per
+# reply, so the cold-start bench can tell when the first one arrived.
+RUNTIME_API = r'''
+import itertools, socket, sys, threading
+event, report = open(sys.argv[1], "rb").read(), sys.argv[2] == "report"
+ids = itertools.count()
+
+def headers_of(f):
+    found = {}
+    while (line := f.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        found[name.strip().lower()] = value.strip()
+    return found
+
+SCRATCH = memoryview(bytearray(1 << 22))  # bodies are read into it and dropped: no allocation per read
+
+def discard(f, n):
+    while n > 0:
+        got = f.readinto(SCRATCH[:min(n, len(SCRATCH))])
+        if not got:
+            raise OSError("connection closed mid-body")
+        n -= got
+
+def drain(f, headers):
+    if headers.get(b"transfer-encoding") != b"chunked":
+        size = int(headers.get(b"content-length", 0))
+        discard(f, size)
+        return size
+    size = 0
+    while (n := int(f.readline().split(b";")[0], 16)):
+        discard(f, n + 2)  # the data and its CRLF
+        size += n
+    headers_of(f)  # trailers
+    return size
+
+def serve(conn):
+    f = conn.makefile("rb")
+    try:
+        while (line := f.readline()):
+            method, path, _ = line.split(b" ", 2)
+            headers = headers_of(f)
+            if method == b"GET":
+                head = (b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-%d\r\n"
+                        b"Lambda-Runtime-Deadline-Ms: 99999999999999\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n" % (next(ids), len(event)))
+                conn.sendall(head + event)
+                continue
+            size = drain(f, headers)
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            if report:
+                print(path.decode().rsplit("/", 1)[-1], size, flush=True)
+    except OSError:
+        pass  # a runtime killed mid-request
+
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+'''
+
+
 def v2_event(path: str = "/", query: str = "x=7") -> dict[str, Any]:
     event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
     event.update(rawPath=path, rawQueryString=query, headers={"host": "bench.example.com"}, cookies=[], body=None,
@@ -107,13 +180,21 @@ def manifest(tag: str, kind: str, web: dict[str, Any] | None = None) -> dict[str
         "kind": "file", "path": "user_app.py", "module": None, "app_variable": "app"}}, "functions": [fn]}
 
 
+def function_url_event(path: str = "/", query: str = "") -> dict[str, Any]:
+    """The same request as `v2_event`, from a Function URL (which the runtime answers streamed)."""
+    event = v2_event(path, query)
+    event["requestContext"]["domainName"] = "abcdefgh.lambda-url.us-east-1.on.aws"
+    return event
+
+
 class Workspace:
     """A temp dir holding the user app, its manifests, the bare handler and the event."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="toolkit-bench-runtime-"))
         for name, text in (("user_app.py", USER_APP), ("user_server.py", USER_SERVER),
-                           ("bare_handler.py", BARE_HANDLER), ("cold.py", COLD_SCRIPT)):
+                           ("bare_handler.py", BARE_HANDLER), ("cold.py", COLD_SCRIPT),
+                           ("lambda_api.py", RUNTIME_API)):
             (self.root / name).write_text(textwrap.dedent(text))
         (self.root / "event.json").write_text(json.dumps(v2_event()))
 
@@ -151,6 +232,85 @@ def bench_cold(ws: Workspace, runs: int) -> None:
     print(f"cold start (new process -> first response), median of {runs}: bare Mangum+FastAPI {b * 1000:.0f} ms, "
           f"toolkit {o * 1000:.0f} ms -> ratio {o / b:.3f}x (goal <= 1.1x); "
           f"min {min(bare) * 1000:.0f} / {min(ours) * 1000:.0f} ms")
+
+
+# -- cold start under the Runtime API ---------------------------------------------------------------
+
+class LambdaAPI:
+    """The minimal Runtime API (`RUNTIME_API`) in its own process, serving one event file."""
+
+    def __init__(self, ws: Workspace, event: dict[str, Any], report: bool) -> None:
+        path = ws.root / f"event-{id(self)}.json"
+        path.write_text(json.dumps(event))
+        self.process = subprocess.Popen([sys.executable, str(ws.root / "lambda_api.py"), str(path),
+                                         "report" if report else "quiet"], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.address = f"127.0.0.1:{self.process.stdout.readline().strip()}"
+
+    def next_reply(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def loop_cold_once(api: LambdaAPI, command: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    runtime = subprocess.Popen(command, env={**env, "AWS_LAMBDA_RUNTIME_API": api.address}, cwd=cwd,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        reply = api.next_reply()  # "response <bytes>" once the first reply was read in full
+    finally:
+        elapsed = time.perf_counter() - started
+        runtime.kill()
+        runtime.wait()
+    if not reply.startswith("response "):
+        raise RuntimeError(f"{command} answered {reply!r}")
+    return elapsed
+
+
+def bench_loop_cold(ws: Workspace, runs: int) -> None:
+    try:
+        import awslambdaric  # noqa: F401
+    except ImportError:
+        print("cold start under the Runtime API: skipped, awslambdaric is not installed (pip install awslambdaric)")
+        return
+    env = ws.env("square", "fastapi_endpoint")
+    api = LambdaAPI(ws, v2_event(), report=True)
+    ric = [sys.executable, "-m", "awslambdaric", "runtime.lambda_handler.handler"]
+    ours = [sys.executable, "-m", "runtime.lambda_loop"]
+    ric_t, ours_t = [], []
+    try:
+        for _ in range(runs):  # interleaved
+            ric_t.append(loop_cold_once(api, ric, env, ws.root))
+            ours_t.append(loop_cold_once(api, ours, env, ws.root))
+    finally:
+        api.stop()
+    r, o = statistics.median(ric_t), statistics.median(ours_t)
+    print(f"cold start under the Runtime API (spawn -> first reply read), median of {runs}: awslambdaric "
+          f"{r * 1000:.0f} ms, runtime.lambda_loop {o * 1000:.0f} ms -> ratio {o / r:.3f}x; "
+          f"min {min(ric_t) * 1000:.0f} / {min(ours_t) * 1000:.0f} ms")
+
+
+def bench_loop_import(runs: int) -> None:
+    """What importing each loop costs in a fresh interpreter, before any handler is imported."""
+    def import_time(module: str) -> float:
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        return float(done.stdout)
+
+    modules = {"awslambdaric": "awslambdaric.bootstrap, awslambdaric.lambda_runtime_client",
+               "runtime.lambda_loop": "runtime.lambda_loop", "http.client alone": "http.client"}
+    times: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(runs):
+        for name, module in modules.items():
+            times[name].append(import_time(module))
+    print(f"loop import in a fresh interpreter, median of {runs}: "
+          + ", ".join(f"{name} {statistics.median(t) * 1000:.1f} ms" for name, t in times.items())
+          + " (toolkit's handler imports http.client itself, so the loop adds no http.client of its own there)")
 
 
 # -- warm per-event --------------------------------------------------------------------------------
@@ -201,10 +361,43 @@ def rate(call: Callable[[], Any], n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+class NullStream:
+    """A response stream that discards what it is sent: the runtime's own cost, without transport."""
+
+    closed = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class NullReply:
+    answered = False
+
+    def send(self, result: Any) -> None:
+        pass
+
+    def stream(self) -> NullStream:
+        return NullStream()
+
+
+def through_loop(api: Any, handle: Any, n: int) -> float:
+    """Invocations per second of the Runtime API loop, ``n`` events answered in a row."""
+    from runtime.lambda_loop import serve
+
+    serve(api, handle, max_invocations=20)
+    started = time.perf_counter()
+    serve(api, handle, max_invocations=n)
+    return n / (time.perf_counter() - started)
+
+
 def bench_proxy(ws: Workspace, n: int) -> None:
     import httpx
 
     from runtime import lambda_handler
+    from runtime.runtime_api import RuntimeAPI
 
     port = free_port()
     os.environ.update(ws.env("server", "web_server", port=port), BENCH_PORT=str(port))
@@ -217,23 +410,39 @@ def bench_proxy(ws: Workspace, n: int) -> None:
         response.read()
         assert response.status == 200
 
+    apis: list[LambdaAPI] = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as direct:
             for path, count, unit in (("/", n, "req/s"), ("/big", max(50, n // 20), "MiB/s")):
                 event = v2_event(path, "")
                 assert lambda_handler.handler(event, None)["statusCode"] == 200
-                d_httpx, d_std, o = [], [], []
+                buffered_api, streamed_api = (LambdaAPI(ws, e, report=False) for e in (event, function_url_event(path)))
+                apis += [buffered_api, streamed_api]
+                buffered, streamed = RuntimeAPI(buffered_api.address), RuntimeAPI(streamed_api.address)
+                url_event = function_url_event(path)
+                figures: dict[str, list[float]] = {k: [] for k in ("httpx", "http.client", "handler", "streamer",
+                                                                   "loop", "stream")}
                 for _ in range(3):  # interleaved: drift in machine load hits every side alike
-                    d_httpx.append(rate(lambda p=path: direct.get(p).raise_for_status(), count))  # type: ignore[misc]
-                    d_std.append(rate(lambda p=path: stdlib_get(p), count))  # type: ignore[misc]
-                    o.append(rate(lambda e=event: lambda_handler.handler(e, None), count))  # type: ignore[misc]
-                dh, ds, ours = max(d_httpx), max(d_std), max(o)
+                    figures["httpx"].append(rate(lambda p=path: direct.get(p).raise_for_status(), count))  # type: ignore[misc]
+                    figures["http.client"].append(rate(lambda p=path: stdlib_get(p), count))  # type: ignore[misc]
+                    figures["handler"].append(rate(lambda e=event: lambda_handler.handler(e, None), count))  # type: ignore[misc]
+                    figures["streamer"].append(rate(lambda e=url_event: lambda_handler.respond(e, None, NullReply()),
+                                                    count))  # type: ignore[misc]
+                    figures["loop"].append(through_loop(buffered, lambda_handler.respond, count))
+                    figures["stream"].append(through_loop(streamed, lambda_handler.respond, count))
+                best = {k: max(v) for k, v in figures.items()}
+                direct_best = max(best["httpx"], best["http.client"])
                 print(f"web_server proxy {path!r} ({unit}, sequential as Lambda serves, best of 3): direct httpx "
-                      f"{dh:,.0f}, direct http.client {ds:,.0f}, through the handler {ours:,.0f} -> ratio "
-                      f"{ours / dh:.2f}x vs httpx, {ours / ds:.2f}x vs http.client (goal >= 0.7x vs the faster: "
-                      f"{ours / max(dh, ds):.2f}x)")
+                      f"{best['httpx']:,.0f}, direct http.client {best['http.client']:,.0f}; ratios vs the faster")
+                for key, label in (("handler", "in-process, buffered: handler() -> response dict (before)"),
+                                   ("streamer", "in-process, streamed: respond() -> a discarding stream (after)"),
+                                   ("loop", "Runtime API loop, buffered: + JSON POST to the Runtime API"),
+                                   ("stream", "Runtime API loop, streamed: + chunked POST to the Runtime API")):
+                    print(f"    {label}: {best[key]:,.0f} -> {best[key] / direct_best:.2f}x (goal >= 0.7x)")
     finally:
         stdlib.close()
+        for api in apis:
+            api.stop()
         lambda_handler.shutdown()
         os.kill(int((ws.root / "server.pid").read_text()), signal.SIGTERM)
 
@@ -244,9 +453,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000, help="warm events per timing")
     parser.add_argument("--requests", type=int, default=2000, help="proxied small requests per timing")
     args = parser.parse_args()
+    sys.path.insert(0, str(REPO))  # runtime/ from this checkout, as the subprocesses get it
     ws = Workspace()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores")
     bench_cold(ws, args.cold)
+    bench_loop_cold(ws, args.cold)
+    bench_loop_import(args.cold)
     bench_warm(ws, args.events)
     bench_proxy(ws, args.requests)
 

@@ -17,6 +17,7 @@ from infra.gpu import GpuSelection, select_gpu
 from infra.naming import physical_name, slug
 
 __all__ = [
+    "CLOUDFRONT_BUDGET_MARGIN",
     "LAMBDA_MAX_TIMEOUT",
     "AppPlan",
     "FunctionPlan",
@@ -29,6 +30,9 @@ Worker = Literal["lambda", "ecs"]
 FrontDoor = Literal["http_api", "alb"]
 
 LAMBDA_MAX_TIMEOUT = 900  # seconds; past it a call must run on ECS
+# CloudFront gives up on an origin that sends nothing for its read timeout: the runtime's 303
+# must leave this much earlier (the same margin the HTTP API budget keeps under its 30 s)
+CLOUDFRONT_BUDGET_MARGIN = 5
 DEFAULT_MAX_SERVICE_TASKS = 10
 
 
@@ -76,6 +80,19 @@ class FunctionPlan:
         if self.web is None:
             return None
         return "http_api" if self.backend == "lambda" else "alb"
+
+    @property
+    def has_function_url(self) -> bool:
+        """Web endpoints on Lambda also answer on a Function URL in RESPONSE_STREAM mode: no 30 s
+        cut and raw streamed bodies (SSE), where API Gateway buffers the whole response."""
+        return self.web is not None and self.backend == "lambda"
+
+    def stream_budget(self, origin_read_timeout: int) -> int | None:
+        """``TOOLKIT_STREAM_BUDGET_S`` when CloudFront (custom domains) fronts the Function URL:
+        the 303 must come before CloudFront's origin read timeout.  None: the runtime's default."""
+        if not (self.has_function_url and self.web and self.web.custom_domains):
+            return None
+        return max(1, origin_read_timeout - CLOUDFRONT_BUDGET_MARGIN)
 
     @property
     def has_service(self) -> bool:

@@ -11,16 +11,22 @@ import threading
 from typing import Any
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, float | None], Any] = {}
 
 
-def client(service: str, region: str | None = None) -> Any:
-    key = (service, region)
+def client(service: str, region: str | None = None, *, read_timeout: float | None = None) -> Any:
+    """The process's client for ``service``; ``read_timeout`` (seconds) replaces botocore's 60 s."""
+    key = (service, region, read_timeout)
     with _lock:
         if key not in _clients:
             import boto3
 
-            _clients[key] = boto3.session.Session().client(service, region_name=region)  # type: ignore[call-overload]
+            options: dict[str, Any] = {"region_name": region}
+            if read_timeout is not None:
+                from botocore.config import Config
+
+                options["config"] = Config(read_timeout=read_timeout)
+            _clients[key] = boto3.session.Session().client(service, **options)
         return _clients[key]
 
 

@@ -2,9 +2,13 @@
 
 The transport the SDK plugs in for deployed apps.  State lives in the DynamoDB call
 store; ``spawn`` starts the function's Step Functions worker; ``remote`` invokes the
-Lambda directly (input and result through the store, so size limits are the store's,
-not Lambda's 6 MB) or, for functions without a Lambda, spawns and waits.  boto3 is
-imported lazily (through `runtime.awsclients`) and honours ``AWS_ENDPOINT_URL``.
+Lambda directly or, for functions without a Lambda, spawns and waits.  Input and result go
+through the store either way, never inside the invoke or the execution input: a blob over
+the store's item threshold is a claim-check in the payload bucket (S3), so a call's size is
+not bound by Lambda's 6 MB or Step Functions' 256 KB (`runtime.invocation` names the limits).
+Calls to a method of an ``@app.cls`` class carry the parameter values the caller bound
+(``params``), and the runtime builds (or reuses) that instance.  boto3 is imported lazily
+(through `runtime.awsclients`) and honours ``AWS_ENDPOINT_URL``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.callstore.base import CallStatus, CallStore, new_call_id
-from runtime.invocation import call_event, encode_args
+from runtime.invocation import Params, call_event, encode_args
 from runtime.serialization import RemoteError, deserialize
 from runtime.stepfunctions import start_execution
 
@@ -26,6 +30,9 @@ Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 # Set by infra in every function: JSON {tag: {"lambda_arn": str | null, "state_machine_arn": str}}
 TARGETS_ENV = "TOOLKIT_FUNCTION_TARGETS"
 POLL_FIRST_S, POLL_MAX_S = 0.05, 1.0
+# A synchronous invoke answers when the function returns, up to Lambda's 900 s limit: the client
+# must wait at least that long, or botocore's 60 s default ends (and retries) a long call.
+INVOKE_READ_TIMEOUT_S = 900 + 60
 
 
 class RemoteCallError(RuntimeError):
@@ -52,8 +59,9 @@ class FunctionTarget:
 def lambda_invoker(function_arn: str, event: dict[str, Any]) -> dict[str, Any]:
     from runtime.awsclients import client
 
-    response = client("lambda").invoke(FunctionName=function_arn, InvocationType="RequestResponse",
-                                       Payload=json.dumps(event).encode())
+    lambda_client = client("lambda", read_timeout=INVOKE_READ_TIMEOUT_S)
+    response = lambda_client.invoke(FunctionName=function_arn, InvocationType="RequestResponse",
+                                    Payload=json.dumps(event).encode())
     reply: dict[str, Any] = json.loads(response["Payload"].read() or b"null") or {}
     if "FunctionError" in response:
         raise InvocationError(f"Lambda {function_arn} failed: {reply.get('errorMessage', reply)}")
@@ -71,25 +79,32 @@ class CloudTransport:
         except KeyError:
             raise LookupError(f"No deployed function {tag!r} in app {self.app_name!r}; deploy it first.") from None
 
-    def spawn(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> str:
+    def spawn(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+              params: Params = ()) -> str:
         target = self._target(tag)
         if not target.state_machine_arn:
             raise LookupError(f"Function {tag!r} has no worker state machine; redeploy to enable .spawn().")
-        call_id = new_call_id()
-        self.store.create(call_id, self.app_name, tag, encode_args(args, kwargs or {}))
+        call_id = self._create(tag, args, kwargs, params)
         start_execution(target.state_machine_arn, call_id, tag)
         return call_id
 
-    def remote(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+    def remote(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+               params: Params = ()) -> Any:
         target = self._target(tag)
         if target.lambda_arn is None:
-            return self.get(self.spawn(tag, args, kwargs), timeout=None)
-        call_id = new_call_id()
-        self.store.create(call_id, self.app_name, tag, encode_args(args, kwargs or {}))
+            return self.get(self.spawn(tag, args, kwargs, params), timeout=None)
+        call_id = self._create(tag, args, kwargs, params)
         reply = self._invoke(target.lambda_arn, call_event(tag, call_id=call_id))
         if reply.get("toolkit_result") != "stored":
             raise InvocationError(f"Unexpected reply from {target.lambda_arn}: {reply.get('message', reply)!r}")
-        return self.get(call_id, timeout=0)
+        # "running": a retried invoke found the first attempt still at work; it records the result
+        return self.get(call_id, timeout=None if reply.get("status") == CallStatus.RUNNING.value else 0)
+
+    def _create(self, tag: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None, params: Params) -> str:
+        """Record a PENDING call with its input (the store claim-checks a large one to S3)."""
+        call_id = new_call_id()
+        self.store.create(call_id, self.app_name, tag, encode_args(args, kwargs or {}, params))
+        return call_id
 
     def get(self, call_id: str, timeout: float | None = None) -> Any:
         """The call's result; raises its exception if it failed, `TimeoutError` if unfinished in time."""
@@ -108,9 +123,10 @@ class CloudTransport:
             interval = min(interval * 2, POLL_MAX_S)
 
     def map(self, tag: str, inputs: Iterable[tuple[Any, ...]], *, order_outputs: bool = True,
-            return_exceptions: bool = False, kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
+            return_exceptions: bool = False, kwargs: dict[str, Any] | None = None,
+            params: Params = ()) -> Iterator[Any]:
         """Spawn one call per argument tuple now, then yield results (in input order, or as they finish)."""
-        call_ids = [self.spawn(tag, tuple(args), kwargs) for args in inputs]
+        call_ids = [self.spawn(tag, tuple(args), kwargs, params) for args in inputs]
         return self._results(call_ids, order_outputs, return_exceptions)
 
     def _results(self, call_ids: list[str], order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:

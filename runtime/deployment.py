@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runtime.adapters.base import WebKind, WebSpec
 
@@ -20,8 +19,7 @@ class DeploymentError(RuntimeError):
     """The container is misconfigured (manifest missing, unknown function): the message names the fix."""
 
 
-@dataclass(frozen=True)
-class FunctionEntry:
+class FunctionEntry(NamedTuple):  # NamedTuples: cheap to define, a cold start pays for each class
     tag: str
     name: str
     kind: str
@@ -45,8 +43,7 @@ class FunctionEntry:
         return self.raw.get("cls") is not None
 
 
-@dataclass(frozen=True)
-class Deployment:
+class Deployment(NamedTuple):
     app_name: str
     source: dict[str, Any]
     function: FunctionEntry

@@ -17,28 +17,44 @@ Worker task (a Step Functions state)::
     {"toolkit_event": "worker_task", "call_id": "fc-...", "function": "<tag>"}
     -> {"call_id": ..., "status": "done" | "failed"}
 
-The input payload is ``serialize((args, kwargs))``, the same as toolkit's local workers.
+The input payload is ``serialize((args, kwargs))``, the same as toolkit's local workers; a
+call to a method of an ``@app.cls`` class adds the class parameter values the caller bound
+(``Model(size=3).predict.remote(x)``): ``serialize((args, kwargs, (("size", 3),)))``.
+
+Size limits (`LAMBDA_SYNC_PAYLOAD_BYTES` and friends below) never bind ``.remote/.spawn/.map``:
+their input and result travel through the call store, which keeps blobs over its threshold in
+S3 (`runtime.callstore.claimcheck`).  Only the inline form above is bounded by Lambda's.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from runtime.callstore.base import CallStatus, is_call_id
 from runtime.serialization import deserialize, serialize
 
-# Lambda's synchronous response limit is 6 MB; base64 costs 4/3 and the JSON envelope a little.
+# The AWS limits a call's bytes meet on the way (documented service quotas):
+LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # RequestResponse invoke: request and response each
+LAMBDA_ASYNC_PAYLOAD_BYTES = 256 * 1024  # InvocationType=Event (AWS has raised it to 1 MB; we assume the old one)
+STEP_FUNCTIONS_PAYLOAD_BYTES = 256 * 1024  # execution input and any state's output
+# base64 costs 4/3 and the JSON envelope a little: what is left of a sync response for raw bytes
 MAX_INLINE_RESULT_BYTES = 4_400_000
+
+Params = tuple[tuple[str, Any], ...]  # class parameter values, in declaration order
+_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
+
+# The records below are NamedTuples: immutable like frozen dataclasses, at a fraction of their
+# class-creation cost, which every Lambda cold start pays (bench/bench_runtime.py).
 
 
 class InvalidInvocationError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class CallRequest:
+class CallRequest(NamedTuple):
     function: str
     call_id: str | None
     payload: bytes | None
@@ -59,8 +75,7 @@ class CallRequest:
         return cls(function, call_id, payload)
 
 
-@dataclass(frozen=True)
-class WorkerTask:
+class WorkerTask(NamedTuple):
     call_id: str
     function: str
 
@@ -81,20 +96,40 @@ def call_event(function: str, *, call_id: str | None = None, payload: bytes | No
     return event
 
 
-def encode_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    return serialize((tuple(args), dict(kwargs)))
+class CallInput(NamedTuple):
+    """One call's input: positional and keyword arguments, plus class parameters for a method."""
+
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = _NO_KWARGS
+    params: Params = ()
+
+    def encode(self) -> bytes:
+        # a plain function's payload stays the 2-tuple toolkit's local workers also use
+        kwargs = dict(self.kwargs)
+        value = (self.args, kwargs, self.params) if self.params else (self.args, kwargs)
+        return serialize(value)
+
+    @classmethod
+    def decode(cls, payload: bytes | tuple[Any, ...]) -> CallInput:
+        """From the serialized payload, or the tuple a call store payload deserializes to."""
+        value = deserialize(payload) if isinstance(payload, (bytes, bytearray)) else payload
+        if not isinstance(value, tuple) or len(value) not in (2, 3):
+            raise InvalidInvocationError("A call payload must be serialize((args, kwargs[, params])).")
+        params = tuple((str(k), v) for k, v in value[2]) if len(value) == 3 else ()
+        return cls(tuple(value[0]), dict(value[1]), params)
 
 
-def decode_args(payload: bytes) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    args, kwargs = deserialize(payload)
-    return tuple(args), dict(kwargs)
+def encode_args(args: tuple[Any, ...], kwargs: dict[str, Any], params: Params = ()) -> bytes:
+    return CallInput(tuple(args), dict(kwargs), tuple(params)).encode()
 
 
 def inline_reply(status: CallStatus, data: bytes) -> dict[str, Any]:
     if len(data) > MAX_INLINE_RESULT_BYTES:
-        return error_reply(413, f"The result is {len(data)} bytes, over the {MAX_INLINE_RESULT_BYTES} byte inline "
-                                "limit of a Lambda response. Call with a call store configured "
-                                "(TOOLKIT_CALLS_TABLE + TOOLKIT_PAYLOAD_BUCKET) so results go through S3.")
+        return error_reply(413, f"The result is {len(data):,} bytes, over the {MAX_INLINE_RESULT_BYTES:,} bytes an "
+                                f"inline reply can carry (a Lambda response holds {LAMBDA_SYNC_PAYLOAD_BYTES:,} bytes, "
+                                "base64-encoded). Call with a call id instead (what .remote() does): the result "
+                                "then goes through the call store (TOOLKIT_CALLS_TABLE), and through S3 past its "
+                                "item size (TOOLKIT_PAYLOAD_BUCKET).")
     key = "result_b64" if status is CallStatus.DONE else "error_b64"
     return {"toolkit_result": "ok" if status is CallStatus.DONE else "error", key: base64.b64encode(data).decode()}
 

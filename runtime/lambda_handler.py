@@ -6,7 +6,9 @@ the web adapter (starting a ``web_server`` once) and runs ASGI lifespan startup 
 
 Events handled (see `runtime.events.sources`, `runtime.invocation`):
   * web: API Gateway REST (v1), HTTP API (v2), ALB, Function URL -> adapter via Mangum,
-    behind the shared `Gateway` (proxy auth, 413 body limit, the 303 budget);
+    behind the shared `Gateway` (proxy auth, 413 body limit, the 303 budget).  Under the image's
+    own Runtime API loop (`runtime.lambda_loop`, entry `respond`) Function URL events are
+    answered as streams instead (`runtime.events.function_url`): SSE arrives event by event;
   * ``{"toolkit_event": "call", ...}``: a ``.remote()`` / ``.spawn()`` direct invoke;
   * ``{"toolkit_event": "worker_task", "call_id", "function"}``: a Step Functions task.  A task
     that cannot record an outcome *raises* (a Lambda function error) instead of replying, so
@@ -24,23 +26,34 @@ Environment variables read:
   TOOLKIT_STATE_MACHINE_ARN  Step Functions state machine for over-budget web calls; unset: all inline
   TOOLKIT_REQUEST_BUDGET_S   front-door wait before a 303 (default 25: HTTP API's 30 s minus a margin)
   TOOLKIT_PROXY_TOKENS       JSON {token_id: sha256_hex(secret)} for requires_proxy_auth endpoints
+  TOOLKIT_STREAM_BUDGET_S    streamed Function URL requests: wait for a response to start before a 303 (150)
+  TOOLKIT_STREAM_RESPONSES   "0": answer Function URL events buffered (a URL in BUFFERED invoke mode)
   AWS_ENDPOINT_URL (+ usual AWS_* variables) read by boto3 itself
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from runtime.adapters import build_web_app
 from runtime.callstore.base import CallStore
 from runtime.deployment import Deployment, load_deployment
 from runtime.events import EventSource, LambdaBridge, classify
 from runtime.events.bridge import DirectHTTP, Response
+from runtime.events.function_url import (
+    LAMBDA_MAX_TIMEOUT_S,
+    STREAM_BUDGET_ENV,
+    FunctionURLFront,
+    StoredResults,
+)
+from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
 from runtime.gateway import (
+    DEFAULT_BUDGET_S,
     HTTP_API_BUDGET_S,
     LAMBDA_MAX_BODY_BYTES,
     Gateway,
@@ -61,14 +74,15 @@ from runtime.invocation import (
 )
 from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, LambdaEvent, Scope
-from runtime.userapp import load_callable
-from runtime.worker import call_function, execute_stored_call, run_to_result
+from runtime.userapp import load_function
+from runtime.worker import execute_stored_call, run_to_result
 
 if TYPE_CHECKING:
     from runtime.adapters.web_server import WebServerProxy
 
 log = logging.getLogger("toolkit.runtime")
 BUDGET_ENV, TOKENS_ENV = "TOOLKIT_REQUEST_BUDGET_S", "TOOLKIT_PROXY_TOKENS"
+STREAMING_ENV = "TOOLKIT_STREAM_RESPONSES"
 
 
 class AbandonedCallError(RuntimeError):
@@ -82,12 +96,13 @@ class FunctionService:
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self.entry = deployment.function
-        self.fn = load_callable(deployment)
+        self.function = load_function(deployment)  # a plain function or a class method
         self._store: CallStore | None = None
         self.app: ASGIApp | None = None
         self.bridge: LambdaBridge | None = None
+        self._front: FunctionURLFront | None = None
         if self.entry.is_web:
-            self.app = build_web_app(self.fn, self.entry.web_spec)
+            self.app = self.function.web_app(self.entry.web_spec)
             gateway = Gateway(self.app, self._policy(), self._backend())
             self.bridge = LambdaBridge(gateway, direct=direct_proxy(gateway))
             self.bridge.startup()  # lifespan once per environment, not per event
@@ -107,7 +122,7 @@ class FunctionService:
         return GatewayPolicy(
             function=self.entry.tag, timeout=self.entry.timeout,
             budget=float(os.environ.get(BUDGET_ENV) or HTTP_API_BUDGET_S),
-            max_body_bytes=LAMBDA_MAX_BODY_BYTES, backend_name="lambda",
+            max_body_bytes=LAMBDA_MAX_BODY_BYTES, backend_name="lambda", websockets=False,
             requires_proxy_auth=bool(web.get("requires_proxy_auth")),
             tokens=StaticTokens.from_json(os.environ.get(TOKENS_ENV)),
         )
@@ -133,14 +148,49 @@ class FunctionService:
 
     def web(self, event: LambdaEvent, context: Any) -> dict[str, Any]:
         if self.bridge is None:
-            return error_reply(400, f"{self.entry.tag!r} is a plain function, not a web endpoint: "
-                                    "call it with .remote() or give it a web decorator.", web=True)
+            return self._not_web_reply()
         try:
             return self.bridge(event, context)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # app errors become 500s inside Mangum; what escapes is the event failing to parse
             source = classify(event).value
             return error_reply(400, f"Malformed {source} event: {type(exc).__name__}: {exc}", web=True)
+
+    def stream(self, event: LambdaEvent, context: Any, open_stream: OpenStream) -> None:
+        """A Function URL event, answered on ``open_stream`` as it is produced."""
+        if self.bridge is None:
+            stream_reply(self._not_web_reply(), open_stream)
+            return
+        try:
+            scope, body = self.bridge.request(event, context)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # the event failed to parse
+            stream_reply(error_reply(400, f"Malformed function_url event: {type(exc).__name__}: {exc}", web=True),
+                         open_stream)
+            return
+        self.function_url().serve(scope, body, open_stream, _seconds_left(context))
+
+    def function_url(self) -> FunctionURLFront:
+        """Built on the first Function URL event: the stream budget, and the call store if configured."""
+        if self._front is None:
+            assert self.app is not None and self.bridge is not None
+            app, has_store = self.app, bool(os.environ.get("TOOLKIT_CALLS_TABLE"))
+            budget = float(os.environ.get(STREAM_BUDGET_ENV) or DEFAULT_BUDGET_S)
+            policy = dataclasses.replace(self._policy(), budget=budget)
+            backed: list[Gateway] = []
+
+            def backed_gateway() -> Gateway | None:
+                if has_store and not backed:
+                    backed.append(Gateway(app, policy, self._backend() or StoredResults(self.store)))
+                return backed[0] if backed else None
+
+            long = (self.entry.timeout or 0) > LAMBDA_MAX_TIMEOUT_S and self._backend() is not None
+            self._front = FunctionURLFront(self.bridge, Gateway(app, policy), backed_gateway,
+                                           (lambda: self.store) if has_store else None, self.deployment.app_name, long)
+        return self._front
+
+    def _not_web_reply(self) -> dict[str, Any]:
+        return error_reply(400, f"{self.entry.tag!r} is a plain function, not a web endpoint: "
+                                "call it with .remote() or give it a web decorator.", web=True)
 
     def call(self, request: CallRequest) -> dict[str, Any]:
         self._check_function(request.function)
@@ -161,7 +211,7 @@ class FunctionService:
 
     def _runner(self) -> Any:
         if self.app is None:
-            return lambda payload: call_function(self.fn, payload)
+            return self.function.call
         app, bridge = self.app, self.bridge
         assert bridge is not None
 
@@ -209,6 +259,14 @@ def direct_proxy(gateway: Gateway) -> DirectHTTP | None:
     return direct
 
 
+def _seconds_left(context: Any) -> Callable[[], float | None]:
+    """The invocation's remaining time, from the Lambda context (None without one: in-process calls)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return lambda: None
+    return lambda: float(remaining()) / 1000
+
+
 def _unknown_event_message(event: Any) -> str:
     keys = sorted(event)[:8] if isinstance(event, dict) else type(event).__name__
     return (f"Unrecognised event (keys: {keys}). Expected an API Gateway (REST or HTTP API), ALB or "
@@ -234,6 +292,8 @@ def shutdown() -> None:
     global _service
     if _service is not None and _service.bridge is not None:
         _service.bridge.shutdown()
+    if _service is not None:
+        _service.function.close()  # class instances run their @exit hooks
     _service = None
 
 
@@ -258,6 +318,36 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if reraise:
             raise
         return error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}", web=web)
+
+
+def streams(event: Any) -> bool:
+    """Function URL events stream, unless ``TOOLKIT_STREAM_RESPONSES=0`` (a URL in BUFFERED mode)."""
+    return classify(event) is EventSource.FUNCTION_URL and os.environ.get(STREAMING_ENV, "1") != "0"
+
+
+def respond(event: Any, context: Any, reply: StreamingReply) -> None:
+    """The entry of the image's Runtime API loop (`runtime.lambda_loop`): a Function URL event is
+    answered as a stream; every other event gets `handler`'s buffered reply.  An error before the
+    stream started answers 500 with why, as `handler` does; one after it propagates, and the loop
+    ends the stream with Lambda's error trailers."""
+    if not streams(event):
+        reply.send(handler(event, context))
+        return
+    try:
+        service = init()
+    except Exception as exc:  # as in `handler`: every event says why, instead of crash-looping
+        log.exception("toolkit runtime failed to initialise")
+        stream_reply(error_reply(500, f"The function could not start: {type(exc).__name__}: {exc}", web=True),
+                     reply.stream)
+        return
+    try:
+        service.stream(event, context, reply.stream)
+    except Exception as exc:
+        if reply.answered:
+            raise
+        log.exception("toolkit runtime failed to handle an event")
+        stream_reply(error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}",
+                                 web=True), reply.stream)
 
 
 if os.environ.get("TOOLKIT_MANIFEST") and os.environ.get("TOOLKIT_FUNCTION"):

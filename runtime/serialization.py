@@ -1,7 +1,8 @@
 """How inputs, results and errors cross process boundaries (local workers, Lambda, Step Functions).
 
 cloudpickle, because user code defined in a script's ``__main__`` (classes, lambdas)
-must reach a worker that imported the script under another module name.
+must reach a worker that imported the script under another module name.  It is imported on
+the first `serialize`: a web endpoint's cold start never needs it (plain ``pickle`` reads).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-import cloudpickle
-
 
 def serialize(value: Any) -> bytes:
+    import cloudpickle
+
     return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -35,7 +36,7 @@ class RemoteError:
 def capture_error(exc: BaseException) -> RemoteError:
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     try:
-        pickle.loads(cloudpickle.dumps(exc))
+        pickle.loads(serialize(exc))
         carried: BaseException | None = exc
     except Exception:
         carried = None

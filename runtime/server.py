@@ -5,32 +5,62 @@ uvicorn on ``PORT`` (default 8080, all interfaces so the load balancer reaches i
 ``/__toolkit/health`` answers 200 for the target group's health check without touching
 user code.  Environment: everything `runtime.lambda_handler` documents, plus ``PORT``
 and ``TOOLKIT_RATE_LIMIT`` (requests/s, default 200, 5 s burst; 0 disables).  Over-budget
-requests run detached on a local thread (`ThreadBackend`) when a call store is configured.
+requests run detached on a local thread (`ThreadBackend`) when a call store is configured;
+the thread hands the replayed request to the server's own loop (`ServingLoop`), so it meets
+the same lifespan state and class instances as live requests.
+
+WebSockets are served here (an ALB holds them): the adapters answer them, ``web_server``
+relays them to the user's server (`runtime.adapters.websocket_proxy`), and a message over
+2 MiB closes the connection with 1009.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from typing import Any
 
-from runtime.adapters import build_web_app
 from runtime.deployment import Deployment, load_deployment
 from runtime.gateway import DEFAULT_BUDGET_S, Gateway, GatewayPolicy, StaticTokens, ThreadBackend, TokenBucket
-from runtime.gateway.backends import CallBackend, asgi_runner
+from runtime.gateway.backends import CallBackend, RequestRunner
+from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord, run_asgi
 from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, Receive, Scope, Send
-from runtime.userapp import load_callable
+from runtime.userapp import load_function
 
 HEALTH_PATH = "/__toolkit/health"
 DEFAULT_PORT = 8080
 
 
+class ServingLoop:
+    """The event loop uvicorn serves on and the app's lifespan state, seen at lifespan startup."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.state: dict[str, Any] = {}
+
+    def runner(self, app: ASGIApp) -> RequestRunner:
+        """Replays a detached request through ``app`` on the serving loop, from a worker thread."""
+
+        def run(request: HTTPRequestRecord) -> HTTPResponseRecord:
+            loop = self.loop
+            if loop is None or not loop.is_running():  # no server running (a test, a shutdown): a loop of its own
+                return asyncio.run(run_asgi(app, request, self.state))
+            return asyncio.run_coroutine_threadsafe(run_asgi(app, request, self.state), loop).result()
+
+        return run
+
+
 class WithHealth:
     """Answers the load balancer's health check; everything else goes to ``app``."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, serving: ServingLoop | None = None) -> None:
+        self.app, self.serving = app, serving
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.serving is not None:
+            # uvicorn copies this same dict into every request's scope["state"]
+            self.serving.loop, self.serving.state = asyncio.get_running_loop(), scope.setdefault("state", {})
         if scope["type"] == "http" and scope["path"] == HEALTH_PATH:
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"ok"})
@@ -42,7 +72,7 @@ def build_server_app(deployment: Deployment) -> ASGIApp:
     entry = deployment.function
     if not entry.is_web:
         raise SystemExit(f"{entry.tag!r} is not a web function; ECS workers run `python -m runtime.worker`.")
-    app = build_web_app(load_callable(deployment), entry.web_spec)
+    app = load_function(deployment).web_app(entry.web_spec)
     rate = float(os.environ.get("TOOLKIT_RATE_LIMIT") or 200)
     policy = GatewayPolicy(
         function=entry.tag, timeout=entry.timeout, budget=float(os.environ.get("TOOLKIT_REQUEST_BUDGET_S") or DEFAULT_BUDGET_S),
@@ -50,24 +80,27 @@ def build_server_app(deployment: Deployment) -> ASGIApp:
         tokens=StaticTokens.from_json(os.environ.get("TOOLKIT_PROXY_TOKENS")),
         rate_limiter=TokenBucket(rate) if rate > 0 else None,
     )
-    return WithHealth(Gateway(app, policy, _backend(deployment, app)))
+    serving = ServingLoop()
+    return WithHealth(Gateway(app, policy, _backend(deployment, serving.runner(app))), serving)
 
 
-def _backend(deployment: Deployment, app: ASGIApp) -> CallBackend | None:
+def _backend(deployment: Deployment, runner: RequestRunner) -> CallBackend | None:
     if not os.environ.get("TOOLKIT_CALLS_TABLE"):
         return None
     from runtime.callstore.dynamodb import DynamoDBCallStore
 
-    return ThreadBackend(DynamoDBCallStore.from_env(), deployment.app_name, asgi_runner(app))
+    return ThreadBackend(DynamoDBCallStore.from_env(), deployment.app_name, runner)
 
 
 def main() -> None:
     import uvicorn
 
+    from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
+
     load_secrets()
     app = build_server_app(load_deployment())
     uvicorn.run(app, host="0.0.0.0", port=int(os.environ.get("PORT") or DEFAULT_PORT), log_level="info",
-                proxy_headers=True, forwarded_allow_ips="*")
+                proxy_headers=True, forwarded_allow_ips="*", ws_max_size=WS_MAX_MESSAGE_BYTES)
 
 
 if __name__ == "__main__":

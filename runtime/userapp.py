@@ -1,10 +1,18 @@
-"""Import the user's code the manifest points at and find the plain callable for one function.
+"""Import the user's code the manifest points at and find what one function runs.
 
 The manifest says where the app lives (``app.source``: a file path or a module name,
 and the App variable).  With toolkit's SDK, ``app.registered_functions[tag].spec.raw_f``
 is the undecorated function; a module without an App (or an older SDK) falls back to
 the module attribute named by the manifest's ``name``.  Source paths are relative to
 ``TOOLKIT_APP_ROOT`` (default: the current directory, the image's workdir).
+
+`load_function` gives the entrypoints one interface, `UserFunction`, for both shapes:
+
+* `PlainFunction`: an ``@app.function``; a web kind's adapter wraps the function itself;
+* `MethodFunction`: a method of an ``@app.cls`` class (tag ``Cls.method``, one environment per
+  method as infra deploys them).  Each call carries the parameter values its caller bound, and
+  the query string of each web request selects them; `runtime.instances` keeps one object per
+  set of values.
 """
 
 from __future__ import annotations
@@ -16,9 +24,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from runtime.adapters.base import WebSpec
 from runtime.deployment import Deployment, DeploymentError
+from runtime.types import ASGIApp
+
+if TYPE_CHECKING:
+    from runtime.instances import ClassMethod
 
 APP_ROOT_ENV = "TOOLKIT_APP_ROOT"
 
@@ -39,18 +52,100 @@ def import_source(source: dict[str, Any]) -> ModuleType:
     return module
 
 
-def load_callable(deployment: Deployment) -> Callable[..., Any]:
-    """The user's own function for the deployment's tag (class methods are not served yet)."""
+class UserFunction(Protocol):
+    """What an entrypoint needs from the user's function, whatever its shape."""
+
+    def web_app(self, spec: WebSpec) -> ASGIApp:
+        """The ASGI app serving it (web kinds); built once per environment."""
+        ...
+
+    def call(self, payload: Any) -> Any:
+        """Run one call: a serialized `runtime.invocation.CallInput`, or the tuple it deserializes to."""
+        ...
+
+    def close(self) -> None:
+        """Environment shutdown: let go of what it holds (class instances run their @exit hooks)."""
+        ...
+
+
+class PlainFunction:
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def web_app(self, spec: WebSpec) -> ASGIApp:
+        from runtime.adapters import build_web_app
+
+        return build_web_app(self.fn, spec)
+
+    def call(self, payload: Any) -> Any:
+        from runtime.worker import call_function
+
+        return call_function(self.fn, payload)
+
+    def close(self) -> None:
+        pass
+
+
+class MethodFunction:
+    def __init__(self, method: ClassMethod, timeout: float | None = None) -> None:
+        from runtime.instances import InstanceCache, max_instances
+
+        self.method, self.timeout = method, timeout
+        self.instances: InstanceCache[Any] = InstanceCache(method.instantiate, method.run_exit_hooks, max_instances())
+
+    def web_app(self, spec: WebSpec) -> ASGIApp:
+        from runtime.adapters.class_method import ClassMethodApp
+
+        # keeps its own instances, each with its web app; @enter + startup get the function's timeout
+        return ClassMethodApp(self.method, spec, start_timeout=self.timeout)
+
+    def call(self, payload: Any) -> Any:
+        from runtime.invocation import CallInput
+        from runtime.worker import run_callable
+
+        call = CallInput.decode(payload)
+        params = self.method.bind(call.params)  # bad values fail the call with the SDK's message
+        with self.instances.use(params) as obj:
+            return run_callable(self.method.method_of(obj), call.args, call.kwargs)
+
+    def close(self) -> None:
+        self.instances.close()
+
+
+def load_function(deployment: Deployment) -> UserFunction:
+    """Import the user's code and find the function (or class method) the deployment's tag names."""
     entry = deployment.function
-    if entry.is_method:
-        raise DeploymentError(f"Serving class method {entry.tag!r} is not supported by this runtime yet.")
     module = import_source(deployment.source)
-    app = getattr(module, deployment.source.get("app_variable") or "app", None)
-    registered = getattr(app, "registered_functions", {}) or {}
-    target = registered.get(entry.tag) or getattr(module, entry.name, None)
+    target = _registered(module, deployment)
+    if not entry.is_method:
+        return PlainFunction(unwrap(target))
+    from runtime.instances import ClassMethod
+
+    cls = getattr(getattr(target, "spec", None), "cls", None)
+    if cls is None:
+        raise DeploymentError(f"{entry.tag!r} is a class method in the manifest, but {module.__name__} does not "
+                              "register it through toolkit's @app.cls: rebuild the image from the same source.")
+    return MethodFunction(ClassMethod(cls, target.spec.name), entry.timeout)
+
+
+def load_callable(deployment: Deployment) -> Callable[..., Any]:
+    """The user's own function for the deployment's tag (a plain function, not a class method)."""
+    function = load_function(deployment)
+    if not isinstance(function, PlainFunction):
+        raise DeploymentError(f"{deployment.function.tag!r} is a class method: use load_function().")
+    return function.fn
+
+
+def _registered(module: ModuleType, deployment: Deployment) -> Any:
+    entry = deployment.function
+    named = getattr(module, deployment.source.get("app_variable") or "app", None)
+    # the App the manifest names first, then any other (an App's type is named App: no arbitrary getattr)
+    apps = [named, *(v for v in vars(module).values() if type(v).__name__ == "App" and v is not named)]
+    registries = [r for r in (getattr(a, "registered_functions", None) for a in apps) if isinstance(r, dict)]
+    target = next((r[entry.tag] for r in registries if entry.tag in r), None) or getattr(module, entry.name, None)
     if target is None:
         raise DeploymentError(f"{module.__name__} has no function {entry.name!r} (tag {entry.tag!r}).")
-    return unwrap(target)
+    return target
 
 
 def unwrap(target: Any) -> Callable[..., Any]:

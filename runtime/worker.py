@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime.callstore.base import CallStatus, CallStore
+from runtime.callstore.claimcheck import ClaimCheckUnavailableError
+from runtime.invocation import CallInput, InvalidInvocationError
 from runtime.serialization import deserialize, serialize, serialize_error
 
 log = logging.getLogger("toolkit.runtime")
@@ -26,9 +28,17 @@ class UnknownCallError(LookupError):
     pass
 
 
-def call_function(fn: Callable[..., Any], payload: bytes | tuple[Any, ...]) -> Any:
-    """Call user code with ``(args, kwargs)``; coroutines run to completion, generators are drained."""
-    args, kwargs = payload if isinstance(payload, tuple) else deserialize(payload)
+def call_function(fn: Callable[..., Any], payload: bytes | tuple[Any, ...] | CallInput) -> Any:
+    """Call user code with a call's input (a plain function's: no class parameters)."""
+    call = payload if isinstance(payload, CallInput) else CallInput.decode(payload)
+    if call.params:
+        raise InvalidInvocationError(f"{getattr(fn, '__qualname__', fn)!r} is not a class method, but the call "
+                                     f"carries class parameters {dict(call.params)!r}.")
+    return run_callable(fn, call.args, call.kwargs)
+
+
+def run_callable(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """Call user code; coroutines run to completion, generators are drained."""
     result = fn(*args, **kwargs)
     if inspect.iscoroutine(result):
         return asyncio.run(result)
@@ -56,7 +66,11 @@ def execute_stored_call(store: CallStore, call_id: str, run: PayloadRunner) -> C
         return record.status
     payload = store.get_payload(call_id)
     status, result = run_to_result(run, deserialize(payload) if payload is not None else None)
-    store.complete(call_id, status, result)
+    try:
+        store.complete(call_id, status, result)
+    except ClaimCheckUnavailableError as exc:  # too large to keep without a bucket: the caller learns why
+        status = CallStatus.FAILED
+        store.complete(call_id, status, serialize_error(exc))
     return status
 
 

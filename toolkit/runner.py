@@ -28,27 +28,28 @@ DEPLOYED_ENV = ("TOOLKIT_MANIFEST", "TOOLKIT_FUNCTION", "TOOLKIT_CALLS_TABLE")
 
 
 class CloudRunner:
-    """The local runner's interface, over a deployed app's `CloudTransport`."""
+    """The local runner's interface, over a deployed app's `CloudTransport`.  A method of a
+    parametrized class (``Model(size=3).predict``) sends its bound values (``fn.params``)."""
 
     def __init__(self, transport: CloudTransport) -> None:
         self.transport = transport
 
     def call(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return self.transport.remote(fn.spec.tag, args, kwargs)
+        return self.transport.remote(fn.spec.tag, args, kwargs, fn.params)
 
     def remote_gen(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
         # a deployed generator is drained where it runs: its values arrive together, in order
-        return iter(self.transport.remote(fn.spec.tag, args, kwargs))
+        return iter(self.transport.remote(fn.spec.tag, args, kwargs, fn.params))
 
     def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FunctionCall:
         from toolkit.calls import FunctionCall
 
-        return FunctionCall(self.transport.spawn(fn.spec.tag, args, kwargs))
+        return FunctionCall(self.transport.spawn(fn.spec.tag, args, kwargs, fn.params))
 
     def map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
             order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:
         return self.transport.map(fn.spec.tag, arg_tuples, order_outputs=order_outputs,
-                                  return_exceptions=return_exceptions, kwargs=kwargs)
+                                  return_exceptions=return_exceptions, kwargs=kwargs, params=fn.params)
 
     def get(self, call_id: str, timeout: float | None) -> Any:
         return self.transport.get(call_id, timeout)

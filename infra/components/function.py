@@ -23,6 +23,8 @@ from infra.components.lambda_function import (
     ALIAS_NAME,
     LambdaFunction,
     LambdaFunctionArgs,
+    StreamingUrl,
+    StreamingUrlArgs,
     lambda_log_group_name,
 )
 from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
@@ -183,6 +185,8 @@ class ToolkitFunction(pulumi.ComponentResource):
             api = self._http_api()
             self.url = api.url
             self.environment["TOOLKIT_WEB_URL"] = api.url
+        if (budget := plan.stream_budget(self.ctx.settings.origin_read_timeout)) is not None:
+            self.environment["TOOLKIT_STREAM_BUDGET_S"] = str(budget)  # CloudFront fronts the stream
         fn = LambdaFunction(
             f"{self.name}-lambda",
             LambdaFunctionArgs(plan=plan, role_arn=self.role.arn, environment=self.environment, log_group=self.log_group),
@@ -191,6 +195,13 @@ class ToolkitFunction(pulumi.ComponentResource):
         self.lambda_function = fn
         self.outputs["function_arn"] = fn.function.arn
         self.outputs["alias_arn"] = fn.alias.arn
+        if plan.has_function_url:
+            self.streaming_url = StreamingUrl(
+                f"{self.name}-stream",
+                StreamingUrlArgs(function_name=fn.function.name, alias_name=fn.alias.name),
+                opts=child(self),
+            )
+            self.outputs["stream_url"] = self.streaming_url.url
         if api is not None:
             HttpRoute(
                 f"{self.name}-route",
@@ -265,8 +276,8 @@ class ToolkitFunction(pulumi.ComponentResource):
             return
         base = ctx.settings.base_domain
         headers: dict[str, str] = {}
-        if plan.has_lambda:
-            origin: pulumi.Input[str] = self.http_api.api.api_endpoint.apply(lambda u: u.removeprefix("https://"))
+        if plan.has_function_url:  # streamed responses, no 30 s cut (see StreamingUrl)
+            origin: pulumi.Input[str] = self.streaming_url.host
             https = True
         elif base:
             origin, https = f"{plan.web.host}.{base}", True
@@ -274,8 +285,6 @@ class ToolkitFunction(pulumi.ComponentResource):
             assert ctx.platform is not None and ctx.platform.alb is not None
             origin, https = ctx.platform.alb.dns_name, False
             headers[TOOLKIT_HOST_HEADER] = plan.web.host
-        if plan.has_lambda and base:
-            origin = f"{plan.web.host}.{base}"  # the execute-api endpoint is disabled
         front = CustomDomainFront(
             f"{self.name}-front",
             CustomDomainFrontArgs(

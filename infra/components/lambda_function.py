@@ -1,5 +1,6 @@
 """A function as a Lambda container image, with its log group and a ``live`` alias (the alias
-carries provisioned concurrency, so every caller goes through it)."""
+carries provisioned concurrency, so every caller goes through it); for web endpoints, a
+Function URL on that alias that streams responses (`StreamingUrl`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from infra.components import child
 from infra.plan import LAMBDA_MAX_TIMEOUT, FunctionPlan
 from infra.sizing import lambda_ephemeral_mib, lambda_memory_mib
 
-__all__ = ["ALIAS_NAME", "LambdaFunction", "LambdaFunctionArgs", "lambda_log_group_name"]
+__all__ = [
+    "ALIAS_NAME",
+    "LambdaFunction",
+    "LambdaFunctionArgs",
+    "StreamingUrl",
+    "StreamingUrlArgs",
+    "lambda_log_group_name",
+]
 
 ALIAS_NAME = "live"
 
@@ -64,3 +72,59 @@ class LambdaFunction(pulumi.ComponentResource):
                 provisioned_concurrent_executions=plan.min_containers, opts=child(self),
             )
         self.register_outputs({"function_arn": self.function.arn, "alias_arn": self.alias.arn})
+
+
+@dataclass
+class StreamingUrlArgs:
+    function_name: pulumi.Input[str]
+    alias_name: pulumi.Input[str]
+
+
+class StreamingUrl(pulumi.ComponentResource):
+    """A Function URL in ``RESPONSE_STREAM`` mode on the function's alias: the runtime streams
+    the body as the app produces it (runtime/events/streaming.py), with no 30 s cut and no 6 MB
+    buffer, where API Gateway would buffer it whole.
+
+    ``authorization_type="NONE"``: the URL is public and the runtime's gateway applies proxy auth
+    (``requires_proxy_auth``), as behind API Gateway.  ``AWS_IAM`` with CloudFront Origin Access
+    Control would keep the URL private, but Lambda then needs every POST/PUT viewer to send the
+    body's SHA-256 in ``x-amz-content-sha256`` (it accepts no unsigned payloads), which browsers
+    and ordinary clients do not.  The public grant is as narrow as a public URL allows: the alias
+    only, and ``lambda:InvokeFunction`` only through the URL (``lambda:InvokedViaFunctionUrl``).
+    """
+
+    url: pulumi.Output[str]
+    host: pulumi.Output[str]
+
+    def __init__(self, name: str, args: StreamingUrlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toolkit:lambda:StreamingUrl", name, None, opts)
+        function_url = aws.lambda_.FunctionUrl(
+            f"{name}-url",
+            function_name=args.function_name,
+            qualifier=args.alias_name,
+            authorization_type="NONE",
+            invoke_mode="RESPONSE_STREAM",
+            opts=child(self),
+        )
+        # A public URL needs both grants (AWS asks for the second for new URLs since late 2025).
+        aws.lambda_.Permission(
+            f"{name}-url-public",
+            action="lambda:InvokeFunctionUrl",
+            function=args.function_name,
+            qualifier=args.alias_name,
+            principal="*",
+            function_url_auth_type="NONE",
+            opts=child(self),
+        )
+        aws.lambda_.Permission(
+            f"{name}-url-invoke",
+            action="lambda:InvokeFunction",
+            function=args.function_name,
+            qualifier=args.alias_name,
+            principal="*",
+            invoked_via_function_url=True,
+            opts=child(self),
+        )
+        self.url = function_url.function_url
+        self.host = self.url.apply(lambda u: u.removeprefix("https://").rstrip("/"))
+        self.register_outputs({"url": self.url})

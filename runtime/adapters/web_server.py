@@ -5,11 +5,12 @@ proxy streams request and response bodies both ways with httpx and adds the usua
 ``X-Forwarded-*`` headers so the server sees the real client.
 
 `WebServerProxy` is the ASGI app (uvicorn on ECS, ``toolkit serve``, replayed detached calls).
-Lambda hands over one whole request and wants one whole response, so the Lambda handler
-skips the event loop and calls `WebServerProxy.forward`: the same request (target,
-`forwarded_headers`) sent with the stdlib ``http.client`` on one keep-alive connection held
-for the life of the execution environment (bench/bench_runtime.py: the async httpx stack
-per event cost ~40% of small-request throughput).
+Lambda hands over one whole request, so the Lambda handler skips the event loop and calls
+`WebServerProxy.open`: the same request (target, `forwarded_headers`) sent with the stdlib
+``http.client`` on one keep-alive connection held for the life of the execution environment
+(bench/bench_runtime.py: the async httpx stack per event cost ~40% of small-request
+throughput).  A buffered front door takes the whole body (`forward`); a streaming Function
+URL gets it piece by piece as the server sends it (`body_chunks`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -78,13 +79,22 @@ class WebServerProxy:
         self._sync = threading.local()  # one keep-alive http.client connection per thread
 
     def forward(self, scope: Scope, body: bytes) -> tuple[int, HeaderList, bytes]:
-        """Send one whole request synchronously; returns ``(status, headers, body)``.
+        """Send one whole request synchronously; returns ``(status, headers, body)``."""
+        response = self.open(scope, body)
+        data = _read_all(self, response)
+        return response.status, kept_headers(response), data
+
+    def open(self, scope: Scope, body: bytes,
+             sent: Callable[[socket.socket], object] | None = None) -> http.client.HTTPResponse:
+        """Send one request on the kept connection; returns its response with the body unread
+        (read it to the end, with `body_chunks` or ``read()``, before the next request).
 
         The request is the one the ASGI path sends: `_target`, `forwarded_headers` (hop-by-hop
         dropped, ``X-Forwarded-*`` added) and the body with its real Content-Length.  A kept
         connection the server closed while idle (uvicorn drops idle ones after 5 s; a frozen
         Lambda environment wakes to that) is replaced before use, and a request that fails on
         a reused connection before any response arrived is sent once more on a fresh one.
+        ``sent(sock)`` runs once the request is out, before the response is awaited.
         """
         method = scope["method"]
         headers = [(k, v) for k, v in forwarded_headers(scope) if k != b"content-length"]
@@ -94,8 +104,11 @@ class WebServerProxy:
         conn, reused = self._connection()
         while True:
             try:
-                status, raw, data = _exchange(conn, method, target, headers, body)
-                break
+                _send_request(conn, method, target, headers, body)
+                if sent is not None:
+                    assert conn.sock is not None
+                    sent(conn.sock)
+                return conn.getresponse()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
                 conn.close()
                 if not reused:
@@ -104,9 +117,25 @@ class WebServerProxy:
             except BaseException:
                 conn.close()  # a half-done exchange leaves the connection unusable
                 raise
-        kept = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw
-                if k.lower().encode("latin-1") not in HOP_BY_HOP]
-        return status, kept, data
+
+    def body_chunks(self, response: http.client.HTTPResponse, size: int = 1 << 20) -> Iterator[bytes]:
+        """The response body as it arrives (each read returns what the socket has, up to ``size``),
+        so a streamed body (SSE) is forwarded piece by piece and a large one in few large reads."""
+        try:
+            while chunk := response.read1(size):
+                yield chunk
+            # read1 leaves a Content-Length response open once its length is used up; read() closes
+            # it, so the kept connection can carry the next request
+            if rest := response.read():
+                yield rest
+        except BaseException:
+            self.drop_connection()  # a body not read to its end leaves the connection unusable
+            raise
+
+    def drop_connection(self) -> None:
+        conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
+        if conn is not None:
+            conn.close()
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
@@ -134,9 +163,11 @@ class WebServerProxy:
             await _lifespan(receive, send)
         elif scope["type"] == "http":
             await self._http(scope, receive, send)
-        else:
-            # websockets are served by the ECS backend's direct port mapping, not this proxy
-            await send({"type": "websocket.close", "code": 1011, "reason": "websocket proxying is not supported here"})
+        elif scope["type"] == "websocket":
+            from runtime.adapters.websocket_proxy import connect_tcp, relay_websocket
+
+            target, headers = _target(scope), forwarded_headers(scope)
+            await relay_websocket(lambda: connect_tcp(self.host, self.port, target, scope, headers), receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = self._client().build_request(
@@ -153,16 +184,27 @@ class WebServerProxy:
             await response.aclose()
 
 
-def _exchange(conn: http.client.HTTPConnection, method: str, target: str, headers: HeaderList,
-              body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+def _send_request(conn: http.client.HTTPConnection, method: str, target: str, headers: HeaderList,
+                  body: bytes) -> None:
     # putrequest adds Host (127.0.0.1:port, as httpx does); no Accept-Encoding is invented
     conn.putrequest(method, target, skip_accept_encoding=True)
     for name, value in headers:
         conn.putheader(name.decode("latin-1"), value.decode("latin-1"))
     conn.endheaders(body or None)
-    response = conn.getresponse()
-    data = response.read()  # to the end, so the connection can carry the next request
-    return response.status, response.getheaders(), data
+
+
+def _read_all(proxy: WebServerProxy, response: http.client.HTTPResponse) -> bytes:
+    try:
+        return response.read()  # to the end, so the connection can carry the next request
+    except BaseException:
+        proxy.drop_connection()
+        raise
+
+
+def kept_headers(response: http.client.HTTPResponse) -> HeaderList:
+    """The upstream response's headers minus hop-by-hop ones, as bytes (one entry per line)."""
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()
+            if k.lower().encode("latin-1") not in HOP_BY_HOP]
 
 
 def _request_line_target(scope: Scope) -> str:

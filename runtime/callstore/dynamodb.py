@@ -2,8 +2,8 @@
 
 Table: hash key ``call_id`` (S); TTL attribute ``expires_at`` (epoch seconds).
 Blobs up to `CLAIM_CHECK_THRESHOLD` bytes live in the item; larger ones go to
-``s3://<bucket>/calls/<call_id>/...`` and the item keeps only the key.  The threshold
-leaves room for a payload *and* a result in one item under DynamoDB's 400 KB limit.
+``s3://<bucket>/calls/<call_id>/...`` and the item keeps only the key (`claimcheck`).  The
+threshold leaves room for a payload *and* a result in one item under DynamoDB's 400 KB limit.
 
 Transitions are conditional writes, so concurrent writers agree on one outcome:
 ``create`` needs a new id, ``mark_running`` needs PENDING, ``complete`` needs PENDING or
@@ -21,25 +21,27 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
 from runtime.awsclients import client
 from runtime.callstore.base import CallRecord, CallStatus
+from runtime.callstore.claimcheck import (
+    BUCKET_ENV,
+    CLAIM_CHECK_THRESHOLD,
+    ClaimChecks,
+    ClaimCheckUnavailableError,
+)
 from runtime.serialization import serialize, worker_failure
 
-CLAIM_CHECK_THRESHOLD = 180_000  # bytes; two such blobs plus metadata stay under 400 KB
+__all__ = ["BUCKET_ENV", "CLAIM_CHECK_THRESHOLD", "ClaimCheckUnavailableError", "DynamoDBCallStore"]
+
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
-TABLE_ENV, BUCKET_ENV, TTL_ENV = "TOOLKIT_CALLS_TABLE", "TOOLKIT_PAYLOAD_BUCKET", "TOOLKIT_CALL_TTL_SECONDS"
+TABLE_ENV, TTL_ENV = "TOOLKIT_CALLS_TABLE", "TOOLKIT_CALL_TTL_SECONDS"
 _UNFINISHED = (CallStatus.PENDING.value, CallStatus.RUNNING.value)
 # Written by the worker state machine; infra/asl.py uses the same names.
 FAILURE_ATTR, FAILURE_TIME_ATTR = "sfn_error", "sfn_failed_at"
 _CAUSE_MAX = 4000  # characters of a Step Functions cause kept in the error message
-
-
-class ClaimCheckUnavailableError(RuntimeError):
-    pass
 
 
 class DynamoDBCallStore:
@@ -52,7 +54,7 @@ class DynamoDBCallStore:
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
     ) -> None:
         self.table, self.bucket, self.threshold, self.ttl_seconds = table, bucket, threshold, ttl_seconds
-        self._ddb, self._s3 = client("dynamodb"), client("s3") if bucket else None
+        self._ddb, self.claim_checks = client("dynamodb"), ClaimChecks(bucket)
 
     @classmethod
     def from_env(cls) -> DynamoDBCallStore:
@@ -98,7 +100,7 @@ class DynamoDBCallStore:
             {"#blob": name},
         )
         if not won and "result_ref" in blob:
-            self._s3_delete(blob["result_ref"]["S"])  # the loser's upload is nobody's result
+            self.claim_checks.delete(blob["result_ref"]["S"])  # the loser's upload is nobody's result
         return won
 
     def get(self, call_id: str) -> CallRecord | None:
@@ -143,29 +145,13 @@ class DynamoDBCallStore:
         """Inline ``{name: B}`` for small blobs, ``{name_ref: S}`` (an S3 key) for large ones."""
         if len(data) <= self.threshold:
             return {name: {"B": data}}
-        if self._s3 is None:
-            raise ClaimCheckUnavailableError(
-                f"A {name} of {len(data)} bytes is over the {self.threshold} byte DynamoDB threshold and no "
-                f"claim-check bucket is configured: set {BUCKET_ENV}."
-            )
-        key = f"calls/{call_id}/{name}-{uuid.uuid4().hex}"
-        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)
-        return {f"{name}_ref": {"S": key}}
+        return {f"{name}_ref": {"S": self.claim_checks.put(call_id, name, data, self.threshold)}}
 
     def _blob(self, item: dict[str, Any], name: str) -> bytes | None:
         if name in item:
             return bytes(item[name]["B"])
         ref = item.get(f"{name}_ref", {}).get("S")
-        if ref is None:
-            return None
-        if self._s3 is None:
-            raise ClaimCheckUnavailableError(f"Call {item['call_id']['S']} keeps its {name} in S3; set {BUCKET_ENV}.")
-        body: bytes = self._s3.get_object(Bucket=self.bucket, Key=ref)["Body"].read()
-        return body
-
-    def _s3_delete(self, key: str) -> None:
-        if self._s3 is not None:
-            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        return None if ref is None else self.claim_checks.get(item["call_id"]["S"], name, ref)
 
 
 def _failed_by_state_machine(call_id: str, item: dict[str, Any]) -> CallRecord:

@@ -61,6 +61,15 @@ class LambdaBridge:
         """Run a coroutine on the loop the lifespan and Mangum share (one loop per environment)."""
         return asyncio.get_event_loop().run_until_complete(coro)
 
+    def request(self, event: LambdaEvent, context: Any) -> tuple[Scope, bytes]:
+        """A web event as an ASGI scope (with the lifespan state) and its whole body, parsed by
+        the same handler as `__call__` uses: for front ends that answer it another way (streams)."""
+        self.startup()
+        handler = self._mangum.infer(event, context)
+        scope = handler.scope
+        scope["state"] = dict(self._state)
+        return scope, handler.body
+
     def __call__(self, event: LambdaEvent, context: Any) -> LambdaResponse:
         self.startup()
         # Mangum.__call__ with lifespan="off", plus the direct hook between request and response

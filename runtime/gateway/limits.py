@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 MiB = 1024 * 1024
@@ -41,6 +41,17 @@ def check_body_size(length: int, limit: int, backend: str = "lambda") -> Rejecti
         else "Upload the data to S3 and send its key (a claim-check)."
     )
     return Rejection(413, f"Request body of {length} bytes exceeds the {limit} byte limit on the {backend} backend. {remedy}")
+
+
+def check_websocket_upgrade(headers: Iterable[Sequence[bytes]], backend: str = "lambda") -> Rejection | None:
+    """400 for a WebSocket handshake on a backend that answers one request with one response:
+    Lambda's front doors (API Gateway HTTP/REST APIs, Function URLs, ALB) cannot hold the connection."""
+    upgrade = [bytes(v).lower() for k, v in headers if bytes(k).lower() == b"upgrade"]
+    if b"websocket" not in upgrade:
+        return None
+    return Rejection(400, f"WebSockets are not available on the {backend} backend: it answers one request with one "
+                          "response and cannot hold a connection open. Deploy this endpoint with backend=\"ecs\" "
+                          "(served behind a load balancer that keeps WebSockets open).")
 
 
 class TokenBucket:

@@ -20,7 +20,13 @@ from runtime.gateway.budget import (
     result_location,
     wait_for_finish,
 )
-from runtime.gateway.limits import DEFAULT_MAX_BODY_BYTES, Rejection, TokenBucket, check_body_size
+from runtime.gateway.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    Rejection,
+    TokenBucket,
+    check_body_size,
+    check_websocket_upgrade,
+)
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.serialization import RemoteError, deserialize
 from runtime.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +42,7 @@ class GatewayPolicy:
     requires_proxy_auth: bool = False
     tokens: TokenVerifier | None = None
     rate_limiter: TokenBucket | None = field(default=None, repr=False)
+    websockets: bool = True  # False where the front door cannot hold a connection (Lambda)
 
 
 class BodyTooLargeError(Exception):
@@ -63,6 +70,9 @@ class Gateway:
         policy = self.policy
         if policy.rate_limiter is not None and (limited := policy.rate_limiter.take()):
             return limited
+        if not policy.websockets and (refused := check_websocket_upgrade(scope.get("headers", []),
+                                                                         policy.backend_name)):
+            return refused
         if policy.requires_proxy_auth:
             denied = check_proxy_auth(scope.get("headers", []), policy.tokens or _NO_TOKENS)
             if denied:

@@ -58,6 +58,8 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         },
         "aws:lambda/function:Function": {"version": "1", "arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{physical}"},
         "aws:lambda/alias:Alias": {"arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{inputs.get('functionName')}:{physical}"},
+        "aws:lambda/functionUrl:FunctionUrl": {"functionUrl": f"https://{_h(name)}.lambda-url.us-east-1.on.aws/",
+                                               "urlId": _h(name)},
         "aws:cloudfront/distribution:Distribution": {"domainName": f"d{_h(name)}.cloudfront.net", "hostedZoneId": "Z2FDTNDATAQYW2"},
         "aws:lb/loadBalancer:LoadBalancer": {"dnsName": f"{physical}.us-east-1.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K"},
         "aws:ecr/repository:Repository": {"repositoryUrl": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{physical}",

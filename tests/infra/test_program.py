@@ -67,7 +67,7 @@ def test_each_endpoint_gets_an_http_api_throttled_and_routed_to_its_alias(web_ru
     assert integration.inputs["integrationUri"].endswith(f":function:web-demo-test-hello:{ALIAS_NAME}")
     assert integration.inputs["payloadFormatVersion"] == "2.0"
     assert mocks.one("aws:apigatewayv2/route:Route", "hello").inputs["routeKey"] == "$default"
-    permission = mocks.one("aws:lambda/permission:Permission", "hello")
+    permission = mocks.one("aws:lambda/permission:Permission", "hello-route")
     assert permission.inputs["principal"] == "apigateway.amazonaws.com" and permission.inputs["qualifier"] == ALIAS_NAME
     domain = mocks.one("aws:apigatewayv2/domainName:DomainName", "hello")
     assert domain.inputs["domainName"] == "default--web-demo-hello.toolkit.example.com"
@@ -96,7 +96,9 @@ def test_custom_domains_go_through_cloudfront_with_a_us_east_1_certificate(web_r
     assert "web-demo-test-aws-us-east-1::" in validation.provider and len(validation.inputs["validationRecordFqdns"]) == 3
     dist = mocks.one("aws:cloudfront/distribution:Distribution", "hello")
     assert dist.inputs["aliases"] == ["api.example.com", "example.com", "*.apps.example.com"]
-    assert dist.inputs["origins"][0]["domainName"] == "default--web-demo-hello.toolkit.example.com"
+    # the origin is the endpoint's streaming Function URL (tests/infra/test_streaming_url.py)
+    stream_host = web_run.outputs["functions"]["hello"]["stream_url"].removeprefix("https://").rstrip("/")
+    assert dist.inputs["origins"][0]["domainName"] == stream_host
     records = {(r.inputs["name"], r.inputs["type"]) for r in mocks.of_type("aws:route53/record:Record") if "aliases" in r.inputs}
     for domain in ("api.example.com", "example.com", "*.apps.example.com"):  # apex, subdomain, wildcard
         assert {(domain, "A"), (domain, "AAAA")} <= records

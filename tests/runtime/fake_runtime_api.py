@@ -4,6 +4,12 @@ Documented endpoints only: ``GET /2018-06-01/runtime/invocation/next`` hands out
 events with the request-id, deadline, function ARN and trace headers; ``POST .../{id}/response``
 and ``.../{id}/error`` and ``POST /2018-06-01/runtime/init/error`` are recorded.  ``next``
 blocks while the queue is empty, as the real API does between invocations.
+
+Streamed responses (``Transfer-Encoding: chunked``, as toolkit's own loop sends for Function
+URL events) are decoded chunk by chunk: each chunk is recorded with its arrival time and put on
+`FakeRuntimeAPI.arrivals` the moment it is read, so a test can watch a body arrive while the
+function is still producing it; trailers (the mid-stream error report) are recorded too.
+Every request records the client address it came from, so a test can tell connections apart.
 """
 
 from __future__ import annotations
@@ -21,18 +27,32 @@ PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:toolkit-demo"
 
 
+@dataclass(frozen=True)
+class Chunk:
+    data: bytes
+    at: float  # time.monotonic() when it was read
+
+
 @dataclass
 class Posted:
     kind: str  # "response" | "error" | "init_error"
     request_id: str | None
     body: bytes
     headers: dict[str, str]
+    chunks: list[Chunk] = field(default_factory=list)  # streamed responses only
+    trailers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def streamed(self) -> bool:
+        return self.headers.get("Transfer-Encoding", "").lower() == "chunked"
 
 
 @dataclass
 class FakeRuntimeAPI:
     events: queue.Queue[tuple[str, bytes]] = field(default_factory=queue.Queue)
     posted: queue.Queue[Posted] = field(default_factory=queue.Queue)
+    arrivals: queue.Queue[tuple[str | None, bytes]] = field(default_factory=queue.Queue)  # (request id, chunk)
+    peers: list[tuple[str, str]] = field(default_factory=list)  # (request line, client "host:port")
     deadline_s: float = 30.0
 
     def start(self) -> str:
@@ -42,6 +62,7 @@ class FakeRuntimeAPI:
             protocol_version = "HTTP/1.1"  # keep-alive, as the runtime client expects
 
             def do_GET(self) -> None:
+                api.peers.append((f"GET {self.path}", "{}:{}".format(*self.client_address)))
                 if self.path != f"{PREFIX}/invocation/next":
                     return self._reply(404, b"{}")
                 request_id, body = api.events.get()
@@ -53,12 +74,32 @@ class FakeRuntimeAPI:
                 })
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                api.peers.append((f"POST {self.path}", "{}:{}".format(*self.client_address)))
                 kind, request_id = _route(self.path)
+                posted = Posted(kind or "unknown", request_id, b"", dict(self.headers.items()))
+                if posted.streamed:
+                    self._read_chunked(posted)
+                else:
+                    posted.body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if kind is None:
                     return self._reply(404, b"{}")
-                api.posted.put(Posted(kind, request_id, body, dict(self.headers.items())))
+                api.posted.put(posted)
                 self._reply(202, b'{"status":"OK"}')
+
+            def _read_chunked(self, posted: Posted) -> None:
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        break
+                    data = self.rfile.read(size)
+                    if self.rfile.read(2) != b"\r\n":
+                        raise ValueError("chunk not followed by CRLF")
+                    posted.chunks.append(Chunk(data, time.monotonic()))
+                    api.arrivals.put((posted.request_id, data))
+                while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    posted.trailers[name.strip()] = value.strip()
+                posted.body = b"".join(c.data for c in posted.chunks)
 
             def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
@@ -77,9 +118,16 @@ class FakeRuntimeAPI:
         return f"127.0.0.1:{self.server.server_address[1]}"
 
     def invoke(self, event: Any) -> str:
+        return self.invoke_raw(json.dumps(event).encode())
+
+    def invoke_raw(self, body: bytes) -> str:
         request_id = str(uuid.uuid4())
-        self.events.put((request_id, json.dumps(event).encode()))
+        self.events.put((request_id, body))
         return request_id
+
+    def next_chunk(self, timeout: float) -> bytes:
+        """The next streamed chunk to arrive (any invocation), as soon as it was read."""
+        return self.arrivals.get(timeout=timeout)[1]
 
     def next_posted(self, timeout: float) -> Posted:
         return self.posted.get(timeout=timeout)

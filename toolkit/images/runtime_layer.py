@@ -26,7 +26,6 @@ _RUNTIME_PACKAGES = ("toolkit", "toolkit/local", "runtime", "runtime/*")  # dire
 # fastapi keeps their version (pip leaves a satisfied requirement alone).
 REQUIREMENTS = (
     "a2wsgi>=1.10",           # wsgi_app adapter
-    "awslambdaric>=2.0",      # the Lambda Runtime API client (Lambda mode)
     "boto3>=1.34",            # call store (DynamoDB), payloads (S3), secrets, Step Functions
     "cloudpickle>=2.2",       # call arguments and results
     "fastapi>=0.110",         # fastapi_endpoint adapter
@@ -39,6 +38,8 @@ REQUIREMENTS = (
 # Lambda sets AWS_LAMBDA_RUNTIME_API; anything else (ECS, GPU EC2, podman run) gets HTTP.
 # TOOLKIT_MODE forces a mode.  In Lambda mode an argument is the handler (Lambda's
 # ImageConfig.Command); in HTTP mode arguments replace the server (a worker, a shell).
+# Lambda mode runs toolkit's own Runtime API loop (runtime/lambda_loop.py), not awslambdaric:
+# it streams Function URL responses and starts faster; any ``module.function`` handler works.
 ENTRYPOINT_SCRIPT = f"""#!/bin/sh
 set -e
 mode="${{TOOLKIT_MODE:-}}"
@@ -46,7 +47,7 @@ if [ -z "$mode" ]; then
   if [ -n "${{AWS_LAMBDA_RUNTIME_API:-}}" ]; then mode=lambda; else mode=http; fi
 fi
 if [ "$mode" = lambda ]; then
-  exec python3 -m awslambdaric "${{1:-runtime.lambda_handler.handler}}"
+  exec python3 -m runtime.lambda_loop "${{1:-runtime.lambda_handler.handler}}"
 fi
 if [ "$#" -gt 0 ]; then exec "$@"; fi
 export PORT="${{PORT:-{HTTP_PORT}}}"

@@ -1,0 +1,163 @@
+"""A ``@web_server`` method's instance in a process of its own, so it can be stopped.
+
+Every instance of a ``web_server`` method listens on the same port, so an environment runs
+one at a time (an exclusive `runtime.instances.InstanceCache`) and must stop the current one
+before the next parameter set can have the port.  The user's function starts its server
+however it likes (a subprocess, a thread) and returns; only a process boundary makes that
+stoppable.  So each instance lives in ``python -m runtime.adapters.server_host PARAMS``, a
+new session: it builds the object (parameters, ``@enter``), calls the method, waits for the
+port, and reports on a pipe; stopping it signals the whole process group, which takes the
+user's server with it (toolkit serve's web workers do the same, one per parameter set).
+
+The host reads the manifest from the same environment variables as every entrypoint.  It
+stops when signalled or when its stdin closes (the environment's server went away).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from runtime.adapters.base import WebSpec
+from runtime.adapters.web_server import LOCAL_HOST, WebServerStartupError, wait_for_port
+from runtime.invocation import Params
+
+REPORT_FD_ENV = "TOOLKIT_HOST_REPORT_FD"
+STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL: what a container runtime gives a stopping task
+PORT_RELEASE_S = 10.0
+
+
+def encode_params(params: Params) -> str:
+    return json.dumps([[k, v.hex() if isinstance(v, bytes) else v, isinstance(v, bytes)] for k, v in params])
+
+
+def decode_params(text: str) -> Params:
+    return tuple((k, bytes.fromhex(v) if is_bytes else v) for k, v, is_bytes in json.loads(text))
+
+
+class HostedServer:
+    """The parent's handle on one host process (and, through its process group, the user's server)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process, self.port = process, port
+
+    @classmethod
+    def start(cls, params: Params, spec: WebSpec, timeout: float) -> HostedServer:
+        assert spec.port is not None
+        wait_until_closed(spec.port, PORT_RELEASE_S)  # the previous instance's server must be gone
+        read_fd, write_fd = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "runtime.adapters.server_host", encode_params(params)],
+                stdin=subprocess.PIPE, start_new_session=True, pass_fds=(write_fd,),
+                env={**os.environ, REPORT_FD_ENV: str(write_fd)},
+            )
+        finally:
+            os.close(write_fd)
+        host = cls(process, spec.port)
+        try:
+            report = _read_report(read_fd, timeout, process)
+        finally:
+            os.close(read_fd)
+        if "error" in report:
+            host.stop()
+            raise WebServerStartupError(str(report["error"]))
+        return host
+
+    def stop(self) -> None:
+        """Stop the host's process group, then wait until the port is free for the next instance."""
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # children that outlived the host
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        wait_until_closed(self.port, PORT_RELEASE_S)
+
+
+def _read_report(fd: int, timeout: float, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return {"error": f"the instance did not start within {timeout:g} s (its @enter hooks and server "
+                             "startup share the function's timeout)"}
+        readable, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+        if not readable:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return {"error": f"the instance's process exited with code {process.wait()} while starting"}
+        data += chunk
+    report: dict[str, Any] = json.loads(data)
+    return report
+
+
+def wait_until_closed(port: int, timeout: float) -> bool:
+    """True once nothing accepts connections on ``port`` (or False after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((LOCAL_HOST, port), timeout=0.5):
+                pass
+        except OSError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+# -- the host process ---------------------------------------------------------------------------------
+
+def _report(message: dict[str, Any]) -> None:
+    fd = int(os.environ[REPORT_FD_ENV])
+    os.write(fd, (json.dumps(message) + "\n").encode())
+    os.close(fd)
+
+
+def main(argv: list[str]) -> int:
+    from runtime.deployment import load_deployment
+    from runtime.userapp import MethodFunction, load_function
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the @exit hooks below on a stop
+    params = decode_params(argv[1])
+    deployment = load_deployment()
+    spec = deployment.function.web_spec
+    try:
+        function = load_function(deployment)
+        assert isinstance(function, MethodFunction), "the host serves class methods only"
+        method = function.method
+        obj = method.instantiate(params)
+        method.method_of(obj)()  # starts the user's server and returns
+        wait_for_port(spec.port or 0, spec.startup_timeout)
+    except Exception as exc:
+        _report({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    _report({"ready": True})
+    try:
+        sys.stdin.buffer.read()  # until the environment's server closes the pipe or goes away
+    finally:
+        method.run_exit_hooks(obj)
+    # the environment went away without stopping us: take the user's server down too
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(os.getpgid(0), signal.SIGTERM)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,107 @@
+"""The request budget on a streaming Function URL: 303 to the result URL, and the work finishes
+after the response, inside the same invocation.
+
+On the buffered front doors a request that may outlive the budget is handed to Step Functions
+up front (`runtime.gateway.budget.fits_inline`), because API Gateway cuts it at 30 s.  A Function
+URL has no such cut, and a streamed response ends when the runtime closes the stream, not when
+the invocation ends: Lambda freezes the environment only when the runtime asks for the next
+event.  So here every request starts inline and streams; only if it has not *started* its
+response when the budget runs out (as ``toolkit serve`` does) the client gets ``303`` to its
+result URL, the stream is closed, and the same invocation keeps running the request to its end
+and records the whole response in the call store, where a GET of the result URL finds it
+(`runtime.gateway.Gateway`).  Nothing runs twice; the function's own timeout bounds the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from runtime.callstore.base import CallStatus, CallStore, new_call_id
+from runtime.events.streaming import OpenStream, StreamedResponse
+from runtime.gateway.detach import see_other
+from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
+from runtime.serialization import serialize, serialize_error
+from runtime.types import Scope
+
+# stop the detached work this long before Lambda's deadline, so its failure is still recorded
+DEADLINE_MARGIN_S = 1.0
+
+
+class OvertimeError(TimeoutError):
+    """The request was still running when the invocation's time ran out."""
+
+
+@dataclass
+class Overtime:
+    store: Callable[[], CallStore]  # opened on first use: most requests never go over budget
+    app_name: str
+    function: str
+    budget: float
+    seconds_left: Callable[[], float | None]  # time left in the invocation; None when unknown
+
+    # -- the two steps -------------------------------------------------------------------------
+
+    def begin(self, scope: Scope, open_stream: OpenStream) -> str:
+        """Record a running call and answer 303 to its result URL; returns the call id."""
+        call_id, store = new_call_id(), self.store()
+        store.create(call_id, self.app_name, self.function)
+        store.mark_running(call_id)
+        see = see_other(HTTPRequestRecord.from_scope(scope, b""), call_id)
+        StreamedResponse(open_stream).whole(see.status, see.headers, see.body)
+        return call_id
+
+    def finish(self, call_id: str, outcome: HTTPResponseRecord | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            self.store().complete(call_id, CallStatus.FAILED, serialize_error(outcome))
+        else:
+            self.store().complete(call_id, CallStatus.DONE, serialize(outcome))
+
+    def time_left(self) -> float | None:
+        left = self.seconds_left()
+        return None if left is None else max(0.0, left - DEADLINE_MARGIN_S)
+
+    # -- the ASGI path -----------------------------------------------------------------------------
+
+    def watch(self, scope: Scope, response: StreamedResponse) -> Callable[[asyncio.Future[None]], Awaitable[bool]]:
+        """The hook `runtime.events.streaming.stream_asgi` calls with the running request."""
+        return lambda run: self._watch(scope, response, run)
+
+    async def _watch(self, scope: Scope, response: StreamedResponse, run: asyncio.Future[None]) -> bool:
+        started: asyncio.Future[None] = asyncio.ensure_future(_started(response))
+        try:
+            await asyncio.wait({run, started}, timeout=self.budget, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            started.cancel()
+        if response.started.is_set() or run.done():
+            return False
+        record = response.divert()  # before any await: from here on the app's messages are collected
+        call_id = await asyncio.to_thread(self.begin, scope, response.open_stream)
+        outcome: HTTPResponseRecord | BaseException = record
+        try:
+            await asyncio.wait_for(run, self.time_left())
+        except asyncio.TimeoutError:
+            outcome = OvertimeError(f"The request ran past the function's timeout (call {call_id}).")
+        except Exception as exc:
+            outcome = exc
+        await asyncio.to_thread(self.finish, call_id, outcome)
+        return True
+
+    # -- the direct web_server path ------------------------------------------------------------------
+
+    def wait_for_response(self, sock: socket.socket, scope: Scope, open_stream: OpenStream) -> str | None:
+        """After a request went upstream: wait up to the budget for its first response bytes.
+        None if they came; else the 303 is sent and the call id returned (read the rest whole)."""
+        readable, _, _ = select.select([sock], [], [], self.budget)
+        if readable:
+            return None
+        call_id = self.begin(scope, open_stream)
+        sock.settimeout(self.time_left())  # the upstream read now ends with the invocation's time
+        return call_id
+
+
+async def _started(response: StreamedResponse) -> None:
+    await response.started.wait()

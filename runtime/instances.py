@@ -1,0 +1,219 @@
+"""Objects of an ``@app.cls`` class inside one execution environment: parameter values -> instance.
+
+A deployed method's environment builds one object per distinct set of parameter values
+(``Model(size=3)``: ``size`` set, then the ``@toolkit.enter`` hooks, once), as toolkit's local
+workers and ``toolkit serve`` do with one worker per set.  It keeps at most `MAX_INSTANCES`
+of them (``TOOLKIT_MAX_INSTANCES``), evicting the least recently used idle one first and
+running its ``@toolkit.exit`` hooks; an instance serving a request or a call is never evicted
+under it.  An environment that must give an instance the whole machine (a ``web_server``
+method: every instance would listen on the same port) uses an *exclusive* cache instead:
+one instance at a time, and a new parameter set waits until the current one is idle.
+
+Binding values and building the object are the SDK's own (`toolkit.cls`), so a value that
+``toolkit serve`` rejects is rejected here with the same message.  The SDK is imported only
+for classes: a class is only ever declared through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl
+
+from runtime.invocation import Params
+
+MAX_INSTANCES_ENV = "TOOLKIT_MAX_INSTANCES"
+MAX_INSTANCES = 8  # per environment; each holds whatever its @enter loaded (a model, a connection pool)
+
+log = logging.getLogger("toolkit.runtime")
+E = TypeVar("E")
+
+
+def max_instances() -> int:
+    raw = os.environ.get(MAX_INSTANCES_ENV)
+    try:
+        value = int(raw) if raw else MAX_INSTANCES
+    except ValueError:
+        raise ValueError(f"{MAX_INSTANCES_ENV}={raw!r} is not a whole number; set it to e.g. 8.") from None
+    return max(1, value)
+
+
+@dataclass(frozen=True)
+class ClassMethod:
+    """The method one environment serves, and its class as the SDK recorded it (`toolkit.spec.ClsInfo`)."""
+
+    info: Any  # ClsInfo: name, user_cls, parameters ((name, type, default), ...), enter/exit hook names
+    name: str
+
+    @property
+    def tag(self) -> str:
+        return f"{self.info.name}.{self.name}"
+
+    def bind(self, params: Params) -> Params:
+        """Checked values with defaults filled in; raises `toolkit.exception.InvalidError`."""
+        from toolkit.cls import bind_parameters
+
+        bound: Params = bind_parameters(self.info, dict(params))
+        return bound
+
+    def params_from_query(self, query_string: bytes) -> Params:
+        """The values a URL selects (``?root=%2Fdata&size=3``); raises `toolkit.exception.InvalidError`."""
+        from toolkit.cls import parse_query_parameters
+
+        # decoded as toolkit serve's gateway decodes it, so both pick the same instance
+        query = dict(parse_qsl(query_string.decode("latin-1")))
+        params: Params = parse_query_parameters(self.info, query)
+        return params
+
+    def instantiate(self, params: Params) -> Any:
+        from toolkit.cls import instantiate
+
+        log.info("building %s(%s)", self.info.name, describe(params))
+        return instantiate(self.info, params)
+
+    def method_of(self, obj: Any) -> Callable[..., Any]:
+        bound: Callable[..., Any] = getattr(obj, self.name)
+        return bound
+
+    def run_exit_hooks(self, obj: Any) -> None:
+        for hook in self.info.exit_methods:
+            try:
+                getattr(obj, hook)()
+            except Exception:  # one failing hook must not keep the others (or the eviction) from running
+                log.exception("@exit hook %s.%s failed", self.info.name, hook)
+
+
+def describe(params: Params) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in params)
+
+
+class _Slot(Generic[E]):
+    def __init__(self) -> None:
+        self.users = 0
+        self.built = False
+        self.value: E | None = None
+        self.building = threading.Lock()
+
+    def get(self) -> E:
+        assert self.built, "acquire() builds the value before handing the slot out"
+        return self.value  # type: ignore[return-value]
+
+
+class InstanceCache(Generic[E]):
+    """Parameter values -> one built value, LRU-bounded, safe to use from many threads.
+
+    ``build`` runs at most once per key while the key stays cached (concurrent first users
+    wait for it); ``close`` runs on eviction and on `close`, outside every lock.
+    """
+
+    def __init__(self, build: Callable[[Params], E], close: Callable[[E], None], capacity: int,
+                 *, exclusive: bool = False) -> None:
+        self._build, self._close = build, close
+        self.capacity = 1 if exclusive else max(1, capacity)
+        self.exclusive = exclusive
+        self._slots: OrderedDict[Params, _Slot[E]] = OrderedDict()
+        self._changed = threading.Condition()
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def keys(self) -> list[Params]:
+        with self._changed:
+            return list(self._slots)
+
+    @contextmanager
+    def use(self, params: Params) -> Iterator[E]:
+        slot = self.acquire(params)
+        try:
+            yield slot.get()
+        finally:
+            self._close_all(self.release(slot))
+
+    def acquire_built(self, params: Params) -> _Slot[E] | None:
+        """The cached slot for ``params``, held, if it is ready; never blocks on a build."""
+        with self._changed:
+            slot = self._slots.get(params)
+            if slot is None or not slot.built:
+                return None
+            slot.users += 1
+            self._slots.move_to_end(params)
+            return slot
+
+    def acquire(self, params: Params) -> _Slot[E]:
+        """Hold the slot for ``params``, building its value first if needed (may block)."""
+        slot, victims = self._enter(params)
+        self._close_all(victims)  # before building: free what the old instance held first
+        try:
+            with slot.building:
+                if not slot.built:
+                    slot.value = self._build(params)
+                    slot.built = True
+        except BaseException:
+            self._close_all(self._forget_failed(params, slot))
+            raise
+        return slot
+
+    def release(self, slot: _Slot[E]) -> list[E]:
+        """Let go of a slot; returns the values evicted meanwhile, for the caller to `close_values`."""
+        with self._changed:
+            slot.users -= 1
+            victims = self._evict_idle()
+            self._changed.notify_all()
+        return victims
+
+    def close_values(self, values: list[E]) -> None:
+        self._close_all(values)
+
+    def close(self) -> None:
+        """Close every built value (environment shutdown)."""
+        with self._changed:
+            slots, self._slots = list(self._slots.values()), OrderedDict()
+        self._close_all([s.get() for s in slots if s.built])
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _enter(self, params: Params) -> tuple[_Slot[E], list[E]]:
+        with self._changed:
+            if self.exclusive:
+                # one instance at a time: wait until whoever holds the machine is idle
+                self._changed.wait_for(lambda: all(s.users == 0 for k, s in self._slots.items() if k != params))
+            slot = self._slots.get(params)
+            if slot is None:
+                slot = self._slots[params] = _Slot()
+            slot.users += 1
+            self._slots.move_to_end(params)
+            return slot, self._evict_idle()
+
+    def _evict_idle(self) -> list[E]:
+        """Idle slots past capacity, least recently used first (caller holds the lock)."""
+        victims: list[E] = []
+        for key in list(self._slots):
+            if len(self._slots) <= self.capacity:
+                break
+            slot = self._slots[key]
+            if slot.users == 0:
+                del self._slots[key]
+                if slot.built:
+                    victims.append(slot.get())
+        return victims
+
+    def _forget_failed(self, params: Params, slot: _Slot[E]) -> list[E]:
+        with self._changed:
+            slot.users -= 1
+            if not slot.built and slot.users == 0 and self._slots.get(params) is slot:
+                del self._slots[params]  # the next user tries again
+            self._changed.notify_all()
+            return self._evict_idle()
+
+    def _close_all(self, values: list[E]) -> None:
+        for value in values:
+            try:
+                self._close(value)
+            except Exception:
+                log.exception("closing an evicted instance failed")
