@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,53 @@ class Served:
         return self.output()
 
 
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# Source text for test apps (written to a file and served): ``marked(name)`` builds a FastAPI app
+# whose ASGI lifespan startup and shutdown touch ``started-<name><MARK_SUFFIX>-<pid>`` and
+# ``stopped-...`` in the directory ``MARKS``, and whose ``GET /?sleep=s`` answers ``answer(name)``
+# after sleeping.  The app defines ``MARKS``, ``MARK_SUFFIX``, ``answer(name)`` and
+# ``async before_start()`` (run before the startup mark).
+MARKED_APP = '''
+import asyncio
+import contextlib
+import os
+
+from fastapi import FastAPI
+
+
+def marked(name):
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        await before_start()
+        (MARKS / f"started-{name}{MARK_SUFFIX}-{os.getpid()}").touch()
+        yield
+        (MARKS / f"stopped-{name}{MARK_SUFFIX}-{os.getpid()}").touch()
+
+    web = FastAPI(lifespan=lifespan)
+
+    @web.get("/")
+    async def root(sleep: float = 0):
+        await asyncio.sleep(sleep)
+        return answer(name)
+
+    return web
+'''
+
+
 @contextmanager
 def served(app: str | Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
     server = Served(app, *args, env=env)
@@ -103,4 +150,5 @@ def served(app: str | Path, *args: str, env: dict[str, str] | None = None) -> It
         server.stop()
 
 
-__all__ = ["APPS", "REPO", "ClientConnection", "Served", "free_port", "served", "toolkit_cli"]
+__all__ = ["APPS", "MARKED_APP", "REPO", "ClientConnection", "Served", "alive", "free_port", "served", "toolkit_cli",
+           "wait_for"]

@@ -7,49 +7,36 @@ name); their startup waits for a gate file, so the test sees serve answer before
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from serve.serving import free_port, served
+from serve.serving import MARKED_APP, alive, free_port, served, wait_for
 
-APP = '''
+APP = """
 import asyncio
-import contextlib
 import os
 from pathlib import Path
-
-from fastapi import FastAPI
 
 import toolkit
 
 app = toolkit.App("warm")
 MARKS = Path(os.environ["WARM_MARKS"])
 VERSION = 1
+MARK_SUFFIX = f"-{VERSION}"
 
 
-def marked(name):
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        while not (MARKS / "gate").exists():
-            await asyncio.sleep(0.05)
-        (MARKS / f"started-{name}-{VERSION}-{os.getpid()}").touch()
-        yield
-        (MARKS / f"stopped-{name}-{VERSION}-{os.getpid()}").touch()
+async def before_start():
+    while not (MARKS / "gate").exists():
+        await asyncio.sleep(0.05)
 
-    web = FastAPI(lifespan=lifespan)
 
-    @web.get("/")
-    async def root(sleep: float = 0):
-        await asyncio.sleep(sleep)
-        return {"worker": os.getpid(), "version": VERSION}
+def answer(name):
+    return {"worker": os.getpid(), "version": VERSION}
 
-    return web
-
+""" + MARKED_APP + '''
 
 @app.function(min_containers=2, scaledown_window=1)
 @toolkit.asgi_app()
@@ -76,13 +63,6 @@ class NoDefault:
 '''
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 class Marks:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -93,14 +73,6 @@ class Marks:
 
     def running(self, name: str) -> set[int]:
         return self.pids("started", name) - self.pids("stopped", name)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_min_containers_prestart_scale_down_floor_and_reload(tmp_path: Path) -> None:

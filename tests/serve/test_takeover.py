@@ -16,43 +16,32 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from serve.serving import REPO, Served, free_port, toolkit_cli
+from serve.serving import MARKED_APP, REPO, Served, free_port, toolkit_cli, wait_for
 
-APP = '''
-import asyncio
-import contextlib
+APP = """
 import os
 from pathlib import Path
-
-from fastapi import FastAPI
 
 import toolkit
 
 app = toolkit.App("takeover")
 MARKS = Path(os.environ["TAKEOVER_MARKS"])
+MARK_SUFFIX = ""
 
 
-def marked(name):
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        (MARKS / f"started-{name}-{os.getpid()}").touch()
-        yield
-        (MARKS / f"stopped-{name}-{os.getpid()}").touch()
+async def before_start():
+    pass
 
-    web = FastAPI(lifespan=lifespan)
 
-    @web.get("/")
-    async def root(sleep: float = 0):
-        await asyncio.sleep(sleep)
-        return {"name": name, "worker": os.getpid(), "serve": os.getppid()}
+def answer(name):
+    return {"name": name, "worker": os.getpid(), "serve": os.getppid()}
 
-    return web
-
+""" + MARKED_APP + '''
 
 @app.function()
 @toolkit.asgi_app()
@@ -91,13 +80,6 @@ class ServedOn(Served):
     def get(self, host: str, path: str = "/") -> httpx.Response:
         with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", trust_env=False, timeout=30) as client:
             return client.get(path, headers={"Host": f"{host}.localhost:{self.port}"})
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture

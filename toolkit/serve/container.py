@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.adapters.base import WebKind, WebSpec
+from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES  # the platform's WebSocket message limit
 from runtime.types import ASGIApp, Receive, Scope, Send
 from toolkit.local.protocol import WorkerTarget
 
-WS_MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # the platform's WebSocket message limit
 GRACEFUL_SHUTDOWN_S = 5
 PARENT_POLL_S = 0.5
 

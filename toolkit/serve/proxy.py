@@ -8,23 +8,17 @@ the original Host header is kept.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any
-
-from websockets.asyncio.client import ClientConnection, connect, unix_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.asyncio.client import ClientConnection, unix_connect
 
 from runtime.adapters.web_server import HOP_BY_HOP, forwarded_headers
+from runtime.adapters.websocket_proxy import connect_options, connect_tcp, relay_websocket
 from runtime.gateway.records import HTTPResponseRecord
 from runtime.types import Receive, Scope, Send
-from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
 from toolkit.serve.workers import Worker
 
-# 1009: message too big; 1011: the server hit a condition it cannot handle (RFC 6455 7.4.1)
-WS_TOO_BIG, WS_INTERNAL_ERROR, WS_NORMAL = 1009, 1011, 1000
-_WS_HANDSHAKE = frozenset({b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions",
-                           b"sec-websocket-protocol"})
+_CONNECTION_TOKENS = frozenset({b"", b"close", b"keep-alive"})
+_NO_NAMES: frozenset[bytes] = frozenset()
+WS_CLOSE_TIMEOUT_S = 2.0
 
 
 def target(scope: Scope) -> str:
@@ -34,9 +28,23 @@ def target(scope: Scope) -> str:
 
 
 def upstream_headers(scope: Scope, worker: Worker | None = None) -> list[tuple[bytes, bytes]]:
-    headers = _with_worker_auth(forwarded_headers(scope), worker)
+    headers = forwarded_headers(scope)
+    listed = connection_options(scope.get("headers", []))
+    if listed:
+        headers = [(k, v) for k, v in headers if k not in listed]
+    headers = _with_worker_auth(headers, worker)
     host = next((bytes(v) for k, v in scope.get("headers", []) if bytes(k).lower() == b"host"), None)
     return headers + [(b"host", host)] if host else headers
+
+
+def connection_options(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The header names a ``Connection`` header lists: hop-by-hop too (RFC 9110 7.6.1), so not
+    forwarded.  Lower-case; empty for the usual ``keep-alive`` / ``close`` (or no header)."""
+    names: set[bytes] = set()
+    for key, value in headers:  # on every request and response: the usual header costs a len()
+        if len(key) == 10 and bytes(key).lower() == b"connection" and value.lower() not in _CONNECTION_TOKENS:
+            names.update(token.strip().lower() for token in bytes(value).split(b","))
+    return frozenset(names - _CONNECTION_TOKENS) if names else _NO_NAMES
 
 
 def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: Worker | None) -> list[tuple[bytes, bytes]]:
@@ -49,7 +57,8 @@ def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: Worker | None)
 
 
 def response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+    hop = HOP_BY_HOP | connection_options(headers)
+    return [(k, v) for k, v in headers if k.lower() not in hop]
 
 
 def whole_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> HTTPResponseRecord:
@@ -62,60 +71,22 @@ def whole_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes)
 
 # -- WebSockets ---------------------------------------------------------------------------------
 async def open_websocket(worker: Worker, scope: Scope) -> ClientConnection:
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in _with_worker_auth(forwarded_headers(scope), worker)
-               if k not in _WS_HANDSHAKE]
-    options: dict[str, Any] = {"additional_headers": headers, "subprotocols": scope.get("subprotocols") or None,
-               "max_size": WS_MAX_MESSAGE_BYTES, "compression": None, "user_agent_header": None,
-               "ping_interval": None, "open_timeout": 30, "proxy": None}
+    """The worker's side of a WebSocket: its unix socket (ASGI kinds) or its port (web_server)."""
+    headers = _with_worker_auth(forwarded_headers(scope), worker)
     if worker.socket_path:
-        return await unix_connect(worker.socket_path, uri=f"ws://worker{target(scope)}", **options)
-    return await connect(f"ws://127.0.0.1:{worker.port}{target(scope)}", **options)
+        upstream = await unix_connect(worker.socket_path, uri=f"ws://worker{target(scope)}",
+                                      **connect_options(scope, headers))
+    else:
+        assert worker.port is not None
+        upstream = await connect_tcp("127.0.0.1", worker.port, target(scope), scope, headers)
+    # closing waits for the worker's close frame: a worker stuck in its handler (the reason a
+    # connection reaches its timeout) must not hold the client's close back for long
+    upstream.close_timeout = WS_CLOSE_TIMEOUT_S
+    return upstream
 
 
 async def proxy_websocket(worker: Worker, scope: Scope, receive: Receive, send: Send) -> None:
-    """Accept the client once the worker accepted, then pump messages both ways until one side closes."""
-    if (await receive())["type"] != "websocket.connect":
-        return
-    try:
-        upstream = await open_websocket(worker, scope)
-    except (OSError, InvalidHandshake):
-        await send({"type": "websocket.close", "code": WS_INTERNAL_ERROR})  # before accept: the client gets 403
-        return
-    await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
-    inbound = asyncio.ensure_future(_client_to_worker(receive, upstream))
-    outbound = asyncio.ensure_future(_worker_to_client(upstream, send))
-    await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (inbound, outbound):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-            await task
-    await upstream.close()
-
-
-async def _client_to_worker(receive: Receive, upstream: ClientConnection) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            await upstream.close(code=message.get("code", WS_NORMAL))
-            return
-        data = message.get("text") if message.get("text") is not None else message.get("bytes")
-        if data is not None:
-            await upstream.send(data)
-
-
-async def _worker_to_client(upstream: ClientConnection, send: Send) -> None:
-    try:
-        async for data in upstream:
-            key = "text" if isinstance(data, str) else "bytes"
-            await send({"type": "websocket.send", key: data})
-    except ConnectionClosed as exc:
-        await send({"type": "websocket.close", "code": _close_code(exc)})
-        return
-    frame = upstream.protocol.close_rcvd
-    await send({"type": "websocket.close", "code": frame.code if frame else WS_NORMAL})
-
-
-def _close_code(exc: ConnectionClosed) -> int:
-    frame = exc.rcvd or exc.sent
-    code = frame.code if frame else WS_INTERNAL_ERROR
-    return WS_INTERNAL_ERROR if code in (1005, 1006, 1015) else code
+    """Relay a WebSocket to ``worker`` with the semantics every front end shares
+    (`runtime.adapters.websocket_proxy`): accepted once the worker accepted, close codes passed
+    on, 1009 for a message over 2 MiB."""
+    await relay_websocket(lambda: open_websocket(worker, scope), receive, send)

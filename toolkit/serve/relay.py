@@ -32,10 +32,11 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from runtime.adapters.web_server import HOP_BY_HOP
 from runtime.gateway.limits import check_body_size
+from runtime.gateway.middleware import _text
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Scope
 from toolkit.serve.httpio import CoalescingHTTPProtocol, CoalescingTransport
-from toolkit.serve.proxy import upstream_headers, whole_response
+from toolkit.serve.proxy import connection_options, upstream_headers, whole_response
 from toolkit.serve.upstream import IDEMPOTENT, Connection, UpstreamError, _Message, encode_request_head
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class _NoEvent:
 class RelayHTTPProtocol(CoalescingHTTPProtocol):
     gateway: ServeGateway
     responding: RelayCycle | None = None  # the relayed request whose response is being written
+    bad_request: str | None = None  # a malformed request's 400, held until the responses before it went out
     out: CoalescingTransport  # the client's transport, as `CoalescingHTTPProtocol` wraps it
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -114,6 +116,23 @@ class RelayHTTPProtocol(CoalescingHTTPProtocol):
         else:
             super().on_message_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and _request_read(cycle):
+            # a malformed request pipelined behind others: they are answered first, then the
+            # 400 (uvicorn would write it at once, where the client expects the first response)
+            self.bad_request = msg
+            self.flow.pause_reading()
+            return
+        super().send_400_response(msg)
+
+    def on_response_complete(self) -> None:
+        if self.bad_request is not None and not self.pipeline:
+            self.server_state.total_requests += 1
+            super().send_400_response(self.bad_request)
+            return
+        super().on_response_complete()
+
     def connection_lost(self, exc: Exception | None) -> None:
         for cycle in {self.responding, self.cycle}:
             if isinstance(cycle, RelayCycle):
@@ -129,6 +148,11 @@ class RelayHTTPProtocol(CoalescingHTTPProtocol):
         super().resume_writing()
         if self.responding is not None:
             self.responding.client_writable(True)
+
+
+def _request_read(cycle: Any) -> bool:
+    """Whether the whole request of ``cycle`` (a `RelayCycle` or uvicorn's) was parsed."""
+    return cycle.body_done if isinstance(cycle, RelayCycle) else not cycle.more_body
 
 
 class RelayCycle:
@@ -207,7 +231,7 @@ class RelayCycle:
         except BaseException:
             self.release(pool, worker)
             raise
-        if self.gone:
+        if self.gone or self.upstream_done:  # the client left, or was answered (413) while this waited
             conn.close()
             self.release(pool, worker)
             self.end_upstream()
@@ -386,6 +410,9 @@ class RelayCycle:
         for name, value in default_headers:
             lines += (name, b": ", value, b"\r\n")
         skip = _NOT_RELAYED if default_headers else HOP_BY_HOP
+        listed = connection_options(message.headers)
+        if listed:
+            skip = skip | listed
         sized = False
         for name, value in message.headers:
             lower = name.lower()
@@ -458,7 +485,10 @@ class RelayCycle:
         if self.response_complete:
             return
         self.disconnected = True
-        if self.response_started and self.detached is None:
+        if not self.body_done:  # the rest of the body will never come: the worker would wait for it
+            self.abandon_upstream()
+            self.settle(_text(400, "The client closed the connection before it sent the whole request body."))
+        elif self.response_started and self.detached is None:
             self.abandon_upstream()  # a stream nobody reads any more: stop it (the worker cancels the request)
 
     # -- the budget and the timeout ---------------------------------------------------------------------
