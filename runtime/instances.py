@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import reprlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -89,8 +90,13 @@ class ClassMethod:
                 log.exception("@exit hook %s.%s failed", self.info.name, hook)
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60  # a bytes parameter may be megabytes: log lines and 500s stay short
+
+
 def describe(params: Params) -> str:
-    return ", ".join(f"{name}={value!r}" for name, value in params)
+    """``size=3, root='/data'`` for log lines and error messages, each value's repr cut to ~60 characters."""
+    return ", ".join(f"{name}={_SHORT.repr(value)}" for name, value in params)
 
 
 class _Slot(Generic[E]):

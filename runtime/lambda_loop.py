@@ -1,8 +1,8 @@
 """The image's Lambda entrypoint: ``python -m runtime.lambda_loop [module.handler]``.
 
 Our own Runtime API loop (`runtime.runtime_api`) instead of awslambdaric, for two reasons: it
-can stream (awslambdaric for Python only posts buffered responses), and it starts faster
-(bench/bench_runtime.py measures both).  Each turn: ``next`` -> the handler -> one answer.
+can stream (awslambdaric for Python only posts buffered responses), and it starts no slower
+(bench/bench_runtime.py measures both; runtime/README.md has the figures).  Each turn: ``next`` -> the handler -> one answer.
 
 * ``runtime.lambda_handler.handler`` (the default) is served through its streaming-aware entry,
   `runtime.lambda_handler.respond`: Function URL web events stream, everything else is buffered.
@@ -27,11 +27,11 @@ from typing import Any
 
 from runtime.runtime_api import (
     HTTP_INTEGRATION_CONTENT_TYPE,
+    TRANSPORT_ERRORS,
     ErrorReport,
     Invocation,
     ResponseStream,
     RuntimeAPI,
-    RuntimeAPIError,
 )
 
 TOOLKIT_HANDLER = "runtime.lambda_handler.handler"
@@ -116,9 +116,11 @@ class Reply:
                       report.message)
 
     def abandon(self) -> None:
-        """The connection broke mid-stream: drop it; the next ``next`` reconnects."""
+        """The connection broke (mid-stream, or under a report): drop it; the next ``next`` reconnects."""
         if self._stream is not None:
             self._stream.abandon()
+        else:
+            self._api.close()
 
     def _claim(self) -> None:
         if self._answered:
@@ -154,7 +156,7 @@ def answer(api: RuntimeAPI, invocation: Invocation, handle: InvocationHandler) -
 def _report(reply: Reply, report: ErrorReport) -> None:
     try:
         reply.fail(report)
-    except (OSError, RuntimeAPIError) as exc:  # the Runtime API is the only one to tell; log and go on
+    except TRANSPORT_ERRORS as exc:  # the Runtime API is the only one to tell; log and go on
         log.error("Could not report the failure to the Runtime API: %s", exc)
         reply.abandon()
 
@@ -233,7 +235,7 @@ def start(api: RuntimeAPI, name: str) -> InvocationHandler | None:
         log.exception("The handler %s could not be loaded: %s: %s", name, report.error_type, report.message)
         try:
             api.init_error(report)
-        except (OSError, RuntimeAPIError) as post_error:
+        except TRANSPORT_ERRORS as post_error:
             log.error("Could not report the init error to the Runtime API: %s", post_error)
         return None
 

@@ -37,6 +37,12 @@ class RuntimeAPIError(RuntimeError):
     """The Runtime API refused a request (for example 413: a buffered response over 6 MB)."""
 
 
+# Everything a request to the Runtime API can fail with: the socket (OSError), a reply http.client
+# cannot parse (HTTPException: BadStatusLine, IncompleteRead, ...) or a refusal.  The loop catches
+# exactly these where it must go on with the next event.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (OSError, http.client.HTTPException, RuntimeAPIError)
+
+
 @dataclass(frozen=True)
 class ErrorReport:
     """The documented error shape, for ``/error``, ``/init/error`` and a failed stream's trailers."""

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from infra.components import child
 from infra.components.domains import alias_records
+from infra.components.lambda_function import alias_permission
 
 __all__ = ["INTEGRATION_TIMEOUT_MS", "HttpApi", "HttpApiArgs", "HttpRoute", "HttpRouteArgs"]
 
@@ -113,13 +114,6 @@ class HttpRoute(pulumi.ComponentResource):
             target=integration.id.apply(lambda i: f"integrations/{i}"),
             opts=child(self),
         )
-        aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            qualifier=args.alias_name,
-            principal="apigateway.amazonaws.com",
-            source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/*"),
-            opts=child(self),
-        )
+        alias_permission(self, f"{name}-invoke", args.function_name, args.alias_name, "lambda:InvokeFunction",
+                         "apigateway.amazonaws.com", source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/*"))
         self.register_outputs({"route_id": route.id})

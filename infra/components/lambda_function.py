@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +21,7 @@ __all__ = [
     "LambdaFunctionArgs",
     "StreamingUrl",
     "StreamingUrlArgs",
+    "alias_permission",
     "lambda_log_group_name",
 ]
 
@@ -28,6 +30,16 @@ ALIAS_NAME = "live"
 
 def lambda_log_group_name(function_name: str) -> str:
     return f"/aws/lambda/{function_name}"
+
+
+def alias_permission(parent: pulumi.Resource, name: str, function_name: pulumi.Input[str],
+                     alias_name: pulumi.Input[str], action: str, principal: str,
+                     **condition: Any) -> aws.lambda_.Permission:
+    """A grant on the function's alias, never the bare function: every caller goes through the
+    alias, which carries provisioned concurrency.  ``condition``: how the principal may invoke
+    (``source_arn``, ``invoked_via_function_url``, ...)."""
+    return aws.lambda_.Permission(name, action=action, function=function_name, qualifier=alias_name,
+                                  principal=principal, opts=child(parent), **condition)
 
 
 @dataclass
@@ -107,24 +119,11 @@ class StreamingUrl(pulumi.ComponentResource):
             opts=child(self),
         )
         # A public URL needs both grants (AWS asks for the second for new URLs since late 2025).
-        aws.lambda_.Permission(
-            f"{name}-url-public",
-            action="lambda:InvokeFunctionUrl",
-            function=args.function_name,
-            qualifier=args.alias_name,
-            principal="*",
-            function_url_auth_type="NONE",
-            opts=child(self),
-        )
-        aws.lambda_.Permission(
-            f"{name}-url-invoke",
-            action="lambda:InvokeFunction",
-            function=args.function_name,
-            qualifier=args.alias_name,
-            principal="*",
-            invoked_via_function_url=True,
-            opts=child(self),
-        )
+        for suffix, action, condition in (
+            ("url-public", "lambda:InvokeFunctionUrl", {"function_url_auth_type": "NONE"}),
+            ("url-invoke", "lambda:InvokeFunction", {"invoked_via_function_url": True}),
+        ):
+            alias_permission(self, f"{name}-{suffix}", args.function_name, args.alias_name, action, "*", **condition)
         self.url = function_url.function_url
         self.host = self.url.apply(lambda u: u.removeprefix("https://").rstrip("/"))
         self.register_outputs({"url": self.url})

@@ -17,7 +17,7 @@ gateway can use the same relay):
   server's own limit (uvicorn ``ws_max_size``, set by `runtime.server`).
 
 Lambda cannot hold a WebSocket: its front doors deliver one request and take one response,
-so the Lambda handler refuses upgrade requests instead (`runtime.gateway`, 426).
+so the Lambda handler refuses upgrade requests instead (`runtime.gateway`, 400 naming the fix).
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ class StreamedResponse:
         self.open_stream = open_stream
         self._stream: ByteStream | None = None
         self._record: HTTPResponseRecord | None = None
+        self._parts: list[bytes] = []  # a diverted body, joined at `finish` (not copied once per chunk)
         self.started = asyncio.Event()
         self.done = asyncio.Event()
 
@@ -91,7 +92,7 @@ class StreamedResponse:
 
     def body(self, data: bytes, more: bool = False) -> None:
         if self._record is not None:
-            self._record.body += data
+            self._parts.append(data)
         elif self._stream is not None and data:
             self._stream.write(data)
         if not more:
@@ -105,6 +106,8 @@ class StreamedResponse:
         if self.finished:
             return
         self.done.set()
+        if self._record is not None:
+            self._record.body = b"".join(self._parts)
         if self._stream is not None:
             self._stream.close()
 

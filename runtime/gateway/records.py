@@ -60,6 +60,7 @@ async def run_asgi(app: ASGIApp, request: HTTPRequestRecord, state: dict[str, An
     if state is not None:
         scope["state"] = dict(state)
     response = HTTPResponseRecord(500)
+    parts: list[bytes] = []  # joined once at the end: `body += chunk` would copy the body per chunk
     sent = False
 
     async def receive() -> Message:
@@ -74,7 +75,8 @@ async def run_asgi(app: ASGIApp, request: HTTPRequestRecord, state: dict[str, An
             response.status = message["status"]
             response.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
         elif message["type"] == "http.response.body":
-            response.body += message.get("body", b"")
+            parts.append(bytes(message.get("body", b"")))
 
     await app(scope, receive, send)
+    response.body = b"".join(parts)
     return response

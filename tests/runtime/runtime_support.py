@@ -7,7 +7,11 @@ finds whichever directory's conftest was loaded last (tests/infra has one too).
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -17,3 +21,25 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def serve_uvicorn(app: Any, stop_timeout: float = 10.0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread: yields ``127.0.0.1:PORT``
+    once it accepts connections; resuming the generator (``next(served, None)``, or the end of a
+    ``for`` / ``yield from``) stops it, running the app's lifespan shutdown."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:  # a startup failure: fail, never hang
+            raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port}")
+        time.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(stop_timeout)

@@ -11,8 +11,6 @@ import base64
 import json
 import os
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,9 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cls_runtime_app import MODULE, user_module, write_cls_app
-from runtime_support import FIXTURES, free_port
+from runtime_support import FIXTURES, free_port, serve_uvicorn
 from websockets.sync.client import connect as ws_connect
 
 from runtime import lambda_handler
@@ -224,25 +221,21 @@ def test_remote_spawn_and_map_carry_the_bound_parameters(cloud: Any) -> None:
     assert sorted(e[1:] for e in events("enter")) == [(2, "m"), (4, "four"), (6, "m")]
 
 
+def test_parameter_values_in_log_lines_and_errors_are_cut_short() -> None:
+    """`describe` feeds log lines and 500 bodies: a megabyte bytes parameter must not go into them whole."""
+    from runtime.instances import describe
+
+    text = describe((("n", 3), ("blob", b"x" * 1_000_000), ("name", "m")))
+    assert text.startswith("n=3, blob=b'xxx") and text.endswith(", name='m'") and len(text) < 100
+
+
 # -- the ECS/GPU HTTP entrypoint ----------------------------------------------------------------
-
-def serve(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
 
 @pytest.fixture
 def http_entrypoint(manifest: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Iterator[str]]:
     def start(tag: str) -> Iterator[str]:
         monkeypatch.setenv("TOOLKIT_FUNCTION", tag)
-        yield from serve(build_server_app(load_deployment()))
+        yield from serve_uvicorn(build_server_app(load_deployment()))
 
     return start
 
@@ -317,7 +310,7 @@ def test_detached_request_of_a_plain_asgi_app_sees_its_lifespan_state(
     monkeypatch.setenv("TOOLKIT_REQUEST_BUDGET_S", "20")
     monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
     deployment = load_deployment(str(write_app(tmp_path, [function("asgi", "asgi_app")])), "asgi")
-    served = serve(build_server_app(deployment))
+    served = serve_uvicorn(build_server_app(deployment))
     address = next(served)
     try:
         response = httpx.get(f"http://{address}/state", timeout=30)

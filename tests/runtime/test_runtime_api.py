@@ -1,8 +1,10 @@
 """The handler run by the real ``awslambdaric`` against a fake Lambda Runtime API on loopback.
 
-This is how the image runs in Lambda mode (toolkit/images/runtime_layer.py: ``python3 -m
-awslambdaric runtime.lambda_handler.handler``): a separate process that imports the handler
-(our init runs then, at import), polls ``/invocation/next`` and posts each reply.  The
+The image now runs toolkit's own loop in Lambda mode (``python -m runtime.lambda_loop``,
+tests/runtime/test_lambda_loop.py); these tests keep the handler a plain awslambdaric handler too
+(a user may run ``python3 -m awslambdaric runtime.lambda_handler.handler``, buffered only): a separate
+process that imports the handler (our init runs then, at import), polls ``/invocation/next`` and
+posts each reply.  The
 events are the HTTP API v2 samples the conformance tests use.
 """
 

@@ -7,7 +7,6 @@ what ``toolkit serve`` reuses.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from deployed_app import function, write_app
 from fastapi import FastAPI
-from runtime_support import free_port
+from runtime_support import serve_uvicorn
 
 from runtime.callstore import SQLiteCallStore
 from runtime.deployment import load_deployment
@@ -26,24 +24,13 @@ from runtime.gateway import Gateway, GatewayPolicy, ThreadBackend, TokenBucket, 
 from runtime.server import HEALTH_PATH, build_server_app
 
 
-def serve(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-
-
 @pytest.fixture
 def ecs_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
     monkeypatch.setenv("TOOLKIT_RATE_LIMIT", "2")  # 2/s with a 5 s burst: the 11th request in a row is 429
     deployment = load_deployment(str(write_app(tmp_path, [function("asgi", "asgi_app")])), "asgi")
-    yield from serve(build_server_app(deployment))
+    for address in serve_uvicorn(build_server_app(deployment)):
+        yield f"http://{address}"
 
 
 def test_ecs_server_health_lifespan_and_rate_limit(ecs_server: str) -> None:
@@ -73,8 +60,8 @@ def local_gateway(tmp_path: Path) -> Iterator[tuple[str, list[int]]]:
     backend = ThreadBackend(SQLiteCallStore(tmp_path / "calls.db"), "demo", asgi_runner(app))
     policy = GatewayPolicy(function="work", timeout=600, budget=0.3, backend_name="serve",
                            max_body_bytes=1000, rate_limiter=TokenBucket(1000))
-    for url in serve(Gateway(app, policy, backend)):
-        yield url, runs
+    for address in serve_uvicorn(Gateway(app, policy, backend)):
+        yield f"http://{address}", runs
 
 
 def test_local_303_then_result_url_without_rerunning(local_gateway: tuple[str, list[int]]) -> None:
