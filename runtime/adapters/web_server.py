@@ -22,7 +22,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +37,24 @@ HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
      b"transfer-encoding", b"upgrade", b"host"}
 )
+_CONNECTION_TOKENS = frozenset({b"", b"close", b"keep-alive"})
+_NO_NAMES: frozenset[bytes] = frozenset()
+
+
+def connection_options(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The header names a ``Connection`` header lists: hop-by-hop too (RFC 9110 7.6.1), so not
+    forwarded.  Lower-case; empty for the usual ``keep-alive`` / ``close`` (or no header)."""
+    names: set[bytes] = set()
+    for key, value in headers:  # on every request and response: the usual header costs a len()
+        if len(key) == 10 and bytes(key).lower() == b"connection" and value.lower() not in _CONNECTION_TOKENS:
+            names.update(token.strip().lower() for token in bytes(value).split(b","))
+    return frozenset(names - _CONNECTION_TOKENS) if names else _NO_NAMES
+
+
+def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """What a proxy must not forward from ``headers``: the fixed list plus what Connection names."""
+    listed = connection_options(headers)
+    return HOP_BY_HOP | listed if listed else HOP_BY_HOP
 
 
 class WebServerStartupError(AdapterError):
@@ -175,7 +193,8 @@ class WebServerProxy:
         )
         response = await self._client().send(request, stream=True)
         try:
-            headers = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+            hop = hop_by_hop(response.headers.raw)
+            headers = [(k, v) for k, v in response.headers.raw if k.lower() not in hop]
             await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -203,8 +222,9 @@ def _read_all(proxy: WebServerProxy, response: http.client.HTTPResponse) -> byte
 
 def kept_headers(response: http.client.HTTPResponse) -> HeaderList:
     """The upstream response's headers minus hop-by-hop ones, as bytes (one entry per line)."""
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()
-            if k.lower().encode("latin-1") not in HOP_BY_HOP]
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()]
+    hop = hop_by_hop(raw)
+    return [(k, v) for k, v in raw if k.lower() not in hop]
 
 
 def _request_line_target(scope: Scope) -> str:
@@ -236,9 +256,11 @@ def _target(scope: Scope) -> str:
 
 
 def forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    """The request headers minus hop-by-hop ones, with ``X-Forwarded-For/Proto/Host`` added."""
+    """The request headers minus hop-by-hop ones (those Connection names too), with
+    ``X-Forwarded-For/Proto/Host`` added."""
     headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", [])]
-    kept = [(k, v) for k, v in headers if k not in HOP_BY_HOP and not k.startswith(b"x-forwarded-")]
+    hop = hop_by_hop(headers)
+    kept = [(k, v) for k, v in headers if k not in hop and not k.startswith(b"x-forwarded-")]
     prior = b", ".join(v for k, v in headers if k == b"x-forwarded-for")
     client = (scope.get("client") or (None, 0))[0]
     chain = b", ".join(p for p in (prior, client.encode() if client else b"") if p)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from runtime.callstore.base import CallStatus, CallStore, new_call_id
 from runtime.gateway.budget import result_location, wait_for_finish
-from runtime.gateway.middleware import _finished_response, _see_other, _text
+from runtime.gateway.middleware import _finished_response, _see_other, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.serialization import serialize, serialize_error
 
@@ -59,7 +59,7 @@ class DetachedCalls:
         """What a GET of the result URL gets: the response, another 303, or 404 for someone else's id."""
         record = await wait_for_finish(self.store, call_id, budget)
         if record is None or record.function != function:
-            return _text(404, f"No call {call_id!r} for this endpoint.")
+            return text_response(404, f"No call {call_id!r} for this endpoint.")
         if record.status.finished:
             return _finished_response(record)
         return see_other(request, call_id)

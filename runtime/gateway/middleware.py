@@ -59,7 +59,7 @@ class Gateway:
             return
         rejection = self.admit(scope)
         if rejection is not None:
-            await _reject(scope, send, rejection)
+            await reject(scope, send, rejection)
         elif scope["type"] == "websocket":
             await self.app(scope, receive, send)
         else:
@@ -105,14 +105,14 @@ class Gateway:
         except BodyTooLargeError as exc:
             if started:
                 raise
-            await _reject(scope, send, check_body_size(int(str(exc)), self.policy.max_body_bytes,
+            await reject(scope, send, check_body_size(int(str(exc)), self.policy.max_body_bytes,
                                                        self.policy.backend_name) or Rejection(413, "too large"))
 
     async def _detached(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(_limited(receive, self.policy.max_body_bytes))
         except BodyTooLargeError as exc:
-            await _reject(scope, send, check_body_size(int(str(exc)), self.policy.max_body_bytes,
+            await reject(scope, send, check_body_size(int(str(exc)), self.policy.max_body_bytes,
                                                        self.policy.backend_name) or Rejection(413, "too large"))
             return
         request, call_id = HTTPRequestRecord.from_scope(scope, body), new_call_id()
@@ -124,11 +124,11 @@ class Gateway:
         assert self.backend is not None
         record = await wait_for_finish(self.backend.store, call_id, self.policy.budget)
         if record is None or record.function != self.policy.function:
-            await _reject(scope, send, Rejection(404, f"No call {call_id!r} for this endpoint."))
+            await reject(scope, send, Rejection(404, f"No call {call_id!r} for this endpoint."))
         elif record.status.finished:
-            await _send_record(send, _finished_response(record))
+            await send_record(send, _finished_response(record))
         else:
-            await _send_record(send, _see_other(result_location(request, call_id)))
+            await send_record(send, _see_other(result_location(request, call_id)))
 
 
 _NO_TOKENS = type("_NoTokens", (), {"stored_hash": lambda self, token_id: None})()
@@ -185,29 +185,29 @@ def _finished_response(record: CallRecord) -> HTTPResponseRecord:
     if record.status is CallStatus.DONE and isinstance(value, HTTPResponseRecord):
         return value
     detail = f"{value.type_name}: {value.message}" if isinstance(value, RemoteError) else "no response recorded"
-    return _text(500, f"The endpoint's function failed ({detail}).")
+    return text_response(500, f"The endpoint's function failed ({detail}).")
 
 
 def _see_other(location: str) -> HTTPResponseRecord:
-    record = _text(303, f"Still running; the result will be at {location}")
+    record = text_response(303, f"Still running; the result will be at {location}")
     record.headers.append((b"location", location.encode("latin-1")))
     return record
 
 
-def _text(status: int, message: str) -> HTTPResponseRecord:
+def text_response(status: int, message: str) -> HTTPResponseRecord:
     return HTTPResponseRecord(status, [(b"content-type", b"text/plain; charset=utf-8")], message.encode())
 
 
-async def _send_record(send: Send, response: HTTPResponseRecord) -> None:
+async def send_record(send: Send, response: HTTPResponseRecord) -> None:
     await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
     await send({"type": "http.response.body", "body": response.body})
 
 
-async def _reject(scope: Scope, send: Send, rejection: Rejection) -> None:
+async def reject(scope: Scope, send: Send, rejection: Rejection) -> None:
     if scope["type"] == "websocket":
         # a websocket can only be refused before accept; 1008 is the policy-violation close code
         await send({"type": "websocket.close", "code": 1008, "reason": rejection.message[:120]})
         return
-    response = _text(rejection.status, rejection.message)
+    response = text_response(rejection.status, rejection.message)
     response.headers.extend((k.encode(), v.encode()) for k, v in rejection.headers)
-    await _send_record(send, response)
+    await send_record(send, response)

@@ -42,7 +42,7 @@ def test_layers_go_deps_then_runtime_then_code(tmp_path: Path) -> None:
     text = plans(tmp_path, image)[0].containerfile
     order = [text.index(s) for s in ("FROM docker.io/library/python:3.12-slim-bookworm", "'boto3>=1.34'",
                                      "apt-get install -y --no-install-recommends ffmpeg", "numpy==2.0.0",
-                                     'COPY ["toolkit-runtime/"', "ENV A=", "/app/data.csv", 'COPY ["app/"',
+                                     'COPY ["toolkit-runtime/"', "compileall -q -j 0 /opt/toolkit", "ENV A=", "/app/data.csv", 'COPY ["app/"',
                                      'ENTRYPOINT ["/opt/toolkit/toolkit-entrypoint"]')]
     assert order == sorted(order), text
 

@@ -65,6 +65,9 @@ class Echo(BaseHTTPRequestHandler):
         self.send_header("content-type", ctype)
         self.send_header("set-cookie", "a=1; Path=/")
         self.send_header("set-cookie", "b=2")
+        if self.path.startswith("/hop"):  # a header the Connection header makes hop-by-hop
+            self.send_header("connection", "x-upstream-hop")
+            self.send_header("x-upstream-hop", "1")
         self.send_header("content-length", str(len(out)))
         self.end_headers()
         if self.command != "HEAD":
@@ -217,3 +220,15 @@ def test_server_gone_is_a_502_and_the_environment_survives(deploy: Deploy) -> No
     time.sleep(0.2)
     reply = lambda_handler.handler(sample(EventSource.HTTP_V2), None)
     assert reply["statusCode"] == 502 and f"127.0.0.1:{port}" in reply["body"]
+
+
+def test_headers_named_by_connection_are_not_forwarded_either_way(deploy: Deploy) -> None:
+    deploy()
+    proxy()
+    event = sample(EventSource.HTTP_V2, "/hop")
+    event["headers"].update({"connection": "keep-alive, X-Client-Hop", "x-client-hop": "secret", "x-kept": "1"})
+    reply = lambda_handler.handler(event, None)
+    seen = echo(reply)
+    assert headers(seen, "x-kept") == ["1"] and not headers(seen, "x-client-hop"), seen["headers"]
+    assert "x-upstream-hop" not in {k.lower() for k in reply.get("headers", {})}, reply
+    assert "x-upstream-hop" not in {k.lower() for k in reply.get("multiValueHeaders", {})}, reply

@@ -216,6 +216,9 @@ def render(r: Renderer, steps: Sequence[Mapping[str, Any]], layout: Layout) -> s
 def _runtime(r: Renderer, steps: Sequence[Mapping[str, Any]], gpu: bool) -> None:
     r.comment("toolkit runtime")
     r.copy(rt.CONTEXT_DIR + "/", rt.RUNTIME_DIR + "/")
+    # Lambda's filesystem is read-only: without bytecode compiled here, every cold start would
+    # compile the runtime's modules again (pip already compiles what it installs)
+    r.run(f"python3 -m compileall -q -j 0 {rt.RUNTIME_DIR}")
     user_path = [s["vars"]["PYTHONPATH"] for s in steps if s.get("op") == "env" and "PYTHONPATH" in s["vars"]]
     r.env({"PYTHONPATH": ":".join([rt.RUNTIME_DIR, *user_path[-1:]]), "TOOLKIT_MANIFEST": rt.MANIFEST_PATH,
            "TOOLKIT_APP_ROOT": rt.TASK_ROOT, "PORT": str(rt.HTTP_PORT), **(GPU_ENV if gpu else {})})

@@ -39,7 +39,8 @@ REQUIREMENTS = (
 # TOOLKIT_MODE forces a mode.  In Lambda mode an argument is the handler (Lambda's
 # ImageConfig.Command); in HTTP mode arguments replace the server (a worker, a shell).
 # Lambda mode runs toolkit's own Runtime API loop (runtime/lambda_loop.py), not awslambdaric:
-# it streams Function URL responses and starts faster; any ``module.function`` handler works.
+# it streams Function URL responses and starts no slower (bench/bench_runtime.py); any
+# ``module.function`` handler works.
 ENTRYPOINT_SCRIPT = f"""#!/bin/sh
 set -e
 mode="${{TOOLKIT_MODE:-}}"

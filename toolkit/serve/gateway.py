@@ -41,7 +41,7 @@ from runtime.gateway.limits import (
     Rejection,
     TokenBucket,
 )
-from runtime.gateway.middleware import Gateway, GatewayPolicy, _reject, _send_record, _text
+from runtime.gateway.middleware import Gateway, GatewayPolicy, reject, send_record, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Receive, Scope, Send
 from toolkit.exception import InvalidError
@@ -204,18 +204,18 @@ class ServeGateway:
     def failure(self, endpoint: Endpoint, exc: Exception) -> HTTPResponseRecord:
         """The response for a request that could not reach its function, or lost its worker."""
         if isinstance(exc, InvalidError):
-            return _text(400, str(exc))
+            return text_response(400, str(exc))
         if isinstance(exc, WorkerStartError):
-            return _text(500, f"{endpoint.tag} could not start: {exc}")
+            return text_response(500, f"{endpoint.tag} could not start: {exc}")
         if isinstance(exc, UpstreamError):
             self.log(f"{endpoint.tag}: the worker went away mid-request ({exc})")
-            return _text(500, f"The worker serving {endpoint.tag} stopped while handling this request "
+            return text_response(500, f"The worker serving {endpoint.tag} stopped while handling this request "
                               "(it crashed or exited); the next request starts a new one.")
         raise exc
 
     @staticmethod
     def rejection_response(rejection: Rejection) -> HTTPResponseRecord:
-        response = _text(rejection.status, rejection.message)
+        response = text_response(rejection.status, rejection.message)
         response.headers.extend((k.encode(), v.encode()) for k, v in rejection.headers)
         return response
 
@@ -225,7 +225,7 @@ class ServeGateway:
 
     @staticmethod
     def timeout_response(endpoint: Endpoint) -> HTTPResponseRecord:
-        return _text(504, timeout_message(endpoint))
+        return text_response(504, timeout_message(endpoint))
 
     @staticmethod
     def stops_worker_on_timeout(endpoint: Endpoint) -> bool:
@@ -250,7 +250,7 @@ class ServeGateway:
         try:
             label = host_label(_header(scope, b"host"))
         except BadHostError as exc:
-            await _reject(scope, send, Rejection(400, f"{exc} Use the URL toolkit serve printed."))
+            await reject(scope, send, Rejection(400, f"{exc} Use the URL toolkit serve printed."))
             return
         if label is None:
             await self._index(scope, send)
@@ -260,12 +260,12 @@ class ServeGateway:
             if self.routes is not None and (moved := self.routes.moved.get(label)) is not None:
                 await answer_moved(moved, scope, send)  # a newer toolkit serve took it over: 307 there
                 return
-            await _reject(scope, send, Rejection(404, f"No endpoint is served at {label!r}; "
+            await reject(scope, send, Rejection(404, f"No endpoint is served at {label!r}; "
                                                       f"the served endpoints are listed at {self.origin}/"))
             return
         rejection = self.fronts[label].admit(scope)
         if rejection is not None:
-            await _reject(scope, send, rejection)
+            await reject(scope, send, rejection)
         elif scope["type"] == "websocket":
             await self._websocket(endpoint, scope, receive, send)
         else:
@@ -273,25 +273,25 @@ class ServeGateway:
 
     async def _index(self, scope: Scope, send: Send) -> None:
         if scope["type"] != "http":
-            await _reject(scope, send, Rejection(404, "No WebSocket here."))
+            await reject(scope, send, Rejection(404, "No WebSocket here."))
         elif scope["path"] == "/api/endpoints":
-            await _send_record(send, HTTPResponseRecord(200, [(b"content-type", b"application/json")],
+            await send_record(send, HTTPResponseRecord(200, [(b"content-type", b"application/json")],
                                                         index.endpoints_json(self.routes, self.origin)))
         elif scope["path"] == "/":
-            await _send_record(send, HTTPResponseRecord(200, [(b"content-type", b"text/html; charset=utf-8")],
+            await send_record(send, HTTPResponseRecord(200, [(b"content-type", b"text/html; charset=utf-8")],
                                                         index.index_html(self.routes, self.origin)))
         else:
-            await _reject(scope, send, Rejection(404, f"Not found; the endpoints are listed at {self.origin}/"))
+            await reject(scope, send, Rejection(404, f"Not found; the endpoints are listed at {self.origin}/"))
 
     async def _result(self, endpoint: Endpoint, scope: Scope, send: Send) -> None:
         """A GET of a result URL: the detached request's response, or another 303."""
         call_id = _result_call_id(scope.get("query_string", b""))
         if call_id is None:  # endpoint requests are relayed (`toolkit.serve.relay`); this server does not
-            await _reject(scope, send, Rejection(500, "This server does not relay requests to endpoints: "
+            await reject(scope, send, Rejection(500, "This server does not relay requests to endpoints: "
                                                       "serve the gateway with toolkit.serve.relay.relay_protocol."))
             return
         request = HTTPRequestRecord.from_scope(scope, b"")
-        await _send_record(send, await self.detached.answer(endpoint.tag, call_id, request, self.limits.budget))
+        await send_record(send, await self.detached.answer(endpoint.tag, call_id, request, self.limits.budget))
 
     # -- WebSockets ---------------------------------------------------------------------------
     async def _websocket(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from websockets.asyncio.client import ClientConnection, unix_connect
 
-from runtime.adapters.web_server import HOP_BY_HOP, forwarded_headers
+from runtime.adapters.web_server import forwarded_headers, hop_by_hop
 from runtime.adapters.websocket_proxy import connect_options, connect_tcp, relay_websocket
 from runtime.gateway.records import HTTPResponseRecord
 from runtime.types import Receive, Scope, Send
 from toolkit.serve.workers import Worker
 
-_CONNECTION_TOKENS = frozenset({b"", b"close", b"keep-alive"})
-_NO_NAMES: frozenset[bytes] = frozenset()
 WS_CLOSE_TIMEOUT_S = 2.0
 
 
@@ -28,23 +26,9 @@ def target(scope: Scope) -> str:
 
 
 def upstream_headers(scope: Scope, worker: Worker | None = None) -> list[tuple[bytes, bytes]]:
-    headers = forwarded_headers(scope)
-    listed = connection_options(scope.get("headers", []))
-    if listed:
-        headers = [(k, v) for k, v in headers if k not in listed]
-    headers = _with_worker_auth(headers, worker)
+    headers = _with_worker_auth(forwarded_headers(scope), worker)
     host = next((bytes(v) for k, v in scope.get("headers", []) if bytes(k).lower() == b"host"), None)
     return headers + [(b"host", host)] if host else headers
-
-
-def connection_options(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    """The header names a ``Connection`` header lists: hop-by-hop too (RFC 9110 7.6.1), so not
-    forwarded.  Lower-case; empty for the usual ``keep-alive`` / ``close`` (or no header)."""
-    names: set[bytes] = set()
-    for key, value in headers:  # on every request and response: the usual header costs a len()
-        if len(key) == 10 and bytes(key).lower() == b"connection" and value.lower() not in _CONNECTION_TOKENS:
-            names.update(token.strip().lower() for token in bytes(value).split(b","))
-    return frozenset(names - _CONNECTION_TOKENS) if names else _NO_NAMES
 
 
 def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: Worker | None) -> list[tuple[bytes, bytes]]:
@@ -57,7 +41,7 @@ def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: Worker | None)
 
 
 def response_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    hop = HOP_BY_HOP | connection_options(headers)
+    hop = hop_by_hop(headers)
     return [(k, v) for k, v in headers if k.lower() not in hop]
 
 

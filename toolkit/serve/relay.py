@@ -30,13 +30,13 @@ from urllib.parse import unquote
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
-from runtime.adapters.web_server import HOP_BY_HOP
+from runtime.adapters.web_server import HOP_BY_HOP, connection_options
 from runtime.gateway.limits import check_body_size
-from runtime.gateway.middleware import _text
+from runtime.gateway.middleware import text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Scope
 from toolkit.serve.httpio import CoalescingHTTPProtocol, CoalescingTransport
-from toolkit.serve.proxy import connection_options, upstream_headers, whole_response
+from toolkit.serve.proxy import upstream_headers, whole_response
 from toolkit.serve.upstream import IDEMPOTENT, Connection, UpstreamError, _Message, encode_request_head
 
 if TYPE_CHECKING:
@@ -487,7 +487,7 @@ class RelayCycle:
         self.disconnected = True
         if not self.body_done:  # the rest of the body will never come: the worker would wait for it
             self.abandon_upstream()
-            self.settle(_text(400, "The client closed the connection before it sent the whole request body."))
+            self.settle(text_response(400, "The client closed the connection before it sent the whole request body."))
         elif self.response_started and self.detached is None:
             self.abandon_upstream()  # a stream nobody reads any more: stop it (the worker cancels the request)
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runtime.gateway.limits import Rejection
-from runtime.gateway.middleware import _reject
+from runtime.gateway.middleware import reject
 from runtime.types import Scope, Send
 from toolkit.exception import InvalidError
 from toolkit.serve.index import endpoint_url
@@ -193,14 +193,14 @@ async def answer_moved(moved: Moved, scope: Scope, send: Send) -> None:
     """A request for a label a newer serve took: 307 to it while it runs, else a 404 that says why."""
     pid = moved.holder.process.pid
     if not moved.holder.process.alive():
-        await _reject(scope, send, Rejection(404, (
+        await reject(scope, send, Rejection(404, (
             f"{moved.tag} was taken over by a newer toolkit serve (pid {pid}), which has stopped; "
             "restart this toolkit serve (or edit the app to reload it) to serve it here again.")))
         return
     location = endpoint_url(moved.holder.origin, moved.host) + _target(scope)
     if scope["type"] == "websocket":
         location = "ws" + location.removeprefix("http")
-    await _reject(scope, send, Rejection(307, (
+    await reject(scope, send, Rejection(307, (
         f"{moved.tag} is now served by a newer toolkit serve (pid {pid}) at {location}"), (("location", location),)))
 
 
