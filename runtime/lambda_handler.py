@@ -288,13 +288,17 @@ def init() -> FunctionService:
 
 
 def shutdown() -> None:
-    """Run lifespan shutdown and forget the service (SIGTERM, or between tests)."""
+    """Run lifespan shutdown, then the class instances' ``@exit`` hooks, and forget the service: on
+    SIGTERM (`runtime.lambda_loop`), at the end of an ECS worker task (`runtime.worker`), between tests."""
     global _service
-    if _service is not None and _service.bridge is not None:
-        _service.bridge.shutdown()
-    if _service is not None:
-        _service.function.close()  # class instances run their @exit hooks
-    _service = None
+    service, _service = _service, None
+    if service is None:
+        return
+    try:
+        if service.bridge is not None:
+            service.bridge.shutdown()
+    finally:
+        service.function.close()  # class instances run their @exit hooks, even if the lifespan's shutdown failed
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

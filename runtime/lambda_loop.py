@@ -12,6 +12,12 @@ can stream (awslambdaric for Python only posts buffered responses), and it start
 A handler that raises gets ``/error`` (or, mid-stream, the error trailers); an event that is not
 JSON gets ``Runtime.UnmarshalError``; either way the loop goes on with the next event.  A handler
 that cannot be imported is reported to ``/init/error`` and the process exits, as Lambda expects.
+
+SIGTERM (Lambda sends it at the end of an environment whose function has an extension, then SIGKILL
+about 500 ms later) unwinds the loop wherever it is, waiting in ``next`` or mid-invocation, runs
+`runtime.lambda_handler.shutdown` once (ASGI lifespan shutdown, class instances' ``@exit`` hooks)
+within `SHUTDOWN_GRACE_S`, and exits 0.  An invocation it interrupts is not answered: nothing more
+is posted for it, and a stream it was writing is dropped without its last chunk.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from runtime.runtime_api import (
@@ -38,6 +47,11 @@ TOOLKIT_HANDLER = "runtime.lambda_handler.handler"
 TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 log = logging.getLogger("toolkit.runtime")
+
+SHUTDOWN_GRACE_S = 0.45
+"""From SIGTERM to exit at most: Lambda sends SIGKILL about 500 ms after SIGTERM (the runtime's part of
+the Shutdown phase; a function without an extension gets SIGKILL alone), so shutdown hooks that are
+still running then are abandoned and the process exits 0 on its own, 50 ms before it would be killed."""
 
 
 class RuntimeFault(Exception):
@@ -79,6 +93,86 @@ class LambdaContext:
         return f"LambdaContext(aws_request_id={self.aws_request_id!r}, function_name={self.function_name!r})"
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread by the SIGTERM handler: a `SystemExit` (not an `Exception`), so no
+    ``except Exception`` on the way, ours or the user's, mistakes it for a failed invocation."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+
+_terminating = False  # set once by SIGTERM: from then on nothing more is posted for any invocation
+
+
+def terminating() -> bool:
+    return _terminating
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _terminating
+    if _terminating:
+        return
+    _terminating = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the hooks short
+    watchdog = threading.Timer(SHUTDOWN_GRACE_S, _exit_now)  # the bound holds even if unwinding hangs
+    watchdog.daemon = True
+    watchdog.start()
+    raise Terminated()
+
+
+def _exit_now() -> None:
+    # no logging here: the main thread may hold a handler's lock
+    os.write(2, b"toolkit runtime: shutdown hooks still running at the end of SHUTDOWN_GRACE_S; exiting\n")
+    os._exit(0)
+
+
+def install_sigterm_handler() -> None:
+    """From now on SIGTERM raises `Terminated` in the main thread (a blocking ``recv`` in ``next`` is
+    interrupted: the handler runs and its exception propagates instead of the read being retried)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def run_shutdown_hooks() -> None:
+    """`runtime.lambda_handler.shutdown` if toolkit's handler was loaded (another handler has no hooks of ours)."""
+    module = sys.modules.get("runtime.lambda_handler")
+    if module is None:
+        return
+    try:
+        module.shutdown()
+    except Exception:
+        log.exception("shutdown hooks failed")
+
+
+class _Guarded:
+    """The stream an invocation writes, cut off once SIGTERM came: writes are dropped and the end is
+    never sent (the connection is dropped instead), so an interrupted response is not posted as whole.
+    Dropped quietly rather than raised: an interrupted request may be resumed by the event loop while
+    the lifespan shutdown runs on it, and must not break that run."""
+
+    def __init__(self, stream: ResponseStream) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not _terminating:
+            self._stream.write(data)
+
+    def close(self) -> None:
+        if _terminating:
+            self._stream.abandon()
+        else:
+            self._stream.close()
+
+
+class _Discarded:
+    """A stream opened after SIGTERM: nothing is sent."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class Reply:
     """How one invocation answers, exactly once: `send` (buffered JSON), `stream` (HTTP-integration
     stream) or `fail` (``/error``, or the error trailers once a stream has started)."""
@@ -93,19 +187,28 @@ class Reply:
         return self._answered
 
     def send(self, result: Any) -> None:
+        if _terminating:  # SIGTERM interrupted the handler and something answered anyway (Mangum's 500)
+            raise Terminated()
         payload = result if isinstance(result, bytes) else _to_json(result)
         self._claim()
         self._api.respond(self._request_id, payload)
 
-    def stream(self) -> ResponseStream:
+    def stream(self) -> _Guarded | _Discarded:
         if self._answered:
             raise RuntimeError("This invocation has already been answered.")
+        if _terminating:
+            self._answered = True
+            return _Discarded()
         # opened before it counts as the answer: if opening fails, `fail` can still post /error
         self._stream = self._api.stream(self._request_id, HTTP_INTEGRATION_CONTENT_TYPE)
         self._answered = True
-        return self._stream
+        return _Guarded(self._stream)
 
     def fail(self, report: ErrorReport) -> None:
+        if _terminating:  # the invocation was interrupted: drop what is open, post nothing
+            self._answered = True
+            self.abandon()
+            return
         if self._stream is not None and not self._stream.closed:
             self._stream.fail(report)
         elif not self._answered:
@@ -133,6 +236,8 @@ def serve(api: RuntimeAPI, handle: InvocationHandler, max_invocations: int | Non
     count = 0
     while max_invocations is None or count < max_invocations:
         answer(api, api.next(), handle)
+        if _terminating:  # the handler swallowed `Terminated` (a broad ``except BaseException``)
+            raise Terminated()
         count += 1
 
 
@@ -279,10 +384,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging()
     api = RuntimeAPI(address)
-    handle = start(api, args[0] if args else TOOLKIT_HANDLER)
-    if handle is None:
-        return 1
-    serve(api, handle)
+    install_sigterm_handler()  # before init: a SIGTERM during the user's imports ends the process cleanly too
+    try:
+        handle = start(api, args[0] if args else TOOLKIT_HANDLER)
+        if handle is None:
+            return 1
+        serve(api, handle)
+    except BaseException:
+        if not _terminating:
+            raise
+        # `Terminated`, possibly wrapped on the way (an anyio task group raises a BaseExceptionGroup)
+        log.info("SIGTERM: running shutdown hooks")
+        run_shutdown_hooks()
     return 0
 
 

@@ -12,12 +12,24 @@ the same lifespan state and class instances as live requests.
 WebSockets are served here (an ALB holds them): the adapters answer them, ``web_server``
 relays them to the user's server (`runtime.adapters.websocket_proxy`), and a message over
 2 MiB closes the connection with 1009.
+
+Stopping (ECS stops a task with SIGTERM, then SIGKILL after the container's stop timeout, 30 s by
+default): uvicorn handles SIGTERM itself: it stops accepting, lets requests in flight finish (for
+at most `GRACEFUL_SHUTDOWN_S`, then cancels them), then runs the app's ASGI lifespan shutdown, which
+reaches the user's app and, for a class's web method, closes every instance (each one's lifespan
+shutdown, ``@exit`` hooks, a ``web_server`` instance's host process).  uvicorn then re-raises the
+signal it caught; our own handler takes it and the process exits 0.  A SIGTERM before uvicorn
+serves (during the user's imports) exits 0 at once: nothing has started that needs stopping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import sys
+from types import FrameType
 from typing import Any
 
 from runtime.deployment import Deployment, load_deployment
@@ -30,6 +42,10 @@ from runtime.userapp import load_function
 
 HEALTH_PATH = "/__toolkit/health"
 DEFAULT_PORT = 8080
+GRACEFUL_SHUTDOWN_S = 20
+"""How long requests in flight may finish after SIGTERM before uvicorn cancels them: ECS kills the task
+30 s (its default stop timeout) after SIGTERM, and the lifespan shutdown and ``@exit`` hooks, which
+uvicorn runs only after every request is done, need the rest (uvicorn's own default is to wait forever)."""
 
 
 class ServingLoop:
@@ -94,13 +110,29 @@ def _backend(deployment: Deployment, runner: RequestRunner) -> CallBackend | Non
 
 def main() -> None:
     import uvicorn
+    from uvicorn.main import STARTUP_FAILURE
 
     from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 
+    server: list[uvicorn.Server] = []
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # uvicorn swaps in its own handler while it serves, and calls this one again once it has shut down
+        if not (server and server[0].should_exit):
+            sys.exit(0)  # before uvicorn serves: nothing to shut down yet
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     load_secrets()
     app = build_server_app(load_deployment())
-    uvicorn.run(app, host="0.0.0.0", port=int(os.environ.get("PORT") or DEFAULT_PORT), log_level="info",
-                proxy_headers=True, forwarded_allow_ips="*", ws_max_size=WS_MAX_MESSAGE_BYTES)
+    config = uvicorn.Config(app, host="0.0.0.0", port=int(os.environ.get("PORT") or DEFAULT_PORT), log_level="info",
+                            proxy_headers=True, forwarded_allow_ips="*", ws_max_size=WS_MAX_MESSAGE_BYTES,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    server.append(uvicorn.Server(config))
+    # Ctrl+C: uvicorn re-raises it once it has shut down, and uvicorn.run ignores it
+    with contextlib.suppress(KeyboardInterrupt):
+        server[0].run()  # what uvicorn.run does with one worker, holding the server for `on_sigterm`
+    if not (server[0].started or server[0].should_exit):
+        sys.exit(STARTUP_FAILURE)  # as uvicorn.run: the port was taken, or the lifespan startup failed
 
 
 if __name__ == "__main__":

@@ -79,15 +79,33 @@ def main() -> int:
 
     Reads the worker task from ``TOOLKIT_WORKER_TASK`` (JSON, as infra/asl.py passes it) and
     runs it through the same service as the Lambda handler; exit 0 once the call is recorded.
+    Either way, and on SIGTERM (ECS stopping the task), the environment is shut down before the
+    process exits: the ASGI lifespan of a web function, and ``@exit`` hooks of the class instances
+    the call built.  SIGTERM mid-call stops the call (it stays unrecorded, as if the task had been
+    killed: Step Functions marks it failed) and exits 143, 128 + SIGTERM, as the signal would.
     """
     import json
     import os
+    import signal
+    import sys
+    from types import FrameType
 
-    from runtime.lambda_handler import handler
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the shutdown below must not be cut short
+        raise SystemExit(128 + signum)
 
-    reply = handler(json.loads(os.environ.get("TOOLKIT_WORKER_TASK") or "{}"), None)
-    print(json.dumps({k: v for k, v in reply.items() if k != "body"} | {"ok": "status" in reply}))
-    return 0 if "status" in reply else 1
+    signal.signal(signal.SIGTERM, on_sigterm)  # before the import: it loads the user's code
+    try:
+        from runtime.lambda_handler import handler
+
+        reply = handler(json.loads(os.environ.get("TOOLKIT_WORKER_TASK") or "{}"), None)
+        print(json.dumps({k: v for k, v in reply.items() if k != "body"} | {"ok": "status" in reply}))
+        return 0 if "status" in reply else 1
+    finally:
+        service = sys.modules.get("runtime.lambda_handler")
+        if service is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            service.shutdown()
 
 
 if __name__ == "__main__":
