@@ -24,7 +24,8 @@ OUTPUTS = {
                   "show_url": "https://default--text-to-speech-show-url.apps.example.net",
                   "web_endpoint_handler": "https://default--speechify.apps.example.net"},
     "custom_domain_urls": {"hello": ["https://api.example.com", "https://example.com", "https://tts.apps.example.com"]},
-    "functions": {tag: {"backend": "lambda", "log_group": f"/aws/lambda/tts-main-{tag}"} for tag in TAGS},
+    "functions": {tag: {"backend": "lambda", "log_group": f"/aws/lambda/tts-main-{tag}",
+                        "stream_url": f"https://{tag.replace('_', '')}id.lambda-url.eu-west-1.on.aws/"} for tag in TAGS},
     "secrets": {},
 }
 RESOURCES = [["aws:lambda/function:Function", f"text-to-speech-main-{t}-lambda-function"] for t in TAGS]
@@ -62,8 +63,11 @@ def test_first_deploy_creates_the_stack_sets_config_and_prints_urls(fake_pulumi:
     assert result.stdout.splitlines() == [
         "hello: https://default--text-to-speech-hello.apps.example.net",
         "       https://api.example.com", "       https://example.com", "       https://tts.apps.example.com",
+        "       https://helloid.lambda-url.eu-west-1.on.aws/  (Function URL, streamed responses)",
         "show_url: https://default--text-to-speech-show-url.apps.example.net",
+        "          https://showurlid.lambda-url.eu-west-1.on.aws/  (Function URL, streamed responses)",
         "web_endpoint_handler: https://default--speechify.apps.example.net",
+        "                      https://webendpointhandlerid.lambda-url.eu-west-1.on.aws/  (Function URL, streamed responses)",
     ]
     assert "created" in result.stderr and "Resources: 3 created" in result.stderr
 
@@ -160,7 +164,8 @@ def test_url_destroy_and_app_list(fake_pulumi: FakePulumi, tmp_path: Path) -> No
     assert deploy(fake_pulumi, tmp_path).returncode == 0
     url = fake_pulumi.run("url", "examples/urls_and_domains.py::hello")
     assert url.stdout.splitlines() == ["https://default--text-to-speech-hello.apps.example.net",
-                                       "https://api.example.com", "https://example.com", "https://tts.apps.example.com"]
+                                       "https://api.example.com", "https://example.com", "https://tts.apps.example.com",
+                                       "https://helloid.lambda-url.eu-west-1.on.aws/"]
     listed = fake_pulumi.run("app", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)

@@ -85,10 +85,11 @@ def test_parse_outputs_accepts_automation_values() -> None:
 
     outputs = {"endpoints": Value({"b": "https://b", "a": "https://a", "c": None}),
                "custom_domain_urls": Value({"a": ["https://x.example.com"]}),
-               "functions": Value({"a": {"log_group": "/g/a"}, "b": {}}), "repository_url": Value("r")}
+               "functions": Value({"a": {"log_group": "/g/a"}, "b": {"stream_url": "https://b.lambda-url"}}),
+               "repository_url": Value("r")}
     deployed = parse_outputs(outputs)
-    assert [(e.tag, e.url, e.custom_urls) for e in deployed.endpoints] == [
-        ("a", "https://a", ("https://x.example.com",)), ("b", "https://b", ())]
+    assert [(e.tag, e.url, e.custom_urls, e.stream_url) for e in deployed.endpoints] == [
+        ("a", "https://a", ("https://x.example.com",), None), ("b", "https://b", (), "https://b.lambda-url")]
     assert deployed.log_groups == {"a": "/g/a"} and deployed.repository_url == "r"
 
 

@@ -80,6 +80,8 @@ def _print_endpoints(deployed: Any, manifest: dict[str, Any]) -> None:
                                                        and hosts[endpoint.tag] not in endpoint.url else ""))
         for custom in endpoint.custom_urls:
             click.echo(f"{' ' * len(endpoint.tag)}  {custom}")
+        if endpoint.stream_url:
+            click.echo(f"{' ' * len(endpoint.tag)}  {endpoint.stream_url}  (Function URL, streamed responses)")
 
 
 @click.command()
@@ -139,7 +141,8 @@ def _module_only(module: str | None) -> str | None:
 @click.command()
 @deploy_options
 def url(ref: str | None, module: str | None, **options: Any) -> None:
-    """Print the deployed URL of a web function (app.py::function) and its custom domains."""
+    """Print the deployed URL of a web function (app.py::function), its custom domains and, for
+    an endpoint on Lambda, its streaming Function URL (last)."""
     from toolkit.deploy.errors import DeployError
 
     tag = _function_tag(ref, module)
@@ -148,7 +151,7 @@ def url(ref: str | None, module: str | None, **options: Any) -> None:
     if endpoint is None:
         raise DeployError(f"{tag!r} has no deployed URL in {loaded.stack}; only web functions "
                           "(fastapi_endpoint, asgi_app, wsgi_app, web_server) have one.")
-    for line in (endpoint.url, *endpoint.custom_urls):
+    for line in (endpoint.url, *endpoint.custom_urls, *([endpoint.stream_url] if endpoint.stream_url else [])):
         click.echo(line)
 
 

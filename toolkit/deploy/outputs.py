@@ -18,9 +18,11 @@ class Endpoint:
     tag: str
     url: str
     custom_urls: tuple[str, ...] = ()
+    stream_url: str | None = None  # a Lambda endpoint's Function URL in RESPONSE_STREAM mode
 
     def to_json(self) -> dict[str, Any]:
-        return {"function": self.tag, "url": self.url, "custom_domains": list(self.custom_urls)}
+        return {"function": self.tag, "url": self.url, "custom_domains": list(self.custom_urls),
+                "stream_url": self.stream_url}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
     functions: dict[str, Any] = plain.get("functions") or {}
     custom: dict[str, list[str]] = plain.get("custom_domain_urls") or {}
     endpoints = tuple(
-        Endpoint(tag, str(url), tuple(custom.get(tag) or ()))
+        Endpoint(tag, str(url), tuple(custom.get(tag) or ()), _stream_url(functions.get(tag)))
         for tag, url in sorted((plain.get("endpoints") or {}).items()) if url
     )
     return DeployedApp(
@@ -60,3 +62,8 @@ def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
         secret_arns=dict(plain.get("secrets") or {}),
         functions=tuple(sorted(functions)),
     )
+
+
+def _stream_url(function: Any) -> str | None:
+    url = function.get("stream_url") if isinstance(function, dict) else None
+    return str(url) if url else None
