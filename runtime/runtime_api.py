@@ -43,6 +43,18 @@ class RuntimeAPIError(RuntimeError):
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (OSError, http.client.HTTPException, RuntimeAPIError)
 
 
+# A report goes into CloudWatch and, after a stream started, into an HTTP trailer (base64): an
+# exception carrying a whole payload in its message must not make either one huge.
+MAX_ERROR_MESSAGE = 4096  # characters
+MAX_ERROR_FRAMES = 64  # the innermost frames: where it failed
+
+
+def _shortened(message: str) -> str:
+    if len(message) <= MAX_ERROR_MESSAGE:
+        return message
+    return f"{message[:MAX_ERROR_MESSAGE]}... ({len(message) - MAX_ERROR_MESSAGE} more characters)"
+
+
 @dataclass(frozen=True)
 class ErrorReport:
     """The documented error shape, for ``/error``, ``/init/error`` and a failed stream's trailers."""
@@ -53,8 +65,9 @@ class ErrorReport:
 
     @classmethod
     def from_exception(cls, exc: BaseException, error_type: str | None = None) -> ErrorReport:
-        trace = traceback.format_list(traceback.extract_tb(exc.__traceback__))
-        return cls(error_type or type(exc).__name__, str(exc), trace)
+        frames = traceback.extract_tb(exc.__traceback__)
+        trace = traceback.format_list(frames[-MAX_ERROR_FRAMES:])
+        return cls(error_type or type(exc).__name__, _shortened(str(exc)), trace)
 
     def to_json(self) -> bytes:
         return json.dumps({"errorMessage": self.message, "errorType": self.error_type,

@@ -284,6 +284,14 @@ def test_a_raising_plain_handler_posts_the_documented_error_shape(start: Start) 
     assert runtime.reply({"n": 2}).kind == "error"  # and the loop goes on
 
 
+def test_a_huge_error_message_is_posted_cut_short(start: Start) -> None:
+    runtime = start([function("square")], "square", "context_handler.explode")
+    posted = runtime.reply({"blob": "x" * 200_000})
+    message = json.loads(posted.body)["errorMessage"]
+    assert message.startswith("no good: {'blob': 'xxx") and message.endswith(" more characters)")
+    assert len(message) < 5000, len(message)
+
+
 @pytest.mark.parametrize(("handler", "error_type"), [
     ("broken_module.handler", "RuntimeError"),
     ("no_such_module.handler", "Runtime.ImportModuleError"),
