@@ -19,11 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 from image_tools import SAMPLE_APP, copy_app, free_port, run
+from websockets.sync.client import connect as ws_connect
 
 APP = '''"""Answers with what only the container knows."""
 
 import os
 import socket
+
+import fastapi
 
 import toolkit
 
@@ -42,6 +45,20 @@ def whoami(x: int = 3):
         answer = f.read().strip()
     return {"square": x * x, "greeting": os.environ.get("GREETING"), "answer": answer,
             "hostname": socket.gethostname()}
+
+
+@app.function()
+@toolkit.asgi_app()
+def echo():
+    web = fastapi.FastAPI()
+
+    @web.websocket("/ws")
+    async def ws(conn: fastapi.WebSocket):
+        await conn.accept()
+        async for text in conn.iter_text():
+            await conn.send_text(f"{text} from {os.environ.get('GREETING')}")
+
+    return web
 '''
 
 
@@ -82,8 +99,8 @@ def test_serve_containers_answers_from_inside_the_image(base_image: str, podman_
                             cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        [endpoint] = wait_for_endpoints(base, proc)
-        host = endpoint["url"].split("://", 1)[1]
+        endpoints = {e["function"]: e["url"].split("://", 1)[1] for e in wait_for_endpoints(base, proc)}
+        host = endpoints["whoami"]
         # the serve gateway still applies proxy auth: no token, 401 (and no container is needed for that)
         assert httpx.get(base + "/", headers={"host": host}, timeout=10).status_code == 401
         key, secret = _token(created.stdout)
@@ -98,6 +115,12 @@ def test_serve_containers_answers_from_inside_the_image(base_image: str, podman_
         assert body["hostname"] != socket.gethostname()
         ids = podman_containers("localhost/toolkit/serve-containers-demo:", env)
         assert any(cid.startswith(body["hostname"]) for cid in ids), (body["hostname"], ids)
+        # a WebSocket through the gateway into the image's HTTP entrypoint (its uvicorn needs a
+        # WebSocket library in the image, as on ECS)
+        sock = socket.create_connection(("127.0.0.1", port))
+        with ws_connect(f"ws://{endpoints['echo']}/ws", sock=sock, proxy=None, open_timeout=180) as ws:
+            ws.send("hi")
+            assert ws.recv(timeout=60) == "hi from hello from the image"
     finally:
         proc.send_signal(signal.SIGINT)
         try:

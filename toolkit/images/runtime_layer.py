@@ -33,6 +33,7 @@ REQUIREMENTS = (
     "mangum>=0.17",           # Lambda events -> ASGI
     'tomli>=2; python_version < "3.11"',  # toolkit.config on old Pythons
     "uvicorn>=0.29",          # HTTP mode (ECS, GPU EC2, local runs)
+    "websockets>=13",         # uvicorn's WebSocket protocol, and the web_server WebSocket proxy's client
 )
 
 # Lambda sets AWS_LAMBDA_RUNTIME_API; anything else (ECS, GPU EC2, podman run) gets HTTP.
