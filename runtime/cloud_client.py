@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.callstore.base import CallStatus, CallStore, new_call_id
-from runtime.invocation import Params, call_event, encode_args
+from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, Params, call_event, encode_args
 from runtime.serialization import RemoteError, deserialize
 from runtime.stepfunctions import start_execution
 
@@ -32,7 +32,7 @@ TARGETS_ENV = "TOOLKIT_FUNCTION_TARGETS"
 POLL_FIRST_S, POLL_MAX_S = 0.05, 1.0
 # A synchronous invoke answers when the function returns, up to Lambda's 900 s limit: the client
 # must wait at least that long, or botocore's 60 s default ends (and retries) a long call.
-INVOKE_READ_TIMEOUT_S = 900 + 60
+INVOKE_READ_TIMEOUT_S = LAMBDA_MAX_TIMEOUT_S + 60
 
 
 class RemoteCallError(RuntimeError):

@@ -126,20 +126,13 @@ class InstanceCache(Generic[E]):
         self._slots: OrderedDict[Params, _Slot[E]] = OrderedDict()
         self._changed = threading.Condition()
 
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def keys(self) -> list[Params]:
-        with self._changed:
-            return list(self._slots)
-
     @contextmanager
     def use(self, params: Params) -> Iterator[E]:
         slot = self.acquire(params)
         try:
             yield slot.get()
         finally:
-            self._close_all(self.release(slot))
+            self.close_all(self.release(slot))
 
     def acquire_built(self, params: Params) -> _Slot[E] | None:
         """The cached slot for ``params``, held, if it is ready; never blocks on a build."""
@@ -154,33 +147,30 @@ class InstanceCache(Generic[E]):
     def acquire(self, params: Params) -> _Slot[E]:
         """Hold the slot for ``params``, building its value first if needed (may block)."""
         slot, victims = self._enter(params)
-        self._close_all(victims)  # before building: free what the old instance held first
+        self.close_all(victims)  # before building: free what the old instance held first
         try:
             with slot.building:
                 if not slot.built:
                     slot.value = self._build(params)
                     slot.built = True
         except BaseException:
-            self._close_all(self._forget_failed(params, slot))
+            self.close_all(self._forget_failed(params, slot))
             raise
         return slot
 
     def release(self, slot: _Slot[E]) -> list[E]:
-        """Let go of a slot; returns the values evicted meanwhile, for the caller to `close_values`."""
+        """Let go of a slot; returns the values evicted meanwhile, for the caller to `close_all`."""
         with self._changed:
             slot.users -= 1
             victims = self._evict_idle()
             self._changed.notify_all()
         return victims
 
-    def close_values(self, values: list[E]) -> None:
-        self._close_all(values)
-
     def close(self) -> None:
         """Close every built value (environment shutdown)."""
         with self._changed:
             slots, self._slots = list(self._slots.values()), OrderedDict()
-        self._close_all([s.get() for s in slots if s.built])
+        self.close_all([s.get() for s in slots if s.built])
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -217,7 +207,7 @@ class InstanceCache(Generic[E]):
             self._changed.notify_all()
             return self._evict_idle()
 
-    def _close_all(self, values: list[E]) -> None:
+    def close_all(self, values: list[E]) -> None:
         for value in values:
             try:
                 self._close(value)

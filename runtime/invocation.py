@@ -40,10 +40,21 @@ from runtime.serialization import deserialize, serialize
 LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024  # RequestResponse invoke: request and response each
 LAMBDA_ASYNC_PAYLOAD_BYTES = 256 * 1024  # InvocationType=Event (AWS has raised it to 1 MB; we assume the old one)
 STEP_FUNCTIONS_PAYLOAD_BYTES = 256 * 1024  # execution input and any state's output
+LAMBDA_MAX_TIMEOUT_S = 900  # one invocation's limit: past it the work must run elsewhere
 # base64 costs 4/3 and the JSON envelope a little: what is left of a sync response for raw bytes
 MAX_INLINE_RESULT_BYTES = 4_400_000
 
 Params = tuple[tuple[str, Any], ...]  # class parameter values, in declaration order
+
+
+def params_to_json(params: Params) -> list[list[Any]]:
+    """``params`` in JSON terms: bytes values as hex, flagged (parameters are str, int, bool or bytes)."""
+    return [[k, v.hex() if isinstance(v, bytes) else v, isinstance(v, bytes)] for k, v in params]
+
+
+def params_from_json(data: list[list[Any]]) -> Params:
+    return tuple((k, bytes.fromhex(v) if is_bytes else v) for k, v, is_bytes in data)
+
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
 # The records below are NamedTuples: immutable like frozen dataclasses, at a fraction of their

@@ -37,19 +37,18 @@ import dataclasses
 import http.client
 import logging
 import os
-import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runtime.callstore.base import CallStore
 from runtime.deployment import Deployment, load_deployment
 from runtime.events import EventSource, LambdaBridge, classify
 from runtime.events.bridge import DirectHTTP, Response
 from runtime.events.function_url import (
-    LAMBDA_MAX_TIMEOUT_S,
     STREAM_BUDGET_ENV,
     FunctionURLFront,
     StoredResults,
+    web_server_proxy,
 )
 from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
 from runtime.gateway import (
@@ -65,6 +64,7 @@ from runtime.gateway import (
 from runtime.gateway.backends import CallBackend
 from runtime.gateway.records import HTTPRequestRecord, run_asgi
 from runtime.invocation import (
+    LAMBDA_MAX_TIMEOUT_S,
     CallRequest,
     InvalidInvocationError,
     WorkerTask,
@@ -76,9 +76,6 @@ from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, LambdaEvent, Scope
 from runtime.userapp import load_function
 from runtime.worker import execute_stored_call, run_to_result
-
-if TYPE_CHECKING:
-    from runtime.adapters.web_server import WebServerProxy
 
 log = logging.getLogger("toolkit.runtime")
 BUDGET_ENV, TOKENS_ENV = "TOOLKIT_REQUEST_BUDGET_S", "TOOLKIT_PROXY_TOKENS"
@@ -100,10 +97,11 @@ class FunctionService:
         self._store: CallStore | None = None
         self.app: ASGIApp | None = None
         self.bridge: LambdaBridge | None = None
+        self.gateway: Gateway | None = None  # the buffered doors'; the Function URL's derives from it
         self._front: FunctionURLFront | None = None
         if self.entry.is_web:
             self.app = self.function.web_app(self.entry.web_spec)
-            gateway = Gateway(self.app, self._policy(), self._backend())
+            self.gateway = gateway = Gateway(self.app, self._policy(), self._backend())
             self.bridge = LambdaBridge(gateway, direct=direct_proxy(gateway))
             self.bridge.startup()  # lifespan once per environment, not per event
 
@@ -172,18 +170,19 @@ class FunctionService:
     def function_url(self) -> FunctionURLFront:
         """Built on the first Function URL event: the stream budget, and the call store if configured."""
         if self._front is None:
-            assert self.app is not None and self.bridge is not None
+            assert self.app is not None and self.bridge is not None and self.gateway is not None
             app, has_store = self.app, bool(os.environ.get("TOOLKIT_CALLS_TABLE"))
             budget = float(os.environ.get(STREAM_BUDGET_ENV) or DEFAULT_BUDGET_S)
-            policy = dataclasses.replace(self._policy(), budget=budget)
+            policy = dataclasses.replace(self.gateway.policy, budget=budget)
+            backend = self.gateway.backend
             backed: list[Gateway] = []
 
             def backed_gateway() -> Gateway | None:
                 if has_store and not backed:
-                    backed.append(Gateway(app, policy, self._backend() or StoredResults(self.store)))
+                    backed.append(Gateway(app, policy, backend or StoredResults(self.store)))
                 return backed[0] if backed else None
 
-            long = (self.entry.timeout or 0) > LAMBDA_MAX_TIMEOUT_S and self._backend() is not None
+            long = (self.entry.timeout or 0) > LAMBDA_MAX_TIMEOUT_S and backend is not None
             self._front = FunctionURLFront(self.bridge, Gateway(app, policy), backed_gateway,
                                            (lambda: self.store) if has_store else None, self.deployment.app_name, long)
         return self._front
@@ -235,25 +234,22 @@ def direct_proxy(gateway: Gateway) -> DirectHTTP | None:
     unchanged: admitted (auth, declared size), body within the limit, no detached call and no
     result URL.  Anything else returns None, and the ASGI path through `Gateway` answers it
     (its 401/413/303 replies stay one implementation)."""
-    module = sys.modules.get("runtime.adapters.web_server")  # imported only if a web_server was built
-    if module is None or not isinstance(gateway.app, module.WebServerProxy):
+    proxy = web_server_proxy(gateway)
+    if proxy is None:
         return None  # only the web_server adapter has a synchronous form
-    proxy: WebServerProxy = gateway.app
     policy, backend = gateway.policy, gateway.backend
     detaches = backend is not None and not fits_inline(policy.timeout, policy.budget)
 
     def direct(scope: Scope, body: bytes) -> Response | None:
-        if detaches or len(body) > policy.max_body_bytes or gateway.admit(scope) is not None:
+        if detaches or not gateway.admits_whole(scope, body):
             return None
         if backend is not None and result_call_id(scope.get("query_string", b"")) is not None:
             return None
         try:
             status, headers, data = proxy.forward(scope, body)
-        except (OSError, http.client.HTTPException) as exc:  # the server is down or broke the connection: a gateway error, not a crash
-            log.warning("web_server request failed: %s: %s", type(exc).__name__, exc)
-            message = f"The web server on {proxy.host}:{proxy.port} did not answer: {type(exc).__name__}: {exc}"
+        except (OSError, http.client.HTTPException) as exc:  # the server is down or broke the connection
             return Response(status=502, headers=[[b"content-type", b"text/plain; charset=utf-8"]],
-                            body=message.encode())
+                            body=proxy.unreachable(exc))
         return Response(status=status, headers=[[k, v] for k, v in headers], body=data)
 
     return direct

@@ -63,8 +63,8 @@ class RuntimeFault(Exception):
         self.report = ErrorReport(error_type, message)
 
 
-def report_of(exc: BaseException, error_type: str | None = None) -> ErrorReport:
-    return exc.report if isinstance(exc, RuntimeFault) else ErrorReport.from_exception(exc, error_type)
+def report_of(exc: BaseException) -> ErrorReport:
+    return exc.report if isinstance(exc, RuntimeFault) else ErrorReport.from_exception(exc)
 
 
 InvocationHandler = Callable[[Any, "LambdaContext", "Reply"], None]
@@ -102,10 +102,6 @@ class Terminated(SystemExit):
 
 
 _terminating = False  # set once by SIGTERM: from then on nothing more is posted for any invocation
-
-
-def terminating() -> bool:
-    return _terminating
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

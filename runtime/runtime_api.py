@@ -64,10 +64,10 @@ class ErrorReport:
     stack_trace: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_exception(cls, exc: BaseException, error_type: str | None = None) -> ErrorReport:
+    def from_exception(cls, exc: BaseException) -> ErrorReport:
         frames = traceback.extract_tb(exc.__traceback__)
         trace = traceback.format_list(frames[-MAX_ERROR_FRAMES:])
-        return cls(error_type or type(exc).__name__, _shortened(str(exc)), trace)
+        return cls(type(exc).__name__, _shortened(str(exc)), trace)
 
     def to_json(self) -> bytes:
         return json.dumps({"errorMessage": self.message, "errorType": self.error_type,
@@ -118,8 +118,8 @@ class RuntimeAPI:
             raise RuntimeAPIError(f"GET invocation/next answered {status}: {body[:200]!r}")
         return Invocation.from_response(headers, body)
 
-    def respond(self, request_id: str, payload: bytes, content_type: str = "application/json") -> None:
-        self._post(f"{PREFIX}/invocation/{request_id}/response", payload, {"Content-Type": content_type})
+    def respond(self, request_id: str, payload: bytes) -> None:
+        self._post(f"{PREFIX}/invocation/{request_id}/response", payload, {"Content-Type": "application/json"})
 
     def fail(self, request_id: str, report: ErrorReport) -> None:
         self._post(f"{PREFIX}/invocation/{request_id}/error", report.to_json(),

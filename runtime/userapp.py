@@ -128,14 +128,6 @@ def load_function(deployment: Deployment) -> UserFunction:
     return MethodFunction(ClassMethod(cls, target.spec.name), entry.timeout)
 
 
-def load_callable(deployment: Deployment) -> Callable[..., Any]:
-    """The user's own function for the deployment's tag (a plain function, not a class method)."""
-    function = load_function(deployment)
-    if not isinstance(function, PlainFunction):
-        raise DeploymentError(f"{deployment.function.tag!r} is a class method: use load_function().")
-    return function.fn
-
-
 def _registered(module: ModuleType, deployment: Deployment) -> Any:
     entry = deployment.function
     named = getattr(module, deployment.source.get("app_variable") or "app", None)

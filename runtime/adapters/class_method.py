@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.adapters.base import AdapterError, WebKind, WebSpec
+from runtime.gateway.middleware import send_record, text_response
 from runtime.instances import ClassMethod, InstanceCache, describe, max_instances
 from runtime.invocation import Params
 from runtime.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,7 +82,11 @@ class ServedInstance:
     obj: Any = None  # the user's object (None when a host process holds it)
     lifespan: AppLifespan | None = None
     host: Any = None  # server_host.HostedServer for web_server methods
-    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """What the lifespan startup stored; each request gets a shallow copy."""
+        return self.lifespan.state if self.lifespan is not None else {}
 
 
 class ClassMethodApp:
@@ -123,7 +128,7 @@ class ClassMethodApp:
         finally:
             evicted = self.instances.release(slot)
             if evicted:
-                await asyncio.to_thread(self.instances.close_values, evicted)
+                await asyncio.to_thread(self.instances.close_all, evicted)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -153,7 +158,7 @@ class ClassMethodApp:
         except BaseException:
             self.method.run_exit_hooks(obj)
             raise
-        return ServedInstance(app, loop, obj, lifespan, state=lifespan.state)
+        return ServedInstance(app, loop, obj, lifespan)
 
     def _build_hosted(self, params: Params, loop: asyncio.AbstractEventLoop) -> ServedInstance:
         from runtime.adapters.server_host import HostedServer
@@ -183,6 +188,4 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
         # before accept, a close is the only answer a websocket can get (the client sees a 403)
         await send({"type": "websocket.close", "code": 1008 if status < 500 else 1011, "reason": message[:120]})
         return
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
-    await send({"type": "http.response.body", "body": message.encode()})
+    await send_record(send, text_response(status, message))

@@ -27,8 +27,8 @@ import time
 from typing import Any
 
 from runtime.adapters.base import WebSpec
-from runtime.adapters.web_server import LOCAL_HOST, WebServerStartupError, wait_for_port
-from runtime.invocation import Params
+from runtime.adapters.web_server import LOCAL_HOST, WebServerStartupError, build_web_server
+from runtime.invocation import Params, params_from_json, params_to_json
 
 REPORT_FD_ENV = "TOOLKIT_HOST_REPORT_FD"
 STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL: what a container runtime gives a stopping task
@@ -36,11 +36,11 @@ PORT_RELEASE_S = 10.0
 
 
 def encode_params(params: Params) -> str:
-    return json.dumps([[k, v.hex() if isinstance(v, bytes) else v, isinstance(v, bytes)] for k, v in params])
+    return json.dumps(params_to_json(params))
 
 
 def decode_params(text: str) -> Params:
-    return tuple((k, bytes.fromhex(v) if is_bytes else v) for k, v, is_bytes in json.loads(text))
+    return params_from_json(json.loads(text))
 
 
 class HostedServer:
@@ -74,16 +74,11 @@ class HostedServer:
 
     def stop(self) -> None:
         """Stop the host's process group, then wait until the port is free for the next instance."""
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL: a host that hung, and children that outlived it
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # children that outlived the host
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(STOP_GRACE_S)
         if self.process.stdin is not None:
             self.process.stdin.close()
         wait_until_closed(self.port, PORT_RELEASE_S)
@@ -143,8 +138,7 @@ def main(argv: list[str]) -> int:
         assert isinstance(function, MethodFunction), "the host serves class methods only"
         method = function.method
         obj = method.instantiate(params)
-        method.method_of(obj)()  # starts the user's server and returns
-        wait_for_port(spec.port or 0, spec.startup_timeout)
+        build_web_server(method.method_of(obj), spec)  # starts the user's server, waits for its port
     except Exception as exc:
         _report({"error": f"{type(exc).__name__}: {exc}"})
         return 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import logging
 import re
 import select
 import socket
@@ -33,6 +34,7 @@ from runtime.types import HeaderList, Message, Receive, Scope, Send
 
 LOCAL_HOST = "127.0.0.1"
 # hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and must not be forwarded
+log = logging.getLogger("toolkit.runtime")
 HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
      b"transfer-encoding", b"upgrade", b"host"}
@@ -96,6 +98,12 @@ class WebServerProxy:
         self._clients: dict[int, httpx.AsyncClient] = {}
         self._sync = threading.local()  # one keep-alive http.client connection per thread
 
+    def unreachable(self, exc: BaseException) -> bytes:
+        """The 502 body for a server that is down or broke the connection (logged: a gateway
+        error, not a crash of the environment)."""
+        log.warning("web_server request failed: %s: %s", type(exc).__name__, exc)
+        return f"The web server on {self.host}:{self.port} did not answer: {type(exc).__name__}: {exc}".encode()
+
     def forward(self, scope: Scope, body: bytes) -> tuple[int, HeaderList, bytes]:
         """Send one whole request synchronously; returns ``(status, headers, body)``."""
         response = self.open(scope, body)
@@ -107,7 +115,7 @@ class WebServerProxy:
         """Send one request on the kept connection; returns its response with the body unread
         (read it to the end, with `body_chunks` or ``read()``, before the next request).
 
-        The request is the one the ASGI path sends: `_target`, `forwarded_headers` (hop-by-hop
+        The request is the one the ASGI path sends: `request_target`, `forwarded_headers` (hop-by-hop
         dropped, ``X-Forwarded-*`` added) and the body with its real Content-Length.  A kept
         connection the server closed while idle (uvicorn drops idle ones after 5 s; a frozen
         Lambda environment wakes to that) is replaced before use, and a request that fails on
@@ -184,12 +192,12 @@ class WebServerProxy:
         elif scope["type"] == "websocket":
             from runtime.adapters.websocket_proxy import connect_tcp, relay_websocket
 
-            target, headers = _target(scope), forwarded_headers(scope)
+            target, headers = request_target(scope), forwarded_headers(scope)
             await relay_websocket(lambda: connect_tcp(self.host, self.port, target, scope, headers), receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = self._client().build_request(
-            scope["method"], _target(scope), headers=forwarded_headers(scope), content=await _request_body(receive)
+            scope["method"], request_target(scope), headers=forwarded_headers(scope), content=await _request_body(receive)
         )
         response = await self._client().send(request, stream=True)
         try:
@@ -228,9 +236,9 @@ def kept_headers(response: http.client.HTTPResponse) -> HeaderList:
 
 
 def _request_line_target(scope: Scope) -> str:
-    """`_target`, with what a request line may not carry (spaces, controls, non-ASCII bytes)
+    """`request_target`, with what a request line may not carry (spaces, controls, non-ASCII bytes)
     percent-encoded, as httpx does on the ASGI path; existing escapes are kept."""
-    target = _target(scope)
+    target = request_target(scope)
     if target.isascii() and not _UNSAFE_IN_TARGET.search(target):
         return target
     return quote(target, safe=_TARGET_SAFE, encoding="latin-1")  # latin-1: one char per raw byte
@@ -249,7 +257,8 @@ def _closed_by_peer(sock: socket.socket) -> bool:
     return bool(readable)
 
 
-def _target(scope: Scope) -> str:
+def request_target(scope: Scope) -> str:
+    """The request line's target: the raw path as the client sent it, plus the query."""
     path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     query = scope.get("query_string", b"").decode("latin-1")
     return f"{path}?{query}" if query else path

@@ -53,7 +53,7 @@ class DynamoDBCallStore:
         threshold: int = CLAIM_CHECK_THRESHOLD,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
     ) -> None:
-        self.table, self.bucket, self.threshold, self.ttl_seconds = table, bucket, threshold, ttl_seconds
+        self.table, self.threshold, self.ttl_seconds = table, threshold, ttl_seconds
         self._ddb, self.claim_checks = client("dynamodb"), ClaimChecks(bucket)
 
     @classmethod

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from runtime.adapters.web_server import WebServerProxy
 
 STREAM_BUDGET_ENV = "TOOLKIT_STREAM_BUDGET_S"
-LAMBDA_MAX_TIMEOUT_S = 900.0  # one invocation's limit: past it the work must run elsewhere
 
 log = logging.getLogger("toolkit.runtime")
 
@@ -74,7 +73,7 @@ class FunctionURLFront:
 
     def _direct(self, scope: Scope, body: bytes, open_stream: OpenStream, overtime: Overtime | None) -> bool:
         proxy = web_server_proxy(self.inline)
-        if proxy is None or len(body) > self.inline.policy.max_body_bytes or self.inline.admit(scope) is not None:
+        if proxy is None or not self.inline.admits_whole(scope, body):
             return False  # the ASGI path answers it (its 401/413 replies stay one implementation)
         stream_web_server(proxy, scope, body, open_stream, overtime)
         return True
@@ -143,12 +142,11 @@ def _finish_late(proxy: WebServerProxy, upstream: http.client.HTTPResponse, call
 
 def _upstream_failed(proxy: WebServerProxy, exc: BaseException, late: list[str], overtime: Overtime | None,
                      response: StreamedResponse) -> None:
-    log.warning("web_server request failed: %s: %s", type(exc).__name__, exc)
+    message = proxy.unreachable(exc)
     if late and overtime is not None:
         overtime.finish(late[0], exc)
         return
-    message = f"The web server on {proxy.host}:{proxy.port} did not answer: {type(exc).__name__}: {exc}"
-    response.whole(502, [TEXT_PLAIN], message.encode())
+    response.whole(502, [TEXT_PLAIN], message)
 
 
 def _restore_blocking(sock: socket.socket) -> None:

@@ -19,12 +19,12 @@ import select
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from runtime.callstore.base import CallStatus, CallStore, new_call_id
+from runtime.callstore.base import CallStore
 from runtime.events.streaming import OpenStream, StreamedResponse
-from runtime.gateway.detach import see_other
+from runtime.gateway.detach import open_detached_call, record_outcome, see_other
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
-from runtime.serialization import serialize, serialize_error
 from runtime.types import Scope
 
 # stop the detached work this long before Lambda's deadline, so its failure is still recorded
@@ -47,18 +47,13 @@ class Overtime:
 
     def begin(self, scope: Scope, open_stream: OpenStream) -> str:
         """Record a running call and answer 303 to its result URL; returns the call id."""
-        call_id, store = new_call_id(), self.store()
-        store.create(call_id, self.app_name, self.function)
-        store.mark_running(call_id)
+        call_id = open_detached_call(self.store(), self.app_name, self.function)
         see = see_other(HTTPRequestRecord.from_scope(scope, b""), call_id)
         StreamedResponse(open_stream).whole(see.status, see.headers, see.body)
         return call_id
 
     def finish(self, call_id: str, outcome: HTTPResponseRecord | BaseException) -> None:
-        if isinstance(outcome, BaseException):
-            self.store().complete(call_id, CallStatus.FAILED, serialize_error(outcome))
-        else:
-            self.store().complete(call_id, CallStatus.DONE, serialize(outcome))
+        record_outcome(self.store(), call_id, outcome)
 
     def time_left(self) -> float | None:
         left = self.seconds_left()
@@ -71,7 +66,7 @@ class Overtime:
         return lambda run: self._watch(scope, response, run)
 
     async def _watch(self, scope: Scope, response: StreamedResponse, run: asyncio.Future[None]) -> bool:
-        started: asyncio.Future[None] = asyncio.ensure_future(_started(response))
+        started: asyncio.Future[Any] = asyncio.ensure_future(response.started.wait())
         try:
             await asyncio.wait({run, started}, timeout=self.budget, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -102,6 +97,3 @@ class Overtime:
         sock.settimeout(self.time_left())  # the upstream read now ends with the invocation's time
         return call_id
 
-
-async def _started(response: StreamedResponse) -> None:
-    await response.started.wait()

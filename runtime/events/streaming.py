@@ -22,14 +22,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from runtime.gateway.records import HTTPResponseRecord
-from runtime.runtime_api import HTTP_INTEGRATION_CONTENT_TYPE
 from runtime.types import ASGIApp, Message, Scope
 
 PRELUDE_DELIMITER = b"\0" * 8
 TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 
 log = logging.getLogger("toolkit.runtime")
-__all__ = ["HTTP_INTEGRATION_CONTENT_TYPE", "PRELUDE_DELIMITER", "ByteStream", "OpenStream", "StreamedResponse",
+__all__ = ["PRELUDE_DELIMITER", "ByteStream", "OpenStream", "StreamedResponse",
            "StreamingReply", "prelude", "stream_asgi", "stream_reply"]
 
 

@@ -31,6 +31,27 @@ async def within_budget(work: asyncio.Future[T], budget: float) -> bool:
     return bool(done)
 
 
+def open_detached_call(store: CallStore, app_name: str, function: str) -> str:
+    """A new call record, already running, for a request that outlived its budget; its id."""
+    call_id = new_call_id()
+    store.create(call_id, app_name, function)
+    store.mark_running(call_id)
+    return call_id
+
+
+def record_outcome(store: CallStore, call_id: str, outcome: HTTPResponseRecord | BaseException) -> None:
+    """The detached request's response (DONE), or why it has none (FAILED), for its result URL."""
+    if not isinstance(outcome, BaseException):
+        try:
+            data = serialize(outcome)
+        except Exception as exc:  # a response that cannot be stored is a failure the result URL reports
+            outcome = exc
+        else:
+            store.complete(call_id, CallStatus.DONE, data)
+            return
+    store.complete(call_id, CallStatus.FAILED, serialize_error(outcome))
+
+
 class DetachedCalls:
     """Requests that outlived the budget, finishing in the background of this process."""
 
@@ -40,20 +61,19 @@ class DetachedCalls:
 
     async def detach(self, function: str, finish: Awaitable[HTTPResponseRecord]) -> str:
         """Record a new call for ``function`` whose response ``finish`` will produce; returns its id."""
-        call_id = new_call_id()
-        await asyncio.to_thread(self.store.create, call_id, self.app_name, function)
-        await asyncio.to_thread(self.store.mark_running, call_id)
+        call_id = await asyncio.to_thread(open_detached_call, self.store, self.app_name, function)
         task = asyncio.ensure_future(self._complete(call_id, finish))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return call_id
 
     async def _complete(self, call_id: str, finish: Awaitable[HTTPResponseRecord]) -> None:
+        outcome: HTTPResponseRecord | BaseException
         try:
-            status, result = CallStatus.DONE, serialize(await finish)
+            outcome = await finish
         except Exception as exc:  # the endpoint failing is a result the client gets at the result URL
-            status, result = CallStatus.FAILED, serialize_error(exc)
-        await asyncio.to_thread(self.store.complete, call_id, status, result)
+            outcome = exc
+        await asyncio.to_thread(record_outcome, self.store, call_id, outcome)
 
     async def answer(self, function: str, call_id: str, request: HTTPRequestRecord, budget: float) -> HTTPResponseRecord:
         """What a GET of the result URL gets: the response, another 303, or 404 for someone else's id."""

@@ -80,6 +80,11 @@ class Gateway:
         declared = _content_length(scope)
         return check_body_size(declared, policy.max_body_bytes, policy.backend_name) if declared else None
 
+    def admits_whole(self, scope: Scope, body: bytes) -> bool:
+        """Whether a request whose whole body is at hand passes `admit` and the body limit: then
+        a path that skips the ASGI app may answer it (this app's 401/413 replies stay the only ones)."""
+        return len(body) <= self.policy.max_body_bytes and self.admit(scope) is None
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         call_id = result_call_id(scope.get("query_string", b""))
         if self.backend is not None and call_id is not None:
@@ -203,11 +208,15 @@ async def send_record(send: Send, response: HTTPResponseRecord) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
+def rejection_response(rejection: Rejection) -> HTTPResponseRecord:
+    response = text_response(rejection.status, rejection.message)
+    response.headers.extend((k.encode(), v.encode()) for k, v in rejection.headers)
+    return response
+
+
 async def reject(scope: Scope, send: Send, rejection: Rejection) -> None:
     if scope["type"] == "websocket":
         # a websocket can only be refused before accept; 1008 is the policy-violation close code
         await send({"type": "websocket.close", "code": 1008, "reason": rejection.message[:120]})
         return
-    response = text_response(rejection.status, rejection.message)
-    response.headers.extend((k.encode(), v.encode()) for k, v in rejection.headers)
-    await send_record(send, response)
+    await send_record(send, rejection_response(rejection))

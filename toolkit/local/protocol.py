@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from runtime.invocation import params_from_json, params_to_json
+
 INPUTS, SHUTDOWN = "inputs", "shutdown"
 READY, LOAD_ERROR, RESULTS, YIELD, TIMEOUT = "ready", "load_error", "results", "yield", "timeout"
 
@@ -41,13 +43,13 @@ class WorkerTarget:
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["params"] = [[k, v.hex() if isinstance(v, bytes) else v, isinstance(v, bytes)] for k, v in self.params]
+        data["params"] = params_to_json(self.params)
         return json.dumps(data)
 
     @staticmethod
     def from_json(text: str) -> WorkerTarget:
         data = json.loads(text)
-        data["params"] = tuple((k, bytes.fromhex(v) if is_bytes else v) for k, v, is_bytes in data["params"])
+        data["params"] = params_from_json(data["params"])
         data["sys_path"] = tuple(data["sys_path"])
         return WorkerTarget(**data)
 

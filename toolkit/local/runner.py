@@ -23,6 +23,7 @@ from toolkit.local.pool import Input, WorkerPool
 from toolkit.local.protocol import WorkerTarget
 from toolkit.local.results import Slot, unwrap
 from toolkit.local.secrets import secret_env
+from toolkit.processes import start_in, stat_fields
 
 if TYPE_CHECKING:
     from toolkit.calls import FunctionCall
@@ -38,11 +39,7 @@ def owner_token() -> str:
 
 
 def _process_start(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except OSError:
-        return "?"
+    return start_in(stat_fields(pid)) or "?"
 
 
 def owner_alive(owner: str | None) -> bool:

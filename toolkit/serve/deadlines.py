@@ -41,9 +41,6 @@ class Deadlines:
         if group is not None:
             group.pop(key, None)
 
-    def __len__(self) -> int:
-        return sum(len(group) for group in self._groups.values())
-
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()

@@ -33,7 +33,6 @@ from runtime.callstore.base import CallStore
 from runtime.gateway.auth import TokenVerifier
 from runtime.gateway.budget import DEFAULT_BUDGET_S, RESULT_QUERY_PARAM, result_call_id
 from runtime.gateway.detach import DetachedCalls
-from runtime.gateway.detach import see_other as _see_other
 from runtime.gateway.limits import (
     DEFAULT_BURST_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
@@ -212,16 +211,6 @@ class ServeGateway:
             return text_response(500, f"The worker serving {endpoint.tag} stopped while handling this request "
                               "(it crashed or exited); the next request starts a new one.")
         raise exc
-
-    @staticmethod
-    def rejection_response(rejection: Rejection) -> HTTPResponseRecord:
-        response = text_response(rejection.status, rejection.message)
-        response.headers.extend((k.encode(), v.encode()) for k, v in rejection.headers)
-        return response
-
-    @staticmethod
-    def see_other(request: HTTPRequestRecord, call_id: str) -> HTTPResponseRecord:
-        return _see_other(request, call_id)
 
     @staticmethod
     def timeout_response(endpoint: Endpoint) -> HTTPResponseRecord:

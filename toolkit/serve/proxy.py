@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from websockets.asyncio.client import ClientConnection, unix_connect
 
-from runtime.adapters.web_server import forwarded_headers, hop_by_hop
+from runtime.adapters.web_server import forwarded_headers, hop_by_hop, request_target
 from runtime.adapters.websocket_proxy import connect_options, connect_tcp, relay_websocket
 from runtime.gateway.records import HTTPResponseRecord
 from runtime.types import Receive, Scope, Send
 from toolkit.serve.workers import Worker
 
 WS_CLOSE_TIMEOUT_S = 2.0
-
-
-def target(scope: Scope) -> str:
-    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    query = scope.get("query_string", b"").decode("latin-1")
-    return f"{path}?{query}" if query else path
 
 
 def upstream_headers(scope: Scope, worker: Worker | None = None) -> list[tuple[bytes, bytes]]:
@@ -58,11 +52,11 @@ async def open_websocket(worker: Worker, scope: Scope) -> ClientConnection:
     """The worker's side of a WebSocket: its unix socket (ASGI kinds) or its port (web_server)."""
     headers = _with_worker_auth(forwarded_headers(scope), worker)
     if worker.socket_path:
-        upstream = await unix_connect(worker.socket_path, uri=f"ws://worker{target(scope)}",
+        upstream = await unix_connect(worker.socket_path, uri=f"ws://worker{request_target(scope)}",
                                       **connect_options(scope, headers))
     else:
         assert worker.port is not None
-        upstream = await connect_tcp("127.0.0.1", worker.port, target(scope), scope, headers)
+        upstream = await connect_tcp("127.0.0.1", worker.port, request_target(scope), scope, headers)
     # closing waits for the worker's close frame: a worker stuck in its handler (the reason a
     # connection reaches its timeout) must not hold the client's close back for long
     upstream.close_timeout = WS_CLOSE_TIMEOUT_S

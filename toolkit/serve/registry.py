@@ -17,8 +17,6 @@ import contextlib
 import fcntl
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import config
+from toolkit.processes import process_start, stat_fields
 
 VERSION = 1
 
@@ -48,39 +47,10 @@ class ProcessId:
             return False
         except PermissionError:  # another user's process: it exists
             pass
-        if _is_zombie(self.pid):
+        fields = stat_fields(self.pid)  # read once: the state and the start time
+        if fields is not None and fields[0] == b"Z":  # exited, not yet reaped
             return False
-        return self.start is None or process_start(self.pid) == self.start
-
-
-def process_start(pid: int) -> str | None:
-    """The process's start time as the kernel reports it (Linux: clock ticks since boot; else ``ps``)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            # the command name (field 2) may hold spaces and parentheses: count fields after the last ')'
-            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
-    except FileNotFoundError:
-        if sys.platform.startswith("linux"):
-            return None
-    except (OSError, IndexError):
-        return None
-    return _ps_start(pid)
-
-
-def _ps_start(pid: int) -> str | None:
-    try:
-        out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
+        return self.start is None or process_start(self.pid, fields) == self.start
 
 
 @dataclass(frozen=True)

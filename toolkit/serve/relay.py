@@ -31,8 +31,9 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from runtime.adapters.web_server import HOP_BY_HOP, connection_options
+from runtime.gateway.detach import see_other
 from runtime.gateway.limits import check_body_size
-from runtime.gateway.middleware import text_response
+from runtime.gateway.middleware import rejection_response, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Scope
 from toolkit.serve.httpio import CoalescingHTTPProtocol, CoalescingTransport
@@ -174,7 +175,8 @@ class RelayCycle:
         # the request body
         self.body_seen, self.body_done = 0, False
         self.body_pending: list[bytes] = []  # what came before a worker connection was ready
-        self.chunked_in = self.has_length = False
+        self.chunked_in = False
+        self.length: int | None = None  # the request's Content-Length (the first, if repeated)
         # the worker's side
         self.pool: WorkerPool | None = None
         self.worker: Worker | None = None
@@ -189,14 +191,14 @@ class RelayCycle:
     def start(self) -> None:
         gateway, endpoint = self.gateway, self.endpoint
         self.protocol.responding = self
-        for name, _ in self.scope["headers"]:
+        for name, value in self.scope["headers"]:
             if name == b"transfer-encoding":
                 self.chunked_in = True
-            elif name == b"content-length":
-                self.has_length = True
+            elif name == b"content-length" and self.length is None:
+                self.length = int(value)
         rejection = gateway.admit(endpoint, self.scope)
         if rejection is not None:
-            self.fail_before_worker(gateway.rejection_response(rejection))
+            self.fail_before_worker(rejection_response(rejection))
             return
         try:
             acquired = gateway.try_acquire(endpoint, self.query)
@@ -258,8 +260,8 @@ class RelayCycle:
         gateway.timeouts.add(self.endpoint.timeout, self, self.timed_out)
         if self.chunked_in:
             framing = CHUNKED
-        elif self.has_length:
-            framing = b"content-length: %d\r\n" % self.declared_length()
+        elif self.length is not None:
+            framing = b"content-length: %d\r\n" % self.length
         else:
             framing = b"" if self.method in _IDEMPOTENT else b"content-length: 0\r\n"
         headers = upstream_headers(self.scope, worker)
@@ -267,7 +269,7 @@ class RelayCycle:
             headers = [(k, v) for k, v in headers if k not in _UPSTREAM_SKIP]
         head = encode_request_head(self.method, self.target(), headers, framing)
         pending, self.body_pending = self.body_pending, []
-        if not self.has_length and not self.chunked_in and conn.reused and self.method in _IDEMPOTENT:
+        if self.length is None and not self.chunked_in and conn.reused and self.method in _IDEMPOTENT:
             self.retry_head = head
         conn.write(head + b"".join(self.frame(chunk) for chunk in pending) if pending else head)
         if self.body_done:
@@ -277,12 +279,6 @@ class RelayCycle:
             self.protocol.transport.write(CONTINUE)
         self.protocol.flow.resume_reading()
 
-    def declared_length(self) -> int:
-        for name, value in self.scope["headers"]:
-            if name == b"content-length":
-                return int(value)
-        return 0
-
     def target(self) -> bytes:
         url = self.url
         if url.startswith(b"/"):
@@ -291,7 +287,7 @@ class RelayCycle:
         return parsed.path + (b"?" + parsed.query if parsed.query else b"")
 
     def frame(self, chunk: bytes) -> bytes:
-        return b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked_in else chunk
+        return _chunk(chunk) if self.chunked_in else chunk
 
     def request_body(self, chunk: bytes) -> None:
         if self.upstream_done:
@@ -302,7 +298,7 @@ class RelayCycle:
             return
         if self.conn is None:
             self.body_pending.append(chunk)
-            if sum(len(c) for c in self.body_pending) > BUFFER_HIGH:
+            if self.body_seen > BUFFER_HIGH:  # all of it is pending: nothing was sent yet
                 self.protocol.flow.pause_reading()
         else:
             self.conn.write(self.frame(chunk))
@@ -319,9 +315,9 @@ class RelayCycle:
         self.keep_alive = False
         self.abandon_upstream()
         if self.detached is not None:
-            self.settle(self.gateway.rejection_response(rejection))
+            self.settle(rejection_response(rejection))
         if not self.response_started:
-            self.answer(self.gateway.rejection_response(rejection))
+            self.answer(rejection_response(rejection))
         else:
             self.protocol.transport.close()
 
@@ -406,7 +402,7 @@ class RelayCycle:
             return None
         self.response_started = True
         default_headers = self.protocol.server_state.default_headers
-        lines = [STATUS_LINE[status] if status in STATUS_LINE else b"HTTP/1.1 %d \r\n" % status]
+        lines = [_status_line(status)]
         for name, value in default_headers:
             lines += (name, b": ", value, b"\r\n")
         skip = _NOT_RELAYED if default_headers else HOP_BY_HOP
@@ -445,7 +441,7 @@ class RelayCycle:
         chunks = conn.take_body()
         if chunks and self.method != b"HEAD":
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            out.append(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked_out else data)
+            out.append(_chunk(data) if self.chunked_out else data)
         if message.complete and self.chunked_out:
             out.append(LAST_CHUNK)
         if out:
@@ -503,7 +499,7 @@ class RelayCycle:
     async def see_other(self, result: asyncio.Future[HTTPResponseRecord]) -> None:
         call_id = await self.gateway.detached.detach(self.endpoint.tag, result)
         if not self.disconnected:
-            self.answer(self.gateway.see_other(self.request_record(), call_id))
+            self.answer(see_other(self.request_record(), call_id))
 
     def request_record(self) -> HTTPRequestRecord:
         path, _, query = self.target().partition(b"?")
@@ -574,7 +570,7 @@ class RelayCycle:
 def encode_response(record: HTTPResponseRecord, keep_alive: bool, head_only: bool,
                     default_headers: list[tuple[bytes, bytes]]) -> bytes:
     status = record.status
-    lines = [STATUS_LINE[status] if status in STATUS_LINE else b"HTTP/1.1 %d \r\n" % status]
+    lines = [_status_line(status)]
     for name, value in [*default_headers, *record.headers]:
         if name.lower() not in (b"content-length", b"connection", b"transfer-encoding"):
             lines += (name, b": ", value, b"\r\n")
@@ -583,3 +579,12 @@ def encode_response(record: HTTPResponseRecord, keep_alive: bool, head_only: boo
         lines.append(b"connection: close\r\n")
     lines += (b"\r\n", b"" if head_only else record.body)
     return b"".join(lines)
+
+
+def _status_line(status: int) -> bytes:
+    return STATUS_LINE[status] if status in STATUS_LINE else b"HTTP/1.1 %d \r\n" % status
+
+
+def _chunk(data: bytes) -> bytes:
+    """One chunk of the chunked transfer coding."""
+    return b"%x\r\n%s\r\n" % (len(data), data)

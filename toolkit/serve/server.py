@@ -36,7 +36,7 @@ from toolkit.serve.tokens import TokenStore
 from toolkit.serve.workers import PortLeases
 
 REAP_EVERY_S = 1.0
-HANDOVER_DRAIN_MIN_S = 3  # what Ctrl-C gives in-flight requests (uvicorn's graceful shutdown)
+HANDOVER_DRAIN_MIN_S = 3  # what Ctrl-C gives in-flight requests (uvicorn's graceful shutdown), and a handover at least
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class ServeSession:
                            f"{' (live reload on)' if self.options.reload else ''}. Ctrl-C to stop.", highlight=False)
         self.server = server = GatewayServer(uvicorn.Config(
             self.gateway, http=relay_protocol(self.gateway), lifespan="off", log_level="warning", access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
-            ws_per_message_deflate=False, timeout_graceful_shutdown=3, server_header=False,
+            ws_per_message_deflate=False, timeout_graceful_shutdown=HANDOVER_DRAIN_MIN_S, server_header=False,
             proxy_headers=False,  # the gateway is the edge: the peer it sees is the client
         ))
         tasks = [asyncio.ensure_future(self._reap()), asyncio.ensure_future(self._follow_registry())]

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runtime.adapters.web_server import request_target
 from runtime.gateway.limits import Rejection
 from runtime.gateway.middleware import reject
 from runtime.types import Scope, Send
@@ -197,17 +198,11 @@ async def answer_moved(moved: Moved, scope: Scope, send: Send) -> None:
             f"{moved.tag} was taken over by a newer toolkit serve (pid {pid}), which has stopped; "
             "restart this toolkit serve (or edit the app to reload it) to serve it here again.")))
         return
-    location = endpoint_url(moved.holder.origin, moved.host) + _target(scope)
+    location = endpoint_url(moved.holder.origin, moved.host) + request_target(scope)
     if scope["type"] == "websocket":
         location = "ws" + location.removeprefix("http")
     await reject(scope, send, Rejection(307, (
         f"{moved.tag} is now served by a newer toolkit serve (pid {pid}) at {location}"), (("location", location),)))
-
-
-def _target(scope: Scope) -> str:
-    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    query = scope.get("query_string", b"").decode("latin-1")
-    return f"{path}?{query}" if query else path
 
 
 __all__ = ["HANDOVER_WAIT_S", "REGISTRY_POLL_S", "WORKER_PORT_WAIT_S", "News", "TakenOver", "Tenure", "answer_moved",

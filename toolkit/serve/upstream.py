@@ -79,8 +79,7 @@ def tcp_connector(host: str, port: int) -> Connector:
 class Connection(asyncio.Protocol):
     """One keep-alive connection; carries one exchange at a time (``message``, for ``listener``)."""
 
-    __slots__ = ("transport", "message", "listener", "ended", "reused", "idle_since", "writable", "_head_seen",
-                 "_read_paused", "_drained")
+    __slots__ = ("transport", "message", "listener", "ended", "reused", "idle_since", "_head_seen", "_read_paused")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -89,10 +88,8 @@ class Connection(asyncio.Protocol):
         self.ended = False  # the peer closed, or the connection was lost: nothing more will arrive
         self.reused = False
         self.idle_since = time.monotonic()
-        self.writable = True
         self._head_seen = 0
         self._read_paused = False
-        self._drained: asyncio.Future[None] | None = None
 
     # -- one exchange ---------------------------------------------------------------------------
     def begin(self, listener: Listener, head_only: bool) -> _Message:
@@ -114,14 +111,6 @@ class Connection(asyncio.Protocol):
             self._read_paused = False
             self.transport.resume_reading()
         return chunks
-
-    async def drain(self) -> None:
-        """Wait while the write buffer is over its limit (an upload faster than the worker reads)."""
-        while not self.writable and not self.ended:
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
-        if self.ended:
-            raise UpstreamError("the worker's connection closed while the request was being sent")
 
     def reusable(self, now: float) -> bool:
         return (now - self.idle_since < REUSE_WITHIN_S and not self.ended and self.transport is not None
@@ -161,19 +150,12 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end()
-        self.writable = True
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
 
     def pause_writing(self) -> None:
-        self.writable = False
         if self.listener is not None:
             self.listener.upstream_writable(False)
 
     def resume_writing(self) -> None:
-        self.writable = True
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
         if self.listener is not None:
             self.listener.upstream_writable(True)
 
@@ -287,7 +269,7 @@ class _Waiter:
             self.future.set_result(None)
 
     def upstream_writable(self, writable: bool) -> None:
-        pass  # writers wait in `Connection.drain`
+        pass  # `request` writes a whole body at once: nothing waits on the write buffer
 
     async def wait(self) -> None:
         self.future = asyncio.get_running_loop().create_future()
@@ -395,7 +377,7 @@ def _ends_at_close(headers: Headers) -> bool:
 
 
 class UpstreamResponse:
-    """A response read by awaiting (`request`, or an exchange the relay hands over)."""
+    """A response read by awaiting (`UpstreamPool.request`)."""
 
     def __init__(self, pool: UpstreamPool, conn: Connection, message: _Message, waiter: _Waiter) -> None:
         self.status_code, self.headers = message.status, message.headers
@@ -405,11 +387,10 @@ class UpstreamResponse:
         self._released = False
 
     @classmethod
-    async def when_head(cls, pool: UpstreamPool, conn: Connection, waiter: _Waiter | None = None) -> UpstreamResponse:
+    async def when_head(cls, pool: UpstreamPool, conn: Connection, waiter: _Waiter) -> UpstreamResponse:
         """Wait for the head of the response in flight on ``conn`` (whose listener becomes ``waiter``)."""
         message = conn.message
         assert message is not None
-        waiter = waiter or _Waiter()
         conn.listener = waiter
         while not message.head_done:
             if message.error is not None:

@@ -54,6 +54,11 @@ class Worker:
     broken: bool = False  # a request to it failed at the transport: never hand it another one
     auth_headers: tuple[tuple[bytes, bytes], ...] = ()  # replace the client's token headers upstream (containers)
 
+    @property
+    def live(self) -> bool:
+        """Neither stopping nor broken: it may take requests."""
+        return not self.stopping and not self.broken
+
     async def stop(self) -> None:
         self.stopping = True
         if self.proc.returncode is None:
@@ -214,7 +219,7 @@ class WorkerPool:
             raise WorkerStartError(f"{self.endpoint.tag} was reloaded; retry the request.")
         best: Worker | None = None
         for w in self.workers:
-            if (not w.stopping and not w.broken and w.inflight < self.endpoint.max_inputs
+            if (w.live and w.inflight < self.endpoint.max_inputs
                     and (best is None or w.inflight < best.inflight)):
                 best = w
         if best is not None:
@@ -238,7 +243,7 @@ class WorkerPool:
         port = self.endpoint.spec.port
         if self.is_web_server and self.launcher is None and port is not None and self.ports.held_by_another(port, self):
             return  # another parameter set's server has the port: take turns on requests, not here
-        running = sum(1 for w in self.workers if not w.stopping and not w.broken)
+        running = sum(1 for w in self.workers if w.live)
         for _ in range(self.min_workers - running - self.starting):
             self.starting += 1
             asyncio.ensure_future(self._start())
@@ -337,7 +342,7 @@ class WorkerPool:
         """Stop workers idle past ``scaledown_window``, the longest idle first, down to
         ``min_containers``; then start any that are missing from it (one crashed)."""
         now = time.monotonic()
-        running = [w for w in self.workers if not w.stopping and not w.broken]
+        running = [w for w in self.workers if w.live]
         idle = sorted((w for w in running if w.inflight == 0 and now - w.idle_since > self.endpoint.scaledown_window),
                       key=lambda w: w.idle_since)
         await asyncio.gather(*(self._stop(w) for w in idle[:max(0, len(running) - self.min_workers)]))
