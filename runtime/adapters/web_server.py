@@ -136,12 +136,12 @@ class WebServerProxy:
                     sent(conn.sock)
                 return conn.getresponse()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                conn.close()
+                self.drop_connection()
                 if not reused:
                     raise
-                reused = False  # once, on a fresh connection
+                conn, reused = self._connection()  # once, on a fresh connection
             except BaseException:
-                conn.close()  # a half-done exchange leaves the connection unusable
+                self.drop_connection()  # a half-done exchange leaves the connection unusable
                 raise
 
     def body_chunks(self, response: http.client.HTTPResponse, size: int = 1 << 20) -> Iterator[bytes]:
@@ -159,21 +159,24 @@ class WebServerProxy:
             raise
 
     def drop_connection(self) -> None:
+        """Close and forget this thread's connection: the next request gets a new one.  Never
+        reuse the object: ``close()`` keeps what http.client buffered of a half-written request,
+        and the next request would go out behind it, to be answered with that one's response."""
         conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
+        self._sync.conn = None
         if conn is not None:
             conn.close()
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's kept connection and whether it is already open (reused), else a new one."""
         conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
-        if conn is None:
-            # no timeout: the proxied function has its own, the proxy must not cut it shorter
-            conn = self._sync.conn = http.client.HTTPConnection(self.host, self.port)
-        if conn.sock is None:
-            return conn, False
-        if _closed_by_peer(conn.sock):
-            conn.close()
-            return conn, False
-        return conn, True
+        if conn is not None and conn.sock is not None and not _closed_by_peer(conn.sock):
+            return conn, True
+        if conn is not None:
+            self.drop_connection()  # closed by the server while idle, or never opened
+        # no timeout: the proxied function has its own, the proxy must not cut it shorter
+        conn = self._sync.conn = http.client.HTTPConnection(self.host, self.port)
+        return conn, False
 
     def _client(self) -> httpx.AsyncClient:
         loop_id = id(asyncio.get_running_loop())

@@ -20,6 +20,7 @@ from runtime.gateway.budget import (
     result_location,
     wait_for_finish,
 )
+from runtime.gateway.headers import header_rejection
 from runtime.gateway.limits import (
     DEFAULT_MAX_BODY_BYTES,
     Rejection,
@@ -66,10 +67,12 @@ class Gateway:
             await self._http(scope, receive, send)
 
     def admit(self, scope: Scope) -> Rejection | None:
-        """Rate limit, proxy auth and declared body size: checks that need no body."""
+        """Rate limit, well-formed headers, proxy auth and declared body size: checks that need no body."""
         policy = self.policy
         if policy.rate_limiter is not None and (limited := policy.rate_limiter.take()):
             return limited
+        if malformed := header_rejection(scope.get("headers", [])):
+            return malformed  # before anything is forwarded: a Lambda event's headers are unchecked JSON
         if not policy.websockets and (refused := check_websocket_upgrade(scope.get("headers", []),
                                                                          policy.backend_name)):
             return refused
