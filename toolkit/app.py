@@ -5,14 +5,16 @@ from __future__ import annotations
 import inspect
 import sys
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import PurePosixPath
+from types import MappingProxyType
+from typing import Any, NoReturn
 
 from toolkit.cls import Cls, collect_parameters
-from toolkit.exception import InvalidError
+from toolkit.exception import InvalidError, NotSupportedError
 from toolkit.functions import Function
 from toolkit.image import Image
+from toolkit.options import FunctionOptions, normalise
 from toolkit.partial import PartialFunction, _missing_parentheses
 from toolkit.secret import Secret
 from toolkit.spec import (
@@ -27,25 +29,9 @@ from toolkit.spec import (
 from toolkit.urls import slugify
 
 _APPS: weakref.WeakSet[App] = weakref.WeakSet()
-
-
-@dataclass(frozen=True)
-class _Options:
-    """The keyword arguments shared by ``@app.function`` and ``@app.cls``."""
-
-    image: Image | None = None
-    gpu: str | None = None
-    cpu: float | None = None
-    memory: int | None = None
-    ephemeral_disk: int | None = None
-    timeout: int = 300
-    secrets: Sequence[Secret] = ()
-    min_containers: int = 0
-    max_containers: int | None = None
-    buffer_containers: int = 0
-    scaledown_window: int = 60
-    retries: int | Retries | None = None
-    backend: str = "auto"
+_NO_MOUNTS: Mapping[Any, Any] = MappingProxyType({})  # an immutable default, unlike the platform's `{}`
+# Locals of App.function/App.cls that are not options.
+_NOT_OPTIONS = frozenset({"self", "_warn_parentheses_missing", "unknown", "name", "schedule"})
 
 
 class App:
@@ -82,12 +68,36 @@ class App:
         # Apps without a name still need one for labels; the module defines it.
         return self.name or "app"
 
-    def function(self, _warn_parentheses_missing: Any = None, *, name: str | None = None,
-                 **options: Any) -> Callable[[Any], Function]:
-        """Register a function.  Options: image, gpu, cpu, memory, timeout, secrets, min_containers,
-        max_containers, buffer_containers, scaledown_window, retries, backend ("auto"|"lambda"|"ecs"|"gpu")."""
+    def function(
+        self, _warn_parentheses_missing: Any = None, *,
+        image: Image | None = None, gpu: str | list[str] | None = None,
+        schedule: Any = None, env: dict[str, str | None] | None = None,
+        secrets: Collection[Secret] | None = None, serialized: bool = False,
+        network_file_systems: Mapping[str | PurePosixPath, Any] = _NO_MOUNTS,
+        volumes: Mapping[str | PurePosixPath, Any] = _NO_MOUNTS,
+        cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
+        ephemeral_disk: int | None = None, min_containers: int | None = None,
+        max_containers: int | None = None, buffer_containers: int | None = None,
+        scaledown_window: int | None = None, proxy: Any = None, retries: int | Retries | None = None,
+        timeout: int = 300, startup_timeout: int | None = None, name: str | None = None,
+        is_generator: bool | None = None, cloud: str | None = None,
+        region: str | Sequence[str] | None = None, routing_region: str | None = None,
+        nonpreemptible: bool = False, enable_memory_snapshot: bool = False, block_network: bool = False,
+        restrict_modal_access: bool = False, single_use_containers: bool = False, i6pn: bool | None = None,
+        include_source: bool | None = None, experimental_options: dict[str, Any] | None = None,
+        _experimental_restrict_output: bool = False, max_inputs: int | None = None,
+        backend: str = "auto", **unknown: NoReturn,
+    ) -> Callable[[Any], Function]:
+        """Register a function (the hosted platform's options, plus ``backend``: "auto"|"lambda"|"ecs"|"gpu").
+
+        What each option means on toolkit, and which ones have no effect here: `toolkit.options`.
+        """
         _missing_parentheses("app.function", _warn_parentheses_missing)
-        opts = _options("app.function", options)
+        given = {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}
+        if schedule is not None:
+            raise NotSupportedError("@app.function(schedule=...) is not supported by toolkit yet; "
+                                    "run the function from cron or EventBridge Scheduler yourself.")
+        opts = normalise("app.function", given, unknown)
 
         def wrapper(target: Any) -> Function:
             if isinstance(target, Function):
@@ -105,10 +115,30 @@ class App:
 
         return wrapper
 
-    def cls(self, _warn_parentheses_missing: Any = None, **options: Any) -> Callable[[type], Cls]:
-        """Register a class; its ``@toolkit.method()`` and web methods become functions ``Class.method``."""
+    def cls(
+        self, _warn_parentheses_missing: Any = None, *,
+        image: Image | None = None, gpu: str | list[str] | None = None,
+        env: dict[str, str | None] | None = None, secrets: Collection[Secret] | None = None,
+        serialized: bool = False, network_file_systems: Mapping[str | PurePosixPath, Any] = _NO_MOUNTS,
+        volumes: Mapping[str | PurePosixPath, Any] = _NO_MOUNTS,
+        cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
+        ephemeral_disk: int | None = None, min_containers: int | None = None,
+        max_containers: int | None = None, buffer_containers: int | None = None,
+        scaledown_window: int | None = None, proxy: Any = None, retries: int | Retries | None = None,
+        timeout: int = 300, startup_timeout: int | None = None, cloud: str | None = None,
+        region: str | Sequence[str] | None = None, routing_region: str | None = None,
+        nonpreemptible: bool = False, enable_memory_snapshot: bool = False, block_network: bool = False,
+        restrict_modal_access: bool = False, single_use_containers: bool = False, i6pn: bool | None = None,
+        include_source: bool | None = None, experimental_options: dict[str, Any] | None = None,
+        _experimental_restrict_output: bool = False, max_inputs: int | None = None,
+        backend: str = "auto", **unknown: NoReturn,
+    ) -> Callable[[type], Cls]:
+        """Register a class; its ``@toolkit.method()`` and web methods become functions ``Class.method``.
+
+        Options as for `function` (less ``schedule``, ``name`` and ``is_generator``).
+        """
         _missing_parentheses("app.cls", _warn_parentheses_missing)
-        opts = _options("app.cls", options)
+        opts = normalise("app.cls", {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}, unknown)
 
         def wrapper(user_cls: Any) -> Cls:
             if not inspect.isclass(user_cls):
@@ -135,7 +165,7 @@ class App:
         self.registered_functions[tag] = function
         return function
 
-    def _register_cls(self, user_cls: type, opts: _Options) -> Cls:
+    def _register_cls(self, user_cls: type, opts: FunctionOptions) -> Cls:
         members = {k: v for k, v in vars(user_cls).items() if isinstance(v, PartialFunction)}
         hooks = {flag: tuple(k for k, v in members.items() if flag in v.flags) for flag in ("enter", "exit")}
         info = ClsInfo(user_cls.__name__, user_cls, collect_parameters(user_cls), hooks["enter"], hooks["exit"])
@@ -156,7 +186,7 @@ class App:
         self.registered_classes[info.name] = cls
         return cls
 
-    def _spec(self, tag: str, partial: PartialFunction, opts: _Options, info: ClsInfo | None) -> FunctionSpec:
+    def _spec(self, tag: str, partial: PartialFunction, opts: FunctionOptions, info: ClsInfo | None) -> FunctionSpec:
         f = partial.raw_f
         where = f"{self.app_name}.{tag}"
         check_resources(where, gpu=opts.gpu, cpu=opts.cpu, memory=opts.memory, timeout=opts.timeout,
@@ -167,7 +197,7 @@ class App:
             app_name=self.app_name, tag=tag, name=f.__name__, raw_f=f, module=f.__module__,
             source_file=getattr(module, "__file__", None),
             is_async=inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f),
-            is_generator=inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f),
+            is_generator=_is_generator(f) if opts.is_generator is None else opts.is_generator,
             cls=info, web=partial.web, image=opts.image or self.image, gpu=opts.gpu, cpu=opts.cpu,
             memory=opts.memory, ephemeral_disk=opts.ephemeral_disk, timeout=opts.timeout,
             secrets=tuple(self.secrets) + as_secrets(where, opts.secrets),
@@ -178,12 +208,5 @@ class App:
         )
 
 
-def _options(decorator: str, options: dict[str, Any]) -> _Options:
-    known = _Options.__dataclass_fields__
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InvalidError(f"{decorator}() got an unknown option {unknown[0]!r}; options are: {', '.join(known)}.")
-    opts = _Options(**options)
-    if opts.image is not None and not isinstance(opts.image, Image):
-        raise InvalidError(f"{decorator}(image=...) must be a toolkit.Image, got {opts.image!r}.")
-    return opts
+def _is_generator(f: Callable[..., Any]) -> bool:
+    return inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f)

@@ -37,3 +37,11 @@ class WorkerCrashedError(Error):
 
 class CallLostError(Error):
     """A spawned call can never finish: the process that owned its workers exited."""
+
+
+class NotSupportedError(Error):
+    """A feature of the hosted platform that toolkit cannot provide; the message names the nearest alternative."""
+
+
+class NotSupportedWarning(UserWarning):
+    """An option toolkit accepts for compatibility but cannot honour; it is shown once, at the call site."""

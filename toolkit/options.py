@@ -1,0 +1,150 @@
+"""The keyword options of ``@app.function`` and ``@app.cls``, validated and normalised once.
+
+``App.function``/``App.cls`` spell every option out as a typed keyword (so completion, mypy and
+``inspect.signature`` see them, as users of the hosted platform expect) and hand them here.  Each
+option does one of three things:
+
+* it works: ``image``, ``env`` (an inline secret), ``secrets``, ``gpu`` (a list means "any of these":
+  toolkit takes the first), ``cpu``/``memory`` (a ``(request, limit)`` pair sizes the container at the
+  request for cpu and at the limit for memory, because AWS gives a fixed size and a container must
+  not be killed below the limit its author allowed), ``timeout``, the container counts, ``retries``;
+* it is accepted and has no effect on toolkit: a one-line `NotSupportedWarning` at the decorator says
+  so and why (``NO_EFFECT``);
+* it cannot be honoured safely: `NotSupportedError` names the feature and the alternative
+  (``network_file_systems``, ``proxy``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
+from toolkit.image import Image
+from toolkit.secret import Secret
+
+# Options accepted for compatibility whose effect toolkit cannot give, with the reason users see.
+NO_EFFECT: dict[str, str] = {
+    "serialized": "toolkit always ships the function's source file in the image",
+    "region": "a deployed app runs in its stack's region (toolkit deploy --region)",
+    "routing_region": "a deployed app runs in its stack's region (toolkit deploy --region)",
+    "nonpreemptible": "GPU capacity uses spot with on-demand fallback",
+    "enable_memory_snapshot": "Lambda SnapStart does not support container images",
+    "block_network": "containers keep their network; put the function in a VPC without egress instead",
+    "restrict_modal_access": "deployed functions use their own least-privilege IAM role",
+    "i6pn": "there is no private IPv6 network between containers",
+    "include_source": "toolkit always ships the function's source file in the image",
+    "experimental_options": "the hosted platform's experimental options have no AWS counterpart",
+    "_experimental_restrict_output": "the hosted platform's experimental options have no AWS counterpart",
+    "startup_timeout": "a container's start is bounded by the function's timeout",
+    "single_use_containers": "workers are reused between inputs",
+    "max_inputs": "workers are reused between inputs",
+}
+
+
+@dataclass(frozen=True)
+class FunctionOptions:
+    """Options shared by ``@app.function`` and ``@app.cls`` after normalisation."""
+
+    image: Image | None = None
+    gpu: str | None = None
+    cpu: float | None = None
+    memory: int | None = None
+    ephemeral_disk: int | None = None
+    timeout: int = 300
+    secrets: tuple[Secret, ...] = ()
+    min_containers: int = 0
+    max_containers: int | None = None
+    buffer_containers: int = 0
+    scaledown_window: int = 60
+    retries: Any = None  # int | Retries | None, checked by spec.as_retries
+    backend: str = "auto"
+    is_generator: bool | None = None
+    cloud: str | None = None
+
+
+def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, Any]) -> FunctionOptions:
+    """Check ``given`` (the keywords of ``decorator``, in signature order) and build the options toolkit uses."""
+    if unknown:
+        known = ", ".join(given)
+        raise InvalidError(f"{decorator}() got an unknown option {sorted(unknown)[0]!r}; options are: {known}.")
+    _refuse_unsupported(decorator, given)
+    _warn_no_effect(decorator, given)
+    image = given.get("image")
+    if image is not None and not isinstance(image, Image):
+        raise InvalidError(f"{decorator}(image=...) must be a toolkit.Image, got {image!r}.")
+    cloud = given.get("cloud")
+    if cloud not in (None, "aws"):
+        raise InvalidError(f"{decorator}(cloud={cloud!r}): toolkit runs on AWS; remove cloud= or set cloud='aws'.")
+    return FunctionOptions(
+        image=image, gpu=_one_gpu(decorator, given.get("gpu")),
+        cpu=_sized(decorator, "cpu", given.get("cpu"), pick=0),
+        memory=_sized(decorator, "memory", given.get("memory"), pick=1),
+        ephemeral_disk=given.get("ephemeral_disk"), timeout=given.get("timeout", 300),
+        secrets=_secrets(decorator, given.get("secrets"), given.get("env")),
+        min_containers=_or(given.get("min_containers"), 0), max_containers=given.get("max_containers"),
+        buffer_containers=_or(given.get("buffer_containers"), 0),
+        scaledown_window=_or(given.get("scaledown_window"), 60), retries=given.get("retries"),
+        backend=given.get("backend", "auto"), is_generator=given.get("is_generator"), cloud=cloud,
+    )
+
+
+def _or(value: Any, default: Any) -> Any:
+    # The hosted platform's defaults are None ("the platform decides"); toolkit's decision is `default`.
+    return default if value is None else value
+
+
+def _refuse_unsupported(decorator: str, given: Mapping[str, Any]) -> None:
+    if given.get("network_file_systems"):
+        raise NotSupportedError(f"{decorator}(network_file_systems=...) is not supported by toolkit "
+                                "(the hosted platform deprecated it too); use volumes= instead.")
+    if given.get("volumes"):
+        raise NotSupportedError(f"{decorator}(volumes=...) is not supported by toolkit yet; keep shared files in "
+                                "S3 (boto3) or bake them into the image with Image.add_local_dir.")
+    if given.get("proxy") is not None:
+        raise NotSupportedError(f"{decorator}(proxy=...) (a static egress IP) is not supported by toolkit yet; "
+                                "attach a NAT gateway with an Elastic IP to the function's VPC yourself.")
+
+
+def _warn_no_effect(decorator: str, given: Mapping[str, Any]) -> None:
+    for option, why in NO_EFFECT.items():
+        if given.get(option) not in (None, False, {}, ()):
+            # stacklevel 4: this function, normalise, App.function/cls, then the user's decorator line.
+            warnings.warn(f"{decorator}({option}=...) has no effect on toolkit: {why}.",
+                          NotSupportedWarning, stacklevel=4)
+
+
+def _one_gpu(decorator: str, gpu: Any) -> str | None:
+    if isinstance(gpu, (list, tuple)):
+        if not gpu:
+            raise InvalidError(f"{decorator}(gpu=[]) names no GPU; pass e.g. gpu='L4' or gpu=['L4', 'A10G'].")
+        return gpu[0]  # type: ignore[no-any-return]  # checked with the rest by spec.check_resources
+    return gpu  # type: ignore[no-any-return]
+
+
+def _sized(decorator: str, option: str, value: Any, *, pick: int) -> Any:
+    """``(request, limit)`` pairs: AWS sizes a container once, so take ``pick`` of the pair."""
+    if isinstance(value, tuple) and len(value) == 2:
+        request, limit = value
+        if isinstance(request, (int, float)) and isinstance(limit, (int, float)) and limit < request:
+            raise InvalidError(f"{decorator}({option}={value!r}): a (request, limit) pair needs limit >= request.")
+        return value[pick]
+    return value
+
+
+def _secrets(decorator: str, secrets: Collection[Secret] | None, env: Mapping[str, str | None] | None
+             ) -> tuple[Secret, ...]:
+    found: list[Secret] = []
+    for secret in secrets or ():
+        if not isinstance(secret, Secret):
+            raise InvalidError(f"{decorator}: secrets must be toolkit.Secret objects, got {secret!r} "
+                               "(e.g. toolkit.Secret.from_name('my-secret')).")
+        found.append(secret)
+    if env:
+        if not isinstance(env, Mapping):
+            raise InvalidError(f"{decorator}(env={env!r}) must be a dict of variable names to str values.")
+        found.append(Secret.from_dict(env))  # the platform makes env an inline secret too
+    return tuple(found)
+
