@@ -24,6 +24,8 @@ opening a connection, recording a detached call) get a task; the usual request h
 from __future__ import annotations
 
 import asyncio
+import traceback
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
@@ -186,6 +188,7 @@ class RelayCycle:
         self.retry_head: bytes | None = None  # the whole request, when it may be sent again on a fresh connection
         self.detached: asyncio.Future[HTTPResponseRecord] | None = None  # past the budget: the response is collected
         self.collected: list[bytes] = []
+        self.path: bytes | None = None  # the target to forward (origin-form), checked in start()
 
     # -- start ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -196,6 +199,11 @@ class RelayCycle:
                 self.chunked_in = True
             elif name == b"content-length" and self.length is None:
                 self.length = int(value)
+        self.path = request_path(self.url)
+        if self.path is None:  # CONNECT's authority-form, a port over 65535: nothing to forward
+            self.fail_before_worker(text_response(400, f"The request target {self.url.decode('latin-1')!r} is not "
+                                                       "a path or an absolute http URL; send e.g. GET /path."))
+            return
         rejection = gateway.admit(endpoint, self.scope)
         if rejection is not None:
             self.fail_before_worker(rejection_response(rejection))
@@ -210,7 +218,32 @@ class RelayCycle:
         if acquired is not None and conn is not None:
             self.send(acquired[0], acquired[1], conn)
         else:
-            gateway.spawn(self.start_later(acquired))
+            self.run(self.start_later(acquired))
+
+    def run(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a step of this request in the background; whatever it raises ends the request (a 500),
+        never an exception nobody retrieves while the client and a worker slot wait forever."""
+        self.gateway.spawn(self.guarded(work))
+
+    async def guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as exc:  # noqa: BLE001 - a bug here must still answer the client and free the worker
+            self.crashed(exc)
+
+    def crashed(self, exc: Exception) -> None:
+        tag = self.endpoint.tag
+        self.gateway.log(f"{tag}: toolkit serve failed relaying a request: "
+                         + "".join(traceback.format_exception(exc)).rstrip())
+        record = text_response(500, f"toolkit serve failed relaying this request to {tag} "
+                                    f"({type(exc).__name__}: {exc}); the gateway log has the traceback.")
+        self.abandon_upstream()
+        if self.detached is not None:
+            self.settle(record)
+        elif not self.response_started and not self.disconnected:
+            self.answer(record)
+        elif not self.response_complete:
+            self.protocol.transport.close()
 
     @property
     def query(self) -> bytes:
@@ -280,11 +313,8 @@ class RelayCycle:
         self.protocol.flow.resume_reading()
 
     def target(self) -> bytes:
-        url = self.url
-        if url.startswith(b"/"):
-            return url
-        parsed = httptools.parse_url(url)  # absolute-form (a client that thinks it talks to a proxy)
-        return parsed.path + (b"?" + parsed.query if parsed.query else b"")
+        assert self.path is not None  # checked in start()
+        return self.path
 
     def frame(self, chunk: bytes) -> bytes:
         return _chunk(chunk) if self.chunked_in else chunk
@@ -356,7 +386,7 @@ class RelayCycle:
             assert self.worker is not None
             self.worker.upstream.finish(conn, reusable=False)
             self.conn = self.message = None
-            self.gateway.spawn(self.resend(head))  # the server closed that kept-alive connection as we wrote
+            self.run(self.resend(head))  # the server closed that kept-alive connection as we wrote
             return
         self.upstream_failed(error, broken=True)
 
@@ -494,7 +524,7 @@ class RelayCycle:
             return
         self.response_started = True
         self.detached = asyncio.get_running_loop().create_future()
-        self.gateway.spawn(self.see_other(self.detached))
+        self.run(self.see_other(self.detached))
 
     async def see_other(self, result: asyncio.Future[HTTPResponseRecord]) -> None:
         call_id = await self.gateway.detached.detach(self.endpoint.tag, result)
@@ -565,6 +595,19 @@ class RelayCycle:
         gateway = self.gateway
         gateway.budgets.discard(gateway.limits.budget, self)
         gateway.timeouts.discard(self.endpoint.timeout, self)
+
+
+def request_path(url: bytes) -> bytes | None:
+    """The origin-form target (path and query) of a request's ``url``, or None when it has none."""
+    if url.startswith(b"/"):
+        return url
+    try:
+        parsed = httptools.parse_url(url)  # absolute-form (a client that thinks it talks to a proxy)
+    except httptools.HttpParserInvalidURLError:
+        return None
+    if not parsed.path.startswith(b"/"):
+        return None  # "*" (OPTIONS *) or no path at all
+    return parsed.path + (b"?" + parsed.query if parsed.query else b"")
 
 
 def encode_response(record: HTTPResponseRecord, keep_alive: bool, head_only: bool,
