@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from toolkit.exception import CallLostError, InvalidError, NotFoundError
+from toolkit.exception import InvalidError, NotFoundError
+
+if TYPE_CHECKING:
+    from toolkit.local.ownership import OwnedCallStore
 
 _POLL_START, _POLL_MAX = 0.002, 0.1
 
@@ -48,24 +51,19 @@ class FunctionCall:
                 raise TimeoutError(f"{self.object_id} is still running after {timeout} s") from None
         return self._poll(runner.store, timeout)
 
-    def _poll(self, store: Any, timeout: float | None) -> Any:
+    def _poll(self, store: OwnedCallStore, timeout: float | None) -> Any:
         from runtime.callstore import CallStatus
         from toolkit.local.results import unwrap
-        from toolkit.local.runner import owner_alive
 
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _POLL_START
         while True:
-            record = store.get(self.object_id)
+            record = store.get(self.object_id)  # a call whose owner died reads FAILED with CallLostError
             if record is None:
                 raise NotFoundError(f"No call {self.object_id!r} in the local call store ({store.path}).")
             if record.status.finished:
+                assert record.result is not None  # complete() and mark_lost() always write one
                 return unwrap(record.status is CallStatus.DONE, record.result)
-            if not owner_alive(record.owner):
-                raise CallLostError(
-                    f"{self.object_id} ({record.function}) was {record.status.value} when the process that ran it "
-                    "exited; it will not finish. Spawn it again."
-                )
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"{self.object_id} is still {record.status.value}")
             remaining = None if deadline is None else deadline - time.monotonic()

@@ -75,6 +75,22 @@ class SQLiteCallStore:
         )
         return cur.rowcount == 1
 
+    def mark_lost(self, call_id: str, owner: str, error: bytes) -> bool:
+        """Fail an unfinished call whose ``owner`` is gone, with ``error`` (a serialized error) as its result.
+
+        The same conditional write as `complete`: whichever of a result and a lost verdict is
+        written first wins, the other changes nothing, so a caller told "lost" never later sees
+        a result (and one that got a result is never told it was lost).  ``owner`` must still
+        match, so a verdict about one owner never lands on a record another owner holds.
+        """
+        cur = self._connect().execute(
+            "UPDATE calls SET status = ?, result = ?, updated_at = ?"
+            " WHERE call_id = ? AND owner = ? AND status IN (?, ?)",
+            (CallStatus.FAILED.value, error, time.time(), call_id, owner,
+             CallStatus.PENDING.value, CallStatus.RUNNING.value),
+        )
+        return cur.rowcount == 1
+
     def get(self, call_id: str) -> CallRecord | None:
         row = self._connect().execute(f"SELECT {_COLUMNS} FROM calls WHERE call_id = ?", (call_id,)).fetchone()
         if row is None:

@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from runtime.serialization import serialize_error
 from toolkit.exception import AppLoadError, FunctionTimeoutError, WorkerCrashedError
 from toolkit.local import protocol
-from toolkit.local.protocol import WorkerTarget
+from toolkit.local.protocol import PARENT_ENV, WorkerTarget
 from toolkit.spec import Retries
 
 Done = Callable[[bool, bytes], None]
@@ -119,7 +119,8 @@ class WorkerPool:
     def _start_workers(self, count: int) -> None:
         for _ in range(count):
             parent_sock, child_sock = socket.socketpair()
-            env = {**os.environ, **self.env, "TOOLKIT_WORKER": "1", "TOOLKIT_WORKER_FD": str(child_sock.fileno())}
+            env = {**os.environ, **self.env, "TOOLKIT_WORKER": "1", "TOOLKIT_WORKER_FD": str(child_sock.fileno()),
+                   PARENT_ENV: str(os.getpid())}  # a worker whose parent dies stops (`toolkit.local.worker`)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "toolkit.local.worker", self.target.to_json()],
                 pass_fds=[child_sock.fileno()], env=env,

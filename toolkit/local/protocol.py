@@ -5,7 +5,8 @@ as opaque serialized bytes so that the parent never unpickles user objects it do
 
 parent -> worker
     ("inputs", [(input_id, payload), ...])   payload = serialize((args, kwargs))
-    ("shutdown",)
+    ("shutdown",)                            finish what is running, then exit
+    EOF on the socket                        the parent died: exit at once, mid-call
 worker -> parent
     ("ready", pid)
     ("load_error", serialized_error)
@@ -23,6 +24,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from runtime.invocation import params_from_json, params_to_json
+
+PARENT_ENV = "TOOLKIT_WORKER_PARENT"  # the pid of the process that started a worker: it watches for its death
 
 INPUTS, SHUTDOWN = "inputs", "shutdown"
 READY, LOAD_ERROR, RESULTS, YIELD, TIMEOUT = "ready", "load_error", "results", "yield", "timeout"

@@ -1,7 +1,8 @@
 """`LocalRunner`: ``.remote``/``.spawn``/``.map``/``.remote_gen`` on local worker pools.
 
 Spawned calls are recorded in the SQLite call store, so ``FunctionCall.from_id(id)`` works
-from any process on the machine and finished results outlive this one.
+from any process on the machine and finished results outlive this one.  This process owns
+them (`toolkit.local.ownership`): if it dies first, its workers stop and the calls read as lost.
 """
 
 from __future__ import annotations
@@ -9,21 +10,19 @@ from __future__ import annotations
 import atexit
 import os
 import queue
-import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from runtime.callstore import CallStatus, SQLiteCallStore, new_call_id
+from runtime.callstore import CallStatus, new_call_id
 from runtime.serialization import serialize
-from toolkit import config
 from toolkit.exception import SerializationError
+from toolkit.local.ownership import OwnedCallStore, local_call_store
 from toolkit.local.pool import Input, WorkerPool
 from toolkit.local.protocol import WorkerTarget
 from toolkit.local.results import Slot, unwrap
 from toolkit.local.secrets import secret_env
-from toolkit.processes import start_in, stat_fields
 
 if TYPE_CHECKING:
     from toolkit.calls import FunctionCall
@@ -32,30 +31,6 @@ if TYPE_CHECKING:
 MAP_WINDOW = 20_000  # inputs in flight per .map() call; bounds memory for long iterables
 MAP_CHUNK = 256
 DEFAULT_MAX_CONTAINERS = max(4, os.cpu_count() or 1)
-
-
-def owner_token() -> str:
-    return f"local:{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
-
-
-def _process_start(pid: int) -> str:
-    return start_in(stat_fields(pid)) or "?"
-
-
-def owner_alive(owner: str | None) -> bool:
-    """Whether the process that owns a call's workers still runs (same host, pid and start time)."""
-    if not owner or not owner.startswith("local:"):
-        return True  # not ours to judge
-    _, host, pid, started = owner.split(":", 3)
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _process_start(int(pid)) == started
 
 
 def serialize_args(tag: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
@@ -73,15 +48,15 @@ class LocalRunner:
     def __init__(self) -> None:
         self._pools: dict[tuple[Any, ...], WorkerPool] = {}
         self._lock = threading.Lock()
-        self._store: SQLiteCallStore | None = None
+        self._store: OwnedCallStore | None = None
         self._calls: dict[str, Slot] = {}
         self._reaper_started = False
         atexit.register(self.shutdown)
 
     @property
-    def store(self) -> SQLiteCallStore:
+    def store(self) -> OwnedCallStore:
         if self._store is None:
-            self._store = SQLiteCallStore(config.calls_db_path())
+            self._store = local_call_store()
         return self._store
 
     def pool_for(self, fn: Function) -> WorkerPool:
@@ -137,7 +112,7 @@ class LocalRunner:
         pool = self.pool_for(fn)
         payload = serialize_args(fn.spec.tag, args, kwargs)
         call_id = new_call_id()
-        self.store.create(call_id, fn.spec.app_name, fn.spec.tag, payload, owner_token())
+        self.store.create(call_id, fn.spec.app_name, fn.spec.tag, payload)  # owned by this process
         store = self.store
 
         def record(ok: bool, data: bytes) -> None:

@@ -5,6 +5,13 @@ socket on fd ``TOOLKIT_WORKER_FD``.  It imports the user's module the way a cont
 would, builds the class instance and runs ``@toolkit.enter`` hooks once, then runs inputs:
 up to ``max_inputs`` at a time on threads (sync) or on one event loop (async).  A call that
 outlives ``timeout`` takes the whole worker down, as a container would be stopped.
+
+A worker answers only to the process that started it.  When that parent dies (its socket
+reaches EOF, or the worker is re-parented), the worker exits at once, mid-call: nobody can
+receive its results any more, and the calls it was running are reported lost, so letting
+them finish would run them twice when the caller spawns them again
+(`toolkit.local.ownership`).  A shutdown the parent asks for (``("shutdown",)``) still lets
+running calls finish.
 """
 
 from __future__ import annotations
@@ -17,15 +24,16 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NoReturn
 
 from runtime.serialization import deserialize, serialize, serialize_error
 from toolkit.exception import NotFoundError, SerializationError
 from toolkit.local import protocol
-from toolkit.local.protocol import WorkerTarget
+from toolkit.local.protocol import PARENT_ENV, WorkerTarget
 
 FLUSH_EVERY = 64  # results per message when inputs are queued behind each other
 TIMEOUT_EXIT_CODE = 3
+ORPHAN_EXIT_CODE = 4
 
 
 def load_callable(target: WorkerTarget) -> Any:
@@ -134,9 +142,11 @@ class Worker:
         asyncio.run(main())
 
     def watchdog(self) -> None:
-        """Stop the whole worker when an input runs past its deadline, as a container is stopped."""
+        """Stop the whole worker when an input runs past its deadline, as a container is stopped,
+        or when its parent is gone (`exit_if_orphaned`)."""
         while True:
             time.sleep(0.05)
+            exit_if_orphaned()
             now = time.monotonic()
             with self.state_lock:
                 late = [i for i, deadline in self.running.items() if deadline <= now]
@@ -169,7 +179,7 @@ class Worker:
             try:
                 message = protocol.recv(self.conn)
             except (EOFError, OSError):
-                break  # the parent went away: stop taking work
+                orphaned()  # the parent died without asking us to stop
             if message[0] != protocol.INPUTS:
                 break
             with self.state_lock:
@@ -177,6 +187,22 @@ class Worker:
             for item in message[1]:
                 self.inbox.put(item)
         self.inbox.put(None)
+
+
+def orphaned() -> NoReturn:
+    """Exit now, mid-call: the parent that would take the results is gone and has been reported
+    lost.  ``os._exit``: no cleanup may run user code (or write anything) after this point."""
+    os._exit(ORPHAN_EXIT_CODE)
+
+
+def exit_if_orphaned() -> None:
+    """The parent-pid check behind the socket's EOF: the socket stays open while anything else
+    holds the parent's end (a child the parent forked), but re-parenting always shows.
+    (``PR_SET_PDEATHSIG`` would not do: it fires when the parent *thread* that started the
+    worker ends, and pools start workers from short-lived threads.)"""
+    parent = os.environ.get(PARENT_ENV)
+    if parent and os.getppid() != int(parent):
+        orphaned()
 
 
 def _dump(value: Any) -> bytes:
@@ -190,6 +216,7 @@ def _dump(value: Any) -> bytes:
 
 
 def main() -> None:
+    exit_if_orphaned()  # the parent may have died while this process started
     target = WorkerTarget.from_json(sys.argv[1])
     sys.path[:0] = [p for p in target.sys_path if p not in sys.path]
     conn = Connection(int(os.environ["TOOLKIT_WORKER_FD"]))

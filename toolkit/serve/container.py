@@ -11,8 +11,11 @@ class parameters set, ``@toolkit.enter`` hooks run), then
   the gateway then talks to that port directly (one hop less).
 
 It reports ``{"ready": true}`` or ``{"error": "..."}`` as one JSON line on fd
-``TOOLKIT_READY_FD``.  It stops on SIGTERM, or when the serve process goes away, and takes
-the processes the user's code started with it (they share its session).
+``TOOLKIT_READY_FD``.  It stops on SIGTERM, and takes the processes the user's code started
+with it (they share its session).  If the serve process dies without stopping it (kill -9, a
+crash), the whole session is killed at once, mid-request: nobody can receive those responses,
+and a request detached past its budget is reported lost (`toolkit.local.ownership`), so its
+work must not go on to finish behind the client's retry.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from runtime.types import ASGIApp, Receive, Scope, Send
 from toolkit.local.protocol import WorkerTarget
 
 GRACEFUL_SHUTDOWN_S = 5
-PARENT_POLL_S = 0.5
+PARENT_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def watch_parent() -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_POLL_S)
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # this process leads the session's group: it goes too
 
     threading.Thread(target=watch, daemon=True, name="toolkit-parent-watch").start()
 

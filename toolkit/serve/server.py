@@ -19,9 +19,8 @@ from dataclasses import dataclass, field, replace
 import uvicorn
 from rich.console import Console
 
-from runtime.callstore.sqlite import SQLiteCallStore
-from toolkit import config
 from toolkit.exception import AppLoadError, Error, InvalidError
+from toolkit.local.ownership import local_call_store
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
 from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
 from toolkit.serve.containers import ContainerImages, pick_engine
@@ -159,7 +158,7 @@ class ServeSession:
     async def _serve(self, routes: RouteTable, sock: socket.socket) -> None:
         ports = PortLeases({self.options.port: "toolkit serve itself listens on"})
         self.gateway = ServeGateway(self.options.origin, self.options.limits, TokenStore(),
-                                    SQLiteCallStore(config.calls_db_path()), ports, self.log)
+                                    local_call_store(), ports, self.log)  # detached requests: owned by this process
         if self.images is not None:
             self.gateway.launcher = self.images.start
         await self.install(routes)
