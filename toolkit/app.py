@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import inspect
 import sys
-import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from toolkit.cls import Cls, collect_parameters
-from toolkit.exception import InvalidError, NotSupportedError
+from toolkit.exception import InvalidError
 from toolkit.functions import Function
 from toolkit.image import Image
+from toolkit.loaded import loaded_apps, remember
 from toolkit.options import FunctionOptions, normalise
 from toolkit.partial import PartialFunction, _missing_parentheses
+from toolkit.schedule import Schedule, check_schedule, scheduled_without_arguments
 from toolkit.secret import Secret
 from toolkit.spec import (
     ClsInfo,
@@ -28,7 +29,6 @@ from toolkit.spec import (
 )
 from toolkit.urls import slugify
 
-_APPS: weakref.WeakSet[App] = weakref.WeakSet()
 _NO_MOUNTS: Mapping[Any, Any] = MappingProxyType({})  # an immutable default, unlike the platform's `{}`
 # Locals of App.function/App.cls that are not options.
 _NOT_OPTIONS = frozenset({"self", "_warn_parentheses_missing", "unknown", "name", "schedule"})
@@ -54,14 +54,15 @@ class App:
         self.registered_functions: dict[str, Function] = {}
         self.registered_classes: dict[str, Cls] = {}
         self.local_entrypoints: dict[str, Callable[..., Any]] = {}
-        _APPS.add(self)
+        remember(self)
 
     def __repr__(self) -> str:
         return f"<toolkit.App {self.name!r} with {len(self.registered_functions)} functions>"
 
     @staticmethod
     def _instances() -> list[App]:
-        return list(_APPS)
+        apps: list[App] = [app for app in loaded_apps() if isinstance(app, App)]
+        return apps
 
     @property
     def app_name(self) -> str:
@@ -94,9 +95,7 @@ class App:
         """
         _missing_parentheses("app.function", _warn_parentheses_missing)
         given = {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}
-        if schedule is not None:
-            raise NotSupportedError("@app.function(schedule=...) is not supported by toolkit yet; "
-                                    "run the function from cron or EventBridge Scheduler yourself.")
+        checked_schedule = check_schedule("app.function", schedule)
         opts = normalise("app.function", given, unknown)
 
         def wrapper(target: Any) -> Function:
@@ -110,7 +109,8 @@ class App:
                 raise InvalidError(f"@toolkit.{sorted(partial.flags)[0]}() is for methods of an @app.cls class, "
                                    f"not for the function {partial.name!r}.")
             tag = name or partial.raw_f.__name__
-            spec = self._spec(tag, partial, opts, None)
+            spec = self._spec(tag, partial, opts, None, scheduled_without_arguments(tag, partial.raw_f,
+                                                                                    checked_schedule))
             return self._register(Function(spec))
 
         return wrapper
@@ -186,7 +186,8 @@ class App:
         self.registered_classes[info.name] = cls
         return cls
 
-    def _spec(self, tag: str, partial: PartialFunction, opts: FunctionOptions, info: ClsInfo | None) -> FunctionSpec:
+    def _spec(self, tag: str, partial: PartialFunction, opts: FunctionOptions, info: ClsInfo | None,
+              schedule: Schedule | None = None) -> FunctionSpec:
         f = partial.raw_f
         where = f"{self.app_name}.{tag}"
         check_resources(where, gpu=opts.gpu, cpu=opts.cpu, memory=opts.memory, timeout=opts.timeout,
@@ -204,7 +205,7 @@ class App:
             min_containers=opts.min_containers, max_containers=opts.max_containers,
             buffer_containers=opts.buffer_containers, scaledown_window=opts.scaledown_window,
             retries=as_retries(where, opts.retries), backend=backend,
-            max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs,
+            max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
         )
 
 

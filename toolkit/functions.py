@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 from toolkit import config, urls
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.loaded import loaded_apps
+from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[A
         yield item
 
 
-class Function:
+class Function(Decorated):
     def __init__(self, spec: FunctionSpec, params: Params = ()) -> None:
         self.spec = spec
         self.params = params
@@ -149,9 +151,7 @@ class Function:
     @staticmethod
     def from_name(app_name: str, name: str) -> Function:
         """Look up a function of an app loaded in this process by app name and function tag."""
-        from toolkit.app import App
-
-        for app in App._instances():
+        for app in loaded_apps():
             if app.name == app_name:
                 if name in app.registered_functions:
                     return app.registered_functions[name]

@@ -58,10 +58,18 @@ def _missing_parentheses(decorator: str, value: object) -> None:
         )
 
 
-def _as_partial(decorator: str, target: Any) -> PartialFunction:
-    from toolkit.functions import Function  # local import: functions imports this module
+class Decorated:
+    """Base of what ``@app.function`` returns (`toolkit.functions.Function`).
 
-    if isinstance(target, Function):
+    Defined here so that a web decorator stacked above ``@app.function`` is recognised without this
+    module importing the one that builds on it.
+    """
+
+    spec: Any
+
+
+def _as_partial(decorator: str, target: Any) -> PartialFunction:
+    if isinstance(target, Decorated):
         raise InvalidError(
             f"@{decorator} is above @app.function on {target.spec.name!r}; decorators apply bottom-up, "
             f"so put @{decorator} directly on the function, below @app.function."

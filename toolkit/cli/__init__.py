@@ -13,28 +13,10 @@ from typing import Any
 
 import click
 
+from toolkit.cli.failures import EXIT_REMOTE_ERROR, EXIT_USER_ERROR, UserCodeFailed
 from toolkit.exception import Error
 
-EXIT_USER_ERROR = 1
-EXIT_REMOTE_ERROR = 3
-
-
-class UserCodeFailed(click.ClickException):
-    """The user's function raised: show its (remote) traceback, exit 3."""
-
-    exit_code = EXIT_REMOTE_ERROR
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(f"{type(exc).__name__}: {exc}")
-        self.exc = exc
-
-    def show(self, file: Any = None) -> None:
-        import traceback
-
-        cause = self.exc.__cause__
-        detail = getattr(cause, "tb", None) or "".join(traceback.format_exception(self.exc))
-        click.echo(detail.rstrip(), err=True)
-        click.echo(click.style("Error: ", fg="red") + self.format_message(), err=True)
+__all__ = ["EXIT_REMOTE_ERROR", "EXIT_USER_ERROR", "UserCodeFailed", "cli", "main"]
 
 
 class ToolkitGroup(click.Group):

@@ -55,7 +55,7 @@ def _show(value: Any) -> None:
 def run(ctx: click.Context, ref: str | None, module: str | None) -> None:
     """Run a function or local entrypoint: toolkit run app.py::fn --x 3 (see --help after APP_REF)."""
     from toolkit import loader
-    from toolkit.cli import UserCodeFailed
+    from toolkit.cli.failures import UserCodeFailed
     from toolkit.functions import Function
 
     if not ref and not module:
