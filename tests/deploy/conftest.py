@@ -1,12 +1,14 @@
-"""The FAKE pulumi fixture: tests/deploy/fake_pulumi/pulumi first on PATH, with a clean
-environment (fake AWS keys, a region, an isolated TOOLKIT_HOME)."""
+"""Fixtures of the deploy tests: the FAKE pulumi (tests/deploy/fake_pulumi/pulumi first on PATH,
+with a clean environment: fake AWS keys, a region, an isolated TOOLKIT_HOME), a moto server on
+loopback, and a LocalStack stand-in that answers ``/_localstack/health`` like a chosen edition."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deploy_helpers import FAKE_PULUMI_DIR, FakePulumi, base_env, no_pulumi_path
+from deploy_helpers import FAKE_PULUMI_DIR, FakePulumi, HealthServer, base_env, free_port, no_pulumi_path
 
 
 @pytest.fixture
@@ -18,3 +20,32 @@ def fake_pulumi(tmp_path: Path) -> FakePulumi:
     fake.dir.mkdir()
     fake.scenario()
     return fake
+
+
+@pytest.fixture
+def localstack() -> Iterator[HealthServer]:
+    """A LocalStack stand-in on 127.0.0.1 offering every service (a Pro edition) until told otherwise."""
+    server = HealthServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str) -> str:
+    import httpx
+
+    httpx.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()  # each test: an empty account
+    return moto_server

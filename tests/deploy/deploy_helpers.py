@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +90,9 @@ class FakePulumi:
                 sets.append(dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--plaintext"))
         return sets
 
+    def stack_resources(self, qualified: str) -> list[list[str]]:
+        return list(self.state()["stacks"][qualified].get("resources", []))
+
     def run(self, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
         return run_cli(list(args), self.env, cwd)
 
@@ -94,6 +100,60 @@ class FakePulumi:
         (self.dir / "state" / "calls.jsonl").unlink(missing_ok=True)
 
 
+def read_manifest(config: dict[str, str]) -> dict[str, Any]:
+    """The manifest a `config set-all` gave the program: a deploy passes the path of a file."""
+    value = config["toolkit:manifest"]
+    assert not value.lstrip().startswith("{"), "the manifest belongs in a file, not on a command line"
+    return dict(json.loads(Path(value).read_text()))
+
+
 def write_images(path: Path, tags_digests: dict[str, str], repo: str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/toolkit/x") -> Path:
     path.write_text(json.dumps({tag: f"{repo}@{digest}" for tag, digest in tags_digests.items()}))
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+PRO_SERVICES = ("acm", "apigatewayv2", "autoscaling", "cloudfront", "dynamodb", "ec2", "ecr", "ecs", "elbv2", "iam",
+                "lambda", "logs", "route53", "s3", "secretsmanager", "ssm", "stepfunctions", "sts")
+# What LocalStack's free edition lists (it has no ECR, API Gateway v2, ECS, ELBv2 or CloudFront).
+COMMUNITY_SERVICES = ("acm", "autoscaling", "dynamodb", "ec2", "iam", "lambda", "logs", "route53", "s3",
+                      "secretsmanager", "ssm", "stepfunctions", "sts")
+
+
+class HealthServer:
+    """Answers ``GET /_localstack/health`` with ``{"edition", "services": {name: "available"}}``;
+    anything else 404.  Real HTTP on 127.0.0.1, in a thread."""
+
+    def __init__(self, edition: str = "pro", services: tuple[str, ...] = PRO_SERVICES) -> None:
+        self.edition, self.services = edition, services
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if self.path.split("?")[0] != "/_localstack/health":
+                    self.send_error(404)
+                    return
+                body = json.dumps({"edition": owner.edition, "version": "4.0.0",
+                                   "services": {name: "available" for name in owner.services}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -5,38 +5,10 @@ Stack outputs come from the FAKE pulumi, as in test_orchestration."""
 from __future__ import annotations
 
 import json
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from deploy_helpers import DIGEST_A, FakePulumi, write_images
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def moto_endpoint(moto_server: str) -> str:
-    import httpx
-
-    httpx.post(f"{moto_server}/moto-api/reset").raise_for_status()  # each test starts from an empty account
-    return moto_server
 
 
 def _client(endpoint: str, service: str):  # type: ignore[no-untyped-def]

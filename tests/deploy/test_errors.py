@@ -12,6 +12,7 @@ from deploy_helpers import (
     DIGEST_A,
     DIGEST_B,
     FakePulumi,
+    HealthServer,
     assert_one_line_error,
     base_env,
     no_pulumi_path,
@@ -56,9 +57,11 @@ def test_no_region(fake_pulumi: FakePulumi) -> None:
     assert_one_line_error(fake_pulumi.run("deploy", "examples/hello.py"), "No AWS region", "--region", "AWS_REGION")
 
 
-def test_localstack_needs_no_credentials_or_region(fake_pulumi: FakePulumi, tmp_path: Path) -> None:
+def test_localstack_needs_no_credentials_or_region(fake_pulumi: FakePulumi, tmp_path: Path,
+                                                   localstack: HealthServer) -> None:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
         fake_pulumi.env.pop(key)
+    fake_pulumi.env.update(LOCALSTACK_ENDPOINT=localstack.url)
     images = write_images(tmp_path / "images.json", {"square": DIGEST_A, "countdown": DIGEST_B})
     result = fake_pulumi.run("deploy", "examples/hello.py", "--target", "localstack", "--images", str(images))
     assert result.returncode == 0, result.stderr

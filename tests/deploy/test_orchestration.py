@@ -14,7 +14,16 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from deploy_helpers import DIGEST_A, DIGEST_B, EXAMPLES, FakePulumi, assert_one_line_error, write_images
+from deploy_helpers import (
+    DIGEST_A,
+    DIGEST_B,
+    EXAMPLES,
+    FakePulumi,
+    HealthServer,
+    assert_one_line_error,
+    read_manifest,
+    write_images,
+)
 
 REPO_URL = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/toolkit/text-to-speech-main"
 TAGS = {"hello": DIGEST_A, "show_url": DIGEST_B, "web_endpoint_handler": DIGEST_A}
@@ -46,20 +55,20 @@ def test_first_deploy_creates_the_stack_sets_config_and_prints_urls(fake_pulumi:
     assert result.returncode == 0, result.stderr
     commands = fake_pulumi.commands()
     assert commands[0] == ["version"]
-    assert commands[1] == ["stack", "select", "--stack", "main"]  # not found by the fake ...
-    assert commands[2] == ["stack", "init", "main"]  # ... so created
+    assert commands[1] == ["stack", "select", "--stack", "main-eu-west-1"]  # not found by the fake ...
+    assert commands[2] == ["stack", "init", "main-eu-west-1"]  # ... so created
     assert commands[3][:4] == ["plugin", "install", "resource", "aws"]
     ups = [c for c in commands if c[0] == "up"]
     assert len(ups) == 1 and ups[0][:3] == ["up", "--yes", "--skip-preview"] and "--event-log" in ups[0]
     (config,) = fake_pulumi.config_sets()  # prebuilt images: no registry phase
-    manifest = json.loads(config["toolkit:manifest"])
+    manifest = read_manifest(config)
     assert manifest["app"]["name"] == "text_to_speech" and manifest["ephemeral"] is False
     assert json.loads(config["toolkit:images"]) == {t: f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/toolkit/x@{d}"
                                                     for t, d in TAGS.items()}
     assert config["toolkit:registryOnly"] == "false"
     assert config["aws:region"] == config["toolkit:region"] == "eu-west-1"
     assert config["toolkit:emulatorEndpoint"] == ""
-    assert "organization/toolkit-text-to-speech/main" in fake_pulumi.state()["stacks"]
+    assert "organization/toolkit-text-to-speech/main-eu-west-1" in fake_pulumi.state()["stacks"]
     assert result.stdout.splitlines() == [
         "hello: https://default--text-to-speech-hello.apps.example.net",
         "       https://api.example.com", "       https://example.com", "       https://tts.apps.example.com",
@@ -100,24 +109,24 @@ def test_unchanged_redeploy_changes_nothing(fake_pulumi: FakePulumi, tmp_path: P
     assert json.loads(second.stdout)["changes"] == {"same": 3}
     first_config, second_config = fake_pulumi.config_sets()
     assert first_config == second_config  # byte-identical config: the engine sees nothing to do
-    assert [c for c in fake_pulumi.commands() if c[:2] == ["stack", "init"]] == [["stack", "init", "main"]]
+    assert [c for c in fake_pulumi.commands() if c[:2] == ["stack", "init"]] == [["stack", "init", "main-eu-west-1"]]
     assert "no changes (3 unchanged)" in second.stderr
 
 
-def test_env_and_localstack_target(fake_pulumi: FakePulumi, tmp_path: Path) -> None:
+def test_env_and_localstack_target(fake_pulumi: FakePulumi, tmp_path: Path, localstack: HealthServer) -> None:
     scenario(fake_pulumi)
-    fake_pulumi.env.update(LOCALSTACK_ENDPOINT="http://127.0.0.1:4599")
+    fake_pulumi.env.update(LOCALSTACK_ENDPOINT=localstack.url)
     result = deploy(fake_pulumi, tmp_path, "--env", "staging", "--target", "localstack", "--region", "us-west-2")
     assert result.returncode == 0, result.stderr
-    assert ["stack", "select", "--stack", "staging"] in fake_pulumi.commands()
+    assert ["stack", "select", "--stack", "staging-us-west-2"] in fake_pulumi.commands()
     (config,) = fake_pulumi.config_sets()
-    assert config["toolkit:emulatorEndpoint"] == "http://127.0.0.1:4599"
+    assert config["toolkit:emulatorEndpoint"] == localstack.url
     assert config["toolkit:region"] == "us-west-2"
-    manifest = json.loads(config["toolkit:manifest"])
+    manifest = read_manifest(config)
     assert manifest["environment"] == "staging"
     assert {f["web"]["host"] for f in manifest["functions"]} >= {"default-staging--speechify"}
     ups = [c for c in fake_pulumi.calls() if c["argv"][0] == "up"]
-    assert ups[0]["env"]["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
+    assert ups[0]["env"]["AWS_ENDPOINT_URL"] == localstack.url
 
 
 class RecordingPublisher:
@@ -169,12 +178,12 @@ def test_url_destroy_and_app_list(fake_pulumi: FakePulumi, tmp_path: Path) -> No
     listed = fake_pulumi.run("app", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
-    assert row["app"] == "text_to_speech" and row["stack"] == "main" and row["resources"] == 3
+    assert row["app"] == "text_to_speech" and row["stack"] == "main-eu-west-1" and row["resources"] == 3
     assert {e["url"] for e in row["endpoints"]} == set(OUTPUTS["endpoints"].values())
     destroyed = fake_pulumi.run("destroy", "examples/urls_and_domains.py", "--yes")
     assert destroyed.returncode == 0, destroyed.stderr
     assert any(c[0] == "destroy" for c in fake_pulumi.commands())
-    assert ["stack", "rm", "--yes", "main"] in fake_pulumi.commands()
+    assert ["stack", "rm", "--yes", "main-eu-west-1"] in fake_pulumi.commands()
     assert fake_pulumi.state()["stacks"] == {}
     assert_one_line_error(fake_pulumi.run("url", "examples/urls_and_domains.py::hello"), "no deployment")
     assert "No deployed apps" in fake_pulumi.run("app", "list").stdout

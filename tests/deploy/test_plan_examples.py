@@ -64,16 +64,16 @@ def test_plan_every_example_offline(example: str, offline_env: dict[str, str]) -
         missing = expected_types(fn) - types
         assert not missing, f"{example}::{fn['tag']} ({fn['kind']}, {fn['backend']}) lacks {sorted(missing)}"
     app = manifest["app"]["name"].replace("_", "-")
-    assert plan["stack"] == f"toolkit-{app}/main"
+    assert plan["stack"] == f"toolkit-{app}/main-us-east-1"  # no region configured: named for us-east-1
     names = {r["name"] for r in plan["resources"]}
-    assert all(n.startswith(f"{app}-main") for n in names), sorted(names)[:5]
+    assert all(n.startswith(f"{app}-main-us-east-1"[:33]) for n in names), sorted(names)[:5]
 
 
 def test_plan_table_names_resources_and_env_changes_names(offline_env: dict[str, str]) -> None:
     result = run_cli(["plan", "examples/hello.py", "--env", "staging"], offline_env)
     assert result.returncode == 0, result.stderr
-    assert "toolkit-hello/staging" in result.stdout
-    assert "aws:lambda/function:Function  hello-staging-square-lambda-function" in result.stdout
+    assert "toolkit-hello/staging-us-east-1" in result.stdout
+    assert "aws:lambda/function:Function  hello-staging-us-east-1-square-lambda-function" in result.stdout
 
 
 def test_plan_of_a_broken_app_is_one_line(offline_env: dict[str, str], tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from toolkit.deploy.errors import DeployError
 
-__all__ = ["WORKSPACE_PREFIX", "put_workspace_secret", "sync_stack_secrets"]
+__all__ = ["WORKSPACE_PREFIX", "check_named_secrets", "put_workspace_secret", "sync_stack_secrets"]
 
 WORKSPACE_PREFIX = "toolkit/secrets/"
 
@@ -56,6 +56,30 @@ def _named_values(client: Any, name: str) -> str:
         raise DeployError(f"Secret {name!r} is not in Secrets Manager; create it with "
                           f"`toolkit secret create {name} KEY=VALUE... --target aws`, then deploy again.")
     return value
+
+
+def check_named_secrets(client: Any, names: Iterable[str]) -> None:
+    """Every ``Secret.from_name`` the app uses exists, checked before any resource changes: a
+    deploy that fails on a missing secret after ``pulumi up`` has already replaced the
+    functions that need it."""
+    from botocore.exceptions import ClientError
+
+    missing: list[str] = []
+    for name in sorted(set(names)):
+        try:
+            client.describe_secret(SecretId=WORKSPACE_PREFIX + name)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise DeployError(f"Cannot read secret {name!r} from Secrets Manager ({_code(exc) or exc}); "
+                                  "the deploying user needs secretsmanager:DescribeSecret on "
+                                  f"{WORKSPACE_PREFIX}*.") from None
+            missing.append(name)
+    if missing:
+        first = missing[0]
+        raise DeployError(f"Named secret{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} not in "
+                          f"Secrets Manager ({WORKSPACE_PREFIX}<name>); nothing was deployed. Create "
+                          f"{'each' if len(missing) > 1 else 'it'} with `toolkit secret create {first} KEY=VALUE... "
+                          "--target aws`, then deploy again.")
 
 
 def sync_stack_secrets(client: Any, secrets: Iterable[Any], arns: Mapping[str, str],

@@ -5,11 +5,15 @@ A deploy is plan -> apply from inert data (DESIGN §7): the app becomes a manife
 manifest plus the images become the stack config (``stack_config``), and the infra
 program turns that config into resources.  Phases:
 
-1. registry: on a stack with no ECR repository yet, ``pulumi up`` with
-   ``toolkit:registryOnly=true`` so images have somewhere to go;
+0. preflight, before any resource changes: the named secrets exist in Secrets Manager, and
+   a LocalStack endpoint offers every service the app needs;
+1. registry: on a stack whose *state* holds no ECR repository yet, ``pulumi up`` with
+   ``toolkit:registryOnly=true`` so images have somewhere to go: untargeted only on a stack
+   that owns no resources, else restricted with ``--target`` to the repository (state.py);
 2. images: build what changed, push, get digests (skipped for ``--images FILE``);
-3. everything: ``pulumi up`` with the manifest and the digests;
-4. secret values into the secrets the program declared.
+3. everything: ``pulumi up`` with the manifest (in a file, not on a command line) and the digests;
+4. secret values into the secrets the program declared;
+5. verification: each endpoint's URL and each function's call path answer (verify.py).
 
 An unchanged app gives byte-identical config (canonical JSON, digests not tags) and the
 image builder skips unchanged images, so a redeploy builds nothing and changes nothing.
@@ -28,8 +32,9 @@ from toolkit.deploy.offline import ResourcePlan, placeholder_images, plan_offlin
 from toolkit.deploy.outputs import DeployedApp, parse_outputs
 from toolkit.deploy.progress import Progress
 from toolkit.deploy.stack_config import stack_config
-from toolkit.deploy.target import Target, TargetKind, check_credentials, resolve_target
-from toolkit.deploy.workspace import PulumiSession, ensure_cli
+from toolkit.deploy.state import StackState, registry_targets
+from toolkit.deploy.target import Target, TargetKind, check_credentials, naming_region, resolve_target
+from toolkit.deploy.workspace import PulumiSession, ensure_cli, workspace_dir
 
 __all__ = ["DeployOptions", "DeployOutcome", "Deployer", "LoadedApp", "load_app_for_deploy"]
 
@@ -64,7 +69,9 @@ def load_app_for_deploy(app: App, options: DeployOptions) -> LoadedApp:
     if not app.name:
         raise DeployError("Deploying needs an app name: toolkit.App('my-app').")
     manifest = build_manifest(app, ephemeral=options.ephemeral, environment=options.environment)
-    return LoadedApp(app, manifest, stack_name(app.name, manifest["environment"], ephemeral=options.ephemeral))
+    region = naming_region(options.target, options.region)
+    return LoadedApp(app, manifest, stack_name(app.name, manifest["environment"], region=region,
+                                               ephemeral=options.ephemeral))
 
 
 @dataclass
@@ -112,20 +119,21 @@ class Deployer:
 
     def plan(self, loaded: LoadedApp) -> ResourcePlan:
         """Offline: no CLI, no credentials; a region is only needed to name things."""
-        target = Target(self.options.target, self.options.region or "us-east-1",
+        target = Target(self.options.target, naming_region(self.options.target, self.options.region),
                         resolve_target("localstack").endpoint if self.options.target == "localstack" else None)
         config = stack_config(loaded.manifest, target, images=placeholder_images(loaded.manifest))
         return plan_offline(loaded.stack, config)
 
     def deploy(self, loaded: LoadedApp) -> DeployOutcome:
         target = self.target()
+        self._preflight(loaded, target)
         session = self.session(loaded, target)
         self.progress.step(f"Stack {loaded.stack} ({target.kind}, {target.region}, state in {session.backend.url})")
         stack = session.open(create=True)
         session.install_provider(stack)
         images = self._images(loaded, session, stack, target)
         self.progress.step("Deploying resources")
-        self._set_config(session, stack, stack_config(loaded.manifest, target, images=images))
+        self._set_config(session, stack, self._config(loaded, target, images=images))
         result = session.run("up", lambda: stack.up(on_output=self.progress.on_output,
                                                     on_event=self.progress.on_event, color="never"))
         changes = dict((result.summary.resource_changes if result.summary else None) or self.progress.changes)
@@ -142,7 +150,7 @@ class Deployer:
         session.install_provider(stack)
         # The last deploy's digests where there are some: a preview of an unchanged app shows no changes.
         images = {**placeholder_images(loaded.manifest), **existing_images(session, stack)}
-        self._set_config(session, stack, stack_config(loaded.manifest, target, images=images))
+        self._set_config(session, stack, self._config(loaded, target, images=images))
         result = session.run("preview", lambda: stack.preview(on_output=self.progress.on_output,
                                                               on_event=self.progress.on_event, color="never"))
         self.progress.changes = dict(result.change_summary or {})
@@ -171,6 +179,25 @@ class Deployer:
 
     # -- phases ----------------------------------------------------------------------------
 
+    def _preflight(self, loaded: LoadedApp, target: Target) -> None:
+        """Checks that need the account but change nothing: a failure here leaves every
+        resource as it was (a missing named secret used to surface after `pulumi up`)."""
+        from toolkit.deploy.aws_secrets import check_named_secrets
+        from toolkit.deploy.localstack import check_localstack
+
+        if target.endpoint is not None:
+            check_localstack(target, loaded.manifest)
+        named = [s.name for s in loaded.secrets if s.source == "named"]
+        if named:
+            self.progress.step("Checking named secrets")
+            check_named_secrets(target.client("secretsmanager"), named)
+
+    def _config(self, loaded: LoadedApp, target: Target, *, images: dict[str, str] | None = None,
+                registry_only: bool = False) -> dict[str, str]:
+        manifests = workspace_dir(loaded.stack.project) / "manifests" / loaded.stack.stack
+        return stack_config(loaded.manifest, target, images=images, registry_only=registry_only,
+                            manifest_dir=manifests)
+
     def _set_config(self, session: PulumiSession, stack: Any, values: dict[str, str]) -> None:
         session.run("config set-all", lambda: stack.set_all_config(_config_map(values)))
 
@@ -178,19 +205,33 @@ class Deployer:
         publisher = self.publisher or ToolkitImages()
         repository: str | None = None
         if publisher.needs_registry:
-            repository = parse_outputs(session.run("stack output", stack.outputs)).repository_url
-            if repository is None:
-                repository = self._registry_phase(loaded, session, stack, target)
+            repository = self._repository(loaded, session, stack, target)
         self.progress.step("Images")
         with target.applied():
             return publisher.publish(loaded.manifest, repository, self.progress.detail)
 
-    def _registry_phase(self, loaded: LoadedApp, session: PulumiSession, stack: Any, target: Target) -> str | None:
-        self.progress.step("Creating the image registry (first deploy of this stack)")
-        self._set_config(session, stack, stack_config(loaded.manifest, target, registry_only=True))
-        result = session.run("up", lambda: stack.up(on_output=self.progress.on_output,
-                                                    on_event=self.progress.on_event, color="never"))
-        return parse_outputs(result.outputs).repository_url
+    def _repository(self, loaded: LoadedApp, session: PulumiSession, stack: Any, target: Target) -> str | None:
+        """The stack's ECR repository, created first when the stack's state has none."""
+        found = parse_outputs(session.run("stack output", stack.outputs)).repository_url
+        if found:
+            return found
+        state = stack_state(session, stack)
+        if state.repository_url:  # outputs lost (a failed update), resources intact
+            return state.repository_url
+        self._registry_phase(loaded, session, stack, target, targeted=state.owns_resources)
+        return parse_outputs(session.run("stack output", stack.outputs)).repository_url or \
+            stack_state(session, stack).repository_url
+
+    def _registry_phase(self, loaded: LoadedApp, session: PulumiSession, stack: Any, target: Target, *,
+                        targeted: bool) -> None:
+        """``registryOnly`` declares one repository: on a stack that owns other resources an
+        untargeted ``up`` of it would delete them all, so that case runs with ``--target``."""
+        targets = registry_targets(loaded.stack.stack, loaded.stack.project) if targeted else None
+        self.progress.step("Creating the image registry" + (" (targeted: other resources untouched)" if targeted
+                                                            else " (first deploy of this stack)"))
+        self._set_config(session, stack, self._config(loaded, target, registry_only=True))
+        session.run("up", lambda: stack.up(target=targets, on_output=self.progress.on_output,
+                                           on_event=self.progress.on_event, color="never"))
 
     def _secrets(self, loaded: LoadedApp, deployed: DeployedApp, target: Target) -> list[str]:
         if not deployed.secret_arns:
@@ -200,6 +241,12 @@ class Deployer:
         self.progress.step("Secrets")
         return sync_stack_secrets(target.client("secretsmanager"), loaded.secrets, deployed.secret_arns,
                                   self.progress.detail)
+
+
+def stack_state(session: PulumiSession, stack: Any) -> StackState:
+    """The resources in the stack's state (``pulumi stack export``)."""
+    exported = session.run("stack export", stack.export_stack)
+    return StackState.from_deployment(exported.deployment)
 
 
 def existing_images(session: PulumiSession, stack: Any) -> dict[str, str]:

@@ -1,9 +1,15 @@
 """Which Pulumi project and stack hold an app's resources.
 
-One Pulumi project per app (``toolkit-<app>``) and one stack per environment (``main`` when
-none is set); ``toolkit serve --cloud`` uses ``<env>-dev``.  The infra program prefixes every
-physical name with ``<app>-<stack>`` (``hello-main-square``), so keeping the app out of the
-stack name keeps AWS names short, and two apps never share a stack.
+One Pulumi project per app (``toolkit-<app>``) and one stack per environment and region:
+``<env>-<region>`` (``main-eu-west-1``; ``main`` when no environment is set), and
+``toolkit serve --cloud`` uses ``<env>-dev-<region>``.  The infra program prefixes every
+physical name with ``<app>-<stack>`` (``hello-main-eu-west-1-square``), so keeping the app
+out of the stack name keeps AWS names short, and two apps never share a stack.
+
+The region is part of the stack because a stack's state describes one region's resources:
+deploying the same app to another region under the same stack would replace everything,
+collide on IAM names (global: ``EntityAlreadyExists``) while the old region's still exist,
+and push images to the old region's ECR.  Each region gets its own stack and names instead.
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ class StackName:
         return StackName(parts[-2] if len(parts) > 1 else "", parts[-1])
 
 
-def stack_name(app: str, environment: str | None = None, *, ephemeral: bool = False) -> StackName:
-    stack = _slug(environment or "") or DEFAULT_STACK
-    return StackName(f"{PROJECT_PREFIX}{_slug(app) or 'app'}", stack + (EPHEMERAL_SUFFIX if ephemeral else ""))
+def stack_name(app: str, environment: str | None = None, *, region: str | None = None,
+               ephemeral: bool = False) -> StackName:
+    """``region=None`` only for callers that name no AWS resources (tests of the slugging)."""
+    stack = (_slug(environment or "") or DEFAULT_STACK) + (EPHEMERAL_SUFFIX if ephemeral else "")
+    if region:
+        stack = f"{stack}-{_slug(region)}"
+    return StackName(f"{PROJECT_PREFIX}{_slug(app) or 'app'}", stack)

@@ -3,19 +3,27 @@
 Built in one place so that ``toolkit plan`` (mock runtime) and ``toolkit deploy`` (the
 real engine) run the program on identical values.  Values are canonical JSON: the same app
 gives the same config, so an unchanged redeploy changes nothing.
+
+A deploy passes the manifest as a *file* (``toolkit:manifest`` = its path; infra/config.py
+reads JSON or a path): the Automation API sets config with one ``pulumi config set-all
+--plaintext KEY=VALUE`` command line, and Linux refuses any single argument over 128 KiB
+(``MAX_ARG_STRLEN``), which an app with many functions or a large image spec reaches.  The
+file is named by its content's hash, so a changed manifest is a changed config value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from toolkit import config
 from toolkit.deploy.target import Target
 
-__all__ = ["HOSTED_ZONE_ENV", "stack_config"]
+__all__ = ["HOSTED_ZONE_ENV", "stack_config", "write_manifest"]
 
 HOSTED_ZONE_ENV = "TOOLKIT_HOSTED_ZONE"
 
@@ -24,15 +32,33 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def write_manifest(manifest: Mapping[str, Any], directory: Path) -> Path:
+    """``directory/manifest-<sha256[:16]>.json``, the only manifest file left there."""
+    text = _canonical(manifest)
+    path = directory / f"manifest-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    directory.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        staging = path.with_suffix(".tmp")
+        staging.write_text(text)
+        staging.replace(path)  # atomic: a concurrent preview never reads half a manifest
+    for stale in directory.glob("manifest-*.json"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return path
+
+
 def stack_config(
     manifest: Mapping[str, Any], target: Target, *, images: Mapping[str, str] | None = None,
-    registry_only: bool = False,
+    registry_only: bool = False, manifest_dir: Path | None = None,
 ) -> dict[str, str]:
-    """``namespace:key`` -> plain string, as ``pulumi config set-all --plaintext`` takes them."""
+    """``namespace:key`` -> plain string, as ``pulumi config set-all --plaintext`` takes them.
+
+    With ``manifest_dir`` the manifest goes into a file there and the config holds its path.
+    """
     values = {
         "aws:region": target.region,
         "toolkit:region": target.region,
-        "toolkit:manifest": _canonical(manifest),
+        "toolkit:manifest": str(write_manifest(manifest, manifest_dir)) if manifest_dir else _canonical(manifest),
         "toolkit:images": _canonical(dict(images or {})),
         "toolkit:registryOnly": "true" if registry_only else "false",
     }

@@ -16,12 +16,14 @@ from typing import Any, Literal
 
 from toolkit.deploy.errors import CredentialsError, RegionError
 
-__all__ = ["DEFAULT_LOCALSTACK", "LOCALSTACK_ENV", "Target", "TargetKind", "resolve_target"]
+__all__ = ["DEFAULT_LOCALSTACK", "LOCALSTACK_ENV", "PLAN_REGION", "Target", "TargetKind", "naming_region",
+           "resolve_target"]
 
 TargetKind = Literal["aws", "localstack"]
 DEFAULT_LOCALSTACK = "http://localhost:4566"
 LOCALSTACK_ENV = "LOCALSTACK_ENDPOINT"
 LOCALSTACK_REGION = "us-east-1"
+PLAN_REGION = "us-east-1"  # what `toolkit plan` names things after when no region is configured
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,16 @@ def resolve_target(kind: TargetKind = "aws", region: str | None = None) -> Targe
     if not chosen:
         raise RegionError()
     return Target("aws", chosen)
+
+
+def naming_region(kind: TargetKind = "aws", region: str | None = None) -> str:
+    """The region a stack is named after (names.py): the deploy's region, or ``PLAN_REGION``
+    where none is configured (``toolkit plan`` works offline; a deploy fails on the region
+    later, in ``resolve_target``, with the error that says how to set one)."""
+    try:
+        return resolve_target(kind, region).region
+    except RegionError:
+        return PLAN_REGION
 
 
 def check_credentials(target: Target) -> None:
