@@ -13,6 +13,7 @@ from typing import Any
 from toolkit.exception import InvalidError
 from toolkit.image import Image
 from toolkit.partial import WebConfig
+from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 
 BACKENDS = ("auto", "lambda", "ecs", "gpu")
@@ -79,6 +80,7 @@ class FunctionSpec:
     backend: str = "lambda"
     max_inputs: int = 1
     target_inputs: int | None = None
+    schedule: Period | Cron | None = None
 
     @property
     def kind(self) -> str:
