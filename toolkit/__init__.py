@@ -6,6 +6,7 @@ Importing this package is cheap on purpose: it loads no AWS, Pulumi or web-serve
 from toolkit.app import App
 from toolkit.calls import FunctionCall
 from toolkit.cls import Cls, Obj, parameter
+from toolkit.context import is_local
 from toolkit.exception import (
     CallLostError,
     Error,
@@ -45,6 +46,7 @@ __all__ = [
     "enter",
     "exit",
     "fastapi_endpoint",
+    "is_local",
     "method",
     "parameter",
     "web_server",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from toolkit.aio import Aio
 from toolkit.exception import InvalidError, NotFoundError
 
 if TYPE_CHECKING:
@@ -16,8 +17,11 @@ _POLL_START, _POLL_MAX = 0.002, 0.1
 class FunctionCall:
     """What ``fn.spawn(...)`` returns.  ``get()`` waits; ``get(timeout=0)`` polls once."""
 
+    gather: ClassVar[Aio[list[Any]]]  # ``FunctionCall.gather(*calls)`` and ``.gather.aio``, set below the class
+
     def __init__(self, call_id: str) -> None:
         self.object_id = call_id
+        self.get = Aio(self._get)  # also ``await call.get.aio(timeout=...)``
 
     def __repr__(self) -> str:
         return f"FunctionCall({self.object_id!r})"
@@ -30,7 +34,7 @@ class FunctionCall:
             raise InvalidError(f"{call_id!r} is not a call id; ids look like 'fc-0123abcd...' (from fn.spawn()).")
         return FunctionCall(call_id)
 
-    def get(self, timeout: float | None = None) -> Any:
+    def _get(self, timeout: float | None = None) -> Any:
         """The call's result.  Raises the built-in ``TimeoutError`` if it is not finished in time."""
         if timeout is not None and timeout < 0:
             raise InvalidError(f"get(timeout={timeout!r}) must be >= 0 seconds, or None to wait.")
@@ -69,3 +73,17 @@ class FunctionCall:
             remaining = None if deadline is None else deadline - time.monotonic()
             time.sleep(delay if remaining is None else max(0.0, min(delay, remaining)))
             delay = min(delay * 2, _POLL_MAX)
+
+
+def _gather(*calls: FunctionCall) -> list[Any]:
+    """Wait for every call; their results in argument order, or the first failure (in that order) raised.
+
+    The other calls keep running after a failure, as spawned calls do when their caller stops waiting.
+    """
+    for call in calls:
+        if not isinstance(call, FunctionCall):
+            raise InvalidError(f"FunctionCall.gather() takes FunctionCall objects (from fn.spawn()), got {call!r}.")
+    return [call.get() for call in calls]
+
+
+FunctionCall.gather = Aio(_gather)

@@ -6,64 +6,30 @@ it is bound to.  Where a call runs is the runner's business (`toolkit.runner`).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 from toolkit import config, urls
+from toolkit.aio import Aio
+from toolkit.calls import FunctionCall
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.loaded import loaded_apps
 from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
 
-if TYPE_CHECKING:
-    from toolkit.calls import FunctionCall
-
-R = TypeVar("R")
 Params = tuple[tuple[str, Any], ...]
-
-
-class _Aio(Generic[R]):
-    """Makes ``fn.remote(...)`` also available as ``await fn.remote.aio(...)``."""
-
-    def __init__(self, sync: Callable[..., R], is_iter: bool = False) -> None:
-        self._sync, self._is_iter = sync, is_iter
-        functools.update_wrapper(self, sync)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> R:
-        return self._sync(*args, **kwargs)
-
-    def aio(self, *args: Any, **kwargs: Any) -> Any:
-        import asyncio  # here, not at module level: asyncio costs ~30 ms of `import toolkit`
-
-        if self._is_iter:
-            return _aiter_in_thread(lambda: iter(self._sync(*args, **kwargs)))  # type: ignore[call-overload]
-        return asyncio.to_thread(self._sync, *args, **kwargs)
-
-
-async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-    # Iterate a blocking iterator off the event loop, so streaming responses keep flowing.
-    import asyncio
-
-    it = await asyncio.to_thread(make)
-    done = object()
-    while True:
-        item = await asyncio.to_thread(next, it, done)
-        if item is done:
-            return
-        yield item
 
 
 class Function(Decorated):
     def __init__(self, spec: FunctionSpec, params: Params = ()) -> None:
         self.spec = spec
         self.params = params
-        self.remote = _Aio(self._remote)
-        self.map = _Aio(self._map, is_iter=True)
-        self.starmap = _Aio(self._starmap, is_iter=True)
-        self.remote_gen = _Aio(self._remote_gen, is_iter=True)
-        self.spawn = _Aio(self._spawn)
+        self.remote = Aio(self._remote)
+        self.map = Aio(self._map, is_iter=True)
+        self.starmap = Aio(self._starmap, is_iter=True)
+        self.remote_gen = Aio(self._remote_gen, is_iter=True)
+        self.spawn = Aio(self._spawn)
 
     def __repr__(self) -> str:
         bound = f" bound to {dict(self.params)}" if self.params else ""

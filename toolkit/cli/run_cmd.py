@@ -80,6 +80,10 @@ def run(ctx: click.Context, ref: str | None, module: str | None) -> None:
         raw, name = target, target.__name__
 
         def call(kwargs: dict[str, Any]) -> Any:
+            if inspect.iscoroutinefunction(raw):  # an async local entrypoint: run it to completion
+                import asyncio
+
+                return asyncio.run(raw(**kwargs))
             return raw(**kwargs)
 
     def run_and_show(kwargs: dict[str, Any]) -> None:
