@@ -30,6 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from runtime.adapters.base import AdapterError, WebSpec
+from runtime.gateway.auth import CREDENTIAL_HEADERS
 from runtime.types import HeaderList, Message, Receive, Scope, Send
 
 LOCAL_HOST = "127.0.0.1"
@@ -268,10 +269,10 @@ def request_target(scope: Scope) -> str:
 
 
 def forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    """The request headers minus hop-by-hop ones (those Connection names too), with
-    ``X-Forwarded-For/Proto/Host`` added."""
+    """The request headers minus hop-by-hop ones (those Connection names too) and the proxy-auth
+    secret, with ``X-Forwarded-For/Proto/Host`` added."""
     headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", [])]
-    hop = hop_by_hop(headers)
+    hop = hop_by_hop(headers) | CREDENTIAL_HEADERS  # the gateway consumed the proxy-auth secret
     kept = [(k, v) for k, v in headers if k not in hop and not k.startswith(b"x-forwarded-")]
     prior = b", ".join(v for k, v in headers if k == b"x-forwarded-for")
     client = (scope.get("client") or (None, 0))[0]

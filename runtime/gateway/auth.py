@@ -16,6 +16,10 @@ from runtime.gateway.limits import Rejection
 
 TOKEN_ID_HEADER = b"toolkit-key"
 TOKEN_SECRET_HEADER = b"toolkit-secret"
+# What the gateway consumes and user code never sees: the secret is a password, and an app (or
+# anything it logs headers to) has no use for it.  Toolkit-Key stays: it names the token, like a
+# user name, so an app may tell its callers apart; it is worthless without the secret.
+CREDENTIAL_HEADERS = frozenset({TOKEN_SECRET_HEADER})
 
 
 def hash_secret(secret: str) -> str:
@@ -40,6 +44,15 @@ class StaticTokens:
 
     def stored_hash(self, token_id: str) -> str | None:
         return self._hashes.get(token_id)
+
+
+def has_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(len(k) == 14 and bytes(k).lower() in CREDENTIAL_HEADERS for k, _ in headers)
+
+
+def without_credentials(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` minus `CREDENTIAL_HEADERS`: what the app behind the gateway may see."""
+    return [(k, v) for k, v in headers if bytes(k).lower() not in CREDENTIAL_HEADERS]
 
 
 def check_proxy_auth(headers: Iterable[tuple[bytes, bytes]], verifier: TokenVerifier) -> Rejection | None:

@@ -44,11 +44,21 @@ def without_result_param(query_string: bytes) -> str:
 
 
 def result_location(request: HTTPRequestRecord, call_id: str) -> str:
-    """The same URL (path and query) with the result parameter: relative, so any front door host works."""
-    path = request.root_path + quote(request.raw_path.decode("latin-1"), safe="/%!$&'()*+,;=:@-._~")
+    """The same URL (path and query) with the result parameter: relative, so any front door host works,
+    and never pointing at another origin (see `same_origin_path`)."""
+    path = same_origin_path(quote(request.raw_path.decode("latin-1"), safe="/%!$&'()*+,;=:@-._~"))
+    path = same_origin_path(request.root_path + path)
     query = without_result_param(request.query_string)
     param = urlencode({RESULT_QUERY_PARAM: call_id})
     return f"{path}?{query}&{param}" if query else f"{path}?{param}"
+
+
+def same_origin_path(path: str) -> str:
+    """``path`` as an absolute path with exactly one leading slash.  A Location of ``//evil.example/x``
+    is a scheme-relative URL: the client would follow it to evil.example (an open redirect), and a
+    path without a leading slash (``https://evil.example``, possible in a Lambda event) is read as a
+    URL too.  Backslashes, which browsers read as slashes, are already percent-encoded by then."""
+    return "/" + path.lstrip("/")
 
 
 async def wait_for_finish(store: CallStore, call_id: str, seconds: float) -> CallRecord | None:

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from runtime.callstore.base import CallRecord, CallStatus, new_call_id
-from runtime.gateway.auth import TokenVerifier, check_proxy_auth
+from runtime.gateway.auth import TokenVerifier, check_proxy_auth, has_credentials, without_credentials
 from runtime.gateway.backends import CallBackend
 from runtime.gateway.budget import (
     DEFAULT_BUDGET_S,
@@ -61,7 +61,10 @@ class Gateway:
         rejection = self.admit(scope)
         if rejection is not None:
             await reject(scope, send, rejection)
-        elif scope["type"] == "websocket":
+            return
+        if has_credentials(scope.get("headers", [])):  # checked (or not needed): user code never sees them
+            scope = {**scope, "headers": without_credentials(scope["headers"])}
+        if scope["type"] == "websocket":
             await self.app(scope, receive, send)
         else:
             await self._http(scope, receive, send)

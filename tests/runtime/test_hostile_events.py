@@ -9,21 +9,29 @@ problem, and that nothing one event leaves behind changes another's answer.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from deployed_app import function, write_app
-from runtime_support import free_port
+from runtime_support import free_port, serve_uvicorn
 from test_web_server_direct import ECHO_SERVER, echo, sample
 
 from runtime import lambda_handler
 from runtime.adapters import web_server
+from runtime.adapters.asgi_app import build_wsgi_app
+from runtime.adapters.base import WebKind, WebSpec
+from runtime.awsclients import client
+from runtime.callstore import new_call_id
 from runtime.events import EventSource
+from runtime.gateway import Gateway, GatewayPolicy, HTTPRequestRecord, hash_secret, result_location
 
 WebServerEnv = Callable[..., int]
 
@@ -108,3 +116,162 @@ def test_valid_unusual_headers_still_pass(web_server_env: WebServerEnv) -> None:
     seen = echo(lambda_handler.handler(copy.deepcopy(event), None))
     names = {k.lower() for k, _ in seen["headers"]}
     assert {"x-utf8", "x-tab", "x-token!#$%&'*+-.^_`|~"} <= names
+
+
+# -- a Lambda environment for the ASGI kinds ---------------------------------------------------------
+
+HOSTILE_APP = '''
+
+def flask_body():
+    from flask import Flask, request
+
+    web = Flask(__name__)
+
+    @web.route("/", methods=["POST", "PUT"])
+    def length():
+        return {"length": len(request.get_data()), "content_length": request.content_length}
+
+    return web
+
+
+def headers_seen():
+    import json
+
+    async def app(scope, receive, send):
+        names = sorted(bytes(k).decode("latin-1").lower() for k, _ in scope["headers"])
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(names).encode()})
+
+    return app
+'''
+
+LambdaEnv = Callable[..., None]
+
+
+@pytest.fixture
+def lambda_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaEnv]:
+    """Deploy one function of the user app (deployed_app's plus `HOSTILE_APP`) as the handler sees it."""
+
+    def deploy(tag: str, kind: str, **options: Any) -> None:
+        lambda_handler.shutdown()
+        manifest = write_app(tmp_path, [function(tag, kind, **options)])
+        with (tmp_path / "user_app.py").open("a") as source:
+            source.write(HOSTILE_APP)
+        monkeypatch.setenv("TOOLKIT_MANIFEST", str(manifest))
+        monkeypatch.setenv("TOOLKIT_FUNCTION", tag)
+        monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
+
+    yield deploy
+    lambda_handler.shutdown()
+
+
+def v2_event(path: str = "/", query: str = "", method: str = "GET", body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An HTTP API event with exactly these headers (the sample's own ones dropped)."""
+    event = sample(EventSource.HTTP_V2)
+    event.update(rawPath=path, rawQueryString=query, headers=headers or {}, cookies=[])
+    event["requestContext"]["http"].update(method=method, path=path)
+    event["body"] = base64.b64encode(body).decode() if body is not None else None
+    event["isBase64Encoded"] = body is not None
+    return event
+
+
+# -- item 6: a WSGI app gets the whole body, and the body limit holds without a Content-Length --------
+
+def test_lambda_event_without_content_length_reaches_flask_whole(lambda_env: LambdaEnv) -> None:
+    lambda_env("flask_body", "wsgi_app", web={"method": "POST"})
+    reply = lambda_handler.handler(v2_event(method="POST", body=b"z" * 5000), None)  # no content-length header
+    assert reply["statusCode"] == 200, reply
+    assert json.loads(reply["body"]) == {"length": 5000, "content_length": 5000}
+
+
+def flask_factory() -> Any:
+    from flask import Flask, request
+
+    web = Flask(__name__)
+
+    @web.route("/", methods=["POST"])
+    def length() -> dict[str, Any]:
+        return {"length": len(request.get_data())}
+
+    return web
+
+
+@pytest.fixture
+def wsgi_behind_gateway() -> Iterator[str]:
+    """The ECS shape: uvicorn -> `Gateway` (100 kB body limit) -> the wsgi_app adapter -> Flask."""
+    app = build_wsgi_app(flask_factory, WebSpec(WebKind.WSGI_APP, method="POST"))
+    policy = GatewayPolicy(function="flask", max_body_bytes=100_000, backend_name="ecs")
+    yield from serve_uvicorn(Gateway(app, policy))
+
+
+def test_chunked_upload_to_wsgi_behind_the_gateway_is_whole_or_413(wsgi_behind_gateway: str) -> None:
+    def pieces(count: int) -> Iterator[bytes]:
+        yield from (b"c" * 10_000 for _ in range(count))
+
+    with httpx.Client(base_url=f"http://{wsgi_behind_gateway}", timeout=30) as http:
+        assert http.post("/", content=pieces(5)).json() == {"length": 50_000}  # chunked: no Content-Length
+        refused = http.post("/", content=pieces(100))
+    assert refused.status_code == 413 and "100000 byte limit on the ecs backend" in refused.text
+
+
+# -- item 7: the 303's Location never names another origin ----------------------------------------------
+
+HOSTILE_PATHS = ["//evil.example/steal", "///evil.example/steal", "https://evil.example/steal",
+                 "/\\evil.example/steal"]
+
+
+def assert_same_origin(location: str) -> None:
+    assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+    assert urlsplit(location).netloc == "" and urlsplit(location).scheme == "", location
+    assert "__toolkit_call_id=fc-" in location
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_lambda_303_stays_on_this_origin(lambda_env: LambdaEnv, aws: Any, monkeypatch: pytest.MonkeyPatch,
+                                         path: str) -> None:
+    monkeypatch.setenv("TOOLKIT_STATE_MACHINE_ARN", pass_state_machine())
+    monkeypatch.setenv("TOOLKIT_REQUEST_BUDGET_S", "0.2")
+    lambda_env("square", "fastapi_endpoint", timeout=600)  # over the budget: detached up front
+    reply = lambda_handler.handler(v2_event(path=path, query="x=9"), None)
+    assert reply["statusCode"] == 303, reply
+    assert_same_origin(reply["headers"]["location"])
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_result_location_is_an_absolute_path(path: str) -> None:
+    request = HTTPRequestRecord("GET", path, path.encode(), b"x=1", [])
+    assert_same_origin(result_location(request, "fc-0123456789abcdef0123456789"))
+    with_root = HTTPRequestRecord("GET", path, path.encode(), b"", [], root_path="/prod")
+    assert result_location(with_root, "fc-0123456789abcdef0123456789").startswith("/prod/")
+
+
+def pass_state_machine() -> str:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    return str(client("stepfunctions").create_state_machine(
+        name=f"sm-{new_call_id()}", definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
+
+
+# -- degraded: user code never sees the proxy-auth secret -------------------------------------------------
+
+CREDENTIALS = {"Toolkit-Key": "tk-1", "Toolkit-Secret": "s3cret"}
+
+
+def test_proxy_auth_secret_is_stripped_before_the_app(lambda_env: LambdaEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLKIT_PROXY_TOKENS", json.dumps({"tk-1": hash_secret("s3cret")}))
+    lambda_env("headers_seen", "asgi_app", web={"requires_proxy_auth": True})
+    reply = lambda_handler.handler(v2_event(headers={**CREDENTIALS, "x-other": "1"}), None)
+    assert reply["statusCode"] == 200, reply
+    seen = json.loads(reply["body"])
+    assert "toolkit-secret" not in seen and {"toolkit-key", "x-other"} <= set(seen)
+
+
+def test_proxy_auth_secret_is_not_forwarded_to_a_web_server(web_server_env: WebServerEnv,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLKIT_PROXY_TOKENS", json.dumps({"tk-1": hash_secret("s3cret")}))
+    web_server_env(requires_proxy_auth=True, method="POST")
+    event = sample(EventSource.HTTP_V2)
+    event["headers"].update(CREDENTIALS)
+    names = {k.lower() for k, _ in echo(lambda_handler.handler(event, None))["headers"]}
+    assert "toolkit-secret" not in names and "toolkit-key" in names
