@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import DIGEST_A, EXAMPLES, FakePulumi
+from deploy_helpers import DIGEST_A, EXAMPLES, FakePulumi, read_manifest
 
 from toolkit.deploy.errors import (
     CapacityError,
@@ -49,6 +49,9 @@ def test_stack_names() -> None:
     assert stack_name("text_to_speech") == StackName("toolkit-text-to-speech", "main")
     assert stack_name("Hello", "Staging 2", ephemeral=True) == StackName("toolkit-hello", "staging-2-dev")
     assert StackName.parse("organization/toolkit-hello/main") == StackName("toolkit-hello", "main")
+    # Finding 8: what deploys use names the region, so two regions never share a stack (or IAM names).
+    assert stack_name("hello", region="eu-west-1") == StackName("toolkit-hello", "main-eu-west-1")
+    assert stack_name("hello", "prod", region="us-west-2", ephemeral=True) == StackName("toolkit-hello", "prod-dev-us-west-2")
 
 
 def test_passphrase_is_generated_once_with_mode_0600(tmp_path: Path, monkeypatch: Any) -> None:
@@ -115,12 +118,12 @@ def test_serve_cloud_deploys_an_ephemeral_stack_and_tears_it_down(fake_pulumi: F
     seen: list[Any] = []
     outcome = serve_cloud(load_app(str(EXAMPLES / "simple_endpoint.py")), DeployOptions(), progress=Progress(quiet=True),
                           on_ready=lambda o: (seen.append(o), stop.set()), stop=stop, publisher=Publisher())
-    assert seen == [outcome] and outcome.stack == StackName("toolkit-simple-endpoint", "main-dev")
-    manifest = json.loads(fake_pulumi.config_sets()[-1]["toolkit:manifest"])
+    assert seen == [outcome] and outcome.stack == StackName("toolkit-simple-endpoint", "main-dev-eu-west-1")
+    manifest = read_manifest(fake_pulumi.config_sets()[-1])
     assert manifest["ephemeral"] is True
     assert all(f["web"]["host"].endswith("-dev") for f in manifest["functions"] if f["web"])
     commands = fake_pulumi.commands()
-    assert commands[-1] == ["stack", "rm", "--yes", "main-dev"] and any(c[0] == "destroy" for c in commands)
+    assert commands[-1] == ["stack", "rm", "--yes", "main-dev-eu-west-1"] and any(c[0] == "destroy" for c in commands)
     assert fake_pulumi.state()["stacks"] == {}
 
 
@@ -136,3 +139,22 @@ def test_stack_config_carries_token_hashes_only_when_an_endpoint_needs_them(tmp_
     assert list(hashes) == [token.key] and len(hashes[token.key]) == 64
     assert token.secret not in values  # the secret itself never leaves this machine
     assert stack_config(open_app, Target("aws", "eu-west-1"))["toolkit:proxyTokens"] == "{}"
+
+
+def test_pulumi_aws_requirement_is_the_tested_7x() -> None:
+    """Finding 3: 6.x lacks what infra/ declares (Permission.invoked_via_function_url, the non-V2 S3
+    configuration resources); the requirement must exclude it and admit the version tested here."""
+    import inspect
+    from importlib.metadata import version
+
+    import pulumi_aws as aws
+    import tomllib
+    from deploy_helpers import REPO
+    from packaging.requirements import Requirement
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (requirement,) = [Requirement(d) for d in deps if Requirement(d).name == "pulumi-aws"]
+    assert not requirement.specifier.contains("6.83.0")
+    assert requirement.specifier.contains(version("pulumi_aws"))
+    assert "invoked_via_function_url" in inspect.signature(aws.lambda_.PermissionArgs.__init__).parameters
+    assert hasattr(aws.s3, "BucketLifecycleConfiguration") and hasattr(aws.s3, "BucketServerSideEncryptionConfiguration")

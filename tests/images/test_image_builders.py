@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -129,3 +130,85 @@ def test_ecr_token_is_decoded(aws) -> None:
     token = aws.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, _, password = base64.b64decode(token).decode().partition(":")
     assert ecr(aws).credentials == (user, password)
+
+
+# -- platform and attestations (issue 14, finding 4) ---------------------------------------------------
+
+FAKE_ENGINE = """#!/bin/sh
+# A FAKE container engine: records its argv, builds nothing.
+printf '%s\\n' "$*" >> "$FAKE_ENGINE_LOG"
+case "$1 $2" in
+  "image inspect") echo sha256:1111111111111111111111111111111111111111111111111111111111111111 ;;
+esac
+exit 0
+"""
+
+
+def _fake_engine(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A recording `podman`/`docker` first on PATH; returns its argv log."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / name).write_text(FAKE_ENGINE)
+    (bin_dir / name).chmod(0o755)
+    log = tmp_path / f"{name}.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ENGINE_LOG", str(log))
+    return log
+
+
+def _build_line(log: Path) -> str:
+    return next(line for line in log.read_text().splitlines() if line.startswith("build "))
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_builds_name_the_platform_and_docker_drops_attestations(engine: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.images.builders.engine import Engine
+
+    monkeypatch.delenv("TOOLKIT_ARCHITECTURE", raising=False)
+    log = _fake_engine(tmp_path, engine, monkeypatch)
+    plan = small_plan(tmp_path)
+    assert Engine(engine).build(plan, plan.ref(None), None) == "sha256:" + "1" * 64
+    line = _build_line(log)
+    assert "--platform linux/amd64" in line  # never the host's (Apple Silicon would give arm64)
+    if engine == "docker":  # BuildKit's attestations make an image index, which Lambda refuses
+        assert "--provenance=false" in line and "--sbom=false" in line
+    else:
+        assert "--provenance" not in line  # podman has no such flags and attaches no attestations
+
+
+def test_arm64_is_an_option_and_changes_the_image_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.images.builders.engine import Engine
+
+    log = _fake_engine(tmp_path, "podman", monkeypatch)
+    monkeypatch.delenv("TOOLKIT_ARCHITECTURE", raising=False)
+    amd64 = small_plan(tmp_path)
+    monkeypatch.setenv("TOOLKIT_ARCHITECTURE", "arm64")
+    arm64 = small_plan(tmp_path)
+    assert arm64.tag != amd64.tag  # an x86_64 image is never reused for Graviton, nor the reverse
+    Engine("podman").build(arm64, arm64.ref(None), None)
+    assert "--platform linux/arm64" in _build_line(log)
+
+
+def test_gpu_images_are_always_amd64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.images.builders.platform import platform_for
+
+    monkeypatch.setenv("TOOLKIT_ARCHITECTURE", "arm64")
+    assert platform_for(gpu=True) == "linux/amd64" and platform_for(gpu=False) == "linux/arm64"
+
+
+def test_unknown_architecture_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.images.builders.platform import architecture
+
+    monkeypatch.setenv("TOOLKIT_ARCHITECTURE", "aarch64")
+    with pytest.raises(BuilderUnavailableError, match="'aarch64'.*x86_64 or arm64"):
+        architecture()
+
+
+def test_codebuild_builds_for_the_platform_without_attestations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOOLKIT_ARCHITECTURE", raising=False)
+    plan = small_plan(tmp_path)
+    request = start_build_request("proj", "bucket", "k.zip", plan, "r.example/x:t", Registry("r.example"))
+    flags = {e["name"]: e["value"] for e in request["environmentVariablesOverride"]}["TOOLKIT_BUILD_FLAGS"]
+    assert flags.split() == ["--platform", "linux/amd64", "--provenance=false", "--sbom=false"]
+    assert "$TOOLKIT_BUILD_FLAGS" in request["buildspecOverride"]

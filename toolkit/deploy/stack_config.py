@@ -22,6 +22,7 @@ from typing import Any
 
 from toolkit import config
 from toolkit.deploy.target import Target
+from toolkit.images.builders.platform import architecture
 
 __all__ = ["HOSTED_ZONE_ENV", "stack_config", "write_manifest"]
 
@@ -68,6 +69,8 @@ def stack_config(
     values["toolkit:hostedZone"] = os.environ.get(HOSTED_ZONE_ENV) or ""
     values["toolkit:emulatorEndpoint"] = target.endpoint or ""
     values["toolkit:proxyTokens"] = _canonical(_proxy_token_hashes(manifest))
+    # The images are built for this architecture (builders/platform.py); Lambda and ECS must match.
+    values["toolkit:architecture"] = architecture()
     return values
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from toolkit import __version__
 from toolkit.images import runtime_layer as rt
 from toolkit.images.bases import Base, select_base
+from toolkit.images.builders.platform import PLATFORM_LABEL, platform_for
 from toolkit.images.containerfile import Layout, Renderer, render
 from toolkit.images.context import BuildContext
 from toolkit.images.errors import MissingLocalPathError
@@ -81,7 +82,8 @@ def _plan_image(manifest: Mapping[str, Any], functions: list[Mapping[str, Any]],
     app_name = manifest["app"]["name"] or "app"
     tags = tuple(fn["tag"] for fn in functions)
     labels = {"dev.toolkit.app": app_name, "dev.toolkit.functions": ",".join(tags),
-              "dev.toolkit.runtime": __version__, "dev.toolkit.base": base.ref, "dev.toolkit.gpu": str(gpu).lower()}
+              "dev.toolkit.runtime": __version__, "dev.toolkit.base": base.ref, "dev.toolkit.gpu": str(gpu).lower(),
+              PLATFORM_LABEL: platform_for(gpu=gpu)}  # in the inputs hash: an arm64 build gets its own tag
     context = BuildContext(dict(app_files.files))
     rt.add_runtime(context)
     renderer = Renderer(context, options.root, with_ca=options.ca_bundle is not None)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from toolkit.images.plan import ImagePlan
-from toolkit.images.registry import Registry
+if TYPE_CHECKING:  # toolkit.images.plan imports builders.platform: no import cycle at runtime
+    from toolkit.images.plan import ImagePlan
+    from toolkit.images.registry import Registry
 
 Log = Callable[[str], None]
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.images.builders.base import Log
-from toolkit.images.builders.engine import INPUTS_LABEL
+from toolkit.images.builders.engine import INPUTS_LABEL, image_platform
 from toolkit.images.builders.failure import failing_step
+from toolkit.images.builders.platform import build_flags
 from toolkit.images.containerfile import CA_SECRET_ID
 from toolkit.images.errors import BuilderUnavailableError, BuildFailedError, RegistryError
 from toolkit.images.plan import ImagePlan
@@ -104,7 +105,9 @@ class CodeBuildBuilder:
 
 def start_build_request(project: str, bucket: str, key: str, plan: ImagePlan, ref: str,
                         registry: Registry) -> dict[str, Any]:
-    flags = f"--secret id={CA_SECRET_ID},src={CA_FILE}" if plan.ca_bundle else ""
+    # CodeBuild's docker is BuildKit: name the platform, no attestations (Lambda refuses image indexes).
+    flags = " ".join([*build_flags("docker", image_platform(plan)),
+                      *([f"--secret id={CA_SECRET_ID},src={CA_FILE}"] if plan.ca_bundle else [])])
     env = {"TOOLKIT_IMAGE": ref, "TOOLKIT_REGISTRY": registry.host, "TOOLKIT_BUILD_FLAGS": flags,
            "TOOLKIT_LABEL": f"{INPUTS_LABEL}={plan.inputs_hash}", "DOCKER_BUILDKIT": "1"}
     return {

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from toolkit.images.builders.base import Log
 from toolkit.images.builders.failure import failing_step
+from toolkit.images.builders.platform import PLATFORM_LABEL, build_flags, platform_for
 from toolkit.images.containerfile import CA_SECRET_ID
 from toolkit.images.context import FIXED_MTIME
 from toolkit.images.errors import BuilderUnavailableError, BuildFailedError, RegistryError
@@ -26,6 +27,11 @@ from toolkit.images.registry import Registry
 
 NETWORK_ENV = "TOOLKIT_BUILD_NETWORK"
 INPUTS_LABEL = "dev.toolkit.inputs"
+
+
+def image_platform(plan: ImagePlan) -> str:
+    """The platform the plan was made for (its label), else the one its GPU-ness implies."""
+    return plan.labels.get(PLATFORM_LABEL) or platform_for(gpu=plan.labels.get("dev.toolkit.gpu") == "true")
 
 
 class Engine:
@@ -65,7 +71,8 @@ class Engine:
         return self.push(ref, registry)
 
     def _build_args(self, plan: ImagePlan, ref: str, containerfile: Path, context: Path) -> list[str]:
-        args = ["build", "-f", str(containerfile), "-t", ref, "--label", f"{INPUTS_LABEL}={plan.inputs_hash}"]
+        args = ["build", "-f", str(containerfile), "-t", ref, "--label", f"{INPUTS_LABEL}={plan.inputs_hash}",
+                *build_flags(self.name, image_platform(plan))]
         network = os.environ.get(NETWORK_ENV, "host")
         if network:
             args += ["--network", network]
