@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.callstore.base import CallStatus, CallStore, new_call_id
-from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, Params, call_event, encode_args
+from runtime.environment import ContainerEnv
+from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, call_event, encode_args
+from runtime.params import Params
 from runtime.serialization import RemoteError, deserialize
 from runtime.stepfunctions import start_execution
 
 Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 # Set by infra in every function: JSON {tag: {"lambda_arn": str | null, "state_machine_arn": str}}
-TARGETS_ENV = "TOOLKIT_FUNCTION_TARGETS"
+TARGETS_ENV = ContainerEnv.name("function_targets")
 POLL_FIRST_S, POLL_MAX_S = 0.05, 1.0
 # A synchronous invoke answers when the function returns, up to Lambda's 900 s limit: the client
 # must wait at least that long, or botocore's 60 s default ends (and retries) a long call.

@@ -17,7 +17,6 @@ for classes: a class is only ever declared through it.
 from __future__ import annotations
 
 import logging
-import os
 import reprlib
 import threading
 from collections import OrderedDict
@@ -27,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
-from runtime.invocation import Params
+from runtime import params as codec
+from runtime.environment import ContainerEnv
+from runtime.params import Params
 
-MAX_INSTANCES_ENV = "TOOLKIT_MAX_INSTANCES"
 MAX_INSTANCES = 8  # per environment; each holds whatever its @enter loaded (a model, a connection pool)
 
 log = logging.getLogger("toolkit.runtime")
@@ -37,12 +37,8 @@ E = TypeVar("E")
 
 
 def max_instances() -> int:
-    raw = os.environ.get(MAX_INSTANCES_ENV)
-    try:
-        value = int(raw) if raw else MAX_INSTANCES
-    except ValueError:
-        raise ValueError(f"{MAX_INSTANCES_ENV}={raw!r} is not a whole number; set it to e.g. 8.") from None
-    return max(1, value)
+    value = ContainerEnv.from_environ().max_instances  # raises, naming the variable, when not a whole number
+    return MAX_INSTANCES if value is None else max(1, value)
 
 
 @dataclass(frozen=True)
@@ -57,20 +53,20 @@ class ClassMethod:
         return f"{self.info.name}.{self.name}"
 
     def bind(self, params: Params) -> Params:
-        """Checked values with defaults filled in; raises `toolkit.exception.InvalidError`."""
-        from toolkit.cls import bind_parameters
+        """Checked values with defaults filled in; raises `toolkit.exception.InvalidError`, which
+        the caller's SDK raises from ``.remote()`` (the same error a local call gives)."""
+        try:
+            return codec.bind(self.info.name, self.info.parameters, dict(params))
+        except codec.ParameterError as exc:
+            from toolkit.exception import InvalidError
 
-        bound: Params = bind_parameters(self.info, dict(params))
-        return bound
+            raise InvalidError(str(exc)) from None
 
     def params_from_query(self, query_string: bytes) -> Params:
-        """The values a URL selects (``?root=%2Fdata&size=3``); raises `toolkit.exception.InvalidError`."""
-        from toolkit.cls import parse_query_parameters
-
+        """The values a URL selects (``?root=%2Fdata&size=3``); raises `runtime.params.ParameterError`."""
         # decoded as toolkit serve's gateway decodes it, so both pick the same instance
         query = dict(parse_qsl(query_string.decode("latin-1")))
-        params: Params = parse_query_parameters(self.info, query)
-        return params
+        return codec.from_query(self.info.name, self.info.parameters, query)
 
     def instantiate(self, params: Params) -> Any:
         from toolkit.cls import instantiate

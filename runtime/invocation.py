@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from runtime.callstore.base import CallStatus, is_call_id
+from runtime.params import Params
 from runtime.serialization import deserialize, serialize
 
 # The AWS limits a call's bytes meet on the way (documented service quotas):
@@ -43,17 +44,6 @@ STEP_FUNCTIONS_PAYLOAD_BYTES = 256 * 1024  # execution input and any state's out
 LAMBDA_MAX_TIMEOUT_S = 900  # one invocation's limit: past it the work must run elsewhere
 # base64 costs 4/3 and the JSON envelope a little: what is left of a sync response for raw bytes
 MAX_INLINE_RESULT_BYTES = 4_400_000
-
-Params = tuple[tuple[str, Any], ...]  # class parameter values, in declaration order
-
-
-def params_to_json(params: Params) -> list[list[Any]]:
-    """``params`` in JSON terms: bytes values as hex, flagged (parameters are str, int, bool or bytes)."""
-    return [[k, v.hex() if isinstance(v, bytes) else v, isinstance(v, bytes)] for k, v in params]
-
-
-def params_from_json(data: list[list[Any]]) -> Params:
-    return tuple((k, bytes.fromhex(v) if is_bytes else v) for k, v, is_bytes in data)
 
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 

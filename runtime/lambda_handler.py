@@ -15,7 +15,7 @@ Events handled (see `runtime.events.sources`, `runtime.invocation`):
     Step Functions retries it and finally marks the call FAILED (infra/asl.py ``MarkFailed``);
   * anything else: a 400-shaped error reply; the environment stays up.
 
-Environment variables read:
+Environment variables read (the contract is `runtime.environment.ContainerEnv`):
   TOOLKIT_MANIFEST           path to the app manifest JSON (required)
   TOOLKIT_FUNCTION           tag of the function this environment serves (required)
   TOOLKIT_APP_ROOT           directory the manifest's source path is relative to (default: cwd)
@@ -33,7 +33,6 @@ Environment variables read:
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import logging
 import os
@@ -42,25 +41,12 @@ from typing import Any
 
 from runtime.callstore.base import CallStore
 from runtime.deployment import Deployment, load_deployment
+from runtime.environment import ContainerEnv
 from runtime.events import EventSource, LambdaBridge, classify
 from runtime.events.bridge import DirectHTTP, Response
-from runtime.events.function_url import (
-    STREAM_BUDGET_ENV,
-    FunctionURLFront,
-    StoredResults,
-    web_server_proxy,
-)
+from runtime.events.function_url import FunctionURLFront, StoredResults, web_server_proxy
 from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
-from runtime.gateway import (
-    DEFAULT_BUDGET_S,
-    HTTP_API_BUDGET_S,
-    LAMBDA_MAX_BODY_BYTES,
-    Gateway,
-    GatewayPolicy,
-    StaticTokens,
-    fits_inline,
-    result_call_id,
-)
+from runtime.gateway import Gateway, fits_inline, result_call_id
 from runtime.gateway.backends import CallBackend
 from runtime.gateway.records import HTTPRequestRecord, run_asgi
 from runtime.invocation import (
@@ -78,8 +64,7 @@ from runtime.userapp import load_function
 from runtime.worker import execute_stored_call, run_to_result
 
 log = logging.getLogger("toolkit.runtime")
-BUDGET_ENV, TOKENS_ENV = "TOOLKIT_REQUEST_BUDGET_S", "TOOLKIT_PROXY_TOKENS"
-STREAMING_ENV = "TOOLKIT_STREAM_RESPONSES"
+_STREAMING = ContainerEnv.name("stream_responses")
 
 
 class AbandonedCallError(RuntimeError):
@@ -100,8 +85,8 @@ class FunctionService:
         self.gateway: Gateway | None = None  # the buffered doors'; the Function URL's derives from it
         self._front: FunctionURLFront | None = None
         if self.entry.is_web:
-            self.app = self.function.web_app(self.entry.web_spec)
-            self.gateway = gateway = Gateway(self.app, self._policy(), self._backend())
+            self.app = self.function.web_app(deployment.web_spec)
+            self.gateway = gateway = Gateway(self.app, deployment.gateway_policy("lambda"), self._backend())
             self.bridge = LambdaBridge(gateway, direct=direct_proxy(gateway))
             self.bridge.startup()  # lifespan once per environment, not per event
 
@@ -112,25 +97,16 @@ class FunctionService:
         if self._store is None:
             from runtime.callstore.dynamodb import DynamoDBCallStore
 
-            self._store = DynamoDBCallStore.from_env()
+            self._store = DynamoDBCallStore.from_env(self.deployment.env)
         return self._store
 
-    def _policy(self) -> GatewayPolicy:
-        web = self.entry.web
-        return GatewayPolicy(
-            function=self.entry.tag, timeout=self.entry.timeout,
-            budget=float(os.environ.get(BUDGET_ENV) or HTTP_API_BUDGET_S),
-            max_body_bytes=LAMBDA_MAX_BODY_BYTES, backend_name="lambda", websockets=False,
-            requires_proxy_auth=bool(web.get("requires_proxy_auth")),
-            tokens=StaticTokens.from_json(os.environ.get(TOKENS_ENV)),
-        )
-
     def _backend(self) -> CallBackend | None:
-        from runtime.stepfunctions import STATE_MACHINE_ENV, StepFunctionsBackend
+        from runtime.stepfunctions import StepFunctionsBackend
 
-        if not (os.environ.get(STATE_MACHINE_ENV) and os.environ.get("TOOLKIT_CALLS_TABLE")):
+        env = self.deployment.env
+        if not (env.state_machine_arn and env.calls_table):
             return None  # no Step Functions: every request runs inline
-        return StepFunctionsBackend.from_env(self.store, self.deployment.app_name)
+        return StepFunctionsBackend(self.store, self.deployment.app_name, env.state_machine_arn)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -171,9 +147,8 @@ class FunctionService:
         """Built on the first Function URL event: the stream budget, and the call store if configured."""
         if self._front is None:
             assert self.app is not None and self.bridge is not None and self.gateway is not None
-            app, has_store = self.app, bool(os.environ.get("TOOLKIT_CALLS_TABLE"))
-            budget = float(os.environ.get(STREAM_BUDGET_ENV) or DEFAULT_BUDGET_S)
-            policy = dataclasses.replace(self.gateway.policy, budget=budget)
+            app, has_store = self.app, bool(self.deployment.env.calls_table)
+            policy = self.deployment.gateway_policy("stream")
             backend = self.gateway.backend
             backed: list[Gateway] = []
 
@@ -321,8 +296,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def streams(event: Any) -> bool:
-    """Function URL events stream, unless ``TOOLKIT_STREAM_RESPONSES=0`` (a URL in BUFFERED mode)."""
-    return classify(event) is EventSource.FUNCTION_URL and os.environ.get(STREAMING_ENV, "1") != "0"
+    """Function URL events stream, unless ``TOOLKIT_STREAM_RESPONSES=0`` (a URL in BUFFERED mode).
+    Read per event, before `init`: only this one variable, not the whole `ContainerEnv`."""
+    return classify(event) is EventSource.FUNCTION_URL and os.environ.get(_STREAMING, "1") != "0"
 
 
 def respond(event: Any, context: Any, reply: StreamingReply) -> None:
@@ -350,7 +326,7 @@ def respond(event: Any, context: Any, reply: StreamingReply) -> None:
                                  web=True), reply.stream)
 
 
-if os.environ.get("TOOLKIT_MANIFEST") and os.environ.get("TOOLKIT_FUNCTION"):
+if os.environ.get(ContainerEnv.name("manifest")) and os.environ.get(ContainerEnv.name("function")):
     # Lambda's init phase: do the slow work before the first request arrives
     try:
         init()

@@ -13,8 +13,9 @@ import os
 from collections.abc import Iterator, MutableMapping
 
 from runtime.awsclients import client
+from runtime.environment import ContainerEnv
 
-SECRET_ARNS_ENV = "TOOLKIT_SECRET_ARNS"
+SECRET_ARNS_ENV = ContainerEnv.name("secret_arns")
 log = logging.getLogger("toolkit.runtime")
 
 

@@ -3,8 +3,8 @@
 Serves the same adapter app as the Lambda handler, behind the same `Gateway`, with
 uvicorn on ``PORT`` (default 8080, all interfaces so the load balancer reaches it).
 ``/__toolkit/health`` answers 200 for the target group's health check without touching
-user code.  Environment: everything `runtime.lambda_handler` documents, plus ``PORT``
-and ``TOOLKIT_RATE_LIMIT`` (requests/s, default 200, 5 s burst; 0 disables).  Over-budget
+user code.  Environment (`runtime.environment.ContainerEnv`): everything `runtime.lambda_handler`
+documents, plus ``PORT`` and ``TOOLKIT_RATE_LIMIT`` (requests/s, default 200, 5 s burst; 0 disables).  Over-budget
 requests run detached on a local thread (`ThreadBackend`) when a call store is configured;
 the thread hands the replayed request to the server's own loop (`ServingLoop`), so it meets
 the same lifespan state and class instances as live requests.
@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from runtime.deployment import Deployment, load_deployment
-from runtime.gateway import DEFAULT_BUDGET_S, Gateway, GatewayPolicy, StaticTokens, ThreadBackend, TokenBucket
+from runtime.gateway import Gateway, ThreadBackend
 from runtime.gateway.backends import CallBackend, RequestRunner
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord, run_asgi
 from runtime.secrets import load_secrets
@@ -88,24 +88,18 @@ def build_server_app(deployment: Deployment) -> ASGIApp:
     entry = deployment.function
     if not entry.is_web:
         raise SystemExit(f"{entry.tag!r} is not a web function; ECS workers run `python -m runtime.worker`.")
-    app = load_function(deployment).web_app(entry.web_spec)
-    rate = float(os.environ.get("TOOLKIT_RATE_LIMIT") or 200)
-    policy = GatewayPolicy(
-        function=entry.tag, timeout=entry.timeout, budget=float(os.environ.get("TOOLKIT_REQUEST_BUDGET_S") or DEFAULT_BUDGET_S),
-        backend_name="ecs", requires_proxy_auth=bool(entry.web.get("requires_proxy_auth")),
-        tokens=StaticTokens.from_json(os.environ.get("TOOLKIT_PROXY_TOKENS")),
-        rate_limiter=TokenBucket(rate) if rate > 0 else None,
-    )
+    app = load_function(deployment).web_app(deployment.web_spec)
     serving = ServingLoop()
+    policy = deployment.gateway_policy("ecs")
     return WithHealth(Gateway(app, policy, _backend(deployment, serving.runner(app))), serving)
 
 
 def _backend(deployment: Deployment, runner: RequestRunner) -> CallBackend | None:
-    if not os.environ.get("TOOLKIT_CALLS_TABLE"):
+    if not deployment.env.calls_table:
         return None
     from runtime.callstore.dynamodb import DynamoDBCallStore
 
-    return ThreadBackend(DynamoDBCallStore.from_env(), deployment.app_name, runner)
+    return ThreadBackend(DynamoDBCallStore.from_env(deployment.env), deployment.app_name, runner)
 
 
 def main() -> None:

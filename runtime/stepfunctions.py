@@ -8,14 +8,12 @@ The execution is named after the call id, so a retried start cannot run the call
 from __future__ import annotations
 
 import json
-import os
 
 from runtime.awsclients import client
 from runtime.callstore.base import CallStore
+from runtime.environment import ContainerEnv
 from runtime.gateway.records import HTTPRequestRecord
 from runtime.serialization import serialize
-
-STATE_MACHINE_ENV = "TOOLKIT_STATE_MACHINE_ARN"
 
 
 def execution_input(call_id: str, function: str) -> str:
@@ -37,8 +35,8 @@ class StepFunctionsBackend:
         self.store, self.app_name, self.state_machine_arn = store, app_name, state_machine_arn
 
     @classmethod
-    def from_env(cls, store: CallStore, app_name: str) -> StepFunctionsBackend | None:
-        arn = os.environ.get(STATE_MACHINE_ENV)
+    def from_env(cls, store: CallStore, app_name: str, env: ContainerEnv | None = None) -> StepFunctionsBackend | None:
+        arn = (env or ContainerEnv.from_environ()).state_machine_arn
         return cls(store, app_name, arn) if arn else None
 
     def start(self, call_id: str, function: str, request: HTTPRequestRecord) -> None:

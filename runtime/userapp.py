@@ -28,22 +28,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.adapters.base import WebSpec
 from runtime.deployment import Deployment, DeploymentError
+from runtime.manifest import Source
 from runtime.types import ASGIApp
 
 if TYPE_CHECKING:
     from runtime.instances import ClassMethod
 
-APP_ROOT_ENV = "TOOLKIT_APP_ROOT"
-
-
-def import_source(source: dict[str, Any]) -> ModuleType:
-    root = Path(os.environ.get(APP_ROOT_ENV) or os.getcwd())
+def import_source(source: Source, app_root: str | None = None) -> ModuleType:
+    root = Path(app_root or os.getcwd())
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    if source.get("kind") == "module" or (source.get("module") and not source.get("path")):
-        return importlib.import_module(source["module"])
-    path = root / source["path"]
-    spec = importlib.util.spec_from_file_location(source.get("module") or path.stem, path)
+    if source.kind == "module" or (source.module and not source.path):
+        if not source.module:
+            raise DeploymentError("The manifest's app.source names no module and no path; rebuild the image.")
+        return importlib.import_module(source.module)
+    if not source.path:
+        raise DeploymentError("The manifest's app.source is a file without a path; rebuild the image.")
+    path = root / source.path
+    spec = importlib.util.spec_from_file_location(source.module or path.stem, path)
     if spec is None or spec.loader is None:
         raise DeploymentError(f"Cannot import the app source {str(path)!r}.")
     module = importlib.util.module_from_spec(spec)
@@ -115,7 +117,7 @@ class MethodFunction:
 def load_function(deployment: Deployment) -> UserFunction:
     """Import the user's code and find the function (or class method) the deployment's tag names."""
     entry = deployment.function
-    module = import_source(deployment.source)
+    module = import_source(deployment.source, deployment.env.app_root)
     target = _registered(module, deployment)
     if not entry.is_method:
         return PlainFunction(unwrap(target))
@@ -130,7 +132,7 @@ def load_function(deployment: Deployment) -> UserFunction:
 
 def _registered(module: ModuleType, deployment: Deployment) -> Any:
     entry = deployment.function
-    named = getattr(module, deployment.source.get("app_variable") or "app", None)
+    named = getattr(module, deployment.source.app_variable or "app", None)
     # the App the manifest names first, then any other (an App's type is named App: no arbitrary getattr)
     apps = [named, *(v for v in vars(module).values() if type(v).__name__ == "App" and v is not named)]
     registries = [r for r in (getattr(a, "registered_functions", None) for a in apps) if isinstance(r, dict)]

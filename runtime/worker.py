@@ -85,10 +85,11 @@ def main() -> int:
     killed: Step Functions marks it failed) and exits 143, 128 + SIGTERM, as the signal would.
     """
     import json
-    import os
     import signal
     import sys
     from types import FrameType
+
+    from runtime.environment import ContainerEnv
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the shutdown below must not be cut short
@@ -98,7 +99,7 @@ def main() -> int:
     try:
         from runtime.lambda_handler import handler
 
-        reply = handler(json.loads(os.environ.get("TOOLKIT_WORKER_TASK") or "{}"), None)
+        reply = handler(json.loads(ContainerEnv.from_environ().worker_task or "{}"), None)
         print(json.dumps({k: v for k, v in reply.items() if k != "body"} | {"ok": "status" in reply}))
         return 0 if "status" in reply else 1
     finally:

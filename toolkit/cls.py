@@ -8,14 +8,16 @@ gets its own pool of workers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
+from runtime import params as codec
+from runtime.params import Params
 from toolkit.exception import InvalidError
-from toolkit.functions import Function, Params
+from toolkit.functions import Function
 from toolkit.spec import ClsInfo
 
-PARAMETER_TYPES: dict[type, str] = {int: "int", str: "str", bool: "bool", bytes: "bytes"}
+PARAMETER_TYPES = codec.TYPE_NAMES
 _MISSING = object()
 
 
@@ -56,49 +58,12 @@ def collect_parameters(user_cls: type) -> tuple[tuple[str, str, Any], ...]:
     return tuple(found)
 
 
-def bind_parameters(info: ClsInfo, kwargs: dict[str, Any]) -> Params:
+def bind_parameters(info: ClsInfo, kwargs: Mapping[str, Any]) -> Params:
     """Validate constructor keyword arguments against the declared parameters; fill defaults."""
-    declared = {name: (type_name, default) for name, type_name, default in info.parameters}
-    unknown = sorted(set(kwargs) - set(declared))
-    if unknown:
-        raise InvalidError(
-            f"{info.name} has no parameter {unknown[0]!r}; its parameters are: {', '.join(declared) or 'none'}."
-        )
-    bound = []
-    for name, (type_name, default) in declared.items():
-        value = kwargs.get(name, default)
-        if value is None:
-            raise InvalidError(f"{info.name} needs a value for parameter {name!r} (it has no default).")
-        if PARAMETER_TYPES.get(type(value)) != type_name:
-            raise InvalidError(f"{info.name}.{name} is a {type_name}; got {value!r}.")
-        bound.append((name, value))
-    return tuple(bound)
-
-
-def parse_query_parameters(info: ClsInfo, query: dict[str, str]) -> Params:
-    """Parameter values from a URL's query string (``?root=%2F&size=3``), converted to their types."""
-    values: dict[str, Any] = {}
-    for name, type_name, _default in info.parameters:
-        if name not in query:
-            continue
-        raw = query[name]
-        try:
-            values[name] = _CONVERT[type_name](raw)
-        except ValueError:
-            raise InvalidError(f"Query parameter {name}={raw!r} is not a valid {type_name}.") from None
-    return bind_parameters(info, values)
-
-
-def _to_bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
-_CONVERT: dict[str, Callable[[str], Any]] = {"int": int, "str": str, "bool": _to_bool, "bytes": lambda s: s.encode()}
+    try:
+        return codec.bind(info.name, info.parameters, kwargs)
+    except codec.ParameterError as exc:
+        raise InvalidError(str(exc)) from None
 
 
 def instantiate(info: ClsInfo, params: Params) -> Any:

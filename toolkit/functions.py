@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+from runtime.params import Params
 from toolkit import config, urls
 from toolkit.aio import Aio
 from toolkit.calls import FunctionCall
@@ -17,8 +18,6 @@ from toolkit.exception import InvalidError, NotFoundError
 from toolkit.loaded import loaded_apps
 from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
-
-Params = tuple[tuple[str, Any], ...]
 
 
 class Function(Decorated):

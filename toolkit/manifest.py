@@ -1,106 +1,121 @@
 """App -> manifest: the plain-JSON description every later phase reads (see docs/manifest.md).
 
+The schema is `runtime.manifest` (typed records, ``load``); this module fills those records
+from the app's `FunctionSpec` s, applying every default once, and returns their JSON.
 Deterministic by construction: functions sorted by tag, keys sorted on output, no
 timestamps, no secret values.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
+from runtime import manifest as schema
+from runtime.manifest import SCHEMA_VERSION, Manifest
 from toolkit import config, urls
 from toolkit.app import App
 from toolkit.exception import InvalidError
 from toolkit.functions import Function
 from toolkit.spec import FunctionSpec
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "build", "build_manifest", "dumps"]
 
 
-def _source(app: App, source_ref: dict[str, Any] | None) -> dict[str, Any]:
+def _source(app: App, source_ref: dict[str, Any] | None) -> schema.Source:
     if source_ref is not None:
-        return source_ref
+        return schema.Source(**source_ref)
     specs = [f.spec for f in app.registered_functions.values()]
     if not specs:
-        return {"kind": "module", "module": None, "path": None, "app_variable": None}
+        return schema.Source(kind="module")
     spec = specs[0]
     path = os.path.relpath(spec.source_file) if spec.source_file else None
-    return {"kind": "file" if path else "module", "module": spec.module, "path": path, "app_variable": None}
+    return schema.Source("file" if path else "module", spec.module, path, None)
 
 
-def _cls(spec: FunctionSpec) -> dict[str, Any] | None:
+def _cls(spec: FunctionSpec) -> schema.ClsSpec | None:
     if spec.cls is None:
         return None
-    params = [{"name": n, "type": t, "default": d.hex() if isinstance(d, bytes) else d}
-              for n, t, d in spec.cls.parameters]
-    return {"name": spec.cls.name, "parameters": params}
+    return schema.ClsSpec(spec.cls.name, tuple(schema.ClsParameter(n, t, d) for n, t, d in spec.cls.parameters))
 
 
-def _web(function: Function, ephemeral: bool, environment: str | None) -> dict[str, Any] | None:
+def _web(function: Function, ephemeral: bool, environment: str | None) -> schema.WebConfig | None:
     web = function.spec.web
     if web is None:
         return None
     label = web.label or urls.default_label(function.spec.app_name, function.spec.tag)
     host = urls.host_label(label, workspace=config.setting("workspace") or "default",
                            environment=environment, ephemeral=ephemeral)
-    return {
-        "method": web.method, "docs": web.docs, "label": label, "user_label": web.label is not None,
-        "requires_proxy_auth": web.requires_proxy_auth, "custom_domains": sorted(web.custom_domains),
-        "port": web.port, "startup_timeout": web.startup_timeout, "host": host, "url": urls.web_url(host),
-    }
+    return schema.WebConfig(
+        label=label, host=host, method=web.method, docs=web.docs, user_label=web.label is not None,
+        requires_proxy_auth=web.requires_proxy_auth, custom_domains=tuple(sorted(web.custom_domains)),
+        port=web.port, startup_timeout=web.startup_timeout, url=urls.web_url(host),
+    )
 
 
-def _function(function: Function, ephemeral: bool, environment: str | None) -> dict[str, Any]:
+def _image(spec: FunctionSpec) -> schema.ImageSpec:
+    image = spec.image.to_dict()
+    return schema.ImageSpec(image["base"], tuple(image["steps"]), image["spec_hash"])
+
+
+def _function(function: Function, ephemeral: bool, environment: str | None) -> schema.FunctionEntry:
     spec = function.spec
-    return {
-        "tag": spec.tag, "name": spec.name, "kind": spec.kind, "is_async": spec.is_async,
-        "is_generator": spec.is_generator, "cls": _cls(spec), "backend": spec.backend,
-        "image": spec.image.to_dict(),
-        "resources": {"cpu": spec.cpu, "memory": spec.memory, "gpu": spec.gpu, "timeout": spec.timeout,
-                      "ephemeral_disk": spec.ephemeral_disk},
-        "scaling": {"min_containers": spec.min_containers, "max_containers": spec.max_containers,
-                    "buffer_containers": spec.buffer_containers, "scaledown_window": spec.scaledown_window,
-                    "max_inputs": spec.max_inputs, "target_inputs": spec.target_inputs},
-        "retries": None if spec.retries is None else {
-            "max_retries": spec.retries.max_retries, "backoff_coefficient": spec.retries.backoff_coefficient,
-            "initial_delay": spec.retries.initial_delay, "max_delay": spec.retries.max_delay},
-        "secrets": sorted((s.to_dict() for s in spec.secrets), key=lambda s: s["name"]),
-        "web": _web(function, ephemeral, environment),
-    }
+    retries = spec.retries
+    return schema.FunctionEntry(
+        tag=spec.tag, name=spec.name, kind=spec.kind, is_async=spec.is_async, is_generator=spec.is_generator,
+        cls=_cls(spec), backend=spec.backend, image=_image(spec),
+        resources=schema.Resources(spec.cpu, spec.memory, spec.gpu, spec.timeout, spec.ephemeral_disk),
+        scaling=schema.Scaling(spec.min_containers, spec.max_containers, spec.buffer_containers,
+                               spec.scaledown_window, spec.max_inputs, spec.target_inputs),
+        retries=None if retries is None else schema.Retries(
+            retries.max_retries, retries.backoff_coefficient, retries.initial_delay, retries.max_delay),
+        secrets=tuple(sorted((schema.SecretRef(s.name, s.source, tuple(sorted(s.keys))) for s in spec.secrets),
+                             key=lambda s: s.name)),
+        web=_web(function, ephemeral, environment), schedule=_schedule(spec),
+    )
+
+
+def _schedule(spec: FunctionSpec) -> schema.ScheduleSpec | None:
+    if spec.schedule is None:
+        return None
+    data = spec.schedule.to_dict()
+    if data["kind"] == "cron":
+        return schema.ScheduleSpec("cron", data["cron_string"], data["timezone"])
+    return schema.ScheduleSpec("period", period=tuple((k, v) for k, v in data.items() if k != "kind"))
+
+
+def build(app: App, *, ephemeral: bool = False, environment: str | None = None,
+          source: dict[str, Any] | None = None) -> Manifest:
+    """The typed manifest of ``app``.  ``source`` overrides how the runtime should find the app again."""
+    environment = environment if environment is not None else config.setting("environment")
+    functions = tuple(_function(app.registered_functions[tag], ephemeral, environment)
+                      for tag in sorted(app.registered_functions))
+    _check_unique_hosts(app, functions)
+    return Manifest(
+        app_name=app.name, source=_source(app, source), functions=functions,
+        workspace=urls.source(config.setting("workspace") or "default"), environment=environment,
+        ephemeral=ephemeral,
+    )
 
 
 def build_manifest(app: App, *, ephemeral: bool = False, environment: str | None = None,
                    source: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The manifest of ``app``.  ``source`` overrides how the runtime should find the app again."""
-    environment = environment if environment is not None else config.setting("environment")
-    functions = [_function(app.registered_functions[tag], ephemeral, environment)
-                 for tag in sorted(app.registered_functions)]
-    _check_unique_hosts(app, functions)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "app": {"name": app.name, "source": _source(app, source)},
-        "workspace": urls.source(config.setting("workspace") or "default"),
-        "environment": environment,
-        "ephemeral": ephemeral,
-        "functions": functions,
-    }
+    """The manifest of ``app`` as JSON data (`build` gives the typed form)."""
+    return build(app, ephemeral=ephemeral, environment=environment, source=source).to_dict()
 
 
-def _check_unique_hosts(app: App, functions: list[dict[str, Any]]) -> None:
+def _check_unique_hosts(app: App, functions: tuple[schema.FunctionEntry, ...]) -> None:
     seen: dict[str, str] = {}
     for entry in functions:
-        if entry["web"] is None:
+        if entry.web is None:
             continue
-        host = entry["web"]["host"]
+        host = entry.web.host
         if host in seen:
             raise InvalidError(
-                f"App {app.app_name!r}: {seen[host]!r} and {entry['tag']!r} would both be served at {host!r}; "
+                f"App {app.app_name!r}: {seen[host]!r} and {entry.tag!r} would both be served at {host!r}; "
                 "give one of them a different label=..."
             )
-        seen[host] = entry["tag"]
+        seen[host] = entry.tag
 
 
-def dumps(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+dumps = schema.dumps

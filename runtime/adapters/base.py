@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from runtime.types import ASGIApp
+
+if TYPE_CHECKING:
+    from runtime.manifest import FunctionEntry
 
 DEFAULT_STARTUP_TIMEOUT_S = 5.0
 
@@ -33,14 +36,17 @@ class WebSpec(NamedTuple):
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S
 
     @classmethod
-    def from_manifest(cls, function: dict[str, Any]) -> WebSpec:
-        web = function.get("web") or {}
+    def from_manifest(cls, function: FunctionEntry) -> WebSpec:
+        """The spec of a web function (`runtime.manifest.load` parsed and checked the entry)."""
+        web = function.web
+        if web is None:
+            return cls(kind=WebKind(function.kind))
         return cls(
-            kind=WebKind(function["kind"]),
-            method=(web.get("method") or "GET").upper(),
-            docs=bool(web.get("docs")),
-            port=web.get("port"),
-            startup_timeout=float(web.get("startup_timeout") or DEFAULT_STARTUP_TIMEOUT_S),
+            kind=WebKind(function.kind),
+            method=(web.method or "GET").upper(),
+            docs=web.docs,
+            port=web.port,
+            startup_timeout=float(web.startup_timeout or DEFAULT_STARTUP_TIMEOUT_S),
         )
 
 

@@ -2,7 +2,7 @@
 
 ``GET /?root=/data`` on ``Server.files`` is served by the ``Server(root="/data")`` instance,
 built on first use (parameters set, ``@toolkit.enter`` run once) with its own web app from
-the method's adapter, exactly as ``toolkit serve`` routes it (`toolkit.cls.parse_query_parameters`
+the method's adapter, exactly as ``toolkit serve`` routes it (`runtime.params.from_query`
 decides; a bad value is a 400 naming it).  Instances are cached per environment, LRU-bounded
 (`runtime.instances`).  Each instance's app gets its own ASGI lifespan, started when it is built
 and shut down when it is evicted, and its state reaches that instance's requests.
@@ -26,7 +26,7 @@ from typing import Any
 from runtime.adapters.base import AdapterError, WebKind, WebSpec
 from runtime.gateway.middleware import send_record, text_response
 from runtime.instances import ClassMethod, InstanceCache, describe, max_instances
-from runtime.invocation import Params
+from runtime.params import ParameterError, Params
 from runtime.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("toolkit.runtime")
@@ -105,11 +105,9 @@ class ClassMethodApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        from toolkit.exception import InvalidError
-
         try:
             params = self.method.params_from_query(scope.get("query_string", b""))
-        except InvalidError as exc:
+        except ParameterError as exc:
             await _refuse(scope, send, 400, str(exc))
             return
         self._loop = asyncio.get_running_loop()

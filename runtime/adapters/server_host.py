@@ -26,9 +26,10 @@ import sys
 import time
 from typing import Any
 
+from runtime import params as codec
 from runtime.adapters.base import WebSpec
 from runtime.adapters.web_server import LOCAL_HOST, WebServerStartupError, build_web_server
-from runtime.invocation import Params, params_from_json, params_to_json
+from runtime.params import Params
 
 REPORT_FD_ENV = "TOOLKIT_HOST_REPORT_FD"
 STOP_GRACE_S = 5.0  # SIGTERM, then SIGKILL: what a container runtime gives a stopping task
@@ -36,11 +37,11 @@ PORT_RELEASE_S = 10.0
 
 
 def encode_params(params: Params) -> str:
-    return json.dumps(params_to_json(params))
+    return json.dumps(codec.to_json(params))
 
 
 def decode_params(text: str) -> Params:
-    return params_from_json(json.loads(text))
+    return codec.from_json(json.loads(text))
 
 
 class HostedServer:
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the @exit hooks below on a stop
     params = decode_params(argv[1])
     deployment = load_deployment()
-    spec = deployment.function.web_spec
+    spec = deployment.web_spec
     try:
         function = load_function(deployment)
         assert isinstance(function, MethodFunction), "the host serves class methods only"

@@ -17,8 +17,9 @@ import uuid
 from typing import Any
 
 from runtime.awsclients import client
+from runtime.environment import ContainerEnv
 
-BUCKET_ENV = "TOOLKIT_PAYLOAD_BUCKET"
+BUCKET_ENV = ContainerEnv.name("payload_bucket")
 DYNAMODB_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, attribute names included
 CLAIM_CHECK_THRESHOLD = 180_000  # bytes; a payload and a result this size plus metadata fit one item
 
@@ -34,8 +35,9 @@ class ClaimChecks:
         self.bucket = bucket
         self._s3: Any = client("s3") if bucket else None
 
-    def put(self, call_id: str, name: str, data: bytes, threshold: int) -> str:
-        """Upload ``data`` (the call's ``name``: payload, result); returns its key."""
+    def put(self, call_id: str, name: str, data: bytes, threshold: int, *, prefix: str = "calls") -> str:
+        """Upload ``data`` (the call's ``name``: payload, result); returns its key.  Dicts and Queues
+        (`runtime.primitives.dynamodb`) pass their own ``prefix`` and object id for ``call_id``."""
         if self._s3 is None:
             raise ClaimCheckUnavailableError(
                 f"The call's {name} is {len(data):,} bytes, over the {threshold:,} byte limit for data kept in the "
@@ -43,7 +45,7 @@ class ClaimChecks:
                 f"is configured to carry it: set {BUCKET_ENV} to an S3 bucket the function can read and write "
                 "(toolkit deploy creates one and sets it), or pass less data, e.g. an S3 key instead of the bytes."
             )
-        key = f"calls/{call_id}/{name}-{uuid.uuid4().hex}"
+        key = f"{prefix}/{call_id}/{name}-{uuid.uuid4().hex}"
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data)
         return key
 

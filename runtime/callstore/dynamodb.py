@@ -19,7 +19,6 @@ marker (`FAILURE_ATTR`: JSON ``{"Error", "Cause"}``, `FAILURE_TIME_ATTR`: ISO ti
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime
 from typing import Any
@@ -32,12 +31,12 @@ from runtime.callstore.claimcheck import (
     ClaimChecks,
     ClaimCheckUnavailableError,
 )
+from runtime.environment import ContainerEnv
 from runtime.serialization import serialize, worker_failure
 
 __all__ = ["BUCKET_ENV", "CLAIM_CHECK_THRESHOLD", "ClaimCheckUnavailableError", "DynamoDBCallStore"]
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
-TABLE_ENV, TTL_ENV = "TOOLKIT_CALLS_TABLE", "TOOLKIT_CALL_TTL_SECONDS"
 _UNFINISHED = (CallStatus.PENDING.value, CallStatus.RUNNING.value)
 # Written by the worker state machine; infra/asl.py uses the same names.
 FAILURE_ATTR, FAILURE_TIME_ATTR = "sfn_error", "sfn_failed_at"
@@ -57,12 +56,12 @@ class DynamoDBCallStore:
         self._ddb, self.claim_checks = client("dynamodb"), ClaimChecks(bucket)
 
     @classmethod
-    def from_env(cls) -> DynamoDBCallStore:
-        table = os.environ.get(TABLE_ENV)
-        if not table:
-            raise RuntimeError(f"{TABLE_ENV} is not set: the DynamoDB call table name is required on AWS.")
-        ttl = int(os.environ.get(TTL_ENV) or DEFAULT_TTL_SECONDS)
-        return cls(table, os.environ.get(BUCKET_ENV) or None, ttl_seconds=ttl)
+    def from_env(cls, env: ContainerEnv | None = None) -> DynamoDBCallStore:
+        env = env or ContainerEnv.from_environ()
+        if not env.calls_table:
+            raise RuntimeError(f"{env.name('calls_table')} is not set: the DynamoDB call table name is required on AWS.")
+        ttl = DEFAULT_TTL_SECONDS if env.call_ttl_seconds is None else env.call_ttl_seconds
+        return cls(env.calls_table, env.payload_bucket, ttl_seconds=ttl)
 
     # -- CallStore ---------------------------------------------------------------------------
 

@@ -38,8 +38,6 @@ from runtime.types import Scope
 if TYPE_CHECKING:
     from runtime.adapters.web_server import WebServerProxy
 
-STREAM_BUDGET_ENV = "TOOLKIT_STREAM_BUDGET_S"
-
 log = logging.getLogger("toolkit.runtime")
 
 

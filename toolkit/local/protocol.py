@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from runtime.invocation import params_from_json, params_to_json
+from runtime import params as codec
 
 PARENT_ENV = "TOOLKIT_WORKER_PARENT"  # the pid of the process that started a worker: it watches for its death
 
@@ -46,13 +46,13 @@ class WorkerTarget:
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["params"] = params_to_json(self.params)
+        data["params"] = codec.to_json(self.params)
         return json.dumps(data)
 
     @staticmethod
     def from_json(text: str) -> WorkerTarget:
         data = json.loads(text)
-        data["params"] = params_from_json(data["params"])
+        data["params"] = codec.from_json(data["params"])
         data["sys_path"] = tuple(data["sys_path"])
         return WorkerTarget(**data)
 

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from runtime import params as codec
 from runtime.adapters.base import WebKind, WebSpec
-from toolkit.cls import parse_query_parameters
+from runtime.manifest import ClsSpec, FunctionEntry, load
+from runtime.params import Params
 from toolkit.exception import InvalidError
-from toolkit.functions import Params
 from toolkit.local.protocol import WorkerTarget
 from toolkit.serve.appinfo import AppInfo, FunctionSource
 from toolkit.serve.registry import Holder
-from toolkit.spec import ClsInfo
 
 DEFAULT_MAX_CONTAINERS = 4  # like the local function runner: a laptop, not a cloud
 
@@ -40,7 +39,7 @@ class Endpoint:
     scaledown_window: float
     timeout: float
     backend: str
-    cls: ClsInfo | None
+    cls: ClsSpec | None  # the class's name and parameters; the class itself lives in the worker
     source: FunctionSource
     is_async: bool = False  # the decorated function is async (a fastapi_endpoint's handler runs on the loop)
 
@@ -50,7 +49,12 @@ class Endpoint:
 
     def params_for(self, query: dict[str, str]) -> Params:
         """Class parameter values selected by the URL's query string (raises InvalidError)."""
-        return () if self.cls is None else parse_query_parameters(self.cls, query)
+        if self.cls is None:
+            return ()
+        try:
+            return codec.from_query(self.cls.name, self.cls.parameters, query)
+        except codec.ParameterError as exc:
+            raise InvalidError(str(exc)) from None
 
     def default_params(self) -> Params | None:
         """The parameter values of the pool to keep warm: the class parameters' defaults, or
@@ -58,8 +62,8 @@ class Endpoint:
         if self.cls is None:
             return ()
         try:
-            return parse_query_parameters(self.cls, {})
-        except InvalidError:
+            return codec.from_query(self.cls.name, self.cls.parameters, {})
+        except codec.ParameterError:
             return None
 
     def target(self, params: Params, sys_path: tuple[str, ...]) -> WorkerTarget:
@@ -68,28 +72,18 @@ class Endpoint:
                             sys_path=sys_path)
 
 
-def _cls_info(entry: dict[str, Any]) -> ClsInfo | None:
-    cls = entry.get("cls")
-    if cls is None:
-        return None
-    params = tuple((p["name"], p["type"], bytes.fromhex(p["default"]) if p["type"] == "bytes" and p["default"]
-                    is not None else p["default"]) for p in cls["parameters"])
-    # parse_query_parameters only reads the name and parameters; the class itself lives in the worker
-    return ClsInfo(cls["name"], object, params)
-
-
-def endpoint_from_manifest(app_name: str, entry: dict[str, Any], source: FunctionSource) -> Endpoint:
-    web, scaling = entry["web"], entry["scaling"]
-    min_containers = int(scaling.get("min_containers") or 0)
+def endpoint_from_manifest(app_name: str, entry: FunctionEntry, source: FunctionSource) -> Endpoint:
+    web, scaling = entry.web, entry.scaling
+    assert web is not None, "only web functions have endpoints"
     return Endpoint(
-        tag=entry["tag"], app_name=app_name, host=web["host"], label=web["label"],
-        spec=WebSpec.from_manifest(entry), requires_proxy_auth=bool(web["requires_proxy_auth"]),
-        max_inputs=int(scaling["max_inputs"] or 1),
+        tag=entry.tag, app_name=app_name, host=web.host, label=web.label,
+        spec=WebSpec.from_manifest(entry), requires_proxy_auth=web.requires_proxy_auth,
+        max_inputs=scaling.max_inputs,
         # the local cap when none is set; never below min_containers, which the user asked for
-        max_containers=int(scaling["max_containers"] or max(DEFAULT_MAX_CONTAINERS, min_containers)),
-        min_containers=min_containers,
-        scaledown_window=float(scaling["scaledown_window"]), timeout=float(entry["resources"]["timeout"]),
-        backend=entry["backend"], cls=_cls_info(entry), source=source, is_async=bool(entry.get("is_async")),
+        max_containers=scaling.max_containers or max(DEFAULT_MAX_CONTAINERS, scaling.min_containers),
+        min_containers=scaling.min_containers,
+        scaledown_window=float(scaling.scaledown_window), timeout=float(entry.timeout),
+        backend=entry.backend, cls=entry.cls, source=source, is_async=entry.is_async,
     )
 
 
@@ -107,6 +101,7 @@ class RouteTable:
     info: AppInfo
     endpoints: dict[str, Endpoint]  # by host label
     moved: dict[str, Moved] = field(default_factory=dict)  # by host label: no longer served here
+    app_name: str = ""
 
     def without(self, moved: dict[str, Moved]) -> RouteTable:
         """This table less the endpoints newer serves took over (``moved``, by host label)."""
@@ -114,17 +109,14 @@ class RouteTable:
 
     @staticmethod
     def from_info(info: AppInfo) -> RouteTable:
-        manifest = info.manifest
+        manifest = load(info.manifest)
+        app_name = manifest.app_name or ""
         endpoints = {}
-        for entry in manifest["functions"]:
-            if entry["web"] is not None:
-                endpoint = endpoint_from_manifest(manifest["app"]["name"] or "", entry, info.sources[entry["tag"]])
+        for entry in manifest.functions:
+            if entry.web is not None:
+                endpoint = endpoint_from_manifest(app_name, entry, info.sources[entry.tag])
                 endpoints[endpoint.host] = endpoint
-        return RouteTable(info, endpoints)
-
-    @property
-    def app_name(self) -> str:
-        return str(self.info.manifest["app"]["name"] or "")
+        return RouteTable(info, endpoints, app_name=app_name)
 
 
 def host_label(host_header: str | None) -> str | None:

@@ -1,0 +1,134 @@
+"""The container environment: every ``TOOLKIT_*`` variable a deployed container reads, once.
+
+Infra writes them (`infra/components/function.py`, `infra/asl.py` for the ECS worker task, the
+image builder for the two the image itself sets); the entrypoints read them with
+`ContainerEnv.from_environ`, which parses numbers and flags and names the variable and the fix
+when one is malformed.  A field is None when its variable is unset or empty: the reader that
+uses it knows its own default (a Lambda's budget differs from an ECS task's).
+
+Values that are JSON (``secret_arns``, ``function_targets``, ``proxy_tokens``, ``worker_task``)
+stay text here: the module that uses each one parses it and says what it expected.
+
+Stdlib only, a NamedTuple: every cold start defines it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+__all__ = ["MANIFEST_PATH", "TASK_ROOT", "VARIABLES", "ContainerEnv", "ContainerEnvError", "variables"]
+
+TASK_ROOT = "/var/task"  # Lambda's LAMBDA_TASK_ROOT; the image puts the app's code and manifest here
+MANIFEST_PATH = f"{TASK_ROOT}/toolkit-manifest.json"
+
+V = TypeVar("V")
+
+
+class ContainerEnvError(ValueError):
+    """A container variable holds something unusable: the message names it and the fix."""
+
+
+class ContainerEnv(NamedTuple):
+    manifest: str | None = None  # path to the app manifest JSON (the image sets MANIFEST_PATH)
+    function: str | None = None  # tag of the function this container serves
+    app_root: str | None = None  # directory the manifest's source path is relative to (default: cwd)
+    secret_arns: str | None = None  # JSON list of Secrets Manager ARNs loaded into os.environ at init
+    calls_table: str | None = None  # DynamoDB call table: stored calls, worker tasks, detached web calls
+    payload_bucket: str | None = None  # S3 bucket for claim-checks over the item-size threshold
+    call_ttl_seconds: int | None = None  # how long call records live
+    state_machine_arn: str | None = None  # this function's worker state machine (over-budget web calls)
+    function_targets: str | None = None  # JSON {tag: {"lambda_arn", "state_machine_arn"}}: the app's functions
+    request_budget_s: float | None = None  # front-door wait before a 303
+    stream_budget_s: float | None = None  # a streamed Function URL request's wait before a 303
+    stream_responses: bool = True  # False ("0"): answer Function URL events buffered (BUFFERED invoke mode)
+    proxy_tokens: str | None = None  # JSON {token_id: sha256_hex(secret)} for requires_proxy_auth endpoints
+    rate_limit: float | None = None  # requests/s an ECS task admits (0: no limit)
+    max_instances: int | None = None  # class instances (distinct parameter values) one environment keeps
+    web_url: str | None = None  # the endpoint's public URL (for the user's code; the runtime does not need it)
+    worker_task: str | None = None  # JSON worker task an ECS worker runs (set per task by the state machine)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
+        """The variables in ``environ`` (default ``os.environ``); raises `ContainerEnvError`."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field, name in VARIABLES.items():
+            raw = source.get(name)
+            if raw:
+                values[field] = _PARSERS.get(field, _text)(name, raw)
+        return cls(**values)
+
+    def to_environ(self) -> dict[str, str]:
+        """The variables for the fields that are set, as a container gets them."""
+        return variables({field: _encode(value) for field, value in self._asdict().items()
+                          if value is not None and value != self._field_defaults[field]})
+
+    @staticmethod
+    def name(field: str) -> str:
+        """The variable of ``field``: ``name("calls_table") == "TOOLKIT_CALLS_TABLE"``."""
+        return VARIABLES[field]
+
+
+# One row per field: the names are spelled out so that grepping for a variable finds its definition.
+VARIABLES: dict[str, str] = {
+    "manifest": "TOOLKIT_MANIFEST",
+    "function": "TOOLKIT_FUNCTION",
+    "app_root": "TOOLKIT_APP_ROOT",
+    "secret_arns": "TOOLKIT_SECRET_ARNS",
+    "calls_table": "TOOLKIT_CALLS_TABLE",
+    "payload_bucket": "TOOLKIT_PAYLOAD_BUCKET",
+    "call_ttl_seconds": "TOOLKIT_CALL_TTL_SECONDS",
+    "state_machine_arn": "TOOLKIT_STATE_MACHINE_ARN",
+    "function_targets": "TOOLKIT_FUNCTION_TARGETS",
+    "request_budget_s": "TOOLKIT_REQUEST_BUDGET_S",
+    "stream_budget_s": "TOOLKIT_STREAM_BUDGET_S",
+    "stream_responses": "TOOLKIT_STREAM_RESPONSES",
+    "proxy_tokens": "TOOLKIT_PROXY_TOKENS",
+    "rate_limit": "TOOLKIT_RATE_LIMIT",
+    "max_instances": "TOOLKIT_MAX_INSTANCES",
+    "web_url": "TOOLKIT_WEB_URL",
+    "worker_task": "TOOLKIT_WORKER_TASK",
+}
+
+
+def variables(values: Mapping[str, V]) -> dict[str, V]:
+    """``{variable: value}`` for values given by field name, the values left as they are: infra
+    passes Pulumi outputs (resolved to text later), `ContainerEnv.to_environ` plain text."""
+    unknown = sorted(set(values) - set(VARIABLES))
+    if unknown:
+        raise ContainerEnvError(f"{unknown[0]!r} is not a container variable; add it to ContainerEnv "
+                                f"(runtime/environment.py) first. Known: {', '.join(VARIABLES)}")
+    return {VARIABLES[field]: value for field, value in values.items()}
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _number(kind: Callable[[str], Any], example: str) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            return kind(raw)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise ContainerEnvError(f"{name}={raw!r} is not {what}; set it to e.g. {example}.") from None
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "call_ttl_seconds": _number(int, "604800 (7 days)"),
+    "request_budget_s": _number(float, "25"),
+    "stream_budget_s": _number(float, "150"),
+    "stream_responses": lambda name, raw: raw != "0",
+    "rate_limit": _number(float, "200 (0 disables)"),
+    "max_instances": _number(int, "8"),
+}
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
