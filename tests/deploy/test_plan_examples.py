@@ -5,6 +5,7 @@ function kind gets the resources its AWS mapping (DESIGN §5) calls for."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,35 @@ def test_plan_of_a_broken_app_is_one_line(offline_env: dict[str, str], tmp_path:
     app = tmp_path / "bad_gpu.py"
     app.write_text("import toolkit\napp = toolkit.App('bad')\n\n@app.function(gpu='Z9000')\ndef f():\n    pass\n")
     assert_one_line_error(run_cli(["plan", str(app)], offline_env), "Z9000")
+
+
+def test_plan_json_shows_each_resources_inputs_with_secrets_masked(offline_env: dict[str, str]) -> None:
+    """`toolkit plan --json` is reviewable like `terraform plan -json`: every resource with its
+    inputs; the proxy-token hashes a requires_proxy_auth endpoint carries are masked."""
+    created = run_cli(["token", "create"], offline_env)
+    assert created.returncode == 0, created.stderr
+    shown = set(re.findall(r"[A-Za-z0-9_-]{16,}", created.stdout))  # the token id and secret, printed once
+    result = run_cli(["plan", "examples/auth.py", "--json"], offline_env)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    functions = {r["name"]: r["inputs"] for r in plan["resources"] if r["type"] == "aws:lambda/function:Function"}
+    protected = functions["auth-example-main-us-east-1-protected-lambda-function"]
+    assert protected["packageType"] == "Image" and protected["memorySize"] > 0 and protected["timeout"] == 300
+    assert protected["imageUri"].endswith("@" + "sha256:" + "0" * 64)
+    assert protected["role"] == "(known after apply)"  # computed by AWS: not invented
+    assert protected["environment"]["variables"]["TOOLKIT_PROXY_TOKENS"] == "[secret]"
+    hashes = re.findall(r"\b[0-9a-f]{64}\b", result.stdout)
+    assert set(hashes) <= {"0" * 64}, hashes  # no token hash leaks, only the placeholder digest
+    assert not [s for s in shown if s in result.stdout]
+    assert all("inputs" in r for r in plan["resources"])
+
+
+def test_pulumi_secret_inputs_are_masked() -> None:
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+
+    from toolkit.deploy.offline import MASKED, plain_inputs
+
+    wire = {"secretString": {_special_sig_key: _special_secret_sig, "value": "hunter2"}, "name": "db",
+            "tags": [{"password": "pw"}], "empty_token": ""}
+    assert plain_inputs(wire) == {"secretString": MASKED, "name": "db", "tags": [{"password": MASKED}],
+                                  "empty_token": ""}

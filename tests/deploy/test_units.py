@@ -158,3 +158,28 @@ def test_pulumi_aws_requirement_is_the_tested_7x() -> None:
     assert requirement.specifier.contains(version("pulumi_aws"))
     assert "invoked_via_function_url" in inspect.signature(aws.lambda_.PermissionArgs.__init__).parameters
     assert hasattr(aws.s3, "BucketLifecycleConfiguration") and hasattr(aws.s3, "BucketServerSideEncryptionConfiguration")
+
+
+def test_repo_pulumi_project_and_toolkit_deploy_never_share_physical_names() -> None:
+    """Finding 11: `pulumi up` in the repository (Pulumi.yaml project `toolkit`) and `toolkit deploy`
+    (project `toolkit-<app>`) keep separate states; the same app and stack in both must not declare
+    the same AWS names (IAM roles, tables, log groups), or the second fails with "already exists"."""
+    import yaml
+    from deploy_helpers import REPO
+
+    from toolkit.deploy.names import StackName, stack_name
+    from toolkit.deploy.offline import placeholder_images, plan_offline
+    from toolkit.deploy.stack_config import stack_config
+    from toolkit.deploy.target import Target
+    from toolkit.loader import load_app
+    from toolkit.manifest import build_manifest
+
+    manifest = build_manifest(load_app(str(EXAMPLES / "hello.py")))
+    config = stack_config(manifest, Target("aws", "eu-west-1"), images=placeholder_images(manifest))
+    deployed = stack_name("hello", region="eu-west-1")
+    repo_project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["name"]
+    assert repo_project != deployed.project
+    names = {project: {r.name for r in plan_offline(StackName(project, deployed.stack), config).resources
+                       if not r.is_component}
+             for project in (deployed.project, repo_project)}
+    assert names[deployed.project] and not names[deployed.project] & names[repo_project]

@@ -5,10 +5,17 @@ The mocks run in *preview* mode, like ``pulumi preview``: computed attributes (A
 endpoints) stay unknown, so nothing here has to invent plausible AWS values and the program
 declares exactly what it would declare before anything exists.  Data sources (the account
 id, the default VPC, Route53 zones, the GPU AMI) are answered with placeholders.
+
+Each planned resource keeps its *inputs* (``toolkit plan --json``), as ``terraform plan -json``
+shows them, so a user (and the constraint tests) can review exactly what would be created.
+Values Pulumi marks secret, and keys that name credentials (passwords, tokens, private keys,
+secret strings), are masked as ``"[secret]"``; values only known after apply (ARNs, ids) read
+``"(known after apply)"``.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +25,8 @@ from toolkit.deploy.errors import DeployError
 from toolkit.deploy.names import StackName
 from toolkit.deploy.program import infra_program
 
-__all__ = ["PLACEHOLDER_DIGEST", "PlannedResource", "ResourcePlan", "plan_offline", "placeholder_images"]
+__all__ = ["MASKED", "PLACEHOLDER_DIGEST", "UNKNOWN", "PlannedResource", "ResourcePlan", "plain_inputs",
+           "plan_offline", "placeholder_images"]
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 _PLACEHOLDER_REPO = "000000000000.dkr.ecr.us-east-1.amazonaws.com/toolkit/plan"
@@ -33,10 +41,34 @@ _INVOKES: dict[str, dict[str, Any]] = {
 }
 
 
+MASKED = "[secret]"
+UNKNOWN = "(known after apply)"
+# Pulumi's wire marker for a secret value (pulumi.runtime.rpc: _special_sig_key / _special_secret_sig).
+_SIG_KEY, _SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+_SENSITIVE_KEY = re.compile(r"(password|passphrase|secret_?string|secret_?binary|private_?key|token|credential)s?$",
+                            re.IGNORECASE)
+
+
+def plain_inputs(value: Any, key: str = "") -> Any:
+    """Mock-runtime inputs -> JSON: secrets and credential-named keys masked, unknowns named."""
+    if _SENSITIVE_KEY.search(key) and value not in (None, "", {}, []):
+        return MASKED
+    if isinstance(value, Mapping):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return MASKED
+        return {str(k): plain_inputs(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_inputs(v, key) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return UNKNOWN  # pulumi.output.Unknown: computed by the provider
+
+
 @dataclass(frozen=True)
 class PlannedResource:
     type: str  # e.g. aws:lambda/function:Function, toolkit:function:ToolkitFunction
     name: str  # the logical (Pulumi) name
+    inputs: Mapping[str, Any] = field(default_factory=dict, compare=False)  # plain_inputs(): JSON, masked
 
     @property
     def is_component(self) -> bool:
@@ -55,7 +87,8 @@ class ResourcePlan:
         return {r.type for r in self.resources}
 
     def to_json(self) -> dict[str, Any]:
-        return {"stack": str(self.stack), "resources": [{"type": r.type, "name": r.name} for r in self.resources],
+        return {"stack": str(self.stack),
+                "resources": [{"type": r.type, "name": r.name, "inputs": dict(r.inputs)} for r in self.resources],
                 "counts": self.counts(), "total": len(self.resources)}
 
 
@@ -64,7 +97,7 @@ def _mocks(recorded: list[PlannedResource]) -> Any:
 
     class PlanMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-            recorded.append(PlannedResource(args.typ, args.name))
+            recorded.append(PlannedResource(args.typ, args.name, plain_inputs(dict(args.inputs))))
             return None, dict(args.inputs)  # preview: no id, computed outputs unknown
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
