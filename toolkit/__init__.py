@@ -7,6 +7,7 @@ from toolkit.app import App
 from toolkit.calls import FunctionCall
 from toolkit.cls import Cls, Obj, parameter
 from toolkit.context import is_local
+from toolkit.dicts import Dict
 from toolkit.exception import (
     CallLostError,
     Error,
@@ -19,6 +20,8 @@ from toolkit.exception import (
 from toolkit.functions import Function
 from toolkit.image import Image
 from toolkit.partial import asgi_app, concurrent, enter, exit, fastapi_endpoint, method, web_server, wsgi_app
+from toolkit.queues import Queue
+from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 from toolkit.spec import Retries
 
@@ -28,6 +31,8 @@ __all__ = [
     "App",
     "CallLostError",
     "Cls",
+    "Cron",
+    "Dict",
     "Error",
     "Function",
     "FunctionCall",
@@ -36,6 +41,8 @@ __all__ = [
     "InvalidError",
     "NotFoundError",
     "Obj",
+    "Period",
+    "Queue",
     "Retries",
     "Secret",
     "SerializationError",
