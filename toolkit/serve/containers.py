@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,11 +117,12 @@ class ContainerImages:
         except ImageError as exc:
             raise WorkerStartError(str(exc)) from None
         try:
-            await asyncio.to_thread(handle.wait_healthy, HEALTH_TIMEOUT_S)
-            waiter = await asyncio.create_subprocess_exec(
-                self.engine, "wait", handle.container_id,
+            # At once, before the health wait: from here on, serve dying removes the container.
+            waiter = await asyncio.create_subprocess_exec(  # exits with the container (`toolkit.serve.lifeline`)
+                sys.executable, "-m", "toolkit.serve.lifeline", str(os.getpid()), self.engine, handle.container_id,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
                 start_new_session=True)  # Ctrl-C in the terminal must not end it before the container
+            await asyncio.to_thread(handle.wait_healthy, HEALTH_TIMEOUT_S)
         except BaseException as exc:
             await asyncio.to_thread(handle.stop)
             if isinstance(exc, ImageError):
