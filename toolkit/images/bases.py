@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 GPU_BASE_ENV = "TOOLKIT_GPU_BASE"
@@ -32,9 +33,16 @@ class Base:
     gpu: bool
 
 
-def select_base(spec_base: Mapping[str, Any], *, gpu: bool) -> Base:
+def select_base(spec_base: Mapping[str, Any], *, gpu: bool, root: Path | None = None) -> Base:
+    """``root``: where a Dockerfile's relative path is read from (the planning directory)."""
     if spec_base.get("kind") == "registry":
         return Base(str(spec_base["ref"]), spec_base.get("add_python"), gpu)
+    if spec_base.get("kind") == "dockerfile":
+        from toolkit.images.dockerfile import final_base, read_dockerfile
+
+        text = read_dockerfile(root or Path.cwd(), spec_base)
+        what = f"Image.from_dockerfile({spec_base['path']!r})"
+        return Base(final_base(text, what, spec_base.get("build_args")), spec_base.get("add_python"), gpu)
     version = str(spec_base.get("python_version") or "3.11")
     gpu_base = os.environ.get(GPU_BASE_ENV) if gpu else None
     if gpu_base:

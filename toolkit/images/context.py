@@ -62,12 +62,16 @@ class BuildContext:
                                         f"(relative paths are read from {os.getcwd()!r}).")
         self.files[dest] = ContextFile(dest, source=source, executable=os.access(source, os.X_OK))
 
-    def add_tree(self, dest: str, root: Path, *, ignore: Sequence[str] = (), what: str) -> None:
+    def add_tree(self, dest: str, root: Path, *, ignore: Sequence[str] = (), include: Sequence[str] = (),
+                 what: str) -> None:
+        """Every file under ``root`` but the ignored ones; with ``include``, only files whose name
+        matches one of its patterns."""
         if not root.is_dir():
             raise MissingLocalPathError(f"{what}: no such directory {str(root)!r}; fix the path "
                                         f"(relative paths are read from {os.getcwd()!r}).")
         for relative, path in _walk(root, (*ALWAYS_IGNORED, *ignore)):
-            self.add_file(f"{dest}/{relative}", path, what=what)
+            if not include or any(fnmatch.fnmatch(path.name, pattern) for pattern in include):
+                self.add_file(f"{dest}/{relative}", path, what=what)
 
     def sorted_files(self) -> list[ContextFile]:
         return [self.files[k] for k in sorted(self.files)]

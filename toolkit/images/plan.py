@@ -77,7 +77,7 @@ def _plan_image(manifest: Mapping[str, Any], functions: list[Mapping[str, Any]],
                 app_files: BuildContext, options: PlanOptions) -> ImagePlan:
     spec = functions[0]["image"]
     gpu = bool((functions[0].get("resources") or {}).get("gpu"))
-    base = select_base(spec["base"], gpu=gpu)
+    base = select_base(spec["base"], gpu=gpu, root=options.root)
     base_ref = apply_mirrors(base.ref, options.mirrors)
     app_name = manifest["app"]["name"] or "app"
     tags = tuple(fn["tag"] for fn in functions)
@@ -87,7 +87,9 @@ def _plan_image(manifest: Mapping[str, Any], functions: list[Mapping[str, Any]],
     context = BuildContext(dict(app_files.files))
     rt.add_runtime(context)
     renderer = Renderer(context, options.root, with_ca=options.ca_bundle is not None)
-    text = render(renderer, spec["steps"], Layout(base_ref, base.add_python, gpu, labels))
+    layout = Layout(base_ref, base.add_python, gpu, labels, spec_hash=spec["spec_hash"], base_spec=spec["base"],
+                    mirror=lambda ref: apply_mirrors(ref, options.mirrors))
+    text = render(renderer, spec["steps"], layout)
     return ImagePlan(app_name, tags, base, base_ref, text, context, context.digest(text),
                      f"toolkit/{_repo_name(app_name)}", labels, options.ca_bundle)
 
