@@ -5,7 +5,8 @@ so a model loaded in a startup hook would load on each request.  `LambdaBridge` 
 Mangum with ``lifespan="off"`` and holds one `LifespanCycle` open for the life of the
 execution environment, passing its state into each request scope the way servers do.
 
-Each event is parsed once by Mangum's handler for its source (with our corrections,
+Each event's field types are checked first (`runtime.events.shape`: a 400 naming the field), then it
+is parsed once by Mangum's handler for its source (with our corrections,
 `runtime.events.handlers`) into a scope and a body, and the response goes back through the
 same handler, so every path shares one conformance implementation.  In between, an optional
 ``direct`` hook may answer the request synchronously (the Lambda ``web_server`` proxy does,
@@ -23,6 +24,8 @@ from mangum.protocols import HTTPCycle, LifespanCycle
 from mangum.types import Response
 
 from runtime.events.handlers import WEB_HANDLERS
+from runtime.events.shape import check_event
+from runtime.events.sources import classify
 from runtime.types import ASGIApp, LambdaEvent, LambdaResponse, Receive, Scope, Send
 
 DirectHTTP = Callable[[Scope, bytes], "Response | None"]
@@ -65,6 +68,7 @@ class LambdaBridge:
         """A web event as an ASGI scope (with the lifespan state) and its whole body, parsed by
         the same handler as `__call__` uses: for front ends that answer it another way (streams)."""
         self.startup()
+        check_event(event, classify(event))
         handler = self._mangum.infer(event, context)
         scope = handler.scope
         scope["state"] = dict(self._state)
@@ -72,6 +76,7 @@ class LambdaBridge:
 
     def __call__(self, event: LambdaEvent, context: Any) -> LambdaResponse:
         self.startup()
+        check_event(event, classify(event))  # before Mangum iterates anything: a 400 naming the field
         # Mangum.__call__ with lifespan="off", plus the direct hook between request and response
         handler = self._mangum.infer(event, context)
         scope, body = handler.scope, handler.body

@@ -16,10 +16,13 @@ information the app needs:
   ASGI ``client`` host must be an address, so a host-length prefix is dropped.
 * ALB: Mangum takes the whole ``X-Forwarded-For`` value as the client; the address the
   load balancer itself saw is the last entry (earlier ones are client-supplied).
+* Payload 2.0 ``rawQueryString`` goes into ``query_string`` as given; bytes a URL may not carry
+  (non-ASCII, spaces, controls) are percent-encoded, as the ASGI spec requires.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -93,8 +96,21 @@ class HttpApiV2(HTTPGateway):
             scope["path"], scope["raw_path"] = raw, quote(raw, safe=_PATH_SAFE).encode()
         else:
             scope["path"], scope["raw_path"] = _decoded(raw), _encoded_path(raw)
+        scope["query_string"] = percent_encoded(scope["query_string"])
         scope["client"] = (client_address(self.event["requestContext"]["http"].get("sourceIp")), 0)
         return scope
+
+
+_NOT_IN_QUERY = re.compile(rb"[^\x21-\x7e]")
+
+
+def percent_encoded(query: bytes) -> bytes:
+    """``rawQueryString`` as ASGI's ``query_string`` must be: percent-encoded ASCII.  AWS sends it
+    encoded, but an event is any JSON: a raw ``é`` or space would reach the app as bytes a server
+    never passes on (a2wsgi decodes the query as ASCII: a 500)."""
+    if query.isascii() and not _NOT_IN_QUERY.search(query):
+        return query
+    return _NOT_IN_QUERY.sub(lambda byte: b"%%%02X" % byte.group()[0], query)
 
 
 class LoadBalancer(ALB):

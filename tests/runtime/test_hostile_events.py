@@ -31,6 +31,7 @@ from runtime.adapters.base import WebKind, WebSpec
 from runtime.awsclients import client
 from runtime.callstore import new_call_id
 from runtime.events import EventSource
+from runtime.events.handlers import percent_encoded
 from runtime.gateway import Gateway, GatewayPolicy, HTTPRequestRecord, hash_secret, result_location
 
 WebServerEnv = Callable[..., int]
@@ -275,3 +276,106 @@ def test_proxy_auth_secret_is_not_forwarded_to_a_web_server(web_server_env: WebS
     event["headers"].update(CREDENTIALS)
     names = {k.lower() for k, _ in echo(lambda_handler.handler(event, None))["headers"]}
     assert "toolkit-secret" not in names and "toolkit-key" in names
+
+
+# -- degraded: malformed events get a 400 naming the field, cheaply -------------------------------------
+
+SOURCES = [EventSource.REST_V1, EventSource.HTTP_V2, EventSource.ALB, EventSource.FUNCTION_URL]
+MULTI_VALUE = [EventSource.REST_V1, EventSource.ALB]
+PAYLOAD_V2 = [EventSource.HTTP_V2, EventSource.FUNCTION_URL]
+# (sources, where, wrong value, the field the 400 names)
+WRONG_TYPES: list[tuple[list[EventSource], tuple[str, ...], Any, str]] = [
+    (SOURCES, ("headers",), ["host", "x"], "headers"),
+    (SOURCES, ("headers",), "host: x", "headers"),
+    (SOURCES, ("headers", "x-num"), 7, "headers"),
+    (SOURCES, ("headers", "x-obj"), {"a": 1}, "headers"),
+    (SOURCES, ("body",), {"json": "object"}, "body"),
+    (SOURCES, ("body",), 12, "body"),
+    (SOURCES, ("isBase64Encoded",), "yes", "isBase64Encoded"),
+    (SOURCES, ("queryStringParameters",), ["a=1"], "queryStringParameters"),
+    (SOURCES, ("queryStringParameters", "n"), 1, "queryStringParameters"),
+    (MULTI_VALUE, ("multiValueHeaders",), "x", "multiValueHeaders"),
+    (MULTI_VALUE, ("multiValueHeaders", "x-list"), "not a list", "multiValueHeaders"),
+    (MULTI_VALUE, ("multiValueHeaders", "x-list"), [1, 2], "multiValueHeaders"),
+    (MULTI_VALUE, ("multiValueQueryStringParameters", "q"), "v", "multiValueQueryStringParameters"),
+    (MULTI_VALUE, ("httpMethod",), ["GET"], "httpMethod"),
+    (MULTI_VALUE, ("httpMethod",), "GET /admin", "httpMethod"),
+    (MULTI_VALUE, ("path",), 5, "path"),
+    ([EventSource.REST_V1], ("requestContext", "identity"), "me", "requestContext.identity"),
+    ([EventSource.REST_V1], ("requestContext", "identity", "sourceIp"), [1], "requestContext.identity.sourceIp"),
+    (PAYLOAD_V2, ("requestContext", "http", "method"), [], "requestContext.http.method"),
+    (PAYLOAD_V2, ("requestContext", "http", "method"), None, "requestContext.http.method"),
+    (PAYLOAD_V2, ("requestContext", "http", "sourceIp"), 1, "requestContext.http.sourceIp"),
+    (PAYLOAD_V2, ("rawPath",), ["/"], "rawPath"),
+    (PAYLOAD_V2, ("rawQueryString",), {"a": "1"}, "rawQueryString"),
+    (PAYLOAD_V2, ("cookies",), "a=1", "cookies"),
+    (PAYLOAD_V2, ("cookies",), [1], "cookies"),
+]
+CASES = [pytest.param(source, where, value, named, id=f"{source.value}-{'.'.join(where)}-{type(value).__name__}")
+         for sources, where, value, named in WRONG_TYPES for source in sources]
+
+
+def with_value(event: dict[str, Any], where: tuple[str, ...], value: Any) -> dict[str, Any]:
+    target = event
+    for key in where[:-1]:
+        if not isinstance(target.get(key), dict):
+            target[key] = {}  # e.g. ALB samples carry only one of headers / multiValueHeaders
+        target = target[key]
+    target[where[-1]] = value
+    return event
+
+
+@pytest.fixture
+def asgi_lambda(lambda_env: LambdaEnv) -> None:
+    lambda_env("asgi", "asgi_app")  # deployed_app's FastAPI app: GET /state
+
+
+@pytest.mark.parametrize(("source", "where", "value", "named"), CASES)
+def test_wrong_typed_event_field_gets_400_naming_it(asgi_lambda: None, source: EventSource, where: tuple[str, ...],
+                                                    value: Any, named: str) -> None:
+    event = with_value(sample(source, "/state"), where, value)
+    reply = lambda_handler.handler(event, None)
+    assert reply["statusCode"] == 400, reply
+    assert f"Malformed {source.value} event" in reply["body"] and f"{named} must be" in reply["body"], reply["body"]
+    good = sample(source, "/state")
+    if source in MULTI_VALUE:
+        good["httpMethod"] = "GET"
+    else:
+        good["requestContext"]["http"]["method"] = "GET"
+    assert lambda_handler.handler(good, None)["statusCode"] == 200  # the environment is unharmed
+
+
+class NoIteration(str):
+    """A string that fails the test if anything iterates it (as parsing a header list would)."""
+
+    iterated = 0
+
+    def __iter__(self) -> Iterator[str]:
+        NoIteration.iterated += 1
+        raise AssertionError("a string in place of a list was iterated")
+
+
+@pytest.mark.parametrize("source", MULTI_VALUE)
+@pytest.mark.parametrize("field", ["multiValueHeaders", "multiValueQueryStringParameters"])
+def test_a_megabyte_string_in_place_of_a_list_is_refused_before_it_is_iterated(
+        asgi_lambda: None, source: EventSource, field: str) -> None:
+    NoIteration.iterated = 0
+    event = sample(source, "/state")
+    event[field] = {**(event.get(field) or {}), "x-big": NoIteration("a" * 1_000_000)}
+    reply = lambda_handler.handler(event, None)
+    assert reply["statusCode"] == 400 and f"{field} must be an object of arrays of strings" in reply["body"]
+    assert NoIteration.iterated == 0
+
+
+def test_raw_non_ascii_query_reaches_a_wsgi_app_percent_encoded(lambda_env: LambdaEnv) -> None:
+    lambda_env("flask_body", "wsgi_app", web={"method": "POST"})
+    event = v2_event(method="POST", query="q=caf\u00e9 au lait", body=b"abc")
+    reply = lambda_handler.handler(event, None)
+    assert reply["statusCode"] == 200, reply  # a2wsgi decodes QUERY_STRING as ASCII: this was a 500
+    lambda_env("headers_seen", "asgi_app")
+    assert lambda_handler.handler(v2_event(query="q=caf\u00e9 au lait"), None)["statusCode"] == 200
+
+
+def test_query_string_is_percent_encoded_ascii() -> None:
+    assert percent_encoded("q=caf\u00e9 au\tlait&x=%41".encode()) == b"q=caf%C3%A9%20au%09lait&x=%41"
+    assert percent_encoded(b"a=1&b=%20") == b"a=1&b=%20"
