@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -142,6 +142,17 @@ def headers_seen():
         names = sorted(bytes(k).decode("latin-1").lower() for k, _ in scope["headers"])
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": json.dumps(names).encode()})
+
+    return app
+
+
+def scope_seen():
+    import json
+
+    async def app(scope, receive, send):
+        seen = {"path": scope["path"], "raw_path": scope["raw_path"].decode("latin-1")}
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
 
     return app
 '''
@@ -379,3 +390,37 @@ def test_raw_non_ascii_query_reaches_a_wsgi_app_percent_encoded(lambda_env: Lamb
 def test_query_string_is_percent_encoded_ascii() -> None:
     assert percent_encoded("q=caf\u00e9 au\tlait&x=%41".encode()) == b"q=caf%C3%A9%20au%09lait&x=%41"
     assert percent_encoded(b"a=1&b=%20") == b"a=1&b=%20"
+
+
+# -- degraded: percent-encoded paths, per source --------------------------------------------------------
+# Function URLs, REST APIs and ALB pass the path as the client encoded it; HTTP APIs pass rawPath
+# already decoded (live captures: hotsock/voker#8; fastify/aws-lambda-fastify#169 shows /a%2Fb
+# arriving as /a/b), so decoding it again would turn a literal "%20" the client sent (as %2520)
+# into a space.  Each source must give the app the decoded path once, and the user's server the
+# client's own encoded target.
+
+CLIENT_PATH = "/files/a%20b/caf%C3%A9%2520x"  # as the client sent it
+
+
+def event_for_client_path(source: EventSource) -> dict[str, Any]:
+    path = unquote(CLIENT_PATH) if source is EventSource.HTTP_V2 else CLIENT_PATH
+    return sample(source, path)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_web_server_gets_the_clients_encoded_target_from_every_source(web_server_env: WebServerEnv,
+                                                                       source: EventSource) -> None:
+    web_server_env()
+    event = event_for_client_path(source)
+    for key in ("queryStringParameters", "multiValueQueryStringParameters"):
+        event.pop(key, None)
+    event["rawQueryString"] = ""
+    assert echo(lambda_handler.handler(event, None))["target"] == CLIENT_PATH
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_asgi_scope_has_the_decoded_path_and_the_encoded_raw_path(lambda_env: LambdaEnv, source: EventSource) -> None:
+    lambda_env("scope_seen", "asgi_app")
+    reply = lambda_handler.handler(event_for_client_path(source), None)
+    seen = json.loads(reply["body"])
+    assert seen == {"path": "/files/a b/caf\u00e9%20x", "raw_path": CLIENT_PATH}
