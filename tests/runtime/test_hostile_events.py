@@ -9,6 +9,7 @@ problem, and that nothing one event leaves behind changes another's answer.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -16,7 +17,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
@@ -29,10 +30,20 @@ from runtime.adapters import web_server
 from runtime.adapters.asgi_app import build_wsgi_app
 from runtime.adapters.base import WebKind, WebSpec
 from runtime.awsclients import client
-from runtime.callstore import new_call_id
+from runtime.callstore import SQLiteCallStore, new_call_id
 from runtime.events import EventSource
 from runtime.events.handlers import percent_encoded
-from runtime.gateway import Gateway, GatewayPolicy, HTTPRequestRecord, hash_secret, result_location
+from runtime.gateway import (
+    Gateway,
+    GatewayPolicy,
+    HTTPRequestRecord,
+    StaticTokens,
+    ThreadBackend,
+    asgi_runner,
+    hash_secret,
+    result_location,
+)
+from runtime.serialization import deserialize
 
 WebServerEnv = Callable[..., int]
 
@@ -424,3 +435,27 @@ def test_asgi_scope_has_the_decoded_path_and_the_encoded_raw_path(lambda_env: La
     reply = lambda_handler.handler(event_for_client_path(source), None)
     seen = json.loads(reply["body"])
     assert seen == {"path": "/files/a b/caf\u00e9%20x", "raw_path": CLIENT_PATH}
+
+
+def test_a_detached_request_is_stored_without_the_secret(tmp_path: Path) -> None:
+    # the ECS shape with a call backend: a request over the budget is stored as a call payload
+    # (DynamoDB on AWS); the secret must not be in it
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(0.6)
+        names = json.dumps(sorted(bytes(k).decode().lower() for k, _ in scope["headers"])).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": names})
+
+    store = SQLiteCallStore(tmp_path / "calls.db")
+    policy = GatewayPolicy(function="slow", timeout=600, budget=0.1, requires_proxy_auth=True,
+                           tokens=StaticTokens({"tk-1": hash_secret("s3cret")}))
+    for address in serve_uvicorn(Gateway(slow, policy, ThreadBackend(store, "demo", asgi_runner(slow)))):
+        with httpx.Client(base_url=f"http://{address}", headers=CREDENTIALS, timeout=30) as http:
+            first = http.get("/")
+            assert first.status_code == 303, first.text
+            call_id = parse_qs(urlsplit(first.headers["location"]).query)["__toolkit_call_id"][0]
+            payload = store.get_payload(call_id)
+            assert payload is not None and b"s3cret" not in payload
+            stored = deserialize(payload)
+            assert isinstance(stored, HTTPRequestRecord)
+            assert b"toolkit-key" in dict(stored.headers) and b"toolkit-secret" not in dict(stored.headers)
