@@ -1,0 +1,153 @@
+"""Infra for schedules, Dicts and Queues: the plan, the resources under Pulumi mocks, the API on moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
+from infra_mocks import OptionsMonitor, RecordingMocks, parse_json  # noqa: E402
+from infra_support import settings_for  # noqa: E402 - sets Pulumi's mocks before infra is imported
+
+import toolkit  # noqa: E402
+from infra.components.schedules import AppSchedules, AppSchedulesArgs  # noqa: E402
+from infra.components.state import AppState, AppStateArgs, state_access_policy  # noqa: E402
+from infra.config import ConfigError  # noqa: E402
+from infra.plan import plan_app  # noqa: E402
+from infra.schedules import SchedulePlan, plan_schedules  # noqa: E402
+from runtime import manifest as schema  # noqa: E402
+from runtime.awsclients import client  # noqa: E402
+from runtime.serialization import deserialize  # noqa: E402
+from toolkit.manifest import build_manifest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:sched-test-tick:live"
+
+
+def _manifest(**schedules: Any) -> dict[str, Any]:
+    app = toolkit.App("sched")
+    for tag, (schedule, backend) in schedules.items():
+        def body() -> None: ...
+        body.__name__ = tag
+        app.function(schedule=schedule, backend=backend, name=tag)(body)
+    return build_manifest(app)
+
+
+def _plans(manifest: dict[str, Any]) -> tuple[SchedulePlan, ...]:
+    settings = settings_for(manifest)
+    return plan_schedules(schema.load(manifest), plan_app(settings))
+
+
+def _run(build: Any) -> RecordingMocks:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return build()
+
+    program()
+    return mocks
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+def test_plan_turns_schedules_into_eventbridge_expressions_and_a_no_argument_call() -> None:
+    plans = {p.tag: p for p in _plans(_manifest(
+        tick=(toolkit.Period(minutes=5), "auto"),
+        report=(toolkit.Cron("0 9 * * 1-5", timezone="Europe/Paris"), "lambda")))}
+    assert (plans["tick"].expression, plans["tick"].timezone) == ("rate(5 minutes)", "UTC")
+    assert (plans["report"].expression, plans["report"].timezone) == ("cron(0 9 ? * MON,TUE,WED,THU,FRI *)",
+                                                                      "Europe/Paris")
+    event = json.loads(plans["tick"].input)
+    assert event["toolkit_event"] == "call" and event["function"] == "tick"
+    assert deserialize(base64.b64decode(event["payload_b64"])) == ((), {})
+
+
+def test_plan_refuses_what_eventbridge_cannot_run_naming_the_fix() -> None:
+    with pytest.raises(ConfigError, match="whole minutes of at least 1"):
+        _plans(_manifest(fast=(toolkit.Period(seconds=30), "auto")))
+    with pytest.raises(ConfigError, match="runs on ECS.*backend='lambda'"):
+        _plans(_manifest(slow=(toolkit.Period(hours=1), "ecs")))
+
+
+# -- resources (Pulumi mocks) --------------------------------------------------------------------
+
+def test_state_table_and_bucket_are_encrypted_with_ttl_and_private() -> None:
+    mocks = _run(lambda: AppState("app-state", AppStateArgs(table_name="sched-test-state")).table.arn)
+    table = mocks.one("aws:dynamodb/table:Table", "state").inputs
+    assert table["serverSideEncryption"] == {"enabled": True} and table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["ttl"] == {"enabled": True, "attributeName": "expires_at"}
+    assert (table["hashKey"], table["rangeKey"]) == ("pk", "sk")
+    sse = mocks.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "state")
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    private = mocks.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "state").inputs
+    assert all(private[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    rules = mocks.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "state").inputs["rules"]
+    expiring = [r for r in rules if "expiration" in r]
+    assert [r["filter"]["prefix"] for r in expiring] == ["state/queue#"]  # Dict values never expire
+
+
+def test_state_policy_grants_exactly_the_calls_the_store_makes_on_this_table_only() -> None:
+    source = (REPO / "runtime" / "primitives" / "dynamodb.py").read_text()
+    used = set(re.findall(r"_ddb\.(\w+)\(", source)) | set(re.findall(r'get_paginator\("(\w+)"\)', source))
+    used -= {"get_paginator"}
+    needed = {"dynamodb:" + "".join(part.title() for part in op.split("_")) for op in used}
+    policy = state_access_policy("arn:aws:dynamodb:us-east-1:1:table/t", "arn:aws:s3:::b")
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert needed <= actions and {a for a in actions if a.startswith("dynamodb:")} == needed
+    assert not any("*" in a for a in actions)
+    resources = [r for s in policy["Statement"] for r in s["Resource"]]
+    assert resources == ["arn:aws:dynamodb:us-east-1:1:table/t", "arn:aws:s3:::b/state/*"]
+
+
+def test_schedule_runs_on_time_in_its_zone_with_retries_a_dead_letter_queue_and_a_narrow_role() -> None:
+    plan = _plans(_manifest(tick=(toolkit.Cron("30 6 * * *", timezone="America/New_York"), "auto")))[0]
+
+    def build() -> Any:
+        return AppSchedules("app-schedules", AppSchedulesArgs(prefix="sched-test", account_id="123456789012",
+                                                              plans=(plan,), target_arns={"tick": ALIAS})).role.arn
+
+    mocks = _run(build)
+    schedule = mocks.one("aws:scheduler/schedule:Schedule", "tick").inputs
+    assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
+    assert (schedule["scheduleExpression"], schedule["scheduleExpressionTimezone"]) == (
+        "cron(30 6 * * ? *)", "America/New_York")
+    target = schedule["target"]
+    assert target["arn"] == ALIAS and target["retryPolicy"]["maximumRetryAttempts"] == 3
+    dlq = mocks.one("aws:sqs/queue:Queue", "dlq").inputs
+    assert dlq["sqsManagedSseEnabled"] is True and target["deadLetterConfig"]["arn"].endswith(dlq["name"])
+    trust = parse_json(mocks.one("aws:iam/role:Role", "schedules").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    policy = parse_json(mocks.one("aws:iam/rolePolicy:RolePolicy", "schedules").inputs["policy"])
+    grants = {a: s["Resource"] for s in policy["Statement"] for a in s["Action"]}
+    assert grants == {"lambda:InvokeFunction": [ALIAS], "sqs:SendMessage": [target["deadLetterConfig"]["arn"]]}
+
+
+# -- the scheduler API (moto) ---------------------------------------------------------------------
+
+def test_the_planned_schedule_is_accepted_by_the_scheduler_api(state_aws: tuple[str, str]) -> None:
+    """boto3 validates every parameter against the service model; moto then stores the schedule."""
+    plan = _plans(_manifest(tick=(toolkit.Cron("0 9 * * 1-5", timezone="Europe/Paris"), "auto")))[0]
+    dlq = client("sqs").create_queue(QueueName="sched-test-schedules-dlq")["QueueUrl"]
+    dlq_arn = client("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    scheduler = client("scheduler")
+    scheduler.create_schedule_group(Name="sched-test")
+    scheduler.create_schedule(
+        Name=plan.function_name, GroupName="sched-test", ScheduleExpression=plan.expression,
+        ScheduleExpressionTimezone=plan.timezone, FlexibleTimeWindow={"Mode": "OFF"}, State="ENABLED",
+        Target={"Arn": ALIAS, "RoleArn": "arn:aws:iam::123456789012:role/sched-test-schedules", "Input": plan.input,
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+                "DeadLetterConfig": {"Arn": dlq_arn}})
+    stored = scheduler.get_schedule(Name=plan.function_name, GroupName="sched-test")
+    assert stored["ScheduleExpression"] == "cron(0 9 ? * MON,TUE,WED,THU,FRI *)"
+    assert stored["ScheduleExpressionTimezone"] == "Europe/Paris" and stored["FlexibleTimeWindow"]["Mode"] == "OFF"
+    assert json.loads(stored["Target"]["Input"])["function"] == "tick"
