@@ -5,7 +5,9 @@
 
 A call moves PENDING -> RUNNING -> DONE | FAILED.  Completion is a conditional write:
 the first writer wins and every later `complete()` returns False, so a result is
-recorded exactly once even when a retry and a slow original both finish.
+recorded exactly once even when a retry and a slow original both finish.  A call whose
+owner died is settled FAILED ("lost") by the same conditional write
+(`SQLiteCallStore.mark_lost`), so a result and a lost verdict have one winner.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -36,6 +36,8 @@ class CallRecord(NamedTuple):  # immutable; a NamedTuple is cheaper than a datac
     status: CallStatus
     created_at: float
     updated_at: float
+    # Who must finish the call.  ``local:<host>:<pid>:<start time>`` for a local process (a reader
+    # that finds it dead settles the call as lost: `toolkit.local.ownership`); None: no one to judge.
     owner: str | None = None
     result: bytes | None = None  # a serialized value (DONE) or serialized error (FAILED)
 

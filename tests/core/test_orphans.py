@@ -139,3 +139,25 @@ def test_a_result_and_a_lost_verdict_have_one_winner(tmp_path: Path) -> None:
     third = new_call_id()
     store.create(third, "a", "f", owner="local:h:2:2")
     assert not store.mark_lost(third, "local:h:1:1", lost)  # a verdict about another owner does not land
+
+
+def test_an_owner_is_judged_by_host_pid_start_time_and_state() -> None:
+    import socket
+
+    from toolkit.local.ownership import owner_alive, owner_token
+
+    me = owner_token()
+    assert owner_alive(me)
+    host, pid, started = me.split(":", 3)[1:]
+    assert not owner_alive(f"local:{host}:{pid}:{started}0")  # same pid, another start: a reused pid
+    assert owner_alive(f"local:not-{socket.gethostname()}:{pid}:x")  # another machine's: not ours to judge
+    assert owner_alive(None) and owner_alive("ecs:task/123")
+    child = subprocess.Popen(["true"])
+    token = owner_token(child.pid)
+    try:
+        wait_until(lambda: not running(child.pid), "the child to exit (a zombie until reaped)")
+        assert Path(f"/proc/{child.pid}").exists()  # exited, not reaped: os.kill(pid, 0) still succeeds
+        assert not owner_alive(token)
+    finally:
+        child.wait(timeout=10)
+    assert not owner_alive(token)
