@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS calls (
     result     BLOB
 )
 """
+# What `unfinished_count` reads: only unfinished calls are indexed, so the index stays small.
+_UNFINISHED = "status IN ('pending', 'running')"
+_OWNER_INDEX = f"CREATE INDEX IF NOT EXISTS calls_unfinished_by_owner ON calls (owner) WHERE {_UNFINISHED}"
 _COLUMNS = "call_id, app, function, status, created_at, updated_at, owner, result"
 
 
@@ -37,6 +40,7 @@ class SQLiteCallStore:
         self._local = threading.local()
         with self._connect() as conn:
             conn.execute(_SCHEMA)
+            conn.execute(_OWNER_INDEX)
 
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -90,6 +94,11 @@ class SQLiteCallStore:
              CallStatus.PENDING.value, CallStatus.RUNNING.value),
         )
         return cur.rowcount == 1
+
+    def unfinished_count(self, owner: str) -> int:
+        """How many calls ``owner`` has yet to finish (pending or running)."""
+        row = self._connect().execute(f"SELECT COUNT(*) FROM calls WHERE owner = ? AND {_UNFINISHED}", (owner,)).fetchone()
+        return int(row[0])
 
     def get(self, call_id: str) -> CallRecord | None:
         row = self._connect().execute(f"SELECT {_COLUMNS} FROM calls WHERE call_id = ?", (call_id,)).fetchone()

@@ -120,3 +120,40 @@ def test_kill_9_of_serve_after_a_303_loses_the_call_and_stops_the_work(tmp_path:
     assert call_id in lost.text and "CallLostError" in lost.text and "send the request again" in lost.text
     with pytest.raises(toolkit.CallLostError, match=call_id):
         toolkit.FunctionCall.from_id(call_id).get(timeout=5)
+
+
+SPAWNING_APP = """
+import os
+import time
+
+import toolkit
+
+app = toolkit.App("spawner")
+
+
+@app.function(timeout=600)
+def job(seconds: float) -> str:
+    time.sleep(seconds)
+    return "job done"
+
+
+@app.function(scaledown_window=1)
+@toolkit.fastapi_endpoint(method="POST")
+def accept(item: dict) -> dict:
+    return {"call_id": job.spawn(item["seconds"]).object_id, "worker": os.getpid()}
+"""
+JOB_S = 6.0  # well past the endpoint's 1 s scaledown window
+
+
+def test_a_web_worker_is_not_scaled_down_while_calls_it_spawned_run(tmp_path: Path) -> None:
+    """Spawn and poll (a POST starts a job, later requests poll it): the web worker that spawned
+    the job owns it, so scaling that worker down must wait for the job, not lose it."""
+    app = tmp_path / "spawner.py"
+    app.write_text(SPAWNING_APP)
+    with served(app) as server:
+        accepted = server.client("spawner-accept").post("/", json={"seconds": JOB_S})
+        assert accepted.status_code == 200, accepted.text
+        call_id, worker = accepted.json()["call_id"], accepted.json()["worker"]
+        assert toolkit.FunctionCall.from_id(call_id).get(timeout=60) == "job done"
+        # ...and once its calls are done, the idle worker does scale down.
+        wait_for(lambda: not running(worker), f"the idle web worker (pid {worker}) to scale down", timeout=30)

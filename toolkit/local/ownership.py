@@ -15,6 +15,7 @@ process, and every read settles a lost call before it returns it.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 
@@ -61,8 +62,8 @@ def lost_error(record: CallRecord) -> CallLostError:
     """The error a lost call finishes with: names the call, its function and its dead owner."""
     pid = record.owner.split(":")[2] if record.owner else "?"
     return CallLostError(
-        f"{record.call_id} ({record.function}) was {record.status.value} when the process that owned it "
-        f"(pid {pid}) exited; it will not finish. Spawn it again (for a web request, send the request again)."
+        f"{record.call_id} ({record.function}) was lost: the process that owned it (pid {pid}) exited before "
+        "it finished, so it will not finish. Spawn it again (for a web request, send the request again)."
     )
 
 
@@ -103,3 +104,13 @@ class OwnedCallStore:
 def local_call_store() -> OwnedCallStore:
     """The machine's call store (under ``TOOLKIT_HOME``), owned by this process."""
     return OwnedCallStore(SQLiteCallStore(config.calls_db_path()))
+
+
+def owns_unfinished_calls(pid: int) -> bool:
+    """Whether process ``pid`` owns calls that have not finished (stopping it would lose them)."""
+    return _machine_store().unfinished_count(owner_token(pid)) > 0
+
+
+@functools.cache
+def _machine_store() -> SQLiteCallStore:
+    return SQLiteCallStore(config.calls_db_path())

@@ -3,7 +3,8 @@
 A pool serves one endpoint and one set of class parameter values.  A worker takes up to
 ``max_inputs`` requests at once (the gateway counts them); when every worker is full,
 another starts, up to ``max_containers``; beyond that requests wait here, in order.
-Workers idle for ``scaledown_window`` seconds stop, except ``min_containers`` of them: a pool
+Workers idle for ``scaledown_window`` seconds stop (one that owns spawned calls still running is
+not idle: stopping it would lose them), except ``min_containers`` of them: a pool
 starts that many when it is created (in the background) and keeps them warm (`WorkerPool.keep_warm`).
 
 ``web_server`` functions are special locally: every worker of one would bind the same
@@ -29,6 +30,7 @@ from typing import Any
 
 from runtime.adapters.base import WebKind
 from toolkit.functions import Params
+from toolkit.local.ownership import owns_unfinished_calls
 from toolkit.serve.container import ContainerConfig
 from toolkit.serve.routes import Endpoint
 from toolkit.serve.upstream import UpstreamPool, tcp_connector, unix_connector
@@ -340,14 +342,23 @@ class WorkerPool:
 
     async def reap(self) -> None:
         """Stop workers idle past ``scaledown_window``, the longest idle first, down to
-        ``min_containers``; then start any that are missing from it (one crashed)."""
+        ``min_containers``; then start any that are missing from it (one crashed).
+
+        A worker whose requests spawned calls that are still running is not idle: it owns them
+        (`toolkit.local.ownership`), and stopping it would lose them."""
         now = time.monotonic()
         running = [w for w in self.workers if w.live]
         idle = sorted((w for w in running if w.inflight == 0 and now - w.idle_since > self.endpoint.scaledown_window),
                       key=lambda w: w.idle_since)
+        idle = [w for w in idle if not await self._owns_calls(w)]
         await asyncio.gather(*(self._stop(w) for w in idle[:max(0, len(running) - self.min_workers)]))
         if self.warm:
             self._warm_up()
+
+    async def _owns_calls(self, worker: Worker) -> bool:
+        if self.launcher is not None:  # a container keeps its calls in its own store, out of reach
+            return False
+        return await asyncio.to_thread(owns_unfinished_calls, worker.proc.pid)
 
     async def close(self) -> None:
         """Stop taking requests; idle workers stop now, busy ones when their requests finish."""
