@@ -10,6 +10,7 @@ and only this account's schedules may assume it (``aws:SourceAccount``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ class AppSchedulesArgs:
     prefix: str
     account_id: pulumi.Input[str]
     plans: tuple[SchedulePlan, ...]
-    target_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # tag -> Lambda alias ARN
+    target_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # tag -> Lambda alias ARN
 
 
 class AppSchedules(pulumi.ComponentResource):

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components import child
+from infra.components import child, to_json
 
-__all__ = ["STATE_TTL_ATTRIBUTE", "AppState", "AppStateArgs", "state_access_policy"]
+__all__ = ["STATE_TTL_ATTRIBUTE", "AppState", "AppStateArgs", "grant_state", "state_access_policy"]
 
 STATE_TTL_ATTRIBUTE = "expires_at"
 QUEUE_VALUES_PREFIX = "state/queue#"
@@ -85,3 +85,9 @@ def state_access_policy(table_arn: str, bucket_arn: str) -> dict[str, Any]:
              "Resource": [f"{bucket_arn}/state/*"]},
         ],
     }
+
+
+def grant_state(parent: pulumi.Resource, name: str, role: aws.iam.Role, state: AppState) -> aws.iam.RolePolicy:
+    """Let ``role`` (a function's) use the app's Dicts and Queues: `state_access_policy` on its own."""
+    document = pulumi.Output.all(state.table.arn, state.bucket.arn).apply(lambda v: state_access_policy(v[0], v[1]))
+    return aws.iam.RolePolicy(name, role=role.id, policy=to_json(document), opts=child(parent))

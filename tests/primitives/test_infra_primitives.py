@@ -151,3 +151,24 @@ def test_the_planned_schedule_is_accepted_by_the_scheduler_api(state_aws: tuple[
     assert stored["ScheduleExpression"] == "cron(0 9 ? * MON,TUE,WED,THU,FRI *)"
     assert stored["ScheduleExpressionTimezone"] == "Europe/Paris" and stored["FlexibleTimeWindow"]["Mode"] == "OFF"
     assert json.loads(stored["Target"]["Input"])["function"] == "tick"
+
+
+# -- the whole program ---------------------------------------------------------------------------
+
+def test_the_program_gives_every_function_the_state_table_and_schedules_its_scheduled_ones() -> None:
+    from infra_support import run_program
+
+    manifest = _manifest(tick=(toolkit.Period(hours=1), "auto"), plain=(None, "auto"))
+    run = run_program(settings_for(manifest))
+    lambdas = run.mocks.of_type("aws:lambda/function:Function")
+    assert len(lambdas) == 2
+    for fn in lambdas:
+        env = fn.inputs["environment"]["variables"]
+        assert env["TOOLKIT_STATE_TABLE"] == run.outputs["state_table"] and env["TOOLKIT_STATE_BUCKET"]
+    grants = [parse_json(r.inputs["policy"]) for r in run.mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+              if r.name.endswith("-state-access")]
+    assert len(grants) == 2 and all(g["Statement"][0]["Resource"][0].endswith("-state") for g in grants)
+    [schedule] = run.mocks.of_type("aws:scheduler/schedule:Schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 hour)"
+    assert schedule.inputs["target"]["arn"].endswith(":live") and "tick" in schedule.inputs["target"]["arn"]
+    assert run.outputs["schedules"]["tick"]["expression"] == "rate(1 hour)"
