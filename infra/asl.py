@@ -82,7 +82,8 @@ class EcsTarget:
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
     capacity_provider: str | None = None  # None: Fargate
-    assign_public_ip: bool = True  # default VPC subnets have no NAT gateway
+    assign_public_ip: bool = True  # Fargate in the default VPC, whose subnets have no NAT gateway
+    network_mode: str = "awsvpc"  # "bridge": GPU tasks on EC2 (infra/components/ecs.py says why)
 
 
 def worker_task(tag: str) -> dict[str, Any]:
@@ -154,28 +155,29 @@ def _lambda_task(tag: str, function_arn: str) -> dict[str, Any]:
     }
 
 
+def _network_configuration(target: EcsTarget) -> dict[str, Any] | None:
+    """RunTask's awsvpc block. None in bridge mode (ECS rejects it there). ``AssignPublicIp`` only
+    on Fargate: ECS refuses it for tasks placed by an EC2 capacity provider."""
+    if target.network_mode != "awsvpc":
+        return None
+    awsvpc: dict[str, Any] = {"Subnets": list(target.subnets), "SecurityGroups": list(target.security_groups)}
+    if not target.capacity_provider:
+        awsvpc["AssignPublicIp"] = "ENABLED" if target.assign_public_ip else "DISABLED"
+    return {"AwsvpcConfiguration": awsvpc}
+
+
 def _ecs_parameters(target: EcsTarget) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "Cluster": target.cluster,
-        "TaskDefinition": target.task_definition,
-        "NetworkConfiguration": {
-            "AwsvpcConfiguration": {
-                "Subnets": list(target.subnets),
-                "SecurityGroups": list(target.security_groups),
-                "AssignPublicIp": "ENABLED" if target.assign_public_ip else "DISABLED",
+    params: dict[str, Any] = {"Cluster": target.cluster, "TaskDefinition": target.task_definition}
+    if (network := _network_configuration(target)) is not None:
+        params["NetworkConfiguration"] = network
+    params["Overrides"] = {
+        "ContainerOverrides": [
+            {
+                "Name": target.container,
+                "Command": list(WORKER_COMMAND),
+                "Environment": [{"Name": WORKER_TASK_ENV, "Value.$": "States.JsonToString($.worker_task)"}],
             }
-        },
-        "Overrides": {
-            "ContainerOverrides": [
-                {
-                    "Name": target.container,
-                    "Command": list(WORKER_COMMAND),
-                    "Environment": [
-                        {"Name": WORKER_TASK_ENV, "Value.$": "States.JsonToString($.worker_task)"}
-                    ],
-                }
-            ]
-        },
+        ]
     }
     if target.capacity_provider:
         params["CapacityProviderStrategy"] = [{"CapacityProvider": target.capacity_provider, "Weight": 1}]
@@ -192,12 +194,14 @@ def build_definition(
     retry: Retry | None = None,
     function_arn: str | None = None,
     ecs: EcsTarget | None = None,
+    partition: str = "aws",
 ) -> dict[str, Any]:
     """ASL for the worker of function ``tag``: a Lambda invoke, or ``ecs:runTask.sync``.
 
     Give exactly one of ``function_arn`` (Lambda worker) and ``ecs`` (ECS worker).
     ``timeout`` is the function's ``resources.timeout``, seconds; ``calls_table`` the DynamoDB
-    calls table the failure marker is written to.
+    calls table the failure marker is written to; ``partition`` the ARN partition of the
+    region (service integrations are ``arn:aws-cn:states:::...`` in China, for example).
     """
     if (function_arn is None) == (ecs is None):
         raise ValueError("build_definition needs exactly one of function_arn= and ecs=")
@@ -223,6 +227,10 @@ def build_definition(
     states["RunWorker"] = task
     states["MarkFailed"] = _mark_failed(calls_table)
     states["WorkerFailed"] = _worker_failed()
+    if partition != "aws":
+        for state in states.values():
+            if "Resource" in state:
+                state["Resource"] = state["Resource"].replace("arn:aws:", f"arn:{partition}:", 1)
     return {
         "Comment": f"toolkit worker for {tag}",
         "StartAt": "BuildWorkerTask" if ecs else "RunWorker",

@@ -19,9 +19,16 @@ key                     meaning                                                 
 ``burstLimit``          API Gateway burst (``rateLimit`` x 5 s)                     ``1000``
 ``originReadTimeout``   CloudFront origin read timeout, seconds (60, up to 180     ``60``
                         after a quota increase)
-``logRetentionDays``    CloudWatch log retention                                   ``30``
+``logRetentionDays``    CloudWatch log retention, one of CloudWatch's values        ``30``
 ``payloadExpiryDays``   days before the payload bucket expires call payloads       ``7``
-``vpcId``/``subnetIds`` network for ECS and the ALB (JSON list for subnets)        default VPC
+``subnetIds``           subnets of ECS tasks and GPU instances (JSON list)          default VPC's
+``vpcId``               their VPC (else read from the first subnet)                 default VPC
+``albSubnetIds``        public subnets of the load balancer (JSON list), needed     ``subnetIds``
+                        when ``subnetIds`` are private
+``privateSubnets``      ``true``: ``subnetIds`` reach the internet through your     ``false``
+                        NAT gateway, so tasks and GPU instances get no public IP
+``architecture``        ``x86_64`` or ``arm64`` (Graviton) for Lambda and Fargate;  ``x86_64``
+                        GPU functions always run x86_64
 ``gpuOnDemandPercent``  share of GPU capacity bought on demand above base           ``0``
 ``proxyTokens``         JSON object: token id -> sha256 hex of its secret, for       ``{}``
                         ``requires_proxy_auth`` endpoints (``toolkit token create``)
@@ -36,9 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "Settings", "load_manifest", "settings_from"]
+__all__ = ["ARCHITECTURES", "LOG_RETENTION_DAYS", "ConfigError", "Settings", "load_manifest", "settings_from"]
 
 Getter = Callable[[str], "str | None"]
+
+# The only values CloudWatch Logs' PutRetentionPolicy accepts (API reference, retentionInDays).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+ARCHITECTURES = ("x86_64", "arm64")  # Lambda's names; ECS says X86_64 / ARM64
 
 
 class ConfigError(ValueError):
@@ -63,6 +75,13 @@ class Settings:
     vpc_id: str | None = None
     subnet_ids: tuple[str, ...] = ()
     gpu_on_demand_percent: int = 0
+    alb_subnet_ids: tuple[str, ...] = ()  # empty: the ALB uses subnet_ids
+    private_subnets: bool = False  # subnet_ids egress through the user's NAT: no public IPs
+    architecture: str = "x86_64"
+    # The Pulumi project; None (or toolkit-<app>, what `toolkit deploy` uses) keeps the names
+    # <app>-<stack>-...; any other project (the repo's Pulumi.yaml: "toolkit") adds a short
+    # hash of itself, so two states never declare the same AWS names.
+    project: str | None = None
     # Only hashes: a secret never leaves the machine that created it.
     proxy_tokens: dict[str, str] = field(default_factory=dict)
 
@@ -104,7 +123,34 @@ def _number(get: Getter, key: str, default: float) -> float:
         raise ConfigError(f"toolkit:{key} must be a number, got {raw!r}") from None
 
 
-def settings_from(get: Getter, stack: str = "dev", default_region: str | None = None) -> Settings:
+def _choice(get: Getter, key: str, allowed: tuple[Any, ...], default: Any) -> Any:
+    raw = get(key)
+    if raw in (None, ""):
+        return default
+    value = type(default)(raw) if isinstance(default, int) and str(raw).isdigit() else raw
+    if value not in allowed:
+        choices = ", ".join(str(a) for a in allowed)
+        raise ConfigError(f"toolkit:{key} is {raw!r}; use one of {choices}")
+    return value
+
+
+def _network_keys(get: Getter) -> dict[str, Any]:
+    vpc_id, subnets = get("vpcId") or None, tuple(_json(get, "subnetIds", []))
+    if vpc_id and not subnets:
+        raise ConfigError(
+            f"toolkit:vpcId is {vpc_id!r} but toolkit:subnetIds is not set; set the subnets of that VPC "
+            "the tasks run in (JSON list), or neither to use the account's default VPC"
+        )
+    return {
+        "vpc_id": vpc_id,
+        "subnet_ids": subnets,
+        "alb_subnet_ids": tuple(_json(get, "albSubnetIds", [])),
+        "private_subnets": str(get("privateSubnets") or "false").lower() == "true",
+    }
+
+
+def settings_from(get: Getter, stack: str = "dev", default_region: str | None = None,
+                  project: str | None = None) -> Settings:
     """Read every ``toolkit:`` key through ``get`` (``pulumi.Config('toolkit').get``)."""
     manifest_value = get("manifest")
     if not manifest_value:
@@ -121,10 +167,11 @@ def settings_from(get: Getter, stack: str = "dev", default_region: str | None = 
         rate_limit=_number(get, "rateLimit", 200.0),
         burst_limit=int(_number(get, "burstLimit", 1000)),
         origin_read_timeout=int(_number(get, "originReadTimeout", 60)),
-        log_retention_days=int(_number(get, "logRetentionDays", 30)),
+        log_retention_days=_choice(get, "logRetentionDays", LOG_RETENTION_DAYS, 30),
         payload_expiry_days=int(_number(get, "payloadExpiryDays", 7)),
-        vpc_id=get("vpcId") or None,
-        subnet_ids=tuple(_json(get, "subnetIds", [])),
+        **_network_keys(get),
+        architecture=_choice(get, "architecture", ARCHITECTURES, "x86_64"),
+        project=project,
         gpu_on_demand_percent=int(_number(get, "gpuOnDemandPercent", 0)),
         proxy_tokens={str(k): str(v) for k, v in dict(_json(get, "proxyTokens", {})).items()},
     )

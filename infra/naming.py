@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["ALB_NAME_MAX", "LAMBDA_NAME_MAX", "ROLE_NAME_MAX", "physical_name", "slug"]
+__all__ = ["ALB_NAME_MAX", "LAMBDA_NAME_MAX", "ROLE_NAME_MAX", "partition", "physical_name", "slug"]
 
 ALB_NAME_MAX = 32
 LAMBDA_NAME_MAX = 64
@@ -37,3 +37,12 @@ def physical_name(*parts: str, max_len: int = LAMBDA_NAME_MAX) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
     return f"{name[: max_len - 7].rstrip('-')}-{digest}"
+
+
+def partition(region: str) -> str:
+    """The ARN partition of ``region``: China and GovCloud ARNs do not start with ``arn:aws:``."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"

@@ -7,14 +7,16 @@ function, how its worker is started, which front door serves it, which domains i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from infra.asl import Retry
 from infra.config import ConfigError, Settings
 from infra.dns import workspace_url
-from infra.gpu import GpuSelection, select_gpu
+from infra.gpu import GpuError, GpuSelection, gpu_task_size, select_gpu
 from infra.naming import physical_name, slug
+from infra.sizing import SizeError, fargate_size
 
 __all__ = [
     "CLOUDFRONT_BUDGET_MARGIN",
@@ -67,6 +69,10 @@ class FunctionPlan:
     retries: Retry | None
     secrets: tuple[str, ...]
     web: WebPlan | None
+    # (cpu units, memory MiB) of its ECS task, checked at plan time: a valid Fargate pair, or a
+    # GPU task's share of its instance. None when it never runs on ECS.
+    task_size: tuple[int, int] | None = None
+    architecture: str = "x86_64"  # Lambda's name for it; GPU instances are x86_64 only
 
     @property
     def worker(self) -> Worker:
@@ -183,7 +189,24 @@ def _image(fn: dict[str, Any], images: dict[str, str]) -> str:
         ) from None
 
 
+def _task_size(plan: FunctionPlan) -> tuple[int, int] | None:
+    """Size the ECS task before anything is declared: ECS refuses a Fargate pair off its table."""
+    if plan.worker != "ecs" and not plan.has_service:
+        return None
+    try:
+        if plan.gpu is not None:
+            return gpu_task_size(plan.gpu, plan.memory)
+        return fargate_size(plan.cpu, plan.memory)
+    except (SizeError, GpuError) as exc:
+        raise ConfigError(f"function {plan.tag!r}: {exc}") from None
+
+
 def plan_function(fn: dict[str, Any], settings: Settings, prefix: str) -> FunctionPlan:
+    plan = _plan_function(fn, settings, prefix)
+    return replace(plan, task_size=_task_size(plan))
+
+
+def _plan_function(fn: dict[str, Any], settings: Settings, prefix: str) -> FunctionPlan:
     res, scaling = fn.get("resources") or {}, fn.get("scaling") or {}
     gpu = res.get("gpu")
     backend = "gpu" if gpu else _backend(fn)
@@ -204,7 +227,17 @@ def plan_function(fn: dict[str, Any], settings: Settings, prefix: str) -> Functi
         retries=_retries(fn.get("retries")),
         secrets=tuple(s["name"] for s in fn.get("secrets") or ()),
         web=_web(fn.get("web"), fn["kind"], settings.base_domain),
+        architecture="x86_64" if gpu else settings.architecture,
     )
+
+
+def _project_mark(app: str, project: str | None) -> str:
+    """Empty for ``toolkit deploy``'s project (``toolkit-<app>``), else a short hash of the
+    project: the repo's ``Pulumi.yaml`` and ``toolkit deploy`` keep separate states, and the
+    same stack name in both must not declare the same IAM roles, tables and log groups."""
+    if project is None or project == f"toolkit-{slug(app)}":
+        return ""
+    return "p" + hashlib.sha256(project.encode()).hexdigest()[:4]
 
 
 def plan_app(settings: Settings) -> AppPlan:
@@ -213,7 +246,7 @@ def plan_app(settings: Settings) -> AppPlan:
     app = (manifest.get("app") or {}).get("name")
     if not app:
         raise ConfigError("the manifest has no app name; give it one: toolkit.App('my-app')")
-    prefix = physical_name(app, settings.stack, max_len=40)
+    prefix = physical_name(app, settings.stack, _project_mark(app, settings.project), max_len=40)
     return AppPlan(
         app=app,
         prefix=prefix,

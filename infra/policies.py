@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.naming import partition
+
 __all__ = [
     "assume_role",
     "ecr_arn_from_image",
     "ecr_lambda_pull",
     "execution_role_policy",
     "function_policy",
-    "gpu_instance_policy",
+    "ecs_instance_managed_policy",
     "state_machine_policy",
 ]
 
@@ -127,15 +129,10 @@ def execution_role_policy(*, repository_arns: list[str], log_group_arns: list[st
     )
 
 
-def gpu_instance_policy(cluster_arn: str) -> Doc:
-    """ECS agent on a GPU instance: join the cluster, poll for tasks (the agent's documented set)."""
-    return _doc(
-        _allow(["ecs:RegisterContainerInstance", "ecs:DeregisterContainerInstance", "ecs:SubmitContainerStateChange",
-                "ecs:SubmitTaskStateChange", "ecs:SubmitAttachmentStateChanges", "ecs:UpdateContainerInstancesState"],
-               [cluster_arn]),
-        _allow(["ecs:Poll", "ecs:StartTelemetrySession", "ecs:PutSystemLogEvents", "ecs:DiscoverPollEndpoint"], "*"),
-        _allow(["ecr:GetAuthorizationToken"], "*"),
-    )
+def ecs_instance_managed_policy(region: str) -> str:
+    """AWS's managed policy for container instances: AWS keeps its action list in step with the
+    ECS agent (a hand-written copy drifts, and some of its actions take no cluster resource)."""
+    return f"arn:{partition(region)}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 
 
 def ecr_lambda_pull(region: str, account: str, function_prefix: str) -> Doc:
@@ -149,7 +146,7 @@ def ecr_lambda_pull(region: str, account: str, function_prefix: str) -> Doc:
                 "Principal": {"Service": "lambda.amazonaws.com"},
                 "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 "Condition": {
-                    "StringLike": {"aws:sourceArn": f"arn:aws:lambda:{region}:{account}:function:{function_prefix}-*"}
+                    "StringLike": {"aws:sourceArn": f"arn:{partition(region)}:lambda:{region}:{account}:function:{function_prefix}-*"}
                 },
             }
         ],
@@ -163,4 +160,4 @@ def ecr_arn_from_image(image_uri: str) -> str | None:
     if len(parts) < 6 or parts[1:3] != ["dkr", "ecr"] or not rest:
         return None
     repo = rest.split("@", 1)[0].rsplit(":", 1)[0] if "@" in rest else rest.rsplit(":", 1)[0]
-    return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{repo}"
+    return f"arn:{partition(parts[3])}:ecr:{parts[3]}:{parts[0]}:repository/{repo}"

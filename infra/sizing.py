@@ -8,22 +8,40 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["DEFAULT_MEMORY_MIB", "fargate_size", "lambda_ephemeral_mib", "lambda_memory_mib"]
+__all__ = [
+    "DEFAULT_MEMORY_MIB",
+    "FARGATE_SIZES",
+    "SizeError",
+    "fargate_size",
+    "is_fargate_size",
+    "lambda_ephemeral_mib",
+    "lambda_memory_mib",
+]
 
 DEFAULT_MEMORY_MIB = 1024
 _LAMBDA_MIB_PER_VCPU = 1769
 _LAMBDA_MEMORY = (128, 10240)
 
-# Fargate: cpu units -> (min memory, max memory, step), MiB.
-_FARGATE: list[tuple[int, tuple[int, int, int]]] = [
-    (256, (512, 2048, 512)),
-    (512, (1024, 4096, 1024)),
-    (1024, (2048, 8192, 1024)),
-    (2048, (4096, 16384, 1024)),
-    (4096, (8192, 30720, 1024)),
-    (8192, (16384, 61440, 4096)),
-    (16384, (32768, 122880, 8192)),
-]
+# Fargate's task sizes (ECS developer guide, "Task CPU and memory"): cpu units -> every memory
+# value it accepts, MiB. 256 units take only 512, 1024 or 2048: a (min, max, step) range would
+# also yield 1536, which RegisterTaskDefinition refuses.
+def _range(low_gib: int, high_gib: int, step_gib: int) -> tuple[int, ...]:
+    return tuple(gib * 1024 for gib in range(low_gib, high_gib + 1, step_gib))
+
+
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: _range(1, 4, 1),
+    1024: _range(2, 8, 1),
+    2048: _range(4, 16, 1),
+    4096: _range(8, 30, 1),
+    8192: _range(16, 60, 4),
+    16384: _range(32, 120, 8),
+}
+
+
+class SizeError(ValueError):
+    """A cpu/memory request no Fargate task size can hold."""
 
 
 def lambda_memory_mib(cpu: float | None, memory: int | None) -> int:
@@ -37,12 +55,20 @@ def lambda_ephemeral_mib(disk: int | None) -> int:
     return min(max(disk or 512, 512), 10240)
 
 
+def is_fargate_size(cpu_units: int, memory_mib: int) -> bool:
+    """Whether ECS accepts this (cpu, memory) pair for a Fargate task."""
+    return memory_mib in FARGATE_SIZES.get(cpu_units, ())
+
+
 def fargate_size(cpu: float | None, memory: int | None) -> tuple[int, int]:
     """The smallest valid Fargate (cpu units, memory MiB) holding ``cpu`` cores and ``memory``."""
     want_cpu = math.ceil((cpu or 1.0) * 1024)
     want_mem = memory or 2048
-    for units, (low, high, step) in _FARGATE:
-        if units >= want_cpu and high >= want_mem:
-            mem = max(low, low + math.ceil((want_mem - low) / step) * step) if want_mem > low else low
-            return units, mem
-    raise ValueError(f"cpu={cpu} memory={memory} exceeds Fargate's largest task (16 vCPU, 120 GiB)")
+    for units, memories in FARGATE_SIZES.items():
+        fits = [m for m in memories if m >= want_mem]
+        if units >= want_cpu and fits:
+            return units, fits[0]
+    raise SizeError(
+        f"cpu={cpu} memory={memory} exceeds Fargate's largest task (16 vCPU, 120 GiB); "
+        "ask for less, or use gpu= (EC2 capacity) for bigger machines"
+    )

@@ -12,14 +12,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.alb import endpoint_ports, rule_priorities
 from infra.components.calls import CallStore, CallStoreArgs
 from infra.components.domains import Certificate, CertificateArgs, ZoneLookup
 from infra.components.ecs import EcsPlatform, EcsPlatformArgs
-from infra.components.function import AppContext, ToolkitFunction, ToolkitFunctionArgs
+from infra.components.function import AlbRoute, AppContext, ToolkitFunction, ToolkitFunctionArgs
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
-from infra.config import Settings
+from infra.config import ConfigError, Settings
 from infra.plan import AppPlan, plan_app
 from infra.policies import ecr_arn_from_image
 from infra.providers import Providers, make_providers
@@ -39,24 +40,47 @@ def _invoke(providers: Providers) -> pulumi.InvokeOptions:
     return pulumi.InvokeOptions(provider=providers.default)
 
 
+NO_DEFAULT_VPC = (
+    "this account has no default VPC in {region}, and ECS tasks, GPU instances and the load balancer "
+    "need a network: set toolkit:subnetIds (JSON list; public subnets, or private ones with "
+    "toolkit:privateSubnets=true and toolkit:albSubnetIds for the load balancer), optionally "
+    "toolkit:vpcId; or create a default VPC with `aws ec2 create-default-vpc --region {region}`"
+)
+
+
+def _default_vpc(vpc_ids: list[str], region: str) -> str:
+    if not vpc_ids:
+        raise ConfigError(NO_DEFAULT_VPC.format(region=region))
+    return vpc_ids[0]
+
+
 def _network(settings: Settings, providers: Providers) -> tuple[pulumi.Output[str], pulumi.Output[list[str]]]:
-    """The configured VPC and subnets, else the account's default VPC."""
-    if settings.vpc_id and settings.subnet_ids:
-        return pulumi.Output.from_input(settings.vpc_id), pulumi.Output.from_input(list(settings.subnet_ids))
-    vpc_id = aws.ec2.get_vpc_output(default=True, opts=_invoke(providers)).id
+    """The configured subnets (and their VPC), else the account's default VPC and its subnets.
+
+    The default VPC is looked up by filter, not ``get_vpc(default=True)``: that one fails with
+    the provider's "no matching VPC found", which names no fix.
+    """
+    if settings.subnet_ids:
+        subnets = list(settings.subnet_ids)
+        vpc = settings.vpc_id or aws.ec2.get_subnet_output(id=subnets[0], opts=_invoke(providers)).vpc_id
+        return pulumi.Output.from_input(vpc), pulumi.Output.from_input(subnets)
+    is_default: Any = {"name": "is-default", "values": ["true"]}
+    found = aws.ec2.get_vpcs_output(filters=[is_default], opts=_invoke(providers))
+    vpc_id = found.ids.apply(lambda ids: _default_vpc(list(ids), settings.region))
     in_vpc: Any = {"name": "vpc-id", "values": [vpc_id]}
-    subnets = aws.ec2.get_subnets_output(filters=[in_vpc], opts=_invoke(providers))
-    return vpc_id, subnets.ids
+    subnets_found = aws.ec2.get_subnets_output(filters=[in_vpc], opts=_invoke(providers))
+    return vpc_id, subnets_found.ids
 
 
-def _wildcard_certificate(settings: Settings, zones: ZoneLookup, providers: Providers, prefix: str) -> pulumi.Output[str] | None:
+def _wildcard_certificate(settings: Settings, plan: AppPlan, zones: ZoneLookup,
+                          providers: Providers) -> pulumi.Output[str] | None:
     """``*.<baseDomain>`` in the default region: API Gateway domains and the ALB use it."""
     base = settings.base_domain
-    if not base:
-        return None
+    if not base or not any(f.web for f in plan.functions):
+        return None  # no web endpoint: no workspace host to serve
     zone = settings.hosted_zone or base
     cert = Certificate(
-        f"{prefix}-workspace-cert",
+        f"{plan.prefix}-workspace-cert",
         CertificateArgs(domains=[f"*.{base}"], zone_id_for=lambda _d: zones.zone_id(zone), provider=providers.default),
         opts=pulumi.ResourceOptions(provider=providers.default),
     )
@@ -73,6 +97,8 @@ def _platform(ctx: AppContext, registry: Registry, providers: Providers, opts: p
         f"{app.prefix}-ecs",
         EcsPlatformArgs(
             prefix=app.prefix, vpc_id=vpc_id, subnet_ids=subnet_ids, with_alb=app.needs_alb,
+            alb_subnet_ids=list(settings.alb_subnet_ids) or None, assign_public_ip=not settings.private_subnets,
+            with_gpu=any(f.gpu for f in app.functions),
             certificate_arn=ctx.wildcard_cert_arn, repository_arns=repos,
             log_group_arns=[ctx.arn("logs", f"log-group:/toolkit/{app.prefix}/*")],
         ),
@@ -86,14 +112,14 @@ def _gpu_capacity(ctx: AppContext, providers: Providers, opts: pulumi.ResourceOp
     assert platform is not None
     ami = aws.ssm.get_parameter_output(name=GPU_AMI_PARAMETER, opts=_invoke(providers)).value
     for fn in gpu_functions:
-        assert fn.gpu is not None and ctx.subnet_ids is not None
+        assert fn.gpu is not None and ctx.subnet_ids is not None and platform.gpu_security_group is not None
         capacity = GpuCapacity(
             f"{fn.name}-gpu",
             GpuCapacityArgs(
-                function_name=fn.name, gpu=fn.gpu, cluster_name=platform.cluster.name, cluster_arn=platform.cluster.arn,
-                subnet_ids=ctx.subnet_ids, security_group_id=platform.task_security_group.id, ami_id=ami,
-                max_instances=max(fn.max_containers or 2, fn.min_containers, 1),
-                on_demand_percent=ctx.settings.gpu_on_demand_percent,
+                function_name=fn.name, gpu=fn.gpu, cluster_name=platform.cluster.name,
+                subnet_ids=ctx.subnet_ids, security_group_id=platform.gpu_security_group.id, ami_id=ami,
+                max_instances=max(fn.max_containers or 2, fn.min_containers, 1), region=ctx.settings.region,
+                on_demand_percent=ctx.settings.gpu_on_demand_percent, public_ip=not ctx.settings.private_subnets,
             ),
             opts=opts,
         )
@@ -104,6 +130,17 @@ def _gpu_capacity(ctx: AppContext, providers: Providers, opts: pulumi.ResourceOp
         capacity_providers=pulumi.Output.all("FARGATE", "FARGATE_SPOT", *ctx.capacity_providers.values()),
         opts=opts,
     )
+
+
+def _alb_routes(app: AppPlan, settings: Settings) -> dict[str, AlbRoute]:
+    """Per ALB endpoint: a listener rule priority (with a base domain) or a listener port
+    (without), both from the host label so they survive other endpoints coming and going."""
+    hosts = {f.tag: f.web.host for f in app.functions if f.has_service and f.web}
+    if settings.base_domain:
+        priorities = rule_priorities(hosts.values())
+        return {tag: AlbRoute(priority=priorities[host]) for tag, host in hosts.items()}
+    ports = endpoint_ports(hosts.values())
+    return {tag: AlbRoute(port=ports[host]) for tag, host in hosts.items()}
 
 
 def deploy(settings: Settings) -> DeployResult:
@@ -128,15 +165,15 @@ def deploy(settings: Settings) -> DeployResult:
     zones = ZoneLookup(providers.default)
     ctx = AppContext(
         settings=settings, app=app, account_id=account_id, calls=calls, secret_arns=secrets.arns, zones=zones,
-        us_east_1=providers.us_east_1, wildcard_cert_arn=_wildcard_certificate(settings, zones, providers, app.prefix),
+        us_east_1=providers.us_east_1, wildcard_cert_arn=_wildcard_certificate(settings, app, zones, providers),
         platform=None, subnet_ids=None, capacity_providers={}, capacity_ready=None,
     )
     if app.needs_ecs:
         _platform(ctx, registry, providers, opts)
-    alb_functions = [f.tag for f in app.functions if f.has_service]
+    routes = _alb_routes(app, settings)
     for fn in app.functions:
-        index = alb_functions.index(fn.tag) if fn.tag in alb_functions else 0
-        result.functions[fn.tag] = ToolkitFunction(fn.name, ToolkitFunctionArgs(plan=fn, context=ctx, alb_index=index), opts=opts)
+        args = ToolkitFunctionArgs(plan=fn, context=ctx, alb_route=routes.get(fn.tag))
+        result.functions[fn.tag] = ToolkitFunction(fn.name, args, opts=opts)
     result.outputs.update(_outputs(result, calls, secrets, ctx))
     return result
 

@@ -9,7 +9,7 @@ Nothing is cached: every request reaches the function.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -42,7 +42,7 @@ class CustomDomainFrontArgs:
     zone_id_for: Callable[[str], pulumi.Input[str]]
     us_east_1: aws.Provider
     origin_read_timeout: int = 60
-    origin_headers: dict[str, str] = field(default_factory=dict)
+    origin_http_port: int = 80  # an ALB endpoint without a domain listens on its own port
 
 
 class CustomDomainFront(pulumi.ComponentResource):
@@ -92,9 +92,8 @@ class CustomDomainFront(pulumi.ComponentResource):
         return {
             "origin_id": ORIGIN_ID,
             "domain_name": args.origin_host,
-            "custom_headers": [{"name": k, "value": v} for k, v in args.origin_headers.items()],
             "custom_origin_config": {
-                "http_port": 80,
+                "http_port": args.origin_http_port,
                 "https_port": 443,
                 "origin_protocol_policy": "https-only" if args.origin_https else "http-only",
                 "origin_ssl_protocols": ["TLSv1.2"],

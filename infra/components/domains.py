@@ -2,7 +2,14 @@
 
 A certificate for CloudFront must live in us-east-1: callers pass the explicit us-east-1
 provider. One validation record serves ``x`` and ``*.x`` (ACM asks for the same CNAME), so
-records are keyed by the bare name and may overwrite each other.
+records are keyed by the bare name.
+
+ACM asks every certificate of a name in one account for the same validation CNAME, so two
+stacks on one base domain declare the same record. Each may write it (``allow_overwrite``:
+the value is identical), but neither deletes it on destroy (``retain_on_delete``): the other
+stack's certificate still renews through it, and a leftover validation CNAME is harmless.
+Alias records are the opposite: a name pointing at one stack's front door belongs to that
+stack, so a second stack claiming it fails instead of silently taking it over.
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ class Certificate(pulumi.ComponentResource):
             records=[option.resource_record_value],
             ttl=60,
             allow_overwrite=True,
-            opts=child(self),
+            opts=child(self, retain_on_delete=True),
         )
         return record.fqdn
 
@@ -104,7 +111,7 @@ def alias_records(
             name=domain,
             type=rtype,
             aliases=[{"name": target_name, "zone_id": target_zone_id, "evaluate_target_health": False}],
-            allow_overwrite=True,
+            allow_overwrite=False,
             opts=child(parent),
         )
         for rtype in types

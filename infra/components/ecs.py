@@ -1,33 +1,45 @@
 """ECS: the cluster, its load balancer, and functions that run as containers.
 
 Web servers, ``backend="ecs"`` endpoints and GPU endpoints run as ECS services behind one
-shared ALB that routes by Host header (``<host>.<baseDomain>``). Workers of long or GPU
+shared ALB. With a base domain it routes by Host header (``<host>.<baseDomain>``, HTTPS);
+without one each endpoint gets its own listener port (``http://<alb dns>:<port>``, see
+infra/alb.py), so the URL printed after a deploy answers either way. Workers of long or GPU
 functions run as one-off tasks (``ecs:runTask.sync`` from Step Functions) of the same task
-definition. Tasks get public IPs in the default VPC, which has no NAT gateway.
+definition.
+
+How tasks reach AWS APIs and the internet: Fargate tasks get public IPs in the default VPC
+(which has no NAT gateway), or none in private subnets you route through your own NAT
+(``toolkit:privateSubnets``). GPU tasks run on EC2 in **bridge** networking: an ``awsvpc``
+task on EC2 gets an ENI that can never have a public IP, so in the default VPC it could not
+reach DynamoDB, S3 or Step Functions at all. In bridge mode a container shares its instance's
+public IP (or your NAT), reaches every AWS API and the internet (model downloads) at no extra
+cost, and the ALB reaches it on a dynamic host port (target type ``instance``). What it gives
+up: a security group of its own (the instance's applies) -- one GPU task per instance in
+practice, since each holds its GPUs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.alb import ENDPOINT_PORTS
 from infra.components import child, to_json
 from infra.naming import ALB_NAME_MAX, ROLE_NAME_MAX, physical_name
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, execution_role_policy
-from infra.sizing import fargate_size
 
 __all__ = [
     "CONTAINER_NAME",
     "CONTAINER_PORT",
+    "DYNAMIC_HOST_PORTS",
     "HEALTH_PATH",
     "SERVER_COMMAND",
-    "TOOLKIT_HOST_HEADER",
     "EcsFunction",
     "EcsFunctionArgs",
     "EcsPlatform",
@@ -38,8 +50,9 @@ CONTAINER_NAME = "function"
 CONTAINER_PORT = 8080
 HEALTH_PATH = "/__toolkit/health"
 SERVER_COMMAND = ["python", "-m", "runtime.server"]
-# CloudFront names the endpoint in this header when no base domain gives it a routable host.
-TOOLKIT_HOST_HEADER = "X-Toolkit-Host"
+# Docker's ephemeral host ports for bridge-mode containers (ECS-optimised AMIs use 32768-65535
+# at most): the ALB reaches GPU tasks there.
+DYNAMIC_HOST_PORTS = (32768, 65535)
 
 
 @dataclass
@@ -49,8 +62,11 @@ class EcsPlatformArgs:
     subnet_ids: pulumi.Input[list[str]]
     with_alb: bool
     certificate_arn: pulumi.Input[str] | None  # wildcard of the base domain: enables HTTPS
-    repository_arns: list[pulumi.Input[str]]
-    log_group_arns: list[pulumi.Input[str]]  # may end in "*": the app's log group prefix
+    alb_subnet_ids: pulumi.Input[list[str]] | None = None  # None: subnet_ids (public subnets)
+    assign_public_ip: bool = True  # False: the subnets egress through the user's NAT
+    with_gpu: bool = False
+    repository_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    log_group_arns: list[pulumi.Input[str]] = field(default_factory=list)  # may end in "*": a prefix
 
 
 class EcsPlatform(pulumi.ComponentResource):
@@ -59,6 +75,7 @@ class EcsPlatform(pulumi.ComponentResource):
     cluster: aws.ecs.Cluster
     execution_role: aws.iam.Role
     task_security_group: aws.ec2.SecurityGroup
+    gpu_security_group: aws.ec2.SecurityGroup | None = None  # GPU instances (bridge-mode tasks)
     alb: aws.lb.LoadBalancer | None = None
     listener: aws.lb.Listener | None = None
 
@@ -80,6 +97,8 @@ class EcsPlatform(pulumi.ComponentResource):
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
             opts=child(self),
         )
+        if args.with_gpu:
+            self.gpu_security_group = self._gpu_security_group(name, args, alb_sg)
         if alb_sg is not None:
             self._load_balancer(name, args, alb_sg)
         self.register_outputs({"cluster_arn": self.cluster.arn})
@@ -97,16 +116,33 @@ class EcsPlatform(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-execution-policy", role=role.id, policy=to_json(document), opts=child(self))
         return role
 
+    def _gpu_security_group(self, name: str, args: EcsPlatformArgs,
+                            alb_sg: aws.ec2.SecurityGroup | None) -> aws.ec2.SecurityGroup:
+        low, high = DYNAMIC_HOST_PORTS
+        ingress: Any = [{"protocol": "tcp", "from_port": low, "to_port": high, "security_groups": [alb_sg.id]}] \
+            if alb_sg else []
+        return aws.ec2.SecurityGroup(
+            f"{name}-gpu-sg",
+            vpc_id=args.vpc_id,
+            description="toolkit GPU instances: the load balancer may reach bridge-mode task ports",
+            ingress=ingress,
+            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
+            opts=child(self),
+        )
+
     def _alb_security_group(self, name: str, args: EcsPlatformArgs) -> aws.ec2.SecurityGroup:
-        def world(port: int) -> Any:
-            return {"protocol": "tcp", "from_port": port, "to_port": port,
+        def world(low: int, high: int | None = None) -> Any:
+            return {"protocol": "tcp", "from_port": low, "to_port": high or low,
                     "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}
 
+        # without a certificate every endpoint listens on its own port (infra/alb.py)
+        ports = [world(80), world(443)] if args.certificate_arn is not None else \
+            [world(80), world(ENDPOINT_PORTS.start, ENDPOINT_PORTS.stop - 1)]
         return aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             vpc_id=args.vpc_id,
             description="toolkit load balancer: public HTTP(S)",
-            ingress=[world(80), world(443)],
+            ingress=ports,
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
             opts=child(self),
         )
@@ -116,14 +152,15 @@ class EcsPlatform(pulumi.ComponentResource):
             f"{name}-alb",
             name=physical_name(args.prefix, max_len=ALB_NAME_MAX),
             load_balancer_type="application",
-            subnets=args.subnet_ids,
+            # internet-facing: it needs public subnets, which task subnets may not be
+            subnets=args.alb_subnet_ids if args.alb_subnet_ids is not None else args.subnet_ids,
             security_groups=[sg.id],
             drop_invalid_header_fields=True,
             idle_timeout=300,  # long polls and streams outlive the 60 s default
             opts=child(self),
         )
         not_found: Any = {"type": "fixed-response",
-                     "fixed_response": {"content_type": "text/plain", "message_body": "no such endpoint", "status_code": "404"}}
+                     "fixed_response": {"content_type": "text/plain", "message_body": "no such endpoint (without a base domain each endpoint has its own port: `toolkit url`)", "status_code": "404"}}
         if args.certificate_arn is None:
             self.listener = aws.lb.Listener(
                 f"{name}-http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
@@ -150,9 +187,19 @@ class EcsFunctionArgs:
     environment: Mapping[str, pulumi.Input[str]]
     log_group: aws.cloudwatch.LogGroup
     region: str
-    index: int  # position among ALB services: listener rule priorities
+    priority: int = 10  # first listener rule priority of this endpoint (infra/alb.py: stable)
+    port: int | None = None  # own listener port when no base domain gives it a host
     host_header: str | None = None  # <host>.<baseDomain>, or None: "<host>.*"
     capacity_provider: pulumi.Input[str] | None = None  # GPU functions
+
+
+def network_mode(plan: FunctionPlan) -> str:
+    """``bridge`` for GPU tasks (EC2: an awsvpc ENI there gets no public IP), ``awsvpc`` on Fargate."""
+    return "bridge" if plan.gpu is not None else "awsvpc"
+
+
+def cpu_architecture(plan: FunctionPlan) -> str:
+    return {"x86_64": "X86_64", "arm64": "ARM64"}[plan.architecture]
 
 
 class EcsFunction(pulumi.ComponentResource):
@@ -166,17 +213,25 @@ class EcsFunction(pulumi.ComponentResource):
             self._service(name, args)
         self.register_outputs({"task_definition_arn": self.task_definition.arn})
 
+    @staticmethod
+    def _sizes(plan: FunctionPlan) -> dict[str, object]:
+        """Fargate: the task's size is the container's hard limit. GPU (EC2): a reservation only,
+        so the container may use its host's memory (a hard limit there would starve the model)."""
+        assert plan.task_size is not None, f"{plan.tag}: planned without an ECS task size"
+        cpu, memory = plan.task_size
+        return {"cpu": cpu, "memoryReservation": memory} if plan.gpu is not None else {"cpu": cpu, "memory": memory}
+
     def _container(self, args: EcsFunctionArgs, log_group: str, env: Mapping[str, str]) -> list[dict[str, object]]:
         plan = args.plan
-        cpu, memory = fargate_size(plan.cpu, plan.memory)
+        bridge = network_mode(plan) == "bridge"
         container: dict[str, object] = {
             "name": CONTAINER_NAME,
             "image": plan.image_uri,
             "essential": True,
             "command": SERVER_COMMAND,
-            "cpu": cpu,
-            "memory": memory,
-            "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}],
+            **self._sizes(plan),
+            # bridge: hostPort 0 asks Docker for an ephemeral port, registered with the target group
+            "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp", **({"hostPort": 0} if bridge else {})}],
             "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "logConfiguration": {
                 "logDriver": "awslogs",
@@ -189,7 +244,8 @@ class EcsFunction(pulumi.ComponentResource):
 
     def _task_definition(self, name: str, args: EcsFunctionArgs) -> aws.ecs.TaskDefinition:
         plan = args.plan
-        cpu, memory = fargate_size(plan.cpu, plan.memory)
+        assert plan.task_size is not None
+        cpu, memory = plan.task_size
         definitions = pulumi.Output.all(args.log_group.name, dict(args.environment)).apply(
             lambda v: json.dumps(self._container(args, v[0], v[1]))
         )
@@ -198,9 +254,10 @@ class EcsFunction(pulumi.ComponentResource):
             f"{name}-task",
             family=plan.name,
             requires_compatibilities=["EC2"] if gpu else ["FARGATE"],
-            network_mode="awsvpc",
+            network_mode=network_mode(plan),
             cpu=None if gpu else str(cpu),
             memory=None if gpu else str(memory),
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": cpu_architecture(plan)},
             execution_role_arn=args.platform.execution_role.arn,
             task_role_arn=args.role_arn,
             container_definitions=definitions,
@@ -211,18 +268,21 @@ class EcsFunction(pulumi.ComponentResource):
     def _service(self, name: str, args: EcsFunctionArgs) -> None:
         plan, platform = args.plan, args.platform
         assert plan.web is not None and platform.alb is not None and platform.listener is not None
+        bridge = network_mode(plan) == "bridge"
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
-            name=physical_name(plan.name, max_len=ALB_NAME_MAX),
+            # a prefix, not a fixed name: a changed port, VPC or target type replaces the group,
+            # and the new one is created while the old still exists
+            name_prefix="tk-",
             port=CONTAINER_PORT,
             protocol="HTTP",
-            target_type="ip",
+            target_type="instance" if bridge else "ip",
             vpc_id=platform.args.vpc_id,
             deregistration_delay=30,
             health_check={"path": HEALTH_PATH, "matcher": "200", "interval": 15, "healthy_threshold": 2},
             opts=child(self),
         )
-        rules = self._listener_rules(name, args, target_group)
+        routes = self._routes(name, args, target_group)
         low, high = plan.service_capacity
         strategies: Any = [{"capacity_provider": args.capacity_provider, "weight": 1}] if args.capacity_provider else None
         balancers: Any = [{"target_group_arn": target_group.arn, "container_name": CONTAINER_NAME,
@@ -235,32 +295,48 @@ class EcsFunction(pulumi.ComponentResource):
             desired_count=low,
             launch_type=None if args.capacity_provider else "FARGATE",
             capacity_provider_strategies=strategies,
-            network_configuration={
+            network_configuration=None if bridge else {
                 "subnets": platform.args.subnet_ids,
                 "security_groups": [platform.task_security_group.id],
-                "assign_public_ip": args.capacity_provider is None,  # EC2 awsvpc tasks cannot
+                "assign_public_ip": platform.args.assign_public_ip,
             },
             load_balancers=balancers,
+            # A task that never turns healthy rolls the service back to the last working task
+            # definition instead of replacing tasks forever, and `pulumi up` waits for steady
+            # state, so a crashing image fails the deploy rather than "deploying".
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            wait_for_steady_state=True,
             # The runtime reports healthy once the app started (web_server: startup_timeout).
             health_check_grace_period_seconds=int(plan.web.startup_timeout or 0) + 60,
-            opts=child(self, depends_on=rules, ignore_changes=["desiredCount"]),
+            # The service name is fixed (the autoscaling target names it): when a change forces a
+            # new service (launch type -> capacity provider for a GPU), the old one must go first.
+            opts=child(self, depends_on=routes, ignore_changes=["desiredCount"], delete_before_replace=True),
         )
         self._autoscaling(name, platform, low, high)
+
+    def _routes(self, name: str, args: EcsFunctionArgs, tg: aws.lb.TargetGroup) -> list[pulumi.Resource]:
+        """A host rule on the shared listener with a domain; else a listener port of its own."""
+        if args.port is None:
+            return list(self._listener_rules(name, args, tg))
+        platform = args.platform
+        assert platform.alb is not None
+        listener = aws.lb.Listener(
+            f"{name}-listener", load_balancer_arn=platform.alb.arn, port=args.port, protocol="HTTP",
+            default_actions=[{"type": "forward", "target_group_arn": tg.arn}], opts=child(self),
+        )
+        return [listener]
 
     def _listener_rules(self, name: str, args: EcsFunctionArgs, tg: aws.lb.TargetGroup) -> list[aws.lb.ListenerRule]:
         plan = args.plan
         assert plan.web is not None and args.platform.listener is not None
         forward: Any = [{"type": "forward", "target_group_arn": tg.arn}]
         host = args.host_header or f"{plan.web.host}.*"
-        conditions: list[Any] = [[{"host_header": {"values": [host]}}]]
-        if plan.web.custom_domains:
-            conditions.append([{"http_header": {"http_header_name": TOOLKIT_HOST_HEADER, "values": [plan.web.host]}}])
         return [
             aws.lb.ListenerRule(
-                f"{name}-rule-{i}", listener_arn=args.platform.listener.arn,
-                priority=10 * (args.index + 1) + i, actions=forward, conditions=condition, opts=child(self),
+                f"{name}-rule-0", listener_arn=args.platform.listener.arn,
+                priority=args.priority, actions=forward, conditions=[{"host_header": {"values": [host]}}],
+                opts=child(self),
             )
-            for i, condition in enumerate(conditions)
         ]
 
     def _autoscaling(self, name: str, platform: EcsPlatform, low: int, high: int) -> None:

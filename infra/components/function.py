@@ -16,7 +16,7 @@ from infra.components import child
 from infra.components.calls import CallStore
 from infra.components.cdn import CustomDomainFront, CustomDomainFrontArgs
 from infra.components.domains import ZoneLookup, alias_records
-from infra.components.ecs import TOOLKIT_HOST_HEADER, EcsFunction, EcsFunctionArgs, EcsPlatform
+from infra.components.ecs import EcsFunction, EcsFunctionArgs, EcsPlatform, network_mode
 from infra.components.http_api import HttpApi, HttpApiArgs, HttpRoute, HttpRouteArgs
 from infra.components.identity import FunctionRole, FunctionRoleArgs
 from infra.components.lambda_function import (
@@ -30,10 +30,10 @@ from infra.components.lambda_function import (
 from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
 from infra.config import Settings
 from infra.dns import zone_for
-from infra.naming import physical_name
+from infra.naming import partition, physical_name
 from infra.plan import AppPlan, FunctionPlan
 
-__all__ = ["MANIFEST_PATH", "AppContext", "ToolkitFunction", "ToolkitFunctionArgs"]
+__all__ = ["MANIFEST_PATH", "AlbRoute", "AppContext", "ToolkitFunction", "ToolkitFunctionArgs", "states_log_group_name"]
 
 # Where the image builder puts the manifest inside every image.
 MANIFEST_PATH = "/var/task/toolkit-manifest.json"
@@ -58,7 +58,7 @@ class AppContext:
 
     def arn(self, service: str, resource: str) -> pulumi.Output[str]:
         region = self.settings.region
-        return self.account_id.apply(lambda account: f"arn:aws:{service}:{region}:{account}:{resource}")
+        return self.account_id.apply(lambda account: f"arn:{partition(region)}:{service}:{region}:{account}:{resource}")
 
     def workspace_zone(self) -> pulumi.Output[str]:
         assert self.settings.base_domain
@@ -95,15 +95,32 @@ def worker_name(plan: FunctionPlan) -> str:
     return physical_name(plan.name, "worker", max_len=80)
 
 
+def states_log_group_name(plan: FunctionPlan) -> str:
+    """Step Functions delivers logs through CloudWatch vended logs: under ``/aws/vendedlogs/`` it
+    needs no entry in the account's CloudWatch Logs resource policy, which is capped at 5,120
+    characters and otherwise grows by one log group ARN per state machine until creation fails."""
+    return f"/aws/vendedlogs/states/{plan.name}"
+
+
+@dataclass(frozen=True)
+class AlbRoute:
+    """How the shared ALB reaches one ECS endpoint (infra/alb.py): a host rule's priority with a
+    base domain, else a listener port of its own."""
+
+    priority: int = 10
+    port: int | None = None
+
+
 @dataclass
 class ToolkitFunctionArgs:
     plan: FunctionPlan
     context: AppContext
-    alb_index: int = 0
+    alb_route: AlbRoute | None = None  # ECS endpoints only
 
 
 class ToolkitFunction(pulumi.ComponentResource):
     url: pulumi.Output[str] | None = None
+    alb_port: int | None = None  # ECS endpoint without a base domain: its listener port
     outputs: dict[str, pulumi.Input[object]]
 
     def __init__(self, name: str, args: ToolkitFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -114,7 +131,7 @@ class ToolkitFunction(pulumi.ComponentResource):
         state_machine_arn = ctx.worker_arn(plan)
         callable_functions = ctx.callable_functions()
         self.log_group = self._log_group("logs", self._log_group_name())
-        self.states_log_group = self._log_group("states-logs", f"/toolkit/{ctx.app.prefix}/{plan.slug}/states")
+        self.states_log_group = self._log_group("states-logs", states_log_group_name(plan))
         self.role = FunctionRole(
             f"{name}-identity",
             FunctionRoleArgs(
@@ -146,7 +163,7 @@ class ToolkitFunction(pulumi.ComponentResource):
         if plan.has_lambda:
             self._on_lambda()
         else:
-            self._on_ecs(args.alb_index)
+            self._on_ecs(args.alb_route or AlbRoute())
         self._custom_domains()
         self.outputs["url"] = self.url
         self.register_outputs(self.outputs)
@@ -233,28 +250,31 @@ class ToolkitFunction(pulumi.ComponentResource):
 
     # -- ECS ------------------------------------------------------------------------------
 
-    def _on_ecs(self, alb_index: int) -> None:
+    def _on_ecs(self, route: AlbRoute) -> None:
         plan, ctx = self.plan, self.ctx
         platform = ctx.platform
         assert platform is not None and ctx.subnet_ids is not None
         base = ctx.settings.base_domain
         if plan.web is not None:
             assert platform.alb is not None
+            # without a domain, the endpoint's own listener port on the ALB (EcsFunction)
             self.url = pulumi.Output.from_input(plan.web.url) if base and plan.web.url else \
-                platform.alb.dns_name.apply(lambda dns: f"http://{dns}")
+                platform.alb.dns_name.apply(lambda dns: f"http://{dns}:{route.port}")
             self.environment["TOOLKIT_WEB_URL"] = self.url
         capacity = ctx.capacity_providers.get(plan.tag)
         ecs = EcsFunction(
             f"{self.name}-ecs",
             EcsFunctionArgs(
                 plan=plan, platform=platform, role_arn=self.role.arn, environment=self.environment,
-                log_group=self.log_group, region=ctx.settings.region, index=alb_index,
+                log_group=self.log_group, region=ctx.settings.region, priority=route.priority,
+                port=None if base else route.port,
                 host_header=f"{plan.web.host}.{base}" if base and plan.web else None,
                 capacity_provider=capacity,
             ),
             opts=child(self, depends_on=[ctx.capacity_ready] if ctx.capacity_ready else None),
         )
         self.ecs = ecs
+        self.alb_port = None if base else route.port
         self.outputs["task_definition_arn"] = ecs.task_definition.arn
         if plan.web is not None and base:
             assert platform.alb is not None
@@ -264,7 +284,8 @@ class ToolkitFunction(pulumi.ComponentResource):
         self._worker(ecs=EcsWorkerArgs(
             cluster_arn=platform.cluster.arn, task_definition_arn=ecs.task_definition.arn, container="function",
             subnets=ctx.subnet_ids, security_groups=pulumi.Output.all(platform.task_security_group.id),
-            pass_role_arns=pass_roles, capacity_provider=capacity,
+            pass_role_arns=pass_roles, capacity_provider=capacity, network_mode=network_mode(plan),
+            assign_public_ip=not ctx.settings.private_subnets,
         ))
 
     # -- custom domains -------------------------------------------------------------------
@@ -275,22 +296,21 @@ class ToolkitFunction(pulumi.ComponentResource):
             self.outputs["custom_urls"] = []
             return
         base = ctx.settings.base_domain
-        headers: dict[str, str] = {}
+        http_port = 80
         if plan.has_function_url:  # streamed responses, no 30 s cut (see StreamingUrl)
             origin: pulumi.Input[str] = self.streaming_url.host
             https = True
         elif base:
             origin, https = f"{plan.web.host}.{base}", True
-        else:
-            assert ctx.platform is not None and ctx.platform.alb is not None
-            origin, https = ctx.platform.alb.dns_name, False
-            headers[TOOLKIT_HOST_HEADER] = plan.web.host
+        else:  # the endpoint's own ALB port; plain HTTP: no certificate names the ALB (docs/deploy.md)
+            assert ctx.platform is not None and ctx.platform.alb is not None and self.alb_port is not None
+            origin, https, http_port = ctx.platform.alb.dns_name, False, self.alb_port
         front = CustomDomainFront(
             f"{self.name}-front",
             CustomDomainFrontArgs(
                 domains=plan.web.custom_domains, origin_host=origin, origin_https=https,
                 zone_id_for=ctx.zone_id_for, us_east_1=ctx.us_east_1,
-                origin_read_timeout=ctx.settings.origin_read_timeout, origin_headers=headers,
+                origin_read_timeout=ctx.settings.origin_read_timeout, origin_http_port=http_port,
             ),
             opts=child(self),
         )

@@ -4,6 +4,13 @@ One Auto Scaling group per GPU function (its instance types follow its ``gpu=``)
 grown by the capacity provider's managed scaling when tasks wait for GPUs. The mixed
 instances policy buys spot across every candidate type and falls back to on-demand for the
 share set by ``toolkit:gpuOnDemandPercent`` (and for the base capacity).
+
+The AMI is the Amazon Linux 2023 ECS GPU AMI (AL2's reaches end of support in 2026). Its
+instances get a public IP in public subnets: GPU tasks use bridge networking and reach AWS
+APIs and the internet through their instance (see infra/components/ecs.py). The instance role
+carries AWS's managed ECS container-instance policy. IMDSv2 with a hop limit of 1 keeps the
+instance role's credentials out of bridge-mode containers (one hop further away); tasks use
+their own task role.
 """
 
 from __future__ import annotations
@@ -15,14 +22,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components import child, to_json
+from infra.components import child
 from infra.gpu import GpuSelection
 from infra.naming import ROLE_NAME_MAX, physical_name
-from infra.policies import assume_role, gpu_instance_policy
+from infra.policies import assume_role, ecs_instance_managed_policy
 
 __all__ = ["GPU_AMI_PARAMETER", "GpuCapacity", "GpuCapacityArgs", "user_data"]
 
-GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2/gpu/recommended/image_id"
+GPU_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id"
 
 
 def user_data(cluster_name: str) -> str:
@@ -41,12 +48,13 @@ class GpuCapacityArgs:
     function_name: str
     gpu: GpuSelection
     cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
     subnet_ids: pulumi.Input[list[str]]
     security_group_id: pulumi.Input[str]
     ami_id: pulumi.Input[str]
     max_instances: int
+    region: str
     on_demand_percent: int = 0
+    public_ip: bool = True  # False: the subnets egress through the user's NAT gateway
 
 
 class GpuCapacity(pulumi.ComponentResource):
@@ -59,9 +67,11 @@ class GpuCapacity(pulumi.ComponentResource):
             f"{name}-template",
             image_id=args.ami_id,
             iam_instance_profile={"arn": profile.arn},
-            vpc_security_group_ids=[args.security_group_id],
+            # the instance's address is how its bridge-mode tasks reach AWS APIs and the internet
+            network_interfaces=[{"device_index": 0, "associate_public_ip_address": str(args.public_ip).lower(),
+                                 "security_groups": [args.security_group_id], "delete_on_termination": "true"}],
             user_data=pulumi.Output.from_input(args.cluster_name).apply(user_data),
-            metadata_options={"http_tokens": "required", "http_endpoint": "enabled"},
+            metadata_options={"http_tokens": "required", "http_endpoint": "enabled", "http_put_response_hop_limit": 1},
             # Model weights and CUDA images are large: a roomy encrypted root volume.
             block_device_mappings=[{"device_name": "/dev/xvda",
                                     "ebs": {"volume_size": 200, "volume_type": "gp3", "encrypted": "true"}}],
@@ -107,6 +117,7 @@ class GpuCapacity(pulumi.ComponentResource):
             assume_role_policy=json.dumps(assume_role("ec2.amazonaws.com")),
             opts=child(self),
         )
-        document = pulumi.Output.from_input(args.cluster_arn).apply(gpu_instance_policy)
-        aws.iam.RolePolicy(f"{name}-instance-policy", role=role.id, policy=to_json(document), opts=child(self))
+        aws.iam.RolePolicyAttachment(
+            f"{name}-instance-policy", role=role.name, policy_arn=ecs_instance_managed_policy(args.region), opts=child(self),
+        )
         return aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child(self))

@@ -62,6 +62,7 @@ class LambdaFunction(pulumi.ComponentResource):
             name=plan.name,
             package_type="Image",
             image_uri=plan.image_uri,
+            architectures=[plan.architecture],  # the image's platform must match (toolkit:architecture)
             role=args.role_arn,
             memory_size=lambda_memory_mib(plan.cpu, plan.memory),
             timeout=min(plan.timeout, LAMBDA_MAX_TIMEOUT),

@@ -31,7 +31,10 @@ class Secrets(pulumi.ComponentResource):
                 f"{name}-{slug(secret)}",
                 name=f"{args.path_prefix}/{secret}",
                 description=f"toolkit secret {secret!r}; value set by `toolkit deploy`",
-                recovery_window_in_days=7,
+                # Deleted at once on destroy: a secret waiting out a recovery window keeps its
+                # name, and a redeploy within that window would fail to create it again.
+                # Values are set by `toolkit deploy` from the user's source, so nothing is lost.
+                recovery_window_in_days=0,
                 opts=child(self),
             )
             self.arns[secret] = resource.arn

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from infra.asl import EcsTarget, build_definition
 from infra.components import child, to_json
-from infra.naming import ROLE_NAME_MAX, physical_name
+from infra.naming import ROLE_NAME_MAX, partition, physical_name
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, state_machine_policy
 
@@ -26,6 +26,8 @@ class EcsWorkerArgs:
     security_groups: pulumi.Input[list[str]]
     pass_role_arns: list[pulumi.Input[str]]
     capacity_provider: pulumi.Input[str] | None = None
+    network_mode: str = "awsvpc"  # "bridge" for GPU tasks: no network configuration in RunTask
+    assign_public_ip: bool = True
 
 
 @dataclass
@@ -77,7 +79,8 @@ class Worker(pulumi.ComponentResource):
         if args.ecs is None:
             return pulumi.Output.all(args.function_arn, args.calls_table_name).apply(
                 lambda v: json.dumps(build_definition(
-                    tag=plan.tag, timeout=plan.timeout, calls_table=v[1], retry=plan.retries, function_arn=v[0]))
+                    tag=plan.tag, timeout=plan.timeout, calls_table=v[1], retry=plan.retries, function_arn=v[0],
+                partition=partition(args.region)))
             )
         e = args.ecs
         return pulumi.Output.all(
@@ -86,8 +89,10 @@ class Worker(pulumi.ComponentResource):
             lambda v: json.dumps(
                 build_definition(
                     tag=plan.tag, timeout=plan.timeout, calls_table=v[5], retry=plan.retries,
+                    partition=partition(args.region),
                     ecs=EcsTarget(cluster=v[0], task_definition=v[1], container=e.container,
-                                  subnets=tuple(v[2]), security_groups=tuple(v[3]), capacity_provider=v[4]),
+                                  subnets=tuple(v[2]), security_groups=tuple(v[3]), capacity_provider=v[4],
+                                  assign_public_ip=e.assign_public_ip, network_mode=e.network_mode),
                 )
             )
         )
@@ -96,7 +101,7 @@ class Worker(pulumi.ComponentResource):
     def _policy(args: WorkerArgs) -> pulumi.Output[str]:
         e = args.ecs
         events_rule = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: f"arn:aws:events:{args.region}:{account}:rule/StepFunctionsGetEventsForECSTaskRule"
+            lambda account: f"arn:{partition(args.region)}:events:{args.region}:{account}:rule/StepFunctionsGetEventsForECSTaskRule"
         )
         values = pulumi.Output.all(
             args.function_arn,

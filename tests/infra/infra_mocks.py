@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 
 ACCOUNT = "123456789012"
 
@@ -22,6 +23,8 @@ class Recorded:
     name: str
     inputs: dict[str, Any]
     provider: str
+    # the resource options the engine would see (replacement and deletion behaviour)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def _h(text: str) -> str:
@@ -82,9 +85,12 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
+    pending_options: dict[str, Any] = field(default_factory=dict)
+    default_vpc: bool = True  # False: an account whose default VPC was deleted
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider or ""))
+        options, self.pending_options = self.pending_options, {}
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider or "", options))
         state = {**args.inputs, **_computed(args.typ, args.name, dict(args.inputs))}
         return f"{args.name}-id", state
 
@@ -101,6 +107,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "value": "ami-0123456789abcdef0", "name": args.args.get("name"), "type": "String", "id": "param",
             },
             "aws:ec2/getVpc:getVpc": {"id": "vpc-0default", "cidrBlock": "172.31.0.0/16"},
+            "aws:ec2/getVpcs:getVpcs": {"id": "vpcs", "ids": ["vpc-0default"] if self.default_vpc else []},
+            "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0configured"},
             "aws:ec2/getSubnets:getSubnets": {"id": "subnets", "ids": ["subnet-a", "subnet-b"]},
         }
         return answers.get(args.token, {}), []
@@ -116,3 +124,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 def parse_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+class OptionsMonitor(MockMonitor):  # type: ignore[misc]
+    """The mock monitor, also keeping each resource's options: ``MockResourceArgs`` carries no
+    ``delete_before_replace`` or ``retain_on_delete``, and several AWS constraints are about them."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        self.recording.pending_options = {
+            "delete_before_replace": bool(request.deleteBeforeReplace),
+            "retain_on_delete": bool(request.retainOnDelete),
+            "ignore_changes": list(request.ignoreChanges),
+            "replace_on_changes": list(request.replaceOnChanges),
+        }
+        return super().RegisterResource(request)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from infra_mocks import RecordingMocks
+from infra_mocks import OptionsMonitor, RecordingMocks
 
 pulumi.runtime.set_mocks(RecordingMocks(), project="toolkit", stack="test", preview=False)
 
@@ -40,10 +40,11 @@ class Run:
     outputs: dict[str, Any]
 
 
-def run_program(settings: Settings, check: Callable[[dict[str, Any]], None] | None = None) -> Run:
-    """Run the program under fresh mocks; resolve its outputs (``check`` runs inside apply)."""
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False)
+def run_program(settings: Settings, check: Callable[[dict[str, Any]], None] | None = None,
+                mocks: RecordingMocks | None = None) -> Run:
+    """Run the program under fresh mocks (or ``mocks``); resolve its outputs (``check`` runs inside apply)."""
+    mocks = mocks or RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
     holder: dict[str, Any] = {}
 
     def resolved(outputs: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ MAIN = Path(__file__).parents[2] / "infra" / "__main__.py"
 def test_main_reads_stack_config_and_exports_outputs() -> None:
     manifest = load_fixture("plain")
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="prod", preview=False)
+    # the project `toolkit deploy` gives this app (toolkit/deploy/names.py)
+    pulumi.runtime.set_mocks(mocks, project="toolkit-plain-app", stack="prod", preview=False)
     set_all_config({
         "toolkit:manifest": json.dumps(manifest),
         "toolkit:images": json.dumps(images_for(manifest)),

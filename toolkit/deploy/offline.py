@@ -37,6 +37,8 @@ _INVOKES: dict[str, dict[str, Any]] = {
                                                       "userId": "PLAN", "id": "000000000000"},
     "aws:ssm/getParameter:getParameter": {"value": "ami-00000000000000000", "type": "String", "id": "param"},
     "aws:ec2/getVpc:getVpc": {"id": "vpc-plan", "cidrBlock": "172.31.0.0/16"},
+    "aws:ec2/getVpcs:getVpcs": {"id": "vpcs", "ids": ["vpc-plan"]},  # infra's default-VPC lookup
+    "aws:ec2/getSubnet:getSubnet": {"id": "subnet-plan-a", "vpcId": "vpc-plan"},  # toolkit:subnetIds' VPC
     "aws:ec2/getSubnets:getSubnets": {"id": "subnets", "ids": ["subnet-plan-a", "subnet-plan-b"]},
 }
 
