@@ -39,7 +39,9 @@ def _register() -> None:
         app_cmd,
         build_cmd,
         deploy_cmd,
+        dict_cmd,
         manifest_cmd,
+        queue_cmd,
         run_cmd,
         secret_cmd,
         serve_cmd,
@@ -48,7 +50,7 @@ def _register() -> None:
 
     for command in (manifest_cmd.manifest, run_cmd.run, secret_cmd.secret, serve_cmd.serve, token_cmd.token,
                     build_cmd.build, deploy_cmd.deploy, deploy_cmd.plan, deploy_cmd.preview, deploy_cmd.destroy,
-                    deploy_cmd.url, deploy_cmd.logs, app_cmd.app):
+                    deploy_cmd.url, deploy_cmd.logs, app_cmd.app, dict_cmd.dict_group, queue_cmd.queue_group):
         cli.add_command(command)
 
 
