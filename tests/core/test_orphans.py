@@ -161,3 +161,36 @@ def test_an_owner_is_judged_by_host_pid_start_time_and_state() -> None:
     finally:
         child.wait(timeout=10)
     assert not owner_alive(token)
+
+
+NESTED_APP = '''
+import os
+import time
+
+import toolkit
+
+app = toolkit.App("nested")
+
+
+@app.function(timeout=600)
+def child(seconds: float) -> str:
+    time.sleep(seconds)
+    return "child done"
+
+
+@app.function(scaledown_window=1)
+def parent(seconds: float) -> tuple:
+    return child.spawn(seconds).object_id, os.getpid()
+'''
+
+
+def test_an_idle_worker_that_owns_spawned_calls_is_not_scaled_down(tmp_path: Path) -> None:
+    """A function that spawns and returns the call id: its worker owns the call, so scaling the
+    worker down (1 s window here) must wait for the call instead of losing it."""
+    from toolkit.loader import load_app
+
+    (tmp_path / "nested.py").write_text(NESTED_APP)
+    app = load_app(str(tmp_path / "nested.py"))
+    call_id, worker = app.registered_functions["parent"].remote(6.0)
+    assert toolkit.FunctionCall.from_id(call_id).get(timeout=60) == "child done"
+    wait_until(lambda: not running(worker), f"the idle worker (pid {worker}) to scale down once its call is done")

@@ -3,7 +3,8 @@
 Scheduling, in short: inputs wait in the pool's queue; a ready worker with spare capacity
 (``max_inputs``, plus a prefetch window for very short calls so they travel in batches)
 takes them; when every worker is busy and the queue is not empty, another worker starts,
-up to ``max_containers``.  Workers idle for ``scaledown_window`` seconds stop.
+up to ``max_containers``.  Workers idle for ``scaledown_window`` seconds stop, unless they
+own spawned calls that are still running.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from multiprocessing.connection import Connection
 from runtime.serialization import serialize_error
 from toolkit.exception import AppLoadError, FunctionTimeoutError, WorkerCrashedError
 from toolkit.local import protocol
+from toolkit.local.ownership import owns_unfinished_calls
 from toolkit.local.protocol import PARENT_ENV, WorkerTarget
 from toolkit.spec import Retries
 
@@ -219,11 +221,15 @@ class WorkerPool:
 
     # -- scale down and shutdown -----------------------------------------------------------------
     def reap_idle(self, keep: int) -> None:
+        """Stop workers idle past ``scaledown_window``.  One that owns spawned calls still running
+        is not idle (`toolkit.local.ownership`): stopping it would lose them."""
         now = time.monotonic()
         with self.lock:
-            idle = [w for w in self.workers if w.ready and not w.inflight and not w.stopping
-                    and now - w.idle_since > self.scaledown_window]
-            idle = idle[: max(0, len(self.workers) - keep)]
+            candidates = [w for w in self.workers if w.ready and not w.inflight and not w.stopping
+                          and now - w.idle_since > self.scaledown_window]
+        candidates = [w for w in candidates if not owns_unfinished_calls(w.proc.pid)]  # off the lock: I/O
+        with self.lock:
+            idle = [w for w in candidates if not w.inflight and not w.stopping][: max(0, len(self.workers) - keep)]
             for worker in idle:
                 worker.stopping = True
         for worker in idle:
