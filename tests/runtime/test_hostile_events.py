@@ -121,6 +121,17 @@ def test_a_request_that_fails_half_written_never_leaves_bytes_for_the_next(web_s
     assert status == 200 and json.loads(body)["target"].startswith("/second")
 
 
+@pytest.mark.parametrize("method", ["GET /admin", "GET\r\nX-Injected: 1\r\n", "G\u00c9T"])
+def test_a_method_that_would_rewrite_the_request_line_never_reaches_the_server(web_server_env: WebServerEnv,
+                                                                                method: str) -> None:
+    web_server_env()
+    event = sample(EventSource.HTTP_V2, "/first")
+    event["requestContext"]["http"]["method"] = method
+    refused = lambda_handler.handler(event, None)
+    assert refused["statusCode"] == 400 and "requestContext.http.method must be an HTTP method" in refused["body"]
+    assert echo(lambda_handler.handler(sample(EventSource.HTTP_V2, "/second"), None))["target"].startswith("/second")
+
+
 def test_valid_unusual_headers_still_pass(web_server_env: WebServerEnv) -> None:
     web_server_env()
     event = sample(EventSource.HTTP_V2)
@@ -327,6 +338,7 @@ WRONG_TYPES: list[tuple[list[EventSource], tuple[str, ...], Any, str]] = [
     ([EventSource.REST_V1], ("requestContext", "identity", "sourceIp"), [1], "requestContext.identity.sourceIp"),
     (PAYLOAD_V2, ("requestContext", "http", "method"), [], "requestContext.http.method"),
     (PAYLOAD_V2, ("requestContext", "http", "method"), None, "requestContext.http.method"),
+    (PAYLOAD_V2, ("requestContext", "http", "method"), "GET /admin", "requestContext.http.method"),
     (PAYLOAD_V2, ("requestContext", "http", "sourceIp"), 1, "requestContext.http.sourceIp"),
     (PAYLOAD_V2, ("rawPath",), ["/"], "rawPath"),
     (PAYLOAD_V2, ("rawQueryString",), {"a": "1"}, "rawQueryString"),
