@@ -157,3 +157,35 @@ class HealthServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+Route = tuple[int, dict[str, str], bytes]
+
+
+class RouteServer:
+    """A stand-in for deployed URLs on 127.0.0.1: each path answers a fixed (status, headers, body),
+    the way a function, API Gateway, an ALB or CloudFront would."""
+
+    def __init__(self, routes: dict[str, Route]) -> None:
+        self.routes = routes
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                status, headers, body = owner.routes.get(self.path, (404, {}, b"no such route in the test"))
+                self.send_response(status)
+                for key, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

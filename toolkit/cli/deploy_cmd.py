@@ -55,26 +55,46 @@ def _echo_json(data: Any) -> None:
 @deploy_options
 @click.option("--images", "images_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Use images already pushed: JSON {function: repo@sha256:...} (skips building).")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="End by checking that each endpoint's URL and each function's call path answer.")
+@click.option("--verify-timeout", default=120.0, show_default=True, metavar="SECONDS",
+              help="How long new DNS records, certificates and starting tasks may take to answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def deploy(ref: str | None, module: str | None, images_file: Path | None, as_json: bool, **options: Any) -> None:
-    """Build and push changed images, then create or update the app's AWS resources."""
+def deploy(ref: str | None, module: str | None, images_file: Path | None, verify: bool, verify_timeout: float,
+           as_json: bool, **options: Any) -> None:
+    """Build and push changed images, then create or update the app's AWS resources, then check
+    that what was deployed answers (exit 1 when a check fails; the table says why)."""
     from toolkit.deploy.images import PrebuiltImages
 
-    loaded, opts = _loaded(ref, module, **options)
+    loaded, opts = _loaded(ref, module, verify=verify, verify_timeout_s=verify_timeout, **options)
     deployer = _deployer(opts)
     if images_file is not None:
         deployer.publisher = PrebuiltImages(images_file)
     outcome = deployer.deploy(loaded)
     if as_json:
         _echo_json(outcome.to_json())
-        return
-    _print_endpoints(outcome.deployed, loaded.manifest)
+    else:
+        _print_endpoints(outcome.deployed, loaded.manifest)
+    _raise_for_checks(outcome)
+
+
+def _raise_for_checks(outcome: Any) -> None:
+    from toolkit.deploy.errors import DeployError
+
+    failed = outcome.failed_checks
+    if failed:
+        first = failed[0]
+        raise DeployError(f"Deployed {outcome.stack}, but {len(failed)} of {len(outcome.checks)} checks failed "
+                          f"(table above); first: {first.name} {first.target}: {first.diagnosis}")
 
 
 def _print_endpoints(deployed: Any, manifest: dict[str, Any]) -> None:
-    hosts = {f["tag"]: f["web"]["host"] for f in manifest["functions"] if f["web"]}
+    from runtime.manifest import load
+
+    app = load(manifest)
+    hosts = {f.tag: f.web.host for f in app.functions if f.web}
     if not deployed.endpoints:
-        click.echo(f"Deployed {deployed.app or manifest['app']['name']} (no web endpoints).")
+        click.echo(f"Deployed {deployed.app or app.app_name} (no web endpoints).")
     for endpoint in deployed.endpoints:
         click.echo(f"{endpoint.tag}: {endpoint.url}" + (f"  ({hosts[endpoint.tag]})" if endpoint.tag in hosts
                                                        and hosts[endpoint.tag] not in endpoint.url else ""))

@@ -34,6 +34,7 @@ from toolkit.deploy.progress import Progress
 from toolkit.deploy.stack_config import stack_config
 from toolkit.deploy.state import StackState, registry_targets
 from toolkit.deploy.target import Target, TargetKind, check_credentials, naming_region, resolve_target
+from toolkit.deploy.verify import Check, verify
 from toolkit.deploy.workspace import PulumiSession, ensure_cli, workspace_dir
 
 __all__ = ["DeployOptions", "DeployOutcome", "Deployer", "LoadedApp", "load_app_for_deploy"]
@@ -46,6 +47,8 @@ class DeployOptions:
     target: TargetKind = "aws"
     backend_url: str | None = None
     ephemeral: bool = False  # `toolkit serve --cloud`: -dev labels, a <env>-dev stack
+    verify: bool = False  # end the deploy by checking endpoints and call paths (verify.py); the CLI's default
+    verify_timeout_s: float = 120.0  # how long DNS, certificates and warming targets may take to answer
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,14 @@ class LoadedApp:
 
 def load_app_for_deploy(app: App, options: DeployOptions) -> LoadedApp:
     from toolkit.deploy.errors import DeployError
-    from toolkit.manifest import build_manifest
+    from toolkit.manifest import build
 
     if not app.name:
         raise DeployError("Deploying needs an app name: toolkit.App('my-app').")
-    manifest = build_manifest(app, ephemeral=options.ephemeral, environment=options.environment)
+    manifest = build(app, ephemeral=options.ephemeral, environment=options.environment)
     region = naming_region(options.target, options.region)
-    return LoadedApp(app, manifest, stack_name(app.name, manifest["environment"], region=region,
-                                               ephemeral=options.ephemeral))
+    return LoadedApp(app, manifest.to_dict(), stack_name(app.name, manifest.environment, region=region,
+                                                         ephemeral=options.ephemeral))
 
 
 @dataclass
@@ -81,10 +84,16 @@ class DeployOutcome:
     changes: dict[str, int]
     images: dict[str, str] = field(default_factory=dict)
     secrets_written: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.failed]
 
     def to_json(self) -> dict[str, Any]:
         return {"stack": str(self.stack), "changes": self.changes, "images": self.images,
-                "secrets_written": self.secrets_written, **self.deployed.to_json()}
+                "secrets_written": self.secrets_written, "verification": [c.to_json() for c in self.checks],
+                **self.deployed.to_json()}
 
 
 def _config_map(values: dict[str, str]) -> dict[str, Any]:
@@ -141,7 +150,8 @@ class Deployer:
         self.progress.summary("Resources")
         deployed = parse_outputs(result.outputs)
         written = self._secrets(loaded, deployed, target)
-        return DeployOutcome(loaded.stack, deployed, changes, images, written)
+        checks = self._verify(deployed, target) if self.options.verify else []
+        return DeployOutcome(loaded.stack, deployed, changes, images, written, checks)
 
     def preview(self, loaded: LoadedApp) -> dict[str, int]:
         target = self.target()
@@ -232,6 +242,15 @@ class Deployer:
         self._set_config(session, stack, self._config(loaded, target, registry_only=True))
         session.run("up", lambda: stack.up(target=targets, on_output=self.progress.on_output,
                                            on_event=self.progress.on_event, color="never"))
+
+    def _verify(self, deployed: DeployedApp, target: Target) -> list[Check]:
+        if not deployed.endpoints and not deployed.functions:
+            return []
+        self.progress.step(f"Verifying (endpoints answer, call paths; up to {self.options.verify_timeout_s:.0f} s)")
+        checks = verify(deployed, target.client, timeout_s=self.options.verify_timeout_s)
+        self.progress.table("Verification", ("endpoint", "URL", "status", "latency", "result"),
+                            [c.row() for c in checks], err=True)
+        return checks
 
     def _secrets(self, loaded: LoadedApp, deployed: DeployedApp, target: Target) -> list[str]:
         if not deployed.secret_arns:

@@ -33,6 +33,8 @@ class DeployedApp:
     log_groups: dict[str, str] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
     functions: tuple[str, ...] = ()
+    # tag -> that function's outputs (backend, function_arn, alias_arn, state_machine_arn, task_definition_arn, ...)
+    function_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def endpoint(self, tag: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.tag == tag), None)
@@ -61,6 +63,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
         log_groups={tag: f["log_group"] for tag, f in functions.items() if isinstance(f, dict) and f.get("log_group")},
         secret_arns=dict(plain.get("secrets") or {}),
         functions=tuple(sorted(functions)),
+        function_outputs={tag: dict(f) for tag, f in functions.items() if isinstance(f, dict)},
     )
 
 

@@ -78,8 +78,9 @@ class Progress:
         text = ", ".join(f"{n} {_DONE.get(op, op)}" for op, n in sorted(changed.items())) or "no changes"
         self.step(f"{what}: {text}" + (f" ({same} unchanged)" if same else ""))
 
-    def table(self, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-        """A result (not progress): printed on stdout."""
+    def table(self, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], *, err: bool = False) -> None:
+        """A result (not progress): printed on stdout, or stderr with ``err`` (stdout stays the
+        command's machine-readable answer)."""
         from rich.console import Console
         from rich.table import Table
 
@@ -88,4 +89,4 @@ class Progress:
             table.add_column(column)
         for row in rows:
             table.add_row(*row)
-        Console(highlight=False).print(table)
+        Console(highlight=False, stderr=err).print(table)
