@@ -135,7 +135,8 @@ class WebServerProxy:
                 if sent is not None:
                     assert conn.sock is not None
                     sent(conn.sock)
-                return conn.getresponse()
+                response = self._sync.response = conn.getresponse()
+                return response
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
                 self.drop_connection()
                 if not reused:
@@ -164,17 +165,21 @@ class WebServerProxy:
         reuse the object: ``close()`` keeps what http.client buffered of a half-written request,
         and the next request would go out behind it, to be answered with that one's response."""
         conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
-        self._sync.conn = None
+        self._sync.conn = self._sync.response = None
         if conn is not None:
             conn.close()
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         """This thread's kept connection and whether it is already open (reused), else a new one."""
         conn: http.client.HTTPConnection | None = getattr(self._sync, "conn", None)
-        if conn is not None and conn.sock is not None and not _closed_by_peer(conn.sock):
+        last: http.client.HTTPResponse | None = getattr(self._sync, "response", None)
+        if conn is not None and conn.sock is not None and (last is None or last.isclosed()) \
+                and not _closed_by_peer(conn.sock):
             return conn, True
         if conn is not None:
-            self.drop_connection()  # closed by the server while idle, or never opened
+            # closed by the server while idle, never opened, or the last response was not read to
+            # its end (its reader gave up): the rest of it would come before the next response
+            self.drop_connection()
         # no timeout: the proxied function has its own, the proxy must not cut it shorter
         conn = self._sync.conn = http.client.HTTPConnection(self.host, self.port)
         return conn, False

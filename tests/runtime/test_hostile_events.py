@@ -132,6 +132,39 @@ def test_a_method_that_would_rewrite_the_request_line_never_reaches_the_server(w
     assert echo(lambda_handler.handler(sample(EventSource.HTTP_V2, "/second"), None))["target"].startswith("/second")
 
 
+SLOW_BODY_SERVER = ECHO_SERVER.replace("    do_GET = do_POST = do_PUT = do_HEAD = _reply", '''
+    def do_GET(self):
+        if not self.path.startswith("/slow"):
+            return self._reply()
+        self.send_response(200)
+        self.send_header("content-length", "10")
+        self.end_headers()
+        self.wfile.write(b"01234")
+        self.wfile.flush()
+        import time
+        time.sleep(2)  # the rest comes later: the socket has nothing to read in between
+        self.wfile.write(b"56789")
+
+    do_POST = do_PUT = do_HEAD = _reply''')
+
+
+def test_a_response_read_only_in_part_never_answers_the_next_request(web_server_env: WebServerEnv,
+                                                                     tmp_path: Path) -> None:
+    # a reader that gives up on a response (a streaming client gone) leaves the rest of it on the
+    # kept connection; the next request must get a connection of its own, and its own answer
+    assert "/slow" in SLOW_BODY_SERVER
+    web_server_env()
+    (tmp_path / "echo_server.py").write_text(SLOW_BODY_SERVER)  # read when the server starts, at init
+    bridge = lambda_handler.init().bridge
+    assert bridge is not None
+    slow, _ = bridge.request(sample(EventSource.FUNCTION_URL, "/slow"), None)
+    response = proxy().open(slow, b"")
+    assert response.read1(5) == b"01234"  # and then no more is read
+    good, _ = bridge.request(sample(EventSource.FUNCTION_URL, "/second"), None)
+    status, _, body = proxy().forward(good, b"")
+    assert status == 200 and json.loads(body)["target"] == "/second"
+
+
 def test_valid_unusual_headers_still_pass(web_server_env: WebServerEnv) -> None:
     web_server_env()
     event = sample(EventSource.HTTP_V2)
