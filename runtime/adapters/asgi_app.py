@@ -55,6 +55,8 @@ class WholeBody:
             await self.app(scope, receive, send)
             return
         body = await _whole_body(receive)
+        if body is None:
+            return  # the client left mid-upload: nobody to answer
         headers = [(k, v) for k, v in scope.get("headers", []) if bytes(k).lower() not in _FRAMING]
         headers.append((b"content-length", str(len(body)).encode()))
         await self.app({**scope, "headers": headers}, _replay(body, receive), send)
@@ -66,16 +68,16 @@ def _declares_length(scope: Scope) -> bool:
     return b"content-length" in names and b"transfer-encoding" not in names
 
 
-async def _whole_body(receive: Receive) -> bytes:
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request body to its end; None if the client disconnected first."""
     parts: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break  # the client left: what came is all there is
+            return None
         parts.append(bytes(message.get("body", b"")))
         if not message.get("more_body"):
-            break
-    return b"".join(parts)
+            return b"".join(parts)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -1,4 +1,5 @@
-"""Lambda events: what arrived (`sources`) and how web events reach an ASGI app (`bridge`, `handlers`)."""
+"""Lambda events: what arrived (`sources`), whether its fields have the right types (`shape`), and how
+web events reach an ASGI app (`bridge`, `handlers`)."""
 
 from runtime.events.bridge import LambdaBridge
 from runtime.events.sources import EventSource, classify

@@ -1,6 +1,7 @@
 """Gateway behaviour shared by every front end (Lambda, the ECS server, ``toolkit serve``).
 
 * `auth`      -- proxy-auth tokens (``Toolkit-Key`` / ``Toolkit-Secret``), constant-time checks.
+* `headers`   -- 400 for header names and values HTTP does not allow (a Lambda event's are unchecked).
 * `limits`    -- 413 body limits, 429 token-bucket rate limiting.
 * `budget`    -- inline vs. detached calls, the 303 result URL, waiting on the call store.
 * `records`   -- requests/responses as plain data so a worker can replay them.
