@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.environment import ContainerEnv
+
 __all__ = [
     "ECS_START_ALLOWANCE",
     "ECS_RUN_TASK_SYNC",
@@ -47,7 +49,7 @@ FAILURE_ATTR = "sfn_error"  # JSON of the caught {"Error": ..., "Cause": ...}
 FAILURE_TIME_ATTR = "sfn_failed_at"  # ISO 8601, when MarkFailed ran
 # Where the Catch puts {"Error", "Cause"}: beside the input, which still carries call_id.
 _CAUGHT = "$.worker_error"
-WORKER_TASK_ENV = "TOOLKIT_WORKER_TASK"
+WORKER_TASK_ENV = ContainerEnv.name("worker_task")  # the container contract: runtime/environment.py
 WORKER_COMMAND = ("python", "-m", "runtime.worker")
 # An ECS task first waits for capacity (a GPU instance may boot from zero) and an image pull:
 # the function's timeout must not be eaten by that.

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.manifest import ManifestError, load
+
 __all__ = ["ARCHITECTURES", "LOG_RETENTION_DAYS", "ConfigError", "Settings", "load_manifest", "settings_from"]
 
 Getter = Callable[[str], "str | None"]
@@ -93,8 +95,10 @@ def load_manifest(value: str) -> dict[str, Any]:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"toolkit:manifest is not valid JSON ({exc}); run `toolkit manifest app.py`") from None
-    if manifest.get("schema_version") != 1:
-        raise ConfigError(f"manifest schema_version {manifest.get('schema_version')!r} is not supported; expected 1")
+    try:
+        load(manifest)  # the schema: schema_version and every field, checked before any resource is planned
+    except ManifestError as exc:
+        raise ConfigError(f"toolkit:manifest: {exc}") from None
     return dict(manifest)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from infra.asl import Retry
 from infra.config import ConfigError, Settings
@@ -17,6 +17,7 @@ from infra.dns import workspace_url
 from infra.gpu import GpuError, GpuSelection, gpu_task_size, select_gpu
 from infra.naming import physical_name, slug
 from infra.sizing import SizeError, fargate_size
+from runtime import manifest as schema
 
 __all__ = [
     "CLOUDFRONT_BUDGET_MARGIN",
@@ -143,49 +144,37 @@ class AppPlan:
         return tuple(d for f in self.functions if f.web for d in f.web.custom_domains)
 
 
-def _retries(raw: dict[str, Any] | None) -> Retry | None:
-    if not raw or not raw.get("max_retries"):
-        return None
-    return Retry(
-        max_retries=int(raw["max_retries"]),
-        backoff_coefficient=float(raw.get("backoff_coefficient") or 2.0),
-        initial_delay=float(raw.get("initial_delay") or 1.0),
-        max_delay=float(raw.get("max_delay") or 60.0),
-    )
+def _retries(retries: schema.Retries | None) -> Retry | None:
+    if retries is None or not retries.max_retries:
+        return None  # max_retries=0: one try, no Retry block
+    return Retry(max_retries=retries.max_retries, backoff_coefficient=float(retries.backoff_coefficient),
+                 initial_delay=float(retries.initial_delay), max_delay=float(retries.max_delay))
 
 
-def _web(raw: dict[str, Any] | None, kind: str, base_domain: str | None) -> WebPlan | None:
-    if raw is None:
+def _web(fn: schema.FunctionEntry, base_domain: str | None) -> WebPlan | None:
+    web = fn.web
+    if web is None:
         return None
     return WebPlan(
-        kind=kind,
-        label=raw["label"],
-        host=raw["host"],
-        url=workspace_url(raw["host"], base_domain) or raw.get("url"),
-        custom_domains=tuple(raw.get("custom_domains") or ()),
-        requires_proxy_auth=bool(raw.get("requires_proxy_auth")),
-        port=raw.get("port"),
-        method=raw.get("method"),
-        startup_timeout=raw.get("startup_timeout"),
+        kind=fn.kind,
+        label=web.label,
+        host=web.host,
+        url=workspace_url(web.host, base_domain) or web.url,
+        custom_domains=web.custom_domains,
+        requires_proxy_auth=web.requires_proxy_auth,
+        port=web.port,
+        method=web.method,
+        startup_timeout=web.startup_timeout,
     )
 
 
-def _backend(fn: dict[str, Any]) -> Backend:
-    backend = fn.get("backend") or "lambda"
-    if backend not in ("lambda", "ecs", "gpu"):
-        raise ConfigError(f"function {fn['tag']!r}: unknown backend {backend!r}; expected lambda, ecs or gpu")
-    if backend == "lambda" and fn["kind"] == "web_server":
-        return "ecs"  # a web_server is a long-lived process: never Lambda
-    return "ecs" if backend == "ecs" else "gpu" if backend == "gpu" else "lambda"
-
-
-def _image(fn: dict[str, Any], images: dict[str, str]) -> str:
+def _image(tag: str, images: dict[str, str]) -> str:
     try:
-        return images[fn["tag"]]
+        return images[tag]
     except KeyError:
         raise ConfigError(
-            f"function {fn['tag']!r} has no image in toolkit:images; build and push it first "
-            f"(`toolkit deploy` does) or set toolkit:images to {{\"{fn['tag']}\": \"<repo>@sha256:...\"}}"
+            f"function {tag!r} has no image in toolkit:images; build and push it first "
+            f"(`toolkit deploy` does) or set toolkit:images to {{\"{tag}\": \"<repo>@sha256:...\"}}"
         ) from None
 
 
@@ -201,32 +190,31 @@ def _task_size(plan: FunctionPlan) -> tuple[int, int] | None:
         raise ConfigError(f"function {plan.tag!r}: {exc}") from None
 
 
-def plan_function(fn: dict[str, Any], settings: Settings, prefix: str) -> FunctionPlan:
+def plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) -> FunctionPlan:
     plan = _plan_function(fn, settings, prefix)
     return replace(plan, task_size=_task_size(plan))
 
 
-def _plan_function(fn: dict[str, Any], settings: Settings, prefix: str) -> FunctionPlan:
-    res, scaling = fn.get("resources") or {}, fn.get("scaling") or {}
-    gpu = res.get("gpu")
-    backend = "gpu" if gpu else _backend(fn)
+def _plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) -> FunctionPlan:
+    res, scaling = fn.resources, fn.scaling
+    gpu = res.gpu
     return FunctionPlan(
-        tag=fn["tag"],
-        slug=slug(fn["tag"]),
-        name=physical_name(prefix, fn["tag"], max_len=56),  # room for "-sfn"/"-role" suffixes
-        kind=fn["kind"],
-        backend=backend,
-        image_uri="" if settings.registry_only else _image(fn, settings.images),
-        timeout=int(res.get("timeout") or 300),
-        cpu=res.get("cpu"),
-        memory=res.get("memory"),
-        ephemeral_disk=res.get("ephemeral_disk"),
+        tag=fn.tag,
+        slug=slug(fn.tag),
+        name=physical_name(prefix, fn.tag, max_len=56),  # room for "-sfn"/"-role" suffixes
+        kind=fn.kind,
+        backend=fn.backend,  # resolved where the manifest is parsed (a GPU, a web_server: runtime.manifest)
+        image_uri="" if settings.registry_only else _image(fn.tag, settings.images),
+        timeout=res.timeout,
+        cpu=res.cpu,
+        memory=res.memory,
+        ephemeral_disk=res.ephemeral_disk,
         gpu=select_gpu(gpu) if gpu else None,
-        min_containers=int(scaling.get("min_containers") or 0),
-        max_containers=scaling.get("max_containers"),
-        retries=_retries(fn.get("retries")),
-        secrets=tuple(s["name"] for s in fn.get("secrets") or ()),
-        web=_web(fn.get("web"), fn["kind"], settings.base_domain),
+        min_containers=scaling.min_containers,
+        max_containers=scaling.max_containers,
+        retries=_retries(fn.retries),
+        secrets=tuple(s.name for s in fn.secrets),
+        web=_web(fn, settings.base_domain),
         architecture="x86_64" if gpu else settings.architecture,
     )
 
@@ -240,19 +228,26 @@ def _project_mark(app: str, project: str | None) -> str:
     return "p" + hashlib.sha256(project.encode()).hexdigest()[:4]
 
 
+def _manifest(settings: Settings) -> schema.Manifest:
+    try:
+        return schema.load(settings.manifest)
+    except schema.ManifestError as exc:
+        raise ConfigError(f"toolkit:manifest: {exc}") from None
+
+
 def plan_app(settings: Settings) -> AppPlan:
     """Turn the manifest in ``settings`` into an :class:`AppPlan`."""
-    manifest = settings.manifest
-    app = (manifest.get("app") or {}).get("name")
+    manifest = _manifest(settings)
+    app = manifest.app_name
     if not app:
         raise ConfigError("the manifest has no app name; give it one: toolkit.App('my-app')")
     prefix = physical_name(app, settings.stack, _project_mark(app, settings.project), max_len=40)
     return AppPlan(
         app=app,
         prefix=prefix,
-        workspace=manifest.get("workspace") or "default",
-        environment=manifest.get("environment"),
-        functions=tuple(plan_function(fn, settings, prefix) for fn in manifest.get("functions") or ()),
+        workspace=manifest.workspace,
+        environment=manifest.environment,
+        functions=tuple(plan_function(fn, settings, prefix) for fn in manifest.functions),
         base_domain=settings.base_domain,
         hosted_zone=settings.hosted_zone,
     )

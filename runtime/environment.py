@@ -18,7 +18,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["MANIFEST_PATH", "TASK_ROOT", "VARIABLES", "ContainerEnv", "ContainerEnvError", "variables"]
+__all__ = ["FOR_USER_CODE", "KNOBS", "MANIFEST_PATH", "TASK_ROOT", "VARIABLES", "ContainerEnv", "ContainerEnvError",
+           "variables"]
 
 TASK_ROOT = "/var/task"  # Lambda's LAMBDA_TASK_ROOT; the image puts the app's code and manifest here
 MANIFEST_PATH = f"{TASK_ROOT}/toolkit-manifest.json"
@@ -97,6 +98,13 @@ def variables(values: Mapping[str, V]) -> dict[str, V]:
     """``{variable: value}`` for values given by field name, the values left as they are: infra
     passes Pulumi outputs (resolved to text later), `ContainerEnv.to_environ` plain text."""
     unknown = sorted(set(values) - set(VARIABLES))
+# Who sets what.  The deploy (infra, the image, the worker state machine) sets every field but these
+# knobs, which the runtime reads with a default and an operator may set on a function; and the
+# runtime reads every field but those written only for the user's code.
+KNOBS = frozenset({"call_ttl_seconds", "request_budget_s", "stream_responses", "rate_limit", "max_instances"})
+FOR_USER_CODE = frozenset({"web_url"})
+
+
     if unknown:
         raise ContainerEnvError(f"{unknown[0]!r} is not a container variable; add it to ContainerEnv "
                                 f"(runtime/environment.py) first. Known: {', '.join(VARIABLES)}")

@@ -17,12 +17,13 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from runtime import params as codec
 
 __all__ = [
     "BACKENDS",
+    "Backend",
     "DEFAULT_TIMEOUT_S",
     "KINDS",
     "SCHEMA_VERSION",
@@ -45,7 +46,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 KINDS = ("function", "fastapi_endpoint", "asgi_app", "wsgi_app", "web_server")
-BACKENDS = ("lambda", "ecs", "gpu")  # resolved: "auto" never reaches a manifest
+Backend = Literal["lambda", "ecs", "gpu"]
+BACKENDS: tuple[Backend, ...] = ("lambda", "ecs", "gpu")  # resolved: "auto" never reaches a manifest
 PARAMETER_TYPES = tuple(codec.TYPE_NAMES.values())
 DEFAULT_TIMEOUT_S = 300
 _FIX = "regenerate it with `toolkit manifest app.py` (the schema is docs/manifest.md)"
@@ -148,7 +150,7 @@ class FunctionEntry(NamedTuple):
     is_async: bool = False
     is_generator: bool = False
     cls: ClsSpec | None = None
-    backend: str = "lambda"  # one of BACKENDS, after `_placement`
+    backend: Backend = "lambda"  # after `_placement`
     image: ImageSpec | None = None
     resources: Resources = Resources()
     scaling: Scaling = Scaling()
@@ -235,15 +237,17 @@ def load(source: Manifest | Mapping[str, Any] | str | os.PathLike[str]) -> Manif
     """The typed manifest from its JSON (a mapping, a path, or JSON text); raises `ManifestError`."""
     if isinstance(source, Manifest):
         return source
-    data = source if isinstance(source, Mapping) else _read(source)
+    data = _read(source) if isinstance(source, (str, os.PathLike)) else source
+    if not isinstance(data, Mapping):
+        raise ManifestError(f"the manifest must be a JSON object, got {type(data).__name__}; {_FIX}")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ManifestError(f"manifest schema_version {version!r} is not supported (this toolkit reads "
                             f"{SCHEMA_VERSION}); {_FIX} with this toolkit's version.")
-    app = _object(data, "app", "app")
+    app = _optional_object(data, "app", "app") or {}  # readers that need a name or a source say so
     return Manifest(
         app_name=_get(app, "name", str, None, "app.name"),
-        source=_source(_object(app, "source", "app.source")),
+        source=_source(_optional_object(app, "source", "app.source") or {}),
         functions=tuple(_function(f, f"functions[{i}]") for i, f in enumerate(_list(data, "functions", "functions"))),
         workspace=_get(data, "workspace", str, "default", "workspace") or "default",
         environment=_get(data, "environment", str, None, "environment"),
@@ -251,7 +255,7 @@ def load(source: Manifest | Mapping[str, Any] | str | os.PathLike[str]) -> Manif
     )
 
 
-def _read(source: str | os.PathLike[str]) -> Mapping[str, Any]:
+def _read(source: str | os.PathLike[str]) -> Any:
     text = str(source)
     if not text.lstrip().startswith("{"):
         try:
@@ -263,8 +267,6 @@ def _read(source: str | os.PathLike[str]) -> Mapping[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise ManifestError(f"the manifest is not valid JSON ({exc}); {_FIX}") from None
-    if not isinstance(data, dict):
-        raise ManifestError(f"the manifest must be a JSON object, got {type(data).__name__}; {_FIX}")
     return data
 
 
@@ -380,12 +382,12 @@ def _schedule(raw: Mapping[str, Any] | None, path: str) -> ScheduleSpec | None:
                                                for unit in _PERIOD_UNITS if raw.get(unit)))
 
 
-def _placement(kind: str, backend: str, gpu: str | None) -> str:
+def _placement(kind: str, backend: str, gpu: str | None) -> Backend:
     """Where a function runs, the one place this is derived past the decorator: a GPU needs GPU
     capacity, and a ``web_server`` is a long-lived process, never a Lambda."""
     if gpu:
         return "gpu"
-    return "ecs" if kind == "web_server" and backend == "lambda" else backend
+    return "ecs" if kind == "web_server" and backend == "lambda" else cast(Backend, backend)
 
 
 _FIELD_TYPES: dict[str, type] = {

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from runtime.environment import VARIABLES
+
 if TYPE_CHECKING:
     from runtime.cloud_client import CloudTransport
     from toolkit.calls import FunctionCall
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEPLOYED_ENV", "CloudRunner", "current_runner", "deployed_runner", "in_deployment"]
 
-DEPLOYED_ENV = ("TOOLKIT_MANIFEST", "TOOLKIT_FUNCTION", "TOOLKIT_CALLS_TABLE")
+DEPLOYED_ENV = tuple(VARIABLES[field] for field in ("manifest", "function", "calls_table"))
+_RUNNER_KEY = (*DEPLOYED_ENV, VARIABLES["function_targets"])  # one cloud runner per distinct environment
 
 
 class CloudRunner:
@@ -67,7 +70,7 @@ def deployed_runner() -> CloudRunner | None:
     """The cloud runner when this process is a deployed function, else None."""
     if not in_deployment():
         return None
-    key = tuple(os.environ.get(name, "") for name in (*DEPLOYED_ENV, "TOOLKIT_FUNCTION_TARGETS"))
+    key = tuple(os.environ.get(name, "") for name in _RUNNER_KEY)
     with _lock:  # one per environment: its boto3 clients are reused across invokes
         if key not in _cloud:
             from runtime.cloud_client import transport_from_env

@@ -32,11 +32,9 @@ from infra.config import Settings
 from infra.dns import zone_for
 from infra.naming import partition, physical_name
 from infra.plan import AppPlan, FunctionPlan
+from runtime.environment import MANIFEST_PATH, ContainerEnv, variables
 
 __all__ = ["MANIFEST_PATH", "AlbRoute", "AppContext", "ToolkitFunction", "ToolkitFunctionArgs", "states_log_group_name"]
-
-# Where the image builder puts the manifest inside every image.
-MANIFEST_PATH = "/var/task/toolkit-manifest.json"
 
 
 @dataclass
@@ -147,18 +145,19 @@ class ToolkitFunction(pulumi.ComponentResource):
             ),
             opts=child(self),
         ).role
-        self.environment: dict[str, pulumi.Input[str]] = {
-            "TOOLKIT_MANIFEST": MANIFEST_PATH,
-            "TOOLKIT_FUNCTION": plan.tag,
-            "TOOLKIT_CALLS_TABLE": ctx.calls.table.name,
-            "TOOLKIT_PAYLOAD_BUCKET": ctx.calls.bucket.bucket,
-            "TOOLKIT_STATE_MACHINE_ARN": state_machine_arn,
-            "TOOLKIT_SECRET_ARNS": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
-            "TOOLKIT_FUNCTION_TARGETS": ctx.function_targets(),
-        }
+        # The container contract (runtime.environment.ContainerEnv), by field; `_set` adds the rest below.
+        self.environment: dict[str, pulumi.Input[str]] = variables({
+            "manifest": MANIFEST_PATH,
+            "function": plan.tag,
+            "calls_table": ctx.calls.table.name,
+            "payload_bucket": ctx.calls.bucket.bucket,
+            "state_machine_arn": state_machine_arn,
+            "secret_arns": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
+            "function_targets": ctx.function_targets(),
+        })
         if plan.web is not None and plan.web.requires_proxy_auth:
             # Hashes only (sha256 of 256-bit secrets): what the gateway compares in constant time.
-            self.environment["TOOLKIT_PROXY_TOKENS"] = json.dumps(ctx.settings.proxy_tokens, sort_keys=True)
+            self._set("proxy_tokens", json.dumps(ctx.settings.proxy_tokens, sort_keys=True))
         self.outputs = {"backend": plan.backend, "role_arn": self.role.arn, "log_group": self.log_group.name}
         if plan.has_lambda:
             self._on_lambda()
@@ -167,6 +166,10 @@ class ToolkitFunction(pulumi.ComponentResource):
         self._custom_domains()
         self.outputs["url"] = self.url
         self.register_outputs(self.outputs)
+
+    def _set(self, field: str, value: pulumi.Input[str]) -> None:
+        """One more container variable, named by its `ContainerEnv` field."""
+        self.environment[ContainerEnv.name(field)] = value
 
     def _log_group_name(self) -> str:
         if self.plan.has_lambda:
@@ -201,9 +204,9 @@ class ToolkitFunction(pulumi.ComponentResource):
         if plan.web is not None:
             api = self._http_api()
             self.url = api.url
-            self.environment["TOOLKIT_WEB_URL"] = api.url
+            self._set("web_url", api.url)
         if (budget := plan.stream_budget(self.ctx.settings.origin_read_timeout)) is not None:
-            self.environment["TOOLKIT_STREAM_BUDGET_S"] = str(budget)  # CloudFront fronts the stream
+            self._set("stream_budget_s", str(budget))  # CloudFront fronts the stream
         fn = LambdaFunction(
             f"{self.name}-lambda",
             LambdaFunctionArgs(plan=plan, role_arn=self.role.arn, environment=self.environment, log_group=self.log_group),
@@ -260,7 +263,7 @@ class ToolkitFunction(pulumi.ComponentResource):
             # without a domain, the endpoint's own listener port on the ALB (EcsFunction)
             self.url = pulumi.Output.from_input(plan.web.url) if base and plan.web.url else \
                 platform.alb.dns_name.apply(lambda dns: f"http://{dns}:{route.port}")
-            self.environment["TOOLKIT_WEB_URL"] = self.url
+            self._set("web_url", self.url)
         capacity = ctx.capacity_providers.get(plan.tag)
         ecs = EcsFunction(
             f"{self.name}-ecs",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from runtime.manifest import load
 from toolkit.deploy.errors import DeployError
 
 __all__ = ["ImagePublisher", "PrebuiltImages", "ToolkitImages", "check_images"]
@@ -37,7 +38,7 @@ class ImagePublisher(Protocol):
 
 
 def check_images(manifest: Mapping[str, Any], images: Mapping[str, str], where: str) -> dict[str, str]:
-    tags = [fn["tag"] for fn in manifest.get("functions") or ()]
+    tags = [fn.tag for fn in load(manifest).functions]
     missing = [t for t in tags if t not in images]
     if missing:
         raise DeployError(f"{where} has no image for {', '.join(missing)}; rebuild with `toolkit build --json`.")

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.manifest import FunctionEntry, load
 from toolkit.deploy.errors import DeployError
 from toolkit.deploy.target import Target
 
@@ -53,14 +54,14 @@ def needed_services(manifest: Mapping[str, Any], *, base_domain: str | None = No
     needs: dict[str, str] = {}
     _add(needs, "every app: image registry, call store, IAM roles, logs",
          "ecr", "iam", "sts", "s3", "dynamodb", "logs", "stepfunctions")
-    for fn in manifest.get("functions") or ():
+    for fn in load(manifest).functions:
         _function_needs(needs, fn, base_domain)
     return needs
 
 
-def _function_needs(needs: dict[str, str], fn: Mapping[str, Any], base_domain: str | None) -> None:
-    tag, backend, web = fn["tag"], fn.get("backend"), fn.get("web")
-    if fn.get("secrets"):
+def _function_needs(needs: dict[str, str], fn: FunctionEntry, base_domain: str | None) -> None:
+    tag, backend, web = fn.tag, fn.backend, fn.web
+    if fn.secrets:
         _add(needs, f"{tag}: secrets", "secretsmanager")
     if backend == "lambda":
         _add(needs, f"{tag}: runs on Lambda from a container image", "lambda", LAMBDA_IMAGES)
@@ -72,7 +73,7 @@ def _function_needs(needs: dict[str, str], fn: Mapping[str, Any], base_domain: s
             _add(needs, f"{tag}: web endpoint behind a load balancer", "elbv2")
         if backend == "gpu":
             _add(needs, f"{tag}: GPU instances", "autoscaling", "ssm")
-    if web and (web.get("custom_domains") or base_domain):
+    if web and (web.custom_domains or base_domain):
         _add(needs, f"{tag}: domain names", "cloudfront", "route53", "acm")
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.manifest import load
 from toolkit.deploy.errors import DeployError
 from toolkit.deploy.names import StackName
 from toolkit.deploy.program import infra_program
@@ -112,7 +113,7 @@ def _mocks(recorded: list[PlannedResource]) -> Any:
 
 def placeholder_images(manifest: Mapping[str, Any]) -> dict[str, str]:
     """What toolkit:images will hold once built: one digest-pinned URI per function."""
-    return {fn["tag"]: f"{_PLACEHOLDER_REPO}@{PLACEHOLDER_DIGEST}" for fn in manifest.get("functions") or ()}
+    return {fn.tag: f"{_PLACEHOLDER_REPO}@{PLACEHOLDER_DIGEST}" for fn in load(manifest).functions}
 
 
 def plan_offline(stack: StackName, stack_config: Mapping[str, str]) -> ResourcePlan:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.environment import ContainerEnv
 from toolkit.image import IMAGE_ENV
 from toolkit.images import python_steps as py
 from toolkit.images import runtime_layer as rt
@@ -337,8 +338,9 @@ def _runtime(r: Renderer, steps: Sequence[Mapping[str, Any]], layout: Layout) ->
     r.run(f"python3 -m compileall -q -j 0 {rt.RUNTIME_DIR}")
     user_path = [s["vars"]["PYTHONPATH"] for s in steps if s.get("op") == "env" and "PYTHONPATH" in s["vars"]]
     identity = {IMAGE_ENV: layout.spec_hash} if layout.spec_hash else {}
-    r.env({"PYTHONPATH": ":".join([rt.RUNTIME_DIR, *user_path[-1:]]), "TOOLKIT_MANIFEST": rt.MANIFEST_PATH,
-           "TOOLKIT_APP_ROOT": rt.TASK_ROOT, "PORT": str(rt.HTTP_PORT), **identity,
+    r.env({"PYTHONPATH": ":".join([rt.RUNTIME_DIR, *user_path[-1:]]),
+           **ContainerEnv(manifest=rt.MANIFEST_PATH, app_root=rt.TASK_ROOT).to_environ(),  # the image's own part
+           "PORT": str(rt.HTTP_PORT), **identity,
            **(GPU_ENV if layout.gpu else {})})
     r.runtime_done = True
     # the functions run where the user's last workdir() says, as on the hosted platform (a later

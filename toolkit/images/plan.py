@@ -7,15 +7,14 @@ registry lookup per image.
 
 from __future__ import annotations
 
-import copy
 import importlib.util
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.manifest import FunctionEntry, ImageSpec, Manifest, Source, dumps, load
 from toolkit import __version__
 from toolkit.images import runtime_layer as rt
 from toolkit.images.bases import Base, select_base
@@ -64,32 +63,39 @@ class ImagePlan:
         return f"{registry or 'localhost'}/{self.repository}:{self.tag}"
 
 
-def plan_app(manifest: Mapping[str, Any], options: PlanOptions) -> list[ImagePlan]:
-    groups: dict[tuple[str, bool], list[Mapping[str, Any]]] = {}
-    for fn in manifest["functions"]:
-        gpu = bool((fn.get("resources") or {}).get("gpu"))
-        groups.setdefault((fn["image"]["spec_hash"], gpu), []).append(fn)
-    app_files = _app_files(manifest, options.root)
-    return [_plan_image(manifest, fns, app_files, options) for fns in groups.values()]
+def plan_app(manifest: Manifest | Mapping[str, Any], options: PlanOptions) -> list[ImagePlan]:
+    app = load(manifest)
+    groups: dict[tuple[str, bool], list[FunctionEntry]] = {}
+    for fn in app.functions:
+        groups.setdefault((_image_of(fn).spec_hash, bool(fn.resources.gpu)), []).append(fn)
+    app_files = _app_files(app, options.root)
+    return [_plan_image(app, fns, app_files, options) for fns in groups.values()]
 
 
-def _plan_image(manifest: Mapping[str, Any], functions: list[Mapping[str, Any]],
+def _image_of(fn: FunctionEntry) -> ImageSpec:
+    if fn.image is None:
+        raise MissingLocalPathError(f"function {fn.tag!r} has no image in the manifest; regenerate it with "
+                                    "`toolkit manifest app.py`.")
+    return fn.image
+
+
+def _plan_image(manifest: Manifest, functions: list[FunctionEntry],
                 app_files: BuildContext, options: PlanOptions) -> ImagePlan:
-    spec = functions[0]["image"]
-    gpu = bool((functions[0].get("resources") or {}).get("gpu"))
-    base = select_base(spec["base"], gpu=gpu, root=options.root)
+    spec = _image_of(functions[0])
+    gpu = bool(functions[0].resources.gpu)
+    base = select_base(spec.base, gpu=gpu, root=options.root)
     base_ref = apply_mirrors(base.ref, options.mirrors)
-    app_name = manifest["app"]["name"] or "app"
-    tags = tuple(fn["tag"] for fn in functions)
+    app_name = manifest.app_name or "app"
+    tags = tuple(fn.tag for fn in functions)
     labels = {"dev.toolkit.app": app_name, "dev.toolkit.functions": ",".join(tags),
               "dev.toolkit.runtime": __version__, "dev.toolkit.base": base.ref, "dev.toolkit.gpu": str(gpu).lower(),
               PLATFORM_LABEL: platform_for(gpu=gpu)}  # in the inputs hash: an arm64 build gets its own tag
     context = BuildContext(dict(app_files.files))
     rt.add_runtime(context)
     renderer = Renderer(context, options.root, with_ca=options.ca_bundle is not None)
-    layout = Layout(base_ref, base.add_python, gpu, labels, spec_hash=spec["spec_hash"], base_spec=spec["base"],
+    layout = Layout(base_ref, base.add_python, gpu, labels, spec_hash=spec.spec_hash, base_spec=spec.base,
                     mirror=lambda ref: apply_mirrors(ref, options.mirrors))
-    text = render(renderer, spec["steps"], layout)
+    text = render(renderer, spec.steps, layout)
     return ImagePlan(app_name, tags, base, base_ref, text, context, context.digest(text),
                      f"toolkit/{_repo_name(app_name)}", labels, options.ca_bundle)
 
@@ -101,32 +107,29 @@ def _repo_name(app: str) -> str:
 
 # -- the app's own code and the manifest the runtime reads ---------------------------------------
 
-def _app_files(manifest: Mapping[str, Any], root: Path) -> BuildContext:
+def _app_files(manifest: Manifest, root: Path) -> BuildContext:
     """The app's source (its file, or its top-level package) under ``app/``, and the manifest
     rewritten so that the runtime finds that source relative to the task root."""
     context = BuildContext()
-    source = dict(manifest["app"]["source"])
-    if source.get("kind") == "file" and source.get("path"):
-        source = _add_file_source(context, root / source["path"], source)
-    elif source.get("module"):
-        _add_module_source(context, source["module"])
-    image_manifest = copy.deepcopy(dict(manifest))
-    image_manifest["app"]["source"] = source
-    data = json.dumps(image_manifest, sort_keys=True, indent=2).encode() + b"\n"
-    context.add_bytes("app/toolkit-manifest.json", data)
+    source = manifest.source
+    if source.kind == "file" and source.path:
+        source = _add_file_source(context, root / source.path, source)
+    elif source.module:
+        _add_module_source(context, source.module)
+    context.add_bytes("app/toolkit-manifest.json", dumps(manifest.with_source(source)).encode())
     return context
 
 
-def _add_file_source(context: BuildContext, path: Path, source: dict[str, Any]) -> dict[str, Any]:
+def _add_file_source(context: BuildContext, path: Path, source: Source) -> Source:
     if not path.is_file():
         raise MissingLocalPathError(f"The app's source file {str(path)!r} is missing; build from the directory "
                                     "the manifest's source path is relative to.")
     dotted, _ = module_name_for(path)
     if "." not in dotted:
         context.add_file(f"app/{path.name}", path, what="app source")
-        return {**source, "path": path.name, "module": None}
+        return source._replace(path=path.name, module=None)
     _add_module_source(context, dotted)  # a file inside a package: import it by its dotted name
-    return {**source, "kind": "module", "module": dotted, "path": None}
+    return source._replace(kind="module", module=dotted, path=None)
 
 
 def _add_module_source(context: BuildContext, module: str) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
+# The image puts the app's code and manifest under Lambda's LAMBDA_TASK_ROOT (runtime.environment).
+from runtime.environment import MANIFEST_PATH as MANIFEST_PATH
+from runtime.environment import TASK_ROOT as TASK_ROOT
 from toolkit.images.context import BuildContext
 
 RUNTIME_DIR = "/opt/toolkit"
-TASK_ROOT = "/var/task"  # Lambda's LAMBDA_TASK_ROOT; the app's code and manifest live here
-MANIFEST_PATH = f"{TASK_ROOT}/toolkit-manifest.json"
 ENTRYPOINT = f"{RUNTIME_DIR}/toolkit-entrypoint"
 HTTP_PORT = 8080
 CONTEXT_DIR = "toolkit-runtime"

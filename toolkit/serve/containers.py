@@ -32,7 +32,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.environment import ContainerEnv
 from runtime.gateway.auth import TOKEN_ID_HEADER, TOKEN_SECRET_HEADER, hash_secret
+from runtime.manifest import load
 from toolkit.exception import InvalidError
 from toolkit.serve.upstream import UpstreamPool, tcp_connector
 from toolkit.serve.workers import Worker, WorkerStartError
@@ -84,7 +86,7 @@ class ContainerImages:
         from toolkit.images import build_images, pick_builder, plan_app
         from toolkit.images.plan import PlanOptions
 
-        web = {fn["tag"] for fn in manifest["functions"] if fn.get("web") is not None}
+        web = {fn.tag for fn in load(manifest).functions if fn.web is not None}
         plans = [p for p in plan_app(manifest, PlanOptions.from_env()) if web & set(p.functions)]
         builder = pick_builder(self.engine, log=self.log)
         built = build_images(plans, builder, None, log=self.log)
@@ -96,8 +98,8 @@ class ContainerImages:
 
     # -- containers -----------------------------------------------------------------------------
     def container_env(self, tag: str, env: Mapping[str, str]) -> dict[str, str]:
-        return {**env, "TOOLKIT_FUNCTION": tag, "TOOLKIT_RATE_LIMIT": "0",
-                "TOOLKIT_PROXY_TOKENS": json.dumps({INTERNAL_TOKEN_ID: hash_secret(self._secret)})}
+        tokens = json.dumps({INTERNAL_TOKEN_ID: hash_secret(self._secret)})
+        return {**env, **ContainerEnv(function=tag, rate_limit=0, proxy_tokens=tokens).to_environ()}
 
     @property
     def auth_headers(self) -> tuple[tuple[bytes, bytes], ...]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from runtime.manifest import load
 from toolkit.schedule import Schedule, schedule_from_dict
 
 __all__ = ["Due", "ScheduleRunner", "scheduled"]
@@ -44,11 +45,10 @@ class Due:
 def scheduled(manifest: Mapping[str, Any], now: datetime) -> dict[str, Due]:
     """The manifest's scheduled functions, each with its first run after ``now``."""
     found = {}
-    for entry in manifest.get("functions", []):
-        raw = entry.get("schedule")
-        if raw:
-            schedule = schedule_from_dict(raw)
-            found[entry["tag"]] = Due(entry["tag"], schedule, now, schedule.next_run(now, now))
+    for entry in load(manifest).functions:
+        if entry.schedule is not None:
+            schedule = schedule_from_dict(entry.schedule.to_dict())
+            found[entry.tag] = Due(entry.tag, schedule, now, schedule.next_run(now, now))
     return found
 
 
