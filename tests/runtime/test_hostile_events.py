@@ -504,3 +504,47 @@ def test_a_detached_request_is_stored_without_the_secret(tmp_path: Path) -> None
             stored = deserialize(payload)
             assert isinstance(stored, HTTPRequestRecord)
             assert b"toolkit-key" in dict(stored.headers) and b"toolkit-secret" not in dict(stored.headers)
+
+
+# -- every field of every sample, replaced by every wrong type: never a 500 ------------------------------
+
+FUZZ_VALUES: list[Any] = [None, 1, 1.5, True, "", "G E T", "\x00\r\n", "%zz%", "caf\u00e9", [], ["a"], [1, 2], {},
+                          {"a": 1}, {"a": [1]}, {"a": None}, {"a": {"b": 1}}]
+_DELETE = object()
+
+
+def field_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if prefix:
+        yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from field_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from field_paths(item, (*prefix, index))
+
+
+def mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    target: Any = event
+    for key in path[:-1]:
+        target = target[key]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return event
+
+
+@pytest.mark.parametrize(("tag", "kind"), [("square", "fastapi_endpoint"), ("wsgi", "wsgi_app")])
+def test_no_mutated_sample_event_gets_a_500(lambda_env: LambdaEnv, tag: str, kind: str) -> None:
+    lambda_env(tag, kind)
+    failures = []
+    for source in SOURCES:
+        base = sample(source)
+        for path in field_paths(base):
+            for value in [*FUZZ_VALUES, _DELETE]:
+                reply = lambda_handler.handler(mutated(base, path, value), None)
+                if reply["statusCode"] >= 500:
+                    failures.append((source.value, path, value, reply["statusCode"], str(reply["body"])[:120]))
+    assert failures == []
