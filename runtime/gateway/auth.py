@@ -46,8 +46,12 @@ class StaticTokens:
         return self._hashes.get(token_id)
 
 
+_CREDENTIAL_LENGTHS = frozenset(len(name) for name in CREDENTIAL_HEADERS)
+
+
 def has_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    return any(len(k) == 14 and bytes(k).lower() in CREDENTIAL_HEADERS for k, _ in headers)
+    """Whether any of `CREDENTIAL_HEADERS` is present (per request: most names fail on length alone)."""
+    return any(len(k) in _CREDENTIAL_LENGTHS and bytes(k).lower() in CREDENTIAL_HEADERS for k, _ in headers)
 
 
 def without_credentials(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
