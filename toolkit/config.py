@@ -11,10 +11,11 @@ workspace slug     ``TOOLKIT_WORKSPACE``    ``default``
 environment        ``TOOLKIT_ENVIRONMENT``  none (no suffix after the workspace)
 base domain        ``TOOLKIT_DOMAIN``       none (URLs come from the deployment)
 ephemeral suffix   ``TOOLKIT_DEV_SUFFIX``   ``-dev``
+local workers' env ``TOOLKIT_LOCAL_ENV``    ``image`` (each image's own; ``current``: yours)
 =================  =======================  ==========================================
 
 The config file uses the lower-case names: ``workspace = "ecorp"``, ``environment``,
-``domain``, ``dev_suffix``.
+``domain``, ``dev_suffix``, ``local_env``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, str | None] = {
     "environment": None,
     "domain": None,
     "dev_suffix": "-dev",
+    "local_env": "image",  # where serve/run workers run: `toolkit.images.local_env`
 }
 
 

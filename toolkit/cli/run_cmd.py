@@ -51,8 +51,10 @@ def _show(value: Any) -> None:
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
 @click.argument("ref", required=False, metavar="APP_REF")
 @click.option("-m", "module", metavar="MODULE", help="Load from a module (package.module::function).")
+@click.option("--local-env", "local_env", type=click.Choice(["image", "current"]), default=None,
+              help="Workers run in each image's own environment (image, the default) or in yours (current).")
 @click.pass_context
-def run(ctx: click.Context, ref: str | None, module: str | None) -> None:
+def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str | None) -> None:
     """Run a function or local entrypoint: toolkit run app.py::fn --x 3 (see --help after APP_REF)."""
     from toolkit import loader
     from toolkit.cli.failures import UserCodeFailed
@@ -62,6 +64,9 @@ def run(ctx: click.Context, ref: str | None, module: str | None) -> None:
         click.echo(ctx.get_help())
         ctx.exit(0)
     app, target = loader.load_target(parse_ref(ref, module))
+    from toolkit.images.local_env import use_for_app
+
+    use_for_app(app, local_env, lambda line: click.echo(f"toolkit: {line}", err=True))
     if target is None:
         target = _default_target(app)
     if isinstance(target, Function):

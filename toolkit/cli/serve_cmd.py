@@ -23,6 +23,9 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--max-body-size", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=click.IntRange(min=0),
               envvar="TOOLKIT_SERVE_MAX_BODY_BYTES", help="Largest request body in bytes (then 413).")
 @click.option("--no-reload", is_flag=True, help="Do not restart workers when the app's files change.")
+@click.option("--local-env", "local_env", type=click.Choice(["image", "current"]), default=None,
+              help="Local workers run in each image's own environment, built with uv (image, the default; "
+                   "config key local_env), or in the Python toolkit runs in (current).")
 @click.option("--containers", is_flag=True,
               help="Run each web function in its real image (built locally with podman or docker, not pushed) "
                    "instead of local worker processes.")
@@ -36,7 +39,7 @@ from toolkit.cli.options import app_ref_argument, parse_ref
               help="With --cloud: where to deploy.")
 def serve(ref: str | None, module: str | None, port: int | None, host: str, request_timeout: float,
           rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, containers: bool,
-          builder: str | None, cloud: bool,
+          local_env: str | None, builder: str | None, cloud: bool,
           environment: str | None, region: str | None, target: str) -> None:
     """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/).
 
@@ -65,4 +68,5 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
     limits = GatewayLimits(budget=request_timeout, rate=rate_limit, burst_seconds=burst_seconds,
                            max_body_bytes=max_body_size)
     run_serve(ServeOptions(app_target, parsed.is_module, host, port or 8000, limits, reload=not no_reload,
-                           port_explicit=port is not None, containers=containers, builder=builder))
+                           port_explicit=port is not None, containers=containers, builder=builder,
+                           local_env=local_env))

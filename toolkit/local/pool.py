@@ -14,7 +14,6 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from multiprocessing.connection import Connection
 
 from runtime.serialization import serialize_error
 from toolkit.exception import AppLoadError, FunctionTimeoutError, WorkerCrashedError
-from toolkit.local import protocol
+from toolkit.local import interpreters, protocol
 from toolkit.local.ownership import owns_unfinished_calls
 from toolkit.local.protocol import PARENT_ENV, WorkerTarget
 from toolkit.spec import Retries
@@ -121,10 +120,12 @@ class WorkerPool:
     def _start_workers(self, count: int) -> None:
         for _ in range(count):
             parent_sock, child_sock = socket.socketpair()
-            env = {**os.environ, **self.env, "TOOLKIT_WORKER": "1", "TOOLKIT_WORKER_FD": str(child_sock.fileno()),
+            python, target, image_env = interpreters.worker_launch(self.target)  # the image's env, or ours
+            env = {**os.environ, **self.env, **image_env, "TOOLKIT_WORKER": "1",
+                   "TOOLKIT_WORKER_FD": str(child_sock.fileno()),
                    PARENT_ENV: str(os.getpid())}  # a worker whose parent dies stops (`toolkit.local.worker`)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "toolkit.local.worker", self.target.to_json()],
+                [python, "-m", "toolkit.local.worker", target.to_json()],
                 pass_fds=[child_sock.fileno()], env=env,
             )
             child_sock.close()

@@ -49,6 +49,7 @@ class ServeOptions:
     port_explicit: bool = True  # False: the default port, free to move off a web_server's port
     containers: bool = False  # workers are the functions' real images (`toolkit.serve.containers`)
     builder: str | None = None  # with containers: podman or docker (default: the first on PATH)
+    local_env: str | None = None  # workers in each image's environment ("image") or ours ("current")
 
     @property
     def origin(self) -> str:
@@ -64,7 +65,22 @@ async def load_routes(options: ServeOptions) -> RouteTable:
         lines = err.decode(errors="replace").strip().splitlines()
         detail = lines[-1] if proc.returncode == ERROR_EXIT and lines else "\n".join(lines[-20:])
         raise AppLoadError(detail or f"Loading {options.target} failed with exit code {proc.returncode}.")
-    return RouteTable.from_info(AppInfo.from_json(out.decode()))
+    info = AppInfo.from_json(out.decode())
+    if not options.containers:
+        await asyncio.to_thread(use_image_envs, info, options.local_env)
+    return RouteTable.from_info(info)
+
+
+def use_image_envs(info: AppInfo, flag: str | None) -> None:
+    """Workers of functions whose image installs Python packages run in that image's environment
+    (`toolkit.images.local_env`), built on first use and reused while its Python steps are unchanged."""
+    from pathlib import Path
+
+    from toolkit.config import home
+    from toolkit.images.local_env import local_env_mode, use_local_envs
+
+    if local_env_mode(flag) == "image":
+        use_local_envs(info.manifest, Path.cwd(), home(), lambda line: print(f"toolkit: {line}", file=sys.stderr))
 
 
 def app_ports(routes: RouteTable) -> set[int]:

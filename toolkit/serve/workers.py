@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -30,6 +30,7 @@ from typing import Any
 
 from runtime.adapters.base import WebKind
 from toolkit.functions import Params
+from toolkit.local.interpreters import worker_launch
 from toolkit.local.ownership import owns_unfinished_calls
 from toolkit.serve.container import ContainerConfig
 from toolkit.serve.routes import Endpoint
@@ -92,10 +93,12 @@ def _read_report(fd: int) -> dict[str, object] | None:
 
 
 async def start_worker(config: ContainerConfig, env: dict[str, str]) -> Worker:
+    python, target, image_env = worker_launch(config.target)  # the image's local environment, or ours
+    config = dataclasses.replace(config, target=target)
     read_fd, write_fd = os.pipe()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "toolkit.serve.container", config.to_json(),
-        env={**os.environ, **env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd)},
+        python, "-m", "toolkit.serve.container", config.to_json(),
+        env={**os.environ, **env, **image_env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd)},
         pass_fds=(write_fd,), start_new_session=True,  # its own session: stopping it stops what it started
     )
     os.close(write_fd)

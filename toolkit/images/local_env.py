@@ -1,0 +1,271 @@
+"""Per-image local environments: an image's Python steps, installed with uv into a virtual
+environment cached by their hash under ``$TOOLKIT_HOME/envs``.
+
+Local workers of `toolkit serve` / `toolkit run` then import the image's packages, not whatever
+the user's own environment has, and an image's pins are resolved together with the few
+packages toolkit's worker side needs (``WORKER_REQUIREMENTS``, lower bounds only), never
+against toolkit's own pins.  toolkit's ``toolkit`` and ``runtime`` sources are linked into the
+environment (a ``.pth`` file), not installed, so nothing of the CLI's dependencies comes along.
+
+The environment's key hashes what the install reads: the Python steps' packages and flags,
+the bytes of their requirements / pyproject / uv.lock files, the worker requirements and the
+interpreter.  An unchanged key reuses the environment (no uv call at all); a changed one
+builds a new directory beside it, renamed into place only once complete, under a file lock so
+that two serves starting together build once.
+
+apt, shell, run_function and raw Containerfile steps cannot run on the host: they are listed in
+``LocalEnv.skipped`` for the caller to say so once.  An image whose base is a registry image or
+a Dockerfile installs only its Python steps here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.images import python_steps as py
+from toolkit.images import runtime_layer as rt
+from toolkit.images.errors import ImageError
+
+ENV_VERSION = 1
+# What the worker side (`toolkit.local.worker`, `toolkit.serve.container`) imports on demand: the
+# image's runtime requirements without the AWS-only ones (boto3, mangum), plus httptools for serve's
+# worker protocol (`toolkit.serve.uvicorn_bridge`).  Lower bounds, resolved with the image's pins.
+WORKER_REQUIREMENTS = (*(r for r in rt.REQUIREMENTS if not r.startswith(("boto3", "mangum"))), "httptools>=0.6")
+PYTHON_OPS = frozenset({"pip_install", "uv_pip_install", "pip_install_from_requirements",
+                        "pip_install_from_pyproject", "uv_sync"})
+HOST_ONLY_OPS = frozenset({"apt_install", "run_commands", "run_function", "dockerfile_commands", "shell"})
+READY = ".toolkit-env.json"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """What one image's environment installs, and its cache key."""
+
+    requirements: tuple[str, ...]
+    requirement_files: tuple[Path, ...]
+    flags: tuple[str, ...]
+    skipped: tuple[str, ...]
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class LocalEnv:
+    path: Path
+    plan: EnvPlan
+    built: bool  # False: reused from the cache
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+@dataclass
+class _Collector:
+    root: Path
+    requirements: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def plan_env(spec: Mapping[str, Any], root: Path) -> EnvPlan:
+    """The Python part of an image spec (``Image.to_dict()`` / the manifest's ``image``)."""
+    found = _Collector(root)
+    base = spec.get("base") or {}
+    if base.get("kind") in ("registry", "dockerfile"):
+        found.skipped.append(f"the {base['kind']} base ({base.get('ref') or base.get('path')}): only its "
+                             "Python steps are installed locally")
+    for step in spec.get("steps") or []:
+        if step.get("op") in PYTHON_OPS:
+            _collect(found, step)
+        elif step.get("op") in HOST_ONLY_OPS:
+            found.skipped.append(_describe(step))
+    plan = EnvPlan(tuple(found.requirements), tuple(found.files), tuple(dict.fromkeys(found.flags)),
+                   tuple(found.skipped))
+    return EnvPlan(plan.requirements, plan.requirement_files, plan.flags, plan.skipped, _key(plan))
+
+
+def _collect(found: _Collector, step: Mapping[str, Any]) -> None:
+    op = step["op"]
+    if op in ("pip_install", "uv_pip_install"):
+        found.requirements += step.get("packages") or []
+        found.files += [found.root / r for r in step.get("requirements") or []]
+    elif op == "pip_install_from_requirements":
+        found.files.append(found.root / step["requirements_txt"])
+    elif op == "pip_install_from_pyproject":
+        found.requirements += py.pyproject_dependencies(found.root / step["pyproject_toml"],
+                                                        step.get("optional_dependencies") or [])
+    else:  # uv_sync: the project's dependencies as declared (its lock is honoured in the image)
+        project = found.root / step["uv_project_dir"]
+        py.check_uv_project(project / "pyproject.toml")
+        found.files.append(project / "pyproject.toml")
+        found.flags += [f"--extra={e}" for e in step.get("extras") or []]
+    found.flags += _uv_flags(step)
+
+
+def _uv_flags(step: Mapping[str, Any]) -> list[str]:
+    """Index options as single ``--flag=value`` arguments (so that duplicates across steps merge)."""
+    flags = [f"{flag}={step[key]}" for key, flag in (("find_links", "--find-links"), ("index_url", "--index-url"),
+                                                      ("extra_index_url", "--extra-index-url")) if step.get(key)]
+    return flags + (["--prerelease=allow"] if step.get("pre") else [])
+
+
+def _describe(step: Mapping[str, Any]) -> str:
+    detail = step.get("packages") or step.get("commands") or step.get("function") or ""
+    return f"{step['op']}({', '.join(detail) if isinstance(detail, list) else detail})"
+
+
+def _key(plan: EnvPlan) -> str:
+    files = []
+    for path in plan.requirement_files:
+        if not path.is_file():
+            raise ImageError(f"local environment: no such file {str(path)!r}; fix the path in the image's steps.")
+        files.append([path.name, hashlib.sha256(path.read_bytes()).hexdigest()])
+    data = {"v": ENV_VERSION, "python": [sys.executable, sys.version], "worker": WORKER_REQUIREMENTS,
+            "requirements": sorted(plan.requirements), "files": files, "flags": list(plan.flags)}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+# -- building ------------------------------------------------------------------------------------
+
+def envs_dir(home: Path) -> Path:
+    return home / "envs"
+
+
+def ensure_env(spec: Mapping[str, Any], root: Path, home: Path, log: Log = lambda line: None) -> LocalEnv:
+    """The environment for ``spec``, built with uv unless a complete one with the same key exists."""
+    plan = plan_env(spec, root)
+    path = envs_dir(home) / plan.key[:24]
+    if (path / READY).is_file():
+        return LocalEnv(path, plan, built=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f"{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second serve waits here, then finds it built
+        if (path / READY).is_file():
+            return LocalEnv(path, plan, built=False)
+        log(f"building the local environment for image {spec.get('spec_hash', '')[:12]} with uv "
+            f"({len(plan.requirements)} packages, {len(plan.requirement_files)} files) in {path}")
+        _build(plan, path)
+    return LocalEnv(path, plan, built=True)
+
+
+def _build(plan: EnvPlan, path: Path) -> None:
+    staging = path.with_name(f"{path.name}.building-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    uv = find_uv()
+    try:
+        _uv([uv, "venv", "--quiet", "--python", sys.executable, str(staging)], "uv venv")
+        install = [uv, "pip", "install", "--quiet", "--python", str(staging / "bin" / "python"), *plan.flags,
+                   *WORKER_REQUIREMENTS, *plan.requirements]
+        for file in plan.requirement_files:
+            install += ["--requirements", str(file)]
+        _uv(install, "uv pip install " + " ".join([*plan.requirements, *(str(f) for f in plan.requirement_files)]))
+        _link_toolkit(staging, path)
+        (staging / READY).write_text(json.dumps({"key": plan.key, "requirements": plan.requirements}) + "\n")
+        staging.rename(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _uv(args: Sequence[str], step: str) -> None:
+    done = subprocess.run(list(args), capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise ImageError(f"local environment: {step} failed:\n{done.stderr.strip()[-4000:]}\nFix the image's "
+                         "Python steps, or run with --local-env current to use your own environment.")
+
+
+def _link_toolkit(staging: Path, final: Path) -> None:
+    """Make ``toolkit`` and ``runtime`` importable in the environment without installing them."""
+    import runtime
+    import toolkit
+
+    links = staging / "toolkit-src"
+    links.mkdir()
+    for module in (toolkit, runtime):
+        (links / module.__name__).symlink_to(Path(module.__file__ or "").resolve().parent)
+    site_dirs = list((staging / "lib").glob("python3*/site-packages"))
+    if not site_dirs:
+        raise ImageError(f"local environment: uv created no site-packages under {str(staging)!r}.")
+    (site_dirs[0] / "_toolkit_worker.pth").write_text(str(final / "toolkit-src") + "\n")
+
+
+def find_uv() -> str:
+    """uv's binary: the ``uv`` PyPI package's, else one on PATH."""
+    try:
+        import uv  # type: ignore[import-not-found]
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+    if not found:
+        raise ImageError("local environments are built with uv, which is not installed; pip install uv, or run "
+                         "with --local-env current to use your own environment.")
+    return found
+
+
+# -- which functions run where ---
+
+MODES = ("image", "current")
+
+
+def local_env_mode(flag: str | None) -> str:
+    """``--local-env`` if given, else the ``local_env`` setting (``TOOLKIT_LOCAL_ENV``, config.toml)."""
+    from toolkit.config import setting
+
+    mode = flag or setting("local_env") or "image"
+    if mode not in MODES:
+        raise ImageError(f"local_env={mode!r} is not a choice: use 'image' (each image's own environment) or "
+                         "'current' (the Python toolkit runs in), with --local-env or TOOLKIT_LOCAL_ENV.")
+    return mode
+
+
+def use_for_app(app: Any, flag: str | None, log: Log) -> None:
+    """`toolkit run`: point the app's workers at their images' environments (in ``image`` mode)."""
+    if local_env_mode(flag) != "image":
+        return
+    from toolkit.config import home
+    from toolkit.manifest import build_manifest
+
+    use_local_envs(build_manifest(app), Path.cwd(), home(), log)
+
+
+_REPORTED: set[str] = set()  # images whose skipped steps were already reported by this process
+
+
+def use_local_envs(manifest: Any, root: Path, home: Path, log: Log) -> list[LocalEnv]:
+    """Build or reuse the environment of every image with Python steps and point the workers of
+    its functions at it (`toolkit.local.interpreters`).  Functions whose image installs no Python
+    packages keep running in the current environment."""
+    from runtime.manifest import load
+    from toolkit.local import interpreters
+
+    app = load(manifest)
+    interpreters.clear()
+    envs: dict[str, LocalEnv] = {}
+    for fn in app.functions:
+        if fn.image is None or not any(s.get("op") in PYTHON_OPS for s in fn.image.steps):
+            continue
+        spec = {"base": dict(fn.image.base), "steps": list(fn.image.steps), "spec_hash": fn.image.spec_hash}
+        if fn.image.spec_hash not in envs:
+            envs[fn.image.spec_hash] = ensure_env(spec, root, home, log)
+            _report_skipped(fn.image.spec_hash, envs[fn.image.spec_hash], log)
+        interpreters.register(app.app_name or "", fn.tag, str(envs[fn.image.spec_hash].python), fn.image.spec_hash)
+    return list(envs.values())
+
+
+def _report_skipped(spec_hash: str, env: LocalEnv, log: Log) -> None:
+    if env.plan.skipped and spec_hash not in _REPORTED:
+        _REPORTED.add(spec_hash)
+        log(f"image {spec_hash[:12]}: skipped locally (they run only in the built image): "
+            f"{'; '.join(env.plan.skipped)}. Use toolkit serve --containers to run the whole image.")

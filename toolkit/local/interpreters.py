@@ -1,0 +1,47 @@
+"""Which Python runs the local workers of each function: the current one, or an image's own.
+
+`toolkit serve` and `toolkit run` register, per function, the interpreter of its image's local
+environment (`toolkit.images.local_env`); the worker launchers (`toolkit.local.pool`,
+`toolkit.serve.workers`) ask here.  Kept tiny and free of imports beyond the standard library:
+the launchers import it on every start.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from toolkit.local.protocol import WorkerTarget
+
+_BY_FUNCTION: dict[tuple[str, str], tuple[str, str]] = {}  # (app, function tag) -> (interpreter, image hash)
+
+
+def register(app_name: str, tag: str, python: str, image_hash: str) -> None:
+    _BY_FUNCTION[(app_name, tag)] = (python, image_hash)
+
+
+def clear() -> None:
+    _BY_FUNCTION.clear()
+
+
+def worker_launch(target: WorkerTarget) -> tuple[str, WorkerTarget, dict[str, str]]:
+    """(interpreter, target, extra environment) for a new worker.  In an image's environment the
+    host's own site-packages are left off the worker's ``sys.path`` (the image's packages must
+    win), and ``TOOLKIT_IMAGE_HASH`` makes ``image.imports()`` real, as inside the image."""
+    found = _BY_FUNCTION.get((target.app_name, target.tag))
+    if found is None:
+        return sys.executable, target, {}
+    python, image_hash = found
+    local_path = tuple(p for p in target.sys_path if not _host_installed(p))
+    return python, replace(target, sys_path=local_path), {"TOOLKIT_IMAGE_HASH": image_hash}
+
+
+def _host_installed(path: str) -> bool:
+    """Whether ``path`` is part of the current interpreter's installation (stdlib, site-packages)."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), site.getusersitepackages()}
+    real = os.path.realpath(path)
+    return any(real == os.path.realpath(r) or real.startswith(os.path.realpath(r) + os.sep) for r in roots if r)
