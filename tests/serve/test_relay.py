@@ -18,6 +18,8 @@ from serve.rawhttp import RawConnection, chunked, request
 from serve.serving import APPS, Served, served, wait_for
 from websockets.exceptions import ConnectionClosed
 
+from toolkit.serve.uvicorn_bridge import PRIVATE_NAMES, TESTED_UVICORN, UvicornMismatchError, check_uvicorn
+
 LABEL = "relayed-site"
 MiB = 1024 * 1024
 
@@ -386,3 +388,17 @@ def test_websockets_beside_the_relay_keep_subprotocol_message_types_and_close_co
     subprotocol, text, data, closed = asyncio.run(talk())
     assert subprotocol == "chat.v2" and text == "got hi" and data == b"cba"
     assert closed.rcvd is not None and (closed.rcvd.code, closed.rcvd.reason) == (4001, "done here")
+
+
+# -- uvicorn's private API --------------------------------------------------------------------------
+def test_the_bridge_finds_what_it_uses_in_the_installed_uvicorn() -> None:
+    check_uvicorn()  # else: UvicornMismatchError naming each moved name, and the tested range to install
+
+
+def test_a_moved_uvicorn_name_is_named_with_the_fix() -> None:
+    moved = {**PRIVATE_NAMES, "HttpToolsProtocol attributes": ("parser", "renamed_in_a_later_release")}
+    with pytest.raises(UvicornMismatchError) as caught:
+        check_uvicorn(moved)
+    message = str(caught.value)
+    assert "HttpToolsProtocol attributes: renamed_in_a_later_release" in message and "parser" not in message
+    assert f"uvicorn{TESTED_UVICORN}" in message and "toolkit/serve/uvicorn_bridge.py" in message

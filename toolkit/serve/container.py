@@ -96,8 +96,8 @@ def load_error(exc: BaseException) -> str:
 def serve_asgi(app: ASGIApp, socket_path: str) -> None:
     import uvicorn
 
-    from toolkit.serve.httpio import WorkerHTTPProtocol
     from toolkit.serve.httpio import run as run_loop
+    from toolkit.serve.uvicorn_bridge import WorkerHTTPProtocol
 
     config = uvicorn.Config(ClientFromForwardedFor(app), uds=socket_path, http=WorkerHTTPProtocol, log_level="warning", access_log=False,
                             lifespan="auto", proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES,

@@ -7,15 +7,15 @@ FastAPI app behind it (bench/bench_serve.py).  A proxy needs none of that: it pa
 request (httptools, in uvicorn's protocol), writes it to a kept-alive worker connection
 (`toolkit.serve.upstream.Connection`), and writes the response back as it is parsed.
 
-`RelayHTTPProtocol` is uvicorn's HTTP protocol (with coalesced writes) whose
-``on_headers_complete`` hands each request for an endpoint to a `RelayCycle`; everything
-else stays uvicorn's: the index, 400/404 for hosts, result URLs and WebSocket handshakes
-go to the ASGI app (`ServeGateway.__call__`), and uvicorn keeps the connection's life
-(keep-alive timeout, pipelining, 400 on a malformed request, graceful shutdown).  A
-`RelayCycle` stands where uvicorn keeps its ``RequestResponseCycle`` and has the attributes
-uvicorn reads there.
+`RelayHTTPProtocol` is the gateway's protocol (`toolkit.serve.uvicorn_bridge`, which holds
+every tie to uvicorn's internals): each request for an endpoint becomes a `RelayCycle`;
+the index, 400/404 for hosts, result URLs and WebSocket handshakes stay with the ASGI app
+(`ServeGateway.__call__`).
 
-What the relay decides is the gateway's (`toolkit.serve.gateway.ServeGateway`): routing,
+A `RelayCycle` is two small state machines, written down as `ClientSide` and
+`UpstreamSide`, and every way a request can end early (a rejection, a failure, the
+worker gone, the timeout, a body too large or too slow, a bug) goes through one method,
+`RelayCycle.conclude`.  What the relay decides is the gateway's (`ServeGateway`): routing,
 the `runtime.gateway` admission checks, failures, the budget (303) and the timeout (504).
 Only the wire work is here.  Asynchronous steps (waiting for a worker to start or free up,
 opening a connection, recording a detached call) get a task; the usual request has none.
@@ -24,13 +24,14 @@ opening a connection, recording a detached call) get a task; the usual request h
 from __future__ import annotations
 
 import asyncio
+import enum
+import functools
 import traceback
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, cast
 from urllib.parse import unquote
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from runtime.adapters.web_server import HOP_BY_HOP, connection_options
 from runtime.gateway.detach import see_other
@@ -38,16 +39,16 @@ from runtime.gateway.limits import check_body_size
 from runtime.gateway.middleware import rejection_response, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Scope
-from toolkit.serve.httpio import CoalescingHTTPProtocol, CoalescingTransport
+from toolkit.serve.guard import ClientLimits
 from toolkit.serve.proxy import upstream_headers, whole_response
-from toolkit.serve.upstream import IDEMPOTENT, Connection, UpstreamError, _Message, encode_request_head
+from toolkit.serve.upstream import IDEMPOTENT, Connection, ResponseMessage, UpstreamError, encode_request_head
+from toolkit.serve.uvicorn_bridge import BridgedHTTPProtocol, RequestHead, check_uvicorn, status_line
 
 if TYPE_CHECKING:
     from toolkit.serve.gateway import ServeGateway
     from toolkit.serve.routes import Endpoint
     from toolkit.serve.workers import Worker, WorkerPool
 
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED = b"transfer-encoding: chunked\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 NO_BODY_STATUS = frozenset({204, 304})
@@ -56,11 +57,15 @@ BUFFER_HIGH = 64 * 1024  # request body held before a worker connection is ready
 _NOT_RELAYED = HOP_BY_HOP | {b"date"}
 _UPSTREAM_SKIP = frozenset({b"expect"})  # answered here (100 Continue), not by the worker
 _IDEMPOTENT = frozenset(method.encode() for method in IDEMPOTENT)
+P = ParamSpec("P")
 
 
-def relay_protocol(gateway: ServeGateway) -> type[RelayHTTPProtocol]:
-    """The protocol class for uvicorn's ``http=`` setting, bound to ``gateway``."""
-    return type("BoundRelayHTTPProtocol", (RelayHTTPProtocol,), {"gateway": gateway})
+def relay_protocol(gateway: ServeGateway, limits: ClientLimits | None = None) -> type[RelayHTTPProtocol]:
+    """The protocol class for uvicorn's ``http=`` setting, bound to ``gateway`` and the client ``limits``."""
+    check_uvicorn()
+    limits = limits or ClientLimits()
+    return type("BoundRelayHTTPProtocol", (RelayHTTPProtocol,),
+                {"gateway": gateway, "limits": limits, "cap": limits.connection_cap()})
 
 
 class _NoEvent:
@@ -70,111 +75,65 @@ class _NoEvent:
         pass
 
 
-class RelayHTTPProtocol(CoalescingHTTPProtocol):
+class RelayHTTPProtocol(BridgedHTTPProtocol):
     gateway: ServeGateway
-    responding: RelayCycle | None = None  # the relayed request whose response is being written
-    bad_request: str | None = None  # a malformed request's 400, held until the responses before it went out
-    out: CoalescingTransport  # the client's transport, as `CoalescingHTTPProtocol` wraps it
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.out = cast(CoalescingTransport, self.transport)
-
-    def on_headers_complete(self) -> None:
-        parser = self.parser
-        if parser.should_upgrade() and self._should_upgrade():
-            super().on_headers_complete()  # a WebSocket handshake: uvicorn hands it to the ASGI app
-            return
-        endpoint = self.gateway.relay_endpoint(self.headers, self.url)
-        if endpoint is None:
-            super().on_headers_complete()
-            return
-        http10 = parser.get_http_version() == "1.0"
-        cycle = RelayCycle(self, endpoint, parser.get_method(), http10=http10,
-                           keep_alive=parser.should_keep_alive() and not http10)
-        existing, self.cycle = self.cycle, cycle  # type: ignore[assignment]
-        if existing is None or existing.response_complete:
-            cycle.start()
-        else:  # pipelined behind a response still being written: uvicorn starts it after that one
-            self.flow.pause_reading()
-            self.pipeline.appendleft((cycle, None))  # type: ignore[arg-type]
-
-    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        if isinstance(cycle, RelayCycle):
-            cycle.start()
-        else:
-            super()._start_asgi_task(cycle, app)
-
-    def on_body(self, body: bytes) -> None:
-        cycle = self.cycle
-        if isinstance(cycle, RelayCycle):
-            cycle.request_body(body)
-        else:
-            super().on_body(body)
-
-    def on_message_complete(self) -> None:
-        cycle = self.cycle
-        if isinstance(cycle, RelayCycle):
-            cycle.request_done()
-        else:
-            super().on_message_complete()
-
-    def send_400_response(self, msg: str) -> None:
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete and _request_read(cycle):
-            # a malformed request pipelined behind others: they are answered first, then the
-            # 400 (uvicorn would write it at once, where the client expects the first response)
-            self.bad_request = msg
-            self.flow.pause_reading()
-            return
-        super().send_400_response(msg)
-
-    def on_response_complete(self) -> None:
-        if self.bad_request is not None and not self.pipeline:
-            self.server_state.total_requests += 1
-            super().send_400_response(self.bad_request)
-            return
-        super().on_response_complete()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for cycle in {self.responding, self.cycle}:
-            if isinstance(cycle, RelayCycle):
-                cycle.client_lost()
-        super().connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        if self.responding is not None:
-            self.responding.client_writable(False)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self.responding is not None:
-            self.responding.client_writable(True)
+    def relayed_request(self, head: RequestHead) -> RelayCycle | None:
+        endpoint = self.gateway.relay_endpoint(head.headers, head.url)
+        return None if endpoint is None else RelayCycle(self, endpoint, head)
 
 
-def _request_read(cycle: Any) -> bool:
-    """Whether the whole request of ``cycle`` (a `RelayCycle` or uvicorn's) was parsed."""
-    return cycle.body_done if isinstance(cycle, RelayCycle) else not cycle.more_body
+class ClientSide(enum.Enum):
+    """How far the response to a relayed request got on the client's connection."""
+
+    WAITING = "nothing sent yet: the gateway may still answer anything (a rejection, a failure, the 303)"
+    RESPONDING = "the worker's response head went out; its body follows as it comes"
+    DETACHED = "past the budget: the client gets (or got) a 303; the response goes to the call store"
+    ANSWERED = "the whole response went out"
+    GONE = "the client left before its response was complete (and before any 303)"
+
+
+class UpstreamSide(enum.Enum):
+    """How far the exchange with a worker got."""
+
+    PENDING = "not sent yet: queued behind a pipelined response, or waiting for a worker slot or connection"
+    SENT = "on a worker connection: the request goes out, the response comes back"
+    DONE = "over: the response was read whole, or the exchange was abandoned or never needed"
+
+
+def _concluding(method: Callable[Concatenate[RelayCycle, P], None]) -> Callable[Concatenate[RelayCycle, P], None]:
+    """A callback into the relay (from the parser, a connection, a timer): whatever it raises
+    ends its request (`RelayCycle.crashed`) instead of escaping into the event loop, where
+    nobody would answer the client or free the worker."""
+
+    @functools.wraps(method)
+    def guarded(self: RelayCycle, *args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            self.crashed(exc)
+
+    return guarded
 
 
 class RelayCycle:
     """One relayed request: the client's side (request body in, response out) and the worker's
-    (a connection, the response parsed as it comes).  Also the upstream connection's `Listener`."""
+    (a connection, the response parsed as it comes).  Also the upstream connection's `Listener`,
+    and the `uvicorn_bridge.RelayedRequest` of its protocol."""
 
     message_event = _NoEvent()
 
-    def __init__(self, protocol: RelayHTTPProtocol, endpoint: Endpoint, method: bytes, http10: bool,
-                 keep_alive: bool) -> None:
+    def __init__(self, protocol: RelayHTTPProtocol, endpoint: Endpoint, head: RequestHead) -> None:
         self.protocol, self.gateway, self.endpoint = protocol, protocol.gateway, endpoint
-        self.scope, self.url = cast(Scope, protocol.scope), protocol.url  # uvicorn's, with headers, client, scheme
-        self.method, self.http10, self.keep_alive = method, http10, keep_alive
-        self.expect_continue = protocol.expect_100_continue
-        # the client's side, as uvicorn reads it
-        self.response_started = self.response_complete = self.disconnected = False
-        self.client_paused = False
+        self.scope, self.url, self.method = cast(Scope, head.scope), head.url, head.method
+        self.http10, self.keep_alive, self.expect_continue = head.http10, head.keep_alive, head.expect_continue
+        self.client, self.upstream = ClientSide.WAITING, UpstreamSide.PENDING
+        self.response_complete = False  # uvicorn's name: nothing more goes to the client for this request
+        self.disconnected = False  # written by uvicorn when the connection is lost; the relay reads `client`
+        self.client_paused = False  # the client's write buffer is full: leave the body parsed but unsent
         self.chunked_out = False  # the response body goes to the client chunk-encoded
-        # the request body
+        # the request
+        self.path: bytes | None = None  # the target to forward (origin-form), checked in start()
         self.body_seen, self.body_done = 0, False
         self.body_pending: list[bytes] = []  # what came before a worker connection was ready
         self.chunked_in = False
@@ -183,14 +142,43 @@ class RelayCycle:
         self.pool: WorkerPool | None = None
         self.worker: Worker | None = None
         self.conn: Connection | None = None
-        self.message: _Message | None = None
-        self.upstream_done = False
+        self.message: ResponseMessage | None = None
         self.retry_head: bytes | None = None  # the whole request, when it may be sent again on a fresh connection
-        self.detached: asyncio.Future[HTTPResponseRecord] | None = None  # past the budget: the response is collected
+        self.result: asyncio.Future[HTTPResponseRecord] | None = None  # detached: the response, for the result URL
         self.collected: list[bytes] = []
-        self.path: bytes | None = None  # the target to forward (origin-form), checked in start()
+
+    # -- the one ending ----------------------------------------------------------------------------
+    def conclude(self, record: HTTPResponseRecord, broken: bool = False) -> None:
+        """End the request early with ``record``, wherever it can still go.
+
+        The worker's side is abandoned (``broken``: its worker is replaced).  Detached, the
+        record becomes the result URL's answer; with nothing sent yet, the client's; with a
+        response under way, whose status cannot change, the connection is cut; a client gone
+        hears nothing.
+        """
+        self.abandon_upstream(broken)
+        if self.result is not None:
+            if not self.result.done():
+                self.result.set_result(record)
+        elif self.client is ClientSide.WAITING:
+            self.answer(record)
+        elif self.client is ClientSide.RESPONDING:
+            self.protocol.close()  # the client sees the response break off
+
+    def crashed(self, exc: Exception) -> None:
+        """A bug in the relay or the gateway: 500 with what went wrong, the traceback in the log."""
+        tag = self.endpoint.tag
+        self.gateway.log(f"{tag}: toolkit serve failed relaying a request: "
+                         + "".join(traceback.format_exception(exc)).rstrip())
+        try:
+            self.keep_alive = False
+            self.conclude(text_response(500, f"toolkit serve failed relaying this request to {tag} "
+                                             f"({type(exc).__name__}: {exc}); the gateway log has the traceback."))
+        except Exception:  # noqa: BLE001 - ending it failed too: the connection, at least, ends
+            self.protocol.close()
 
     # -- start ------------------------------------------------------------------------------------
+    @_concluding
     def start(self) -> None:
         gateway, endpoint = self.gateway, self.endpoint
         self.protocol.responding = self
@@ -201,17 +189,17 @@ class RelayCycle:
                 self.length = int(value)
         self.path = request_path(self.url)
         if self.path is None:  # CONNECT's authority-form, a port over 65535: nothing to forward
-            self.fail_before_worker(text_response(400, f"The request target {self.url.decode('latin-1')!r} is not "
-                                                       "a path or an absolute http URL; send e.g. GET /path."))
+            self.conclude(text_response(400, f"The request target {self.url.decode('latin-1')!r} is not "
+                                             "a path or an absolute http URL; send e.g. GET /path."))
             return
         rejection = gateway.admit(endpoint, self.scope)
         if rejection is not None:
-            self.fail_before_worker(rejection_response(rejection))
+            self.conclude(rejection_response(rejection))
             return
         try:
             acquired = gateway.try_acquire(endpoint, self.query)
         except Exception as exc:  # noqa: BLE001 - InvalidError / WorkerStartError: the client gets the message
-            self.fail_before_worker(gateway.failure(endpoint, exc))
+            self.conclude(gateway.failure(endpoint, exc))
             return
         gateway.budgets.add(gateway.limits.budget, self, self.budget_spent)
         conn = acquired[1].upstream.idle_connection() if acquired is not None else None
@@ -219,6 +207,10 @@ class RelayCycle:
             self.send(acquired[0], acquired[1], conn)
         else:
             self.run(self.start_later(acquired))
+
+    @property
+    def query(self) -> bytes:
+        return self.url.partition(b"?")[2]
 
     def run(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a step of this request in the background; whatever it raises ends the request (a 500),
@@ -231,64 +223,41 @@ class RelayCycle:
         except Exception as exc:  # noqa: BLE001 - a bug here must still answer the client and free the worker
             self.crashed(exc)
 
-    def crashed(self, exc: Exception) -> None:
-        tag = self.endpoint.tag
-        self.gateway.log(f"{tag}: toolkit serve failed relaying a request: "
-                         + "".join(traceback.format_exception(exc)).rstrip())
-        record = text_response(500, f"toolkit serve failed relaying this request to {tag} "
-                                    f"({type(exc).__name__}: {exc}); the gateway log has the traceback.")
-        self.abandon_upstream()
-        if self.detached is not None:
-            self.settle(record)
-        elif not self.response_started and not self.disconnected:
-            self.answer(record)
-        elif not self.response_complete:
-            self.protocol.transport.close()
-
-    @property
-    def query(self) -> bytes:
-        return self.url.partition(b"?")[2]
-
     async def start_later(self, acquired: tuple[WorkerPool, Worker] | None) -> None:
         """The slow start: wait for a worker (starting one, or queued behind busy ones), open a connection."""
         gateway, endpoint = self.gateway, self.endpoint
         try:
             pool, worker = acquired or await gateway.acquire(endpoint, self.query)
         except Exception as exc:  # noqa: BLE001
-            self.fail_before_worker(gateway.failure(endpoint, exc))
+            self.conclude(gateway.failure(endpoint, exc))
+            return
+        self.pool, self.worker = pool, worker
+        if self.unwanted():
+            self.abandon_upstream()
             return
         try:
             conn = worker.upstream.idle_connection() or await worker.upstream.new_connection()
         except UpstreamError as exc:
-            self.pool, self.worker = pool, worker
-            self.upstream_failed(exc, broken=True)
+            self.conclude(gateway.failure(endpoint, exc), broken=True)
             return
         except BaseException:
-            self.release(pool, worker)
+            self.abandon_upstream()
             raise
-        if self.gone or self.upstream_done:  # the client left, or was answered (413) while this waited
+        if self.unwanted():
             conn.close()
-            self.release(pool, worker)
-            self.end_upstream()
+            self.abandon_upstream()
             return
         self.send(pool, worker, conn)
 
-    @property
-    def gone(self) -> bool:
-        """Nobody waits for this request any more: the client left before anything was sent."""
-        return self.disconnected and self.detached is None and not self.response_started
-
-    def fail_before_worker(self, record: HTTPResponseRecord) -> None:
-        self.end_upstream()
-        if self.detached is not None:
-            self.settle(record)
-        elif not self.response_started:
-            self.answer(record)
+    def unwanted(self) -> bool:
+        """Whether a worker got while waiting is no longer needed: the request was ended meanwhile
+        (a 413, a body too slow), or nobody waits for it any more."""
+        return self.upstream is UpstreamSide.DONE or self.client is ClientSide.GONE
 
     # -- the request, to the worker ---------------------------------------------------------------------
     def send(self, pool: WorkerPool, worker: Worker, conn: Connection) -> None:
         gateway = self.gateway
-        self.pool, self.worker, self.conn = pool, worker, conn
+        self.pool, self.worker, self.conn, self.upstream = pool, worker, conn, UpstreamSide.SENT
         self.message = conn.begin(self, head_only=self.method == b"HEAD")
         gateway.timeouts.add(self.endpoint.timeout, self, self.timed_out)
         if self.chunked_in:
@@ -300,7 +269,8 @@ class RelayCycle:
         headers = upstream_headers(self.scope, worker)
         if self.expect_continue:
             headers = [(k, v) for k, v in headers if k not in _UPSTREAM_SKIP]
-        head = encode_request_head(self.method, self.target(), headers, framing)
+        assert self.path is not None  # checked in start()
+        head = encode_request_head(self.method, self.path, headers, framing)
         pending, self.body_pending = self.body_pending, []
         if self.length is None and not self.chunked_in and conn.reused and self.method in _IDEMPOTENT:
             self.retry_head = head
@@ -308,34 +278,31 @@ class RelayCycle:
         if self.body_done:
             if self.chunked_in:
                 conn.write(LAST_CHUNK)
-        elif self.expect_continue and not self.response_started:
-            self.protocol.transport.write(CONTINUE)
-        self.protocol.flow.resume_reading()
-
-    def target(self) -> bytes:
-        assert self.path is not None  # checked in start()
-        return self.path
+        elif self.expect_continue and self.client is ClientSide.WAITING:
+            self.protocol.send_continue()
+        self.protocol.resume_reading()
 
     def frame(self, chunk: bytes) -> bytes:
         return _chunk(chunk) if self.chunked_in else chunk
 
+    @_concluding
     def request_body(self, chunk: bytes) -> None:
-        if self.upstream_done:
+        if self.upstream is UpstreamSide.DONE:
             return  # nobody to send it to (answered already): read and dropped, as uvicorn does
         self.body_seen += len(chunk)
         if self.body_seen > self.gateway.limits.max_body_bytes:
             self.body_too_large()
-            return
-        if self.conn is None:
+        elif self.conn is None:
             self.body_pending.append(chunk)
             if self.body_seen > BUFFER_HIGH:  # all of it is pending: nothing was sent yet
-                self.protocol.flow.pause_reading()
+                self.protocol.pause_reading()
         else:
             self.conn.write(self.frame(chunk))
 
+    @_concluding
     def request_done(self) -> None:
         self.body_done = True
-        if self.conn is not None and not self.upstream_done and self.chunked_in:
+        if self.conn is not None and self.upstream is UpstreamSide.SENT and self.chunked_in:
             self.conn.write(LAST_CHUNK)
 
     def body_too_large(self) -> None:
@@ -343,40 +310,42 @@ class RelayCycle:
         rejection = check_body_size(self.body_seen, limits.max_body_bytes, self.gateway.backend_name)
         assert rejection is not None
         self.keep_alive = False
-        self.abandon_upstream()
-        if self.detached is not None:
-            self.settle(rejection_response(rejection))
-        if not self.response_started:
-            self.answer(rejection_response(rejection))
-        else:
-            self.protocol.transport.close()
+        self.conclude(rejection_response(rejection))
+
+    @_concluding
+    def refused(self, status: int, message: str) -> None:
+        """The client broke the protocol (400) or a limit (408: a body too slow) mid-request."""
+        self.keep_alive = False
+        self.conclude(text_response(status, message))
 
     # -- upstream.Listener ------------------------------------------------------------------------------
+    @_concluding
     def upstream_writable(self, writable: bool) -> None:
         # an upload faster than the worker reads it: stop reading the client until it catches up
         if writable:
-            self.protocol.flow.resume_reading()
+            self.protocol.resume_reading()
         elif not self.body_done:
-            self.protocol.flow.pause_reading()
+            self.protocol.pause_reading()
 
+    @_concluding
     def upstream_event(self) -> None:
         message = self.message
-        if message is None or self.upstream_done:
+        if message is None or self.upstream is not UpstreamSide.SENT:
             return
         if not message.head_done:
             if message.error is not None:
                 self.head_failed(message.error)
             return
-        if self.detached is not None:
+        client = self.client
+        if client is ClientSide.DETACHED:
             self.collect(message)
-        elif not self.response_started:
-            if self.disconnected:
-                self.drop(message)
-                return
+        elif client is ClientSide.WAITING:
             head = self.relay_head(message)
             if head is not None:
                 self.relay_body(message, head)  # the usual response goes out whole, in one write
-        elif not self.client_paused and self.detached is None:
+        elif client is ClientSide.GONE:
+            self.drop(message)
+        elif client is ClientSide.RESPONDING and not self.client_paused:
             self.relay_body(message, [])
 
     def head_failed(self, error: UpstreamError) -> None:
@@ -391,29 +360,22 @@ class RelayCycle:
         self.upstream_failed(error, broken=True)
 
     async def resend(self, head: bytes) -> None:
-        assert self.worker is not None and self.pool is not None
+        assert self.worker is not None
         try:
             conn = await self.worker.upstream.new_connection()
         except UpstreamError as exc:
             self.upstream_failed(exc, broken=True)
             return
-        if self.upstream_done:
+        if self.upstream is UpstreamSide.DONE:
             conn.close()
             return
         self.conn, self.message = conn, conn.begin(self, head_only=self.method == b"HEAD")
         conn.write(head)
 
     def upstream_failed(self, error: Exception, broken: bool) -> None:
-        record = self.gateway.failure(self.endpoint, error)
-        self.abandon_upstream(broken=broken)
-        if self.detached is not None:
-            self.settle(record)
-        elif not self.response_started and not self.disconnected:
-            self.answer(record)
-        elif self.response_started and not self.response_complete:
-            self.protocol.transport.close()  # mid-body: the client sees the response break off
+        self.conclude(self.gateway.failure(self.endpoint, error), broken=broken)
 
-    def drop(self, message: _Message) -> None:
+    def drop(self, message: ResponseMessage) -> None:
         """The client left before the response began (the work was let finish): a whole response
         is dropped; the rest of a longer one or a stream is not worth reading, so its connection closes."""
         if message.complete:
@@ -424,15 +386,15 @@ class RelayCycle:
             self.abandon_upstream()
 
     # -- the response, to the client --------------------------------------------------------------------
-    def relay_head(self, message: _Message) -> list[bytes] | None:
+    def relay_head(self, message: ResponseMessage) -> list[bytes] | None:
         """The response head for the client (and the whole body when it is already here)."""
         status = message.status
         if status == 101:
             self.upstream_failed(UpstreamError("the worker switched protocols on a plain HTTP request"), broken=False)
             return None
-        self.response_started = True
-        default_headers = self.protocol.server_state.default_headers
-        lines = [_status_line(status)]
+        self.client = ClientSide.RESPONDING
+        default_headers = self.protocol.default_headers
+        lines = [status_line(status)]
         for name, value in default_headers:
             lines += (name, b": ", value, b"\r\n")
         skip = _NOT_RELAYED if default_headers else HOP_BY_HOP
@@ -464,7 +426,7 @@ class RelayCycle:
         lines += (b"\r\n", body)
         return lines
 
-    def relay_body(self, message: _Message, out: list[bytes]) -> None:
+    def relay_body(self, message: ResponseMessage, out: list[bytes]) -> None:
         """Send ``out`` and the body parsed so far, in one write; end the exchange if it is complete."""
         conn = self.conn
         assert conn is not None
@@ -478,120 +440,115 @@ class RelayCycle:
             self.protocol.out.write_now(b"".join(out))
         if message.complete:
             self.finish_upstream()
+            self.client = ClientSide.ANSWERED
             self.finish_client()
         elif message.error is not None:
             self.upstream_failed(message.error, broken=False)
 
+    @_concluding
     def client_writable(self, writable: bool) -> None:
         # a client slower than the worker: leave the body parsed but unsent, and the upstream
         # connection stops being read once that buffer is full (`upstream.BUFFER_HIGH`)
         self.client_paused = not writable
-        if writable and self.message is not None and self.response_started and not self.upstream_done:
+        if writable and self.message is not None and self.client is ClientSide.RESPONDING \
+                and self.upstream is UpstreamSide.SENT:
             self.relay_body(self.message, [])
 
     def answer(self, record: HTTPResponseRecord) -> None:
         """A response the gateway makes itself (a rejection, a failure, the 303, the 504)."""
         if not self.body_done:
             self.keep_alive = False  # the rest of an unread request body is not worth reading
-        self.response_started = True
+        if self.client is not ClientSide.DETACHED:
+            self.client = ClientSide.ANSWERED
         self.protocol.out.write_now(encode_response(record, self.keep_alive, self.method == b"HEAD",
-                                                      self.protocol.server_state.default_headers))
+                                                      self.protocol.default_headers))
         self.finish_client()
 
     def finish_client(self) -> None:
         self.response_complete = True
-        protocol = self.protocol
-        if protocol.responding is self:
-            protocol.responding = None
         if not self.keep_alive:
-            protocol.transport.close()
-        protocol.on_response_complete()
+            self.protocol.close()
+        self.protocol.response_done()
 
+    @_concluding
     def client_lost(self) -> None:
         if self.response_complete:
             return
-        self.disconnected = True
+        responding = self.client is ClientSide.RESPONDING
+        if self.client is not ClientSide.DETACHED:
+            self.client = ClientSide.GONE  # a detached request's work goes on: its result URL waits for it
         if not self.body_done:  # the rest of the body will never come: the worker would wait for it
-            self.abandon_upstream()
-            self.settle(text_response(400, "The client closed the connection before it sent the whole request body."))
-        elif self.response_started and self.detached is None:
+            self.conclude(text_response(400, "The client closed the connection before it sent the whole request body."))
+        elif responding:
             self.abandon_upstream()  # a stream nobody reads any more: stop it (the worker cancels the request)
 
     # -- the budget and the timeout ---------------------------------------------------------------------
+    @_concluding
     def budget_spent(self) -> None:
         """No response began within the budget: the client gets 303 to a result URL; the work goes on."""
-        if self.response_started or self.upstream_done or self.disconnected:
+        if self.client is not ClientSide.WAITING or self.upstream is UpstreamSide.DONE:
             return
-        self.response_started = True
-        self.detached = asyncio.get_running_loop().create_future()
-        self.run(self.see_other(self.detached))
+        self.client = ClientSide.DETACHED
+        self.result = asyncio.get_running_loop().create_future()
+        self.run(self.see_other(self.result))
 
     async def see_other(self, result: asyncio.Future[HTTPResponseRecord]) -> None:
         call_id = await self.gateway.detached.detach(self.endpoint.tag, result)
-        if not self.disconnected:
+        if not self.protocol.transport.is_closing():
             self.answer(see_other(self.request_record(), call_id))
 
     def request_record(self) -> HTTPRequestRecord:
-        path, _, query = self.target().partition(b"?")
+        path, _, query = (self.path or b"/").partition(b"?")
         scope = dict(self.scope, method=self.method.decode("latin-1"), path=unquote(path.decode("latin-1")),
                      raw_path=path, query_string=query)
         return HTTPRequestRecord.from_scope(scope, b"")
 
-    def collect(self, message: _Message) -> None:
-        assert self.conn is not None
+    def collect(self, message: ResponseMessage) -> None:
+        assert self.conn is not None and self.result is not None
         self.collected.extend(self.conn.take_body())
         if message.complete:
             record = whole_response(message.status, message.headers, b"".join(self.collected))
             self.finish_upstream()
-            self.settle(record)
+            if not self.result.done():
+                self.result.set_result(record)
         elif message.error is not None:
             self.upstream_failed(message.error, broken=False)
 
-    def settle(self, record: HTTPResponseRecord) -> None:
-        if self.detached is not None and not self.detached.done():
-            self.detached.set_result(record)
-
+    @_concluding
     def timed_out(self) -> None:
         """The function's timeout passed: end the request (504, or a cut-off stream) and stop the work."""
-        if self.upstream_done:
+        if self.upstream is UpstreamSide.DONE:
             return
         gateway, endpoint = self.gateway, self.endpoint
         gateway.log(f"{endpoint.tag}: a request ran past its timeout ({endpoint.timeout:g} s); it was ended")
-        self.abandon_upstream(broken=gateway.stops_worker_on_timeout(endpoint))
-        record = gateway.timeout_response(endpoint)
-        if self.detached is not None:
-            self.settle(record)
-        elif not self.response_started and not self.disconnected:
-            self.answer(record)
-        elif not self.response_complete:
-            self.protocol.transport.close()  # a response that began cannot change status: it is cut off
+        self.conclude(gateway.timeout_response(endpoint), broken=gateway.stops_worker_on_timeout(endpoint))
 
     # -- ending the worker's side -------------------------------------------------------------------------
     def finish_upstream(self) -> None:
         """The whole response was read: the connection is kept when the request was sent whole too."""
         if self.conn is not None and self.worker is not None:
             self.worker.upstream.finish(self.conn, reusable=self.body_done)
-        self.release(self.pool, self.worker)
+        self.release()
         self.end_upstream()
 
     def abandon_upstream(self, broken: bool = False) -> None:
-        """Close the worker's connection mid-exchange (the worker then cancels the request)."""
-        if self.upstream_done:
-            return
-        if self.conn is not None and self.worker is not None:
-            self.worker.upstream.finish(self.conn, reusable=False)
-        self.release(self.pool, self.worker, broken=broken)
-        self.end_upstream()
+        """Close the worker's connection mid-exchange (the worker then cancels the request), and
+        let go of a worker still held (one got while the request was being ended)."""
+        if self.upstream is not UpstreamSide.DONE:
+            if self.conn is not None and self.worker is not None:
+                self.worker.upstream.finish(self.conn, reusable=False)
+            self.end_upstream()
+        self.release(broken=broken)
 
-    def release(self, pool: WorkerPool | None, worker: Worker | None, broken: bool = False) -> None:
+    def release(self, broken: bool = False) -> None:
+        pool, worker, self.pool, self.worker = self.pool, self.worker, None, None
         if pool is not None and worker is not None:
-            self.pool = self.worker = None
             rest = pool.release_nowait(worker, broken=broken)
             if rest is not None:
                 self.gateway.spawn(rest)
 
     def end_upstream(self) -> None:
-        self.upstream_done = True
+        self.upstream = UpstreamSide.DONE
         gateway = self.gateway
         gateway.budgets.discard(gateway.limits.budget, self)
         gateway.timeouts.discard(self.endpoint.timeout, self)
@@ -613,7 +570,7 @@ def request_path(url: bytes) -> bytes | None:
 def encode_response(record: HTTPResponseRecord, keep_alive: bool, head_only: bool,
                     default_headers: list[tuple[bytes, bytes]]) -> bytes:
     status = record.status
-    lines = [_status_line(status)]
+    lines = [status_line(status)]
     for name, value in [*default_headers, *record.headers]:
         if name.lower() not in (b"content-length", b"connection", b"transfer-encoding"):
             lines += (name, b": ", value, b"\r\n")
@@ -622,10 +579,6 @@ def encode_response(record: HTTPResponseRecord, keep_alive: bool, head_only: boo
         lines.append(b"connection: close\r\n")
     lines += (b"\r\n", b"" if head_only else record.body)
     return b"".join(lines)
-
-
-def _status_line(status: int) -> bytes:
-    return STATUS_LINE[status] if status in STATUS_LINE else b"HTTP/1.1 %d \r\n" % status
 
 
 def _chunk(data: bytes) -> bytes:

@@ -13,12 +13,16 @@ from runtime import params as codec
 from runtime.adapters.base import WebKind, WebSpec
 from runtime.manifest import ClsSpec, FunctionEntry, load
 from runtime.params import Params
+from toolkit import config
 from toolkit.exception import InvalidError
 from toolkit.local.protocol import WorkerTarget
 from toolkit.serve.appinfo import AppInfo, FunctionSource
 from toolkit.serve.registry import Holder
 
 DEFAULT_MAX_CONTAINERS = 4  # like the local function runner: a laptop, not a cloud
+
+
+LOOPBACK_DOMAINS = ("localhost", "lvh.me", "localtest.me")
 
 
 class BadHostError(ValueError):
@@ -119,22 +123,36 @@ class RouteTable:
         return RouteTable(info, endpoints, app_name=app_name)
 
 
-def host_label(host_header: str | None) -> str | None:
+def host_label(host_header: str | None, domains: tuple[str, ...] | None = None) -> str | None:
     """The endpoint label a Host header names, or None for the bare host (the index).
 
-    Raises BadHostError for a missing or malformed Host.
+    Only ``<label>.<domain>`` routes, for a domain of ``domains`` (default: `served_domains`):
+    a Host under any other name is refused, so that a web page whose own domain an attacker
+    re-points at 127.0.0.1 (DNS rebinding) cannot reach the developer's endpoints.
+    Raises BadHostError for a missing, malformed or foreign Host.
     """
     if not host_header:
         raise BadHostError("The request has no Host header.")
-    name = _strip_port(host_header.strip().lower())
-    if name == "localhost" or _is_ip(name):
+    name = _strip_port(host_header.strip().lower()).removesuffix(".")  # "localhost." is "localhost"
+    domains = served_domains() if domains is None else domains
+    if name in domains or _is_ip(name):
         return None
     if not name or any(c.isspace() or c in "/\\@?#:[]" for c in name):
         raise BadHostError(f"Host {host_header!r} is not a host name.")
-    first = name.split(".", 1)[0]
-    if not first:
+    label, _, domain = name.partition(".")
+    if not label:
         raise BadHostError(f"Host {host_header!r} is not a host name.")
-    return first
+    if domain not in domains:
+        raise BadHostError(f"Host {host_header!r} is not served here: toolkit serve answers <label>."
+                           f"{' / <label>.'.join(domains)} only (set TOOLKIT_DOMAIN to add your own domain).")
+    return label
+
+
+def served_domains() -> tuple[str, ...]:
+    """The domains whose one-label subdomains name endpoints: names that resolve to loopback
+    (``localhost``; ``lvh.me`` and ``localtest.me`` in public DNS) and the ``domain`` setting."""
+    domain = config.setting("domain")
+    return LOOPBACK_DOMAINS + ((domain.strip(".").lower(),) if domain else ())
 
 
 def _strip_port(host: str) -> str:

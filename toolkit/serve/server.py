@@ -25,6 +25,7 @@ from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
 from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
 from toolkit.serve.containers import ContainerImages, pick_engine
 from toolkit.serve.gateway import GatewayLimits, ServeGateway
+from toolkit.serve.guard import ClientLimits
 from toolkit.serve.httpio import run
 from toolkit.serve.index import endpoint_list, endpoint_url
 from toolkit.serve.registry import Holder
@@ -45,6 +46,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     limits: GatewayLimits = field(default_factory=GatewayLimits)
+    client: ClientLimits = field(default_factory=ClientLimits.from_environ)  # what one client connection may hold
     reload: bool = True
     port_explicit: bool = True  # False: the default port, free to move off a web_server's port
     containers: bool = False  # workers are the functions' real images (`toolkit.serve.containers`)
@@ -181,9 +183,12 @@ class ServeSession:
         self.console.print(f"Serving app {routes.app_name!r}; endpoint list at [bold]{self.options.origin}/[/bold]"
                            f"{' (live reload on)' if self.options.reload else ''}. Ctrl-C to stop.", highlight=False)
         self.server = server = GatewayServer(uvicorn.Config(
-            self.gateway, http=relay_protocol(self.gateway), lifespan="off", log_level="warning", access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
-            ws_per_message_deflate=False, timeout_graceful_shutdown=HANDOVER_DRAIN_MIN_S, server_header=False,
+            self.gateway, http=relay_protocol(self.gateway, self.options.client), lifespan="off", log_level="warning",
+            access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES, ws_per_message_deflate=False,
+            timeout_graceful_shutdown=HANDOVER_DRAIN_MIN_S, server_header=False,
             proxy_headers=False,  # the gateway is the edge: the peer it sees is the client
+            # uvicorn's keep-alive timer closes idle connections; only call_later reads it (a float is fine)
+            timeout_keep_alive=self.options.client.idle_timeout,  # type: ignore[arg-type]
         ))
         tasks = [asyncio.ensure_future(self._reap()), asyncio.ensure_future(self._follow_registry())]
         if self.options.reload:

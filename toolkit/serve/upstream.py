@@ -83,7 +83,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.message: _Message | None = None
+        self.message: ResponseMessage | None = None
         self.listener: Listener | None = None
         self.ended = False  # the peer closed, or the connection was lost: nothing more will arrive
         self.reused = False
@@ -92,9 +92,9 @@ class Connection(asyncio.Protocol):
         self._read_paused = False
 
     # -- one exchange ---------------------------------------------------------------------------
-    def begin(self, listener: Listener, head_only: bool) -> _Message:
+    def begin(self, listener: Listener, head_only: bool) -> ResponseMessage:
         """Start an exchange: the response to what is written next goes to ``listener``."""
-        self.message, self.listener, self._head_seen = _Message(head_only), listener, 0
+        self.message, self.listener, self._head_seen = ResponseMessage(head_only), listener, 0
         return self.message
 
     def write(self, data: bytes) -> None:
@@ -280,7 +280,7 @@ class _Waiter:
 
 
 # -- responses: parsed by httptools -------------------------------------------------------------
-class _Message:
+class ResponseMessage:
     """httptools callbacks for one response: llhttp frames it, this keeps what the proxy needs.
 
     A fresh parser per response (about half a microsecond) rather than one per connection:
@@ -379,7 +379,7 @@ def _ends_at_close(headers: Headers) -> bool:
 class UpstreamResponse:
     """A response read by awaiting (`UpstreamPool.request`)."""
 
-    def __init__(self, pool: UpstreamPool, conn: Connection, message: _Message, waiter: _Waiter) -> None:
+    def __init__(self, pool: UpstreamPool, conn: Connection, message: ResponseMessage, waiter: _Waiter) -> None:
         self.status_code, self.headers = message.status, message.headers
         self._pool, self._conn, self._message, self._waiter = pool, conn, message, waiter
         # nothing to read (HEAD, 204, 304, an empty body, all parsed with the head): 0
