@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["DomainKind", "domain_kind", "validation_name", "workspace_url", "zone_for"]
+__all__ = ["DomainKind", "domain_kind", "origin_domain", "validation_name", "workspace_url", "zone_for"]
 
 DomainKind = Literal["apex", "subdomain", "wildcard"]
 
@@ -38,6 +38,12 @@ def domain_kind(domain: str, hosted_zone: str | None = None) -> DomainKind:
 def validation_name(domain: str) -> str:
     """ACM validates ``*.x`` and ``x`` with the same record, keyed by the bare name."""
     return domain.removeprefix("*.")
+
+
+def origin_domain(host: str, custom_domain: str, hosted_zone: str | None = None) -> str:
+    """``<host>.<zone of the custom domain>``: a name CloudFront can reach an ALB endpoint by over
+    HTTPS when no base domain exists (a certificate can name it; the ALB's own DNS name it cannot)."""
+    return f"{host}.{zone_for(custom_domain, hosted_zone)}"
 
 
 def workspace_url(host: str, base_domain: str | None) -> str | None:

@@ -16,7 +16,13 @@ from infra.alb import endpoint_ports, rule_priorities
 from infra.components.calls import CallStore, CallStoreArgs
 from infra.components.domains import Certificate, CertificateArgs, ZoneLookup
 from infra.components.ecs import EcsPlatform, EcsPlatformArgs
-from infra.components.function import AlbRoute, AppContext, ToolkitFunction, ToolkitFunctionArgs
+from infra.components.function import (
+    AlbRoute,
+    AppContext,
+    ToolkitFunction,
+    ToolkitFunctionArgs,
+    alb_origin_domain,
+)
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.secrets import Secrets, SecretsArgs
@@ -87,6 +93,20 @@ def _wildcard_certificate(settings: Settings, plan: AppPlan, zones: ZoneLookup,
     return cert.certificate_arn
 
 
+def _origin_certificate(ctx: AppContext, providers: Providers) -> pulumi.Output[str] | None:
+    """Without a base domain, CloudFront reaches ALB endpoints with custom domains by their origin
+    names (``alb_origin_domain``): one regional certificate names them all, so that hop is HTTPS."""
+    names = [d for f in ctx.app.functions if (d := alb_origin_domain(f, ctx.settings)) is not None]
+    if not names:
+        return None
+    cert = Certificate(
+        f"{ctx.app.prefix}-origin-cert",
+        CertificateArgs(domains=names, zone_id_for=ctx.zone_id_for, provider=providers.default),
+        opts=pulumi.ResourceOptions(provider=providers.default),
+    )
+    return cert.certificate_arn
+
+
 def _platform(ctx: AppContext, registry: Registry, providers: Providers, opts: pulumi.ResourceOptions) -> None:
     app, settings = ctx.app, ctx.settings
     vpc_id, subnet_ids = _network(settings, providers)
@@ -98,8 +118,8 @@ def _platform(ctx: AppContext, registry: Registry, providers: Providers, opts: p
         EcsPlatformArgs(
             prefix=app.prefix, vpc_id=vpc_id, subnet_ids=subnet_ids, with_alb=app.needs_alb,
             alb_subnet_ids=list(settings.alb_subnet_ids) or None, assign_public_ip=not settings.private_subnets,
-            with_gpu=any(f.gpu for f in app.functions),
-            certificate_arn=ctx.wildcard_cert_arn, repository_arns=repos,
+            with_gpu=any(f.gpu for f in app.functions), endpoint_ports=not settings.base_domain,
+            certificate_arn=ctx.wildcard_cert_arn or _origin_certificate(ctx, providers), repository_arns=repos,
             log_group_arns=[ctx.arn("logs", f"log-group:/toolkit/{app.prefix}/*")],
         ),
         opts=opts,
@@ -136,11 +156,9 @@ def _alb_routes(app: AppPlan, settings: Settings) -> dict[str, AlbRoute]:
     """Per ALB endpoint: a listener rule priority (with a base domain) or a listener port
     (without), both from the host label so they survive other endpoints coming and going."""
     hosts = {f.tag: f.web.host for f in app.functions if f.has_service and f.web}
-    if settings.base_domain:
-        priorities = rule_priorities(hosts.values())
-        return {tag: AlbRoute(priority=priorities[host]) for tag, host in hosts.items()}
-    ports = endpoint_ports(hosts.values())
-    return {tag: AlbRoute(port=ports[host]) for tag, host in hosts.items()}
+    priorities = rule_priorities(hosts.values())
+    ports = {} if settings.base_domain else endpoint_ports(hosts.values())
+    return {tag: AlbRoute(priority=priorities[host], port=ports.get(host)) for tag, host in hosts.items()}
 
 
 def deploy(settings: Settings) -> DeployResult:

@@ -42,7 +42,6 @@ class CustomDomainFrontArgs:
     zone_id_for: Callable[[str], pulumi.Input[str]]
     us_east_1: aws.Provider
     origin_read_timeout: int = 60
-    origin_http_port: int = 80  # an ALB endpoint without a domain listens on its own port
 
 
 class CustomDomainFront(pulumi.ComponentResource):
@@ -93,7 +92,7 @@ class CustomDomainFront(pulumi.ComponentResource):
             "origin_id": ORIGIN_ID,
             "domain_name": args.origin_host,
             "custom_origin_config": {
-                "http_port": args.origin_http_port,
+                "http_port": 80,
                 "https_port": 443,
                 "origin_protocol_policy": "https-only" if args.origin_https else "http-only",
                 "origin_ssl_protocols": ["TLSv1.2"],

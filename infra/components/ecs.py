@@ -61,10 +61,12 @@ class EcsPlatformArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[list[str]]
     with_alb: bool
-    certificate_arn: pulumi.Input[str] | None  # wildcard of the base domain: enables HTTPS
+    # the base domain's wildcard, or (no base domain) the CloudFront origin names': enables HTTPS
+    certificate_arn: pulumi.Input[str] | None
     alb_subnet_ids: pulumi.Input[list[str]] | None = None  # None: subnet_ids (public subnets)
     assign_public_ip: bool = True  # False: the subnets egress through the user's NAT
     with_gpu: bool = False
+    endpoint_ports: bool = False  # no base domain: each endpoint listens on its own port
     repository_arns: list[pulumi.Input[str]] = field(default_factory=list)
     log_group_arns: list[pulumi.Input[str]] = field(default_factory=list)  # may end in "*": a prefix
 
@@ -136,8 +138,9 @@ class EcsPlatform(pulumi.ComponentResource):
                     "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}
 
         # without a certificate every endpoint listens on its own port (infra/alb.py)
-        ports = [world(80), world(443)] if args.certificate_arn is not None else \
-            [world(80), world(ENDPOINT_PORTS.start, ENDPOINT_PORTS.stop - 1)]
+        ports = [world(80), world(443)]
+        if args.endpoint_ports:
+            ports.append(world(ENDPOINT_PORTS.start, ENDPOINT_PORTS.stop - 1))
         return aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             vpc_id=args.vpc_id,
@@ -189,7 +192,7 @@ class EcsFunctionArgs:
     region: str
     priority: int = 10  # first listener rule priority of this endpoint (infra/alb.py: stable)
     port: int | None = None  # own listener port when no base domain gives it a host
-    host_header: str | None = None  # <host>.<baseDomain>, or None: "<host>.*"
+    host_header: str | None = None  # <host>.<baseDomain>, or the CloudFront origin name: an HTTPS rule
     capacity_provider: pulumi.Input[str] | None = None  # GPU functions
 
 
@@ -315,22 +318,25 @@ class EcsFunction(pulumi.ComponentResource):
         self._autoscaling(name, platform, low, high)
 
     def _routes(self, name: str, args: EcsFunctionArgs, tg: aws.lb.TargetGroup) -> list[pulumi.Resource]:
-        """A host rule on the shared listener with a domain; else a listener port of its own."""
-        if args.port is None:
-            return list(self._listener_rules(name, args, tg))
+        """A listener port of its own without a base domain; a host rule on the shared HTTPS
+        listener for the workspace host, or for the CloudFront origin name of custom domains."""
+        routes: list[pulumi.Resource] = []
         platform = args.platform
         assert platform.alb is not None
-        listener = aws.lb.Listener(
-            f"{name}-listener", load_balancer_arn=platform.alb.arn, port=args.port, protocol="HTTP",
-            default_actions=[{"type": "forward", "target_group_arn": tg.arn}], opts=child(self),
-        )
-        return [listener]
+        if args.port is not None:
+            routes.append(aws.lb.Listener(
+                f"{name}-listener", load_balancer_arn=platform.alb.arn, port=args.port, protocol="HTTP",
+                default_actions=[{"type": "forward", "target_group_arn": tg.arn}], opts=child(self),
+            ))
+        if args.host_header is not None:
+            routes += self._listener_rules(name, args, tg)
+        return routes
 
     def _listener_rules(self, name: str, args: EcsFunctionArgs, tg: aws.lb.TargetGroup) -> list[aws.lb.ListenerRule]:
         plan = args.plan
-        assert plan.web is not None and args.platform.listener is not None
+        assert plan.web is not None and args.platform.listener is not None and args.host_header is not None
         forward: Any = [{"type": "forward", "target_group_arn": tg.arn}]
-        host = args.host_header or f"{plan.web.host}.*"
+        host = args.host_header
         return [
             aws.lb.ListenerRule(
                 f"{name}-rule-0", listener_arn=args.platform.listener.arn,

@@ -29,12 +29,20 @@ from infra.components.lambda_function import (
 )
 from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
 from infra.config import Settings
-from infra.dns import zone_for
+from infra.dns import origin_domain, zone_for
 from infra.naming import partition, physical_name
 from infra.plan import AppPlan, FunctionPlan
 from runtime.environment import MANIFEST_PATH, ContainerEnv, variables
 
-__all__ = ["MANIFEST_PATH", "AlbRoute", "AppContext", "ToolkitFunction", "ToolkitFunctionArgs", "states_log_group_name"]
+__all__ = [
+    "MANIFEST_PATH",
+    "AlbRoute",
+    "AppContext",
+    "ToolkitFunction",
+    "ToolkitFunctionArgs",
+    "alb_origin_domain",
+    "states_log_group_name",
+]
 
 
 @dataclass
@@ -93,6 +101,14 @@ def worker_name(plan: FunctionPlan) -> str:
     return physical_name(plan.name, "worker", max_len=80)
 
 
+def alb_origin_domain(plan: FunctionPlan, settings: Settings) -> str | None:
+    """The name CloudFront reaches an ALB endpoint by, over HTTPS, when no base domain gives it
+    a workspace host: ``<host>.<zone of its first custom domain>`` (certificate: infra/stack.py)."""
+    if settings.base_domain or not plan.has_service or not (plan.web and plan.web.custom_domains):
+        return None
+    return origin_domain(plan.web.host, plan.web.custom_domains[0], settings.hosted_zone)
+
+
 def states_log_group_name(plan: FunctionPlan) -> str:
     """Step Functions delivers logs through CloudWatch vended logs: under ``/aws/vendedlogs/`` it
     needs no entry in the account's CloudWatch Logs resource policy, which is capped at 5,120
@@ -118,7 +134,6 @@ class ToolkitFunctionArgs:
 
 class ToolkitFunction(pulumi.ComponentResource):
     url: pulumi.Output[str] | None = None
-    alb_port: int | None = None  # ECS endpoint without a base domain: its listener port
     outputs: dict[str, pulumi.Input[object]]
 
     def __init__(self, name: str, args: ToolkitFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -271,17 +286,20 @@ class ToolkitFunction(pulumi.ComponentResource):
                 plan=plan, platform=platform, role_arn=self.role.arn, environment=self.environment,
                 log_group=self.log_group, region=ctx.settings.region, priority=route.priority,
                 port=None if base else route.port,
-                host_header=f"{plan.web.host}.{base}" if base and plan.web else None,
+                host_header=f"{plan.web.host}.{base}" if base and plan.web else alb_origin_domain(plan, ctx.settings),
                 capacity_provider=capacity,
             ),
             opts=child(self, depends_on=[ctx.capacity_ready] if ctx.capacity_ready else None),
         )
         self.ecs = ecs
-        self.alb_port = None if base else route.port
         self.outputs["task_definition_arn"] = ecs.task_definition.arn
         if plan.web is not None and base:
             assert platform.alb is not None
             alias_records(self, self.name, f"{plan.web.host}.{base}", ctx.workspace_zone(),
+                          platform.alb.dns_name, platform.alb.zone_id, ipv6=False)
+        if (origin := alb_origin_domain(plan, ctx.settings)) is not None:
+            assert platform.alb is not None
+            alias_records(self, f"{self.name}-origin", origin, ctx.zone_id_for(origin),
                           platform.alb.dns_name, platform.alb.zone_id, ipv6=False)
         pass_roles: list[pulumi.Input[str]] = [self.role.arn, platform.execution_role.arn]
         self._worker(ecs=EcsWorkerArgs(
@@ -299,21 +317,21 @@ class ToolkitFunction(pulumi.ComponentResource):
             self.outputs["custom_urls"] = []
             return
         base = ctx.settings.base_domain
-        http_port = 80
         if plan.has_function_url:  # streamed responses, no 30 s cut (see StreamingUrl)
             origin: pulumi.Input[str] = self.streaming_url.host
             https = True
         elif base:
             origin, https = f"{plan.web.host}.{base}", True
-        else:  # the endpoint's own ALB port; plain HTTP: no certificate names the ALB (docs/deploy.md)
-            assert ctx.platform is not None and ctx.platform.alb is not None and self.alb_port is not None
-            origin, https, http_port = ctx.platform.alb.dns_name, False, self.alb_port
+        else:  # no base domain: the origin name in the custom domain's zone, over HTTPS to the ALB
+            origin_name = alb_origin_domain(plan, ctx.settings)
+            assert origin_name is not None
+            origin, https = origin_name, True
         front = CustomDomainFront(
             f"{self.name}-front",
             CustomDomainFrontArgs(
                 domains=plan.web.custom_domains, origin_host=origin, origin_https=https,
                 zone_id_for=ctx.zone_id_for, us_east_1=ctx.us_east_1,
-                origin_read_timeout=ctx.settings.origin_read_timeout, origin_http_port=http_port,
+                origin_read_timeout=ctx.settings.origin_read_timeout,
             ),
             opts=child(self),
         )

@@ -150,9 +150,7 @@ def test_alb_endpoints_get_a_listener_port_of_their_own_without_a_domain(gpu_run
         "TOOLKIT_WEB_URL"] == url
     alb_sg = mocks.one("aws:ec2/securityGroup:SecurityGroup", "alb-sg").inputs
     assert (ENDPOINT_PORTS.start, ENDPOINT_PORTS.stop - 1) in {(i["fromPort"], i["toPort"]) for i in alb_sg["ingress"]}
-    assert not mocks.of_type(RULE)  # nothing routes on a Host no DNS name carries
-    origin = mocks.one("aws:cloudfront/distribution:Distribution", "infer").inputs["origins"][0]
-    assert origin["customOriginConfig"]["httpPort"] == port  # custom domains reach the same port
+    assert gpu_run.mocks.one(RULE, "infer").inputs["conditions"][0]["hostHeader"]["values"] != ["default--gpu-demo-infer.*"]
 
 
 def test_with_a_domain_endpoints_route_by_host_on_https(web_run: Run) -> None:
@@ -350,7 +348,32 @@ def test_validation_records_are_kept_and_alias_records_never_taken_over(web_run:
     assert all(r.inputs["allowOverwrite"] is False for r in aliases)
 
 
-# -- finding 21: partitions, log retention, certificates only where used ----------------------
+# -- finding 21: partitions, log retention, certificates only where used, CloudFront over HTTPS
+
+
+def test_cloudfront_reaches_an_alb_endpoint_over_https_without_a_base_domain(gpu_run: Run) -> None:
+    mocks = gpu_run.mocks  # "infer": GPU endpoint with custom_domains=["infer.example.com"], no base domain
+    origin_name = "default--gpu-demo-infer.example.com"  # its host, in the custom domain's zone
+    origin = mocks.one("aws:cloudfront/distribution:Distribution", "infer").inputs["origins"][0]
+    assert origin["domainName"] == origin_name
+    assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    cert = mocks.one("aws:acm/certificate:Certificate", "origin-cert")
+    assert cert.inputs["domainName"] == origin_name and "gpu-demo-test-aws::" in cert.provider  # regional
+    https = mocks.one(LISTENER, "ecs-https").inputs
+    assert https["protocol"] == "HTTPS" and https["certificateArn"].endswith("origin-cert-cert")
+    rule = mocks.one(RULE, "infer").inputs
+    assert rule["conditions"] == [{"hostHeader": {"values": [origin_name]}}]
+    alias = [r for r in mocks.of_type("aws:route53/record:Record") if r.inputs.get("name") == origin_name]
+    assert len(alias) == 1 and alias[0].inputs["aliases"][0]["name"].endswith(".elb.amazonaws.com")
+    http = next(r for r in mocks.of_type(LISTENER) if r.name.endswith("ecs-http"))
+    assert http.inputs["defaultActions"][0]["type"] == "redirect"  # 80 -> 443
+
+
+def test_alb_endpoints_without_custom_domains_get_no_origin_certificate() -> None:
+    run = run_program(settings_for(_with_endpoints(["api"])))
+    assert not [c for c in run.mocks.of_type("aws:acm/certificate:Certificate") if "origin" in c.name]
+    assert not run.mocks.of_type(RULE)
+    assert int(run.mocks.one(LISTENER, "api-ecs-listener").inputs["port"]) in ENDPOINT_PORTS
 
 
 def test_arns_follow_the_partition_of_the_region() -> None:
