@@ -189,3 +189,45 @@ class RouteServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class ServiceQuotasServer:
+    """A stand-in for the Service Quotas API on 127.0.0.1 (moto implements only VPC quotas): the
+    JSON protocol botocore speaks (``X-Amz-Target: ServiceQuotasV20190624.<Operation>``), answering
+    GetServiceQuota from ``applied`` and GetAWSDefaultServiceQuota from ``defaults``, keyed by
+    (service code, quota code); anything else is NoSuchResourceException, as AWS answers."""
+
+    def __init__(self, applied: dict[tuple[str, str], float], defaults: dict[tuple[str, str], float]) -> None:
+        self.applied, self.defaults, self.requests = applied, defaults, []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                owner.requests.append((operation, body))
+                table = {"GetServiceQuota": owner.applied, "GetAWSDefaultServiceQuota": owner.defaults}.get(operation)
+                key = (body.get("ServiceCode"), body.get("QuotaCode"))
+                if table is None or key not in table:
+                    self._answer(400, {"__type": "NoSuchResourceException", "message": f"no quota {key}"})
+                    return
+                self._answer(200, {"Quota": {"ServiceCode": key[0], "QuotaCode": key[1], "Value": table[key]}})
+
+            def _answer(self, status: int, data: dict[str, Any]) -> None:
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

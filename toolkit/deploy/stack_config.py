@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,39 @@ from toolkit import config
 from toolkit.deploy.target import Target
 from toolkit.images.builders.platform import architecture
 
-__all__ = ["HOSTED_ZONE_ENV", "stack_config", "write_manifest"]
+__all__ = ["HOSTED_ZONE_ENV", "NETWORK_ENV", "Network", "network", "stack_config", "write_manifest"]
 
 HOSTED_ZONE_ENV = "TOOLKIT_HOSTED_ZONE"
+# A VPC of the user's instead of the account's default one (infra/config.py's network keys).
+NETWORK_ENV = {"vpc_id": "TOOLKIT_VPC_ID", "subnet_ids": "TOOLKIT_SUBNET_IDS",
+               "alb_subnet_ids": "TOOLKIT_ALB_SUBNET_IDS", "private_subnets": "TOOLKIT_PRIVATE_SUBNETS"}
+
+
+@dataclass(frozen=True)
+class Network:
+    """Where ECS tasks, GPU instances and the load balancer go; empty: the default VPC."""
+
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    alb_subnet_ids: tuple[str, ...] = ()
+    private_subnets: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.vpc_id or self.subnet_ids)
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def network(env: Mapping[str, str] | None = None) -> Network:
+    """From ``TOOLKIT_VPC_ID``, ``TOOLKIT_SUBNET_IDS`` / ``TOOLKIT_ALB_SUBNET_IDS`` (comma-separated)
+    and ``TOOLKIT_PRIVATE_SUBNETS`` (``true``: tasks reach the internet through your NAT)."""
+    source = os.environ if env is None else env
+    return Network(source.get(NETWORK_ENV["vpc_id"]) or None, _ids(source.get(NETWORK_ENV["subnet_ids"])),
+                   _ids(source.get(NETWORK_ENV["alb_subnet_ids"])),
+                   (source.get(NETWORK_ENV["private_subnets"]) or "").lower() == "true")
 
 
 def _canonical(value: Any) -> str:
@@ -69,6 +100,11 @@ def stack_config(
     values["toolkit:hostedZone"] = os.environ.get(HOSTED_ZONE_ENV) or ""
     values["toolkit:emulatorEndpoint"] = target.endpoint or ""
     values["toolkit:proxyTokens"] = _canonical(_proxy_token_hashes(manifest))
+    net = network()
+    values["toolkit:vpcId"] = net.vpc_id or ""
+    values["toolkit:subnetIds"] = _canonical(list(net.subnet_ids)) if net.subnet_ids else ""
+    values["toolkit:albSubnetIds"] = _canonical(list(net.alb_subnet_ids)) if net.alb_subnet_ids else ""
+    values["toolkit:privateSubnets"] = "true" if net.private_subnets else ""
     # The images are built for this architecture (builders/platform.py); Lambda and ECS must match.
     values["toolkit:architecture"] = architecture()
     return values
