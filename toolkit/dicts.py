@@ -60,7 +60,8 @@ class Dict:
 
     def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
         self.name = check_name("Dict", name)
-        self._create_if_missing, self._ephemeral, self._ready = create_if_missing, _ephemeral, False
+        self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
+        self._bound: Any = None  # the store, once the first operation has found (or created) the object
 
     def __repr__(self) -> str:
         return f"toolkit.Dict({self.name!r})"
@@ -92,18 +93,22 @@ class Dict:
         if not state_store().delete(Kind.DICT, check_name("Dict", name)):
             raise NotFoundError(f"No Dict named {name!r} to delete (see `toolkit dict list`).")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a handle sent to a worker finds its store again there (connections do not cross processes)
+        return {**self.__dict__, "_bound": None}
+
     def _store(self) -> Any:
-        store = state_store()
-        if not self._ready:
+        if self._bound is None:
             from runtime.primitives.base import Kind
 
+            store = state_store()
             if not store.exists(Kind.DICT, self.name):
                 if not (self._create_if_missing or self._ephemeral):
                     raise NotFoundError(f"No Dict named {self.name!r}; create it with toolkit.Dict.from_name("
                                         f"{self.name!r}, create_if_missing=True) (see `toolkit dict list`).")
                 store.create(Kind.DICT, self.name, ephemeral=self._ephemeral)
-            self._ready = True
-        return store
+            self._bound = store
+        return self._bound
 
     # -- the platform's methods ------------------------------------------------------------------
 

@@ -53,7 +53,8 @@ class Queue:
 
     def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
         self.name = check_name("Queue", name)
-        self._create_if_missing, self._ephemeral, self._ready = create_if_missing, _ephemeral, False
+        self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
+        self._bound: Any = None  # the store, once the first operation has found (or created) the object
 
     def __repr__(self) -> str:
         return f"toolkit.Queue({self.name!r})"
@@ -81,18 +82,22 @@ class Queue:
         if not state_store().delete(Kind.QUEUE, check_name("Queue", name)):
             raise NotFoundError(f"No Queue named {name!r} to delete (see `toolkit queue list`).")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a handle sent to a worker finds its store again there (connections do not cross processes)
+        return {**self.__dict__, "_bound": None}
+
     def _store(self) -> Any:
-        store = state_store()
-        if not self._ready:
+        if self._bound is None:
             from runtime.primitives.base import Kind
 
+            store = state_store()
             if not store.exists(Kind.QUEUE, self.name):
                 if not (self._create_if_missing or self._ephemeral):
                     raise NotFoundError(f"No Queue named {self.name!r}; create it with toolkit.Queue.from_name("
                                         f"{self.name!r}, create_if_missing=True) (see `toolkit queue list`).")
                 store.create(Kind.QUEUE, self.name, ephemeral=self._ephemeral)
-            self._ready = True
-        return store
+            self._bound = store
+        return self._bound
 
     # -- putting -----------------------------------------------------------------------------
 

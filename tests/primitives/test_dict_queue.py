@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,16 @@ def _spawn(code: str) -> subprocess.Popen[str]:
     script = "import sys, json, time, queue, toolkit\n" + textwrap.dedent(code)
     return subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=dict(os.environ), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _run_async(coro: Any) -> Any:
+    """Run ``coro`` on a loop of its own: asyncio.run() would leave the thread without its event loop,
+    which Pulumi's mock runtime (tests/primitives/test_infra_primitives.py) still holds futures on."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
 
 
 def _result(proc: subprocess.Popen[str], timeout: float = 60) -> str:
@@ -64,7 +75,7 @@ def test_dict_aio_variants(backend: str) -> None:
         keys = [k async for k in d.keys.aio()]
         return [await d.get.aio("k"), await d.len.aio(), keys]
 
-    assert asyncio.run(main()) == ["v", 1, ["k"]]
+    assert _run_async(main()) == ["v", 1, ["k"]]
 
 
 def test_dict_misuse_names_the_value_and_the_fix() -> None:
@@ -152,7 +163,7 @@ def test_queue_aio_get_waits_without_blocking_the_loop(backend: str) -> None:
             await q.put.aio("hi")
             return await waiting
 
-        assert asyncio.run(main()) == "hi"
+        assert _run_async(main()) == "hi"
 
 
 def test_each_item_goes_to_exactly_one_of_several_consumer_processes(backend: str) -> None:
