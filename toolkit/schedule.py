@@ -21,7 +21,8 @@ from typing import Any, Union
 
 from toolkit.exception import InvalidError
 
-__all__ = ["Cron", "Period", "Schedule", "check_schedule", "schedule_from_dict", "scheduled_without_arguments"]
+__all__ = ["Cron", "Period", "Schedule", "check_schedule", "schedule_from_dict", "schedule_lines",
+           "scheduled_without_arguments"]
 
 _MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}  # {"Jan": 1, ...}
 _DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
@@ -208,6 +209,18 @@ def schedule_from_dict(data: dict[str, Any]) -> Schedule:
     if data.get("kind") == "cron":
         return Cron(data["cron_string"], data.get("timezone", "UTC"))
     return Period(**{k: v for k, v in data.items() if k != "kind"})
+
+
+def schedule_lines(functions: list[dict[str, Any]], now: datetime | None = None) -> list[str]:
+    """One line per scheduled function of a manifest: its schedule and next run (what deploy prints).
+    A `Period` counts from ``now`` (the deploy), as EventBridge Scheduler's rate does."""
+    now = now or datetime.now(timezone.utc)
+    lines = []
+    for entry in functions:
+        if entry.get("schedule"):
+            schedule = schedule_from_dict(entry["schedule"])
+            lines.append(f"{entry['tag']}: {schedule!r}, next run {schedule.next_run(now, now).isoformat()}")
+    return lines
 
 
 def check_schedule(where: str, schedule: object) -> Schedule | None:

@@ -98,3 +98,23 @@ def test_app_function_records_and_validates_its_schedule() -> None:
     with pytest.raises(InvalidError, match="requires 'day'"):
         @app.function(schedule=toolkit.Cron("0 0 * * *"))
         def report(day: str) -> None: ...
+
+
+def test_deploy_prints_each_schedule_and_its_next_run() -> None:
+    from toolkit.manifest import build_manifest
+    from toolkit.schedule import schedule_lines
+
+    app = toolkit.App("printed")
+
+    @app.function(schedule=toolkit.Period(hours=6))
+    def refresh() -> None: ...
+
+    @app.function(schedule=toolkit.Cron("0 9 * * 1-5", timezone="Europe/Paris"))
+    def report() -> None: ...
+
+    @app.function()
+    def plain() -> None: ...
+
+    lines = schedule_lines(build_manifest(app)["functions"], FRIDAY_13H_UTC)
+    assert lines == ["refresh: Period(hours=6), next run 2026-12-04T19:00:00+00:00",
+                     "report: Cron('0 9 * * 1-5', timezone='Europe/Paris'), next run 2026-12-07T09:00:00+01:00"]
