@@ -26,6 +26,7 @@ __all__ = [
     "Backend",
     "DEFAULT_TIMEOUT_S",
     "KINDS",
+    "Kind",
     "SCHEMA_VERSION",
     "ClsParameter",
     "ClsSpec",
@@ -45,7 +46,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-KINDS = ("function", "fastapi_endpoint", "asgi_app", "wsgi_app", "web_server")
+Kind = Literal["function", "fastapi_endpoint", "asgi_app", "wsgi_app", "web_server"]
+KINDS: tuple[Kind, ...] = ("function", "fastapi_endpoint", "asgi_app", "wsgi_app", "web_server")
 Backend = Literal["lambda", "ecs", "gpu"]
 BACKENDS: tuple[Backend, ...] = ("lambda", "ecs", "gpu")  # resolved: "auto" never reaches a manifest
 PARAMETER_TYPES = tuple(codec.TYPE_NAMES.values())
@@ -146,7 +148,7 @@ class ScheduleSpec(NamedTuple):
 class FunctionEntry(NamedTuple):
     tag: str  # function name, or "Cls.method"
     name: str
-    kind: str  # one of KINDS
+    kind: Kind
     is_async: bool = False
     is_generator: bool = False
     cls: ClsSpec | None = None
@@ -347,7 +349,7 @@ def _function(raw: Any, path: str) -> FunctionEntry:
         raise _wrong(path, "an object", raw)
     tag = _required(raw, "tag", str, f"{path}.tag")
     path = f"{path} ({tag!r})"
-    kind = _one_of(_required(raw, "kind", str, f"{path}.kind"), KINDS, f"{path}.kind")
+    kind = cast(Kind, _one_of(_required(raw, "kind", str, f"{path}.kind"), KINDS, f"{path}.kind"))
     resources = _resources(_optional_object(raw, "resources", f"{path}.resources") or {}, f"{path}.resources")
     return FunctionEntry(
         tag=tag, name=_required(raw, "name", str, f"{path}.name"), kind=kind,

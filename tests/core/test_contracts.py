@@ -162,8 +162,8 @@ def test_only_the_schema_reads_raw_manifest_dicts() -> None:
 # -- the container environment -----------------------------------------------------------------
 
 def test_the_environment_round_trips_and_names_a_bad_value() -> None:
-    typed = {"call_ttl_seconds": 60, "request_budget_s": 1.5, "stream_budget_s": 0.0, "stream_responses": False,
-             "rate_limit": 0.0, "max_instances": 2}
+    typed: dict[str, Any] = {"call_ttl_seconds": 60, "request_budget_s": 1.5, "stream_budget_s": 0.0, "stream_responses": False,
+                             "rate_limit": 0.0, "max_instances": 2}
     env = ContainerEnv(**{field: typed.get(field, f"value of {field}") for field in ContainerEnv._fields})
     assert set(env._fields) == set(VARIABLES)
     environ = env.to_environ()
@@ -180,7 +180,9 @@ def _calls(root: str, names: set[str]) -> list[ast.Call]:
     found = []
     for path in sorted((REPO / root).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            func = node.func if isinstance(node, ast.Call) else None
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
             if name in names:
                 found.append(node)
@@ -190,20 +192,20 @@ def _calls(root: str, names: set[str]) -> list[ast.Call]:
 def _written_fields() -> set[str]:
     """Fields the deploy sets: infra (`variables({...})`, ``_set("field", ...)``, ``ContainerEnv.name(...)``
     in the state machine) and the image (``ContainerEnv(...).to_environ()``)."""
-    written = set()
+    written: set[str] = set()
     for root in ("infra", "toolkit/images"):
         for call in _calls(root, {"variables", "_set", "name", "ContainerEnv"}):
             if call.args and isinstance(call.args[0], ast.Dict):
-                written |= {k.value for k in call.args[0].keys if isinstance(k, ast.Constant)}
+                written |= {str(k.value) for k in call.args[0].keys if isinstance(k, ast.Constant)}
             elif call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value in VARIABLES:
-                written.add(call.args[0].value)
-            written |= {k.arg for k in call.keywords if k.arg in VARIABLES}
+                written.add(str(call.args[0].value))
+            written |= {k.arg for k in call.keywords if k.arg is not None and k.arg in VARIABLES}
     return written
 
 
 def _read_fields() -> set[str]:
     """Fields something reads: ``<...env...>.field``, or the variable looked up by ``ContainerEnv.name``."""
-    read = set()
+    read: set[str] = set()
     for root in ("runtime", "toolkit"):
         for path in sorted((REPO / root).rglob("*.py")):
             if path.name == "environment.py":
@@ -213,7 +215,7 @@ def _read_fields() -> set[str]:
                     read.add(node.attr)
     for call in _calls("runtime", {"name"}) + _calls("toolkit", {"name"}):
         if call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value in VARIABLES:
-            read.add(call.args[0].value)
+            read.add(str(call.args[0].value))
     return read
 
 
@@ -264,8 +266,9 @@ def test_one_codec_for_class_parameters_locally_in_serve_and_in_the_runtime() ->
     query = {"key": "ab", "size": "4", "fast": "yes"}
     expected = (("key", b"ab"), ("size", 4), ("fast", True))
     assert endpoint.params_for(query) == expected  # toolkit serve, from the manifest's parameters
-    assert ClassMethod(Model.info, "run").params_from_query(b"key=ab&size=4&fast=yes") == expected  # the runtime
-    assert Model(key=b"ab", size=4, fast=True)._params == expected  # the SDK
+    model: Any = Model  # what @app.cls returns: a toolkit.Cls
+    assert ClassMethod(model.info, "run").params_from_query(b"key=ab&size=4&fast=yes") == expected  # the runtime
+    assert model(key=b"ab", size=4, fast=True)._params == expected  # the SDK
     assert codec.from_json(json.loads(json.dumps(codec.to_json(expected)))) == expected
     with pytest.raises(codec.ParameterError, match=r"Query parameter size='four' is not a valid int\."):
         codec.from_query("Model", entry.cls.parameters if entry.cls else (), {"size": "four"})
