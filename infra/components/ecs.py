@@ -224,6 +224,12 @@ class EcsFunction(pulumi.ComponentResource):
         cpu, memory = plan.task_size
         return {"cpu": cpu, "memoryReservation": memory} if plan.gpu is not None else {"cpu": cpu, "memory": memory}
 
+    @staticmethod
+    def _region_env(region: str) -> dict[str, str]:
+        """boto3 finds its region in the environment. Fargate sets it; an EC2 (GPU) task would have
+        to ask the instance metadata service, which a bridge-mode container cannot reach (hop limit 1)."""
+        return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+
     def _container(self, args: EcsFunctionArgs, log_group: str, env: Mapping[str, str]) -> list[dict[str, object]]:
         plan = args.plan
         bridge = network_mode(plan) == "bridge"
@@ -235,7 +241,7 @@ class EcsFunction(pulumi.ComponentResource):
             **self._sizes(plan),
             # bridge: hostPort 0 asks Docker for an ephemeral port, registered with the target group
             "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp", **({"hostPort": 0} if bridge else {})}],
-            "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
+            "environment": [{"name": k, "value": v} for k, v in sorted({**self._region_env(args.region), **env}.items())],
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {"awslogs-group": log_group, "awslogs-region": args.region, "awslogs-stream-prefix": "function"},

@@ -39,6 +39,8 @@ def user_data(cluster_name: str) -> str:
         f"echo ECS_CLUSTER={cluster_name} >> /etc/ecs/ecs.config\n"
         "echo ECS_ENABLE_GPU_SUPPORT=true >> /etc/ecs/ecs.config\n"
         "echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config\n"
+        # bridge-mode tasks get their task role's credentials from the agent (off by default)
+        "echo ECS_ENABLE_TASK_IAM_ROLE=true >> /etc/ecs/ecs.config\n"
     )
     return base64.b64encode(script.encode()).decode()
 

@@ -7,6 +7,7 @@ against botocore's service models.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -117,6 +118,10 @@ def test_gpu_tasks_use_their_instance_network_to_reach_aws(gpu_run: Run) -> None
     nic = template["networkInterfaces"][0]
     assert nic["associatePublicIpAddress"] == "true" and "vpcSecurityGroupIds" not in template
     assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1  # instance creds stay off containers
+    train = {e["name"]: e["value"] for e in _container(tasks["gpu-demo-test-train"])["environment"]}
+    assert train["AWS_REGION"] == train["AWS_DEFAULT_REGION"] == "us-east-1"  # no IMDS from the container
+    script = base64.b64decode(template["userData"]).decode()
+    assert "ECS_ENABLE_TASK_IAM_ROLE=true" in script  # task role credentials in bridge mode
     infer = gpu_run.mocks.one(SERVICE, "infer").inputs
     assert "networkConfiguration" not in infer and "launchType" not in infer
     assert gpu_run.mocks.one("aws:lb/targetGroup:TargetGroup", "infer").inputs["targetType"] == "instance"
