@@ -6,6 +6,12 @@ debootstrap and docker-registry, like tests/images; run: python bench/bench_imag
 * code-only rebuild: one line of the app changed, as a ratio of the cold build;
 * sizes: what toolkit's own layer adds on top of the base plus the user's dependencies
   (target: under 5 MB), and what the runtime's pip dependencies cost, separately.
+
+``python bench/bench_images.py local-env`` (no podman needed, PyPI reachable): time to the first
+response of `toolkit serve` for an app whose image adds one package, with its local environment
+cold (built by uv; once with uv's download cache empty, once warm) and cached, against the
+same app with ``--local-env current`` (worker start alone) and against ``pip install`` into a
+fresh venv plus ``uvicorn``.  Target: cached minus current under 0.3 s.
 """
 
 from __future__ import annotations
@@ -98,5 +104,116 @@ def report(cold: float, noop: float, code: float, noop_built: bool, image: str, 
           f"{100 * ours / max(base + user_deps, 1):.2f}% of base + user deps")
 
 
+# -- local environments ---------------------------------------------------------------------------
+
+ENV_APP = """
+import toolkit
+
+image = toolkit.Image.debian_slim().pip_install("tabulate==0.9.0")
+with image.imports():
+    import tabulate
+
+app = toolkit.App("bench-envs", image=image)
+
+
+@app.function()
+@toolkit.fastapi_endpoint()
+def version():
+    return {"tabulate": tabulate.__version__}
+"""
+PLAIN_APP = """
+import tabulate
+from fastapi import FastAPI
+
+api = FastAPI()
+
+
+@api.get("/")
+def version():
+    return {"tabulate": tabulate.__version__}
+"""
+
+
+def first_response(cmd: list[str], cwd: Path, env: dict[str, str], url: str, host: str | None) -> float:
+    """Seconds from starting ``cmd`` to the first 200 from ``url`` (the process is stopped after)."""
+    import httpx
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - started < 600:
+            try:
+                reply = httpx.get(url, headers={"Host": host} if host else {}, timeout=30, trust_env=False)
+                if reply.status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        raise SystemExit(f"no answer from {url} in 600 s: {cmd}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def serve_first_response(app: Path, home: Path, mode: str, extra_env: dict[str, str] | None = None) -> float:
+    from image_tools import free_port
+
+    port = free_port()
+    env = {**os.environ, "TOOLKIT_HOME": str(home), "TOOLKIT_LOCAL_ENV": mode, **(extra_env or {})}
+    cmd = [sys.executable, "-m", "toolkit.cli", "serve", "app.py", "--port", str(port), "--no-reload"]
+    return first_response(cmd, app, env, f"http://127.0.0.1:{port}/",
+                          f"default--bench-envs-version-dev.localhost:{port}")
+
+
+def pip_venv_first_response(work: Path) -> float:
+    from image_tools import free_port
+
+    started = time.perf_counter()
+    venv = work / f"venv-{time.monotonic_ns()}"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "fastapi", "uvicorn", "tabulate==0.9.0"], check=True,
+                   capture_output=True)
+    port = free_port()
+    cmd = [str(venv / "bin" / "python"), "-m", "uvicorn", "plain_app:api", "--port", str(port)]
+    return (time.perf_counter() - started) + first_response(cmd, work, dict(os.environ), f"http://127.0.0.1:{port}/",
+                                                            None)
+
+
+def local_env_main(rounds: int = 3) -> None:
+    from statistics import median
+
+    work = Path(tempfile.mkdtemp(prefix="toolkit-bench-envs-"))
+    try:
+        (work / "app.py").write_text(ENV_APP)
+        (work / "plain_app.py").write_text(PLAIN_APP)
+        fresh_uv = serve_first_response(work, work / "home-fresh-uv", "image", {"UV_CACHE_DIR": str(work / "uv-cache")})
+        cold = [serve_first_response(work, work / f"home-cold-{i}", "image") for i in range(rounds)]
+        warm = [serve_first_response(work, work / "home-cold-0", "image") for _ in range(rounds)]
+        # ``current`` needs tabulate where toolkit runs: install it there only for this row
+        current = [serve_first_response(work, work / "home-current", "current",
+                                        {"PYTHONPATH": str(_tabulate_dir(work))}) for _ in range(rounds)]
+        pip = [pip_venv_first_response(work) for _ in range(rounds)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"first response, environment cold, uv cache empty   {fresh_uv:7.2f} s")
+    print(f"first response, environment cold, uv cache warm    {median(cold):7.2f} s   (median of {rounds})")
+    print(f"first response, environment cached                {median(warm):7.2f} s")
+    print(f"first response, --local-env current                {median(current):7.2f} s   (worker start alone)")
+    print(f"cached minus current                               {median(warm) - median(current):7.2f} s   "
+          "(target < 0.3 s)")
+    print(f"pip install into a fresh venv + uvicorn            {median(pip):7.2f} s")
+
+
+def _tabulate_dir(work: Path) -> Path:
+    target = work / "tabulate-only"
+    if not target.exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "tabulate==0.9.0"],
+                       check=True, capture_output=True)
+    return target
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["local-env"]:
+        local_env_main()
+    else:
+        main()

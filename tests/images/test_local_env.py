@@ -188,3 +188,13 @@ def test_a_bad_mode_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ImageError, match="local_env='venv'.*'image'.*'current'"):
         local_env_mode(None)
     assert local_env_mode("current") == "current"
+
+
+def test_imports_are_real_in_the_images_environment(app_dir: Path, tmp_path: Path) -> None:
+    """Under TOOLKIT_IMAGE_HASH the block does not hide a module the image lacks: the worker
+    fails to load, naming it (in process mode the same app runs, see test_image_imports.py)."""
+    (app_dir / "strict_app.py").write_text(APP.replace("    import starlette\n",
+                                                       "    import starlette\n    import toolkit_never_installed\n"))
+    done = toolkit_run(app_dir, tmp_path / "home", "strict_app.py::plain")
+    assert done.returncode == 1
+    assert "No module named 'toolkit_never_installed'" in done.stderr
