@@ -50,7 +50,9 @@ NO_DEFAULT_VPC = (
     "this account has no default VPC in {region}, and ECS tasks, GPU instances and the load balancer "
     "need a network: set toolkit:subnetIds (JSON list; public subnets, or private ones with "
     "toolkit:privateSubnets=true and toolkit:albSubnetIds for the load balancer), optionally "
-    "toolkit:vpcId; or create a default VPC with `aws ec2 create-default-vpc --region {region}`"
+    "toolkit:vpcId -- with `toolkit deploy`: TOOLKIT_SUBNET_IDS, TOOLKIT_PRIVATE_SUBNETS, "
+    "TOOLKIT_ALB_SUBNET_IDS, TOOLKIT_VPC_ID; or create a default VPC with "
+    "`aws ec2 create-default-vpc --region {region}`"
 )
 
 

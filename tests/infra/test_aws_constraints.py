@@ -316,7 +316,8 @@ def test_an_account_without_a_default_vpc_gets_the_fix_named() -> None:
     while exc is not None:
         chain.append(str(exc))
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    assert any("no default VPC in us-east-1" in m and "toolkit:subnetIds" in m for m in chain), chain
+    assert any("no default VPC in us-east-1" in m and "toolkit:subnetIds" in m and "TOOLKIT_SUBNET_IDS" in m
+               for m in chain), chain
 
 
 def test_the_load_balancer_gets_public_subnets_apart_from_private_task_subnets() -> None:
