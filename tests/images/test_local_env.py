@@ -198,3 +198,36 @@ def test_imports_are_real_in_the_images_environment(app_dir: Path, tmp_path: Pat
     done = toolkit_run(app_dir, tmp_path / "home", "strict_app.py::plain")
     assert done.returncode == 1
     assert "No module named 'toolkit_never_installed'" in done.stderr
+
+
+def test_workers_launch_in_the_env_and_a_failed_reload_keeps_it(tmp_path: Path) -> None:
+    """The launchers' view (`toolkit.local.interpreters`): the image's interpreter, the host's
+    site-packages off the worker's path, and an install failure on reload changing nothing."""
+    import site
+
+    from toolkit.images.local_env import use_local_envs
+    from toolkit.local import interpreters
+    from toolkit.local.protocol import WorkerTarget
+    from toolkit.manifest import build_manifest
+
+    def manifest(image: toolkit.Image) -> dict[str, object]:
+        app = toolkit.App("launch-demo", image=image)
+        app.function(name="f")(lambda: 1)
+        return build_manifest(app, source={"kind": "file", "path": "a.py", "module": None, "app_variable": "app"})
+
+    host_site = site.getsitepackages()[0]
+    target = WorkerTarget(module="a", source_file=None, app_name="launch-demo", tag="f", params=(), max_inputs=1,
+                          timeout=1.0, sys_path=(str(tmp_path), host_site))
+    image = toolkit.Image.debian_slim().pip_install(f"starlette=={PIN}")
+    try:
+        [env] = use_local_envs(manifest(image), tmp_path, tmp_path / "home", lambda _line: None)
+        python, launched, extra = interpreters.worker_launch(target)
+        assert python == str(env.python) and launched.sys_path == (str(tmp_path),)
+        assert extra == {"TOOLKIT_IMAGE_HASH": image.spec_hash}
+        with pytest.raises(ImageError, match="missing.txt"):
+            use_local_envs(manifest(toolkit.Image.debian_slim().pip_install_from_requirements("missing.txt")),
+                           tmp_path, tmp_path / "home", lambda _line: None)
+        assert interpreters.worker_launch(target)[0] == str(env.python)
+    finally:
+        interpreters.use({})
+    assert interpreters.worker_launch(target) == (sys.executable, target, {})

@@ -251,8 +251,8 @@ def use_local_envs(manifest: Any, root: Path, home: Path, log: Log) -> list[Loca
     from toolkit.local import interpreters
 
     app = load(manifest)
-    interpreters.clear()
     envs: dict[str, LocalEnv] = {}
+    assignments: dict[tuple[str, str], tuple[str, str]] = {}
     for fn in app.functions:
         if fn.image is None or not any(s.get("op") in PYTHON_OPS for s in fn.image.steps):
             continue
@@ -260,7 +260,8 @@ def use_local_envs(manifest: Any, root: Path, home: Path, log: Log) -> list[Loca
         if fn.image.spec_hash not in envs:
             envs[fn.image.spec_hash] = ensure_env(spec, root, home, log)
             _report_skipped(fn.image.spec_hash, envs[fn.image.spec_hash], log)
-        interpreters.register(app.app_name or "", fn.tag, str(envs[fn.image.spec_hash].python), fn.image.spec_hash)
+        assignments[(app.app_name or "", fn.tag)] = (str(envs[fn.image.spec_hash].python), fn.image.spec_hash)
+    interpreters.use(assignments)
     return list(envs.values())
 
 

@@ -20,12 +20,11 @@ if TYPE_CHECKING:
 _BY_FUNCTION: dict[tuple[str, str], tuple[str, str]] = {}  # (app, function tag) -> (interpreter, image hash)
 
 
-def register(app_name: str, tag: str, python: str, image_hash: str) -> None:
-    _BY_FUNCTION[(app_name, tag)] = (python, image_hash)
-
-
-def clear() -> None:
-    _BY_FUNCTION.clear()
+def use(assignments: dict[tuple[str, str], tuple[str, str]]) -> None:
+    """Replace every assignment at once, so a worker starting during a reload sees the old set or
+    the new one, never a half-built one (an install failure leaves the old set in place)."""
+    global _BY_FUNCTION
+    _BY_FUNCTION = dict(assignments)
 
 
 def worker_launch(target: WorkerTarget) -> tuple[str, WorkerTarget, dict[str, str]]:
