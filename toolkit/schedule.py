@@ -17,9 +17,14 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from toolkit.exception import InvalidError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from runtime.manifest import FunctionEntry
 
 __all__ = ["Cron", "Period", "Schedule", "check_schedule", "schedule_from_dict", "schedule_lines",
            "scheduled_without_arguments"]
@@ -211,15 +216,15 @@ def schedule_from_dict(data: dict[str, Any]) -> Schedule:
     return Period(**{k: v for k, v in data.items() if k != "kind"})
 
 
-def schedule_lines(functions: list[dict[str, Any]], now: datetime | None = None) -> list[str]:
+def schedule_lines(functions: Iterable[FunctionEntry], now: datetime | None = None) -> list[str]:
     """One line per scheduled function of a manifest: its schedule and next run (what deploy prints).
     A `Period` counts from ``now`` (the deploy), as EventBridge Scheduler's rate does."""
     now = now or datetime.now(timezone.utc)
     lines = []
     for entry in functions:
-        if entry.get("schedule"):
-            schedule = schedule_from_dict(entry["schedule"])
-            lines.append(f"{entry['tag']}: {schedule!r}, next run {schedule.next_run(now, now).isoformat()}")
+        if entry.schedule is not None:
+            schedule = schedule_from_dict(entry.schedule.to_dict())
+            lines.append(f"{entry.tag}: {schedule!r}, next run {schedule.next_run(now, now).isoformat()}")
     return lines
 
 

@@ -58,7 +58,7 @@ def test_period_validation_and_next_run() -> None:
     with pytest.raises(InvalidError, match=r"Period\(hours=-1\)"):
         toolkit.Period(hours=-1)
     with pytest.raises(InvalidError, match="must be whole"):
-        toolkit.Period(days=1.5)
+        toolkit.Period(days=1.5)  # type: ignore[arg-type]
     every_90s = toolkit.Period(minutes=1, seconds=30)
     start = FRIDAY_13H_UTC
     assert every_90s.next_run(start, start) == start + timedelta(seconds=90)
@@ -101,7 +101,7 @@ def test_app_function_records_and_validates_its_schedule() -> None:
 
 
 def test_deploy_prints_each_schedule_and_its_next_run() -> None:
-    from toolkit.manifest import build_manifest
+    from toolkit.manifest import build
     from toolkit.schedule import schedule_lines
 
     app = toolkit.App("printed")
@@ -115,6 +115,6 @@ def test_deploy_prints_each_schedule_and_its_next_run() -> None:
     @app.function()
     def plain() -> None: ...
 
-    lines = schedule_lines(build_manifest(app)["functions"], FRIDAY_13H_UTC)
+    lines = schedule_lines(build(app).functions, FRIDAY_13H_UTC)
     assert lines == ["refresh: Period(hours=6), next run 2026-12-04T19:00:00+00:00",
                      "report: Cron('0 9 * * 1-5', timezone='Europe/Paris'), next run 2026-12-07T09:00:00+01:00"]

@@ -104,7 +104,7 @@ def _print_endpoints(deployed: Any, manifest: dict[str, Any]) -> None:
             click.echo(f"{' ' * len(endpoint.tag)}  {endpoint.stream_url}  (Function URL, streamed responses)")
     from toolkit.schedule import schedule_lines
 
-    for line in schedule_lines(manifest["functions"]):  # EventBridge Scheduler runs these (docs/primitives.md)
+    for line in schedule_lines(app.functions):  # EventBridge Scheduler runs these (docs/primitives.md)
         click.echo(f"⏲ {line}")
 
 
