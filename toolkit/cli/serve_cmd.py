@@ -23,6 +23,8 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--max-body-size", default=DEFAULT_MAX_BODY_BYTES, show_default=True, type=click.IntRange(min=0),
               envvar="TOOLKIT_SERVE_MAX_BODY_BYTES", help="Largest request body in bytes (then 413).")
 @click.option("--no-reload", is_flag=True, help="Do not restart workers when the app's files change.")
+@click.option("--no-schedules", is_flag=True,
+              help="Do not run the app's schedule=Period/Cron functions (by default they run when due).")
 @click.option("--local-env", "local_env", type=click.Choice(["image", "current"]), default=None,
               help="Local workers run in each image's own environment, built with uv (image, the default; "
                    "config key local_env), or in the Python toolkit runs in (current).")
@@ -38,8 +40,9 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--target", type=click.Choice(["aws", "localstack"]), default="aws", show_default=True,
               help="With --cloud: where to deploy.")
 def serve(ref: str | None, module: str | None, port: int | None, host: str, request_timeout: float,
-          rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, containers: bool,
-          local_env: str | None, builder: str | None, cloud: bool,
+          rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, no_schedules: bool,
+          containers: bool, local_env: str | None,
+          builder: str | None, cloud: bool,
           environment: str | None, region: str | None, target: str) -> None:
     """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/).
 
@@ -69,4 +72,4 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
                            max_body_bytes=max_body_size)
     run_serve(ServeOptions(app_target, parsed.is_module, host, port or 8000, limits, reload=not no_reload,
                            port_explicit=port is not None, containers=containers, builder=builder,
-                           local_env=local_env))
+                           schedules=not no_schedules, local_env=local_env))

@@ -31,6 +31,7 @@ from toolkit.serve.index import endpoint_list, endpoint_url
 from toolkit.serve.registry import Holder
 from toolkit.serve.relay import relay_protocol
 from toolkit.serve.routes import Moved, RouteTable
+from toolkit.serve.schedules import ScheduleRunner
 from toolkit.serve.takeover import REGISTRY_POLL_S, WORKER_PORT_WAIT_S, TakenOver, Tenure, port_yields
 from toolkit.serve.tokens import TokenStore
 from toolkit.serve.workers import PortLeases
@@ -52,6 +53,7 @@ class ServeOptions:
     containers: bool = False  # workers are the functions' real images (`toolkit.serve.containers`)
     builder: str | None = None  # with containers: podman or docker (default: the first on PATH)
     local_env: str | None = None  # workers in each image's environment ("image") or ours ("current")
+    schedules: bool = True  # run schedule=Period/Cron functions when due (`toolkit.serve.schedules`)
 
     @property
     def origin(self) -> str:
@@ -138,6 +140,7 @@ class ServeSession:
         self.images: ContainerImages | None = None
         self.tenure: Tenure | None = None
         self.server: GatewayServer | None = None
+        self.schedules: ScheduleRunner | None = None
 
     def log(self, message: str) -> None:
         self.console.print(f"[yellow]{message}[/yellow]", highlight=False)
@@ -191,6 +194,8 @@ class ServeSession:
             timeout_keep_alive=self.options.client.idle_timeout,  # type: ignore[arg-type]
         ))
         tasks = [asyncio.ensure_future(self._reap()), asyncio.ensure_future(self._follow_registry())]
+        if self.schedules is not None:
+            tasks.append(asyncio.ensure_future(self.schedules.run()))
         if self.options.reload:
             tasks.append(asyncio.ensure_future(self._watch()))
         try:
@@ -212,7 +217,16 @@ class ServeSession:
             self.gateway.ports.release_wait = WORKER_PORT_WAIT_S
         await self.gateway.install(self.routes)
         self.print_urls(self.routes)
+        self._install_schedules(routes)
         self._prestart(self.routes)
+
+    def _install_schedules(self, routes: RouteTable) -> None:
+        if not self.options.schedules:
+            return
+        if self.schedules is None:
+            self.schedules = ScheduleRunner(self.options.target, self.options.is_module, self.log)
+        info = routes.info
+        self.schedules.install(info.manifest, {tag: s.env for tag, s in info.sources.items()}, info.sys_path)
 
     def _prestart(self, routes: RouteTable) -> None:
         """Start ``min_containers`` workers per endpoint in the background (`WorkerPool.keep_warm`)."""
