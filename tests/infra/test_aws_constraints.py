@@ -105,6 +105,23 @@ def test_every_worker_run_task_is_one_ecs_accepts(gpu_run: Run, web_run: Run) ->
                 check_run_task(task["Parameters"], families[family].inputs["networkMode"])
 
 
+def test_every_task_definition_is_one_ecs_registers(gpu_run: Run, web_run: Run) -> None:
+    shape = _ECS.operation_model("RegisterTaskDefinition").input_shape
+    for run in (gpu_run, web_run):
+        for task in run.mocks.of_type(TASK_DEF):
+            inputs = task.inputs
+            request = {
+                "family": inputs["family"], "containerDefinitions": parse_json(inputs["containerDefinitions"]),
+                "networkMode": inputs["networkMode"], "requiresCompatibilities": inputs["requiresCompatibilities"],
+                "runtimePlatform": inputs["runtimePlatform"], "taskRoleArn": inputs["taskRoleArn"],
+                "executionRoleArn": inputs["executionRoleArn"],
+                **{k: inputs[k] for k in ("cpu", "memory") if k in inputs},
+            }
+            validate_parameters(request, shape)
+            if inputs["requiresCompatibilities"] == ["FARGATE"]:
+                assert inputs["networkMode"] == "awsvpc" and "cpu" in inputs and "memory" in inputs
+
+
 def test_gpu_tasks_use_their_instance_network_to_reach_aws(gpu_run: Run) -> None:
     params = _run_worker(gpu_run, "train")["Parameters"]
     assert "NetworkConfiguration" not in params and "LaunchType" not in params
