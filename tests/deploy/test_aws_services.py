@@ -95,3 +95,42 @@ def test_log_tail_follow_prints_each_event_once(moto_endpoint: str) -> None:
 
     LogTail(logs, group, now - 60_000).follow(printed.append, interval=0.01, keep_going=keep_going)
     assert [line.rsplit(" ", 1)[-1] for line in printed] == ["one", "two"]
+
+
+def test_a_changed_secret_restarts_the_ecs_services_that_read_it(fake_pulumi: FakePulumi, moto_endpoint: str,
+                                                                  tmp_path: Path) -> None:
+    """Finding 16: tasks read secrets at start; a deploy that changes only a secret's value changes no
+    resource, so the services using it get a new deployment (and those that do not use it keep theirs)."""
+    app = tmp_path / "svc.py"
+    app.write_text("import toolkit\napp = toolkit.App('svc')\n\n"
+                   "@app.function(backend='ecs', secrets=[toolkit.Secret.from_name('db')])\ndef job():\n    return 1\n\n"
+                   "@app.function(backend='ecs')\ndef other():\n    return 2\n")
+    secrets, ecs = _client(moto_endpoint, "secretsmanager"), _client(moto_endpoint, "ecs")
+    secrets.create_secret(Name="toolkit/secrets/db", SecretString='{"PASSWORD": "one"}')
+    stack_secret = secrets.create_secret(Name="toolkit/svc-main/db-x")["ARN"]
+    cluster = ecs.create_cluster(clusterName="svc-main")["cluster"]["clusterArn"]
+    definitions, services = {}, {}
+    for tag in ("job", "other"):
+        definitions[tag] = ecs.register_task_definition(family=f"svc-main-{tag}", containerDefinitions=[
+            {"name": "worker", "image": f"x@{DIGEST_A}", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+        services[tag] = ecs.create_service(cluster=cluster, serviceName=f"svc-main-{tag}",
+                                           taskDefinition=definitions[tag], desiredCount=1)["service"]["serviceArn"]
+
+    def deployment_ids() -> dict[str, str]:
+        found = ecs.describe_services(cluster=cluster, services=list(services.values()))["services"]
+        return {s["serviceName"].rsplit("-", 1)[1]: s["deployments"][0]["id"] for s in found}
+
+    fake_pulumi.env.update(AWS_ENDPOINT_URL=moto_endpoint)
+    fake_pulumi.scenario(outputs={"app": "svc", "secrets": {"db": stack_secret}, "cluster_arn": cluster,
+                                  "functions": {t: {"backend": "ecs", "task_definition_arn": a}
+                                                for t, a in definitions.items()}})
+    images = write_images(tmp_path / "images.json", {"job": DIGEST_A, "other": DIGEST_A})
+    before = deployment_ids()
+    first = fake_pulumi.run("deploy", str(app), "--images", str(images), "--no-verify")
+    assert first.returncode == 0, first.stderr
+    after = deployment_ids()
+    assert after["job"] != before["job"] and after["other"] == before["other"]
+    assert "job: new tasks started to read the changed secret" in first.stderr
+    again = fake_pulumi.run("deploy", str(app), "--images", str(images), "--no-verify")
+    assert again.returncode == 0, again.stderr
+    assert deployment_ids() == after  # same value: nothing restarted

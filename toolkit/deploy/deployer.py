@@ -258,8 +258,24 @@ class Deployer:
         from toolkit.deploy.aws_secrets import sync_stack_secrets
 
         self.progress.step("Secrets")
-        return sync_stack_secrets(target.client("secretsmanager"), loaded.secrets, deployed.secret_arns,
-                                  self.progress.detail)
+        written = sync_stack_secrets(target.client("secretsmanager"), loaded.secrets, deployed.secret_arns,
+                                     self.progress.detail)
+        if written:
+            self._restart(loaded, deployed, target, written)
+        return written
+
+    def _restart(self, loaded: LoadedApp, deployed: DeployedApp, target: Target, written: list[str]) -> None:
+        """Containers read secrets at start: restart the ECS services that use a changed one."""
+        from toolkit.deploy.restarts import functions_using, restart_services
+
+        tags = functions_using(loaded.manifest, written)
+        definitions = {t: str(deployed.function_outputs.get(t, {}).get("task_definition_arn")) for t in tags
+                       if deployed.function_outputs.get(t, {}).get("task_definition_arn")}
+        restart_services(target.client("ecs"), deployed.cluster_arn, definitions, self.progress.detail)
+        on_lambda = sorted(set(tags) - set(definitions))
+        if on_lambda:
+            self.progress.detail(f"{', '.join(on_lambda)}: Lambda reads the new value in new execution "
+                                 "environments (cold starts); warm ones keep the old value until recycled")
 
 
 def stack_state(session: PulumiSession, stack: Any) -> StackState:
