@@ -8,9 +8,14 @@ Table of contents:
 ``program``        the inline Pulumi program (``infra/__main__.py``, run in-process)
 ``workspace``      the Automation API: workspaces, stacks, errors -> domain errors
 ``stack_config``   manifest + images + target -> ``toolkit:*`` stack config
-``names``          app + environment -> Pulumi project and stack
+``names``          app + environment + region -> Pulumi project and stack
+``state``          what the stack's state (not its outputs) says exists: the registry decision
 ``backend``        state backend URL and stack passphrase
 ``target``         AWS or LocalStack: region, endpoint, credentials check
+``localstack``     the services an app needs vs. what a LocalStack endpoint offers
+``verify``         after a deploy: endpoints answer from the app, call paths initialise
+``doctor``         ``toolkit doctor``: CLI, region, credentials, VPC, quotas, each with a fix
+``restarts``       ECS services restarted when a secret they read changed
 ``images``         the image step's interface (build + push -> digests)
 ``outputs``        stack outputs -> endpoints, log groups, secret ARNs
 ``progress``       rich display of steps and resource events
