@@ -14,6 +14,8 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from toolkit.image import IMAGE_ENV
+
 if TYPE_CHECKING:
     from toolkit.local.protocol import WorkerTarget
 
@@ -36,7 +38,7 @@ def worker_launch(target: WorkerTarget) -> tuple[str, WorkerTarget, dict[str, st
         return sys.executable, target, {}
     python, image_hash = found
     local_path = tuple(p for p in target.sys_path if not _host_installed(p))
-    return python, replace(target, sys_path=local_path), {"TOOLKIT_IMAGE_HASH": image_hash}
+    return python, replace(target, sys_path=local_path), {IMAGE_ENV: image_hash}
 
 
 def _host_installed(path: str) -> bool:
