@@ -16,7 +16,7 @@ from infra.config import ConfigError, Settings
 from infra.dns import workspace_url
 from infra.gpu import GpuError, GpuSelection, gpu_task_size, select_gpu
 from infra.naming import physical_name, slug
-from infra.sizing import SizeError, fargate_size
+from infra.sizing import SizeError, fargate_ephemeral_gib, fargate_size
 from runtime import manifest as schema
 
 __all__ = [
@@ -185,6 +185,7 @@ def _task_size(plan: FunctionPlan) -> tuple[int, int] | None:
     try:
         if plan.gpu is not None:
             return gpu_task_size(plan.gpu, plan.memory)
+        fargate_ephemeral_gib(plan.ephemeral_disk)  # refused here, before anything is declared
         return fargate_size(plan.cpu, plan.memory)
     except (SizeError, GpuError) as exc:
         raise ConfigError(f"function {plan.tag!r}: {exc}") from None

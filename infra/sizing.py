@@ -12,6 +12,7 @@ __all__ = [
     "DEFAULT_MEMORY_MIB",
     "FARGATE_SIZES",
     "SizeError",
+    "fargate_ephemeral_gib",
     "fargate_size",
     "is_fargate_size",
     "lambda_ephemeral_mib",
@@ -53,6 +54,17 @@ def lambda_memory_mib(cpu: float | None, memory: int | None) -> int:
 def lambda_ephemeral_mib(disk: int | None) -> int:
     """/tmp size: Lambda accepts 512-10240 MiB."""
     return min(max(disk or 512, 512), 10240)
+
+
+def fargate_ephemeral_gib(disk: int | None) -> int | None:
+    """Fargate ephemeral storage for ``disk`` MiB: None keeps Fargate's 20 GiB; ECS accepts 21-200 GiB."""
+    if not disk:
+        return None
+    gib = max(21, math.ceil(disk / 1024))  # rounded up: never less than asked
+    if gib > 200:
+        raise SizeError(f"ephemeral_disk={disk} MiB exceeds Fargate's 200 GiB of task storage; "
+                        "ask for at most 204800, or use a Volume for larger data")
+    return gib
 
 
 def is_fargate_size(cpu_units: int, memory_mib: int) -> bool:

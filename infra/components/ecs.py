@@ -33,6 +33,7 @@ from infra.components import child, to_json
 from infra.naming import ALB_NAME_MAX, ROLE_NAME_MAX, physical_name
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, execution_role_policy
+from infra.sizing import fargate_ephemeral_gib
 
 __all__ = [
     "CONTAINER_NAME",
@@ -270,7 +271,7 @@ class EcsFunction(pulumi.ComponentResource):
             execution_role_arn=args.platform.execution_role.arn,
             task_role_arn=args.role_arn,
             container_definitions=definitions,
-            ephemeral_storage=None if gpu or not plan.ephemeral_disk else {"size_in_gib": max(21, plan.ephemeral_disk // 1024)},
+            ephemeral_storage=None if gpu or not (gib := fargate_ephemeral_gib(plan.ephemeral_disk)) else {"size_in_gib": gib},
             opts=child(self),
         )
 

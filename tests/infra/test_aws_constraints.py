@@ -244,6 +244,17 @@ def test_an_oversized_fargate_request_fails_before_any_resource() -> None:
         plan_app(settings_for(manifest))
 
 
+def test_fargate_task_storage_stays_within_21_to_200_gib() -> None:
+    manifest = load_fixture("gpu")
+    batch = next(f for f in manifest["functions"] if f["tag"] == "batch")
+    batch["resources"]["ephemeral_disk"] = 50 * 1024 + 1  # rounded up, never below what was asked
+    run = run_program(settings_for(manifest))
+    assert _task_defs(run)["gpu-demo-test-batch"].inputs["ephemeralStorage"] == {"sizeInGib": 51}
+    batch["resources"]["ephemeral_disk"] = 300 * 1024
+    with pytest.raises(ConfigError, match="function 'batch': ephemeral_disk=307200 MiB exceeds Fargate's 200 GiB"):
+        plan_app(settings_for(manifest))
+
+
 # -- finding 10: Step Functions logs under /aws/vendedlogs/ ------------------------------------
 
 
