@@ -244,9 +244,11 @@ def check_quotas(target: Target, *, gpu: bool | None) -> list[Finding]:
 
 
 def app_uses_gpu(manifest: Mapping[str, Any] | None) -> bool | None:
+    from runtime.manifest import load
+
     if manifest is None:
         return None
-    return any((fn.get("resources") or {}).get("gpu") for fn in manifest.get("functions") or ())
+    return any(fn.resources.gpu for fn in load(manifest).functions)
 
 
 def run_doctor(kind: TargetKind = "aws", region: str | None = None, manifest: Mapping[str, Any] | None = None,

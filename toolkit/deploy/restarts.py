@@ -21,9 +21,10 @@ _DESCRIBE_BATCH = 10  # ecs:DescribeServices takes at most 10 services
 
 def functions_using(manifest: Mapping[str, Any], secrets: Iterable[str]) -> list[str]:
     """Tags of the functions that read any of ``secrets``."""
+    from runtime.manifest import load
+
     changed = set(secrets)
-    return [fn["tag"] for fn in manifest.get("functions") or ()
-            if changed & {s["name"] for s in fn.get("secrets") or ()}]
+    return [fn.tag for fn in load(manifest).functions if changed & {s.name for s in fn.secrets}]
 
 
 def _services(client: Any, cluster: str) -> list[dict[str, Any]]:
