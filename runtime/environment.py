@@ -49,6 +49,7 @@ class ContainerEnv(NamedTuple):
     max_instances: int | None = None  # class instances (distinct parameter values) one environment keeps
     web_url: str | None = None  # the endpoint's public URL (for the user's code; the runtime does not need it)
     worker_task: str | None = None  # JSON worker task an ECS worker runs (set per task by the state machine)
+    volume_bucket: str | None = None  # S3 bucket of the app's Volumes (runtime.volumes.s3), one prefix each
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
@@ -91,6 +92,7 @@ VARIABLES: dict[str, str] = {
     "max_instances": "TOOLKIT_MAX_INSTANCES",
     "web_url": "TOOLKIT_WEB_URL",
     "worker_task": "TOOLKIT_WORKER_TASK",
+    "volume_bucket": "TOOLKIT_VOLUME_BUCKET",
 }
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "ScheduleSpec",
     "SecretRef",
     "Source",
+    "VolumeMount",
     "WebConfig",
     "dumps",
     "load",
@@ -110,6 +111,14 @@ class SecretRef(NamedTuple):
     keys: tuple[str, ...] = ()
 
 
+class VolumeMount(NamedTuple):
+    """``volumes={path: vol}`` of a function: the container mounts volume ``name`` at ``path``."""
+
+    path: str  # absolute, normalised
+    name: str
+    create_if_missing: bool = False  # from_name(..., create_if_missing=True): the first mount creates it
+
+
 class ImageSpec(NamedTuple):
     """The image recipe.  Its base and steps stay JSON objects: the image planner renders them op by op."""
 
@@ -160,6 +169,7 @@ class FunctionEntry(NamedTuple):
     secrets: tuple[SecretRef, ...] = ()
     web: WebConfig | None = None
     schedule: ScheduleSpec | None = None
+    volumes: tuple[VolumeMount, ...] = ()
 
     @property
     def is_web(self) -> bool:
@@ -226,6 +236,7 @@ def _function_dict(entry: FunctionEntry) -> dict[str, Any]:
     data["web"] = None if entry.web is None else {**entry.web._asdict(),
                                                   "custom_domains": list(entry.web.custom_domains)}
     data["schedule"] = None if entry.schedule is None else entry.schedule.to_dict()
+    data["volumes"] = [mount._asdict() for mount in entry.volumes]
     return data
 
 
@@ -364,6 +375,7 @@ def _function(raw: Any, path: str) -> FunctionEntry:
         secrets=tuple(_secret(s, f"{path}.secrets[{i}]") for i, s in enumerate(_list(raw, "secrets", f"{path}.secrets"))),
         web=_web(_optional_object(raw, "web", f"{path}.web"), f"{path}.web"),
         schedule=_schedule(_optional_object(raw, "schedule", f"{path}.schedule"), f"{path}.schedule"),
+        volumes=tuple(_volume(v, f"{path}.volumes[{i}]") for i, v in enumerate(_list(raw, "volumes", f"{path}.volumes"))),
     )
 
 
@@ -458,6 +470,16 @@ def _secret(raw: Any, path: str) -> SecretRef:
         raise _wrong(path, "an object", raw)
     return SecretRef(_required(raw, "name", str, f"{path}.name"), _get(raw, "source", str, "named", f"{path}.source"),
                      _strings(raw, "keys", f"{path}.keys"))
+
+
+def _volume(raw: Any, path: str) -> VolumeMount:
+    if not isinstance(raw, Mapping):
+        raise _wrong(path, "an object", raw)
+    mount = VolumeMount(_required(raw, "path", str, f"{path}.path"), _required(raw, "name", str, f"{path}.name"),
+                        _get(raw, "create_if_missing", bool, False, f"{path}.create_if_missing"))
+    if not mount.path.startswith("/"):
+        raise _wrong(f"{path}.path", "an absolute path", mount.path)
+    return mount
 
 
 def _web(raw: Mapping[str, Any] | None, path: str) -> WebConfig | None:

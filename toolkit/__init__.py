@@ -24,6 +24,7 @@ from toolkit.queues import Queue
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 from toolkit.spec import Retries
+from toolkit.volume import Volume
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "Retries",
     "Secret",
     "SerializationError",
+    "Volume",
     "WorkerCrashedError",
     "__version__",
     "asgi_app",

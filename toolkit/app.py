@@ -206,6 +206,7 @@ class App:
             buffer_containers=opts.buffer_containers, scaledown_window=opts.scaledown_window,
             retries=as_retries(where, opts.retries), backend=backend,
             max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
+            volumes=opts.volumes,
         )
 
 

@@ -72,6 +72,7 @@ def _function(function: Function, ephemeral: bool, environment: str | None) -> s
         secrets=tuple(sorted((schema.SecretRef(s.name, s.source, tuple(sorted(s.keys))) for s in spec.secrets),
                              key=lambda s: s.name)),
         web=_web(function, ephemeral, environment), schedule=_schedule(spec),
+        volumes=tuple(schema.VolumeMount(*mount) for mount in spec.volumes),
     )
 
 

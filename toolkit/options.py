@@ -12,13 +12,17 @@ option does one of three things:
   so and why (``NO_EFFECT``);
 * it cannot be honoured safely: `NotSupportedError` names the feature and the alternative
   (``network_file_systems``, ``proxy``).
+
+``volumes`` works too (`toolkit.volume`): it becomes (mount path, volume name, create_if_missing).
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
@@ -39,8 +43,6 @@ NO_EFFECT: dict[str, str] = {
     "experimental_options": "the hosted platform's experimental options have no AWS counterpart",
     "_experimental_restrict_output": "the hosted platform's experimental options have no AWS counterpart",
     "startup_timeout": "a container's start is bounded by the function's timeout",
-    "single_use_containers": "workers are reused between inputs",
-    "max_inputs": "workers are reused between inputs",
 }
 
 
@@ -63,6 +65,8 @@ class FunctionOptions:
     backend: str = "auto"
     is_generator: bool | None = None
     cloud: str | None = None
+    inputs_per_container: int | None = None  # single_use_containers=True is 1; max_inputs=N is N
+    volumes: tuple[tuple[str, str, bool], ...] = ()  # (mount path, volume name, create_if_missing), by path
 
 
 def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, Any]) -> FunctionOptions:
@@ -88,7 +92,22 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
         buffer_containers=_or(given.get("buffer_containers"), 0),
         scaledown_window=_or(given.get("scaledown_window"), 60), retries=given.get("retries"),
         backend=given.get("backend", "auto"), is_generator=given.get("is_generator"), cloud=cloud,
+        inputs_per_container=_inputs_per_container(decorator, given.get("single_use_containers"),
+                                                   given.get("max_inputs")),
+        volumes=_volumes(decorator, given.get("volumes")),
     )
+
+
+def _inputs_per_container(decorator: str, single_use: Any, max_inputs: Any) -> int | None:
+    """How many inputs a worker (container) takes before it retires; None: no limit."""
+    if max_inputs is not None and (isinstance(max_inputs, bool) or not isinstance(max_inputs, int)
+                                   or max_inputs < 1):
+        raise InvalidError(f"{decorator}(max_inputs={max_inputs!r}) must be an int of at least 1 (inputs a "
+                           "container takes before it stops), e.g. max_inputs=1.")
+    if single_use and max_inputs not in (None, 1):
+        raise InvalidError(f"{decorator}(single_use_containers=True, max_inputs={max_inputs}) disagree; "
+                           "keep single_use_containers=True (one input per container) and drop max_inputs.")
+    return 1 if single_use else max_inputs  # type: ignore[no-any-return]
 
 
 def _or(value: Any, default: Any) -> Any:
@@ -100,9 +119,6 @@ def _refuse_unsupported(decorator: str, given: Mapping[str, Any]) -> None:
     if given.get("network_file_systems"):
         raise NotSupportedError(f"{decorator}(network_file_systems=...) is not supported by toolkit "
                                 "(the hosted platform deprecated it too); use volumes= instead.")
-    if given.get("volumes"):
-        raise NotSupportedError(f"{decorator}(volumes=...) is not supported by toolkit yet; keep shared files in "
-                                "S3 (boto3) or bake them into the image with Image.add_local_dir.")
     if given.get("proxy") is not None:
         raise NotSupportedError(f"{decorator}(proxy=...) (a static egress IP) is not supported by toolkit yet; "
                                 "attach a NAT gateway with an Elastic IP to the function's VPC yourself.")
@@ -132,6 +148,36 @@ def _sized(decorator: str, option: str, value: Any, *, pick: int) -> Any:
             raise InvalidError(f"{decorator}({option}={value!r}): a (request, limit) pair needs limit >= request.")
         return value[pick]
     return value
+
+
+def _volumes(decorator: str, volumes: Mapping[Any, Any] | None) -> tuple[tuple[str, str, bool], ...]:
+    """``{"/data": vol}`` as sorted (path, volume name, create_if_missing): inert data for the manifest."""
+    from toolkit.volume import Volume
+
+    if not volumes:
+        return ()
+    if not isinstance(volumes, Mapping):
+        raise InvalidError(f"{decorator}(volumes={volumes!r}) must be a dict of mount paths to volumes, "
+                           "e.g. volumes={'/data': toolkit.Volume.from_name('my-data', create_if_missing=True)}.")
+    mounts: dict[str, tuple[str, bool]] = {}
+    for path, volume in volumes.items():
+        text = str(path)
+        if not isinstance(volume, Volume):
+            raise InvalidError(f"{decorator}(volumes={{{text!r}: {volume!r}}}): mount a toolkit.Volume, e.g. "
+                               "toolkit.Volume.from_name('my-data', create_if_missing=True).")
+        if not text.startswith("/") or PurePosixPath(text) == PurePosixPath("/") or ".." in PurePosixPath(text).parts:
+            raise InvalidError(f"{decorator}(volumes={{{text!r}: ...}}): the mount path must be an absolute path "
+                               "below '/', without '..', e.g. '/data'.")
+        mounts[str(PurePosixPath(text))] = (volume.name, volume.creates_if_missing)
+    _refuse_nested(decorator, sorted(mounts))
+    return tuple((path, name, create) for path, (name, create) in sorted(mounts.items()))
+
+
+def _refuse_nested(decorator: str, paths: list[str]) -> None:
+    for outer, inner in itertools.combinations(paths, 2):  # sorted, so an outer path comes first
+        if PurePosixPath(inner).is_relative_to(outer):
+            raise InvalidError(f"{decorator}(volumes=...): {inner!r} is inside {outer!r}; mount volumes at paths "
+                               "that do not contain each other.")
 
 
 def _secrets(decorator: str, secrets: Collection[Secret] | None, env: Mapping[str, str | None] | None

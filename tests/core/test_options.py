@@ -116,8 +116,10 @@ def test_options_without_effect_say_so_at_the_call_site() -> None:
 
 def test_refused_options_name_the_alternative() -> None:
     app = toolkit.App("refuses")
-    with pytest.raises(NotSupportedError, match=r"volumes=.*not supported by toolkit yet"):
-        app.function(volumes={"/data": object()})(lambda: None)
+    with pytest.raises(NotSupportedError, match=r"network_file_systems=.*use volumes= instead"):
+        app.function(network_file_systems={"/data": object()})(lambda: None)
+    with pytest.raises(InvalidError, match=r"volumes=\{'/data': <object.*mount a toolkit.Volume"):
+        app.function(volumes={"/data": object()})(lambda: None)  # volumes= works now (toolkit.volume)
     with pytest.raises(NotSupportedError, match=r"proxy=.*NAT gateway"):
         app.cls(proxy=object())
     with pytest.raises(InvalidError, match=r"cloud='gcp'.*toolkit runs on AWS"):

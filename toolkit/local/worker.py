@@ -52,10 +52,20 @@ def load_callable(target: WorkerTarget) -> Any:
         function = app.registered_functions.get(target.tag)
         if app.app_name == target.app_name and function is not None:
             spec = function.spec
+            mount_volumes(spec.volumes)  # before @enter hooks: they may read or fill a volume
             if spec.cls is None:
                 return spec.raw_f
             return getattr(instantiate(spec.cls, target.params), spec.name)
     raise NotFoundError(f"{target.source_file or target.module} no longer defines {target.app_name}.{target.tag}")
+
+
+def mount_volumes(mounts: tuple[tuple[str, str, bool], ...]) -> None:
+    """Make each volume appear at its mount path, as a container would see it (`runtime.volumes.mounts`)."""
+    if mounts:
+        from runtime.volumes.mounts import mount
+        from toolkit.volume import volume_store
+
+        mount(volume_store(), mounts)
 
 
 class Worker:
@@ -205,6 +215,12 @@ def exit_if_orphaned() -> None:
         orphaned()
 
 
+def _commit_volumes() -> None:
+    from runtime.volumes.mounts import commit_all
+
+    commit_all()
+
+
 def _dump(value: Any) -> bytes:
     try:
         return serialize(value)
@@ -221,6 +237,7 @@ def main() -> None:
     sys.path[:0] = [p for p in target.sys_path if p not in sys.path]
     conn = Connection(int(os.environ["TOOLKIT_WORKER_FD"]))
     Worker(conn, target).serve()
+    _commit_volumes()  # a stopping container commits its volumes (a no-op for the live local store)
     # Flush stdio and skip interpreter teardown of daemon threads still parked in user code.
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,0 +1,107 @@
+"""The container side of volumes: mount at start, commit at stop.
+
+A function declares ``volumes={"/data": vol}``.  A container (a local worker, a Lambda, an ECS
+task) mounts each one before the user's module runs its ``@enter`` hooks: it reloads the
+volume's working copy and puts a symbolic link at the path the user wrote, pointing at it.
+When the container stops it commits every mounted volume (the platform's automatic commit).
+
+Why a link: locally the working copy is the volume's own directory under ``$TOOLKIT_HOME``, so a
+link gives every worker the user's path without copying; on AWS the copy lives under ``/tmp``
+(the only writable place in a Lambda) and the link sits at the user's path where the image
+allows it.  Where the path cannot be made (no permission, or something else is already there),
+`MountError` names the path and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from runtime.volumes.base import VolumeError, VolumeStore
+
+__all__ = ["MountError", "commit_all", "link", "mount", "mounted", "unmount_all"]
+
+_lock = threading.Lock()
+_mounted: dict[str, tuple[VolumeStore, str]] = {}  # mount path -> (store, volume name)
+
+
+class MountError(VolumeError):
+    """A volume cannot appear at the path the function asked for."""
+
+
+def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool]]) -> None:
+    """Mount each ``(path, volume name, create_if_missing)``: reload the working copy, then link
+    it at ``path``.  A missing volume is created only if its handle said ``create_if_missing``."""
+    for path, name, create in mounts:
+        if create and not store.exists(name):
+            store.create(name)
+        elif not store.exists(name):
+            raise MountError(f"The function mounts volume {name!r} at {path}, but no such volume exists in the "
+                             f"{store.kind} store; create it with `toolkit volume create {name}` or "
+                             f"toolkit.Volume.from_name({name!r}, create_if_missing=True).")
+        store.reload(name)
+        link(path, store.working_copy(name))
+        with _lock:
+            _mounted[path] = (store, name)
+
+
+def mounted(name: str) -> list[tuple[str, VolumeStore]]:
+    """Where this process has volume ``name`` mounted, with its store."""
+    with _lock:
+        return [(path, store) for path, (store, n) in _mounted.items() if n == name]
+
+
+def commit_all() -> None:
+    """Commit every mounted volume (a container stopping); each once, even if mounted twice."""
+    with _lock:
+        volumes = {(id(store), name): (store, name) for store, name in _mounted.values()}
+    for store, name in volumes.values():
+        store.commit(name)
+
+
+def unmount_all() -> None:
+    commit_all()
+    with _lock:
+        _mounted.clear()
+
+
+def link(path: str, target: Path) -> None:
+    """Make ``path`` a symbolic link to ``target``; an existing link to elsewhere is replaced
+    (a previous container's), anything else is left alone and reported."""
+    where = Path(path)
+    if not where.is_absolute():
+        raise MountError(f"Volume mount path {path!r} must be absolute, e.g. '/data'.")
+    if where.is_symlink() and os.readlink(where) == str(target):
+        return
+    if where.exists() and not where.is_symlink():
+        if where.is_dir() and not any(where.iterdir()):
+            _rmdir_or_explain(where, target)
+        else:
+            raise MountError(f"Cannot mount a volume at {path}: it already exists and is not empty. Choose another "
+                             f"mount path in volumes={{...}}, or move {path} away.")
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        temp = where.with_name(f".{where.name}.toolkit-link-{os.getpid()}-{threading.get_ident()}")
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        temp.symlink_to(target, target_is_directory=True)
+        os.replace(temp, where)  # atomic: a concurrent worker sees the old link or the new one
+    except OSError as exc:
+        raise MountError(_cannot_link(path, target, exc)) from None
+
+
+def _rmdir_or_explain(where: Path, target: Path) -> None:
+    try:
+        where.rmdir()  # an empty directory left for the mount (e.g. created by an image step)
+    except OSError as exc:
+        raise MountError(_cannot_link(str(where), target, exc)) from None
+
+
+def _cannot_link(path: str, target: Path, exc: OSError) -> str:
+    return (f"Cannot mount a volume at {path}: {exc.strerror or exc}. This machine does not let toolkit create "
+            f"that path. Either create the link once yourself: `sudo ln -sfn {target} {path}` "
+            f"(then it is reused), or mount the volume under a directory you own (e.g. volumes={{'/tmp/data': vol}} "
+            "or a path under your home).")
