@@ -25,11 +25,15 @@ from infra.components.function import (
 )
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
 from infra.components.registry import Registry, RegistryArgs
+from infra.components.schedules import AppSchedules, AppSchedulesArgs
 from infra.components.secrets import Secrets, SecretsArgs
+from infra.components.state import AppState, AppStateArgs
 from infra.config import ConfigError, Settings
 from infra.plan import AppPlan, plan_app
 from infra.policies import ecr_arn_from_image
 from infra.providers import Providers, make_providers
+from infra.schedules import SchedulePlan, plan_schedules
+from runtime import manifest as schema
 
 __all__ = ["DeployResult", "deploy"]
 
@@ -166,6 +170,7 @@ def _alb_routes(app: AppPlan, settings: Settings) -> dict[str, AlbRoute]:
 def deploy(settings: Settings) -> DeployResult:
     """Declare the whole app. Registry only when ``settings.registry_only``."""
     app = plan_app(settings)
+    schedules = plan_schedules(schema.load(settings.manifest), app)  # refused before anything is declared
     providers = make_providers(settings, app.prefix)
     result = DeployResult(plan=app, providers=providers)
     opts = pulumi.ResourceOptions(provider=providers.default)
@@ -183,10 +188,11 @@ def deploy(settings: Settings) -> DeployResult:
                                                            payload_expiry_days=settings.payload_expiry_days), opts=opts)
     secrets = Secrets(f"{app.prefix}-secrets", SecretsArgs(names=app.secrets, path_prefix=f"toolkit/{app.prefix}"), opts=opts)
     zones = ZoneLookup(providers.default)
+    state = AppState(f"{app.prefix}-state", AppStateArgs(table_name=f"{app.prefix}-state"), opts=opts)
     ctx = AppContext(
         settings=settings, app=app, account_id=account_id, calls=calls, secret_arns=secrets.arns, zones=zones,
         us_east_1=providers.us_east_1, wildcard_cert_arn=_wildcard_certificate(settings, app, zones, providers),
-        platform=None, subnet_ids=None, capacity_providers={}, capacity_ready=None,
+        platform=None, subnet_ids=None, capacity_providers={}, capacity_ready=None, state=state,
     )
     if app.needs_ecs:
         _platform(ctx, registry, providers, opts)
@@ -195,7 +201,20 @@ def deploy(settings: Settings) -> DeployResult:
         args = ToolkitFunctionArgs(plan=fn, context=ctx, alb_route=routes.get(fn.tag))
         result.functions[fn.tag] = ToolkitFunction(fn.name, args, opts=opts)
     result.outputs.update(_outputs(result, calls, secrets, ctx))
+    result.outputs.update(_state_outputs(result, state, schedules, account_id, opts))
     return result
+
+
+def _state_outputs(result: DeployResult, state: AppState, plans: tuple[SchedulePlan, ...],
+                   account_id: pulumi.Output[str], opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Dicts and Queues, and the EventBridge schedules of ``schedule=`` functions (`infra.schedules`)."""
+    outputs: dict[str, Any] = {"state_table": state.table.name, "state_bucket": state.bucket.bucket, "schedules": {}}
+    if plans:
+        targets = {p.tag: result.functions[p.tag].lambda_function.alias.arn for p in plans}
+        schedules = AppSchedules(f"{result.plan.prefix}-schedules", AppSchedulesArgs(
+            prefix=result.plan.prefix, account_id=account_id, plans=plans, target_arns=targets), opts=opts)
+        outputs["schedules"] = schedules.outputs
+    return outputs
 
 
 def _outputs(result: DeployResult, calls: CallStore, secrets: Secrets, ctx: AppContext) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class ContainerEnv(NamedTuple):
     max_instances: int | None = None  # class instances (distinct parameter values) one environment keeps
     web_url: str | None = None  # the endpoint's public URL (for the user's code; the runtime does not need it)
     worker_task: str | None = None  # JSON worker task an ECS worker runs (set per task by the state machine)
+    state_table: str | None = None  # DynamoDB table of the app's Dicts and Queues (runtime.primitives.dynamodb)
+    state_bucket: str | None = None  # S3 bucket for Dict/Queue values over the state table's item limit
     volume_bucket: str | None = None  # S3 bucket of the app's Volumes (runtime.volumes.s3), one prefix each
 
     @classmethod
@@ -92,14 +94,12 @@ VARIABLES: dict[str, str] = {
     "max_instances": "TOOLKIT_MAX_INSTANCES",
     "web_url": "TOOLKIT_WEB_URL",
     "worker_task": "TOOLKIT_WORKER_TASK",
+    "state_table": "TOOLKIT_STATE_TABLE",
+    "state_bucket": "TOOLKIT_STATE_BUCKET",
     "volume_bucket": "TOOLKIT_VOLUME_BUCKET",
 }
 
 
-def variables(values: Mapping[str, V]) -> dict[str, V]:
-    """``{variable: value}`` for values given by field name, the values left as they are: infra
-    passes Pulumi outputs (resolved to text later), `ContainerEnv.to_environ` plain text."""
-    unknown = sorted(set(values) - set(VARIABLES))
 # Who sets what.  The deploy (infra, the image, the worker state machine) sets every field but these
 # knobs, which the runtime reads with a default and an operator may set on a function; and the
 # runtime reads every field but those written only for the user's code.
@@ -107,6 +107,10 @@ KNOBS = frozenset({"call_ttl_seconds", "request_budget_s", "stream_responses", "
 FOR_USER_CODE = frozenset({"web_url"})
 
 
+def variables(values: Mapping[str, V]) -> dict[str, V]:
+    """``{variable: value}`` for values given by field name, the values left as they are: infra
+    passes Pulumi outputs (resolved to text later), `ContainerEnv.to_environ` plain text."""
+    unknown = sorted(set(values) - set(VARIABLES))
     if unknown:
         raise ContainerEnvError(f"{unknown[0]!r} is not a container variable; add it to ContainerEnv "
                                 f"(runtime/environment.py) first. Known: {', '.join(VARIABLES)}")

@@ -16,6 +16,7 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
+from runtime.environment import ContainerEnv
 from toolkit import config
 from toolkit.exception import InvalidError
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BUCKET_ENV", "TABLE_ENV", "check_name", "state_db_path", "state_store"]
 
-TABLE_ENV, BUCKET_ENV = "TOOLKIT_STATE_TABLE", "TOOLKIT_STATE_BUCKET"
+TABLE_ENV, BUCKET_ENV = ContainerEnv.name("state_table"), ContainerEnv.name("state_bucket")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _lock = threading.Lock()
 _stores: dict[tuple[str, str], StateStore] = {}

@@ -27,6 +27,7 @@ from infra.components.lambda_function import (
     StreamingUrlArgs,
     lambda_log_group_name,
 )
+from infra.components.state import AppState, grant_state
 from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
 from infra.config import Settings
 from infra.dns import origin_domain, zone_for
@@ -61,6 +62,7 @@ class AppContext:
     subnet_ids: pulumi.Input[list[str]] | None
     capacity_providers: dict[str, pulumi.Output[str]]  # tag -> GPU capacity provider name
     capacity_ready: pulumi.Resource | None  # the cluster's capacity provider association
+    state: AppState | None = None  # the app's Dicts and Queues (infra/components/state.py)
 
     def arn(self, service: str, resource: str) -> pulumi.Output[str]:
         region = self.settings.region
@@ -170,6 +172,10 @@ class ToolkitFunction(pulumi.ComponentResource):
             "secret_arns": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
             "function_targets": ctx.function_targets(),
         })
+        if ctx.state is not None:  # Dicts and Queues (runtime.primitives.dynamodb) in the app's state table
+            self._set("state_table", ctx.state.table.name)
+            self._set("state_bucket", ctx.state.bucket.bucket)
+            grant_state(self, f"{name}-state-access", self.role, ctx.state)
         if plan.web is not None and plan.web.requires_proxy_auth:
             # Hashes only (sha256 of 256-bit secrets): what the gateway compares in constant time.
             self._set("proxy_tokens", json.dumps(ctx.settings.proxy_tokens, sort_keys=True))
