@@ -50,7 +50,7 @@ FAILURE_TIME_ATTR = "sfn_failed_at"  # ISO 8601, when MarkFailed ran
 # Where the Catch puts {"Error", "Cause"}: beside the input, which still carries call_id.
 _CAUGHT = "$.worker_error"
 WORKER_TASK_ENV = ContainerEnv.name("worker_task")  # the container contract: runtime/environment.py
-WORKER_COMMAND = ("python", "-m", "runtime.worker")
+WORKER_COMMAND = ("python", "-m", "runtime.entrypoints.worker_task")
 # An ECS task first waits for capacity (a GPU instance may boot from zero) and an image pull:
 # the function's timeout must not be eaten by that.
 ECS_START_ALLOWANCE = 600

@@ -61,6 +61,7 @@ from runtime.invocation import (
 from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, LambdaEvent, Scope
 from runtime.userapp import load_function
+from runtime.volumes.mounts import commit_all
 from runtime.worker import execute_stored_call, run_to_result
 
 log = logging.getLogger("toolkit.runtime")
@@ -260,7 +261,7 @@ def init() -> FunctionService:
 
 def shutdown() -> None:
     """Run lifespan shutdown, then the class instances' ``@exit`` hooks, and forget the service: on
-    SIGTERM (`runtime.lambda_loop`), at the end of an ECS worker task (`runtime.worker`), between tests."""
+    SIGTERM (`runtime.lambda_loop`), at the end of an ECS worker task (`runtime.entrypoints.worker_task`), between tests."""
     global _service
     service, _service = _service, None
     if service is None:
@@ -293,6 +294,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if reraise:
             raise
         return error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}", web=web)
+    finally:
+        commit_all()  # a Lambda can be discarded without notice: its volume writes are committed now
 
 
 def streams(event: Any) -> bool:

@@ -87,7 +87,7 @@ class WithHealth:
 def build_server_app(deployment: Deployment) -> ASGIApp:
     entry = deployment.function
     if not entry.is_web:
-        raise SystemExit(f"{entry.tag!r} is not a web function; ECS workers run `python -m runtime.worker`.")
+        raise SystemExit(f"{entry.tag!r} is not a web function; ECS workers run `python -m runtime.entrypoints.worker_task`.")
     app = load_function(deployment).web_app(deployment.web_spec)
     serving = ServingLoop()
     policy = deployment.gateway_policy("ecs")

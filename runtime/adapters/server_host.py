@@ -4,7 +4,7 @@ Every instance of a ``web_server`` method listens on the same port, so an enviro
 one at a time (an exclusive `runtime.instances.InstanceCache`) and must stop the current one
 before the next parameter set can have the port.  The user's function starts its server
 however it likes (a subprocess, a thread) and returns; only a process boundary makes that
-stoppable.  So each instance lives in ``python -m runtime.adapters.server_host PARAMS``, a
+stoppable.  So each instance lives in ``python -m runtime.entrypoints.server_host PARAMS``, a
 new session: it builds the object (parameters, ``@enter``), calls the method, waits for the
 port, and reports on a pipe; stopping it signals the whole process group, which takes the
 user's server with it (toolkit serve's web workers do the same, one per parameter set).
@@ -28,7 +28,7 @@ from typing import Any
 
 from runtime import params as codec
 from runtime.adapters.base import WebSpec
-from runtime.adapters.web_server import LOCAL_HOST, WebServerStartupError, build_web_server
+from runtime.adapters.web_server import LOCAL_HOST, WebServerStartupError
 from runtime.params import Params
 
 REPORT_FD_ENV = "TOOLKIT_HOST_REPORT_FD"
@@ -57,7 +57,7 @@ class HostedServer:
         read_fd, write_fd = os.pipe()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "runtime.adapters.server_host", encode_params(params)],
+                [sys.executable, "-m", "runtime.entrypoints.server_host", encode_params(params)],
                 stdin=subprocess.PIPE, start_new_session=True, pass_fds=(write_fd,),
                 env={**os.environ, REPORT_FD_ENV: str(write_fd)},
             )
@@ -116,43 +116,3 @@ def wait_until_closed(port: int, timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
-
-
-# -- the host process ---------------------------------------------------------------------------------
-
-def _report(message: dict[str, Any]) -> None:
-    fd = int(os.environ[REPORT_FD_ENV])
-    os.write(fd, (json.dumps(message) + "\n").encode())
-    os.close(fd)
-
-
-def main(argv: list[str]) -> int:
-    from runtime.deployment import load_deployment
-    from runtime.userapp import MethodFunction, load_function
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the @exit hooks below on a stop
-    params = decode_params(argv[1])
-    deployment = load_deployment()
-    spec = deployment.web_spec
-    try:
-        function = load_function(deployment)
-        assert isinstance(function, MethodFunction), "the host serves class methods only"
-        method = function.method
-        obj = method.instantiate(params)
-        build_web_server(method.method_of(obj), spec)  # starts the user's server, waits for its port
-    except Exception as exc:
-        _report({"error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    _report({"ready": True})
-    try:
-        sys.stdin.buffer.read()  # until the environment's server closes the pipe or goes away
-    finally:
-        method.run_exit_hooks(obj)
-    # the environment went away without stopping us: take the user's server down too
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    os.killpg(os.getpgid(0), signal.SIGTERM)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv))

@@ -2,7 +2,7 @@
 
 Every test runs a real entrypoint as a separate process, as the image does, and sends it a real
 SIGTERM: the Lambda loop (``python -m runtime.lambda_loop``, against the fake Runtime API), the
-ECS/GPU HTTP server (``python -m runtime.server``) and the ECS worker (``python -m runtime.worker``).
+ECS/GPU HTTP server (``python -m runtime.server``) and the ECS worker (``python -m runtime.entrypoints.worker_task``).
 The app's hooks append to files in a marker directory, and a gate file is the only thing that
 lets a hanging handler go on, so "the hook ran" and "the handler was still running" are facts
 read from files, never from timing.
@@ -327,7 +327,7 @@ def test_server_sigterm_closes_every_instance_of_a_class_web_method(spawn: Spawn
     assert {"instance-2-shutdown", "instance-3-shutdown", "exit-2", "exit-3"} <= deployed.marked()
 
 
-# -- ECS worker task: python -m runtime.worker ------------------------------------------------------------
+# -- ECS worker task: python -m runtime.entrypoints.worker_task-----------------------------------------------------------
 
 
 def start_worker(spawn: Spawn, deployed: Deployed, aws: Any, x: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -339,7 +339,7 @@ def start_worker(spawn: Spawn, deployed: Deployed, aws: Any, x: int) -> tuple[su
     task = json.dumps({"toolkit_event": "worker_task", "call_id": call_id, "function": "Model.predict"})
     store_env = {name: os.environ[name] for name in ("TOOLKIT_CALLS_TABLE", "TOOLKIT_PAYLOAD_BUCKET")}  # `aws` set them
     env = deployed.env("Model.predict", TOOLKIT_WORKER_TASK=task, **store_env)
-    return spawn("runtime.worker", env, deployed.root), call_id
+    return spawn("runtime.entrypoints.worker_task", env, deployed.root), call_id
 
 
 def test_worker_runs_exit_hooks_when_its_call_is_done(spawn: Spawn, deployed: Deployed, aws: Any) -> None:
