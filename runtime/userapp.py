@@ -30,6 +30,7 @@ from runtime.adapters.base import WebSpec
 from runtime.deployment import Deployment, DeploymentError
 from runtime.manifest import Source
 from runtime.types import ASGIApp
+from runtime.volumes.mounts import mount_deployed
 
 if TYPE_CHECKING:
     from runtime.instances import ClassMethod
@@ -117,6 +118,7 @@ class MethodFunction:
 def load_function(deployment: Deployment) -> UserFunction:
     """Import the user's code and find the function (or class method) the deployment's tag names."""
     entry = deployment.function
+    mount_deployed(entry, deployment.env)  # volumes appear before the user's module is imported
     module = import_source(deployment.source, deployment.env.app_root)
     target = _registered(module, deployment)
     if not entry.is_method:

@@ -14,15 +14,21 @@ allows it.  Where the path cannot be made (no permission, or something else is a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.volumes.base import VolumeError, VolumeStore
 
-__all__ = ["MountError", "commit_all", "link", "mount", "mounted", "unmount_all"]
+if TYPE_CHECKING:
+    from runtime.environment import ContainerEnv
+    from runtime.manifest import FunctionEntry
+
+__all__ = ["MountError", "commit_all", "link", "mount", "mount_deployed", "mounted", "unmount_all"]
 
 _lock = threading.Lock()
 _mounted: dict[str, tuple[VolumeStore, str]] = {}  # mount path -> (store, volume name)
@@ -46,6 +52,25 @@ def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool]]) -> None:
         link(path, store.working_copy(name))
         with _lock:
             _mounted[path] = (store, name)
+
+
+def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
+    """A deployed container's start: mount the function's volumes from the app's volume bucket,
+    and commit them when the process exits (ECS stops a task with SIGTERM, then exit).  A Lambda
+    may be frozen and discarded without notice, so its handler also commits after every
+    invocation (`commit_all`: a directory walk when nothing changed)."""
+    if not entry.volumes:
+        return
+    if not env.volume_bucket:
+        from runtime.environment import ContainerEnv as Env
+
+        raise MountError(f"{entry.tag} mounts volumes ({', '.join(m.name for m in entry.volumes)}) but "
+                         f"{Env.name('volume_bucket')} is not set in its environment; redeploy with `toolkit deploy` "
+                         "(infra sets it on every function that mounts a volume).")
+    from runtime.volumes.s3 import S3VolumeStore
+
+    mount(S3VolumeStore(env.volume_bucket), [(m.path, m.name, m.create_if_missing) for m in entry.volumes])
+    atexit.register(commit_all)
 
 
 def mounted(name: str) -> list[tuple[str, VolumeStore]]:

@@ -1,0 +1,271 @@
+"""`S3VolumeStore`: a deployed app's volumes, one prefix per volume in the app's volume bucket.
+
+Layout: ``volumes/<name>/.toolkit-volume`` marks that the volume exists; its files are objects
+``volumes/<name>/files/<path>``.  Per-volume prefixes are what IAM grants (infra/volumes.py).
+
+A container works on a copy, ``<cache>/<name>`` (``/tmp/toolkit-volumes/<bucket>`` by default:
+``/tmp`` is the only writable place in a Lambda).  ``reload`` pulls objects whose ETag changed since the last
+sync and removes files others deleted (unless edited here and not committed yet); ``commit``
+pushes files whose size or mtime changed since the last sync and deletes objects for files
+removed here.  Each file is one object, so concurrent writers of *different* files never lose
+each other's work; for the *same* file the last commit wins, as on the platform.  What was last
+synced is kept in ``<cache>/.sync/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from runtime.awsclients import client
+from runtime.volumes.base import CHUNK_BYTES, FileEntry, FileEntryType, VolumeError, clean_path
+
+__all__ = ["DEFAULT_CACHE", "PREFIX", "S3VolumeStore"]
+
+PREFIX = "volumes/"
+MARKER = ".toolkit-volume"
+DEFAULT_CACHE = "/tmp/toolkit-volumes"  # noqa: S108 - Lambda's only writable directory
+SyncState = dict[str, dict[str, Any]]  # path -> {"etag", "size", "mtime_ns"} as of the last sync
+
+
+class S3VolumeStore:
+    kind = "s3"
+
+    def __init__(self, bucket: str, *, cache: str | os.PathLike[str] | None = None, s3: Any = None) -> None:
+        self.bucket = bucket
+        self.cache = Path(cache) if cache is not None else Path(DEFAULT_CACHE) / bucket  # a copy per bucket
+        self.s3 = s3 if s3 is not None else client("s3")
+
+    def __repr__(self) -> str:
+        return f"S3VolumeStore({self.bucket!r})"
+
+    # -- keys ----------------------------------------------------------------------------------
+    @staticmethod
+    def files_prefix(name: str) -> str:
+        return f"{PREFIX}{name}/files/"
+
+    def _key(self, name: str, path: str) -> str:
+        return self.files_prefix(name) + clean_path(path)
+
+    def _objects(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every page of a listing (Contents and CommonPrefixes)."""
+        options = {"Bucket": self.bucket, "Prefix": prefix, **({"Delimiter": delimiter} if delimiter else {})}
+        yield from self.s3.get_paginator("list_objects_v2").paginate(**options)
+
+    def _remote(self, name: str) -> dict[str, tuple[str, int]]:
+        start = len(self.files_prefix(name))
+        return {obj["Key"][start:]: (obj["ETag"], obj["Size"])
+                for page in self._objects(self.files_prefix(name)) for obj in page.get("Contents", ())}
+
+    # -- volumes -------------------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        return self._head(f"{PREFIX}{name}/{MARKER}") is not None
+
+    def create(self, name: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=f"{PREFIX}{name}/{MARKER}", Body=b"{}")
+
+    def delete(self, name: str) -> bool:
+        if not self.exists(name):
+            return False
+        self._delete_prefix(f"{PREFIX}{name}/files/")
+        self.s3.delete_object(Bucket=self.bucket, Key=f"{PREFIX}{name}/{MARKER}")
+        return True
+
+    def names(self) -> list[str]:
+        found = [p["Prefix"][len(PREFIX):-1] for page in self._objects(PREFIX, "/")
+                 for p in page.get("CommonPrefixes", ())]
+        return sorted(n for n in found if self.exists(n))
+
+    # -- files ---------------------------------------------------------------------------------
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
+            return head
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def file_exists(self, name: str, path: str) -> bool:
+        key = self._key(name, path)
+        return self._head(key) is not None or any(
+            page.get("KeyCount", 0) for page in self._objects(key.rstrip("/") + "/"))
+
+    def listdir(self, name: str, path: str, recursive: bool) -> list[FileEntry]:
+        relative, start = clean_path(path), len(self.files_prefix(name))
+        head = self._head(self._key(name, path)) if relative else None
+        if head is not None:
+            return [FileEntry(relative, FileEntryType.FILE, int(head["LastModified"].timestamp()),
+                              head["ContentLength"])]
+        prefix = self.files_prefix(name) + (relative + "/" if relative else "")
+        entries: dict[str, FileEntry] = {}
+        for page in self._objects(prefix, None if recursive else "/"):
+            for obj in page.get("Contents", ()):
+                rel = obj["Key"][start:]
+                entries[rel] = FileEntry(rel, FileEntryType.FILE, int(obj["LastModified"].timestamp()), obj["Size"])
+                for parent in _parents(rel, relative) if recursive else ():
+                    entries.setdefault(parent, FileEntry(parent, FileEntryType.DIRECTORY, 0, 0))
+            for common in page.get("CommonPrefixes", ()):
+                rel = common["Prefix"][start:].rstrip("/")
+                entries[rel] = FileEntry(rel, FileEntryType.DIRECTORY, 0, 0)
+        if not entries and relative:
+            raise FileNotFoundError(f"No file or directory {path!r} in volume {name!r} "
+                                    f"(see `toolkit volume ls {name}`).")
+        return sorted(entries.values(), key=lambda e: e.path)
+
+    def read(self, name: str, path: str) -> Iterator[bytes]:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self._key(name, path))["Body"]
+        except self.s3.exceptions.NoSuchKey:
+            raise FileNotFoundError(f"No file {path!r} in volume {name!r} (see `toolkit volume ls {name}`).") from None
+        return _stream(body)
+
+    def write(self, name: str, path: str, source: BinaryIO) -> int:
+        counted = _Counting(source)
+        # upload_fileobj: multipart above 8 MiB, so any size streams without being held in memory
+        self.s3.upload_fileobj(counted, self.bucket, self._key(name, clean_path(path, allow_root=False)))
+        return counted.count
+
+    def remove(self, name: str, path: str, recursive: bool) -> None:
+        key = self._key(name, clean_path(path, allow_root=False))
+        if self._head(key) is not None:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+            return
+        keys = [obj["Key"] for page in self._objects(key + "/") for obj in page.get("Contents", ())]
+        if not keys:
+            raise FileNotFoundError(f"No file or directory {path!r} in volume {name!r} to remove.")
+        if not recursive:
+            raise VolumeError(f"{path!r} in volume {name!r} is a directory that is not empty; pass recursive=True "
+                              "(CLI: `toolkit volume rm -r`) to remove it all.")
+        self._delete_keys(keys)
+
+    def copy(self, name: str, source: str, destination: str, recursive: bool) -> None:
+        src, dst = self._key(name, source), self._key(name, destination)
+        dst_is_dir = destination.endswith("/") or self._head(dst) is None and self.file_exists(name, destination)
+        if self._head(src) is not None:
+            target = f"{dst.rstrip('/')}/{src.rsplit('/', 1)[-1]}" if dst_is_dir else dst
+            self.s3.copy({"Bucket": self.bucket, "Key": src}, self.bucket, target)  # managed: any size
+            return
+        keys = [obj["Key"] for page in self._objects(src + "/") for obj in page.get("Contents", ())]
+        if not keys:
+            raise FileNotFoundError(f"No file or directory {source!r} in volume {name!r} to copy.")
+        if not recursive:
+            raise VolumeError(f"{source!r} in volume {name!r} is a directory; pass recursive=True to copy it.")
+        base = f"{dst.rstrip('/')}/{src.rsplit('/', 1)[-1]}" if dst_is_dir else dst.rstrip("/")
+        for key in keys:
+            self.s3.copy({"Bucket": self.bucket, "Key": key}, self.bucket, base + key[len(src):])
+
+    def _delete_prefix(self, prefix: str) -> None:
+        self._delete_keys([obj["Key"] for page in self._objects(prefix) for obj in page.get("Contents", ())])
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = [{"Key": k} for k in keys[i:i + 1000]]
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    # -- the container's working copy ----------------------------------------------------------
+    def working_copy(self, name: str) -> Path:
+        directory = self.cache / name
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def _state_path(self, name: str) -> Path:
+        return self.cache / ".sync" / f"{name}.json"
+
+    def _load_state(self, name: str) -> SyncState:
+        try:
+            state: SyncState = json.loads(self._state_path(name).read_text())
+            return state
+        except FileNotFoundError:
+            return {}
+
+    def _save_state(self, name: str, state: SyncState) -> None:
+        path = self._state_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(".tmp")
+        temp.write_text(json.dumps(state))
+        os.replace(temp, path)
+
+    def reload(self, name: str) -> None:
+        """Pull what others committed since this copy's last sync."""
+        directory, state, remote = self.working_copy(name), self._load_state(name), self._remote(name)
+        for rel, (etag, _size) in remote.items():
+            known, local = state.get(rel), directory / rel
+            if known is not None and known["etag"] == etag and local.exists():
+                continue  # unchanged remotely: keep the local file (committed or edited here)
+            self._download(self.files_prefix(name) + rel, local)
+            state[rel] = _synced(local, etag)
+        for rel in set(state) - set(remote):
+            local = directory / rel
+            if local.exists() and _unchanged(local, state[rel]):
+                local.unlink()  # deleted by someone else's commit
+            del state[rel]
+        self._save_state(name, state)
+
+    def commit(self, name: str) -> None:
+        """Push what changed in this copy since its last sync."""
+        directory, state = self.working_copy(name), self._load_state(name)
+        present: set[str] = set()
+        for local in (p for p in directory.rglob("*") if p.is_file()):
+            rel = local.relative_to(directory).as_posix()
+            present.add(rel)
+            if rel in state and _unchanged(local, state[rel]):
+                continue
+            key = self.files_prefix(name) + rel
+            self.s3.upload_file(str(local), self.bucket, key)
+            state[rel] = _synced(local, self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
+        gone = sorted(set(state) - present)
+        self._delete_keys([self.files_prefix(name) + rel for rel in gone])
+        for rel in gone:
+            del state[rel]
+        self._save_state(name, state)
+
+    def _download(self, key: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".toolkit-tmp-", dir=local.parent)
+        os.close(fd)
+        try:
+            self.s3.download_file(self.bucket, key, temp)
+            os.replace(temp, local)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+def _parents(rel: str, under: str) -> list[str]:
+    parts = rel.split("/")[:-1]
+    parents = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    return [p for p in parents if len(p) > len(under)]
+
+
+def _synced(local: Path, etag: str) -> dict[str, Any]:
+    stat = local.stat()
+    return {"etag": etag, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _unchanged(local: Path, known: dict[str, Any]) -> bool:
+    stat = local.stat()
+    return bool(stat.st_size == known["size"] and stat.st_mtime_ns == known["mtime_ns"])
+
+
+def _stream(body: Any) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(CHUNK_BYTES)
+    finally:
+        body.close()
+
+
+class _Counting:
+    """A read-only file wrapper that counts the bytes read through it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source, self.count = source, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.count += len(data)
+        return data
