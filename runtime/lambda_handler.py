@@ -62,7 +62,6 @@ from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, LambdaEvent, Scope
 from runtime.userapp import load_function
 from runtime.volumes.mounts import commit_all
-from runtime.volumes.mounts import commit_all
 from runtime.worker import execute_stored_call, run_to_result
 
 log = logging.getLogger("toolkit.runtime")
@@ -295,8 +294,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         if reraise:
             raise
         return error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}", web=web)
-    finally:
-        commit_all()  # a Lambda can be discarded without notice: its volume writes are committed now
     finally:
         commit_all()  # a Lambda can be discarded without notice: its volume writes are committed now
 
