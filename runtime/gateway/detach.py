@@ -17,8 +17,8 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from runtime.callstore.base import CallStatus, CallStore, new_call_id
-from runtime.gateway.budget import result_location, wait_for_finish
-from runtime.gateway.middleware import _finished_response, _see_other, text_response
+from runtime.gateway.budget import wait_for_finish
+from runtime.gateway.middleware import finished_response, see_other, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.serialization import serialize, serialize_error
 
@@ -81,10 +81,6 @@ class DetachedCalls:
         if record is None or record.function != function:
             return text_response(404, f"No call {call_id!r} for this endpoint.")
         if record.status.finished:
-            return _finished_response(record)
+            return finished_response(record)
         return see_other(request, call_id)
 
-
-def see_other(request: HTTPRequestRecord, call_id: str) -> HTTPResponseRecord:
-    """``303 See Other`` to the request's own URL plus the result parameter."""
-    return _see_other(result_location(request, call_id))

@@ -137,9 +137,9 @@ class Gateway:
         if record is None or record.function != self.policy.function:
             await reject(scope, send, Rejection(404, f"No call {call_id!r} for this endpoint."))
         elif record.status.finished:
-            await send_record(send, _finished_response(record))
+            await send_record(send, finished_response(record))
         else:
-            await send_record(send, _see_other(result_location(request, call_id)))
+            await send_record(send, see_other(request, call_id))
 
 
 _NO_TOKENS = type("_NoTokens", (), {"stored_hash": lambda self, token_id: None})()
@@ -191,15 +191,20 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _finished_response(record: CallRecord) -> HTTPResponseRecord:
+def finished_response(record: CallRecord) -> HTTPResponseRecord:
+    """What a finished detached call answers: its response, or a 500 that says why there is none."""
     value = deserialize(record.result) if record.result is not None else None
     if record.status is CallStatus.DONE and isinstance(value, HTTPResponseRecord):
         return value
     detail = f"{value.type_name}: {value.message}" if isinstance(value, RemoteError) else "no response recorded"
+    if isinstance(value, RemoteError) and value.type_name.endswith("CallLostError"):
+        return text_response(500, f"The endpoint's call was lost before it finished ({detail}).")
     return text_response(500, f"The endpoint's function failed ({detail}).")
 
 
-def _see_other(location: str) -> HTTPResponseRecord:
+def see_other(request: HTTPRequestRecord, call_id: str) -> HTTPResponseRecord:
+    """``303 See Other`` to the request's own URL plus the result parameter (always same-origin)."""
+    location = result_location(request, call_id)
     record = text_response(303, f"Still running; the result will be at {location}")
     record.headers.append((b"location", location.encode("latin-1")))
     return record
