@@ -178,35 +178,37 @@ class RelayCycle:
             self.protocol.close()
 
     # -- start ------------------------------------------------------------------------------------
-    @_concluding
     def start(self) -> None:
-        gateway, endpoint = self.gateway, self.endpoint
-        self.protocol.responding = self
-        for name, value in self.scope["headers"]:
-            if name == b"transfer-encoding":
-                self.chunked_in = True
-            elif name == b"content-length" and self.length is None:
-                self.length = int(value)
-        self.path = request_path(self.url)
-        if self.path is None:  # CONNECT's authority-form, a port over 65535: nothing to forward
-            self.conclude(text_response(400, f"The request target {self.url.decode('latin-1')!r} is not "
-                                             "a path or an absolute http URL; send e.g. GET /path."))
-            return
-        rejection = gateway.admit(endpoint, self.scope)
-        if rejection is not None:
-            self.conclude(rejection_response(rejection))
-            return
-        try:
-            acquired = gateway.try_acquire(endpoint, self.query)
-        except Exception as exc:  # noqa: BLE001 - InvalidError / WorkerStartError: the client gets the message
-            self.conclude(gateway.failure(endpoint, exc))
-            return
-        gateway.budgets.add(gateway.limits.budget, self, self.budget_spent)
-        conn = acquired[1].upstream.idle_connection() if acquired is not None else None
-        if acquired is not None and conn is not None:
-            self.send(acquired[0], acquired[1], conn)
-        else:
-            self.run(self.start_later(acquired))
+        try:  # (inline here rather than @_concluding: called for every request)
+            gateway, endpoint = self.gateway, self.endpoint
+            self.protocol.responding = self
+            for name, value in self.scope["headers"]:
+                if name == b"transfer-encoding":
+                    self.chunked_in = True
+                elif name == b"content-length" and self.length is None:
+                    self.length = int(value)
+            self.path = request_path(self.url)
+            if self.path is None:  # CONNECT's authority-form, a port over 65535: nothing to forward
+                self.conclude(text_response(400, f"The request target {self.url.decode('latin-1')!r} is not "
+                                                 "a path or an absolute http URL; send e.g. GET /path."))
+                return
+            rejection = gateway.admit(endpoint, self.scope)
+            if rejection is not None:
+                self.conclude(rejection_response(rejection))
+                return
+            try:
+                acquired = gateway.try_acquire(endpoint, self.query)
+            except Exception as exc:  # noqa: BLE001 - InvalidError / WorkerStartError: the client gets the message
+                self.conclude(gateway.failure(endpoint, exc))
+                return
+            gateway.budgets.add(gateway.limits.budget, self, self.budget_spent)
+            conn = acquired[1].upstream.idle_connection() if acquired is not None else None
+            if acquired is not None and conn is not None:
+                self.send(acquired[0], acquired[1], conn)
+            else:
+                self.run(self.start_later(acquired))
+        except Exception as exc:  # noqa: BLE001 - see _concluding
+            self.crashed(exc)
 
     @property
     def query(self) -> bytes:
@@ -299,11 +301,13 @@ class RelayCycle:
         else:
             self.conn.write(self.frame(chunk))
 
-    @_concluding
     def request_done(self) -> None:
-        self.body_done = True
-        if self.conn is not None and self.upstream is UpstreamSide.SENT and self.chunked_in:
-            self.conn.write(LAST_CHUNK)
+        try:  # (inline here rather than @_concluding: called for every request)
+            self.body_done = True
+            if self.conn is not None and self.upstream is UpstreamSide.SENT and self.chunked_in:
+                self.conn.write(LAST_CHUNK)
+        except Exception as exc:  # noqa: BLE001 - see _concluding
+            self.crashed(exc)
 
     def body_too_large(self) -> None:
         limits = self.gateway.limits
@@ -327,26 +331,28 @@ class RelayCycle:
         elif not self.body_done:
             self.protocol.pause_reading()
 
-    @_concluding
     def upstream_event(self) -> None:
-        message = self.message
-        if message is None or self.upstream is not UpstreamSide.SENT:
-            return
-        if not message.head_done:
-            if message.error is not None:
-                self.head_failed(message.error)
-            return
-        client = self.client
-        if client is ClientSide.DETACHED:
-            self.collect(message)
-        elif client is ClientSide.WAITING:
-            head = self.relay_head(message)
-            if head is not None:
-                self.relay_body(message, head)  # the usual response goes out whole, in one write
-        elif client is ClientSide.GONE:
-            self.drop(message)
-        elif client is ClientSide.RESPONDING and not self.client_paused:
-            self.relay_body(message, [])
+        try:  # (inline here rather than @_concluding: called for every request)
+            message = self.message
+            if message is None or self.upstream is not UpstreamSide.SENT:
+                return
+            if not message.head_done:
+                if message.error is not None:
+                    self.head_failed(message.error)
+                return
+            client = self.client
+            if client is ClientSide.WAITING:
+                head = self.relay_head(message)
+                if head is not None:
+                    self.relay_body(message, head)  # the usual response goes out whole, in one write
+            elif client is ClientSide.DETACHED:
+                self.collect(message)
+            elif client is ClientSide.GONE:
+                self.drop(message)
+            elif client is ClientSide.RESPONDING and not self.client_paused:
+                self.relay_body(message, [])
+        except Exception as exc:  # noqa: BLE001 - see _concluding
+            self.crashed(exc)
 
     def head_failed(self, error: UpstreamError) -> None:
         conn = self.conn

@@ -47,6 +47,9 @@ PRIVATE_NAMES: dict[str, tuple[str, ...]] = {
     "FlowControl attributes": ("read_paused", "pause_reading", "resume_reading"),
     "module names": ("httptools_impl.STATUS_LINE", "flow_control.FlowControl"),
 }
+_Uvicorn = HttpToolsProtocol  # its methods called directly on hot paths: no super() object per request
+_UvicornCycle = httptools_impl.RequestResponseCycle
+_HEAD, _BODY, _WAITING = Phase.HEAD, Phase.BODY, Phase.WAITING  # (an Enum member lookup costs several times a global's)
 LINGER_S = 1.0  # how long a refused connection is read (and dropped) so that its 503 is not lost to a reset
 MAX_LINGERING = 64  # past this many at once, a refused connection is closed at once
 
@@ -74,10 +77,13 @@ def _has(group: str, name: str) -> bool:
     owner = {"HttpToolsProtocol attributes": HttpToolsProtocol,
              "RequestResponseCycle attributes": httptools_impl.RequestResponseCycle,
              "FlowControl attributes": FlowControl}[group]
-    if hasattr(owner, name):
-        return True
-    # instance attributes: assigned somewhere in the class's own code
-    return f"self.{name} =" in inspect.getsource(owner) or f"self.{name}:" in inspect.getsource(owner)
+    return hasattr(owner, name) or name in _attribute_names(owner)  # a method, or an instance attribute
+
+
+def _attribute_names(cls: type) -> set[str]:
+    """The attribute names the class's own methods use (their code objects' ``co_names``): where
+    uvicorn sets its instance attributes (no source is read: this runs at every serve start)."""
+    return set().union(*(f.__code__.co_names for f in vars(cls).values() if inspect.isfunction(f)))
 
 
 # -- writes gathered per turn; a worker's protocol ------------------------------------------------
@@ -215,7 +221,9 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
         self.flow.pause_reading()
 
     def resume_reading(self) -> None:
-        self.flow.resume_reading()
+        flow = self.flow
+        if flow.read_paused:  # (the usual case, not paused, costs no call)
+            flow.resume_reading()
 
     def send_continue(self) -> None:
         """Ask for the request body (``Expect: 100-continue``); the client's body clock starts now."""
@@ -277,8 +285,12 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
             if len(data) > room:
                 self._past_head_room(data, room)
                 return
-        clock.read(len(data), self.loop.time())
-        super().data_received(data)
+        if clock.phase is _BODY:
+            clock.body_bytes += len(data)
+            clock.last_read = self.loop.time()
+        else:
+            clock.head_bytes += len(data)
+        _Uvicorn.data_received(self, data)
 
     def _past_head_room(self, data: bytes, room: int) -> None:
         """Feed no more head than the cap allows: 431 if the head is not whole by then."""
@@ -294,12 +306,17 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
 
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.clock.head(self.loop.time())
+        _Uvicorn.on_message_begin(self)
+        if self.clock.phase is not _HEAD:
+            self.clock.head(self.loop.time())
 
     def on_headers_complete(self) -> None:
-        parser = self.parser
-        self.clock.body(self.loop.time()) if not self.expect_100_continue else self.clock.waiting()
+        parser, clock = self.parser, self.clock
+        if self.expect_100_continue:
+            clock.waiting()  # the client waits for "100 Continue" (`send_continue`) before its body
+        else:  # `ReadClock.body`, inline: every request passes here
+            clock.phase, clock.body_bytes = _BODY, 0
+            clock.body_start = clock.last_read = self.loop.time()
         if parser.should_upgrade() and self._should_upgrade():
             super().on_headers_complete()  # a WebSocket handshake: uvicorn hands it to the ASGI app
             return
@@ -331,12 +348,13 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
             relayed.request_body(body)
 
     def on_message_complete(self) -> None:
-        self.clock.waiting()
-        relayed = _relayed(self.cycle)
-        if relayed is None:
-            super().on_message_complete()
+        clock = self.clock  # `ReadClock.waiting`, inline: every request passes here
+        clock.phase, clock.head_bytes = _WAITING, 0
+        cycle: Any = self.cycle
+        if cycle is None or isinstance(cycle, _UvicornCycle):
+            _Uvicorn.on_message_complete(self)
         else:
-            relayed.request_done()
+            cycle.request_done()
 
     # -- refusals ------------------------------------------------------------------------------
     def send_400_response(self, msg: str) -> None:
@@ -373,7 +391,7 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
             return
         if self.responding is not None and self.responding.response_complete:
             self.responding = None
-        super().on_response_complete()
+        _Uvicorn.on_response_complete(self)
 
     # -- the client's write buffer ----------------------------------------------------------------
     def pause_writing(self) -> None:
@@ -389,7 +407,7 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
 
 def _relayed(cycle: object) -> RelayedRequest | None:
     """``cycle`` when it is a relayed request (not uvicorn's own cycle, nor none)."""
-    if cycle is None or isinstance(cycle, httptools_impl.RequestResponseCycle):
+    if cycle is None or isinstance(cycle, _UvicornCycle):
         return None
     return cast(RelayedRequest, cycle)
 
