@@ -74,6 +74,7 @@ class FunctionPlan:
     # GPU task's share of its instance. None when it never runs on ECS.
     task_size: tuple[int, int] | None = None
     architecture: str = "x86_64"  # Lambda's name for it; GPU instances are x86_64 only
+    volumes: tuple[str, ...] = ()  # names of the volumes it mounts (infra/components/volumes.py)
 
     @property
     def worker(self) -> Worker:
@@ -134,6 +135,10 @@ class AppPlan:
     @property
     def needs_ecs(self) -> bool:
         return any(f.worker == "ecs" or f.has_service for f in self.functions)
+
+    @property
+    def needs_volumes(self) -> bool:
+        return any(f.volumes for f in self.functions)
 
     @property
     def needs_alb(self) -> bool:
@@ -217,6 +222,7 @@ def _plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) ->
         secrets=tuple(s.name for s in fn.secrets),
         web=_web(fn, settings.base_domain),
         architecture="x86_64" if gpu else settings.architecture,
+        volumes=tuple(sorted({m.name for m in fn.volumes})),
     )
 
 

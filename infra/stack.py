@@ -28,6 +28,7 @@ from infra.components.registry import Registry, RegistryArgs
 from infra.components.schedules import AppSchedules, AppSchedulesArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.state import AppState, AppStateArgs
+from infra.components.volumes import AppVolumes, AppVolumesArgs
 from infra.config import ConfigError, Settings
 from infra.plan import AppPlan, plan_app
 from infra.policies import ecr_arn_from_image
@@ -193,6 +194,8 @@ def deploy(settings: Settings) -> DeployResult:
         settings=settings, app=app, account_id=account_id, calls=calls, secret_arns=secrets.arns, zones=zones,
         us_east_1=providers.us_east_1, wildcard_cert_arn=_wildcard_certificate(settings, app, zones, providers),
         platform=None, subnet_ids=None, capacity_providers={}, capacity_ready=None, state=state,
+        volumes=AppVolumes(f"{app.prefix}-volumes", AppVolumesArgs(prefix=app.prefix), opts=opts)
+        if app.needs_volumes else None,
     )
     if app.needs_ecs:
         _platform(ctx, registry, providers, opts)
@@ -202,6 +205,7 @@ def deploy(settings: Settings) -> DeployResult:
         result.functions[fn.tag] = ToolkitFunction(fn.name, args, opts=opts)
     result.outputs.update(_outputs(result, calls, secrets, ctx))
     result.outputs.update(_state_outputs(result, state, schedules, account_id, opts))
+    result.outputs["volume_bucket"] = ctx.volumes.bucket.bucket if ctx.volumes else None
     return result
 
 

@@ -28,6 +28,7 @@ from infra.components.lambda_function import (
     lambda_log_group_name,
 )
 from infra.components.state import AppState, grant_state
+from infra.components.volumes import AppVolumes, grant_volumes
 from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
 from infra.config import Settings
 from infra.dns import origin_domain, zone_for
@@ -63,6 +64,7 @@ class AppContext:
     capacity_providers: dict[str, pulumi.Output[str]]  # tag -> GPU capacity provider name
     capacity_ready: pulumi.Resource | None  # the cluster's capacity provider association
     state: AppState | None = None  # the app's Dicts and Queues (infra/components/state.py)
+    volumes: AppVolumes | None = None  # the app's volume bucket, when a function mounts one
 
     def arn(self, service: str, resource: str) -> pulumi.Output[str]:
         region = self.settings.region
@@ -176,6 +178,9 @@ class ToolkitFunction(pulumi.ComponentResource):
             self._set("state_table", ctx.state.table.name)
             self._set("state_bucket", ctx.state.bucket.bucket)
             grant_state(self, f"{name}-state-access", self.role, ctx.state)
+        if plan.volumes and ctx.volumes is not None:  # only functions that mount a volume change
+            self._set("volume_bucket", ctx.volumes.bucket.bucket)
+            grant_volumes(self, f"{name}-volume-access", self.role, ctx.volumes, plan.volumes)
         if plan.web is not None and plan.web.requires_proxy_auth:
             # Hashes only (sha256 of 256-bit secrets): what the gateway compares in constant time.
             self._set("proxy_tokens", json.dumps(ctx.settings.proxy_tokens, sort_keys=True))

@@ -1,0 +1,91 @@
+"""Volumes on AWS: one private, encrypted S3 bucket per app; each volume is a prefix in it.
+
+Why S3 prefixes, not EFS or S3 Files (docs/volumes.md has the whole trade-off): a mounted file
+system puts a Lambda in a VPC, which takes away its default internet path (then NAT or
+endpoints: cost), and Lambda mounts only under ``/mnt``.  An S3 prefix synced at reload/commit
+(`runtime.volumes.s3`) needs no VPC, so functions keep their network, a function without volumes
+changes in nothing, the laptop CLI reaches the same data, and IAM can grant each function
+exactly the volumes it mounts (a prefix each, `volume_access_policy`).
+
+The bucket holds user data: ``toolkit destroy`` keeps it (``retain_on_delete``, no
+``force_destroy``) unless ``--delete-volumes`` empties and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components import child, to_json
+
+__all__ = ["AppVolumes", "AppVolumesArgs", "grant_volumes", "volume_access_policy", "volume_prefix"]
+
+
+def volume_prefix(name: str) -> str:
+    """The keys of volume ``name`` (`runtime.volumes.s3.PREFIX`): its marker and its files."""
+    return f"volumes/{name}/"
+
+
+@dataclass
+class AppVolumesArgs:
+    prefix: str  # the app's <app>-<stack>: the bucket's name starts with it
+
+
+class AppVolumes(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+
+    def __init__(self, name: str, args: AppVolumesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toolkit:volumes:AppVolumes", name, None, opts)
+        kept = child(self, retain_on_delete=True)  # destroy leaves the data (toolkit destroy --delete-volumes)
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket_prefix=f"{args.prefix[:40]}-volumes-",
+                                    force_destroy=False, opts=kept)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-private", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=kept,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-sse", bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}],
+            opts=kept,
+        )
+        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id,
+                            policy=to_json(self.bucket.arn.apply(_tls_only)), opts=kept)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-uploads", bucket=self.bucket.id,
+            rules=[{"id": "abort-uploads", "status": "Enabled", "filter": {"prefix": ""},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
+            opts=kept,
+        )
+        self.register_outputs({"bucket_name": self.bucket.bucket})
+
+
+def _tls_only(bucket_arn: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+
+
+def volume_access_policy(bucket_arn: str, names: Sequence[str]) -> dict[str, Any]:
+    """What `runtime.volumes.s3` does for a container, on the volumes it mounts and nothing else."""
+    prefixes = [volume_prefix(n) for n in sorted(set(names))]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn],
+             "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+            {"Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+             "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
+        ],
+    }
+
+
+def grant_volumes(parent: pulumi.Resource, name: str, role: aws.iam.Role, volumes: AppVolumes,
+                  names: Sequence[str]) -> aws.iam.RolePolicy:
+    """Let ``role`` (a function's) use the volumes it mounts: `volume_access_policy` on its own."""
+    document = volumes.bucket.arn.apply(lambda arn: volume_access_policy(arn, names))
+    return aws.iam.RolePolicy(name, role=role.id, policy=to_json(document), opts=child(parent))
