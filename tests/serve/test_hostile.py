@@ -26,7 +26,7 @@ from serve.rawhttp import RawConnection, RawResponse, request
 from serve.serving import APPS, Served, served, wait_for
 
 from toolkit.exception import InvalidError
-from toolkit.serve.guard import FDS_RESERVED, ClientLimits
+from toolkit.serve.guard import FDS_RESERVED, ClientLimits, ReadClock
 
 LABEL = "guarded-site"
 ANSWER_WITHIN_S = 10  # every read in this module: a hang fails the test instead of stalling the suite
@@ -326,3 +326,24 @@ def test_kill_9_of_a_worker_mid_request_is_a_500_and_the_endpoint_keeps_serving(
     healthy(server, host)
     assert exchange(server, request("GET", "/sleep", host)).status == 200
 
+
+
+# -- the read clock, by itself ------------------------------------------------------------------------
+def test_the_read_clock_does_not_count_time_the_gateway_stopped_reading() -> None:
+    limits = ClientLimits(header_timeout=10, body_timeout=4, min_body_rate=100, body_grace=2)
+    clock = ReadClock(limits, now=0)
+    assert clock.expired(9.9) is None and clock.expired(10) is not None  # the first head: 10 s from the opening
+    clock.body(now=1)
+    clock.read(1000, now=1.5)  # 1,000 bytes: enough for 10 s at 100 bytes/s
+    assert clock.expired(5.4) is None
+    assert "stopped arriving: nothing for 4 s" in (clock.expired(5.5) or "")
+    clock.pause(now=5)  # the gateway stopped reading (a slow worker): no deadline runs
+    assert clock.expired(100) is None
+    clock.resume(now=100)  # the 95 s paused are added to every deadline
+    assert clock.expired(100.4) is None and clock.expired(100.5) is not None
+    for now in (100.2, 103.0, 105.9):  # still reading, but slowly: 1,030 bytes are 10.3 s' worth at 100 bytes/s,
+        clock.read(10, now)               # from the body's start (1 s, moved to 96 s by the pause)
+    assert clock.expired(106.2) is None
+    assert "arrived too slowly" in (clock.expired(106.4) or "")
+    clock.waiting()  # the request is read: none of these limits apply
+    assert clock.expired(1e9) is None
