@@ -202,3 +202,27 @@ def test_localstack_that_does_not_answer(fake_pulumi: FakePulumi, tmp_path: Path
     images = write_images(tmp_path / "images.json", {"square": DIGEST_A, "countdown": DIGEST_B})
     assert_one_line_error(fake_pulumi.run("deploy", "examples/hello.py", "--target", "localstack", "--images",
                                           str(images)), f"LocalStack is not answering at {url}", "LOCALSTACK_ENDPOINT")
+
+
+def _pulumi_glob(glob: str) -> Any:
+    """Pulumi's --target glob as its engine compiles it (UrnTargets.getMatcher in pulumi/pulumi's
+    pkg/resource/deploy): `**` any characters, `*` any but `:`, the rest literal."""
+    import re
+
+    segments = ("[^:]*".join(re.escape(part) for part in seg.split("*")) for seg in glob.split("**"))
+    return re.compile("^" + ".*".join(segments) + "$")
+
+
+def test_registry_targets_match_the_repository_and_nothing_that_could_be_deleted() -> None:
+    from toolkit.deploy.state import registry_targets
+
+    head = "urn:pulumi:main-eu-west-1::toolkit-hello::"
+    targeted = [head + "toolkit:registry:Registry$aws:ecr/repository:Repository::hello-main-eu-west-1-registry-repo",
+                head + "toolkit:registry:Registry::hello-main-eu-west-1-registry",
+                head + "pulumi:providers:aws::hello-main-eu-west-1-aws"]
+    untouched = [head + "toolkit:function:ToolkitFunction$aws:lambda/function:Function::hello-main-square",
+                 head + "toolkit:calls:CallStore$aws:dynamodb/table:Table::hello-main-calls",
+                 "urn:pulumi:main-us-west-2::toolkit-hello::toolkit:registry:Registry::hello-main-us-west-2-registry"]
+    globs = [_pulumi_glob(g) for g in registry_targets("main-eu-west-1", "toolkit-hello")]
+    assert all(any(g.match(urn) for g in globs) for urn in targeted)
+    assert not any(g.match(urn) for g in globs for urn in untouched)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ECR_REPOSITORY", "StackState", "StateResource", "registry_targets"]
+__all__ = ["ECR_REPOSITORY", "REGISTRY_COMPONENT", "StackState", "StateResource", "registry_targets"]
 
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 _BOOKKEEPING = ("pulumi:pulumi:Stack", "pulumi:providers:")
@@ -55,10 +55,18 @@ class StackState:
         return None
 
 
+REGISTRY_COMPONENT = "toolkit:registry:Registry"  # infra/components/registry.py
+
+
 def registry_targets(stack: str, project: str) -> list[str]:
-    """``--target`` URNs that restrict an update to the image repository (any parent component).
+    """``--target`` URN globs that restrict an update to the image repository, its parent
+    component and the AWS providers it is created with (Pulumi's globs: ``**`` any characters,
+    ``*`` any but ``:``).
 
     A targeted update creates, updates or deletes nothing outside its targets, so the
-    registry-only program can run on a stack that already holds other resources.
+    registry-only program can run on a stack that already holds other resources.  The parent
+    and the providers are targeted too: an untargeted parent or provider that does not exist
+    yet would leave the repository nothing to be created under.
     """
-    return [f"urn:pulumi:{stack}::{project}::**{ECR_REPOSITORY}::*"]
+    head = f"urn:pulumi:{stack}::{project}::"
+    return [f"{head}**{ECR_REPOSITORY}::*", f"{head}{REGISTRY_COMPONENT}::*", f"{head}**pulumi:providers:aws::*"]
