@@ -36,7 +36,8 @@ APP = textwrap.dedent(f"""
 
     import toolkit
 
-    image = toolkit.Image.debian_slim().pip_install("starlette=={PIN}").apt_install("curl")
+    image = (toolkit.Image.debian_slim().pip_install("starlette=={PIN}").apt_install("curl")
+             .add_local_file("note.txt", "/app/note.txt").workdir("/app"))
     with image.imports():
         import starlette
 
@@ -46,7 +47,9 @@ APP = textwrap.dedent(f"""
     @app.function()
     @toolkit.fastapi_endpoint()
     def version():
-        return {{"starlette": starlette.__version__, "prefix": sys.prefix,
+        with open("note.txt") as f:  # relative to the image's workdir, mirrored locally
+            note = f.read()
+        return {{"starlette": starlette.__version__, "prefix": sys.prefix, "note": note,
                  "deferred": [type(e).__name__ for e in image.import_errors]}}
 
 
@@ -68,6 +71,7 @@ def toolkit_run(app_dir: Path, home: Path, *args: str) -> subprocess.CompletedPr
 @pytest.fixture
 def app_dir(tmp_path: Path) -> Path:
     (tmp_path / "envs_app.py").write_text(APP)
+    (tmp_path / "note.txt").write_text("from the workdir")
     return tmp_path
 
 
@@ -112,6 +116,7 @@ def test_serve_answers_from_the_images_environment(app_dir: Path, tmp_path: Path
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["starlette"] == PIN and body["deferred"] == []  # imports() are real in the image's environment
+    assert body["note"] == "from the workdir"
     assert Path(body["prefix"]).parent == home / "envs"
     output = log.read_text()
     assert output.count("apt_install(curl)") == 1 and "toolkit serve --containers" in output
@@ -221,13 +226,13 @@ def test_workers_launch_in_the_env_and_a_failed_reload_keeps_it(tmp_path: Path) 
     image = toolkit.Image.debian_slim().pip_install(f"starlette=={PIN}")
     try:
         [env] = use_local_envs(manifest(image), tmp_path, tmp_path / "home", lambda _line: None)
-        python, launched, extra = interpreters.worker_launch(target)
+        python, launched, extra, cwd = interpreters.worker_launch(target)
         assert python == str(env.python) and launched.sys_path == (str(tmp_path),)
-        assert extra == {"TOOLKIT_IMAGE_HASH": image.spec_hash}
+        assert extra == {"TOOLKIT_IMAGE_HASH": image.spec_hash} and cwd is None
         with pytest.raises(ImageError, match="missing.txt"):
             use_local_envs(manifest(toolkit.Image.debian_slim().pip_install_from_requirements("missing.txt")),
                            tmp_path, tmp_path / "home", lambda _line: None)
         assert interpreters.worker_launch(target)[0] == str(env.python)
     finally:
         interpreters.use({})
-    assert interpreters.worker_launch(target) == (sys.executable, target, {})
+    assert interpreters.worker_launch(target) == (sys.executable, target, {}, None)

@@ -231,38 +231,50 @@ def local_env_mode(flag: str | None) -> str:
 
 
 def use_for_app(app: Any, flag: str | None, log: Log) -> None:
-    """`toolkit run`: point the app's workers at their images' environments (in ``image`` mode)."""
-    if local_env_mode(flag) != "image":
-        return
+    """`toolkit run`: the app's workers in their images' environments (``image`` mode) and their
+    images' workdirs."""
     from toolkit.config import home
     from toolkit.manifest import build_manifest
 
-    use_local_envs(build_manifest(app), Path.cwd(), home(), log)
+    use_local_envs(build_manifest(app), Path.cwd(), home(), log, envs=local_env_mode(flag) == "image")
 
 
 _REPORTED: set[str] = set()  # images whose skipped steps were already reported by this process
 
 
-def use_local_envs(manifest: Any, root: Path, home: Path, log: Log) -> list[LocalEnv]:
-    """Build or reuse the environment of every image with Python steps and point the workers of
-    its functions at it (`toolkit.local.interpreters`).  Functions whose image installs no Python
-    packages keep running in the current environment."""
+def use_local_envs(manifest: Any, root: Path, home: Path, log: Log, *, envs: bool = True) -> list[LocalEnv]:
+    """Decide how each function's local workers start (`toolkit.local.interpreters`): in its
+    image's environment when the image has Python steps (and ``envs``: the ``image`` mode), else
+    in the current one; from the mirror of the image's workdir when it sets one
+    (`toolkit.images.local_files`).  Returns the environments used."""
     from runtime.manifest import load
+    from toolkit.images.local_files import mirror_files
     from toolkit.local import interpreters
 
     app = load(manifest)
-    envs: dict[str, LocalEnv] = {}
-    assignments: dict[tuple[str, str], tuple[str, str]] = {}
+    built: dict[str, LocalEnv] = {}
+    assignments: dict[tuple[str, str], interpreters.Launch] = {}
     for fn in app.functions:
-        if fn.image is None or not any(s.get("op") in PYTHON_OPS for s in fn.image.steps):
+        if fn.image is None:
             continue
         spec = {"base": dict(fn.image.base), "steps": list(fn.image.steps), "spec_hash": fn.image.spec_hash}
-        if fn.image.spec_hash not in envs:
-            envs[fn.image.spec_hash] = ensure_env(spec, root, home, log)
-            _report_skipped(fn.image.spec_hash, envs[fn.image.spec_hash], log)
-        assignments[(app.app_name or "", fn.tag)] = (str(envs[fn.image.spec_hash].python), fn.image.spec_hash)
+        env = _env_for(spec, root, home, log, built) if envs else None
+        files = mirror_files(spec, root, home)
+        if env is not None or files is not None:
+            assignments[(app.app_name or "", fn.tag)] = interpreters.Launch(
+                python=str(env.python) if env else sys.executable, image_hash=fn.image.spec_hash if env else None,
+                cwd=str(files.cwd) if files and files.cwd else None)
     interpreters.use(assignments)
-    return list(envs.values())
+    return list(built.values())
+
+
+def _env_for(spec: Mapping[str, Any], root: Path, home: Path, log: Log, built: dict[str, LocalEnv]) -> LocalEnv | None:
+    if not any(s.get("op") in PYTHON_OPS for s in spec["steps"]):
+        return None  # nothing to install: the current environment
+    if spec["spec_hash"] not in built:
+        built[spec["spec_hash"]] = ensure_env(spec, root, home, log)
+        _report_skipped(spec["spec_hash"], built[spec["spec_hash"]], log)
+    return built[spec["spec_hash"]]
 
 
 def _report_skipped(spec_hash: str, env: LocalEnv, log: Log) -> None:

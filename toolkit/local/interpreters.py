@@ -1,9 +1,10 @@
-"""Which Python runs the local workers of each function: the current one, or an image's own.
+"""How the local workers of each function start: which Python, from which directory.
 
-`toolkit serve` and `toolkit run` register, per function, the interpreter of its image's local
-environment (`toolkit.images.local_env`); the worker launchers (`toolkit.local.pool`,
-`toolkit.serve.workers`) ask here.  Kept tiny and free of imports beyond the standard library:
-the launchers import it on every start.
+`toolkit serve` and `toolkit run` assign, per function, the interpreter of its image's local
+environment (`toolkit.images.local_env`) and the working directory that mirrors the image's
+workdir (`toolkit.images.local_files`); the worker launchers (`toolkit.local.pool`,
+`toolkit.serve.workers`) ask here.  Kept tiny and free of imports beyond the standard library
+and `toolkit.image`: the launchers import it on every start.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import site
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from toolkit.image import IMAGE_ENV
@@ -19,26 +20,34 @@ from toolkit.image import IMAGE_ENV
 if TYPE_CHECKING:
     from toolkit.local.protocol import WorkerTarget
 
-_BY_FUNCTION: dict[tuple[str, str], tuple[str, str]] = {}  # (app, function tag) -> (interpreter, image hash)
+
+@dataclass(frozen=True)
+class Launch:
+    python: str = sys.executable
+    image_hash: str | None = None  # set: ``python`` is that image's own environment
+    cwd: str | None = None         # None: the launcher's own working directory
 
 
-def use(assignments: dict[tuple[str, str], tuple[str, str]]) -> None:
+_BY_FUNCTION: dict[tuple[str, str], Launch] = {}  # (app name, function tag) -> how its workers start
+
+
+def use(assignments: dict[tuple[str, str], Launch]) -> None:
     """Replace every assignment at once, so a worker starting during a reload sees the old set or
     the new one, never a half-built one (an install failure leaves the old set in place)."""
     global _BY_FUNCTION
     _BY_FUNCTION = dict(assignments)
 
 
-def worker_launch(target: WorkerTarget) -> tuple[str, WorkerTarget, dict[str, str]]:
-    """(interpreter, target, extra environment) for a new worker.  In an image's environment the
-    host's own site-packages are left off the worker's ``sys.path`` (the image's packages must
-    win), and ``TOOLKIT_IMAGE_HASH`` makes ``image.imports()`` real, as inside the image."""
-    found = _BY_FUNCTION.get((target.app_name, target.tag))
-    if found is None:
-        return sys.executable, target, {}
-    python, image_hash = found
+def worker_launch(target: WorkerTarget) -> tuple[str, WorkerTarget, dict[str, str], str | None]:
+    """(interpreter, target, extra environment, working directory) for a new worker.  In an
+    image's environment the host's own site-packages are left off the worker's ``sys.path`` (the
+    image's packages must win), and ``TOOLKIT_IMAGE_HASH`` makes ``image.imports()`` real, as
+    inside the image."""
+    launch = _BY_FUNCTION.get((target.app_name, target.tag), Launch())
+    if launch.image_hash is None:
+        return launch.python, target, {}, launch.cwd
     local_path = tuple(p for p in target.sys_path if not _host_installed(p))
-    return python, replace(target, sys_path=local_path), {IMAGE_ENV: image_hash}
+    return launch.python, replace(target, sys_path=local_path), {IMAGE_ENV: launch.image_hash}, launch.cwd
 
 
 def _host_installed(path: str) -> bool:

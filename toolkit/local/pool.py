@@ -120,13 +120,13 @@ class WorkerPool:
     def _start_workers(self, count: int) -> None:
         for _ in range(count):
             parent_sock, child_sock = socket.socketpair()
-            python, target, image_env = interpreters.worker_launch(self.target)  # the image's env, or ours
+            python, target, image_env, cwd = interpreters.worker_launch(self.target)  # the image's env, or ours
             env = {**os.environ, **self.env, **image_env, "TOOLKIT_WORKER": "1",
                    "TOOLKIT_WORKER_FD": str(child_sock.fileno()),
                    PARENT_ENV: str(os.getpid())}  # a worker whose parent dies stops (`toolkit.local.worker`)
             proc = subprocess.Popen(
                 [python, "-m", "toolkit.local.worker", target.to_json()],
-                pass_fds=[child_sock.fileno()], env=env,
+                pass_fds=[child_sock.fileno()], env=env, cwd=cwd,
             )
             child_sock.close()
             worker = _Worker(proc, Connection(parent_sock.detach()))

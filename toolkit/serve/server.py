@@ -77,14 +77,15 @@ async def load_routes(options: ServeOptions) -> RouteTable:
 
 def use_image_envs(info: AppInfo, flag: str | None) -> None:
     """Workers of functions whose image installs Python packages run in that image's environment
-    (`toolkit.images.local_env`), built on first use and reused while its Python steps are unchanged."""
+    (`toolkit.images.local_env`, built on first use, reused while its Python steps are unchanged),
+    from the mirror of the image's workdir when it sets one (`toolkit.images.local_files`)."""
     from pathlib import Path
 
     from toolkit.config import home
     from toolkit.images.local_env import local_env_mode, use_local_envs
 
-    if local_env_mode(flag) == "image":
-        use_local_envs(info.manifest, Path.cwd(), home(), lambda line: print(f"toolkit: {line}", file=sys.stderr))
+    use_local_envs(info.manifest, Path.cwd(), home(), lambda line: print(f"toolkit: {line}", file=sys.stderr),
+                   envs=local_env_mode(flag) == "image")
 
 
 def app_ports(routes: RouteTable) -> set[int]:

@@ -93,13 +93,13 @@ def _read_report(fd: int) -> dict[str, object] | None:
 
 
 async def start_worker(config: ContainerConfig, env: dict[str, str]) -> Worker:
-    python, target, image_env = worker_launch(config.target)  # the image's local environment, or ours
+    python, target, image_env, cwd = worker_launch(config.target)  # the image's local environment, or ours
     config = dataclasses.replace(config, target=target)
     read_fd, write_fd = os.pipe()
     proc = await asyncio.create_subprocess_exec(
         python, "-m", "toolkit.serve.container", config.to_json(),
         env={**os.environ, **env, **image_env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd)},
-        pass_fds=(write_fd,), start_new_session=True,  # its own session: stopping it stops what it started
+        pass_fds=(write_fd,), start_new_session=True, cwd=cwd,  # its own session: stopping it stops what it started
     )
     os.close(write_fd)
     report = await asyncio.to_thread(_read_report, read_fd)
