@@ -4,11 +4,14 @@
     images = build_images(plans, pick_builder(), registry)  # skips tags already present
     handle = run_container(images[0].ref, 8123, {"TOOLKIT_FUNCTION": "square"})
 
-Modules: `plan` (manifest -> plans), `containerfile` (steps -> instructions), `context`
-(files, hashing), `runtime_layer` (what toolkit adds), `bases` (CPU/GPU bases), `refs`
-(references, mirrors), `registry` (ECR, Distribution API), `builders/` (podman, docker,
-CodeBuild), `build` (orchestration), `run` (local containers), `publish` (deploy's entry point).  Not imported by
-``import toolkit``: it is a build-time phase.
+Modules: `plan` (manifest -> plans), `containerfile` (steps -> instructions), `python_steps`
+(pip/uv commands), `dockerfile` (``from_dockerfile``), `context` (files, hashing),
+`runtime_layer` (what toolkit adds), `bases` (CPU/GPU bases), `refs` (references, mirrors),
+`registry` (ECR, Distribution API), `builders/` (podman, docker, CodeBuild), `build`
+(orchestration), `run` (local containers), `publish` (deploy's entry point), and for local
+workers `local_env` (per-image environments built with uv) and `local_files` (``add_local_*``
+paths).  docs/images.md maps every ``Image`` method.  Not imported by ``import toolkit``: it is
+a build-time phase.
 """
 
 from __future__ import annotations
