@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run_example(name: str, *args: str) -> str:
     result = subprocess.run([sys.executable, "-m", "toolkit.cli", "run", f"examples/{name}.py", *args], cwd=REPO,
-                            env=dict(os.environ), capture_output=True, text=True, timeout=180)
+                            env=dict(os.environ), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
