@@ -19,7 +19,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from runtime.volumes.base import VolumeError, VolumeStore
@@ -28,7 +28,12 @@ if TYPE_CHECKING:
     from runtime.environment import ContainerEnv
     from runtime.manifest import FunctionEntry
 
-__all__ = ["MountError", "commit_all", "link", "mount", "mount_deployed", "mounted", "unmount_all"]
+__all__ = ["STAGING", "MountError", "commit_all", "link", "mount", "mount_deployed", "mounted", "staged",
+           "unmount_all"]
+
+# A Lambda's image filesystem is read-only but for /tmp: the image toolkit builds links each mount
+# path to ``staged(path)`` (toolkit/images/containerfile.py), and the container links that to the copy.
+STAGING = "/tmp/toolkit-mounts"  # noqa: S108
 
 _lock = threading.Lock()
 _mounted: dict[str, tuple[VolumeStore, str]] = {}  # mount path -> (store, volume name)
@@ -93,12 +98,20 @@ def unmount_all() -> None:
         _mounted.clear()
 
 
+def staged(path: str) -> str:
+    """Where the image's link at mount ``path`` points: ``/data`` -> ``/tmp/toolkit-mounts/data``."""
+    return STAGING + str(PurePosixPath(path))
+
+
 def link(path: str, target: Path) -> None:
     """Make ``path`` a symbolic link to ``target``; an existing link to elsewhere is replaced
-    (a previous container's), anything else is left alone and reported."""
+    (a previous container's), anything else is left alone and reported.  Where the image already
+    links ``path`` to `staged` (a read-only image), the staged link is the one made."""
     where = Path(path)
     if not where.is_absolute():
         raise MountError(f"Volume mount path {path!r} must be absolute, e.g. '/data'.")
+    if where.is_symlink() and os.readlink(where) == staged(path):
+        where = Path(staged(path))
     if where.is_symlink() and os.readlink(where) == str(target):
         return
     if where.exists() and not where.is_symlink():

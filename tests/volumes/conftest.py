@@ -17,9 +17,6 @@ import pytest
 from runtime.awsclients import client, reset_clients
 from toolkit.volume import BUCKET_ENV
 
-REPO = Path(__file__).resolve().parents[2]
-APPS = Path(__file__).resolve().parent / "apps"
-
 
 @pytest.fixture(autouse=True)
 def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,14 +31,6 @@ def mount_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VOLUME_TEST_MOUNT", str(path))
     monkeypatch.setenv("VOLUME_TEST_APP", f"volumes-{uuid.uuid4().hex[:8]}")
     return path
-
-
-def toolkit_run(*args: str, timeout: float = 90) -> str:
-    """``toolkit run ...`` in a fresh process (its own runner and worker pools); its stdout."""
-    proc = subprocess.run([sys.executable, "-m", "toolkit.cli.__main__", "run", *args], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import APPS, REPO, toolkit_run
+from volume_support import APPS, REPO, toolkit_run
 
 import toolkit
 from runtime.volumes.base import FileEntryType

@@ -126,7 +126,7 @@ def test_a_deployed_lambda_mounts_at_init_and_commits_after_each_invocation(
     import subprocess
     import sys
 
-    from conftest import APPS, REPO
+    from volume_support import APPS, REPO
 
     from toolkit.loader import load_app
     from toolkit.manifest import build

@@ -31,8 +31,8 @@ from toolkit.image import IMAGE_ENV
 from toolkit.images import python_steps as py
 from toolkit.images import runtime_layer as rt
 from toolkit.images.bases import GPU_ENV
-from toolkit.images.context import BuildContext
-from toolkit.images.dockerfile import dockerfile_lines
+from toolkit.images.context import ALWAYS_IGNORED, BuildContext
+from toolkit.images.dockerfile import copies_from, copy_line, dockerfile_lines
 from toolkit.images.errors import ImageError, MissingLocalPathError
 
 # steps that RUN something (a file added before one of them must be there when it runs)
@@ -175,11 +175,20 @@ def run_function(r: Renderer, step: Mapping[str, Any]) -> None:
 
 
 def dockerfile_commands(r: Renderer, step: Mapping[str, Any]) -> None:
-    for name, value in sorted((step.get("build_args") or {}).items()):
-        r.lines.append(f"ARG {name}={json.dumps(value)}")
-    for context_path, local in sorted((step.get("context_files") or {}).items()):
+    # raw lines cannot be prefixed like RUN steps: build-time values are ARGs (RUNs below see them)
+    args = {**(step.get("build_args") or {}), **(step.get("env") or {})}
+    if step.get("force_build"):
+        args["TOOLKIT_FORCE_BUILD"] = uuid.uuid4().hex
+    r.lines.extend(f"ARG {name}={json.dumps(value)}" for name, value in sorted(args.items()))
+    provided = step.get("context_files") or {}
+    for context_path, local in sorted(provided.items()):
         r.context.add_file(context_path, r.root / local, what=f"dockerfile_commands(context_files={{{context_path!r}: ...}})")
-    r.lines.extend(step["commands"])
+    context_dir = r.root / (step.get("context_dir") or ".")
+    ignore = [*ALWAYS_IGNORED, *(step.get("ignore") or [])]
+    for line in step["commands"]:
+        if line.split(None, 1)[0].upper() in ("COPY", "ADD") and not copies_from(line, provided):
+            line = copy_line(line, context_dir, ignore, r.context)
+        r.lines.append(line)
 
 
 def shell(r: Renderer, step: Mapping[str, Any]) -> None:
@@ -288,6 +297,7 @@ class Layout:
     gpu: bool
     labels: Mapping[str, str]
     spec_hash: str = ""                                             # becomes TOOLKIT_IMAGE_HASH in the image
+    volume_paths: tuple[str, ...] = ()                              # mount paths of its functions' volumes
     base_spec: Mapping[str, Any] = field(default_factory=dict)      # setup lines, force_build, a Dockerfile
     mirror: Callable[[str], str] = field(default=lambda ref: ref)   # a base reference -> the one to pull
 
@@ -309,10 +319,23 @@ def render(r: Renderer, steps: Sequence[Mapping[str, Any]], layout: Layout) -> s
         r.comment("local files")
     for step in tail:
         render_step(r, step)
+    _volume_links(r, layout.volume_paths)
     r.comment("the app's code and manifest")
     r.copy("app/", rt.TASK_ROOT + "/")
     _metadata(r, layout.labels, steps)
     return r.text()
+
+
+def _volume_links(r: Renderer, paths: Sequence[str]) -> None:
+    """Each volume mount path links into /tmp, where the container makes the rest of the way to the
+    volume's copy: a Lambda cannot create anything outside /tmp (`runtime.volumes.mounts`)."""
+    from runtime.volumes.mounts import staged
+
+    if paths:
+        r.comment("volume mount paths")
+    for path in paths:
+        parent = str(Path(path).parent)
+        r.run(f"mkdir -p {shlex.quote(parent)} && ln -sfn {shlex.quote(staged(path))} {shlex.quote(path)}")
 
 
 def _base(r: Renderer, layout: Layout) -> None:

@@ -94,7 +94,8 @@ def _plan_image(manifest: Manifest, functions: list[FunctionEntry],
     rt.add_runtime(context)
     renderer = Renderer(context, options.root, with_ca=options.ca_bundle is not None)
     layout = Layout(base_ref, base.add_python, gpu, labels, spec_hash=spec.spec_hash, base_spec=spec.base,
-                    mirror=lambda ref: apply_mirrors(ref, options.mirrors))
+                    mirror=lambda ref: apply_mirrors(ref, options.mirrors),
+                    volume_paths=tuple(sorted({m.path for fn in functions for m in fn.volumes})))
     text = render(renderer, spec.steps, layout)
     return ImagePlan(app_name, tags, base, base_ref, text, context, context.digest(text),
                      f"toolkit/{_repo_name(app_name)}", labels, options.ca_bundle)
