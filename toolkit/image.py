@@ -396,7 +396,9 @@ class Image:
                             force_build: bool = False, ignore: IgnoreSpec = (),
                             build_args: dict[str, str] | None = None) -> Image:
         """Raw Containerfile instructions, inserted as written (no ``FROM``: the image so far is the
-        base).  ``context_files`` maps a path in the build context to a local file, for ``COPY``."""
+        base).  ``COPY``/``ADD`` read from ``context_files`` (a path in the build context -> a local
+        file) or else from ``context_dir`` (default: the directory you run toolkit in), minus
+        ``ignore``.  ``env`` and ``build_args`` become ``ARG``s (build-time only)."""
         cmds = _strings("Image.dockerfile_commands", dockerfile_commands)
         for line in cmds:
             if line.split(None, 1)[0].upper() == "FROM":
@@ -404,7 +406,10 @@ class Image:
                                    "Image.from_registry(...) or Image.from_dockerfile(...) instead.")
         options = _build_options("dockerfile_commands", env=env, secrets=secrets, gpu=gpu, force_build=force_build)
         files = {str(k).lstrip("/"): _local_path(v) for k, v in (context_files or {}).items()}
+        directory = _local_path(context_dir) if context_dir is not None else None
         return self._with({"op": "dockerfile_commands", "commands": cmds, "context_files": files,
+                           "context_dir": directory,
+                           "ignore": _ignore_patterns("dockerfile_commands", directory or ".", ignore),
                            "build_args": _env_vars("dockerfile_commands(build_args=...)", build_args), **options})
 
     # -- container settings ------------------------------------------------------------------------

@@ -137,6 +137,20 @@ def test_dockerfile_commands_and_shell_are_written_as_given(tmp_path: Path) -> N
     assert p.context.files["motd"].read() == b"hi\n"
 
 
+def test_dockerfile_commands_copy_from_the_context_dir_with_build_time_args(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/app.ini").write_text("x=1")
+    (tmp_path / "conf/local.secret").write_text("no")
+    image = toolkit.Image.debian_slim().dockerfile_commands(
+        "COPY conf /etc/conf", "RUN cat /etc/conf/app.ini", context_dir=tmp_path, ignore=["*.secret"],
+        env={"MODE": "build"}, force_build=True)
+    p = plan(tmp_path, image)
+    in_order(image_steps(p.containerfile), 'ARG MODE="build"', "ARG TOOLKIT_FORCE_BUILD=",
+             'COPY ["dockerfile/conf", "/etc/conf"]', "RUN cat /etc/conf/app.ini")
+    assert sorted(k for k in p.context.files if k.startswith("dockerfile/")) == ["dockerfile/conf/app.ini"]
+    assert plan(tmp_path, image).tag != p.tag  # force_build: a new nonce every plan
+
+
 def test_entrypoint_wraps_the_runtime_and_empty_entrypoint_keeps_it(tmp_path: Path) -> None:
     wrapped = containerfile(tmp_path, toolkit.Image.debian_slim().entrypoint(["/usr/bin/tini", "--"]))
     assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/opt/toolkit/toolkit-entrypoint"]' in wrapped

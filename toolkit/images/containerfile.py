@@ -298,7 +298,6 @@ class Layout:
     labels: Mapping[str, str]
     spec_hash: str = ""                                             # becomes TOOLKIT_IMAGE_HASH in the image
     volume_paths: tuple[str, ...] = ()                              # mount paths of its functions' volumes
-    volume_paths: tuple[str, ...] = ()                              # mount paths of its functions' volumes
     base_spec: Mapping[str, Any] = field(default_factory=dict)      # setup lines, force_build, a Dockerfile
     mirror: Callable[[str], str] = field(default=lambda ref: ref)   # a base reference -> the one to pull
 
@@ -321,23 +320,10 @@ def render(r: Renderer, steps: Sequence[Mapping[str, Any]], layout: Layout) -> s
     for step in tail:
         render_step(r, step)
     _volume_links(r, layout.volume_paths)
-    _volume_links(r, layout.volume_paths)
     r.comment("the app's code and manifest")
     r.copy("app/", rt.TASK_ROOT + "/")
     _metadata(r, layout.labels, steps)
     return r.text()
-
-
-def _volume_links(r: Renderer, paths: Sequence[str]) -> None:
-    """Each volume mount path links into /tmp, where the container makes the rest of the way to the
-    volume's copy: a Lambda cannot create anything outside /tmp (`runtime.volumes.mounts`)."""
-    from runtime.volumes.mounts import staged
-
-    if paths:
-        r.comment("volume mount paths")
-    for path in paths:
-        parent = str(Path(path).parent)
-        r.run(f"mkdir -p {shlex.quote(parent)} && ln -sfn {shlex.quote(staged(path))} {shlex.quote(path)}")
 
 
 def _volume_links(r: Renderer, paths: Sequence[str]) -> None:

@@ -147,6 +147,12 @@ def copy_line(line: str, context_dir: Path, patterns: Sequence[str], context: Bu
     return " ".join([keyword, *flags, json.dumps([*renamed, dest])])
 
 
+def copies_from(line: str, context_paths: Mapping[str, Any]) -> bool:
+    """Whether a COPY/ADD reads one of ``context_paths`` (files the user placed in the context)."""
+    _flags, args = _split_flags(line.split(None, 1)[1])
+    return any(source.lstrip("/") in context_paths for source in args[:-1])
+
+
 def _split_flags(rest: str) -> tuple[list[str], list[str]]:
     """(leading --flags, the sources and destination) of a COPY/ADD, shell or JSON form."""
     match = re.match(r"^((?:--\S+\s+)*)(.*)$", rest.strip(), re.S)
