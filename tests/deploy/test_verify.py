@@ -29,12 +29,15 @@ ALB_404 = (404, {"server": "awselb/2.0", "content-type": "text/plain"}, b"")
 ALB_503 = (503, {"server": "awselb/2.0", "content-type": "text/html"}, b"<html><body><center><h1>503 Service "
            b"Temporarily Unavailable</h1></center></body></html>")
 CF_403 = (403, {"server": "CloudFront", "x-cache": "Error from cloudfront"}, b"<HTML>ERROR</HTML>")
+URL_403 = (403, {"x-amzn-errortype": "AccessDeniedException", "content-type": "application/json"},
+           b'{"Message":"Forbidden"}')
 
 
 @pytest.fixture
 def front() -> Iterator[RouteServer]:
     server = RouteServer({"/fn": APP_JSON, "/post-only": APP_405, "/apigw-404": APIGW_404, "/apigw-500": APIGW_500,
-                          "/alb-404": ALB_404, "/alb-503": ALB_503, "/cf-403": CF_403})
+                          "/alb-404": ALB_404, "/alb-503": ALB_503, "/cf-403": CF_403,
+                          "/url-403": URL_403})
     try:
         yield server
     finally:
@@ -58,6 +61,7 @@ def test_answers_from_the_app_pass_whatever_their_status(front: RouteServer) -> 
     ("/alb-404", "no listener rule routes this URL"),
     ("/alb-503", "no healthy target"),
     ("/cf-403", "CloudFront refused the request"),
+    ("/url-403", "the Function URL refused the request (AccessDeniedException)"),
 ])
 def test_front_door_answers_fail_with_a_diagnosis(front: RouteServer, path: str, words: str) -> None:
     check = _check(front, path)
@@ -129,7 +133,8 @@ def test_deploy_verifies_endpoints_and_call_paths(fake_pulumi: FakePulumi, tmp_p
                                                   front: RouteServer) -> None:
     square, countdown = _lambda_function(moto_endpoint, "hello-square"), _lambda_function(moto_endpoint, "hello-cd")
     fake_pulumi.scenario(outputs={"app": "hello", "endpoints": {"square": front.url + "/fn"},
-                                  "functions": {"square": {"backend": "lambda", "function_arn": square},
+                                  "functions": {"square": {"backend": "lambda", "function_arn": square,
+                                                           "stream_url": front.url + "/post-only"},
                                                 "countdown": {"backend": "lambda", "function_arn": countdown}}})
     initialised = error_reply(400, "unknown event with keys ['toolkit_health']", web=True)  # the runtime's answer
     _lambda_replies(moto_endpoint, initialised, initialised)
@@ -138,6 +143,7 @@ def test_deploy_verifies_endpoints_and_call_paths(fake_pulumi: FakePulumi, tmp_p
     assert result.stdout.splitlines()[0] == f"square: {front.url}/fn"  # stdout stays the URLs
     table = result.stderr[result.stderr.index("Verification"):]
     assert f"{front.url}/fn" in table and "200" in table and " ms" in table
+    assert f"{front.url}/post-only" in table and "405" in table  # the streaming Function URL, answered by the app
     assert table.count("initialised") == 2 and "square (call)" in table and "countdown (call)" in table
 
     fake_pulumi.reset_calls()
@@ -145,6 +151,7 @@ def test_deploy_verifies_endpoints_and_call_paths(fake_pulumi: FakePulumi, tmp_p
     as_json = _deploy(fake_pulumi, tmp_path, moto_endpoint, "--json")
     rows = {r["name"]: r for r in json.loads(as_json.stdout)["verification"]}
     assert rows["square"]["outcome"] == "ok" and rows["square"]["status"] == "200"
+    assert rows["square (stream)"]["outcome"] == "ok" and rows["square (stream)"]["status"] == "405"
     assert rows["square (call)"]["outcome"] == "ok" and rows["square (call)"]["target"] == square
 
 

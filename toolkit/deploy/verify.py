@@ -9,7 +9,8 @@ import, a certificate can still be pending.  So a deploy ends with two kinds of 
   query parameter, a 401 from proxy auth all come from the function).  Answers the front door
   makes itself are recognised by their signatures (API Gateway's ``{"message":"Not Found"}``
   and ``apigw-requestid``, ALB's ``Server: awselb``, CloudFront's ``X-Cache: Error from
-  cloudfront``) and explained.  DNS, TLS and connection failures are retried until a
+  cloudfront``, a Function URL's ``x-amzn-ErrorType``) and explained.  A Lambda endpoint's
+  streaming Function URL is checked too.  DNS, TLS and connection failures are retried until a
   deadline (new records and certificates take a minute or two), then explained.
 * **call paths**: a Lambda function is invoked with a health event (``{"toolkit_health": ...}``):
   the runtime initialises (image pull, the user's imports, secrets) and answers 400 "unknown
@@ -86,6 +87,8 @@ def diagnose_response(status: int, headers: Mapping[str, str], body: bytes) -> s
         return _cloudfront(status)
     if _header(headers, "apigw-requestid") and _is_apigw_message(text):
         return _api_gateway(status, text)
+    if _header(headers, "x-amzn-errortype"):  # a Lambda Function URL's own refusal
+        return _function_url(status, _header(headers, "x-amzn-errortype"))
     if status >= 500:
         return (f"the function answered {status}: it raised or its runtime failed; read its logs with "
                 "`toolkit logs app.py::<function>`")
@@ -136,6 +139,17 @@ def _api_gateway(status: int, text: str) -> str:
     return f"API Gateway answered {status} itself: {text.strip()}"
 
 
+def _function_url(status: int, error_type: str) -> str:
+    if status == 403:
+        return (f"the Function URL refused the request ({error_type}): its auth type or its "
+                "lambda:InvokeFunctionUrl permission is wrong; redeploy")
+    if status == 502:
+        return f"the Function URL got no valid response ({error_type}): the function crashed; see `toolkit logs`"
+    if status == 429:
+        return f"the Function URL throttled the request ({error_type}): concurrency quota? see `toolkit doctor`"
+    return f"the Function URL answered {status} itself ({error_type})"
+
+
 _RETRYABLE = ("does not resolve", "cannot connect", "timed out", "no healthy target")
 
 
@@ -179,9 +193,12 @@ def check_url(tag: str, url: str, *, deadline: float, timeout: float = REQUEST_T
         sleep(RETRY_PAUSE_S)
 
 
-def _endpoint_urls(endpoint: Endpoint) -> Iterable[str]:
-    yield endpoint.url
-    yield from endpoint.custom_urls
+def _endpoint_urls(endpoint: Endpoint) -> Iterable[tuple[str, str]]:
+    """(row name, URL): the endpoint's URL, its custom domains, its streaming Function URL."""
+    yield endpoint.tag, endpoint.url
+    yield from ((f"{endpoint.tag} (domain)", url) for url in endpoint.custom_urls)
+    if endpoint.stream_url:
+        yield f"{endpoint.tag} (stream)", endpoint.stream_url
 
 
 # -- call paths ----------------------------------------------------------------------------------
@@ -281,8 +298,8 @@ def verify(deployed: DeployedApp, clients: Callable[[str], Any], *, timeout_s: f
            sleep: Callable[[float], None] = time.sleep) -> list[Check]:
     """One row per endpoint URL, then one per function's call path."""
     deadline = time.monotonic() + timeout_s
-    checks = [check_url(e.tag, url, deadline=deadline, sleep=sleep) for e in deployed.endpoints for url in
-              _endpoint_urls(e)]
+    checks = [check_url(name, url, deadline=deadline, sleep=sleep) for e in deployed.endpoints
+              for name, url in _endpoint_urls(e)]
     for tag in deployed.functions:
         checks.append(check_call_path(tag, deployed.function_outputs.get(tag, {}), clients))
     return checks
