@@ -119,6 +119,14 @@ def _build_options(method: str, *, env: Mapping[str, str | None] | None = None,
     return options
 
 
+def _no_effect(method: str, reason: str, **given: Any) -> None:
+    """One `NotSupportedWarning` per option that was set but that toolkit cannot honour."""
+    for name, value in given.items():
+        if value:
+            warnings.warn(f"Image.{method}({name}=...) has no effect in toolkit: {reason}", NotSupportedWarning,
+                          stacklevel=3)
+
+
 def _installer_flags(method: str, find_links: str | None, index_url: str | None, extra_index_url: str | None,
                      pre: bool, extra_options: str) -> dict[str, Any]:
     if not isinstance(extra_options, str):
@@ -193,6 +201,8 @@ class Image:
         makes sure that Python version is there (toolkit installs the distribution's python3 when the base
         lacks one).  ``secret`` is accepted for parity: toolkit pulls with the builder's own login
         (``podman login``, ECR credentials)."""
+        _no_effect("from_registry", "the builder pulls with its own registry login (podman login, ECR)",
+                   secret=secret)
         if kwargs:
             raise InvalidError(f"Image.from_registry got an unknown option {sorted(kwargs)[0]!r}; options are secret, "
                                "setup_dockerfile_commands, force_build and add_python.")
@@ -223,6 +233,8 @@ class Image:
         """Your Dockerfile is the base: its instructions come first, toolkit's layers follow in its last
         stage.  COPY/ADD read from ``context_dir`` (default: the Dockerfile's directory)."""
         _build_options("from_dockerfile", secrets=secrets, gpu=gpu)
+        _no_effect("from_dockerfile", "the builder pulls with its own registry login (podman login, ECR)",
+                   registry_secret=registry_secret)
         args = _env_vars("from_dockerfile(build_args=...)", build_args)
         context = _local_path(context_dir) if context_dir is not None else None
         base: dict[str, Any] = {"kind": "dockerfile", "path": _local_path(path), "context_dir": context,
@@ -386,6 +398,8 @@ class Image:
             raise InvalidError(f"Image.run_function(timeout={timeout!r}) must be a positive number of seconds.")
         options = _build_options("run_function", env=env, secrets=secrets, gpu=gpu, force_build=force_build,
                                  volumes=volumes)
+        _no_effect("run_function", "the step runs on the image builder's machine", cpu=cpu, memory=memory,
+                   cloud=cloud, region=region)
         script = build_script(raw_f, list(args), dict(kwargs or {}))
         return self._with({"op": "run_function", "function": getattr(raw_f, "__qualname__", "?"),
                            "script": script, "timeout": timeout, **options})

@@ -379,6 +379,16 @@ def test_gpu_on_a_build_step_warns_that_it_has_no_effect() -> None:
         toolkit.Image.debian_slim().pip_install("torch", gpu="A10G")
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda: toolkit.Image.from_registry("python:3.11", secret=toolkit.Secret.from_dict({"A": "1"})),
+     r"from_registry\(secret=...\) has no effect.*podman login"),
+    (lambda: toolkit.Image.debian_slim().run_function(_f, cpu=4.0), r"run_function\(cpu=...\) has no effect"),
+])
+def test_options_without_effect_warn_at_the_call(call: Any, message: str) -> None:
+    with pytest.warns(NotSupportedWarning, match=message):
+        call()
+
+
 @pytest.mark.parametrize("files, image, error, message", [
     ({}, lambda: toolkit.Image.debian_slim().pip_install_from_requirements("nope.txt"), MissingLocalPathError,
      "nope.txt"),
