@@ -69,13 +69,16 @@ class ClassMethod:
         return codec.from_query(self.info.name, self.info.parameters, query)
 
     def instantiate(self, params: Params) -> Any:
-        from toolkit.cls import instantiate
+        from toolkit.instances import instantiate
 
         log.info("building %s(%s)", self.info.name, describe(params))
         return instantiate(self.info, params)
 
     def method_of(self, obj: Any) -> Callable[..., Any]:
-        bound: Callable[..., Any] = getattr(obj, self.name)
+        # Bound from the class: the SDK's descriptor for ``self.other.remote`` reads as the plain function
+        # there, so adapters introspect (signature, type hints, iscoroutinefunction) what the user wrote.
+        plain: Any = getattr(type(obj), self.name)
+        bound: Callable[..., Any] = plain.__get__(obj, type(obj))
         return bound
 
     def run_exit_hooks(self, obj: Any) -> None:

@@ -90,10 +90,10 @@ class PlainFunction:
 
 
 class MethodFunction:
-    def __init__(self, method: ClassMethod, timeout: float | None = None) -> None:
+    def __init__(self, method: ClassMethod, timeout: float | None = None, batched: bool = False) -> None:
         from runtime.instances import InstanceCache, max_instances
 
-        self.method, self.timeout = method, timeout
+        self.method, self.timeout, self.batched = method, timeout, batched
         self.instances: InstanceCache[Any] = InstanceCache(method.instantiate, method.run_exit_hooks, max_instances())
 
     def web_app(self, spec: WebSpec) -> ASGIApp:
@@ -109,7 +109,12 @@ class MethodFunction:
         call = CallInput.decode(payload)
         params = self.method.bind(call.params)  # bad values fail the call with the SDK's message
         with self.instances.use(params) as obj:
-            return run_callable(self.method.method_of(obj), call.args, call.kwargs)
+            method = self.method.method_of(obj)
+            if self.batched:  # each stored call or invoke is one input: a batch of one
+                from runtime.batching import single_call
+
+                method = single_call(self.method.tag, method)
+            return run_callable(method, call.args, call.kwargs)
 
     def close(self) -> None:
         self.instances.close()
@@ -121,7 +126,12 @@ def load_function(deployment: Deployment) -> UserFunction:
     mount_deployed(entry, deployment.env)  # volumes appear before the user's module is imported
     module = import_source(deployment.source, deployment.env.app_root)
     target = _registered(module, deployment)
+    batched = getattr(getattr(target, "spec", None), "batch", None) is not None  # @toolkit.batched
     if not entry.is_method:
+        if batched:  # each invocation is one input: a batch of one (`runtime.batching`)
+            from runtime.batching import single_call
+
+            return PlainFunction(single_call(entry.tag, unwrap(target)))
         return PlainFunction(unwrap(target))
     from runtime.instances import ClassMethod
 
@@ -129,7 +139,7 @@ def load_function(deployment: Deployment) -> UserFunction:
     if cls is None:
         raise DeploymentError(f"{entry.tag!r} is a class method in the manifest, but {module.__name__} does not "
                               "register it through toolkit's @app.cls: rebuild the image from the same source.")
-    return MethodFunction(ClassMethod(cls, target.spec.name), entry.timeout)
+    return MethodFunction(ClassMethod(cls, target.spec.name), entry.timeout, batched)
 
 
 def _registered(module: ModuleType, deployment: Deployment) -> Any:

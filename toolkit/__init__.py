@@ -6,7 +6,7 @@ Importing this package is cheap on purpose: it loads no AWS, Pulumi or web-serve
 from toolkit.app import App
 from toolkit.calls import FunctionCall
 from toolkit.cls import Cls, Obj, parameter
-from toolkit.context import is_local
+from toolkit.context import current_function_call_id, current_input_id, is_local
 from toolkit.dicts import Dict
 from toolkit.exception import (
     CallLostError,
@@ -19,7 +19,17 @@ from toolkit.exception import (
 )
 from toolkit.functions import Function
 from toolkit.image import Image
-from toolkit.partial import asgi_app, concurrent, enter, exit, fastapi_endpoint, method, web_server, wsgi_app
+from toolkit.partial import (
+    asgi_app,
+    batched,
+    concurrent,
+    enter,
+    exit,
+    fastapi_endpoint,
+    method,
+    web_server,
+    wsgi_app,
+)
 from toolkit.queues import Queue
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
@@ -51,7 +61,10 @@ __all__ = [
     "WorkerCrashedError",
     "__version__",
     "asgi_app",
+    "batched",
     "concurrent",
+    "current_function_call_id",
+    "current_input_id",
     "enter",
     "exit",
     "fastapi_endpoint",

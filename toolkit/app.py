@@ -5,11 +5,12 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from toolkit.cls import Cls, collect_parameters
+from toolkit.cls import Cls, ExposedMethod, collect_parameters
 from toolkit.exception import InvalidError
 from toolkit.functions import Function
 from toolkit.image import Image
@@ -68,6 +69,21 @@ class App:
     def app_name(self) -> str:
         # Apps without a name still need one for labels; the module defines it.
         return self.name or "app"
+
+    @staticmethod
+    def lookup(name: str, *, client: Any = None, environment_name: str | None = None,
+               create_if_missing: bool = False) -> App:
+        """The app named ``name`` loaded in this process, else (``create_if_missing=True``) a new empty
+        one, e.g. to own sandboxes.  Locally there is no server-side app list to look in."""
+        for app in App._instances():
+            if app.name == name:
+                return app
+        if not create_if_missing:
+            from toolkit.exception import NotFoundError
+
+            raise NotFoundError(f"No app named {name!r} is loaded in this process; import the module that "
+                                f"defines it, or call toolkit.App.lookup({name!r}, create_if_missing=True).")
+        return App(name)
 
     def function(
         self, _warn_parentheses_missing: Any = None, *,
@@ -172,13 +188,16 @@ class App:
         max_inputs, target_inputs = getattr(user_cls, "__toolkit_concurrent__", (None, None))
         methods: dict[str, Function] = {}
         for attr, partial in members.items():
-            setattr(user_cls, attr, partial.raw_f)  # the worker's instance calls the plain function
-            if partial.web is None and "method" not in partial.flags:
+            setattr(user_cls, attr, partial.raw_f)  # hooks and helpers stay plain functions
+            if partial.web is None and "method" not in partial.flags and partial.batch is None:
                 continue
             if partial.max_inputs is None and max_inputs is not None:
-                partial = PartialFunction(partial.raw_f, partial.web, max_inputs, target_inputs, partial.flags)
+                partial = replace(partial, max_inputs=max_inputs, target_inputs=target_inputs)
             spec = self._spec(f"{info.name}.{attr}", partial, opts, info)
             methods[attr] = self._register(Function(spec))
+            # ``self.<attr>(...)``/``.local``/``.remote`` inside the class (workers bind the plain function)
+            setattr(user_cls, attr, ExposedMethod(partial.raw_f, methods[attr]))
+        _check_batched_class(info.name, members, max_inputs)
         if not methods:
             raise InvalidError(f"@app.cls class {info.name!r} exposes no methods; mark them with @toolkit.method() "
                                "or a web decorator such as @toolkit.fastapi_endpoint().")
@@ -206,8 +225,24 @@ class App:
             buffer_containers=opts.buffer_containers, scaledown_window=opts.scaledown_window,
             retries=as_retries(where, opts.retries), backend=backend,
             max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
+            batch=partial.batch, inputs_per_container=opts.inputs_per_container,
             volumes=opts.volumes,
         )
+
+
+def _check_batched_class(name: str, members: Mapping[str, PartialFunction], max_inputs: int | None) -> None:
+    # As on the hosted platform: a batched method owns its class's workers, whose inputs it collects.
+    batched = [k for k, v in members.items() if v.batch is not None]
+    if not batched:
+        return
+    others = [k for k, v in members.items() if v.batch is None and (v.web is not None or "method" in v.flags)]
+    if others or len(batched) > 1:
+        raise InvalidError(f"@app.cls class {name!r} has the @toolkit.batched method {batched[0]!r} and other "
+                           f"methods ({', '.join([*batched[1:], *others])}); a class with a batched method can "
+                           "have no other methods: move them to another class.")
+    if max_inputs is not None:
+        raise InvalidError(f"@app.cls class {name!r} is @toolkit.concurrent and has the @toolkit.batched method "
+                           f"{batched[0]!r}; keep one of the two.")
 
 
 def _is_generator(f: Callable[..., Any]) -> bool:

@@ -7,15 +7,20 @@ gets its own pool of workers.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from runtime import params as codec
 from runtime.params import Params
 from toolkit.exception import InvalidError
 from toolkit.functions import Function
+from toolkit.instances import bind_parameters, parameters_of
 from toolkit.spec import ClsInfo
+
+if TYPE_CHECKING:
+    from toolkit.secret import Secret
+    from toolkit.spec import Retries
 
 PARAMETER_TYPES = codec.TYPE_NAMES
 _MISSING = object()
@@ -58,35 +63,49 @@ def collect_parameters(user_cls: type) -> tuple[tuple[str, str, Any], ...]:
     return tuple(found)
 
 
-def bind_parameters(info: ClsInfo, kwargs: Mapping[str, Any]) -> Params:
-    """Validate constructor keyword arguments against the declared parameters; fill defaults."""
-    try:
-        return codec.bind(info.name, info.parameters, kwargs)
-    except codec.ParameterError as exc:
-        raise InvalidError(str(exc)) from None
+class ExposedMethod:
+    """What an exposed method (``@toolkit.method()``, a web decorator) becomes on the user's class.
+
+    Inside the class, ``self.other(x)`` and ``self.other.local(x)`` run the method here on this
+    instance; ``self.other.remote(x)`` (``.spawn``, ``.map``, ``.aio``...) sends it to a worker built
+    with this instance's parameter values, as on the hosted platform.  Read on the class itself it is
+    the plain function, so introspection of the class keeps seeing what the user wrote.
+    """
+
+    def __init__(self, raw_f: Callable[..., Any], function: Function) -> None:
+        self.raw_f, self.function = raw_f, function
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self.raw_f
+        return BoundMethod(obj, self.raw_f, self.function)
 
 
-def instantiate(info: ClsInfo, params: Params) -> Any:
-    """Build the user's object the way a worker does: set parameters, then run @enter hooks."""
-    obj: Any = object.__new__(info.user_cls)
-    for name, value in params:
-        setattr(obj, name, value)
-    for hook in info.enter_methods:
-        getattr(obj, hook)()
-    return obj
+class BoundMethod:
+    """``self.other`` inside an ``@app.cls`` method (see `ExposedMethod`)."""
 
+    def __init__(self, obj: Any, raw_f: Callable[..., Any], function: Function) -> None:
+        self._obj, self._function = obj, function
+        self.__wrapped__ = raw_f.__get__(obj, type(obj))  # inspect.signature shows the method's, without self
+        self.__name__, self.__doc__ = raw_f.__name__, raw_f.__doc__
 
-_local_instances: dict[tuple[type, Params], Any] = {}
-_local_lock = threading.Lock()
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__wrapped__(*args, **kwargs)
 
+    def local(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the method here, on this instance (its @enter hooks have run already)."""
+        return self.__wrapped__(*args, **kwargs)
 
-def local_instance(info: ClsInfo, params: Params) -> Any:
-    """The object ``.local()`` calls use: built once per class and parameter values."""
-    with _local_lock:
-        key = (info.user_cls, params)
-        if key not in _local_instances:
-            _local_instances[key] = instantiate(info, params)
-        return _local_instances[key]
+    def __getattr__(self, name: str) -> Any:
+        # remote, spawn, map, starmap, remote_gen, get_web_url: a handle bound to this instance's values
+        if name.startswith("_"):
+            raise AttributeError(name)
+        spec = self._function.spec
+        assert spec.cls is not None  # an ExposedMethod is only made for class methods
+        return getattr(Function(spec, parameters_of(spec.cls, self._obj)), name)
+
+    def __repr__(self) -> str:
+        return f"<bound toolkit method {self._function.spec.tag} of {self._obj!r}>"
 
 
 class Obj:
@@ -110,6 +129,31 @@ class Cls:
 
     def __call__(self, **kwargs: Any) -> Obj:
         return Obj(self, bind_parameters(self.info, kwargs))
+
+    def _variant(self, make: Callable[[Function], Function]) -> Cls:
+        return Cls(self.info, {name: make(method) for name, method in self.methods.items()})
+
+    def with_options(
+        self, *, cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
+        gpu: str | list[str] | None = None, env: dict[str, str | None] | None = None,
+        secrets: Collection[Secret] | None = None, volumes: Mapping[str | PurePosixPath, Any] | None = None,
+        retries: int | Retries | None = None, max_containers: int | None = None,
+        buffer_containers: int | None = None, scaledown_window: int | None = None, timeout: int | None = None,
+        region: str | Sequence[str] | None = None, cloud: str | None = None, routing_region: str | None = None,
+        min_containers: int | None = None,
+    ) -> Cls:
+        """The class with other options for all its methods (as `Function.with_options`)."""
+        options = {k: v for k, v in locals().items() if k != "self"}
+        return self._variant(lambda method: method.with_options(**options))
+
+    def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Cls:
+        """The class taking up to ``max_inputs`` inputs at once per worker, as ``@toolkit.concurrent``."""
+        return self._variant(lambda method: method.with_concurrency(max_inputs=max_inputs,
+                                                                     target_inputs=target_inputs))
+
+    def with_batching(self, *, max_batch_size: int, wait_ms: int) -> Cls:
+        """The class's method batched with these sizes, as ``@toolkit.batched``."""
+        return self._variant(lambda method: method.with_batching(max_batch_size=max_batch_size, wait_ms=wait_ms))
 
     def _method(self, name: str) -> Function:
         if name not in self.methods:

@@ -1,18 +1,46 @@
 """Where this code is running: the process that drives an app, or inside one of its containers.
 
 A local worker process stands in for a container, so code in a function sees the same answer
-under ``toolkit serve``/``toolkit run`` as on AWS.
+under ``toolkit serve``/``toolkit run`` as on AWS.  Inside a worker, `current_function_call_id`
+and `current_input_id` name the call and the input being run (one call, many inputs for ``.map``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+from contextvars import ContextVar
 
 from toolkit.runner import in_deployment
 
 WORKER_ENV = "TOOLKIT_WORKER_FD"  # set by the local pool for every worker process (toolkit.local.pool)
 
+# Set per input by the worker running it (threads and asyncio tasks each see their own).
+_function_call_id: ContextVar[str | None] = ContextVar("toolkit_function_call_id", default=None)
+_input_id: ContextVar[str | None] = ContextVar("toolkit_input_id", default=None)
+
 
 def is_local() -> bool:
     """True where the app is driven from (a script, ``toolkit run``/``serve``); False inside a function."""
     return not (os.environ.get(WORKER_ENV) or in_deployment())
+
+
+def current_function_call_id() -> str | None:
+    """The id of the call this input belongs to (``fc-...``; a ``.spawn()``'s is its `FunctionCall` id);
+    None outside a function.  Toolkit sets it in local workers; deployed functions return None."""
+    return _function_call_id.get()
+
+
+def current_input_id() -> str | None:
+    """The id of the input being run (``in-...``); None outside a function (and in deployed functions)."""
+    return _input_id.get()
+
+
+def enter_input(call_id: str | None, input_id: str | None) -> None:
+    """Called by a worker before it runs an input, in the thread or task that runs it."""
+    _function_call_id.set(call_id)
+    _input_id.set(input_id)
+
+
+def new_input_id() -> str:
+    return "in-" + secrets.token_hex(12)

@@ -6,29 +6,29 @@ it is bound to.  Where a call runs is the runner's business (`toolkit.runner`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from runtime.params import Params
 from toolkit import config, urls
-from toolkit.aio import Aio
+from toolkit.aio import aio_iter_method, aio_method
 from toolkit.calls import FunctionCall
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.loaded import loaded_apps
 from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
 
+if TYPE_CHECKING:
+    from toolkit.secret import Secret
+    from toolkit.spec import Retries
+
 
 class Function(Decorated):
     def __init__(self, spec: FunctionSpec, params: Params = ()) -> None:
         self.spec = spec
         self.params = params
-        self.remote = Aio(self._remote)
-        self.map = Aio(self._map, is_iter=True)
-        self.starmap = Aio(self._starmap, is_iter=True)
-        self.remote_gen = Aio(self._remote_gen, is_iter=True)
-        self.spawn = Aio(self._spawn)
 
     def __repr__(self) -> str:
         bound = f" bound to {dict(self.params)}" if self.params else ""
@@ -45,9 +45,9 @@ class Function(Decorated):
         """Run in this process, right now (a class's @enter hooks run first, once per instance)."""
         if self.spec.cls is None:
             return self.spec.raw_f(*args, **kwargs)
-        from toolkit.cls import local_instance
+        from toolkit.instances import bound_method, local_instance
 
-        return getattr(local_instance(self.spec.cls, self.params), self.spec.name)(*args, **kwargs)
+        return bound_method(local_instance(self.spec.cls, self.params), self.spec.name)(*args, **kwargs)
 
     def _check_callable(self, how: str, generator: bool = False) -> None:
         if self.spec.web is not None:
@@ -61,30 +61,74 @@ class Function(Decorated):
         if not generator and self.spec.is_generator:
             raise InvalidError(f"{self.spec.tag!r} is a generator function; use .remote_gen() instead of .{how}().")
 
-    def _remote(self, *args: Any, **kwargs: Any) -> Any:
+    # Class-level descriptors (`toolkit.aio.aio_method`): ``fn.remote(x)``, ``await fn.remote.aio(x)``,
+    # and ``toolkit.Function.remote`` resolves on the class, as on the hosted client.
+    @aio_method
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Run in a worker and wait for the result."""
         self._check_callable("remote")
         return runner().call(self, args, kwargs)
 
-    def _spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
+    @aio_method
+    def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
+        """Start in a worker; ``.get()`` on the returned `FunctionCall` waits (from any process, by its id)."""
         self._check_callable("spawn")
         return runner().spawn(self, args, kwargs)
 
-    def _remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    @aio_iter_method
+    def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Run a generator function in a worker, yielding its values as they come."""
         self._check_callable("remote_gen", generator=True)
         return runner().remote_gen(self, args, kwargs)
 
-    def _map(self, *iterables: Iterable[Any], kwargs: dict[str, Any] | None = None, order_outputs: bool = True,
-             return_exceptions: bool = False) -> Iterator[Any]:
+    @aio_iter_method
+    def map(self, *iterables: Iterable[Any], kwargs: dict[str, Any] | None = None, order_outputs: bool = True,
+            return_exceptions: bool = False) -> Iterator[Any]:
         """Run the function over the zipped iterables, yielding results (in input order by default)."""
         if not iterables:
             raise InvalidError(f"{self.spec.tag}.map() needs at least one iterable, e.g. .map(range(10)).")
         return self._starmap(zip(*iterables, strict=False), kwargs=kwargs, order_outputs=order_outputs,
                              return_exceptions=return_exceptions)
 
+    @aio_iter_method
+    def starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
+                order_outputs: bool = True, return_exceptions: bool = False) -> Iterator[Any]:
+        """``.map`` over argument tuples: ``fn.starmap([(1, 2), (3, 4)])`` calls ``fn(1, 2)`` and ``fn(3, 4)``."""
+        return self._starmap(iterable, kwargs=kwargs, order_outputs=order_outputs,
+                             return_exceptions=return_exceptions)
+
     def _starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
                  order_outputs: bool = True, return_exceptions: bool = False) -> Iterator[Any]:
         self._check_callable("map")
         return runner().map(self, (tuple(a) for a in iterable), kwargs or {}, order_outputs, return_exceptions)
+
+    # -- variants (`toolkit.variants`): the same code with other options, in a pool of its own locally --
+    def with_options(
+        self, *, cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
+        gpu: str | list[str] | None = None, env: dict[str, str | None] | None = None,
+        secrets: Collection[Secret] | None = None, volumes: Mapping[str | PurePosixPath, Any] | None = None,
+        retries: int | Retries | None = None, max_containers: int | None = None,
+        buffer_containers: int | None = None, scaledown_window: int | None = None, timeout: int | None = None,
+        region: str | Sequence[str] | None = None, cloud: str | None = None, routing_region: str | None = None,
+        min_containers: int | None = None,
+    ) -> Function:
+        """This function with other options (None keeps the function's); ``secrets``/``env`` replace its secrets."""
+        from toolkit import variants
+
+        given = {k: v for k, v in locals().items() if k not in ("self", "variants")}
+        return Function(variants.with_options(self.spec, given), self.params)
+
+    def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Function:
+        """This function taking up to ``max_inputs`` inputs at once per worker, as ``@toolkit.concurrent``."""
+        from toolkit import variants
+
+        return Function(variants.with_concurrency(self.spec, max_inputs, target_inputs), self.params)
+
+    def with_batching(self, *, max_batch_size: int, wait_ms: int) -> Function:
+        """This function batched with these sizes, as ``@toolkit.batched`` (it must take and return lists)."""
+        from toolkit import variants
+
+        return Function(variants.with_batching(self.spec, max_batch_size, wait_ms), self.params)
 
     def host_label(self, ephemeral: bool | None = None) -> str | None:
         """This endpoint's DNS label, ``<workspace>[-<env>]--<label>[-dev]``; None for plain functions."""

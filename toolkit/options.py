@@ -43,8 +43,6 @@ NO_EFFECT: dict[str, str] = {
     "experimental_options": "the hosted platform's experimental options have no AWS counterpart",
     "_experimental_restrict_output": "the hosted platform's experimental options have no AWS counterpart",
     "startup_timeout": "a container's start is bounded by the function's timeout",
-    "single_use_containers": "workers are reused between inputs",
-    "max_inputs": "workers are reused between inputs",
 }
 
 
@@ -67,6 +65,7 @@ class FunctionOptions:
     backend: str = "auto"
     is_generator: bool | None = None
     cloud: str | None = None
+    inputs_per_container: int | None = None  # single_use_containers=True is 1; max_inputs=N is N
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (mount path, volume name, create_if_missing), by path
 
 
@@ -93,8 +92,22 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
         buffer_containers=_or(given.get("buffer_containers"), 0),
         scaledown_window=_or(given.get("scaledown_window"), 60), retries=given.get("retries"),
         backend=given.get("backend", "auto"), is_generator=given.get("is_generator"), cloud=cloud,
+        inputs_per_container=_inputs_per_container(decorator, given.get("single_use_containers"),
+                                                   given.get("max_inputs")),
         volumes=_volumes(decorator, given.get("volumes")),
     )
+
+
+def _inputs_per_container(decorator: str, single_use: Any, max_inputs: Any) -> int | None:
+    """How many inputs a worker (container) takes before it retires; None: no limit."""
+    if max_inputs is not None and (isinstance(max_inputs, bool) or not isinstance(max_inputs, int)
+                                   or max_inputs < 1):
+        raise InvalidError(f"{decorator}(max_inputs={max_inputs!r}) must be an int of at least 1 (inputs a "
+                           "container takes before it stops), e.g. max_inputs=1.")
+    if single_use and max_inputs not in (None, 1):
+        raise InvalidError(f"{decorator}(single_use_containers=True, max_inputs={max_inputs}) disagree; "
+                           "keep single_use_containers=True (one input per container) and drop max_inputs.")
+    return 1 if single_use else max_inputs  # type: ignore[no-any-return]
 
 
 def _or(value: Any, default: Any) -> Any:

@@ -33,6 +33,19 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class BatchConfig:
+    """``@toolkit.batched(max_batch_size=, wait_ms=)``: a worker collects up to ``max_batch_size``
+    inputs, waiting at most ``wait_ms`` after the first, and calls the function once with lists."""
+
+    max_batch_size: int
+    wait_ms: int
+
+
+MAX_BATCH_SIZE = 1000  # the hosted platform's limits (exclusive)
+MAX_BATCH_WAIT_MS = 10 * 60 * 1000
+
+
+@dataclass(frozen=True)
 class PartialFunction:
     """A user function plus what its decorators said about it."""
 
@@ -41,6 +54,7 @@ class PartialFunction:
     max_inputs: int | None = None
     target_inputs: int | None = None
     flags: frozenset[str] = field(default_factory=frozenset)  # "enter", "exit", "method"
+    batch: BatchConfig | None = None  # @toolkit.batched
 
     @property
     def name(self) -> str:
@@ -111,6 +125,9 @@ def _web_decorator(decorator: str, config: WebConfig, needs_no_params: bool) -> 
             raise InvalidError(
                 f"{partial.name!r} has two web decorators (@toolkit.{partial.web.kind} and @{decorator}); keep one."
             )
+        if partial.batch is not None:
+            raise InvalidError(f"{partial.name!r} is @toolkit.batched; a web endpoint cannot be batched. Batch a "
+                               f"plain function and call it from the endpoint with .remote().")
         if needs_no_params:
             _check_no_parameters(decorator, partial.raw_f)
         return replace(partial, web=config)
@@ -194,6 +211,8 @@ def concurrent(
             setattr(target, "__toolkit_concurrent__", (max_inputs, target_inputs))  # noqa: B010
             return target
         partial = _as_partial("toolkit.concurrent", target)
+        if partial.batch is not None:
+            raise InvalidError(_BATCHED_AND_CONCURRENT.format(name=partial.name))
         return replace(partial, max_inputs=max_inputs, target_inputs=target_inputs)
 
     return wrapper
@@ -222,3 +241,55 @@ def exit(_warn_parentheses_missing: Any = None) -> Callable[[Any], PartialFuncti
 def method(_warn_parentheses_missing: Any = None) -> Callable[[Any], PartialFunction]:
     """Expose a method of an ``@app.cls`` class as a remotely callable function."""
     return _flag_decorator("toolkit.method", "method", _warn_parentheses_missing)
+
+
+_BATCHED_AND_CONCURRENT = ("{name!r} is both @toolkit.batched and @toolkit.concurrent; keep one: a batched "
+                           "function already takes many inputs at once (raise max_batch_size instead).")
+
+
+def batched(
+    _warn_parentheses_missing: Any = None, *, max_batch_size: int, wait_ms: int
+) -> Callable[[Any], PartialFunction]:
+    """Collect single calls into lists: ``f(xs: list[int]) -> list[int]`` is called with up to
+    ``max_batch_size`` inputs at once, gathered for at most ``wait_ms`` after the first arrives;
+    each caller of ``f.remote(x)`` gets its own item of the returned list."""
+    _missing_parentheses("toolkit.batched", _warn_parentheses_missing)
+    if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+        raise InvalidError(f"batched(max_batch_size={max_batch_size!r}) must be a positive int, "
+                           "e.g. max_batch_size=8.")
+    if max_batch_size >= MAX_BATCH_SIZE:
+        raise InvalidError(f"batched(max_batch_size={max_batch_size}) must be less than {MAX_BATCH_SIZE}.")
+    if isinstance(wait_ms, bool) or not isinstance(wait_ms, int) or wait_ms < 0:
+        raise InvalidError(f"batched(wait_ms={wait_ms!r}) must be a non-negative int of milliseconds, e.g. wait_ms=100.")
+    if wait_ms >= MAX_BATCH_WAIT_MS:
+        raise InvalidError(f"batched(wait_ms={wait_ms}) must be less than {MAX_BATCH_WAIT_MS} (10 minutes).")
+
+    def wrapper(target: Any) -> PartialFunction:
+        partial = _as_partial("toolkit.batched", target)
+        _check_batchable(partial)
+        return replace(partial, batch=BatchConfig(max_batch_size, wait_ms))
+
+    return wrapper
+
+
+def _check_batchable(partial: PartialFunction) -> None:
+    f, name = partial.raw_f, partial.name
+    if partial.web is not None:
+        raise InvalidError(f"@toolkit.batched cannot apply to the web endpoint {name!r} "
+                           f"(@toolkit.{partial.web.kind}); batch a plain function and call it from the endpoint.")
+    if partial.max_inputs is not None:
+        raise InvalidError(_BATCHED_AND_CONCURRENT.format(name=name))
+    if inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f):
+        raise InvalidError(f"@toolkit.batched function {name!r} is a generator; return a list with one result "
+                           "per input instead.")
+    params = [p for p in inspect.signature(f).parameters.values() if p.name != "self"]
+    if not params:
+        raise InvalidError(f"@toolkit.batched function {name!r} takes no arguments; it needs at least one list "
+                           f"argument, e.g. def {name}(xs: list[int]) -> list[int].")
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise InvalidError(f"@toolkit.batched function {name!r} takes *{p.name}; name each list argument "
+                               "instead (variable arguments cannot be collected into lists).")
+        if p.default is not p.empty:
+            raise InvalidError(f"@toolkit.batched function {name!r} gives {p.name!r} a default; remove it: every "
+                               "call passes every argument, so each list has one item per call.")

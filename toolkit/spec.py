@@ -12,7 +12,7 @@ from typing import Any
 
 from toolkit.exception import InvalidError
 from toolkit.image import Image
-from toolkit.partial import WebConfig
+from toolkit.partial import BatchConfig, WebConfig
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 
@@ -80,6 +80,8 @@ class FunctionSpec:
     backend: str = "lambda"
     max_inputs: int = 1
     target_inputs: int | None = None
+    batch: BatchConfig | None = None  # @toolkit.batched
+    inputs_per_container: int | None = None  # a worker retires after this many (single_use_containers: 1)
     schedule: Period | Cron | None = None
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (mount path, volume name, create_if_missing)
 

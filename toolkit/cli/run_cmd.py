@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from toolkit.cli.options import parse_ref
 from toolkit.exception import Error
 
+if TYPE_CHECKING:
+    from toolkit.functions import Function
+
+HELP_OPTIONS = ("--help", "-h")
 _TYPES: dict[Any, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING}
 
 
@@ -29,11 +33,49 @@ def _option(param: inspect.Parameter) -> click.Option:
                         **extra)
 
 
-def command_for(name: str, f: Callable[..., Any], call: Callable[[dict[str, Any]], Any]) -> click.Command:
+def command_for(name: str, f: Callable[..., Any], call: Callable[[dict[str, Any]], Any],
+                extra: Sequence[click.Option] = ()) -> click.Command:
     params = [p for p in inspect.signature(f).parameters.values()
               if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
-    return click.Command(name, params=[_option(p) for p in params], callback=lambda **kw: call(kw),
+    return click.Command(name, params=[*extra, *(_option(p) for p in params)], callback=lambda **kw: call(kw),
                          help=inspect.getdoc(f))
+
+
+def class_parameter_options(fn: Function) -> list[click.Option]:
+    """``--dim 4`` for ``dim: int = toolkit.parameter(default=8)`` of the method's class."""
+    info = fn.spec.cls
+    if info is None:
+        return []
+    method_params = set(inspect.signature(fn.spec.raw_f).parameters)
+    options = []
+    for name, type_name, default in info.parameters:
+        if name in method_params:
+            raise click.UsageError(f"{info.name}.{fn.spec.name} has an argument {name!r} and {info.name} a parameter "
+                                   f"{name!r}; rename one so `toolkit run` can tell --{name} apart.")
+        annotation = {"int": int, "str": str, "bool": bool, "bytes": bytes}[type_name]
+        default_value = inspect.Parameter.empty if default is None else default
+        options.append(_option(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default_value,
+                                                 annotation=annotation)))
+    return options
+
+
+def bind_class_parameters(fn: Function, kwargs: dict[str, Any]) -> tuple[Function, dict[str, Any]]:
+    """Split the CLI's values into the class's parameters (bound into the handle) and the method's arguments."""
+    info = fn.spec.cls
+    if info is None:
+        return fn, kwargs
+    from toolkit.instances import bind_parameters
+    from toolkit.functions import Function
+
+    names = {name for name, _t, _d in info.parameters}
+    values = {k: (v.encode() if isinstance(v, str) and _type_of(info.parameters, k) == "bytes" else v)
+              for k, v in kwargs.items() if k in names}
+    bound = Function(fn.spec, bind_parameters(info, values))
+    return bound, {k: v for k, v in kwargs.items() if k not in names}
+
+
+def _type_of(declared: tuple[tuple[str, str, Any], ...], name: str) -> str:
+    return next(type_name for n, type_name, _d in declared if n == name)
 
 
 def _show(value: Any) -> None:
@@ -60,6 +102,9 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
     from toolkit.cli.failures import UserCodeFailed
     from toolkit.functions import Function
 
+    args = list(ctx.args)
+    if ref in HELP_OPTIONS:  # `--help` lands in APP_REF: the command takes unknown options as arguments
+        ref, args = None, [ref, *args]
     if not ref and not module:
         click.echo(ctx.get_help())
         ctx.exit(0)
@@ -68,15 +113,18 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
 
     use_for_app(app, local_env, lambda line: click.echo(f"toolkit: {line}", err=True))
     if target is None:
-        target = _default_target(app)
+        target = _default_target(app, ref or f"-m {module}", wants_help=any(a in HELP_OPTIONS for a in args))
+    extra: list[click.Option] = []
     if isinstance(target, Function):
         fn = target
         raw = fn.spec.raw_f
+        extra = class_parameter_options(fn)
 
         def call(kwargs: dict[str, Any]) -> Any:
+            handle, arguments = bind_class_parameters(fn, kwargs)
             if not fn.spec.is_generator:
-                return fn.remote(**kwargs)
-            for item in fn.remote_gen(**kwargs):
+                return handle.remote(**arguments)
+            for item in handle.remote_gen(**arguments):
                 _show(item)
             return None
 
@@ -99,16 +147,20 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
         except Exception as exc:
             raise UserCodeFailed(exc) from None
 
-    command = command_for(name, raw, run_and_show)
-    command.main(args=ctx.args, prog_name=f"toolkit run {ref or '-m ' + str(module)}", standalone_mode=False)
+    command = command_for(name, raw, run_and_show, extra)
+    command.main(args=args, prog_name=f"toolkit run {ref or '-m ' + str(module)}", standalone_mode=False)
 
 
-def _default_target(app: Any) -> Any:
+def _default_target(app: Any, ref: str, wants_help: bool = False) -> Any:
     entrypoints = list(app.local_entrypoints.values())
     if len(entrypoints) == 1:
         return entrypoints[0]
     if len(app.registered_functions) == 1 and not entrypoints:
         return next(iter(app.registered_functions.values()))
     choices = sorted(set(app.local_entrypoints) | set(app.registered_functions))
+    if wants_help:  # several targets: say which there are, and how to see one's options
+        click.echo(f"Usage: toolkit run {ref}::NAME [OPTIONS]\n\nNAME is one of: {', '.join(choices) or 'none'}.\n"
+                   f"Options of one: toolkit run {ref}::{choices[0] if choices else 'NAME'} --help")
+        raise click.exceptions.Exit(0)
     raise click.UsageError(f"Name what to run, e.g. app.py::{choices[0] if choices else 'fn'}; "
                            f"choices: {', '.join(choices) or 'none'}.")

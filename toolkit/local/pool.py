@@ -30,6 +30,7 @@ from toolkit.spec import Retries
 Done = Callable[[bool, bytes], None]
 PREFETCH_BUDGET_S = 0.002  # keep about this much queued work inside each worker
 MAX_PREFETCH = 256
+_NO_LIMIT = 1 << 62
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Input:
     done: Done
     on_yield: Callable[[bytes], None] | None = None
     attempt: int = 0
+    call_id: str = ""  # the function call this input belongs to (`toolkit.current_function_call_id`)
 
 
 @dataclass
@@ -49,12 +51,15 @@ class _Worker:
     inflight: dict[int, Input] = field(default_factory=dict)
     idle_since: float = field(default_factory=time.monotonic)
     stopping: bool = False
+    taken: int = 0  # inputs handed to it: a worker with ``retire_after`` retires when it has run that many
 
 
 class WorkerPool:
     def __init__(self, target: WorkerTarget, *, max_containers: int, retries: Retries | None,
-                 scaledown_window: float, env: dict[str, str] | None = None) -> None:
+                 scaledown_window: float, env: dict[str, str] | None = None,
+                 retire_after: int | None = None) -> None:
         self.target = target
+        self.retire_after = retire_after  # single_use_containers=True is 1, max_inputs=N is N
         self.max_containers = max_containers
         self.retries = retries
         self.scaledown_window = scaledown_window
@@ -98,15 +103,17 @@ class WorkerPool:
         """Hand queued inputs to ready workers; return how many new workers to start."""
         capacity = self._capacity()
         while self.queue:
-            ready = [w for w in self.workers if w.ready and not w.stopping and len(w.inflight) < capacity]
+            ready = [w for w in self.workers if w.ready and not w.stopping and len(w.inflight) < capacity
+                     and self._quota(w) > 0]
             if not ready:
                 break
             worker = min(ready, key=lambda w: len(w.inflight))
-            share = max(1, min(capacity - len(worker.inflight), -(-len(self.queue) // len(ready))))
+            share = max(1, min(capacity - len(worker.inflight), -(-len(self.queue) // len(ready)), self._quota(worker)))
             batch = [self.queue.popleft() for _ in range(min(share, len(self.queue)))]
             worker.inflight.update((item.id, item) for item in batch)
+            worker.taken += len(batch)
             try:
-                protocol.send(worker.conn, (protocol.INPUTS, [(item.id, item.payload) for item in batch]))
+                protocol.send(worker.conn, (protocol.INPUTS, [(item.id, item.payload, item.call_id) for item in batch]))
             except OSError:
                 worker.stopping = True  # its reader thread sees the EOF and requeues
         if not self.queue or self.closed:
@@ -115,6 +122,10 @@ class WorkerPool:
         starting = sum(1 for w in live if not w.ready)
         wanted = -(-len(self.queue) // self.target.max_inputs) - starting
         return max(0, min(wanted, self.max_containers - len(live)))
+
+    def _quota(self, worker: _Worker) -> int:
+        """Inputs this worker may still take before it retires."""
+        return _NO_LIMIT if self.retire_after is None else self.retire_after - worker.taken
 
     # -- worker lifecycle ---------------------------------------------------------------------
     def _start_workers(self, count: int) -> None:
@@ -165,7 +176,11 @@ class WorkerPool:
                 self.avg_seconds = seconds if self.avg_seconds is None else 0.8 * self.avg_seconds + 0.2 * seconds
             if not worker.inflight:
                 worker.idle_since = time.monotonic()
+            retiring = not worker.inflight and self._quota(worker) <= 0 and not worker.stopping
+            worker.stopping = worker.stopping or retiring
             to_start = self._pump()
+        if retiring:  # it ran its inputs (single_use_containers / max_inputs): a fresh one takes the next
+            _stop(worker)
         self._start_workers(to_start)
         for item, ok, data in finished:
             self._finish(item, ok, data)

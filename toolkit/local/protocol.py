@@ -4,7 +4,8 @@ Every message is a pickled tuple whose first item names it.  Inputs and results 
 as opaque serialized bytes so that the parent never unpickles user objects it does not need.
 
 parent -> worker
-    ("inputs", [(input_id, payload), ...])   payload = serialize((args, kwargs))
+    ("inputs", [(input_id, payload, call_id), ...])   payload = serialize((args, kwargs));
+                                             call_id: toolkit.current_function_call_id() there
     ("shutdown",)                            finish what is running, then exit
     EOF on the socket                        the parent died: exit at once, mid-call
 worker -> parent
@@ -43,6 +44,8 @@ class WorkerTarget:
     max_inputs: int
     timeout: float
     sys_path: tuple[str, ...]
+    batch_max_size: int = 0  # @toolkit.batched: collect up to this many inputs per call (0: not batched)
+    batch_wait_ms: int = 0
 
     def to_json(self) -> str:
         data = asdict(self)

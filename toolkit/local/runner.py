@@ -27,6 +27,7 @@ from toolkit.local.secrets import secret_env
 if TYPE_CHECKING:
     from toolkit.calls import FunctionCall
     from toolkit.functions import Function
+    from toolkit.spec import FunctionSpec
 
 MAP_WINDOW = 20_000  # inputs in flight per .map() call; bounds memory for long iterables
 MAP_CHUNK = 256
@@ -61,18 +62,21 @@ class LocalRunner:
 
     def pool_for(self, fn: Function) -> WorkerPool:
         spec = fn.spec
-        key = (spec.app_name, spec.tag, spec.source_file, spec.module, fn.params)
+        # a variant (fn.with_options / with_concurrency / with_batching) gets a pool of its own
+        key = (spec.app_name, spec.tag, spec.source_file, spec.module, fn.params, _pool_settings(spec))
         with self._lock:
             pool = self._pools.get(key)
             if pool is None or pool.closed:
+                batch = spec.batch
                 target = WorkerTarget(
                     module=spec.module, source_file=spec.source_file, app_name=spec.app_name, tag=spec.tag,
-                    params=fn.params, max_inputs=spec.max_inputs, timeout=float(spec.timeout),
-                    sys_path=tuple(p for p in sys.path if p),
+                    params=fn.params, max_inputs=batch.max_batch_size if batch else spec.max_inputs,
+                    timeout=float(spec.timeout), sys_path=tuple(p for p in sys.path if p),
+                    batch_max_size=batch.max_batch_size if batch else 0, batch_wait_ms=batch.wait_ms if batch else 0,
                 )
                 pool = WorkerPool(target, max_containers=spec.max_containers or DEFAULT_MAX_CONTAINERS,
                                   retries=spec.retries, scaledown_window=spec.scaledown_window,
-                                  env=secret_env(spec.secrets))
+                                  env=secret_env(spec.secrets), retire_after=spec.inputs_per_container)
                 self._pools[key] = pool
                 self._start_reaper()
             return pool
@@ -94,7 +98,7 @@ class LocalRunner:
     def _submit(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any], slot: Slot) -> None:
         pool = self.pool_for(fn)
         payload = serialize_args(fn.spec.tag, args, kwargs)
-        pool.submit([Input(pool.new_id(), payload, slot.set, slot.on_yield)])
+        pool.submit([Input(pool.new_id(), payload, slot.set, slot.on_yield, call_id=new_call_id())])
 
     def call(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         slot = Slot()
@@ -122,7 +126,7 @@ class LocalRunner:
         slot = Slot()
         with self._lock:
             self._calls[call_id] = slot
-        pool.submit([Input(pool.new_id(), payload, record)])
+        pool.submit([Input(pool.new_id(), payload, record, call_id=call_id)])
         return FunctionCall(call_id)
 
     def local_slot(self, call_id: str) -> Slot | None:
@@ -135,7 +139,8 @@ class LocalRunner:
         slots: queue.SimpleQueue[Slot | None] = queue.SimpleQueue()
         completed: queue.SimpleQueue[Slot] = queue.SimpleQueue()
         feeder = threading.Thread(
-            target=_feed, args=(pool, fn.spec.tag, arg_tuples, kwargs, window, slots, completed, order_outputs),
+            target=_feed, args=(pool, fn.spec.tag, arg_tuples, kwargs, window, slots, completed, order_outputs,
+                                new_call_id()),  # one function call, many inputs
             daemon=True, name=f"toolkit-map-{fn.spec.tag}",
         )
         feeder.start()
@@ -151,7 +156,7 @@ class LocalRunner:
 
 def _feed(pool: WorkerPool, tag: str, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
           window: threading.BoundedSemaphore, slots: queue.SimpleQueue[Slot | None],
-          completed: queue.SimpleQueue[Slot], order_outputs: bool) -> None:
+          completed: queue.SimpleQueue[Slot], order_outputs: bool, call_id: str) -> None:
     """Serialize and submit inputs in chunks, at most MAP_WINDOW ahead of the consumer."""
     chunk: list[Input] = []
     try:
@@ -164,7 +169,7 @@ def _feed(pool: WorkerPool, tag: str, arg_tuples: Iterable[tuple[Any, ...]], kwa
             except SerializationError as exc:
                 slot.fail_local(exc)
                 continue
-            chunk.append(Input(pool.new_id(), payload, slot.set))
+            chunk.append(Input(pool.new_id(), payload, slot.set, call_id=call_id))
             if len(chunk) >= MAP_CHUNK:
                 pool.submit(chunk)
                 chunk = []
@@ -208,6 +213,12 @@ def _collect(slots: queue.SimpleQueue[Slot | None], completed: queue.SimpleQueue
             if not return_exceptions:
                 raise
             yield exc
+
+
+def _pool_settings(spec: FunctionSpec) -> tuple[Any, ...]:
+    """What a local pool is built from, besides the function itself."""
+    return (spec.max_inputs, spec.timeout, spec.max_containers, spec.scaledown_window, spec.retries, spec.batch,
+            spec.inputs_per_container, spec.secrets)
 
 
 _runner: LocalRunner | None = None

@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
 from runtime.serialization import deserialize, serialize, serialize_error
+from toolkit.context import enter_input, new_input_id
 from toolkit.exception import NotFoundError, SerializationError
 from toolkit.local import protocol
 from toolkit.local.protocol import PARENT_ENV, WorkerTarget
@@ -41,7 +42,7 @@ def load_callable(target: WorkerTarget) -> Any:
     import cloudpickle
 
     from toolkit.app import App
-    from toolkit.cls import instantiate
+    from toolkit.instances import bound_method, instantiate
     from toolkit.loader import import_module_name, import_path
 
     module = import_path(target.source_file) if target.source_file else import_module_name(target.module)
@@ -55,7 +56,7 @@ def load_callable(target: WorkerTarget) -> Any:
             mount_volumes(spec.volumes)  # before @enter hooks: they may read or fill a volume
             if spec.cls is None:
                 return spec.raw_f
-            return getattr(instantiate(spec.cls, target.params), spec.name)
+            return bound_method(instantiate(spec.cls, target.params), spec.name)
     raise NotFoundError(f"{target.source_file or target.module} no longer defines {target.app_name}.{target.tag}")
 
 
@@ -72,12 +73,17 @@ class Worker:
     def __init__(self, conn: Connection, target: WorkerTarget) -> None:
         self.conn, self.target = conn, target
         self.send_lock = threading.Lock()
-        self.inbox: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[tuple[int, bytes, str] | None] = queue.SimpleQueue()
         self.outbox: list[tuple[int, bool, bytes, float]] = []
         self.running: dict[int, float] = {}  # input id -> deadline
         self.queued: set[int] = set()
         self.state_lock = threading.Lock()
         self.fn: Any = None
+
+    @staticmethod
+    def dump(value: Any) -> bytes:
+        """A return value as bytes to send back (`SerializationError` naming its type if it cannot be)."""
+        return _dump(value)
 
     # -- sending -------------------------------------------------------------------------
     def send(self, message: tuple[Any, ...]) -> None:
@@ -100,9 +106,10 @@ class Worker:
             self.queued.discard(input_id)
             self.running[input_id] = time.monotonic() + self.target.timeout
 
-    def run_sync(self, input_id: int, payload: bytes) -> None:
+    def run_sync(self, input_id: int, payload: bytes, call_id: str) -> None:
         started = time.perf_counter()
         self.start(input_id)
+        enter_input(call_id, new_input_id())
         try:
             args, kwargs = deserialize(payload)
             value = self.fn(*args, **kwargs)
@@ -114,10 +121,11 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
             self.emit(input_id, False, serialize_error(exc), time.perf_counter() - started)
 
-    async def run_async(self, input_id: int, payload: bytes, slots: asyncio.Semaphore) -> None:
+    async def run_async(self, input_id: int, payload: bytes, call_id: str, slots: asyncio.Semaphore) -> None:
         async with slots:
             started = time.perf_counter()
             self.start(input_id)
+            enter_input(call_id, new_input_id())  # this task's own context
             try:
                 args, kwargs = deserialize(payload)
                 result = self.fn(*args, **kwargs)
@@ -176,6 +184,10 @@ class Worker:
         runners = [threading.Thread(target=self.async_loop, daemon=True)] if is_async else [
             threading.Thread(target=self.thread_loop, daemon=True) for _ in range(self.target.max_inputs)
         ]
+        if self.target.batch_max_size:  # one loop collects inputs into lists (`toolkit.local.batching`)
+            from toolkit.local.batching import run_batches
+
+            runners = [threading.Thread(target=run_batches, args=(self,), daemon=True)]
         for thread in runners:
             thread.start()
         threading.Thread(target=self.watchdog, daemon=True).start()
@@ -193,7 +205,7 @@ class Worker:
             if message[0] != protocol.INPUTS:
                 break
             with self.state_lock:
-                self.queued.update(input_id for input_id, _ in message[1])
+                self.queued.update(item[0] for item in message[1])
             for item in message[1]:
                 self.inbox.put(item)
         self.inbox.put(None)

@@ -1,0 +1,74 @@
+"""Variants of a function with other options: ``fn.with_options(...)``, ``with_concurrency``, ``with_batching``.
+
+A variant is the same code with another `FunctionSpec`; the handle it gives runs in a worker
+pool of its own locally (`toolkit.local.runner` keys pools by these settings), as the hosted
+platform gives it containers of its own.  Options are checked as ``@app.function`` checks them.
+Locally, ``cpu``/``memory``/``gpu`` size nothing (workers are processes); ``toolkit deploy``
+deploys the functions the app registers, not variants made at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from toolkit.exception import InvalidError
+from toolkit.options import normalise
+from toolkit.partial import BatchConfig, PartialFunction, batched, concurrent
+from toolkit.spec import FunctionSpec, as_retries, check_resources, resolve_backend
+
+# with_options keywords -> the FunctionSpec fields they set (from the normalised options)
+_FIELDS = {
+    "cpu": ("cpu",), "memory": ("memory",), "gpu": ("gpu",), "timeout": ("timeout",),
+    "max_containers": ("max_containers",), "min_containers": ("min_containers",),
+    "buffer_containers": ("buffer_containers",), "scaledown_window": ("scaledown_window",),
+    "volumes": ("volumes",),
+}
+
+
+def with_options(spec: FunctionSpec, given: Mapping[str, Any]) -> FunctionSpec:
+    """``spec`` with the options the caller set (None means "keep"); ``secrets``/``env`` replace the
+    function's secrets, as on the hosted platform."""
+    where = f"{spec.app_name}.{spec.tag}.with_options"
+    set_options = {k: v for k, v in given.items() if v is not None}
+    opts = normalise(where, set_options, {})
+    changes: dict[str, Any] = {}
+    for option, fields in _FIELDS.items():
+        if option in set_options:
+            changes.update({f: getattr(opts, f) for f in fields})
+    if "retries" in set_options:
+        changes["retries"] = as_retries(where, set_options["retries"])
+    if "secrets" in set_options or "env" in set_options:
+        changes["secrets"] = opts.secrets
+    variant = replace(spec, **changes)
+    check_resources(where, gpu=variant.gpu, cpu=variant.cpu, memory=variant.memory, timeout=variant.timeout,
+                    min_containers=variant.min_containers, max_containers=variant.max_containers)
+    return replace(variant, backend=_backend(where, variant))
+
+
+def _backend(where: str, spec: FunctionSpec) -> str:
+    # keep the function's backend while it can still run the variant; otherwise choose again
+    try:
+        return resolve_backend(where, spec.backend, spec.gpu, spec.web, spec.timeout)
+    except InvalidError:
+        return resolve_backend(where, "auto", spec.gpu, spec.web, spec.timeout)
+
+
+def with_concurrency(spec: FunctionSpec, max_inputs: int, target_inputs: int | None) -> FunctionSpec:
+    """``spec`` taking up to ``max_inputs`` inputs at once per worker (``@toolkit.concurrent``'s checks)."""
+    if spec.batch is not None:
+        raise InvalidError(f"{spec.tag!r} is @toolkit.batched; with_concurrency() does not apply to it "
+                           "(use with_batching() to change its batch size).")
+    concurrent(max_inputs=max_inputs, target_inputs=target_inputs)  # validates; the decorator is not applied
+    return replace(spec, max_inputs=max_inputs, target_inputs=target_inputs)
+
+
+def with_batching(spec: FunctionSpec, max_batch_size: int, wait_ms: int) -> FunctionSpec:
+    """``spec`` collecting its inputs into batches (``@toolkit.batched``'s checks): enables batching, or
+    changes its sizes; the function must be written over lists."""
+    if spec.max_inputs > 1:
+        raise InvalidError(f"{spec.tag!r} is @toolkit.concurrent; with_batching() does not apply to it "
+                           "(a batched function already takes many inputs at once).")
+    batched(max_batch_size=max_batch_size, wait_ms=wait_ms)(PartialFunction(spec.raw_f, spec.web))  # checks
+    return replace(spec, batch=BatchConfig(max_batch_size, wait_ms))
