@@ -152,7 +152,7 @@ def test_pulumi_aws_requirement_is_the_tested_7x() -> None:
     from deploy_helpers import REPO
     from packaging.requirements import Requirement
 
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["aws"]
     (requirement,) = [Requirement(d) for d in deps if Requirement(d).name == "pulumi-aws"]
     assert not requirement.specifier.contains("6.83.0")
     assert requirement.specifier.contains(version("pulumi_aws"))

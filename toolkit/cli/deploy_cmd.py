@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from toolkit.cli.extras import require_aws
 from toolkit.cli.options import app_ref_argument, parse_ref
 
 __all__ = ["deploy", "destroy", "logs", "plan", "preview", "url"]
@@ -32,6 +33,7 @@ def deploy_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _loaded(ref: str | None, module: str | None, **options: Any) -> tuple[Any, Any]:
+    require_aws(f"toolkit {click.get_current_context().info_name}")
     from toolkit.deploy.deployer import DeployOptions, load_app_for_deploy
     from toolkit.loader import load_app
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from toolkit.cli.extras import require_aws
 from toolkit.cli.options import app_ref_argument, parse_ref
 
 __all__ = ["doctor"]
@@ -24,6 +25,7 @@ __all__ = ["doctor"]
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 def doctor(ref: str | None, module: str | None, target: str, region: str | None, as_json: bool) -> None:
     """Check credentials, region, the Pulumi CLI, the VPC and the quotas a first deploy needs."""
+    require_aws("toolkit doctor")
     from toolkit.deploy.doctor import Level, run_doctor
     from toolkit.deploy.errors import DeployError
 
