@@ -104,7 +104,7 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
 
     args = list(ctx.args)
     if ref in HELP_OPTIONS:  # `--help` lands in APP_REF: the command takes unknown options as arguments
-        ref, args = None, [ref, *args]
+        args, ref = [str(ref), *args], None
     if not ref and not module:
         click.echo(ctx.get_help())
         ctx.exit(0)
