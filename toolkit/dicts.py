@@ -116,7 +116,7 @@ class Dict:
     def put(self, key: Any, value: Any, *, skip_if_exists: bool = False) -> bool:
         """Set ``key`` to ``value``; with ``skip_if_exists`` only if absent.  True when it was written."""
         return bool(self._store().dict_put(self.name, key_bytes(key), value_bytes(value),
-                                           skip_if_exists=skip_if_exists))
+                                           skip_if_exists=skip_if_exists, ephemeral=self._ephemeral))
 
     @aio_method
     def get(self, key: Any, default: Any = None) -> Any:
@@ -136,7 +136,8 @@ class Dict:
     @aio_method
     def update(self, other: Mapping[Any, Any] | None = None, /, **kwargs: Any) -> None:
         pairs = {**(other or {}), **kwargs}
-        self._store().dict_update(self.name, [(key_bytes(k), value_bytes(v)) for k, v in pairs.items()])
+        self._store().dict_update(self.name, [(key_bytes(k), value_bytes(v)) for k, v in pairs.items()],
+                                  ephemeral=self._ephemeral)
 
     @aio_method
     def contains(self, key: Any) -> bool:

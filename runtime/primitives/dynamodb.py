@@ -126,9 +126,12 @@ class DynamoDBStateStore:
 
     # -- dicts -------------------------------------------------------------------------------
 
-    def dict_put(self, name: str, key: bytes, value: bytes, *, skip_if_exists: bool = False) -> bool:
+    def dict_put(self, name: str, key: bytes, value: bytes, *, skip_if_exists: bool = False,
+                 ephemeral: bool = False) -> bool:
         pk = _object_pk(Kind.DICT, name)
         item = {**_key(pk, _entry_sk(key)), "key": {"B": key}, **self._value_attrs(pk, value)}
+        if ephemeral:  # expires with its Dict's meta item if the process that owns it never deletes it
+            item["expires_at"] = {"N": str(int(time.time() + EPHEMERAL_TTL))}
         options: dict[str, Any] = {"ReturnValues": "ALL_OLD"}
         if skip_if_exists:
             options = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -155,9 +158,9 @@ class DynamoDBStateStore:
         self._forget(old)
         return value
 
-    def dict_update(self, name: str, items: list[tuple[bytes, bytes]]) -> None:
-        for key, value in items:  # one conditional-free put each: BatchWriteItem cannot return old refs
-            self.dict_put(name, key, value)
+    def dict_update(self, name: str, items: list[tuple[bytes, bytes]], *, ephemeral: bool = False) -> None:
+        for key, value in items:  # one put each: BatchWriteItem cannot return the replaced values' S3 refs
+            self.dict_put(name, key, value, ephemeral=ephemeral)
 
     def dict_len(self, name: str) -> int:
         return self._count(_object_pk(Kind.DICT, name), "k#")

@@ -96,7 +96,8 @@ class SQLiteStateStore:
 
     # -- dicts -------------------------------------------------------------------------------
 
-    def dict_put(self, name: str, key: bytes, value: bytes, *, skip_if_exists: bool = False) -> bool:
+    def dict_put(self, name: str, key: bytes, value: bytes, *, skip_if_exists: bool = False,
+                 ephemeral: bool = False) -> bool:  # ephemeral Dicts go with their owner (`list_objects`)
         verb = "INSERT OR IGNORE" if skip_if_exists else "INSERT OR REPLACE"
         cur = self._connect().execute(f"{verb} INTO dict_items (name, key, value) VALUES (?, ?, ?)",
                                       (name, key, value))
@@ -112,7 +113,7 @@ class SQLiteStateStore:
                                       (name, key)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def dict_update(self, name: str, items: list[tuple[bytes, bytes]]) -> None:
+    def dict_update(self, name: str, items: list[tuple[bytes, bytes]], *, ephemeral: bool = False) -> None:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")  # all or nothing, and one fsync instead of one per key
         try:

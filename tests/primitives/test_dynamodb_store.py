@@ -47,6 +47,18 @@ def test_ephemeral_objects_carry_a_ttl_and_are_deleted_on_exit(state_aws: tuple[
     assert client("dynamodb").scan(TableName=table)["Count"] == 0
 
 
+def test_an_ephemeral_dicts_entries_expire_with_it(state_aws: tuple[str, str]) -> None:
+    """A process that dies inside ``with Dict.ephemeral()`` leaves nothing that lives forever."""
+    table, _ = state_aws
+    with toolkit.Dict.ephemeral({"a": 1}) as d:
+        d["b"] = 2
+        items = client("dynamodb").scan(TableName=table)["Items"]
+        assert len(items) == 3 and all("expires_at" in item for item in items)  # meta and both entries
+    named = toolkit.Dict.from_name("kept", create_if_missing=True)
+    named["a"] = 1
+    assert all("expires_at" not in item for item in client("dynamodb").scan(TableName=table)["Items"])
+
+
 def test_expired_items_are_invisible_before_ttl_deletes_them(state_aws: tuple[str, str]) -> None:
     table, _ = state_aws
     q = toolkit.Queue.from_name("ttl", create_if_missing=True)
