@@ -15,11 +15,13 @@ local workers' env ``TOOLKIT_LOCAL_ENV``    ``image`` (each image's own; ``curre
 =================  =======================  ==========================================
 
 The config file uses the lower-case names: ``workspace = "ecorp"``, ``environment``,
-``domain``, ``dev_suffix``, ``local_env``.
+``domain``, ``dev_suffix``, ``local_env``.  Any other key is reported once on stderr, with the
+closest setting's name (``workspce`` -> did you mean ``workspace``?), and otherwise ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from functools import lru_cache
@@ -54,9 +56,33 @@ def calls_db_path() -> Path:
 def _read_file(path: Path, mtime: float) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            settings = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidError(f"{path} is not valid TOML ({exc}); fix or delete it") from None
+    _warn_unknown_keys(settings, path)
+    return settings
+
+
+_WARNED_ENV = "TOOLKIT_CONFIG_WARNED"  # inherited by workers, so one serve warns once, not once per process
+
+
+def _warn_unknown_keys(settings: dict[str, Any], path: Path) -> None:
+    """A typo in config.toml is said once (per file version: the read is cached), not silently ignored."""
+    if os.environ.get(_WARNED_ENV) == str(path):
+        return
+    for line in unknown_key_warnings(settings, path):
+        print(f"toolkit: warning: {line}", file=sys.stderr)
+    os.environ[_WARNED_ENV] = str(path)
+
+
+def unknown_key_warnings(settings: dict[str, Any], path: Path) -> list[str]:
+    """One message per key of ``settings`` that is not a setting, with the closest one if any."""
+    messages = []
+    for key in sorted(set(settings) - set(DEFAULTS)):
+        close = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(DEFAULTS)}"
+        messages.append(f"{path}: unknown setting {key!r} is ignored; {hint}")
+    return messages
 
 
 def _file_settings() -> dict[str, Any]:

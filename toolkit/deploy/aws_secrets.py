@@ -16,7 +16,8 @@ from typing import Any
 
 from toolkit.deploy.errors import DeployError
 
-__all__ = ["WORKSPACE_PREFIX", "check_named_secrets", "put_workspace_secret", "sync_stack_secrets"]
+__all__ = ["WORKSPACE_PREFIX", "check_named_secrets", "delete_workspace_secret", "list_workspace_secrets",
+           "put_workspace_secret", "sync_stack_secrets"]
 
 WORKSPACE_PREFIX = "toolkit/secrets/"
 
@@ -37,6 +38,37 @@ def put_workspace_secret(client: Any, name: str, values: Mapping[str, str]) -> s
         if _code(exc) != "ResourceExistsException":
             raise DeployError(f"Secrets Manager refused secret {name!r}: {_code(exc) or exc}") from None
     return str(client.put_secret_value(SecretId=secret_id, SecretString=body)["ARN"])
+
+
+def list_workspace_secrets(client: Any) -> list[dict[str, str]]:
+    """The workspace secrets (``toolkit/secrets/<name>``): name and last change, never values."""
+    rows: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {"Filters": [{"Key": "name", "Values": [WORKSPACE_PREFIX]}]}
+    while True:
+        page = client.list_secrets(**kwargs)
+        for entry in page.get("SecretList", []):
+            if str(entry["Name"]).startswith(WORKSPACE_PREFIX):  # the filter matches a prefix of any word
+                changed = entry.get("LastChangedDate") or entry.get("CreatedDate")
+                rows.append({"name": str(entry["Name"])[len(WORKSPACE_PREFIX):],
+                             "changed": changed.isoformat() if changed else ""})
+        if not page.get("NextToken"):
+            return sorted(rows, key=lambda r: r["name"])
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def delete_workspace_secret(client: Any, name: str, *, recovery_days: int | None = 7) -> None:
+    """Delete ``toolkit/secrets/<name>``: restorable for ``recovery_days`` (7-30), or at once with None."""
+    from botocore.exceptions import ClientError
+
+    options: dict[str, Any] = ({"ForceDeleteWithoutRecovery": True} if recovery_days is None
+                               else {"RecoveryWindowInDays": recovery_days})
+    try:
+        client.delete_secret(SecretId=WORKSPACE_PREFIX + name, **options)
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            raise DeployError(f"Secret {name!r} is not in Secrets Manager ({WORKSPACE_PREFIX}{name}); "
+                              "`toolkit secret list --target aws` shows the ones that are.") from None
+        raise DeployError(f"Secrets Manager refused to delete secret {name!r}: {_code(exc) or exc}") from None
 
 
 def _current(client: Any, secret_id: str) -> str | None:

@@ -44,6 +44,26 @@ def write_named(name: str, values: dict[str, str]) -> Path:
     return path
 
 
+def list_named() -> dict[str, list[str]]:
+    """Every local secret's name and its keys (values stay in their files)."""
+    directory = store_dir()
+    if not directory.is_dir():
+        return {}
+    return {path.stem: sorted(read_named(path.stem)) for path in sorted(directory.glob("*.json"))}
+
+
+def delete_named(name: str) -> Path:
+    """Remove local secret ``name``; a name that does not exist is an error naming the ones that do."""
+    Secret.from_name(name)  # validates the name (no path separators)
+    path = store_dir() / f"{name}.json"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        known = ", ".join(list_named()) or "none"
+        raise NotFoundError(f"No local secret {name!r} (local secrets: {known}); `toolkit secret list` shows them.") from None
+    return path
+
+
 def secret_env(secrets: Iterable[Secret]) -> dict[str, str]:
     """Environment variables a worker gets from its function's secrets (later secrets win)."""
     env: dict[str, str] = {}
