@@ -114,7 +114,7 @@ class Queue:
         self._put(list(vs), block, timeout, partition, partition_ttl)
 
     def _put(self, vs: list[Any], block: bool, timeout: float | None, partition: str | None, ttl: int) -> None:
-        from runtime.primitives.base import QueueFullError
+        from runtime.primitives.base import QueueFullError, QueueGoneError
 
         _check_timeout(timeout)
         if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= 24 * 3600:
@@ -125,6 +125,10 @@ class Queue:
         while True:
             try:
                 return store.queue_put(self.name, key, data, ttl)  # type: ignore[no-any-return]
+            except QueueGoneError:
+                self._bound = None  # a later call may find (or create) it again
+                raise NotFoundError(f"Queue {self.name!r} was deleted; nothing was put. Create it again with "
+                                    f"toolkit.Queue.from_name({self.name!r}, create_if_missing=True).") from None
             except QueueFullError as exc:
                 if not block or (deadline is not None and time.monotonic() >= deadline):
                     raise std_queue.Full(f"Queue {self.name!r}: {exc}; get some items first.") from None

@@ -38,6 +38,10 @@ class QueueFullError(Exception):
     """A partition already holds `MAX_PARTITION_ITEMS` items."""
 
 
+class QueueGoneError(Exception):
+    """A put to a Queue that no longer exists (deleted after the handle found it)."""
+
+
 class Waiter(Protocol):
     """Waits for a put to one queue partition.  Entered *before* the reader checks the queue,
     so a put that lands between the check and the wait still wakes it."""
@@ -84,7 +88,8 @@ class StateStore(Protocol):
 
     # -- queues ------------------------------------------------------------------------------
     def queue_put(self, name: str, partition: str, values: list[bytes], ttl: float) -> None:
-        """Append ``values`` in order; `QueueFullError` (nothing written) past the partition limit."""
+        """Append ``values`` in order; `QueueFullError` (nothing written) past the partition limit,
+        `QueueGoneError` (nothing written) when the Queue was deleted."""
         ...
 
     def queue_take(self, name: str, partition: str, n: int) -> list[bytes]:

@@ -46,6 +46,7 @@ from runtime.primitives.base import (
     Kind,
     ObjectInfo,
     QueueFullError,
+    QueueGoneError,
     Waiter,
 )
 
@@ -219,13 +220,16 @@ class DynamoDBStateStore:
         return item if item is not None and _live(item) else None
 
     def _next_seq(self, name: str, partition: str, count: int) -> int:
-        """Reserve ``count`` sequence numbers; returns the last.  Fails if the Queue was deleted."""
-        response = self._ddb.update_item(
-            TableName=self.table, Key=_key(_object_pk(Kind.QUEUE, name), META),
-            UpdateExpression="ADD #seq :n, #parts :p", ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#seq": "seq", "#parts": "partitions"},  # both are reserved words
-            ExpressionAttributeValues={":n": {"N": str(count)}, ":p": {"SS": [_token(partition)]}},
-            ReturnValues="UPDATED_NEW")
+        """Reserve ``count`` sequence numbers; returns the last.  `QueueGoneError` if the Queue was deleted."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self.table, Key=_key(_object_pk(Kind.QUEUE, name), META),
+                UpdateExpression="ADD #seq :n, #parts :p", ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#seq": "seq", "#parts": "partitions"},  # both are reserved words
+                ExpressionAttributeValues={":n": {"N": str(count)}, ":p": {"SS": [_token(partition)]}},
+                ReturnValues="UPDATED_NEW")
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            raise QueueGoneError(name) from None
         return int(response["Attributes"]["seq"]["N"])
 
     def _claim(self, item: dict[str, Any]) -> bytes | None:

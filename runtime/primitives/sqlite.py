@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from runtime.primitives.base import MAX_PARTITION_ITEMS, Kind, ObjectInfo, QueueFullError, Waiter
+from runtime.primitives.base import (
+    MAX_PARTITION_ITEMS,
+    Kind,
+    ObjectInfo,
+    QueueFullError,
+    QueueGoneError,
+    Waiter,
+)
 from runtime.primitives.wakeup import FifoWaiter, fifo_path, notify
 
 _SCHEMA = """
@@ -140,8 +147,10 @@ class SQLiteStateStore:
 
     def queue_put(self, name: str, partition: str, values: list[bytes], ttl: float) -> None:
         conn, now = self._connect(), time.time()
-        conn.execute("BEGIN IMMEDIATE")  # the capacity check and the insert see the same partition
+        conn.execute("BEGIN IMMEDIATE")  # the checks and the insert see the same partition
         try:
+            if not self.exists(Kind.QUEUE, name):  # rows of a deleted Queue would be invisible forever
+                raise QueueGoneError(name)
             conn.execute("DELETE FROM queue_items WHERE name = ? AND partition = ? AND expires_at <= ?",
                          (name, partition, now))
             held = conn.execute(f"SELECT COUNT(*) FROM queue_items WHERE {_LIVE}", (name, partition, now)).fetchone()

@@ -135,6 +135,15 @@ def test_queue_operations_follow_the_platform(backend: str) -> None:
     assert q.len(total=True) == 0
 
 
+def test_a_put_to_a_deleted_queue_is_refused_not_lost(backend: str) -> None:
+    q = toolkit.Queue.from_name("short-lived", create_if_missing=True)
+    q.put(1)
+    toolkit.Queue.delete("short-lived")
+    with pytest.raises(NotFoundError, match="was deleted; nothing was put"):
+        q.put(2)
+    assert q.len() == 0 and q.get(block=False) is None  # found again (create_if_missing), and empty
+
+
 def test_queue_limits_and_expiry() -> None:
     q = toolkit.Queue.from_name("limits", create_if_missing=True)
     with pytest.raises(InvalidError, match="at most 64 bytes"):
