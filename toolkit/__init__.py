@@ -31,6 +31,7 @@ from toolkit.partial import (
     wsgi_app,
 )
 from toolkit.queues import Queue
+from toolkit.sandbox import Probe, Sandbox, Tunnel
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 from toolkit.spec import Retries
@@ -53,10 +54,13 @@ __all__ = [
     "NotFoundError",
     "Obj",
     "Period",
+    "Probe",
     "Queue",
     "Retries",
+    "Sandbox",
     "Secret",
     "SerializationError",
+    "Tunnel",
     "Volume",
     "WorkerCrashedError",
     "__version__",

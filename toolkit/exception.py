@@ -45,3 +45,11 @@ class NotSupportedError(Error):
 
 class NotSupportedWarning(UserWarning):
     """An option toolkit accepts for compatibility but cannot honour; it is shown once, at the call site."""
+
+
+class SandboxTerminatedError(Error):
+    """A sandbox was terminated (``terminate()``, its creator exiting) before its command finished."""
+
+
+class SandboxTimeoutError(Error):
+    """A sandbox ran past its ``timeout`` or ``idle_timeout`` and was stopped."""

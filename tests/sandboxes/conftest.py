@@ -1,0 +1,83 @@
+"""Sandbox tests run real containers: podman configured as DESIGN.md §6 says, the debootstrap base
+image the image tests build (shared, cached per day), and nothing of the host mounted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
+from image_tools import (  # noqa: E402
+    BASE_MIRROR,
+    debian_mirror,
+    ensure_base_image,
+    require_tools,
+    write_containers_conf,
+)
+
+import toolkit  # noqa: E402
+
+LEAK_WAIT_S = 20.0
+
+
+def sandbox_containers() -> list[str]:
+    done = subprocess.run(["podman", "ps", "-a", "--filter", "label=dev.toolkit.sandbox", "--format", "{{.Names}}"],
+                          capture_output=True, text=True, timeout=60)
+    return done.stdout.split()
+
+
+def wait_no_containers(timeout: float = LEAK_WAIT_S) -> list[str]:
+    """The sandbox containers still there after ``timeout`` seconds (empty: nothing leaked)."""
+    deadline = time.monotonic() + timeout
+    while (left := sandbox_containers()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.fixture(scope="session")
+def sandbox_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    require_tools("podman", "runc")
+    conf = write_containers_conf(tmp_path_factory.mktemp("podman"))
+    saved = {k: os.environ.get(k) for k in ("CONTAINERS_CONF", "TOOLKIT_BASE_MIRRORS")}
+    os.environ["CONTAINERS_CONF"] = str(conf)
+    os.environ["TOOLKIT_BASE_MIRRORS"] = BASE_MIRROR  # debian_slim("3.11") -> the debootstrap base
+    yield {**os.environ}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def base_ref(sandbox_env: dict[str, str]) -> str:
+    require_tools("debootstrap")
+    ensure_base_image(debian_mirror(), sandbox_env)
+    return "localhost/toolkit-test-base:3.11-slim-bookworm"
+
+
+@pytest.fixture(scope="session")
+def image(base_ref: str) -> toolkit.Image:
+    return toolkit.Image.from_registry(base_ref)
+
+
+@pytest.fixture
+def app() -> toolkit.App:
+    return toolkit.App.lookup("sandbox-tests", create_if_missing=True)
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every sandbox test ends with no sandbox container left behind."""
+    yield
+    if "sandbox_env" in request.fixturenames:
+        for sb in toolkit.Sandbox.list():
+            if sb._record.creator_pid == os.getpid():
+                sb.terminate()
+        assert wait_no_containers() == []

@@ -1,0 +1,733 @@
+"""``toolkit.Sandbox``: run untrusted commands in an isolated container, as the hosted platform's users write it.
+
+    app = toolkit.App.lookup("runner", create_if_missing=True)
+    sb = toolkit.Sandbox.create(app=app, image=toolkit.Image.debian_slim(), timeout=60, block_network=True)
+    p = sb.exec("python3", "-c", "print(6 * 7)")
+    print(p.stdout.read(), p.wait())
+    sb.terminate()
+
+Locally every sandbox is a container in podman (or docker): never a bare process.  Its state
+lives under ``$TOOLKIT_HOME/sandboxes`` (`toolkit.sandboxes.records`), so ``from_id``,
+``from_name`` and ``list`` work from other processes; a supervisor process per sandbox
+(`toolkit.sandboxes.supervisor`) enforces ``timeout``/``idle_timeout`` and removes the container
+when the sandbox ends, including when the creating process dies.  Where toolkit differs from the
+hosted platform: a local sandbox lives at most as long as the process that created it, tunnels
+are plain HTTP on 127.0.0.1, and the main command's stdin is not attached (use ``exec``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import json
+import secrets as _secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from toolkit.aio import Aio, aio_method
+from toolkit.exception import (
+    InvalidError,
+    NotFoundError,
+    NotSupportedError,
+    SandboxTerminatedError,
+    SandboxTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from toolkit.app import App
+    from toolkit.image import Image
+    from toolkit.sandboxes.process import ContainerProcess
+    from toolkit.sandboxes.records import End, Record
+    from toolkit.sandboxes.streams import ByteSource, StreamReader, StreamType
+    from toolkit.secret import Secret
+    from toolkit.volume import Volume
+
+__all__ = ["Probe", "Sandbox", "Tunnel"]
+
+DEFAULT_TIMEOUT_S = 300
+MAX_TIMEOUT_S = 24 * 3600
+START_TIMEOUT_S = 330.0  # the supervisor's own bound on `<engine> run` is 300 s
+END_WAIT_S = 60.0
+POLL_S = 0.05
+SUPERVISOR = Path(__file__).parent / "sandboxes" / "supervisor.py"
+
+
+# -- probes and tunnels -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Probe:
+    """When a sandbox is ready: a TCP port listening inside it, or a command exiting 0 there."""
+
+    kind: Literal["tcp", "exec"]
+    port: int | None = None
+    command: tuple[str, ...] = ()
+    interval_ms: int = 100
+
+    @staticmethod
+    def with_tcp(port: int, *, interval_ms: int = 100) -> Probe:
+        return Probe("tcp", port=_port("Probe.with_tcp", port), interval_ms=_interval(interval_ms))
+
+    @staticmethod
+    def with_exec(*argv: str, interval_ms: int = 100) -> Probe:
+        return Probe("exec", command=_command("Probe.with_exec", argv, required=True),
+                     interval_ms=_interval(interval_ms))
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """A sandbox port reachable from this machine.  Locally it is published on 127.0.0.1 and spoken
+    to in plain HTTP/TCP (no TLS): ``url`` is ``http://127.0.0.1:<port>``."""
+
+    host: str
+    port: int
+    unencrypted_host: str
+    unencrypted_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def tls_socket(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def tcp_socket(self) -> tuple[str, int]:
+        return self.unencrypted_host, self.unencrypted_port
+
+
+class Tunnels(dict[int, Tunnel]):
+    """``sb.tunnels()``: container port -> `Tunnel`; a port that was not exposed is a named error."""
+
+    def __init__(self, sandbox_id: str, tunnels: Mapping[int, Tunnel]) -> None:
+        super().__init__(tunnels)
+        self._sandbox_id = sandbox_id
+
+    def __missing__(self, port: int) -> Tunnel:
+        exposed = ", ".join(map(str, sorted(self))) or "none"
+        raise NotFoundError(f"Port {port!r} of sandbox {self._sandbox_id} has no tunnel (exposed: {exposed}); "
+                            f"create the sandbox with encrypted_ports=[{port!r}] or unencrypted_ports=[{port!r}].")
+
+
+# -- argument checks -------------------------------------------------------------------------------
+
+def _port(what: str, port: Any) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InvalidError(f"{what}: port {port!r} must be an int between 1 and 65535.")
+    return port
+
+
+def _interval(ms: Any) -> int:
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 1:
+        raise InvalidError(f"Probe interval_ms={ms!r} must be a positive int (milliseconds).")
+    return ms
+
+
+def _command(what: str, args: Sequence[Any], *, required: bool = False) -> tuple[str, ...]:
+    bad = [a for a in args if not isinstance(a, str)]
+    if bad:
+        raise InvalidError(f"{what}: every argument must be a str, got {bad[0]!r}; pass the command as separate "
+                           "strings, e.g. ('python3', '-c', 'print(1)').")
+    if required and not args:
+        raise InvalidError(f"{what} needs a command, e.g. {what}('python3', '--version').")
+    return tuple(args)
+
+
+def _seconds(what: str, value: Any, *, optional: bool) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_S:
+        raise InvalidError(f"Sandbox {what}={value!r} must be a number of seconds between 1 and {MAX_TIMEOUT_S} "
+                           "(24 hours).")
+    return int(value)
+
+
+def _limit(what: str, value: Any) -> Any:
+    """cpu/memory as a number or a (request, limit) pair; locally the limit is what applies."""
+    if isinstance(value, tuple) and len(value) == 2:
+        value = value[1]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise InvalidError(f"Sandbox {what}={value!r} must be a positive number (memory in MiB) or a "
+                           "(request, limit) pair.")
+    return value
+
+
+def _env(what: str, env: Mapping[str, Any] | None, secrets: Sequence[Secret] | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for secret in secrets or ():
+        values.update(secret.values())
+    for key, value in (env or {}).items():
+        if not isinstance(key, str) or not isinstance(value, (str, type(None))):
+            raise InvalidError(f"{what} env={{{key!r}: {value!r}}}: names and values must be str.")
+        if value is not None:
+            values[key] = value
+    return values
+
+
+def _unsupported_locally(options: Mapping[str, Any]) -> None:
+    for option, value in options.items():
+        if value:
+            raise NotSupportedError(
+                f"Sandbox.create({option}=...) cannot be enforced by a local container engine, and toolkit never "
+                f"runs a sandbox with less isolation than asked; drop {option}, or use block_network=True.")
+
+
+def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]:
+    """Only what the user asked for is mounted: each Volume's local directory at its path."""
+    from toolkit.volume import Volume
+
+    mounts = []
+    for path, volume in (volumes or {}).items():
+        if not isinstance(path, str) or not path.startswith("/") or path == "/":
+            raise InvalidError(f"Sandbox volumes: mount path {path!r} must be absolute and not '/'.")
+        if not isinstance(volume, Volume):
+            raise InvalidError(f"Sandbox volumes[{path!r}] must be a toolkit.Volume, got {volume!r}.")
+        store = volume._store()
+        working = getattr(store, "working_copy", None)
+        if working is None:
+            raise NotSupportedError(f"Volume {volume.name!r} lives in S3 here; a local sandbox mounts local volumes.")
+        mounts.append((str(working(volume.name)), path))
+    return tuple(mounts)
+
+
+# -- the sandbox ----------------------------------------------------------------------------------
+
+class Sandbox:
+    """A container running a command (or waiting for ``exec``), bounded by ``timeout``."""
+
+    def __init__(self, record: Record) -> None:
+        self._record = record
+        self._detached = False
+
+    def __repr__(self) -> str:
+        return f"<toolkit.Sandbox {self.object_id} app={self._record.app!r} name={self._record.name!r}>"
+
+    @property
+    def object_id(self) -> str:
+        return self._record.sandbox_id
+
+    @property
+    def _records(self) -> Any:
+        from toolkit.sandboxes import records
+
+        return records
+
+    def _live(self) -> Record:
+        if self._detached:
+            raise InvalidError(f"Sandbox {self.object_id} was detached from this object; get a new handle with "
+                               f"toolkit.Sandbox.from_id({self.object_id!r}).")
+        return self._record
+
+    def _end(self) -> End | None:
+        end: End | None = self._records.load_end(self.object_id)
+        return end
+
+    def _ended_error(self, end: End) -> Exception:
+        why = {"exited": f"its command exited with code {end.returncode}", "timeout": "it reached its timeout",
+               "idle_timeout": "it was idle past its idle_timeout", "creator_exited": "the process that created it "
+               "exited", "terminated": "it was terminated", "failed_to_start": f"it failed to start: {end.detail}"}
+        message = (f"Sandbox {self.object_id} has already ended ({why.get(end.reason, end.reason)}); "
+                   "create a new one with toolkit.Sandbox.create(...).")
+        if end.reason in ("timeout", "idle_timeout"):
+            return SandboxTimeoutError(message)
+        return SandboxTerminatedError(message)
+
+    # -- create and find ----------------------------------------------------------------------------
+    @staticmethod
+    def _create(*args: str, app: App | None = None, name: str | None = None, tags: Mapping[str, str] | None = None,
+                image: Image | None = None, env: Mapping[str, str | None] | None = None,
+                secrets: Sequence[Secret] | None = None, volumes: Mapping[str, Volume] | None = None,
+                timeout: int = DEFAULT_TIMEOUT_S, idle_timeout: int | None = None, workdir: str | None = None,
+                gpu: str | None = None, cpu: float | tuple[float, float] | None = None,
+                memory: int | tuple[int, int] | None = None, block_network: bool = False,
+                cidr_allowlist: Sequence[str] | None = None, outbound_cidr_allowlist: Sequence[str] | None = None,
+                outbound_domain_allowlist: Sequence[str] | None = None,
+                inbound_cidr_allowlist: Sequence[str] | None = None, encrypted_ports: Sequence[int] = (),
+                h2_ports: Sequence[int] = (), unencrypted_ports: Sequence[int] = (),
+                readiness_probe: Probe | None = None, verbose: bool = False, environment_name: str | None = None,
+                **unsupported: Any) -> Sandbox:
+        """Start a sandbox running ``args`` (or nothing but waiting for ``exec`` when empty)."""
+        from toolkit.sandboxes import engine as engines
+        from toolkit.sandboxes import images
+
+        if unsupported:
+            raise NotSupportedError(f"Sandbox.create({sorted(unsupported)[0]}=...) is not supported by toolkit's "
+                                    "local sandboxes; remove it.")
+        if gpu:
+            raise NotSupportedError(f"Sandbox.create(gpu={gpu!r}): a local sandbox has no GPU; run it without gpu=.")
+        _unsupported_locally({"cidr_allowlist": cidr_allowlist, "outbound_cidr_allowlist": outbound_cidr_allowlist,
+                              "outbound_domain_allowlist": outbound_domain_allowlist,
+                              "inbound_cidr_allowlist": inbound_cidr_allowlist})
+        spec = _Spec.check(args, app, name, tags, env, secrets, timeout, idle_timeout, workdir, cpu, memory,
+                           (*encrypted_ports, *h2_ports, *unencrypted_ports), readiness_probe)
+        if block_network and spec.ports:
+            raise InvalidError(f"Sandbox.create(block_network=True) cannot also expose ports {list(spec.ports)}: "
+                               "a sandbox without network has no tunnels; drop one of them.")
+        mounts = _mounts(volumes)
+        engine = engines.find_engine()
+        ref = images.resolve(image, engine)
+        _check_name_free(spec.app, name)
+        sandbox_id = "sb-" + _secrets.token_hex(11)
+        run = engines.RunSpec(sandbox_id, ref, spec.command, spec.env, workdir, spec.cpu, spec.memory,
+                              bool(block_network), spec.ports, mounts, {"dev.toolkit.app": spec.app})
+        return _start(engine, run, spec)
+
+    create = Aio(_create)
+
+    @staticmethod
+    def _from_id(sandbox_id: str, client: Any = None) -> Sandbox:
+        from toolkit.sandboxes import records
+
+        record = records.load(sandbox_id) if isinstance(sandbox_id, str) and sandbox_id.startswith("sb-") else None
+        if record is None:
+            raise NotFoundError(f"No sandbox {sandbox_id!r} on this machine (see `toolkit sandbox list`); "
+                                "ids look like 'sb-...' and come from Sandbox.create(...).object_id.")
+        return Sandbox(record)
+
+    from_id = Aio(_from_id)
+
+    @staticmethod
+    def _from_name(app_name: str, name: str, *, environment_name: str | None = None,
+                   include_terminated: bool = False, client: Any = None) -> Sandbox:
+        from toolkit.sandboxes import records
+
+        for record in records.records():
+            if record.app == app_name and record.name == name and (
+                    include_terminated or records.load_end(record.sandbox_id) is None):
+                return Sandbox(record)
+        raise NotFoundError(f"No running sandbox named {name!r} in app {app_name!r} (see `toolkit sandbox list`); "
+                            "create it with Sandbox.create(app=..., name=...).")
+
+    from_name = Aio(_from_name)
+
+    @staticmethod
+    def _list(*, app_id: str | None = None, tags: Mapping[str, str] | None = None,
+              client: Any = None) -> Iterator[Sandbox]:
+        """Running sandboxes, newest first; ``app_id`` is the app's name locally, ``tags`` must all match."""
+        from toolkit.sandboxes import records
+
+        for record in records.records():
+            if records.load_end(record.sandbox_id) is not None:
+                continue
+            if app_id is not None and app_id not in (record.app, _app_id(record.app)):
+                continue
+            if tags and any(record.tags.get(k) != v for k, v in tags.items()):
+                continue
+            yield Sandbox(record)
+
+    list = Aio(_list, is_iter=True)
+
+    # -- its life -----------------------------------------------------------------------------------
+    def poll(self) -> int | None:
+        """The main command's exit code once the sandbox has ended, else None."""
+        end = self._end()
+        return None if end is None else end.returncode
+
+    @property
+    def returncode(self) -> int | None:
+        return self.poll()
+
+    @aio_method
+    def wait(self, raise_on_termination: bool = True) -> None:
+        """Block until the sandbox ends; a timeout or a termination raises unless told not to."""
+        self._live()
+        while (end := self._end()) is None:
+            time.sleep(POLL_S)
+        if raise_on_termination and end.reason not in ("exited", "failed_to_start"):
+            raise self._ended_error(end)
+
+    @aio_method
+    def terminate(self, *, wait: bool = False) -> int | None:
+        """End the sandbox now (its container is killed and removed); with ``wait``, its exit code."""
+        from toolkit.sandboxes import engine, records
+
+        record = self._live()
+        if self._end() is None:
+            (records.directory(self.object_id) / "terminate").touch()
+            subprocess.run([record.engine, "kill", "--signal", "KILL", record.container], capture_output=True,
+                           timeout=engine.ENGINE_TIMEOUT_S)
+        if not wait:
+            return None
+        deadline = time.monotonic() + END_WAIT_S
+        while (end := self._end()) is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        return None if end is None else end.returncode
+
+    def detach(self) -> None:
+        """Forget the sandbox in this object (it keeps running; ``from_id`` gets it back)."""
+        self._detached = True
+
+    # -- exec ----------------------------------------------------------------------------------------
+    def exec(self, *args: str, stdout: StreamType | None = None, stderr: StreamType | None = None,
+             timeout: int | None = None, workdir: str | None = None, env: Mapping[str, str | None] | None = None,
+             secrets: Sequence[Secret] | None = None, text: bool = True, bufsize: Literal[-1, 1] = -1,
+             pty: bool = False, **_pty_info: Any) -> ContainerProcess:
+        """Run ``args`` in the sandbox (the engine's exec); its streams arrive as they are written."""
+        from toolkit.sandboxes import engine
+        from toolkit.sandboxes.process import ContainerProcess, with_timeout
+        from toolkit.sandboxes.streams import StreamType
+
+        record = self._live()
+        command = _command("Sandbox.exec", args, required=True)
+        seconds = _seconds("exec timeout", timeout, optional=True)
+        if workdir is not None and not (isinstance(workdir, str) and workdir.startswith("/")):
+            raise InvalidError(f"Sandbox.exec(workdir={workdir!r}) must be an absolute path.")
+        if pty:
+            raise NotSupportedError("Sandbox.exec(pty=True) is not supported locally; run without a pseudo-terminal.")
+        end = self._end()
+        if end is not None:
+            raise self._ended_error(end)
+        argv = engine.exec_args(record.engine, record.container, with_timeout(command, seconds),
+                                env=_env("Sandbox.exec", env, secrets), workdir=workdir, stdin=True)
+        return ContainerProcess(self.object_id, argv, stdout=stdout or StreamType.PIPE,
+                                stderr=stderr or StreamType.PIPE, text=text)
+
+    @property
+    def stdout(self) -> StreamReader[str]:
+        """The main command's stdout, from its start, as it arrives."""
+        from toolkit.sandboxes.streams import StreamReader
+
+        return StreamReader(lambda: self._main_output("stdout"))
+
+    @property
+    def stderr(self) -> StreamReader[str]:
+        from toolkit.sandboxes.streams import StreamReader
+
+        return StreamReader(lambda: self._main_output("stderr"))
+
+    @property
+    def stdin(self) -> Any:
+        raise NotSupportedError(f"Sandbox {self.object_id}: the main command's stdin is not attached locally; "
+                                "start the sandbox without a command and use sb.exec(...).stdin.")
+
+    def _main_output(self, which: Literal["stdout", "stderr"]) -> ByteSource:
+        record = self._live()
+        if self._end() is None:
+            logs = subprocess.Popen([record.engine, "logs", "--follow", record.container],
+                                    stdout=subprocess.PIPE if which == "stdout" else subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE if which == "stderr" else subprocess.DEVNULL)
+            return _Followed(logs, which, self)
+        return self._saved_output(which)
+
+    def _saved_output(self, which: str) -> IO[bytes]:
+        from toolkit.sandboxes import records
+
+        deadline = time.monotonic() + END_WAIT_S
+        while self._end() is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        path = records.directory(self.object_id) / f"{which}.log"
+        return open(path, "rb") if path.exists() else _empty()  # noqa: SIM115 - the reader owns it
+
+    # -- ports, readiness, tags ---------------------------------------------------------------------
+    @aio_method
+    def tunnels(self, timeout: int = 50) -> Tunnels:
+        record = self._live()
+        return Tunnels(self.object_id, {port: Tunnel("127.0.0.1", host, "127.0.0.1", host)
+                                        for port, host in record.ports.items()})
+
+    @aio_method
+    def wait_until_ready(self, *, timeout: float = 300) -> None:
+        """Block until the sandbox's readiness probe passes; ``TimeoutError`` past ``timeout`` seconds."""
+        record = self._live()
+        probe = _load_probe(self.object_id)
+        if probe is None:
+            raise InvalidError(f"Sandbox {self.object_id} has no readiness probe; create it with "
+                               "readiness_probe=toolkit.Probe.with_tcp(PORT) or Probe.with_exec(...).")
+        deadline = time.monotonic() + timeout
+        while not self._probe_passes(record, probe):
+            end = self._end()
+            if end is not None:
+                raise self._ended_error(end)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Sandbox {self.object_id} was not ready after {timeout} s ({probe}).")
+            time.sleep(probe.interval_ms / 1000)
+
+    def _probe_passes(self, record: Record, probe: Probe) -> bool:
+        from toolkit.sandboxes import engine
+
+        if probe.kind == "exec":
+            argv = engine.exec_args(record.engine, record.container, probe.command, env={}, workdir=None,
+                                    stdin=False)
+            return subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
+        argv = engine.exec_args(record.engine, record.container, ("cat", "/proc/net/tcp", "/proc/net/tcp6"),
+                                env={}, workdir=None, stdin=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        return probe.port in _listening_ports(done.stdout)
+
+    @aio_method
+    def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
+        from toolkit.sandboxes import records
+
+        self._live()
+        checked = _tags(tags)
+        current = records.load(self.object_id) or self._record
+        self._record = current.with_tags(checked)
+        records.save(self._record)
+
+    @aio_method
+    def get_tags(self) -> dict[str, str]:
+        from toolkit.sandboxes import records
+
+        current = records.load(self.object_id) or self._record
+        return dict(current.tags)
+
+    # -- the filesystem -----------------------------------------------------------------------------
+    @aio_method
+    def snapshot_filesystem(self, timeout: int = 55, *, ttl: int | None = None) -> Image:
+        """The sandbox's filesystem now, as an Image (``<engine> commit``) to create other sandboxes from."""
+        from toolkit.image import Image
+        from toolkit.sandboxes import engine
+
+        record = self._live()
+        end = self._end()
+        if end is not None:
+            raise self._ended_error(end)
+        ref = f"localhost/toolkit/sandbox-snapshot:{self.object_id}-{int(time.time() * 1000)}"
+        engine.commit(record.engine, record.container, ref)
+        return Image.from_registry(ref)
+
+    def _run_checked(self, what: str, *args: str, stdin: bytes | None = None) -> bytes:
+        process = self.exec(*args, text=False)
+        if stdin is not None:
+            process.stdin.write(stdin)
+        process.stdin.write_eof()
+        out = process.stdout.read()
+        err = process.stderr.read()
+        if process.wait() != 0:
+            raise InvalidError(f"Sandbox {self.object_id}: {what} failed: {err.decode(errors='replace').strip()}")
+        return bytes(out)
+
+    @aio_method
+    def ls(self, path: str) -> builtins.list[str]:
+        """Names in a directory of the sandbox."""
+        return self._run_checked(f"ls {path!r}", "ls", "-1A", "--", path).decode().splitlines()
+
+    @aio_method
+    def mkdir(self, path: str, parents: bool = False) -> None:
+        self._run_checked(f"mkdir {path!r}", "mkdir", *(["-p"] if parents else []), "--", path)
+
+    @aio_method
+    def rm(self, path: str, recursive: bool = False) -> None:
+        self._run_checked(f"rm {path!r}", "rm", *(["-r"] if recursive else []), "--", path)
+
+    def open(self, path: str, mode: str = "r") -> _SandboxFile:
+        """A file in the sandbox: read modes fetch it whole, write modes send it on ``close()``."""
+        if mode not in ("r", "rb", "w", "wb", "a", "ab"):
+            raise InvalidError(f"Sandbox.open mode {mode!r} is not supported; use r, rb, w, wb, a or ab.")
+        return _SandboxFile(self, path, mode)
+
+
+@dataclass
+class _SandboxFile:
+    sandbox: Sandbox
+    path: str
+    mode: str
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    def __post_init__(self) -> None:
+        if self.mode.startswith("r"):
+            self._buffer += self.sandbox._run_checked(f"reading {self.path!r}", "cat", "--", self.path)
+
+    def read(self) -> str | bytes:
+        data = bytes(self._buffer)
+        return data if "b" in self.mode else data.decode()
+
+    def write(self, data: str | bytes) -> int:
+        if self.mode.startswith("r"):
+            raise InvalidError(f"{self.path!r} was opened with mode {self.mode!r}; open it with 'w' to write.")
+        self._buffer += data.encode() if isinstance(data, str) else data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.mode.startswith("r"):
+            redirect = ">>" if self.mode.startswith("a") else ">"
+            self.sandbox._run_checked(f"writing {self.path!r}", "sh", "-c", f'cat {redirect} "$0"', self.path,
+                                      stdin=bytes(self._buffer))
+            self.mode = "r"  # written once
+
+    def __enter__(self) -> _SandboxFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Followed:
+    """``<engine> logs --follow`` of a running sandbox; if the container was removed before the
+    engine could follow it, the output saved by the supervisor instead."""
+
+    def __init__(self, logs: subprocess.Popen[bytes], which: str, sandbox: Sandbox) -> None:
+        self._logs, self._which, self._sandbox = logs, which, sandbox
+        pipe = logs.stdout if which == "stdout" else logs.stderr
+        assert pipe is not None
+        self._pipe: IO[bytes] = pipe
+        self._got_any = False
+        self._fell_back = False
+
+    def _fall_back(self) -> bool:
+        """At the end of the engine's output: switch to the saved output if the engine had none to give."""
+        code = self._logs.wait()
+        if self._got_any or self._fell_back or code == 0:
+            return False
+        self._fell_back = True
+        self._pipe = self._sandbox._saved_output(self._which)
+        return True
+
+    def readline(self) -> bytes:
+        line = self._pipe.readline()
+        if not line and self._fall_back():
+            line = self._pipe.readline()
+        self._got_any = self._got_any or bool(line)
+        return line
+
+    def read(self) -> bytes:
+        data = self._pipe.read()
+        if not data and self._fall_back():
+            data = self._pipe.read()
+        self._got_any = self._got_any or bool(data)
+        return data
+
+
+def _empty() -> IO[bytes]:
+    import io
+
+    return io.BytesIO()
+
+
+# -- creating ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Spec:
+    app: str
+    name: str | None
+    tags: dict[str, str]
+    command: tuple[str, ...]
+    env: dict[str, str]
+    timeout: int
+    idle_timeout: int | None
+    cpu: float | None
+    memory: int | None
+    ports: tuple[int, ...]
+    probe: Probe | None
+
+    @staticmethod
+    def check(args: Sequence[Any], app: Any, name: Any, tags: Any, env: Any, secrets: Any, timeout: Any,
+              idle_timeout: Any, workdir: Any, cpu: Any, memory: Any, ports: Sequence[Any], probe: Any) -> _Spec:
+        from toolkit.app import App
+        from toolkit.sandboxes.engine import KEEP_ALIVE
+
+        if not isinstance(app, App):
+            raise InvalidError(f"Sandbox.create needs app=<a toolkit.App>, got {app!r}; e.g. "
+                               "app=toolkit.App.lookup('my-app', create_if_missing=True).")
+        if name is not None and (not isinstance(name, str) or not name or len(name) > 64
+                                 or not all(c.isalnum() or c in "-_." for c in name)):
+            raise InvalidError(f"Sandbox name {name!r} must be 1-64 letters, digits, '-', '_' or '.'.")
+        if workdir is not None and not (isinstance(workdir, str) and workdir.startswith("/")):
+            raise InvalidError(f"Sandbox workdir={workdir!r} must be an absolute path.")
+        if probe is not None and not isinstance(probe, Probe):
+            raise InvalidError(f"Sandbox readiness_probe={probe!r} must be a toolkit.Probe (Probe.with_tcp(port)).")
+        memory_mib = _limit("memory", memory)
+        return _Spec(app.app_name, name, _tags(tags or {}), _command("Sandbox.create", args) or KEEP_ALIVE,
+                     _env("Sandbox.create", env, secrets), int(_seconds("timeout", timeout, optional=False) or 0),
+                     _seconds("idle_timeout", idle_timeout, optional=True), _limit("cpu", cpu),
+                     int(memory_mib) if memory_mib is not None else None,
+                     tuple(dict.fromkeys(_port("Sandbox ports", p) for p in ports)), probe)
+
+
+def _tags(tags: Any) -> dict[str, str]:
+    if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InvalidError(f"Sandbox tags {tags!r} must be a dict of str to str.")
+    return dict(tags)
+
+
+def _app_id(app: str) -> str:
+    return f"ap-{app}"
+
+
+def _check_name_free(app: str, name: str | None) -> None:
+    from toolkit.sandboxes import records
+
+    if name is None:
+        return
+    for record in records.records():
+        if record.app == app and record.name == name and records.load_end(record.sandbox_id) is None:
+            raise InvalidError(f"App {app!r} already has a running sandbox named {name!r} ({record.sandbox_id}); "
+                               "pick another name or terminate it first.")
+
+
+def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
+    """Hand the container to a new supervisor, then learn its ports; errors name the command or image."""
+    from toolkit.sandboxes import engine as engines
+    from toolkit.sandboxes import records
+
+    home = records.directory(run.sandbox_id)
+    home.mkdir(parents=True)
+    record = records.Record(run.sandbox_id, spec.app, spec.name, engine, run.container_name, run.image,
+                            spec.command, time.time(), spec.timeout, spec.idle_timeout, {}, spec.tags, _pid())
+    records.save(record)
+    records.write_json(home / "spec.json", {
+        "engine": engine, "container": run.container_name, "run_args": engines.run_args(engine, run),
+        "timeout": spec.timeout, "idle_timeout": spec.idle_timeout, "creator_pid": _pid(),
+        "probe": None if spec.probe is None else {"kind": spec.probe.kind, "port": spec.probe.port,
+                                                  "command": list(spec.probe.command),
+                                                  "interval_ms": spec.probe.interval_ms}})
+    supervisor = subprocess.Popen([sys.executable, "-I", str(SUPERVISOR), str(home)], stdout=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    assert supervisor.stdout is not None
+    line = supervisor.stdout.readline()
+    supervisor.stdout.close()
+    started = json.loads(line) if line.strip() else {"error": "its supervisor exited without a word"}
+    if "error" in started:
+        supervisor.wait(timeout=START_TIMEOUT_S)
+        raise _start_error(run, str(started["error"]))
+    _reap_later(supervisor)
+    if run.ports:
+        record = dataclasses.replace(record, ports=engines.published_ports(engine, run.container_name))
+        records.save(record)
+    return Sandbox(record)
+
+
+def _start_error(run: Any, detail: str) -> Exception:
+    if "executable file not found" in detail or "no such file or directory" in detail.lower():
+        return InvalidError(f"Sandbox command {run.command[0]!r} was not found in image {run.image!r}; install it in "
+                            f"the image or give its full path ({detail.splitlines()[-1]}).")
+    return InvalidError(f"Sandbox {run.sandbox_id} of image {run.image!r} failed to start: {detail}")
+
+
+def _reap_later(supervisor: subprocess.Popen[bytes]) -> None:
+    """The supervisor is our child: reap it when it exits so it never lingers as a zombie."""
+    import threading
+
+    threading.Thread(target=supervisor.wait, daemon=True, name="toolkit-sandbox-reaper").start()
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _load_probe(sandbox_id: str) -> Probe | None:
+    from toolkit.sandboxes import records
+
+    raw = json.loads((records.directory(sandbox_id) / "spec.json").read_text()).get("probe")
+    if raw is None:
+        return None
+    return Probe(raw["kind"], raw["port"], tuple(raw["command"]), raw["interval_ms"])
+
+
+def _listening_ports(proc_net: str) -> set[int]:
+    """Ports in LISTEN state (0A) in /proc/net/tcp{,6} text: ``sl local_address rem_address st ...``."""
+    ports = set()
+    for line in proc_net.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
