@@ -140,12 +140,15 @@ def preview(ref: str | None, module: str | None, **options: Any) -> None:
 @click.command()
 @deploy_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def destroy(ref: str | None, module: str | None, yes: bool, **options: Any) -> None:
-    """Delete every AWS resource of the app's stack, then the stack."""
+@click.option("--delete-volumes", is_flag=True,
+              help="Also delete the app's volume bucket and every file in it (kept by default: it holds data).")
+def destroy(ref: str | None, module: str | None, yes: bool, delete_volumes: bool, **options: Any) -> None:
+    """Delete every AWS resource of the app's stack, then the stack (volumes stay unless --delete-volumes)."""
     loaded, opts = _loaded(ref, module, **options)
     if not yes:
-        click.confirm(f"Destroy every resource of {loaded.stack}?", abort=True)
-    _deployer(opts).destroy(loaded)
+        extra = " and every volume's files" if delete_volumes else " (volumes are kept)"
+        click.confirm(f"Destroy every resource of {loaded.stack}{extra}?", abort=True)
+    _deployer(opts).destroy(loaded, delete_volumes=delete_volumes)
     click.echo(f"Destroyed {loaded.stack}.")
 
 

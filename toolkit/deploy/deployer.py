@@ -35,6 +35,7 @@ from toolkit.deploy.stack_config import stack_config
 from toolkit.deploy.state import StackState, registry_targets
 from toolkit.deploy.target import Target, TargetKind, check_credentials, naming_region, resolve_target
 from toolkit.deploy.verify import Check, verify
+from toolkit.deploy.volumes import delete_volume_bucket, kept_message
 from toolkit.deploy.workspace import PulumiSession, ensure_cli, workspace_dir
 
 __all__ = ["DeployOptions", "DeployOutcome", "Deployer", "LoadedApp", "load_app_for_deploy"]
@@ -167,15 +168,21 @@ class Deployer:
         self.progress.summary("Preview")
         return self.progress.changes
 
-    def destroy(self, loaded: LoadedApp) -> dict[str, int]:
+    def destroy(self, loaded: LoadedApp, *, delete_volumes: bool = False) -> dict[str, int]:
+        """Delete the stack.  Its volume bucket stays (user data) unless ``delete_volumes``."""
         target = self.target()
         session = self.session(loaded, target)
         stack = session.open(create=False)
+        volume_bucket = parse_outputs(session.run("stack output", stack.outputs)).volume_bucket
         self.progress.step(f"Destroying stack {loaded.stack}")
         result = session.run("destroy", lambda: stack.destroy(on_output=self.progress.on_output,
                                                               on_event=self.progress.on_event, color="never"))
         changes = dict((result.summary.resource_changes if result.summary else None) or self.progress.changes)
         session.run("stack rm", lambda: stack.workspace.remove_stack(loaded.stack.stack))
+        if volume_bucket and delete_volumes:
+            delete_volume_bucket(target.client("s3"), volume_bucket, self.progress.detail)
+        elif volume_bucket:
+            self.progress.detail(kept_message(volume_bucket))
         self.progress.changes = changes
         self.progress.summary("Destroyed")
         return changes

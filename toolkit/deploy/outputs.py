@@ -36,6 +36,7 @@ class DeployedApp:
     # tag -> that function's outputs (backend, function_arn, alias_arn, state_machine_arn, task_definition_arn, ...)
     function_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     cluster_arn: str | None = None  # the app's ECS cluster, when it has ECS or GPU functions
+    volume_bucket: str | None = None  # the app's volumes (kept by destroy unless --delete-volumes)
 
     def endpoint(self, tag: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.tag == tag), None)
@@ -66,6 +67,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
         functions=tuple(sorted(functions)),
         function_outputs={tag: dict(f) for tag, f in functions.items() if isinstance(f, dict)},
         cluster_arn=plain.get("cluster_arn") or None,
+        volume_bucket=plain.get("volume_bucket") or None,
     )
 
 
