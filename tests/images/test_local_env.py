@@ -236,3 +236,22 @@ def test_workers_launch_in_the_env_and_a_failed_reload_keeps_it(tmp_path: Path) 
     finally:
         interpreters.use({})
     assert interpreters.worker_launch(target) == (sys.executable, target, {}, None)
+
+
+def test_uv_sync_installs_the_locked_versions(tmp_path: Path) -> None:
+    """With a uv.lock, the environment gets what the lock says (as `uv sync --frozen` in the image),
+    not a fresh resolution of the pyproject's ranges."""
+    from toolkit.images.local_env import find_uv
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    pyproject = '[project]\nname = "p"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["{dep}"]\n'
+    (project / "pyproject.toml").write_text(pyproject.format(dep="tabulate==0.9.0"))
+    locked = subprocess.run([find_uv(), "lock", "--project", str(project)], capture_output=True, text=True, timeout=300)
+    assert locked.returncode == 0, locked.stderr
+    (project / "pyproject.toml").write_text(pyproject.format(dep="tabulate>=0.8"))  # the lock still says 0.9.0
+    env = ensure_env(toolkit.Image.debian_slim().uv_sync("proj").to_dict(), tmp_path, tmp_path / "home")
+    version = subprocess.run([str(env.python), "-c", "import tabulate; print(tabulate.__version__)"],
+                             capture_output=True, text=True, timeout=60)
+    assert version.stdout.strip() == "0.9.0", version.stderr
+    assert plan_env(toolkit.Image.debian_slim().uv_sync("proj", frozen=False).to_dict(), tmp_path).exports == ()

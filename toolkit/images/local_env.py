@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,15 @@ Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class UvExport:
+    """A ``uv_sync`` project with a lock: its locked versions, exported by uv at build time."""
+
+    project: Path
+    extras: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EnvPlan:
     """What one image's environment installs, and its cache key."""
 
@@ -56,6 +65,7 @@ class EnvPlan:
     requirement_files: tuple[Path, ...]
     flags: tuple[str, ...]
     skipped: tuple[str, ...]
+    exports: tuple[UvExport, ...] = ()
     key: str = ""
 
 
@@ -77,6 +87,7 @@ class _Collector:
     files: list[Path] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    exports: list[UvExport] = field(default_factory=list)
 
 
 def plan_env(spec: Mapping[str, Any], root: Path) -> EnvPlan:
@@ -92,8 +103,8 @@ def plan_env(spec: Mapping[str, Any], root: Path) -> EnvPlan:
         elif step.get("op") in HOST_ONLY_OPS:
             found.skipped.append(_describe(step))
     plan = EnvPlan(tuple(found.requirements), tuple(found.files), tuple(dict.fromkeys(found.flags)),
-                   tuple(found.skipped))
-    return EnvPlan(plan.requirements, plan.requirement_files, plan.flags, plan.skipped, _key(plan))
+                   tuple(found.skipped), tuple(found.exports))
+    return replace(plan, key=_key(plan))
 
 
 def _collect(found: _Collector, step: Mapping[str, Any]) -> None:
@@ -106,12 +117,22 @@ def _collect(found: _Collector, step: Mapping[str, Any]) -> None:
     elif op == "pip_install_from_pyproject":
         found.requirements += py.pyproject_dependencies(found.root / step["pyproject_toml"],
                                                         step.get("optional_dependencies") or [])
-    else:  # uv_sync: the project's dependencies as declared (its lock is honoured in the image)
-        project = found.root / step["uv_project_dir"]
-        py.check_uv_project(project / "pyproject.toml")
-        found.files.append(project / "pyproject.toml")
-        found.flags += [f"--extra={e}" for e in step.get("extras") or []]
+    else:
+        _collect_uv_sync(found, step)
     found.flags += _uv_flags(step)
+
+
+def _collect_uv_sync(found: _Collector, step: Mapping[str, Any]) -> None:
+    """With a uv.lock (and ``frozen``, the default), the locked versions, as the image installs
+    them; without one, the declared dependencies."""
+    project = found.root / step["uv_project_dir"]
+    py.check_uv_project(project / "pyproject.toml")
+    extras = tuple(step.get("extras") or ())
+    if (project / "uv.lock").is_file() and step.get("frozen", True):
+        found.exports.append(UvExport(project.resolve(), extras, tuple(step.get("groups") or ())))
+        return
+    found.files.append(project / "pyproject.toml")
+    found.flags += [f"--extra={e}" for e in extras]
 
 
 def _uv_flags(step: Mapping[str, Any]) -> list[str]:
@@ -128,12 +149,14 @@ def _describe(step: Mapping[str, Any]) -> str:
 
 def _key(plan: EnvPlan) -> str:
     files = []
-    for path in plan.requirement_files:
+    exported = [path for e in plan.exports for path in (e.project / "pyproject.toml", e.project / "uv.lock")]
+    for path in (*plan.requirement_files, *exported):
         if not path.is_file():
             raise ImageError(f"local environment: no such file {str(path)!r}; fix the path in the image's steps.")
         files.append([path.name, hashlib.sha256(path.read_bytes()).hexdigest()])
     data = {"v": ENV_VERSION, "python": [sys.executable, sys.version], "worker": WORKER_REQUIREMENTS,
-            "requirements": sorted(plan.requirements), "files": files, "flags": list(plan.flags)}
+            "requirements": sorted(plan.requirements), "files": files, "flags": list(plan.flags),
+            "exports": [[list(e.extras), list(e.groups)] for e in plan.exports]}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -168,7 +191,7 @@ def _build(plan: EnvPlan, path: Path) -> None:
         _uv([uv, "venv", "--quiet", "--python", sys.executable, str(staging)], "uv venv")
         install = [uv, "pip", "install", "--quiet", "--python", str(staging / "bin" / "python"), *plan.flags,
                    *WORKER_REQUIREMENTS, *plan.requirements]
-        for file in plan.requirement_files:
+        for file in (*plan.requirement_files, *_export_locks(uv, plan.exports, staging)):
             install += ["--requirements", str(file)]
         _uv(install, "uv pip install " + " ".join([*plan.requirements, *(str(f) for f in plan.requirement_files)]))
         _link_toolkit(staging, path)
@@ -176,6 +199,16 @@ def _build(plan: EnvPlan, path: Path) -> None:
         staging.rename(path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export_locks(uv: str, exports: Sequence[UvExport], staging: Path) -> list[Path]:
+    files = []
+    for index, export in enumerate(exports):
+        files.append(staging / f"uv-sync-{index}.txt")
+        _uv([uv, "export", "--quiet", "--frozen", "--no-hashes", "--no-emit-project", "--project", str(export.project),
+             *(f"--extra={e}" for e in export.extras), *(f"--group={g}" for g in export.groups),
+             "--output-file", str(files[-1])], f"uv export of the uv_sync project {str(export.project)!r}")
+    return files
 
 
 def _uv(args: Sequence[str], step: str) -> None:
