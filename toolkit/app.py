@@ -73,16 +73,18 @@ class App:
     @staticmethod
     def lookup(name: str, *, client: Any = None, environment_name: str | None = None,
                create_if_missing: bool = False) -> App:
-        """The app named ``name`` loaded in this process, else (``create_if_missing=True``) a new empty
-        one, e.g. to own sandboxes.  Locally there is no server-side app list to look in."""
-        for app in App._instances():
-            if app.name == name:
-                return app
-        if not create_if_missing:
-            from toolkit.exception import NotFoundError
+        """The app called ``name``: loaded in this process, or from a running ``toolkit serve`` of it on
+        this machine (`toolkit.lookup`); else (``create_if_missing=True``) a new empty one, e.g. to own
+        sandboxes.  ``client`` is accepted and unused."""
+        from toolkit.exception import NotFoundError
+        from toolkit.lookup import find_app
 
-            raise NotFoundError(f"No app named {name!r} is loaded in this process; import the module that "
-                                f"defines it, or call toolkit.App.lookup({name!r}, create_if_missing=True).")
+        try:
+            return find_app(name)
+        except NotFoundError as exc:
+            if not create_if_missing:
+                raise NotFoundError(f"{exc} Or call toolkit.App.lookup({name!r}, create_if_missing=True) for a "
+                                    "new empty app.") from None
         return App(name)
 
     def function(

@@ -130,6 +130,15 @@ class Cls:
     def __call__(self, **kwargs: Any) -> Obj:
         return Obj(self, bind_parameters(self.info, kwargs))
 
+    @staticmethod
+    def from_name(app_name: str, name: str, *, environment_name: str | None = None, client: Any = None) -> Cls:
+        """The class ``name`` of the app called ``app_name``: loaded in this process, or from a running
+        ``toolkit serve`` of it on this machine (`toolkit.lookup`).  ``client`` is accepted and unused."""
+        from toolkit.lookup import lookup_cls
+
+        cls: Cls = lookup_cls(app_name, name)
+        return cls
+
     def _variant(self, make: Callable[[Function], Function]) -> Cls:
         return Cls(self.info, {name: make(method) for name, method in self.methods.items()})
 

@@ -15,8 +15,7 @@ from runtime.params import Params
 from toolkit import config, urls
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.calls import FunctionCall
-from toolkit.exception import InvalidError, NotFoundError
-from toolkit.loaded import loaded_apps
+from toolkit.exception import InvalidError
 from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
 
@@ -141,11 +140,18 @@ class Function(Decorated):
                                environment=config.setting("environment"), ephemeral=serving)
 
     def get_web_url(self) -> str | None:
-        """The endpoint's URL: the local one under ``toolkit serve``, else the deployed one (None if unknown)."""
-        host = self.host_label()
-        if host is None:
+        """The endpoint's URL: the local one under ``toolkit serve`` (or of the serve a lookup found it in),
+        else the deployed one (None if unknown)."""
+        if self.spec.web is None:
             return None
         origin = config.setting_env("TOOLKIT_SERVE_ORIGIN")  # e.g. "http://localhost:8000", set by toolkit serve
+        if not origin:
+            from toolkit.lookup import served_origin
+
+            origin = served_origin(self.spec.app_name)
+        host = self.host_label(ephemeral=True if origin else None)
+        if host is None:
+            return None
         if origin:
             scheme, _, rest = origin.partition("://")
             url: str | None = f"{scheme}://{host}.{rest}"
@@ -158,15 +164,14 @@ class Function(Decorated):
         return url
 
     @staticmethod
-    def from_name(app_name: str, name: str) -> Function:
-        """Look up a function of an app loaded in this process by app name and function tag."""
-        for app in loaded_apps():
-            if app.name == app_name:
-                if name in app.registered_functions:
-                    return app.registered_functions[name]
-                known = ", ".join(sorted(app.registered_functions)) or "none"
-                raise NotFoundError(f"App {app_name!r} has no function {name!r}; its functions are: {known}.")
-        raise NotFoundError(f"No app named {app_name!r} is loaded; import its module first (or deploy it).")
+    def from_name(app_name: str, name: str, *, environment_name: str | None = None,
+                  client: Any = None) -> Function:
+        """A function of the app called ``app_name``, by tag: loaded in this process, or from a running
+        ``toolkit serve`` of it on this machine (`toolkit.lookup`).  ``client`` is accepted and unused."""
+        from toolkit.lookup import lookup_function
+
+        function: Function = lookup_function(app_name, name)
+        return function
 
 
 def runner() -> Any:

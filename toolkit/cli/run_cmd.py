@@ -64,8 +64,8 @@ def bind_class_parameters(fn: Function, kwargs: dict[str, Any]) -> tuple[Functio
     info = fn.spec.cls
     if info is None:
         return fn, kwargs
-    from toolkit.instances import bind_parameters
     from toolkit.functions import Function
+    from toolkit.instances import bind_parameters
 
     names = {name for name, _t, _d in info.parameters}
     values = {k: (v.encode() if isinstance(v, str) and _type_of(info.parameters, k) == "bytes" else v)

@@ -82,6 +82,10 @@ class ServeRecord:
     labels: list[str] = field(default_factory=list)  # the labels it holds now
     taken: dict[str, Holder] = field(default_factory=dict)  # its labels a newer serve took, and by whom
     handover_to: Holder | None = None  # a newer serve on its port asked it to stop
+    # what it serves, for ``Function.from_name`` in other processes (`toolkit.lookup`)
+    source: str = ""  # an absolute app.py[::app] path, or a module name
+    is_module: bool = False
+    cwd: str = ""  # where the serve runs: a module target is imported from there
 
     @property
     def holder(self) -> Holder:
@@ -104,7 +108,16 @@ class ServeRecord:
             [str(label) for label in data["labels"]],
             {k: Holder.from_json(v) for k, v in data.get("taken", {}).items()},
             Holder.from_json(handover) if handover else None,
+            str(data.get("source", "")), bool(data.get("is_module", False)), str(data.get("cwd", "")),
         )
+
+
+def absolute_target(target: str, is_module: bool) -> str:
+    """``app.py::app`` with the file's absolute path, so other processes find it from any directory."""
+    if is_module:
+        return target
+    path, sep, name = target.partition("::")
+    return os.path.abspath(path) + sep + name
 
 
 @dataclass
@@ -197,4 +210,4 @@ class Registry:
             raise
 
 
-__all__ = ["Holder", "ProcessId", "Registry", "ServeRecord", "Serves", "process_start"]
+__all__ = ["Holder", "ProcessId", "Registry", "ServeRecord", "Serves", "absolute_target", "process_start"]

@@ -28,7 +28,7 @@ from toolkit.serve.gateway import GatewayLimits, ServeGateway
 from toolkit.serve.guard import ClientLimits
 from toolkit.serve.httpio import run
 from toolkit.serve.index import endpoint_list, endpoint_url
-from toolkit.serve.registry import Holder
+from toolkit.serve.registry import Holder, absolute_target
 from toolkit.serve.relay import relay_protocol
 from toolkit.serve.routes import Moved, RouteTable
 from toolkit.serve.schedules import ScheduleRunner
@@ -164,7 +164,9 @@ class ServeSession:
         if port != self.options.port:
             self.log(f"Port {self.options.port} belongs to the app's web_server; the gateway listens on {port}.")
             self.options = replace(self.options, port=port)
-        self.tenure = Tenure(self.options.host, self.options.port, self.options.origin, routes.app_name)
+        self.tenure = Tenure(self.options.host, self.options.port, self.options.origin, routes.app_name,
+                             source=absolute_target(self.options.target, self.options.is_module),
+                             is_module=self.options.is_module)  # found by Function.from_name elsewhere
         try:
             sock = await self.tenure.bind(routes, lambda: bind(self.options.host, self.options.port), self.log)
         except TakenOver as exc:

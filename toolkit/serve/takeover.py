@@ -23,6 +23,7 @@ registry file (one ``stat`` every `REGISTRY_POLL_S`), never on the request path.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -64,9 +65,11 @@ class News:
 class Tenure:
     """One serve's entry in the registry, from binding its port to leaving."""
 
-    def __init__(self, host: str, port: int, origin: str, app: str, registry: Registry | None = None) -> None:
+    def __init__(self, host: str, port: int, origin: str, app: str, registry: Registry | None = None, *,
+                 source: str = "", is_module: bool = False) -> None:
         self.registry = registry or Registry()
-        self.record = ServeRecord(ProcessId.current(), host, port, origin, app, time.time())
+        self.record = ServeRecord(ProcessId.current(), host, port, origin, app, time.time(), source=source,
+                                  is_module=is_module, cwd=os.getcwd())
         self.joined = False
         self.took_over = False  # this serve took labels or a port from an older one
 
