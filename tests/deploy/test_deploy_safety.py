@@ -226,3 +226,21 @@ def test_registry_targets_match_the_repository_and_nothing_that_could_be_deleted
     globs = [_pulumi_glob(g) for g in registry_targets("main-eu-west-1", "toolkit-hello")]
     assert all(any(g.match(urn) for g in globs) for urn in targeted)
     assert not any(g.match(urn) for g in globs for urn in untouched)
+
+
+def test_localstack_needs_follow_the_app() -> None:
+    """What the LocalStack check asks for is a pure function of the manifest."""
+    from toolkit.deploy.localstack import LAMBDA_IMAGES, needed_services
+    from toolkit.loader import load_app
+    from toolkit.manifest import build_manifest
+
+    def needs(example: str, **kwargs: Any) -> set[str]:
+        return set(needed_services(build_manifest(load_app(str(EXAMPLES / example))), **kwargs))
+
+    base = {"ecr", "iam", "sts", "s3", "dynamodb", "logs", "stepfunctions"}
+    assert needs("query_params.py") == base | {"lambda", LAMBDA_IMAGES, "apigatewayv2"}
+    assert needs("web_server.py") == base | {"ecs", "ec2", "elbv2"}
+    assert {"autoscaling", "ssm"} <= needs("gpu_job.py")
+    assert {"cloudfront", "route53", "acm"} <= needs("query_params.py", base_domain="apps.example.com")
+    assert {"cloudfront", "route53", "acm"}.isdisjoint(needs("query_params.py"))
+    assert {"scheduler", "sqs"} <= needs("schedule.py")

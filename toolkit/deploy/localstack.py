@@ -63,6 +63,8 @@ def _function_needs(needs: dict[str, str], fn: FunctionEntry, base_domain: str |
     tag, backend, web = fn.tag, fn.backend, fn.web
     if fn.secrets:
         _add(needs, f"{tag}: secrets", "secretsmanager")
+    if fn.schedule is not None:
+        _add(needs, f"{tag}: schedule (EventBridge Scheduler, dead letters in SQS)", "scheduler", "sqs")
     if backend == "lambda":
         _add(needs, f"{tag}: runs on Lambda from a container image", "lambda", LAMBDA_IMAGES)
         if web:
