@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
+from toolkit.cli.extras import require_aws
 from toolkit.cli.options import app_ref_argument, parse_ref
 
 
@@ -22,10 +24,12 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--ca-bundle", envvar="TOOLKIT_BUILD_CA_BUNDLE", default=None, type=click.Path(dir_okay=False),
               help="CA certificates for RUN steps behind a TLS-intercepting proxy (never stored in the image).")
 @click.option("--no-push", is_flag=True, help="Build into the local engine only (for `toolkit serve --containers`).")
+@click.option("--region", metavar="REGION",
+              help="AWS region of the ECR registry and CodeBuild (default: AWS_REGION, else your AWS profile's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Hide the builder's output.")
 def build(ref: str | None, module: str | None, registry: str | None, builder: str | None, mirrors: tuple[str, ...],
-          ca_bundle: str | None, no_push: bool, as_json: bool, quiet: bool) -> None:
+          ca_bundle: str | None, no_push: bool, region: str | None, as_json: bool, quiet: bool) -> None:
     """Build the container images of APP_REF (app.py, app.py::app_name, or -m package.module)."""
     from toolkit import loader
     from toolkit.images import build_images, pick_builder, plan_app
@@ -39,10 +43,27 @@ def build(ref: str | None, module: str | None, registry: str | None, builder: st
     manifest = build_manifest(app, source=parsed.source())
     plans = plan_app(manifest, PlanOptions.from_env(parse_mirrors(",".join(mirrors)), ca_bundle))
     log = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line, err=True))
+    override = None if no_push else registries.from_option(registry)
+    if (not no_push and override is None) or (builder or os.environ.get("TOOLKIT_BUILDER")) == "codebuild":
+        use_aws_region(region)  # ECR and CodeBuild clients: before either is made
     engine = pick_builder(builder, log=log)
-    target = None if no_push else (registries.from_option(registry) or registries.ecr())
+    target = None if no_push else (override or registries.ecr())
     images = build_images(plans, engine, target, log=log)
     _report(images, as_json)
+
+
+def use_aws_region(region: str | None) -> str:
+    """The region AWS clients of this process use: ``--region``, else ``AWS_REGION``, else the profile's.
+
+    botocore reads ``AWS_DEFAULT_REGION`` but not ``AWS_REGION`` (what Lambda and the other SDKs
+    set), so the chosen one is written there; no region at all is one line saying how to set it.
+    """
+    require_aws("Pushing to ECR or building on CodeBuild", ("boto3",))
+    from toolkit.deploy.target import resolve_target
+
+    chosen = resolve_target("aws", region).region
+    os.environ["AWS_DEFAULT_REGION"] = chosen
+    return chosen
 
 
 def _report(images: list[Any], as_json: bool) -> None:

@@ -65,8 +65,9 @@ def ecr(session: Any = None) -> Registry:
     try:
         import boto3
         import botocore.exceptions
-    except ImportError as exc:  # pragma: no cover - boto3 is a toolkit dependency
-        raise RegistryError("Pushing to ECR needs boto3: pip install boto3, or pass --registry.") from exc
+    except ImportError as exc:  # the aws extra is not installed
+        raise RegistryError("Pushing to ECR needs boto3 (the aws extra): pip install 'toolkit-serverless[aws]', "
+                            "or pass --registry.") from exc
     client = (session or boto3.session.Session()).client("ecr")
     try:
         data = client.get_authorization_token()["authorizationData"][0]
