@@ -500,7 +500,7 @@ class RelayCycle:
 
     async def see_other(self, result: asyncio.Future[HTTPResponseRecord]) -> None:
         call_id = await self.gateway.detached.detach(self.endpoint.tag, result)
-        if not self.protocol.transport.is_closing():
+        if self.protocol.connected():
             self.answer(see_other(self.request_record(), call_id))
 
     def request_record(self) -> HTTPRequestRecord:

@@ -13,7 +13,7 @@ pyproject pins uvicorn to the releases this was tested with.
 What the relay sees instead is small and documented: a `RequestHead` per request, the
 `RelayedRequest` methods the protocol calls, and the protocol's own methods it may call
 (`out`, `default_headers`, `pause_reading`, `resume_reading`, `send_continue`,
-`response_done`, `close`).
+`response_done`, `close`, `connected`).
 """
 
 from __future__ import annotations
@@ -237,6 +237,10 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
 
     def close(self) -> None:
         self.transport.close()
+
+    def connected(self) -> bool:
+        """Whether the client's connection is still open (not lost, not being closed)."""
+        return not self.transport.is_closing()
 
     def cycle_read(self) -> bool:
         """Whether the whole request of the current cycle (relayed or uvicorn's) was read."""
