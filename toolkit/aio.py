@@ -10,7 +10,10 @@ resolve on the class itself, as the hosted client's do.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
@@ -37,17 +40,85 @@ class Aio(Generic[R]):
         return asyncio.to_thread(self._sync, *args, **kwargs)
 
 
+READ_AHEAD = 1024  # items a blocking iterator may run ahead of its async consumer
+
+
 async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
-    # Iterate a blocking iterator off the event loop, so streaming responses keep flowing.
+    """Iterate a blocking iterator on a thread of its own, so the event loop keeps serving.
+
+    Items travel through a deque; the loop is woken only when the consumer is actually waiting,
+    not once per item (a thread hop per item made ``.map.aio`` ~3x slower than ``.map``).
+    """
     import asyncio
 
-    it = await asyncio.to_thread(make)
-    done = object()
-    while True:
-        item = await asyncio.to_thread(next, it, done)
-        if item is done:
-            return
-        yield item
+    handoff = _Handoff(asyncio.get_running_loop())
+    threading.Thread(target=handoff.produce, args=(make,), daemon=True, name="toolkit-aio-iter").start()
+    try:
+        while True:
+            for ok, item in handoff.take():
+                if not ok:
+                    if item is _END:
+                        return
+                    raise item
+                yield item
+            await handoff.wait()
+    finally:
+        handoff.stop.set()  # the consumer left early: the producer stops after its current item
+
+
+_END = object()
+
+
+class _Handoff:
+    """Producer thread -> event loop: a deque, a bound on read-ahead, and wake-ups only when waited for."""
+
+    def __init__(self, loop: Any) -> None:
+        import asyncio
+
+        self.loop = loop
+        self.items: collections.deque[tuple[bool, Any]] = collections.deque()
+        self.room = threading.Semaphore(READ_AHEAD)
+        self.lock = threading.Lock()
+        self.waiting = False
+        self.wake = asyncio.Event()
+        self.stop = threading.Event()
+
+    def produce(self, make: Callable[[], Iterator[Any]]) -> None:
+        try:
+            for item in make():
+                while not self.room.acquire(timeout=0.1):
+                    if self.stop.is_set():
+                        return
+                if self.stop.is_set():
+                    return
+                self._put(True, item)
+            self._put(False, _END)
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer, where it belongs
+            self._put(False, exc)
+
+    def _put(self, ok: bool, item: Any) -> None:
+        with self.lock:
+            self.items.append((ok, item))
+            notify, self.waiting = self.waiting, False
+        if notify:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
+                self.loop.call_soon_threadsafe(self.wake.set)
+
+    def take(self) -> list[tuple[bool, Any]]:
+        with self.lock:
+            taken = list(self.items)
+            self.items.clear()
+            if not taken:
+                self.waiting = True
+                self.wake.clear()
+        for ok, _item in taken:
+            if ok:
+                self.room.release()
+        return taken
+
+    async def wait(self) -> None:
+        if self.waiting:
+            await self.wake.wait()
 
 
 class aio_method(Generic[R]):  # noqa: N801 - used as a decorator, like property

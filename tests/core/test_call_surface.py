@@ -190,3 +190,62 @@ def test_max_inputs_and_single_use_must_agree() -> None:
     with pytest.raises(InvalidError, match=r"max_inputs=0\) must be an int of at least 1"):
         app.function(max_inputs=0)(lambda: None)
     assert app.function(max_inputs=2)(lambda: None).spec.inputs_per_container == 2
+
+
+# -- item 1: the async iterator behind .map.aio / .remote_gen.aio ------------------------------------
+def test_an_async_iterator_streams_items_before_the_blocking_one_ends() -> None:
+    import threading
+
+    from toolkit.aio import Aio
+
+    release = threading.Event()
+
+    def slow() -> Iterator[int]:
+        yield 1
+        release.wait(30)  # blocks until the consumer has seen the first item
+        yield 2
+
+    async def drive() -> list[int]:
+        got = []
+        async for item in Aio(slow, is_iter=True).aio():
+            got.append(item)
+            release.set()
+        return got
+
+    assert asyncio.run(asyncio.wait_for(drive(), 30)) == [1, 2]
+
+
+def test_an_async_iterator_raises_the_iterators_error_and_stops_when_left() -> None:
+    from toolkit.aio import READ_AHEAD, Aio
+
+    pulled = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            pulled.append(n)
+            yield n
+            n += 1
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("boom")
+
+    async def first_three() -> list[int]:
+        got = []
+        async for item in Aio(endless, is_iter=True).aio():
+            got.append(item)
+            if len(got) == 3:
+                break
+        await asyncio.sleep(0.5)  # the producer notices within its 0.1 s poll
+        return got
+
+    async def until_error() -> list[int]:
+        return [item async for item in Aio(failing, is_iter=True).aio()]
+
+    assert asyncio.run(first_three()) == [0, 1, 2]
+    settled = len(pulled)
+    assert settled <= READ_AHEAD + 4  # read-ahead is bounded, and it stopped
+    with pytest.raises(ValueError, match="boom"):
+        asyncio.run(until_error())
+    assert len(pulled) == settled
