@@ -78,6 +78,12 @@ def test_call_methods_resolve_on_the_class_with_their_signatures() -> None:
     assert hasattr(toolkit.Function.remote, "aio") is False  # .aio is per handle: fn.remote.aio
 
 
+def test_async_calls_example() -> None:
+    result = toolkit_cli("run", str(REPO / "examples" / "async_calls.py"), "--n", "5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "25 36 [0, 1, 4, 9, 16] [3, 2, 1] 49 [4, 9] 50"
+
+
 # -- item 4: batching ----------------------------------------------------------------------------
 def test_batching_example_collects_inputs_into_lists() -> None:
     result = toolkit_cli("run", str(REPO / "examples" / "batching.py"))
