@@ -31,15 +31,17 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from runtime.environment import ContainerEnv
+from runtime.volumes.base import FileEntry, FileEntryType
 from toolkit import config
 from toolkit.aio_methods import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.state import check_name
 
 if TYPE_CHECKING:
-    from runtime.volumes.base import FileEntry, VolumeStore
+    from runtime.volumes.base import VolumeStore
 
-__all__ = ["BUCKET_ENV", "Volume", "VolumeUploadContextManager", "volume_store", "volumes_root"]
+__all__ = ["BUCKET_ENV", "FileEntry", "FileEntryType", "Volume", "VolumeUploadContextManager", "volume_store",
+           "volumes_root"]
 
 BUCKET_ENV = ContainerEnv.name("volume_bucket")
 F = TypeVar("F", bound=Callable[..., Any])
