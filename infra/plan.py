@@ -149,6 +149,14 @@ class AppPlan:
         return tuple(d for f in self.functions if f.web for d in f.web.custom_domains)
 
 
+def log_group_name(plan: FunctionPlan, prefix: str) -> str:
+    """A function's CloudWatch log group: Lambda's own name for it, else one under the app's prefix.
+    Planned here, without Pulumi, so `toolkit logs` finds it from the manifest alone."""
+    if plan.has_lambda:
+        return f"/aws/lambda/{plan.name}"
+    return f"/toolkit/{prefix}/{plan.slug}"
+
+
 def _retries(retries: schema.Retries | None) -> Retry | None:
     if retries is None or not retries.max_retries:
         return None  # max_retries=0: one try, no Retry block

@@ -25,7 +25,6 @@ from infra.components.lambda_function import (
     LambdaFunctionArgs,
     StreamingUrl,
     StreamingUrlArgs,
-    lambda_log_group_name,
 )
 from infra.components.state import AppState, grant_state
 from infra.components.volumes import AppVolumes, grant_volumes
@@ -33,7 +32,7 @@ from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
 from infra.config import Settings
 from infra.dns import origin_domain, zone_for
 from infra.naming import partition, physical_name
-from infra.plan import AppPlan, FunctionPlan
+from infra.plan import AppPlan, FunctionPlan, log_group_name
 from runtime.environment import MANIFEST_PATH, ContainerEnv, variables
 
 __all__ = [
@@ -198,9 +197,7 @@ class ToolkitFunction(pulumi.ComponentResource):
         self.environment[ContainerEnv.name(field)] = value
 
     def _log_group_name(self) -> str:
-        if self.plan.has_lambda:
-            return lambda_log_group_name(self.plan.name)
-        return f"/toolkit/{self.ctx.app.prefix}/{self.plan.slug}"
+        return log_group_name(self.plan, self.ctx.app.prefix)
 
     def _log_group(self, suffix: str, log_name: str) -> aws.cloudwatch.LogGroup:
         return aws.cloudwatch.LogGroup(

@@ -22,14 +22,9 @@ __all__ = [
     "StreamingUrl",
     "StreamingUrlArgs",
     "alias_permission",
-    "lambda_log_group_name",
 ]
 
 ALIAS_NAME = "live"
-
-
-def lambda_log_group_name(function_name: str) -> str:
-    return f"/aws/lambda/{function_name}"
 
 
 def alias_permission(parent: pulumi.Resource, name: str, function_name: pulumi.Input[str],

@@ -54,7 +54,7 @@ def test_deploy_copies_secret_values_into_the_stack_secrets(fake_pulumi: FakePul
 
 def test_logs_prints_the_function_log_group(fake_pulumi: FakePulumi, moto_endpoint: str, tmp_path: Path) -> None:
     logs = _client(moto_endpoint, "logs")
-    group = "/aws/lambda/hello-main-square"
+    group = "/aws/lambda/hello-main-eu-west-1-square"  # as the deploy names it: toolkit logs reads the plan's name
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="2024/01/01/[$LATEST]abc")
     now = int(time.time() * 1000)

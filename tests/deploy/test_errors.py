@@ -26,7 +26,6 @@ from deploy_helpers import (
     ["preview", "examples/hello.py"],
     ["destroy", "examples/hello.py", "--yes"],
     ["url", "examples/simple_endpoint.py::f"],
-    ["logs", "examples/hello.py::square"],
     ["app", "list"],
 ])
 def test_no_pulumi_cli_says_how_to_install_it(command: list[str], tmp_path: Path) -> None:

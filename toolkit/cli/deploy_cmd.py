@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from toolkit.cli.extras import require_aws
+from toolkit.cli.extras import AWS_MODULES, require_aws
 from toolkit.cli.options import app_ref_argument, parse_ref
 
 __all__ = ["deploy", "destroy", "logs", "plan", "preview", "url"]
@@ -32,8 +32,9 @@ def deploy_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return app_ref_argument(f)
 
 
-def _loaded(ref: str | None, module: str | None, **options: Any) -> tuple[Any, Any]:
-    require_aws(f"toolkit {click.get_current_context().info_name}")
+def _loaded(ref: str | None, module: str | None, needs: tuple[str, ...] = AWS_MODULES,
+            **options: Any) -> tuple[Any, Any]:
+    require_aws(f"toolkit {click.get_current_context().info_name}", needs)
     from toolkit.deploy.deployer import DeployOptions, load_app_for_deploy
     from toolkit.loader import load_app
 
@@ -186,23 +187,29 @@ def url(ref: str | None, module: str | None, **options: Any) -> None:
 
 @click.command()
 @deploy_options
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new log events.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new log events (Ctrl-C stops).")
 @click.option("--since", default=10.0, show_default=True, metavar="MINUTES", help="Start this many minutes ago.")
 def logs(ref: str | None, module: str | None, follow: bool, since: float, **options: Any) -> None:
-    """Print a deployed function's CloudWatch logs (app.py::function)."""
+    """Print a deployed function's CloudWatch logs (app.py::function), or every function's (app.py),
+    read from CloudWatch Logs directly: needs AWS credentials, not the Pulumi CLI."""
     from toolkit.deploy.errors import DeployError
-    from toolkit.deploy.logs import LogTail, format_event, since_ms
+    from toolkit.deploy.logs import AppLogs, LogTail, function_log_groups, since_ms
+    from toolkit.deploy.target import check_credentials, resolve_target
 
-    tag = _function_tag(ref, module)
-    loaded, opts = _loaded(_app_only(ref), _module_only(module), **options)
-    deployer = _deployer(opts)
-    group = deployer.outputs(loaded).log_groups.get(tag)
-    if group is None:
-        raise DeployError(f"{loaded.stack} has no function {tag!r}; deploy it first.")
-    tail = LogTail(deployer.target().client("logs"), group, since_ms(since))
+    tag = parse_ref(ref, module).object_name
+    loaded, opts = _loaded(_app_only(ref), _module_only(module), needs=("boto3",), **options)
+    target = resolve_target(opts.target, opts.region)
+    groups = function_log_groups(loaded.manifest, loaded.stack, target.region)
+    if tag is not None and tag not in groups:
+        raise DeployError(f"{loaded.app.name!r} has no function {tag!r}; its functions: {', '.join(groups)}.")
+    check_credentials(target)
+    client = target.client("logs")
+    start = since_ms(since)
+    chosen = {tag: groups[tag]} if tag else groups
+    tails = AppLogs({t: LogTail(client, group, start) for t, group in chosen.items()}, target.region)
     if not follow:
-        for event in tail.fetch():
-            click.echo(format_event(event))
+        for line in tails.fetch():
+            click.echo(line)
         return
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how follow mode ends
-        tail.follow(click.echo)
+        tails.follow(click.echo)
