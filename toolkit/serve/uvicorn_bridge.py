@@ -284,15 +284,17 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
 
     def data_received(self, data: bytes) -> None:
         clock = self.clock
-        if clock.phase is not Phase.BODY:  # a head, or the start of the next one
+        phase = clock.phase
+        if phase is _BODY:
+            clock.body_bytes += len(data)
+            clock.last_read = self.loop.time()
+        else:  # a head; after a request (WAITING), these bytes begin the next one's
+            if phase is _WAITING:
+                clock.head(self.loop.time())
             room = self.limits.max_head_bytes - clock.head_bytes
             if len(data) > room:
                 self._past_head_room(data, room)
                 return
-        if clock.phase is _BODY:
-            clock.body_bytes += len(data)
-            clock.last_read = self.loop.time()
-        else:
             clock.head_bytes += len(data)
         _Uvicorn.data_received(self, data)
 
@@ -309,11 +311,6 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
         self.data_received(data[room:])
 
     # -- parser callbacks ----------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        _Uvicorn.on_message_begin(self)
-        if self.clock.phase is not _HEAD:
-            self.clock.head(self.loop.time())
-
     def on_headers_complete(self) -> None:
         parser, clock = self.parser, self.clock
         if self.expect_100_continue:
