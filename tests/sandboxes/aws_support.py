@@ -1,0 +1,101 @@
+"""A moto server with the resources a sandbox deploy plans, and the agent started as Fargate would start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from toolkit.sandboxes.aws import AwsSandbox, AwsSandboxConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(url: str, body: object) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def reset(endpoint: str) -> None:
+    """A clean account; tasks stay RUNNING until StopTask (moto would advance them on every DescribeTasks)."""
+    post(f"{endpoint}/moto-api/reset", {})
+    post(f"{endpoint}/moto-api/state-manager/set-transition",
+         {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}})
+
+
+def aws_environ(endpoint: str) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+
+
+def plan_resources() -> AwsSandboxConfig:
+    """What `infra.components.sandboxes` declares, made directly on moto."""
+    import boto3
+
+    ec2, ecs, dynamodb = boto3.client("ec2"), boto3.client("ecs"), boto3.client("dynamodb")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    open_sg = ec2.create_security_group(GroupName="sb-open", Description="egress", VpcId=vpc)["GroupId"]
+    blocked_sg = ec2.create_security_group(GroupName="sb-blocked", Description="channel only", VpcId=vpc)["GroupId"]
+    dynamodb.create_table(TableName="demo-state", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                {"AttributeName": "sk", "AttributeType": "S"}])
+    ecs.create_cluster(clusterName="demo")
+    ecs.register_task_definition(family="demo-sandbox", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                                 cpu="512", memory="1024", containerDefinitions=[
+                                     {"name": "sandbox", "image": "123.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo:t",
+                                      "essential": True, "cpu": 512, "memory": 1024}])
+    return AwsSandboxConfig(cluster="demo", task_definition="demo-sandbox", container="sandbox", table="demo-state",
+                            subnets=(subnet,), open_security_group=open_sg, blocked_security_group=blocked_sg,
+                            queue_prefix="demo-sb-")
+
+
+def start_agent(sb: AwsSandbox, endpoint: str) -> subprocess.Popen[bytes]:
+    """Run the command RunTask was given (read back from DescribeTasks), as the task's container would.
+
+    moto runs no containers, so the agent runs as a plain process here: the commands these tests send
+    are echo/cat/sh one-liners.  Isolation itself is what the podman tests and Fargate provide."""
+    import boto3
+
+    task = boto3.client("ecs").describe_tasks(cluster=sb.sandboxes.config.cluster, tasks=[sb.record["task"]])["tasks"][0]
+    command = task["overrides"]["containerOverrides"][0]["command"]
+    assert command[:3] == ["python3", "-m", "runtime.sandbox_agent"]
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), **aws_environ(endpoint)}
+    return subprocess.Popen([sys.executable, *command[1:]], env=env, cwd=str(REPO))

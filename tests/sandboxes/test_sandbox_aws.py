@@ -1,0 +1,115 @@
+"""The AWS control plane and exec channel against moto: RunTask/StopTask/DescribeTasks, the sandbox's
+SQS queue, output chunks in the state table, read by a client that needs no inbound access."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from aws_support import aws_environ, moto_server, plan_resources, reset, start_agent
+
+from runtime.awsclients import reset_clients
+from toolkit.exception import SandboxTerminatedError
+from toolkit.sandboxes.aws import AwsSandboxes
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def sandboxes(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSandboxes]:
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in aws_environ(endpoint).items():
+        monkeypatch.setenv(key, value)
+    boto3.DEFAULT_SESSION = None
+    reset_clients()
+    reset(endpoint)
+    yield AwsSandboxes(plan_resources())
+    reset_clients()
+
+
+def test_run_exec_streams_and_terminate(sandboxes, endpoint):
+    sb = sandboxes.create("sh", "-c", "echo main-out; echo main-err >&2; sleep 60", app="demo", name="first",
+                          tags={"team": "a"}, timeout=120, cpu=0.5, memory=1024)
+    ecs = boto3.client("ecs")
+    task = ecs.describe_tasks(cluster="demo", tasks=[sb.record["task"]], include=["TAGS"])["tasks"][0]
+    assert task["lastStatus"] == "RUNNING" and task["startedBy"] == sb.object_id
+    assert {t["key"]: t["value"] for t in task["tags"]} == {"toolkit:app": "demo", "toolkit:sandbox": sb.object_id,
+                                                            "toolkit:sandbox-name": "first"}
+    assert task["overrides"]["cpu"] == "512" and task["overrides"]["memory"] == "1024"
+    agent = start_agent(sb, endpoint)
+    try:
+        assert next(iter(sb.stdout)) == "main-out\n"
+        process = sb.exec("sh", "-c", "cat; echo done >&2; exit 3")
+        process.stdin.write(b"through the queue\n")
+        process.stdin.drain()
+        process.stdin.write_eof()
+        assert process.stdout.read() == "through the queue\n"
+        assert process.stderr.read() == "done\n" and process.wait(timeout=30) == 3
+        missing = sb.exec("no-such-command")
+        assert missing.wait(timeout=30) == 127 and "no-such-command" in missing.stderr.read()
+        assert [s.object_id for s in sandboxes.list("demo", tags={"team": "a"})] == [sb.object_id]
+        assert sandboxes.from_name("demo", "first").object_id == sb.object_id
+        assert sandboxes.from_id(sb.object_id).record["task"] == sb.record["task"]
+        sb.terminate()
+        assert agent.wait(timeout=30) == 137  # the agent ended on the terminate message, killing the main command
+        assert sb._item("end")["reason"]["S"] == "terminated"
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    stopped = ecs.describe_tasks(cluster="demo", tasks=[sb.record["task"]])["tasks"][0]
+    assert stopped["lastStatus"] == "STOPPED" and sb.object_id in stopped["stoppedReason"]
+    queues = boto3.client("sqs").list_queues(QueueNamePrefix="demo-sb-").get("QueueUrls", [])
+    assert sb.record["queue"] not in queues
+    assert list(sandboxes.list("demo")) == []
+    with pytest.raises(SandboxTerminatedError, match=sb.object_id):
+        sb.exec("true")
+
+
+def test_agent_enforces_timeout_and_reports_the_end(sandboxes, endpoint):
+    sb = sandboxes.create("sleep", "60", app="demo", timeout=2)
+    agent = start_agent(sb, endpoint)
+    try:
+        assert agent.wait(timeout=30) == 137
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    end = sb._item("end")
+    assert end is not None and end["reason"]["S"] == "timeout"
+    assert sb.poll() is not None and list(sandboxes.list("demo")) == []
+
+
+def test_block_network_runs_in_the_blocked_security_group_without_public_ip(sandboxes):
+    sb = sandboxes.create(app="demo", block_network=True, timeout=60)
+    task = boto3.client("ecs").describe_tasks(cluster="demo", tasks=[sb.record["task"]])["tasks"][0]
+    eni = [d["value"] for d in task["attachments"][0]["details"] if d["name"] == "networkInterfaceId"][0]
+    groups = boto3.client("ec2").describe_network_interfaces(NetworkInterfaceIds=[eni])["NetworkInterfaces"][0]["Groups"]
+    assert [g["GroupId"] for g in groups] == [sandboxes.config.blocked_security_group]
+    sb.terminate()
+
+
+def test_exec_round_trip_latency_under_moto(sandboxes, endpoint):
+    """Measured, not asserted against a number: command in over SQS, output chunk and exit code back."""
+    sb = sandboxes.create(app="demo", timeout=120)
+    agent = start_agent(sb, endpoint)
+    try:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            process = sb.exec("echo", "hi")
+            assert process.stdout.read() == "hi\n" and process.wait(timeout=30) == 0
+            times.append(time.perf_counter() - started)
+        print(f"AWS exec channel round trip under moto: median {statistics.median(times) * 1000:.0f} ms")
+        sb.terminate()
+        agent.wait(timeout=30)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
