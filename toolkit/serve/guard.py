@@ -16,7 +16,8 @@ limits are those production front proxies use (nginx, Kestrel, Apache ``RequestR
   relay hands a request to a worker as soon as its head is read (so uploads stream and a
   worker sees them at once), and a body that does not arrive fast enough ends the request
   with 408, which frees the worker within about `body_grace` seconds;
-* a connection kept alive between requests closes after `idle_timeout`;
+* a connection kept alive between requests closes after `idle_timeout` (uvicorn's keep-alive
+  timer, set from it by `toolkit.serve.server`);
 * past `max_connections` open connections (lowered to fit the open-file limit: each relayed
   request holds a client socket and a worker socket), a new connection gets 503 and is
   closed, instead of ``accept`` failing with EMFILE for everyone.
@@ -68,7 +69,7 @@ class ClientLimits:
     def tick(self) -> float:
         """The shortest limit: a connection's timer fires at least this often, so no deadline set
         later (each at least this far off) is ever missed."""
-        return min(self.header_timeout, self.body_timeout, self.body_grace, self.idle_timeout)
+        return min(self.header_timeout, self.body_timeout, self.body_grace)
 
     def connection_cap(self) -> int:
         """`max_connections`, lowered so that the gateway's sockets stay under the open-file limit."""

@@ -1,7 +1,9 @@
 """The route table: which endpoint answers a Host, built from the app's manifest.
 
 ``<workspace>--<label>-dev.localhost:8000`` is routed by its first DNS label, the
-manifest's ``web.host``; the bare host (``localhost``, an IP address) is the index.
+manifest's ``web.host``, under ``localhost`` or another served domain (`served_domains`: a
+foreign name is refused, against DNS rebinding); the bare host (``localhost``, an IP
+address) is the index.
 """
 
 from __future__ import annotations
