@@ -41,6 +41,7 @@ def _register() -> None:
         deploy_cmd,
         dict_cmd,
         doctor_cmd,
+        init_cmd,
         manifest_cmd,
         queue_cmd,
         run_cmd,
@@ -54,7 +55,7 @@ def _register() -> None:
     for command in (manifest_cmd.manifest, run_cmd.run, secret_cmd.secret, serve_cmd.serve, token_cmd.token,
                     build_cmd.build, deploy_cmd.deploy, deploy_cmd.plan, deploy_cmd.preview, deploy_cmd.destroy,
                     deploy_cmd.url, deploy_cmd.logs, app_cmd.app, dict_cmd.dict_group, queue_cmd.queue_group,
-                    doctor_cmd.doctor, volume_cmd.volume_group, sandbox_cmd.sandbox_group):
+                    doctor_cmd.doctor, volume_cmd.volume_group, sandbox_cmd.sandbox_group, init_cmd.init):
         cli.add_command(command)
 
 
