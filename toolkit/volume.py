@@ -34,8 +34,9 @@ from runtime.environment import ContainerEnv
 from runtime.volumes.base import FileEntry, FileEntryType
 from toolkit import config
 from toolkit.aio_methods import aio_iter_method, aio_method
-from toolkit.exception import InvalidError, NotFoundError
+from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
 from toolkit.state import check_name
+from toolkit.unsupported import UnsupportedProperty, not_supported
 
 if TYPE_CHECKING:
     from runtime.volumes.base import VolumeStore
@@ -87,12 +88,37 @@ def _named_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _VolumeManager:
+    """``Volume.objects``: the platform's namespace for managing volumes by name."""
+
+    def create(self, name: str, *, allow_existing: bool = False, environment_name: str | None = None,
+               client: Any = None) -> None:
+        store = volume_store()
+        if store.exists(check_name("Volume", name)) and not allow_existing:
+            raise InvalidError(f"Volume {name!r} already exists; pass allow_existing=True to accept that.")
+        store.create(name)
+
+    def list(self, *, max_objects: int | None = None, created_before: Any = None,
+             environment_name: str = "", client: Any = None) -> list[Volume]:
+        return [Volume(n) for n in volume_store().names()[:max_objects]]
+
+    def delete(self, name: str, *, allow_missing: bool = False, environment_name: str | None = None,
+               client: Any = None) -> None:
+        if not volume_store().delete(check_name("Volume", name)) and not allow_missing:
+            raise NotFoundError(f"No Volume named {name!r} to delete (see `toolkit volume list`).")
+
+
 class Volume:
     """A handle on a named volume; nothing touches the store until the first operation."""
 
-    def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
+    objects = _VolumeManager()
+    client = UnsupportedProperty("Volume.client", "toolkit has no client object: a volume talks to the store "
+                                 "toolkit.volume picks", "use the Volume's own methods")
+
+    def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False,
+                 _read_only: bool = False) -> None:
         self.name = check_name("Volume", name)
-        self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
+        self._create_if_missing, self._ephemeral, self._read_only = create_if_missing, _ephemeral, _read_only
         self._bound: Any = None
 
     def __repr__(self) -> str:
@@ -110,14 +136,58 @@ class Volume:
 
     @staticmethod
     def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False,
-                  version: int | None = None) -> Volume:
+                  version: int | None = None, create_options: Any = None, client: Any = None) -> Volume:
         """The volume called ``name``; with ``create_if_missing`` it is created on first use.
-        (``environment_name`` and ``version`` are accepted for compatibility: toolkit has one version.)"""
+        (``environment_name``, ``version``, ``create_options`` and ``client`` are accepted for
+        compatibility: toolkit has one store and one volume version.)"""
         return Volume(name, create_if_missing=create_if_missing)
 
     @staticmethod
+    def from_id(volume_id: str, client: Any = None) -> Volume:
+        """The volume whose `object_id` is ``volume_id`` (``vo-<name>``)."""
+        if not isinstance(volume_id, str) or not volume_id.startswith("vo-"):
+            raise InvalidError(f"{volume_id!r} is not a volume id; ids look like 'vo-<name>' (vol.object_id).")
+        return Volume(volume_id[3:])
+
+    @staticmethod
+    def rename(old_name: str, new_name: str, *, client: Any = None, environment_name: str | None = None) -> None:
+        """Rename a volume (functions that mount it by its old name will not find it)."""
+        store = volume_store()
+        if not store.exists(check_name("Volume", old_name)):
+            raise NotFoundError(f"No Volume named {old_name!r} to rename (see `toolkit volume list`).")
+        _named_errors(store.rename)(old_name, check_name("Volume", new_name))
+
+    def hydrate(self, client: Any = None) -> Volume:
+        """Find (or, with ``create_if_missing``, create) the volume now instead of at first use."""
+        self._store()
+        return self
+
+    def read_only(self) -> Volume:
+        """A handle that refuses writes through the API (``batch_upload``, ``remove_file``,
+        ``copy_files``) and never commits.  The mount itself stays writable on toolkit."""
+        handle = Volume(self.name, create_if_missing=self._create_if_missing, _read_only=True)
+        return handle
+
+    def with_mount_options(self, *, read_only: bool = False, sub_path: str | None = None) -> Volume:
+        if sub_path is not None:
+            raise NotSupportedError("Volume.with_mount_options(sub_path=...) is not supported by toolkit: a mount is "
+                                    "always the volume's root. Instead, mount the volume and use the sub-directory's "
+                                    "path under the mount path.")
+        return self.read_only() if read_only else self
+
+    @not_supported("Volume.get_dashboard_url", "toolkit has no dashboard",
+                   "list the volume's files with `toolkit volume ls NAME`")
+    def get_dashboard_url(self) -> str: ...  # type: ignore[empty-body]  # replaced by the refusal
+
+    def _writable(self, what: str) -> None:
+        if self._read_only:
+            raise InvalidError(f"{what} on a read-only handle of volume {self.name!r}; use "
+                               f"toolkit.Volume.from_name({self.name!r}) (not .read_only()) to write.")
+
+    @staticmethod
     @contextmanager
-    def ephemeral() -> Iterator[Volume]:
+    def ephemeral(client: Any = None, environment_name: str | None = None, version: int | None = None,
+                  create_options: Any = None, _heartbeat_sleep: float = 300) -> Iterator[Volume]:
         """``with toolkit.Volume.ephemeral() as vol:`` -- an anonymous volume deleted when the block ends."""
         vol = Volume(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
         vol._store()
@@ -154,6 +224,8 @@ class Volume:
         Runs on its own when a container stops; a no-op where the store is live (local)."""
         from runtime.volumes.mounts import mounted
 
+        if self._read_only:
+            return
         for _path, store in mounted(self.name)[:1]:
             _named_errors(store.commit)(self.name)
 
@@ -183,18 +255,23 @@ class Volume:
         return self._store().read(self.name, path)
 
     @aio_method
-    def read_file_into_fileobj(self, path: str, fileobj: IO[bytes]) -> int:
-        """Write the file's bytes into ``fileobj``; returns how many."""
+    def read_file_into_fileobj(self, path: str, fileobj: IO[bytes],
+                               progress_cb: Callable[..., Any] | None = None) -> int:
+        """Write the file's bytes into ``fileobj``; returns how many.  ``progress_cb(advance=n)``
+        is called after each chunk."""
         written = 0
         for chunk in self.read_file(path):
             fileobj.write(chunk)
             written += len(chunk)
+            if progress_cb is not None:
+                progress_cb(advance=len(chunk))
         return written
 
     # -- writing -----------------------------------------------------------------------------------
     @aio_method
     @_named_errors
     def remove_file(self, path: str, *, recursive: bool = False) -> None:
+        self._writable("remove_file")
         self._store().remove(self.name, path, recursive)
 
     @aio_method
@@ -202,6 +279,7 @@ class Volume:
     def copy_files(self, src_paths: Sequence[str], dst_path: str, recursive: bool = False) -> None:
         """Copy files (or, with ``recursive``, directories) inside the volume; into ``dst_path`` when
         it is a directory or several sources are given."""
+        self._writable("copy_files")
         if isinstance(src_paths, str):
             raise InvalidError(f"copy_files takes a list of source paths, got the string {src_paths!r}; "
                                f"write copy_files([{src_paths!r}], {dst_path!r}).")
@@ -213,6 +291,7 @@ class Volume:
         """``with vol.batch_upload() as batch: batch.put_file(...); batch.put_directory(...)``: the files
         are written when the block ends without an error.  Without ``force``, a file that already
         exists in the volume is an error (nothing is written)."""
+        self._writable("batch_upload")
         return VolumeUploadContextManager(self, force)
 
 

@@ -47,6 +47,12 @@ class LocalVolumeStore:
         shutil.rmtree(doomed, ignore_errors=True)
         return True
 
+    def rename(self, name: str, new_name: str) -> None:
+        if (self.root / new_name).exists():
+            raise VolumeError(f"Cannot rename volume {name!r} to {new_name!r}: a volume {new_name!r} exists; "
+                              "delete it first or pick another name.")
+        os.rename(self.root / name, self.root / new_name)
+
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []

@@ -75,6 +75,19 @@ class S3VolumeStore:
         self.s3.delete_object(Bucket=self.bucket, Key=f"{PREFIX}{name}/{MARKER}")
         return True
 
+    def rename(self, name: str, new_name: str) -> None:
+        """Copy every object under the new prefix, then delete the old ones (S3 has no rename):
+        the new volume exists, complete, before the old one goes."""
+        if self.exists(new_name):
+            raise VolumeError(f"Cannot rename volume {name!r} to {new_name!r}: a volume {new_name!r} exists; "
+                              "delete it first or pick another name.")
+        old, new = f"{PREFIX}{name}/", f"{PREFIX}{new_name}/"
+        keys = [obj["Key"] for page in self._objects(old) for obj in page.get("Contents", ())]
+        marker = f"{old}{MARKER}"
+        for key in sorted(keys, key=lambda k: k == marker):  # the marker last: the volume appears complete
+            self.s3.copy({"Bucket": self.bucket, "Key": key}, self.bucket, new + key[len(old):])
+        self._delete_keys(sorted(keys, key=lambda k: k != marker))  # the old marker first: it is gone at once
+
     def names(self) -> list[str]:
         found = [p["Prefix"][len(PREFIX):-1] for page in self._objects(PREFIX, "/")
                  for p in page.get("CommonPrefixes", ())]

@@ -238,3 +238,40 @@ def test_a_worker_that_cannot_mount_reports_it_to_the_caller(tmp_path: Path, mon
                           env=dict(os.environ), capture_output=True, text=True, timeout=90)
     assert proc.returncode != 0
     assert f"Cannot mount a volume at {taken}: it already exists and is not empty" in proc.stdout + proc.stderr
+
+
+def test_the_platforms_other_volume_calls() -> None:
+    """from_id, hydrate, objects.create/list/delete, rename, read_only, with_mount_options,
+    read_file_into_fileobj's progress callback, and clear refusals for what toolkit has not."""
+    vol = toolkit.Volume.from_name("first", create_if_missing=True).hydrate()  # exists now
+    assert toolkit.Volume.from_id(vol.object_id).listdir("/") == []
+    with pytest.raises(InvalidError, match="'first' is not a volume id"):
+        toolkit.Volume.from_id("first")
+    toolkit.Volume.objects.create("second")
+    with pytest.raises(InvalidError, match="already exists; pass allow_existing=True"):
+        toolkit.Volume.objects.create("second")
+    assert [v.name for v in toolkit.Volume.objects.list()] == ["first", "second"]
+    toolkit.Volume.objects.delete("second")
+    toolkit.Volume.objects.delete("second", allow_missing=True)
+
+    with vol.batch_upload() as batch:
+        batch.put_file(io.BytesIO(b"abc" * 1_000_000), "/f")
+    seen: list[int] = []
+    assert vol.read_file_into_fileobj("/f", io.BytesIO(), progress_cb=lambda advance: seen.append(advance)) == 3_000_000
+    assert sum(seen) == 3_000_000 and len(seen) == 3
+
+    reader = vol.read_only()
+    assert b"".join(reader.read_file("/f")) == b"abc" * 1_000_000
+    with pytest.raises(InvalidError, match="remove_file on a read-only handle of volume 'first'"):
+        reader.remove_file("/f")
+    with pytest.raises(InvalidError, match="batch_upload on a read-only handle"):
+        vol.with_mount_options(read_only=True).batch_upload()
+    with pytest.raises(toolkit.exception.NotSupportedError, match="sub_path"):
+        vol.with_mount_options(sub_path="/models")
+    with pytest.raises(toolkit.exception.NotSupportedError, match="no dashboard"):
+        vol.get_dashboard_url()
+
+    toolkit.Volume.rename("first", "renamed")
+    assert [e.path for e in toolkit.Volume.from_name("renamed").listdir("/")] == ["f"]
+    with pytest.raises(NotFoundError, match="No Volume named 'first' to rename"):
+        toolkit.Volume.rename("first", "again")

@@ -153,3 +153,18 @@ def test_a_deployed_lambda_mounts_at_init_and_commits_after_each_invocation(
     assert proc.returncode == 0, proc.stderr
     assert mount_at.is_symlink() and "toolkit-volumes" in os.readlink(mount_at), proc.stdout
     assert b"".join(toolkit.Volume.from_name("shared").read_file("/hello.txt")) == b"from lambda", proc.stdout
+
+
+def test_rename_moves_every_object_to_the_new_prefix(deployed: str) -> None:
+    vol = toolkit.Volume.from_name("before", create_if_missing=True)
+    with vol.batch_upload() as batch:
+        batch.put_file(io.BytesIO(b"1"), "/a/one")
+        batch.put_file(io.BytesIO(b"2"), "/two")
+    toolkit.Volume.objects.create("taken")
+    with pytest.raises(toolkit.InvalidError, match="a volume 'taken' exists"):
+        toolkit.Volume.rename("before", "taken")
+    toolkit.Volume.rename("before", "after")
+    keys = sorted(o["Key"] for o in client("s3").list_objects_v2(Bucket=deployed)["Contents"])
+    assert keys == ["volumes/after/.toolkit-volume", "volumes/after/files/a/one", "volumes/after/files/two",
+                    "volumes/taken/.toolkit-volume"]
+    assert [v.name for v in toolkit.Volume.objects.list()] == ["after", "taken"]
