@@ -1,0 +1,139 @@
+"""Sandboxes on AWS, planned (Pulumi mocks, no AWS): least-privilege roles checked against the calls the
+control plane and the agent really make, security groups from block_network, a task definition ECS
+registers, and the log group."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pulumi
+from botocore.validate import validate_parameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
+from infra_mocks import OptionsMonitor, RecordingMocks, parse_json  # noqa: E402
+from infra_support import run_program  # noqa: E402, F401 - sets Pulumi's mocks before infra is imported
+
+from infra.components.sandboxes import (  # noqa: E402
+    AppSandboxes,
+    AppSandboxesArgs,
+    sandbox_control_policy,
+    sandbox_task_policy,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = {"ecs", "sqs", "dynamodb"}
+# IAM actions a call needs besides its own name: RunTask with tags and roles, CreateQueue with tags
+IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"}, "sqs:CreateQueue": {"sqs:TagQueue"}}
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/demo-state"
+QUEUES = "arn:aws:sqs:us-east-1:123456789012:demo-sb-*"
+
+
+def _calls(path: Path) -> set[str]:
+    """``svc:Action`` for each boto3 call in ``path``: ``ecs.run_task(...)``, ``client("sqs").receive_message``,
+    ``dynamodb.get_paginator("query")``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value
+        service = owner.id if isinstance(owner, ast.Name) else (
+            owner.args[0].value if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+            and owner.func.id == "client" and owner.args and isinstance(owner.args[0], ast.Constant) else None)
+        if service not in SERVICES:
+            continue
+        method = node.func.attr
+        if method == "get_paginator":
+            method = node.args[0].value  # type: ignore[attr-defined]
+        found.add(f"{service}:{''.join(part.title() for part in method.split('_'))}")
+    return found
+
+
+def _actions(document: dict[str, Any]) -> set[str]:
+    return {action for statement in document["Statement"] for action in statement["Action"]}
+
+
+def _with_implied(actions: set[str]) -> set[str]:
+    return actions | {extra for action in actions for extra in IMPLIED.get(action, ())}
+
+
+def test_the_task_role_allows_exactly_the_agents_calls_on_channel_items_only():
+    used = _calls(REPO / "runtime" / "sandbox_agent.py")
+    assert used == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:PutItem"}
+    policy = sandbox_task_policy(table_arn=TABLE, queue_arns=QUEUES)
+    assert _actions(policy) == used
+    [table_statement] = [s for s in policy["Statement"] if s["Resource"] == [TABLE]]
+    assert table_statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sandbox#*"]}}
+    assert all("*" not in r or r == QUEUES for s in policy["Statement"] for r in s["Resource"])
+
+
+def test_the_control_policy_allows_exactly_the_control_planes_calls():
+    used = _calls(REPO / "toolkit" / "sandboxes" / "aws.py")
+    policy = sandbox_control_policy(
+        cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-sandboxes",
+        task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:3",
+        table_arn=TABLE, queue_arns=QUEUES, pass_role_arns=["arn:aws:iam::123456789012:role/r"])
+    assert _actions(policy) == _with_implied(used)
+    run_task = next(s for s in policy["Statement"] if s["Action"] == ["ecs:RunTask"])
+    assert run_task["Resource"] == ["arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:*"]
+    tasks = next(s for s in policy["Statement"] if "ecs:StopTask" in s["Action"])
+    assert tasks["Resource"] == ["arn:aws:ecs:us-east-1:123456789012:task/demo-sandboxes/*"]
+
+
+def _plan() -> RecordingMocks:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        sandboxes = AppSandboxes("demo-sandboxes", AppSandboxesArgs(
+            prefix="demo", region="us-east-1", account_id="123456789012", vpc_id="vpc-1",
+            subnet_ids=["subnet-a", "subnet-b"], route_table_ids=["rtb-1"],
+            image="123456789012.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo:abc",
+            repository_arns=["arn:aws:ecr:us-east-1:123456789012:repository/toolkit/demo"],
+            table_name="demo-state", table_arn=TABLE))
+        return sandboxes.control_policy()
+
+    program()
+    return mocks
+
+
+def test_security_groups_follow_block_network_and_let_nothing_in():
+    mocks = _plan()
+    groups = {r.name: r.inputs for r in mocks.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    assert not groups["demo-sandboxes-open-sg"].get("ingress")
+    assert groups["demo-sandboxes-open-sg"]["egress"][0]["cidrBlocks"] == ["0.0.0.0/0"]
+    blocked = groups["demo-sandboxes-blocked-sg"]
+    assert not blocked.get("ingress") and not blocked.get("egress")  # its only egress: the two rules below
+    rules = {r.name: r.inputs for r in mocks.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    assert set(rules) == {"demo-sandboxes-blocked-to-endpoints", "demo-sandboxes-blocked-to-dynamodb"}
+    for rule in rules.values():
+        assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (443, 443, "tcp") and "cidrIpv4" not in rule
+    endpoints = {r.inputs["serviceName"]: r.inputs for r in mocks.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert set(endpoints) == {f"com.amazonaws.us-east-1.{s}" for s in ("sqs", "logs", "dynamodb")}
+    assert endpoints["com.amazonaws.us-east-1.dynamodb"]["vpcEndpointType"] == "Gateway"
+
+
+def test_the_task_definition_is_one_ecs_registers_logging_to_its_group():
+    mocks = _plan()
+    task = mocks.one("aws:ecs/taskDefinition:TaskDefinition", "demo-sandboxes").inputs
+    request = {k: task[k] for k in ("family", "networkMode", "requiresCompatibilities", "runtimePlatform",
+                                    "taskRoleArn", "executionRoleArn", "cpu", "memory")}
+    request["containerDefinitions"] = parse_json(task["containerDefinitions"])
+    validate_parameters(request, botocore.session.get_session().get_service_model("ecs").operation_model(
+        "RegisterTaskDefinition").input_shape)
+    [container] = request["containerDefinitions"]
+    assert container["logConfiguration"]["options"]["awslogs-group"] == "/toolkit/demo/sandboxes"
+    assert container["linuxParameters"] == {"initProcessEnabled": True}
+    assert {e["name"]: e["value"] for e in container["environment"]} == {"TOOLKIT_STATE_TABLE": "demo-state"}
+    assert request["requiresCompatibilities"] == ["FARGATE"] and request["networkMode"] == "awsvpc"
+    log_group = mocks.one("aws:cloudwatch/logGroup:LogGroup", "demo-sandboxes").inputs
+    assert log_group["retentionInDays"] == 14
+    task_policy = parse_json(mocks.one("aws:iam/rolePolicy:RolePolicy", "task-policy").inputs["policy"])
+    assert _actions(task_policy) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:PutItem"}
+    execution = parse_json(mocks.one("aws:iam/rolePolicy:RolePolicy", "execution-policy").inputs["policy"])
+    assert not any(re.match(r"(sqs|dynamodb|ecs):", a) for a in _actions(execution))
