@@ -251,6 +251,40 @@ def test_trickled_bodies_do_not_starve_a_legitimate_request(server: Served, host
     assert results and all(r.status == 408 and b"arrived too slowly" in r.body for r in results), results
 
 
+def occupy(server: Served, host: str, marker: str, seconds: float) -> threading.Thread:
+    """A request that holds a worker for ``seconds`` (it marks ``marker`` on arrival), in a thread."""
+    def run() -> None:
+        with contextlib.suppress(OSError):
+            exchange(server, request("GET", f"/sleep?seconds={seconds}&marker={marker}", host))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_requests_ended_while_queued_for_a_worker_leave_no_worker_taken(server: Served, host: str,
+                                                                        marks: Path) -> None:
+    busy = [occupy(server, host, f"busy-{i}", 4) for i in range(4)]  # every worker of the endpoint
+    wait_for(lambda: all((marks / f"busy-{i}").exists() for i in range(4)), "the workers to be busy",
+             timeout=ANSWER_WITHIN_S)
+    stop, results = threading.Event(), []
+    queued = [threading.Thread(target=trickle, args=(server, host, f"queued-{i}", stop, results)) for i in range(2)]
+    for thread in queued:  # queued for a worker, and ended (408: too slow) before one frees up
+        thread.start()
+    wait_for(lambda: len(results) == 2, "the queued uploads to be ended", timeout=ANSWER_WITHIN_S)
+    stop.set()
+    for thread in busy + queued:
+        thread.join(ANSWER_WITHIN_S)
+    # the workers those two would have taken once free are free: four requests get in at once
+    after = [occupy(server, host, f"after-{i}", 2) for i in range(4)]
+    try:
+        wait_for(lambda: all((marks / f"after-{i}").exists() for i in range(4)), "four requests inside workers",
+                 timeout=1.5)
+    finally:
+        for thread in after:
+            thread.join(ANSWER_WITHIN_S)
+
+
 def test_a_body_that_stops_arriving_gets_408(server: Served, host: str, marks: Path) -> None:
     with RawConnection(server.port, timeout=ANSWER_WITHIN_S) as conn:
         conn.send(request("POST", "/upload?marker=stalled", host, [("Content-Length", "200000")]) + b"z" * 100_000)
