@@ -1,6 +1,6 @@
 """An app other processes look up by name while ``toolkit serve examples/lookups.py`` runs.
 
-See examples/lookup_client.py: a plain Python script that finds this app through the serve
+See examples/clients/lookup_client.py: a plain Python script that finds this app through the serve
 registry, calls its functions in local workers and reads its endpoint's URL.
 """
 

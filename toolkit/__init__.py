@@ -8,6 +8,7 @@ from toolkit.calls import FunctionCall
 from toolkit.cls import Cls, Obj, parameter
 from toolkit.context import current_function_call_id, current_input_id, is_local
 from toolkit.dicts import Dict
+from toolkit.ephemeral import enable_output
 from toolkit.exception import (
     CallLostError,
     Error,
@@ -69,6 +70,7 @@ __all__ = [
     "concurrent",
     "current_function_call_id",
     "current_input_id",
+    "enable_output",
     "enter",
     "exit",
     "fastapi_endpoint",

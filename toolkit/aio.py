@@ -60,6 +60,7 @@ async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[A
                     if item is _END:
                         return
                     raise item
+                handoff.room.release()  # per item handed on: read-ahead stays bounded if the consumer stops
                 yield item
             await handoff.wait()
     finally:
@@ -111,9 +112,6 @@ class _Handoff:
             if not taken:
                 self.waiting = True
                 self.wake.clear()
-        for ok, _item in taken:
-            if ok:
-                self.room.release()
         return taken
 
     async def wait(self) -> None:

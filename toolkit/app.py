@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
 from types import MappingProxyType
@@ -164,6 +165,17 @@ class App:
             return self._register_cls(user_cls, opts)
 
         return wrapper
+
+    @contextlib.contextmanager
+    def run(self, *, name: str | None = None, client: Any = None, detach: bool = False,
+            interactive: bool = False, environment_name: str | None = None) -> Iterator[App]:
+        """Run the app for the block, as ``toolkit run`` does: its web endpoints are served (a local
+        ``toolkit serve`` of its source, stopped at the end) and ``get_web_url()`` names them; calls
+        work inside the block and, on toolkit, outside it too.  The other keywords are accepted and unused."""
+        from toolkit.ephemeral import serving
+
+        with serving(self):
+            yield self
 
     def local_entrypoint(self, _warn_parentheses_missing: Any = None, *,
                          name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

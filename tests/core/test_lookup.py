@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(180)
 sys.path.insert(0, str(REPO / "tests" / "serve"))
 from serving import Served  # noqa: E402 - the serve suite's real `toolkit serve` subprocess
 
-CLIENT = REPO / "examples" / "lookup_client.py"
+CLIENT = REPO / "examples" / "clients" / "lookup_client.py"
 
 
 def python(code_or_file: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

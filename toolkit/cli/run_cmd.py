@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -95,8 +96,10 @@ def _show(value: Any) -> None:
 @click.option("-m", "module", metavar="MODULE", help="Load from a module (package.module::function).")
 @click.option("--local-env", "local_env", type=click.Choice(["image", "current"]), default=None,
               help="Workers run in each image's own environment (image, the default) or in yours (current).")
+@click.option("--serve/--no-serve", "serve", default=True, show_default=True,
+              help="Serve the app's web endpoints while it runs (on a free local port).")
 @click.pass_context
-def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str | None) -> None:
+def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str | None, serve: bool) -> None:
     """Run a function or local entrypoint: toolkit run app.py::fn --x 3 (see --help after APP_REF)."""
     from toolkit import loader
     from toolkit.cli.failures import UserCodeFailed
@@ -148,7 +151,12 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
             raise UserCodeFailed(exc) from None
 
     command = command_for(name, raw, run_and_show, extra)
-    command.main(args=args, prog_name=f"toolkit run {ref or '-m ' + str(module)}", standalone_mode=False)
+    from toolkit.ephemeral import serving
+
+    # the app's web endpoints are served for the run, so it can call its own URLs (--no-serve: not)
+    serve = serve and not any(a in HELP_OPTIONS for a in args)  # --help only describes the command
+    with serving(app, lambda line: click.echo(f"toolkit: {line}", err=True)) if serve else contextlib.nullcontext():
+        command.main(args=args, prog_name=f"toolkit run {ref or '-m ' + str(module)}", standalone_mode=False)
 
 
 def _default_target(app: Any, ref: str, wants_help: bool = False) -> Any:

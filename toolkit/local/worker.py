@@ -31,6 +31,7 @@ from toolkit.context import enter_input, new_input_id
 from toolkit.exception import NotFoundError, SerializationError
 from toolkit.local import protocol
 from toolkit.local.protocol import PARENT_ENV, WorkerTarget
+from toolkit.localhost import resolve_localhost_names
 
 FLUSH_EVERY = 64  # results per message when inputs are queued behind each other
 TIMEOUT_EXIT_CODE = 3
@@ -245,6 +246,7 @@ def _dump(value: Any) -> bytes:
 
 def main() -> None:
     exit_if_orphaned()  # the parent may have died while this process started
+    resolve_localhost_names()  # user code may open its app's endpoint URLs (*.localhost)
     target = WorkerTarget.from_json(sys.argv[1])
     sys.path[:0] = [p for p in target.sys_path if p not in sys.path]
     conn = Connection(int(os.environ["TOOLKIT_WORKER_FD"]))

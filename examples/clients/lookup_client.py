@@ -1,6 +1,6 @@
 """Look up a served app from another process: run ``toolkit serve examples/lookups.py`` first.
 
-``python examples/lookup_client.py`` finds the app called "lookups" in the serve registry (this
+``python examples/clients/lookup_client.py`` finds the app called "lookups" in the serve registry (this
 machine, the same TOOLKIT_HOME), imports its source, and runs the calls in local workers; a
 call spawned here can be collected by id from any other process.
 """
