@@ -3,8 +3,10 @@ set TOOLKIT_STATE_TABLE, as ``toolkit deploy`` prints it, for a deployed app's).
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from datetime import datetime
 
 import click
 
@@ -22,11 +24,16 @@ def show(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
 
-def listing(kind: str) -> None:
+def listing(kind: str, as_json: bool = False) -> None:
     from runtime.primitives.base import Kind
     from toolkit.state import state_store
 
     infos = state_store().list_objects(Kind(kind))
+    if as_json:
+        click.echo(json.dumps([{"name": i.name, "ephemeral": i.ephemeral,
+                                "created": datetime.fromtimestamp(i.created_at).astimezone().isoformat(timespec="seconds")}
+                               for i in infos], indent=2))
+        return
     if not infos:
         click.echo(f"No {kind}s in the {where()}.")
     for info in infos:
@@ -40,9 +47,10 @@ def dict_group() -> None:
 
 
 @dict_group.command("list")
-def list_dicts() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def list_dicts(as_json: bool) -> None:
     """The Dicts that exist."""
-    listing("dict")
+    listing("dict", as_json)
 
 
 @dict_group.command("items")

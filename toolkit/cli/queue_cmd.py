@@ -15,9 +15,10 @@ def queue_group() -> None:
 
 
 @queue_group.command("list")
-def list_queues() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def list_queues(as_json: bool) -> None:
     """The Queues that exist."""
-    listing("queue")
+    listing("queue", as_json)
 
 
 @queue_group.command("peek")

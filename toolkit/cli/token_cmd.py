@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 
 import click
 
@@ -25,11 +27,15 @@ def create() -> None:
 
 
 @token.command("list")
-def list_() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def list_(as_json: bool) -> None:
     """List token keys (secrets are never shown again)."""
     from toolkit.serve.tokens import TokenStore
 
     entries = TokenStore().list()
+    if as_json:
+        click.echo(json.dumps([{"key": e.key, "created": _iso(e.created_at)} for e in entries], indent=2))
+        return
     if not entries:
         click.echo("No tokens; create one with `toolkit token create`.", err=True)
     for entry in entries:
@@ -45,3 +51,7 @@ def revoke(key: str) -> None:
 
     TokenStore().revoke(key)
     click.echo(f"Revoked {key}")
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")

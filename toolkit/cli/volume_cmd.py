@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -85,11 +86,15 @@ def create(name: str) -> None:
 
 
 @volume_group.command("list")
-def list_volumes() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def list_volumes(as_json: bool) -> None:
     """The volumes that exist."""
     from toolkit.volume import volume_store
 
     names = volume_store().names()
+    if as_json:
+        click.echo(json.dumps([{"name": name} for name in names], indent=2))
+        return
     if not names:
         click.echo(f"No volumes in the {where()}.")
     for name in names:
@@ -100,12 +105,17 @@ def list_volumes() -> None:
 @click.argument("name")
 @click.argument("path", default="/")
 @click.option("-r", "--recursive", is_flag=True, help="Everything below PATH.")
-def ls(name: str, path: str, recursive: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def ls(name: str, path: str, recursive: bool, as_json: bool) -> None:
     """The files and directories of volume NAME under PATH."""
     from runtime.volumes.base import FileEntryType
 
     with _file_errors():
         entries = _volume(name).listdir(path, recursive=recursive)
+    if as_json:
+        click.echo(json.dumps([{"path": e.path, "type": "dir" if e.type == FileEntryType.DIRECTORY else "file",
+                                "size": e.size, "mtime": e.mtime} for e in entries], indent=2))
+        return
     for entry in entries:
         kind = "dir " if entry.type == FileEntryType.DIRECTORY else "file"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.mtime)) if entry.mtime else " " * 16
