@@ -327,6 +327,8 @@ def respond(event: Any, context: Any, reply: StreamingReply) -> None:
         log.exception("toolkit runtime failed to handle an event")
         stream_reply(error_reply(500, f"The runtime failed handling this event: {type(exc).__name__}: {exc}",
                                  web=True), reply.stream)
+    finally:
+        commit_all()  # as `handler` does: a Lambda can be discarded without notice after a streamed reply
 
 
 if os.environ.get(ContainerEnv.name("manifest")) and os.environ.get(ContainerEnv.name("function")):

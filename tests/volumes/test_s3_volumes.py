@@ -145,12 +145,16 @@ def test_a_deployed_lambda_mounts_at_init_and_commits_after_each_invocation(
         "payload = base64.b64encode(serialize((('hello.txt', 'from lambda'), {}))).decode()\n"
         "reply = lambda_handler.handler({'toolkit_event': 'call', 'function': 'write', 'payload_b64': payload}, None)\n"
         "print(json.dumps(reply, default=str))\n"
+        "from runtime.awsclients import client\n"  # before this process exits (its atexit commit would hide a miss)
+        "print('in S3 now:', client('s3').list_objects_v2(Bucket=sys.argv[1], Prefix='volumes/shared/files/')"
+        ".get('KeyCount'))\n"
     )
     env = {**os.environ, "TOOLKIT_MANIFEST": str(path), "TOOLKIT_FUNCTION": "write", "TOOLKIT_APP_ROOT": str(APPS)}
     env.pop("TOOLKIT_HOME")  # a container has no local store: only the bucket
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=90)
+    proc = subprocess.run([sys.executable, "-c", script, deployed], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=90)
     assert proc.returncode == 0, proc.stderr
+    assert "in S3 now: 1" in proc.stdout, proc.stdout  # committed after the invocation, not at exit
     assert mount_at.is_symlink() and "toolkit-volumes" in os.readlink(mount_at), proc.stdout
     assert b"".join(toolkit.Volume.from_name("shared").read_file("/hello.txt")) == b"from lambda", proc.stdout
 
@@ -168,3 +172,50 @@ def test_rename_moves_every_object_to_the_new_prefix(deployed: str) -> None:
     assert keys == ["volumes/after/.toolkit-volume", "volumes/after/files/a/one", "volumes/after/files/two",
                     "volumes/taken/.toolkit-volume"]
     assert [v.name for v in toolkit.Volume.objects.list()] == ["after", "taken"]
+
+
+def test_a_streamed_function_url_reply_is_followed_by_a_commit(deployed: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Function URL path (`lambda_handler.respond`, RESPONSE_STREAM): the endpoint writes into
+    its mount and does not commit; the write is in S3 once the invocation is answered."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from volume_support import APPS, REPO
+
+    from toolkit.loader import load_app
+    from toolkit.manifest import build
+
+    monkeypatch.setenv("VOLUME_TEST_MOUNT", str(tmp_path / "web-mnt" / "notes"))
+    manifest = build(load_app(str(APPS / "web_volume.py")),
+                     source={"kind": "file", "path": "web_volume.py", "app_variable": "app"})
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest.to_dict()))
+    event = REPO / "tests" / "fixtures" / "aws-events" / "function-url-browser-get.json"
+    script = (
+        "import json, sys\n"
+        "from runtime import lambda_handler\n"
+        "class Reply:\n"
+        "    answered, body = False, b''\n"
+        "    def send(self, result): raise AssertionError('a Function URL event must be streamed')\n"
+        "    def stream(self):\n"
+        "        self.answered = True\n"
+        "        return self\n"
+        "    def write(self, data): self.body += data\n"
+        "    def close(self): pass\n"
+        "reply = Reply()\n"
+        "lambda_handler.respond(json.load(open(sys.argv[1])), None, reply)\n"
+        "print(reply.body.decode(errors='replace'))\n"
+        "from runtime.awsclients import client\n"  # before this process exits (its atexit commit would hide a miss)
+        "print('in S3 now:', client('s3').list_objects_v2(Bucket=sys.argv[2], Prefix='volumes/web-notes/files/')"
+        ".get('KeyCount'))\n"
+    )
+    env = {**os.environ, "TOOLKIT_MANIFEST": str(path), "TOOLKIT_FUNCTION": "note", "TOOLKIT_APP_ROOT": str(APPS)}
+    env.pop("TOOLKIT_HOME")
+    proc = subprocess.run([sys.executable, "-c", script, str(event), deployed], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert '{"ok":true}' in proc.stdout and "in S3 now: 1" in proc.stdout, proc.stdout + proc.stderr
+    assert b"".join(toolkit.Volume.from_name("web-notes").read_file("/visited.txt")) == b"streamed"
