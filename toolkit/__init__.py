@@ -3,6 +3,7 @@
 Importing this package is cheap on purpose: it loads no AWS, Pulumi or web-server code.
 """
 
+from toolkit import billing, experimental, types
 from toolkit.app import App
 from toolkit.calls import FunctionCall
 from toolkit.cls import Cls, Obj, parameter
@@ -18,6 +19,7 @@ from toolkit.exception import (
     SerializationError,
     WorkerCrashedError,
 )
+from toolkit.file_pattern_matcher import FilePatternMatcher
 from toolkit.functions import Function
 from toolkit.image import Image
 from toolkit.partial import (
@@ -31,6 +33,18 @@ from toolkit.partial import (
     web_server,
     wsgi_app,
 )
+from toolkit.partial_function import web_endpoint
+from toolkit.pending import CloudBucketMount, NetworkFileSystem, Proxy, Server, forward
+from toolkit.platform_only import (
+    Client,
+    Cluster,
+    Environment,
+    SchedulerPlacement,
+    Workspace,
+    clustered,
+    interact,
+    sessioned,
+)
 from toolkit.queues import Queue
 from toolkit.sandbox import Probe, Sandbox, Tunnel
 from toolkit.schedule import Cron, Period
@@ -43,40 +57,58 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "CallLostError",
+    "Client",
+    "CloudBucketMount",
     "Cls",
+    "Cluster",
     "Cron",
     "Dict",
+    "Environment",
     "Error",
+    "FilePatternMatcher",
     "Function",
     "FunctionCall",
     "FunctionTimeoutError",
     "Image",
     "InvalidError",
+    "NetworkFileSystem",
     "NotFoundError",
     "Obj",
     "Period",
     "Probe",
+    "Proxy",
     "Queue",
     "Retries",
     "Sandbox",
+    "SchedulerPlacement",
     "Secret",
     "SerializationError",
+    "Server",
     "Tunnel",
     "Volume",
     "WorkerCrashedError",
+    "Workspace",
     "__version__",
     "asgi_app",
     "batched",
+    "billing",
+    "clustered",
     "concurrent",
     "current_function_call_id",
     "current_input_id",
     "enable_output",
     "enter",
     "exit",
+    "experimental",
     "fastapi_endpoint",
+    "forward",
+    "interact",
     "is_local",
     "method",
     "parameter",
+    "sessioned",
+    "types",
+    "web_endpoint",
     "web_server",
     "wsgi_app",
 ]

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from toolkit.app_platform import AppPlatformMembers, refuse_app_options
 from toolkit.cls import Cls, ExposedMethod, collect_parameters
 from toolkit.exception import InvalidError
 from toolkit.functions import Function
@@ -36,7 +37,7 @@ _NO_MOUNTS: Mapping[Any, Any] = MappingProxyType({})  # an immutable default, un
 _NOT_OPTIONS = frozenset({"self", "_warn_parentheses_missing", "unknown", "name", "schedule"})
 
 
-class App:
+class App(AppPlatformMembers):
     """A named group of functions that deploy together.
 
     >>> app = toolkit.App("hello")
@@ -44,8 +45,10 @@ class App:
     ... def square(x: int) -> int: return x * x
     """
 
-    def __init__(self, name: str | None = None, *, image: Image | None = None,
-                 secrets: Sequence[Secret] = ()) -> None:
+    def __init__(self, name: str | None = None, *, tags: Mapping[str, str] | None = None,
+                 image: Image | None = None, secrets: Sequence[Secret] = (),
+                 volumes: Mapping[str | PurePosixPath, Any] = _NO_MOUNTS, include_source: bool = True) -> None:
+        refuse_app_options(name, volumes=volumes, include_source=include_source)
         if name is not None and (not isinstance(name, str) or not slugify(name)):
             raise InvalidError(f"App name {name!r} needs letters or digits, e.g. toolkit.App('my-app').")
         if image is not None and not isinstance(image, Image):
@@ -56,6 +59,8 @@ class App:
         self.registered_functions: dict[str, Function] = {}
         self.registered_classes: dict[str, Cls] = {}
         self.local_entrypoints: dict[str, Callable[..., Any]] = {}
+        self._tags: dict[str, str] = {}
+        self.set_tags(tags or {})  # App.get_tags/set_tags (toolkit.app_platform)
         remember(self)
 
     def __repr__(self) -> str:

@@ -17,10 +17,11 @@ import pickle
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from toolkit.aio_methods import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store
 
 __all__ = ["Dict"]
@@ -55,8 +56,11 @@ def loads(data: bytes) -> Any:
     return deserialize(data)
 
 
-class Dict:
+class Dict(NamedObjectMembers):
     """A handle on a named Dict; nothing touches the store until the first operation."""
+
+    _KIND, _ID_PREFIX = "dict", "di"
+    objects: ClassVar[ObjectManager[Dict]]  # Dict.objects.create/list/delete (set below the class)
 
     def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
         self.name = check_name("Dict", name)
@@ -67,14 +71,21 @@ class Dict:
         return f"toolkit.Dict({self.name!r})"
 
     @staticmethod
-    def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False) -> Dict:
+    def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False,
+                  client: Any = None) -> Dict:
         """The Dict called ``name``; with ``create_if_missing`` it is created on first use.
-        (``environment_name`` is accepted for compatibility; the store follows `toolkit.state`.)"""
+        (``environment_name`` and ``client`` are accepted for compatibility; the store follows `toolkit.state`.)"""
         return Dict(name, create_if_missing=create_if_missing)
 
     @staticmethod
+    def from_id(dict_id: str, client: Any = None) -> Dict:
+        """The Dict whose ``object_id`` is ``dict_id`` (``di-<name>``), from any process sharing the store."""
+        return Dict(name_from_id("Dict", "di", dict_id))
+
+    @staticmethod
     @contextmanager
-    def ephemeral(data: Mapping[Any, Any] | None = None) -> Iterator[Dict]:
+    def ephemeral(data: Mapping[Any, Any] | None = None, client: Any = None, environment_name: str | None = None,
+                  _heartbeat_sleep: float = 300) -> Iterator[Dict]:
         """``with toolkit.Dict.ephemeral() as d:`` -- an anonymous Dict deleted when the block ends."""
         d = Dict(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
         d._store()
@@ -177,3 +188,6 @@ class Dict:
 
     def __contains__(self, key: Any) -> bool:
         return bool(self.contains(key))
+
+
+Dict.objects = ObjectManager("dict", Dict)

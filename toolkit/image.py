@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
+from toolkit.unsupported import UnsupportedProperty
 
 SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
 DEFAULT_PYTHON = "3.11"
@@ -532,6 +533,58 @@ class Image:
 
     def to_dict(self) -> dict[str, Any]:
         return {"base": self.base, "steps": list(self.steps), "spec_hash": self.spec_hash}
+
+    # -- the platform's object members (toolkit.unsupported for the refusals) --------------------
+
+    @property
+    def object_id(self) -> str:
+        """``im-<spec hash>``: an image is identified by its spec (the hash names its local environment
+        and its container tag), not by a service-issued ID."""
+        return f"im-{self.spec_hash[:24]}"
+
+    @property
+    def client(self) -> None:
+        """Always None: toolkit builds with podman/docker/CodeBuild or uv, with no API client."""
+        return None
+
+    def hydrate(self, client: Any = None) -> Image:
+        """The image itself: a spec needs no lookup (it is built by `toolkit build`/`deploy` or `toolkit serve`)."""
+        return self
+
+    @_not_supported("images are built for an app's functions by the CLI, not by a service call")
+    def build(self, app: Any = None) -> Image:
+        raise NotSupportedError("Image.build() is not supported by toolkit: images are built per app by the CLI. "
+                                "Instead, run `toolkit build app.py` (containers) or `toolkit serve app.py` "
+                                "(local environments).")
+
+    @staticmethod
+    @_not_supported("toolkit images are specs, not service objects with IDs: use from_registry(tag)")
+    def from_id(image_id: str, client: Any = None) -> Image:
+        raise NotSupportedError(f"Image.from_id({image_id!r}) is not supported by toolkit: images are specs, "
+                                "not stored objects. Instead, push a built image and use "
+                                "Image.from_registry('<registry>/<repo>:<tag>').")
+
+    @staticmethod
+    @_not_supported("no service stores published images: use from_registry(tag)")
+    def from_name(name: str, *, environment_name: str | None = None, client: Any = None) -> Image:
+        raise NotSupportedError(f"Image.from_name({name!r}) is not supported by toolkit: no service stores "
+                                "published images. Instead, use Image.from_registry('<registry>/<repo>:<tag>') "
+                                "with an image `toolkit build --registry` pushed.")
+
+    @_not_supported("no service stores published images: push with `toolkit build --registry`")
+    def publish(self, name: str, *, environment_name: str | None = None,
+                experimental_options: dict[str, Any] | None = None, client: Any = None) -> None:
+        raise NotSupportedError(f"Image.publish({name!r}) is not supported by toolkit: no service stores "
+                                "published images. Instead, run `toolkit build app.py --registry HOST` and use "
+                                "Image.from_registry(tag) where you need it.")
+
+    logs = UnsupportedProperty("Image.logs", "build output is printed by the build itself",
+                               "read the output of `toolkit build app.py` (or `toolkit serve`)")
+
+    @_not_supported("toolkit has no hosted dashboard")
+    def get_dashboard_url(self) -> str:
+        raise NotSupportedError("Image.get_dashboard_url() is not supported by toolkit: it has no hosted "
+                                "dashboard. Instead, `toolkit build app.py` prints each image and digest.")
 
 
 def _with_force(base: dict[str, Any], force_build: bool) -> dict[str, Any]:

@@ -20,11 +20,12 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from toolkit.aio_methods import aio_iter_method, aio_method
 from toolkit.dicts import loads, value_bytes
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store
 
 __all__ = ["Queue"]
@@ -48,8 +49,11 @@ def _check_timeout(timeout: float | None) -> None:
         raise InvalidError(f"timeout={timeout!r} must be seconds >= 0, or None to wait without limit.")
 
 
-class Queue:
+class Queue(NamedObjectMembers):
     """A handle on a named Queue; nothing touches the store until the first operation."""
+
+    _KIND, _ID_PREFIX = "queue", "qu"
+    objects: ClassVar[ObjectManager[Queue]]  # Queue.objects.create/list/delete (set below the class)
 
     def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
         self.name = check_name("Queue", name)
@@ -60,13 +64,26 @@ class Queue:
         return f"toolkit.Queue({self.name!r})"
 
     @staticmethod
-    def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False) -> Queue:
+    def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False,
+                  client: Any = None) -> Queue:
         """The Queue called ``name``; with ``create_if_missing`` it is created on first use."""
         return Queue(name, create_if_missing=create_if_missing)
 
     @staticmethod
+    def from_id(queue_id: str, client: Any = None) -> Queue:
+        """The Queue whose ``object_id`` is ``queue_id`` (``qu-<name>``), from any process sharing the store."""
+        return Queue(name_from_id("Queue", "qu", queue_id))
+
+    @staticmethod
+    def validate_partition_key(partition: str | None) -> bytes:
+        """The partition key as stored (UTF-8; ``b\"\"`` for the default partition); InvalidError
+        for an empty or over-long key, as every Queue method checks."""
+        return b"" if partition is None else _partition(partition).encode()
+
+    @staticmethod
     @contextmanager
-    def ephemeral() -> Iterator[Queue]:
+    def ephemeral(client: Any = None, environment_name: str | None = None,
+                  _heartbeat_sleep: float = 300) -> Iterator[Queue]:
         """``with toolkit.Queue.ephemeral() as q:`` -- an anonymous Queue deleted when the block ends."""
         q = Queue(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
         q._store()
@@ -206,3 +223,6 @@ class Queue:
         if all and partition is not None:
             raise InvalidError("clear(all=True) empties every partition; drop partition=... or all=True.")
         self._store().queue_clear(self.name, None if all else _partition(partition))
+
+
+Queue.objects = ObjectManager("queue", Queue)

@@ -6,14 +6,16 @@ secret lives in Secrets Manager; under ``toolkit serve`` in the local secret sto
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, NoReturn
 
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.unsupported import not_supported
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -25,12 +27,16 @@ class Secret:
     source: str  # "named" | "dict" | "dotenv"
     required_keys: tuple[str, ...] = ()
     _values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    objects: ClassVar[SecretObjects]  # Secret.objects.create/list/delete (set below)
 
     def __repr__(self) -> str:  # never show values
         return f"Secret(name={self.name!r}, source={self.source!r}, keys={list(self.keys)!r})"
 
     @staticmethod
-    def from_name(name: str, *, required_keys: Sequence[str] = ()) -> Secret:
+    def from_name(name: str, *, environment_name: str | None = None, required_keys: Sequence[str] = (),
+                  client: Any = None) -> Secret:
+        """A secret stored under ``name``: the local store (`toolkit secret create`) under serve/run,
+        Secrets Manager when deployed.  ``environment_name``/``client`` are accepted and unused."""
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise InvalidError(
                 f"Invalid secret name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (e.g. 'my-api-key')."
@@ -38,15 +44,21 @@ class Secret:
         return Secret(name, "named", tuple(_check_key(k) for k in required_keys))
 
     @staticmethod
-    def from_dict(values: Mapping[str, str | None]) -> Secret:
-        clean = {_check_key(k): v for k, v in values.items() if v is not None}
+    def from_dict(env_dict: Mapping[str, str | None]) -> Secret:
+        """An inline secret from these values (keys with the value None are left out)."""
+        clean = {_check_key(k): v for k, v in env_dict.items() if v is not None}
         for key, value in clean.items():
             if not isinstance(value, str):
                 raise InvalidError(f"Secret.from_dict values must be str; {key!r} is {type(value).__name__}.")
         return Secret(_inline_name("inline", clean), "dict", tuple(sorted(clean)), clean)
 
     @staticmethod
-    def from_dotenv(path: str | os.PathLike[str] = ".env") -> Secret:
+    def from_dotenv(path: str | os.PathLike[str] | None = None, *, filename: str = ".env",
+                    client: Any = None) -> Secret:
+        """An inline secret from a ``.env`` file: ``path`` itself when it is a file, else ``filename``
+        in the directory ``path`` (default: the current directory).  Unlike the platform, parent
+        directories are not searched."""
+        path = _dotenv_path(path, filename)
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -54,6 +66,64 @@ class Secret:
             raise NotFoundError(f"Secret.from_dotenv: no file at {str(path)!r}; create it or pass its path.") from None
         values = _parse_dotenv(text)
         return Secret(_inline_name("dotenv", values), "dotenv", tuple(sorted(values)), values)
+
+    @staticmethod
+    def from_local_environ(env_keys: list[str]) -> Secret:
+        """An inline secret from these variables of this process's environment, read now."""
+        missing = [k for k in env_keys if k not in os.environ]
+        if missing:
+            raise InvalidError(f"Secret.from_local_environ: {', '.join(map(repr, missing))} not set in this "
+                               "process's environment; export it or leave it out of env_keys.")
+        return Secret.from_dict({k: os.environ[k] for k in env_keys})
+
+    def update(self, env_dict: Mapping[str, str]) -> None:
+        """Add or change keys of a named secret in the local store (as `toolkit secret create` does);
+        a deployed app reads Secrets Manager, which `toolkit deploy` fills from the local store."""
+        from toolkit.local import secrets as local
+
+        if self.source != "named":
+            raise InvalidError(f"Secret.update: {self.name!r} is an inline secret (from_dict/from_dotenv); "
+                               "update works on Secret.from_name(...) secrets; build a new inline secret instead.")
+        values = Secret.from_dict(env_dict).values()
+        try:
+            current = local.read_named(self.name)
+        except NotFoundError:
+            current = {}
+        local.write_named(self.name, {**current, **values})
+
+    def info(self, *, refresh: bool = False) -> SecretInfo:
+        """Name and creation time of a named secret in the local store."""
+        from toolkit.local import secrets as local
+
+        path = local.store_dir() / f"{self.name}.json"
+        if self.source != "named" or not path.is_file():
+            raise NotFoundError(f"Secret.info: no secret {self.name!r} in the local store (`toolkit secret list` "
+                                "shows them); inline secrets have no stored record.")
+        created = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+        return SecretInfo(self.name, created)
+
+    @property
+    def object_id(self) -> str:
+        """``st-<name>``: toolkit names secrets, it issues no IDs."""
+        return f"st-{self.name}"
+
+    @property
+    def client(self) -> None:
+        """Always None: toolkit reads secrets from the local store or Secrets Manager directly."""
+        return None
+
+    def hydrate(self, client: Any = None) -> Secret:
+        """A named secret must exist in the local store (NotFoundError naming how to create it); inline
+        secrets are always ready."""
+        if self.source == "named":
+            from toolkit.local import secrets as local
+
+            local.read_named(self.name)
+        return self
+
+    @not_supported("Secret.get_dashboard_url()", "toolkit has no hosted dashboard",
+                   "list secrets with `toolkit secret list`")
+    def get_dashboard_url(self) -> NoReturn: ...  # type: ignore[empty-body]  # the decorator refuses
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -92,3 +162,56 @@ def _parse_dotenv(text: str) -> dict[str, str]:
             value = value[1:-1]
         values[_check_key(key.strip())] = value
     return values
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """What ``Secret.info()`` returns: the platform's SecretInfo fields toolkit knows."""
+
+    name: str
+    created_at: datetime.datetime
+    created_by: str | None = None  # toolkit records no user
+
+
+def _dotenv_path(path: str | os.PathLike[str] | None, filename: str) -> str:
+    if path is None:
+        return filename
+    return os.path.join(path, filename) if os.path.isdir(path) else os.fspath(path)
+
+
+class SecretObjects:
+    """``Secret.objects``: create, list and delete named secrets in the local store."""
+
+    def create(self, name: str, env_dict: Mapping[str, str], *, allow_existing: bool = False,
+               environment_name: str | None = None, client: Any = None) -> None:
+        """Store ``name`` with these values; an existing one is an error unless ``allow_existing``."""
+        from toolkit.local import secrets as local
+
+        values = Secret.from_dict(env_dict).values()
+        if name in local.list_named() and not allow_existing:
+            raise InvalidError(f"A secret named {name!r} already exists; pass allow_existing=True to keep it, "
+                               "or Secret.from_name(name).update(...) to change it.")
+        if name not in local.list_named():
+            local.write_named(name, values)
+
+    def list(self, *, max_objects: int | None = None, created_before: Any = None, environment_name: str = "",
+             client: Any = None) -> list[Secret]:
+        """Handles on the local store's secrets, by name (``created_before`` is accepted and unused)."""
+        from toolkit.local import secrets as local
+
+        handles = [Secret.from_name(name) for name in local.list_named()]
+        return handles if max_objects is None else handles[:max_objects]
+
+    def delete(self, name: str, *, allow_missing: bool = False, environment_name: str | None = None,
+               client: Any = None) -> None:
+        """Remove ``name`` from the local store; a missing one is an error unless ``allow_missing``."""
+        from toolkit.local import secrets as local
+
+        try:
+            local.delete_named(name)
+        except NotFoundError:
+            if not allow_missing:
+                raise
+
+
+Secret.objects = SecretObjects()

@@ -1,0 +1,149 @@
+"""The hosted platform's `App` members beyond registering functions (a mixin of `toolkit.App`).
+
+Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
+
+* works: ``name``, ``description``, the ``registered_*`` views and ``include(other_app)``;
+* works with a toolkit meaning: ``app_id`` (always None: toolkit names apps, it issues no IDs) and
+  ``get_tags``/``set_tags`` (kept on the App object in this process; not sent to AWS yet);
+* refused when called, naming the CLI command that does it: ``deploy``, ``stop``, ``logs``, ``info``,
+  ``stats``, ``get_dashboard_url``, ``sandboxes`` and ``server``: on toolkit those act on a source file
+  or a stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
+"""
+
+# mypy: disable-error-code="empty-body"
+# (refusals keep the platform's signatures; `toolkit.unsupported.not_supported` replaces their bodies)
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from toolkit.exception import InvalidError, NotSupportedError
+from toolkit.unsupported import UnsupportedProperty, not_supported
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from toolkit.cls import Cls
+    from toolkit.functions import Function
+
+_CLI = "the toolkit CLI acts on the app's source file and its AWS stack; the SDK has no service to ask"
+
+
+class AppPlatformMembers:
+    """Members of the platform's ``App`` that are not about registering functions."""
+
+    # Declared here so the parity table (and type checkers) see them; `App.__init__` sets them.
+    name: str | None
+    registered_functions: dict[str, Function]
+    registered_classes: dict[str, Cls]
+    local_entrypoints: dict[str, Callable[..., Any]]
+    _tags: dict[str, str]
+
+    @property
+    def app_id(self) -> str | None:
+        """Always None: toolkit identifies an app by its name (and stage), not by a service-issued ID."""
+        return None
+
+    @property
+    def description(self) -> str:
+        """The app's name, or a stand-in for an unnamed app (as on the platform)."""
+        return self.name or "unnamed toolkit app"
+
+    @property
+    def registered_entrypoints(self) -> dict[str, Callable[..., Any]]:
+        """The ``@app.local_entrypoint`` functions, by name."""
+        return dict(self.local_entrypoints)
+
+    @property
+    def registered_web_endpoints(self) -> list[str]:
+        """Tags of the functions served over HTTP (fastapi/asgi/wsgi endpoints and web servers)."""
+        return [tag for tag, fn in self.registered_functions.items() if fn.spec.web is not None]
+
+    def include(self, /, other_app: Any, inherit_tags: bool = True) -> Self:
+        """Add ``other_app``'s functions, classes and local entrypoints to this app, so one deploy (or
+        serve) carries an app split across files.  Included functions keep their own default labels
+        (``<other app>-<function>``) and still run from their own module."""
+        if not isinstance(other_app, AppPlatformMembers):
+            raise InvalidError(f"App.include() takes a toolkit.App, got {other_app!r}.")
+        for kind in ("registered_functions", "registered_classes", "local_entrypoints"):
+            _merge(self.description, kind, getattr(self, kind), getattr(other_app, kind))
+        if inherit_tags:
+            self._tags = {**other_app._tags, **self._tags}  # this app's tags win, as on the platform
+        return self
+
+    def get_tags(self, *, client: Any = None) -> dict[str, str]:
+        """The tags set on this App object (App(tags=...) or set_tags); toolkit does not send them to AWS yet."""
+        return dict(self._tags)
+
+    def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
+        """Replace the App object's tags (kept in this process; not applied to AWS resources yet)."""
+        bad = [k for k, v in dict(tags).items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise InvalidError(f"App.set_tags: tag {bad[0]!r} needs a str key and a str value.")
+        self._tags = dict(tags)
+
+    @not_supported("App.deploy()", _CLI, "run `toolkit deploy app.py` (or `toolkit plan app.py` for a dry run)")
+    def deploy(self, *, name: str | None = None, environment_name: str | None = None, tag: str = "",
+               client: Any = None, strategy: str = "rolling") -> NoReturn: ...
+
+    @not_supported("App.stop()", _CLI, "run `toolkit app stop NAME` for local serves, or `toolkit destroy "
+                   "app.py` to remove a deployed app")
+    def stop(self, *, client: Any = None) -> NoReturn: ...
+
+    @not_supported("App.info()", _CLI, "run `toolkit app list --json`")
+    def info(self, refresh: bool = False) -> NoReturn: ...
+
+    @not_supported("App.stats()", _CLI, "read the functions' CloudWatch metrics in the AWS console, or "
+                   "`toolkit logs app.py::function`")
+    def stats(self, *, since: datetime.datetime | None = None,
+              until: datetime.datetime | None = None) -> NoReturn: ...
+
+    @not_supported("App.get_dashboard_url()", "toolkit has no hosted dashboard", "open the index page "
+                   "`toolkit serve` prints, or `toolkit url app.py::function` for a deployed endpoint")
+    def get_dashboard_url(self) -> NoReturn: ...
+
+    @not_supported("@app.server()", "servers started in @enter are not built yet",
+                   "start the server in a @toolkit.web_server(port) function")
+    def server(self, *, image: Any = None, env: Mapping[str, str | None] | None = None,
+               secrets: Collection[Any] | None = None, gpu: str | list[str] | None = None,
+               serialized: bool = False, volumes: Mapping[Any, Any] | None = None,
+               cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
+               ephemeral_disk: int | None = None, target_concurrency: float | None = None,
+               max_concurrency: int | None = None, min_containers: int | None = None,
+               max_containers: int | None = None, buffer_containers: int | None = None,
+               scaleup_window: int | None = None, scaledown_window: int | None = None,
+               startup_timeout: int = 30, name: str | None = None, port: int = 8000,
+               unauthenticated: bool = False, h2_enabled: bool = False, exit_grace_period: int = 0,
+               routing_region: str = "us-east", compute_region: str | list[str] | None = None,
+               cloud: str | None = None, nonpreemptible: bool = False, proxy: Any = None,
+               i6pn: bool | None = None, enable_memory_snapshot: bool = False,
+               include_source: bool | None = None,
+               experimental_options: dict[str, Any] | None = None) -> NoReturn: ...
+
+    logs = UnsupportedProperty("App.logs", _CLI, "run `toolkit app logs app.py::function` (CloudWatch) or "
+                               "read the `toolkit serve` output locally")
+    sandboxes = UnsupportedProperty("App.sandboxes", "toolkit keeps sandboxes by app name on this machine",
+                                    "run `toolkit sandbox list --app NAME`")
+
+
+def _merge(app: str, kind: str, ours: dict[str, Any], theirs: Mapping[str, Any]) -> None:
+    """Add ``theirs`` into ``ours``; the same name bound to a different object is a conflict."""
+    clash = sorted(k for k, v in theirs.items() if k in ours and ours[k] is not v)
+    if clash:
+        raise InvalidError(f"App.include(): {app!r} already has {kind.replace('_', ' ')} named "
+                           f"{', '.join(map(repr, clash))}; rename one of them (e.g. @app.function(name=...)).")
+    ours.update(theirs)
+
+
+def refuse_app_options(name: str | None, *, volumes: Mapping[Any, Any], include_source: bool) -> None:
+    """``App(volumes=..., include_source=False)``: accepted by name, refused when they would change
+    behaviour toolkit does not have (app-wide mounts; leaving the source out of the image)."""
+    if volumes:
+        raise NotSupportedError(f"App({name!r}, volumes=...) is not supported by toolkit: volumes are mounted "
+                                "per function. Instead, pass volumes={path: volume} to each @app.function/@app.cls.")
+    if include_source is not True:
+        raise NotSupportedError(f"App({name!r}, include_source={include_source!r}) is not supported by toolkit: "
+                                "every image carries the app's source file (the runtime imports it). Instead, "
+                                "leave include_source unset.")
