@@ -551,7 +551,15 @@ class RelayCycle:
         if pool is not None and worker is not None:
             rest = pool.release_nowait(worker, broken=broken)
             if rest is not None:
-                self.gateway.spawn(rest)
+                self.gateway.spawn(self.logged(rest))
+
+    async def logged(self, work: Coroutine[Any, Any, None]) -> None:
+        """The pool's part of a release (waking queued requests, stopping a worker), run after this
+        request ended: a failure there is logged, not left for the event loop to report unretrieved."""
+        try:
+            await work
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            self.gateway.log(f"{self.endpoint.tag}: releasing a worker failed: {exc!r}")
 
     def end_upstream(self) -> None:
         self.upstream = UpstreamSide.DONE
