@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolkit.cli.options import parse_ref
+from toolkit.cli.options import complete_app_file, parse_ref
 from toolkit.exception import Error
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _show(value: Any) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
-@click.argument("ref", required=False, metavar="APP_REF")
+@click.argument("ref", required=False, metavar="APP_REF", shell_complete=complete_app_file)
 @click.option("-m", "module", metavar="MODULE", help="Load from a module (package.module::function).")
 @click.option("--local-env", "local_env", type=click.Choice(["image", "current"]), default=None,
               help="Workers run in each image's own environment (image, the default) or in yours (current).")
