@@ -244,7 +244,7 @@ class App(AppPlatformMembers):
             buffer_containers=opts.buffer_containers, scaledown_window=opts.scaledown_window,
             retries=as_retries(where, opts.retries), backend=backend,
             max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
-            batch=partial.batch, inputs_per_container=opts.inputs_per_container,
+            batch=partial.batch, inputs_per_container=opts.inputs_per_container, regions=opts.regions,
             volumes=opts.volumes,
         )
 

@@ -32,7 +32,6 @@ from toolkit.secret import Secret
 # Options accepted for compatibility whose effect toolkit cannot give, with the reason users see.
 NO_EFFECT: dict[str, str] = {
     "serialized": "toolkit always ships the function's source file in the image",
-    "region": "a deployed app runs in its stack's region (toolkit deploy --region)",
     "routing_region": "a deployed app runs in its stack's region (toolkit deploy --region)",
     "nonpreemptible": "GPU capacity uses spot with on-demand fallback",
     "enable_memory_snapshot": "Lambda SnapStart does not support container images",
@@ -66,6 +65,7 @@ class FunctionOptions:
     is_generator: bool | None = None
     cloud: str | None = None
     inputs_per_container: int | None = None  # single_use_containers=True is 1; max_inputs=N is N
+    regions: tuple[str, ...] = ()  # region=: checked against the deploy's region (`check_regions`)
     volumes: tuple[tuple[str, str, bool], ...] = ()  # (mount path, volume name, create_if_missing), by path
 
 
@@ -94,6 +94,7 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
         backend=given.get("backend", "auto"), is_generator=given.get("is_generator"), cloud=cloud,
         inputs_per_container=_inputs_per_container(decorator, given.get("single_use_containers"),
                                                    given.get("max_inputs")),
+        regions=_regions(decorator, given.get("region")),
         volumes=_volumes(decorator, given.get("volumes")),
     )
 
@@ -108,6 +109,35 @@ def _inputs_per_container(decorator: str, single_use: Any, max_inputs: Any) -> i
         raise InvalidError(f"{decorator}(single_use_containers=True, max_inputs={max_inputs}) disagree; "
                            "keep single_use_containers=True (one input per container) and drop max_inputs.")
     return 1 if single_use else max_inputs  # type: ignore[no-any-return]
+
+
+def _regions(decorator: str, region: Any) -> tuple[str, ...]:
+    """``region="us-east-1"`` or a list of them; broad names (``"us"``, ``"eu-west"``) match by prefix."""
+    if region is None:
+        return ()
+    names = (region,) if isinstance(region, str) else tuple(region)
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidError(f"{decorator}(region={region!r}) must be a region name or a list of them, "
+                               "e.g. region='us-east-1'.")
+    return tuple(name.strip().lower() for name in names)
+
+
+def region_agrees(wanted: str, region: str) -> bool:
+    """``us-east-1`` agrees with ``us-east-1``, ``us-east`` and ``us``; not with ``us-west`` or ``eu``."""
+    return region == wanted or region.startswith(wanted + "-")
+
+
+def check_regions(functions: Collection[Any], region: str) -> None:
+    """Refuse a deploy to ``region`` when a function asked (``region=``) to run elsewhere: toolkit deploys
+    an app into one region, its stack's."""
+    for function in functions:
+        wanted = function.spec.regions
+        if wanted and not any(region_agrees(w, region) for w in wanted):
+            raise InvalidError(
+                f"{function.spec.tag} asks for region={list(wanted)!r}, but this deploy is to {region!r}: toolkit "
+                f"deploys an app into one region. Deploy with --region {wanted[0]} (if it names a region), "
+                f"or change region= to include {region!r}.")
 
 
 def _or(value: Any, default: Any) -> Any:

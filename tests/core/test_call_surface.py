@@ -255,3 +255,18 @@ def test_an_async_iterator_raises_the_iterators_error_and_stops_when_left() -> N
     with pytest.raises(ValueError, match="boom"):
         asyncio.run(until_error())
     assert len(pulled) == settled
+
+
+# -- item 4: region= ----------------------------------------------------------------------------------
+def test_region_is_accepted_where_it_agrees_with_the_deploy_region_and_refused_otherwise(tmp_path: Any) -> None:
+    app_file = tmp_path / "regional.py"
+    app_file.write_text("import toolkit\napp = toolkit.App('regional')\n\n"
+                        "@app.function(region=['us-east', 'eu-west-1'])\ndef f() -> int:\n    return 1\n")
+    agrees = toolkit_cli("plan", str(app_file), "--region", "us-east-2")
+    assert agrees.returncode == 0, agrees.stderr
+    refused = toolkit_cli("plan", str(app_file), "--region", "ap-south-1")
+    assert refused.returncode != 0
+    assert ("f asks for region=['us-east', 'eu-west-1'], but this deploy is to 'ap-south-1'" in refused.stderr
+            and "Deploy with --region us-east" in refused.stderr), refused.stderr
+    with pytest.raises(InvalidError, match=r"region=\[3\]\) must be a region name"):
+        toolkit.App("bad-region").function(region=[3])(lambda: None)  # type: ignore[list-item]

@@ -102,10 +102,10 @@ def test_options_without_effect_say_so_at_the_call_site() -> None:
     app = toolkit.App("warns")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        app.function(region="eu-west-1", enable_memory_snapshot=True)(lambda: None)
+        app.function(routing_region="eu-west-1", enable_memory_snapshot=True)(lambda: None)
     messages = {str(w.message): w for w in caught if issubclass(w.category, NotSupportedWarning)}
     assert set(messages) == {
-        f"app.function(region=...) has no effect on toolkit: {NO_EFFECT['region']}.",
+        f"app.function(routing_region=...) has no effect on toolkit: {NO_EFFECT['routing_region']}.",
         f"app.function(enable_memory_snapshot=...) has no effect on toolkit: {NO_EFFECT['enable_memory_snapshot']}.",
     }
     assert all(w.filename == __file__ for w in messages.values())  # pointed at the decorator line

@@ -74,8 +74,27 @@ def load_app_for_deploy(app: App, options: DeployOptions) -> LoadedApp:
         raise DeployError("Deploying needs an app name: toolkit.App('my-app').")
     manifest = build(app, ephemeral=options.ephemeral, environment=options.environment)
     region = naming_region(options.target, options.region)
+    _check_regions(app, options)
     return LoadedApp(app, manifest.to_dict(), stack_name(app.name, manifest.environment, region=region,
                                                          ephemeral=options.ephemeral))
+
+
+def _check_regions(app: App, options: DeployOptions) -> None:
+    """Functions with region= must agree with the deploy's region (only once one is configured:
+    an offline plan without one has no region to disagree with)."""
+    from toolkit.deploy.errors import DeployError
+    from toolkit.deploy.target import RegionError, resolve_target
+    from toolkit.exception import InvalidError
+    from toolkit.options import check_regions
+
+    try:
+        region = resolve_target(options.target, options.region).region
+    except RegionError:
+        return
+    try:
+        check_regions(app.registered_functions.values(), region)
+    except InvalidError as exc:
+        raise DeployError(str(exc)) from None
 
 
 @dataclass
