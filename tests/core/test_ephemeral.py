@@ -15,7 +15,8 @@ from toolkit.lookup import newest_serve_of
 pytestmark = pytest.mark.timeout(180)
 
 APP = REPO / "tests" / "fixtures" / "apps" / "ephemeral_app.py"
-EXPECTED = "default--ephemeral-app-hello-dev.localhost here=run worker=w"  # fetched from the process and a worker
+# fetched from the run's process, a function's worker, and a served endpoint's worker
+EXPECTED = "default--ephemeral-app-hello-dev.localhost here=run worker=w endpoint=relayed relay"
 
 
 def test_toolkit_run_serves_the_apps_endpoints_for_the_run() -> None:
@@ -23,6 +24,7 @@ def test_toolkit_run_serves_the_apps_endpoints_for_the_run() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == EXPECTED
     assert "toolkit: ✓ hello => http://default--ephemeral-app-hello-dev.localhost:" in result.stderr
+    assert "toolkit: ✓ relay => http://default--ephemeral-app-relay-dev.localhost:" in result.stderr
     assert newest_serve_of("ephemeral-app") is None  # stopped with the run
 
 
@@ -30,8 +32,10 @@ def test_app_run_serves_from_a_plain_script_and_enable_output_shows_the_urls() -
     result = subprocess.run([sys.executable, str(APP)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("✓ hello => http://default--ephemeral-app-hello-dev.localhost:")
-    assert lines[1:] == [EXPECTED, "after: None"]  # outside the block there is no local URL any more
+    shown = sorted(lines[:2])  # enable_output: each served endpoint's URL
+    assert shown[0].startswith("✓ hello => http://default--ephemeral-app-hello-dev.localhost:"), shown
+    assert shown[1].startswith("✓ relay => http://default--ephemeral-app-relay-dev.localhost:"), shown
+    assert lines[2:] == [EXPECTED, "after: None"]  # outside the block there is no local URL any more
     assert newest_serve_of("ephemeral-app") is None
 
 

@@ -168,6 +168,9 @@ def run(config: ContainerConfig) -> int:
 
 
 def main() -> None:
+    from toolkit.localhost import resolve_localhost_names
+
+    resolve_localhost_names()  # an endpoint may call its app's other endpoints by their *.localhost URLs
     config = ContainerConfig.from_json(sys.argv[1])
     sys.path[:0] = [p for p in config.target.sys_path if p not in sys.path]
     watch_parent()
