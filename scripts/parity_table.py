@@ -14,7 +14,7 @@ import parity  # noqa: E402  (a test helper, found through the path above)
 def main() -> None:
     surface = parity.load_surface()
     out = REPO / "docs" / "parity.md"
-    out.write_text(parity.table(parity.compare(surface), surface["version"]))
+    out.write_text(parity.table(parity.compare(surface), surface))
     print(f"wrote {out.relative_to(REPO)}")
 
 

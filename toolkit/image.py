@@ -167,12 +167,13 @@ def _ignore_patterns(method: str, local_dir: str, ignore: IgnoreSpec) -> list[st
 
     rejected: list[str] = []
     root = Path(local_dir)
+    # A matcher with "!" re-includes (FilePatternMatcher) may keep a file inside an ignored directory.
+    prune = getattr(ignore, "can_prune_directories", lambda: True)()
     for current, dirs, names in os.walk(root):
         base = Path(current).relative_to(root)
-        for name in sorted(dirs):
-            if ignore(base / name):
-                rejected.append(glob.escape((base / name).as_posix()))
-        dirs[:] = [d for d in dirs if not ignore(base / d)]
+        pruned = [d for d in sorted(dirs) if prune and ignore(base / d)]
+        rejected.extend(glob.escape((base / d).as_posix()) for d in pruned)
+        dirs[:] = [d for d in dirs if d not in pruned]
         rejected.extend(glob.escape((base / n).as_posix()) for n in sorted(names) if ignore(base / n))
     return rejected
 

@@ -19,7 +19,7 @@ class Client(UnsupportedClass):
 
     __toolkit_not_supported__ = refusal(
         "toolkit.Client", _NO_SERVICE, "leave client= unset (None); credentials come from your AWS "
-        "profile (AWS_PROFILE) when deployed and from nothing locally")
+        "profile (AWS_PROFILE) when deploying, and local runs need none")
 
     def __init__(self, server_url: str, client_type: Any, credentials: tuple[str, str] | None,
                  version: str = "", *, oauth_credentials: Any = None) -> None: ...

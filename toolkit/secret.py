@@ -69,7 +69,13 @@ class Secret:
 
     @staticmethod
     def from_local_environ(env_keys: list[str]) -> Secret:
-        """An inline secret from these variables of this process's environment, read now."""
+        """An inline secret from these variables of the environment the app is driven from, read now.
+        Inside a function (a local worker or a deployed container) it is empty, as on the platform: the
+        values arrive there as the function's secret, not from that machine's environment."""
+        from toolkit.context import is_local
+
+        if not is_local():
+            return Secret.from_dict({})
         missing = [k for k in env_keys if k not in os.environ]
         if missing:
             raise InvalidError(f"Secret.from_local_environ: {', '.join(map(repr, missing))} not set in this "
@@ -77,8 +83,8 @@ class Secret:
         return Secret.from_dict({k: os.environ[k] for k in env_keys})
 
     def update(self, env_dict: Mapping[str, str]) -> None:
-        """Add or change keys of a named secret in the local store (as `toolkit secret create` does);
-        a deployed app reads Secrets Manager, which `toolkit deploy` fills from the local store."""
+        """Add or change keys of a named secret in the local store (what `toolkit serve`/`run` read); a
+        deployed app's copy comes from `toolkit secret create NAME K=V --target aws`."""
         from toolkit.local import secrets as local
 
         if self.source != "named":
