@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -95,8 +96,11 @@ class Agent:
         if timeout:
             args = ["timeout", "--signal=KILL", f"{int(timeout)}s", *args]
         try:
+            # a session of its own: ending the sandbox kills the command's whole process group, so no
+            # grandchild keeps an output pipe (and a pump) open
             process = subprocess.Popen(list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, cwd=workdir, env={**os.environ, **(env or {})})
+                                       stderr=subprocess.PIPE, cwd=workdir, env={**os.environ, **(env or {})},
+                                       start_new_session=True)
         except OSError as exc:  # not found, not executable: what a shell would say, and 127
             self.channel.put(out_key(exec_id, "stderr", 0), data=f"{args[0]}: {exc.strerror}\n".encode())
             self.channel.put(f"exit#{exec_id}", code=127)
@@ -159,9 +163,15 @@ class Agent:
 
     def receive(self) -> None:
         sqs = client("sqs")
-        answer = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=RECEIVE_WAIT_S)
+        try:
+            answer = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                         WaitTimeSeconds=RECEIVE_WAIT_S)
+        except sqs.exceptions.QueueDoesNotExist:  # terminate() deletes the queue: the sandbox is over
+            self.terminated = True
+            return
         for message in answer.get("Messages", []):
-            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):  # deleted right after a terminate
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
             self.handle(json.loads(message["Body"]))
 
     def run(self, command: Sequence[str]) -> int:
@@ -175,8 +185,8 @@ class Agent:
 
     def end(self, reason: str) -> int:
         for running in self.running.values():
-            if running.process.poll() is None:
-                running.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(running.process.pid, signal.SIGKILL)
         main = self.running[MAIN].process
         code = main.wait()
         code = 128 - code if code < 0 else code  # killed by a signal: the shell's 128+N, as the engine reports

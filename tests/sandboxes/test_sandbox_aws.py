@@ -60,7 +60,9 @@ def test_run_exec_streams_and_terminate(sandboxes, endpoint):
         assert sandboxes.from_name("demo", "first").object_id == sb.object_id
         assert sandboxes.from_id(sb.object_id).record["task"] == sb.record["task"]
         sb.terminate()
-        assert agent.wait(timeout=30) == 137  # the agent ended on the terminate message, killing the main command
+        # the agent ends on the terminate message, killing the main command's whole group at once (a
+        # grandchild `sleep` holding the output pipe kept it 20 s in its pumps before)
+        assert agent.wait(timeout=8) == 137
         assert sb._item("end")["reason"]["S"] == "terminated"
     finally:
         if agent.poll() is None:
@@ -72,6 +74,19 @@ def test_run_exec_streams_and_terminate(sandboxes, endpoint):
     assert list(sandboxes.list("demo")) == []
     with pytest.raises(SandboxTerminatedError, match=sb.object_id):
         sb.exec("true")
+
+
+def test_the_agent_ends_when_its_queue_is_deleted(sandboxes, endpoint):
+    sb = sandboxes.create("sleep", "60", app="demo", timeout=120)
+    agent = start_agent(sb, endpoint)
+    try:
+        boto3.client("sqs").delete_queue(QueueUrl=sb.record["queue"])
+        assert agent.wait(timeout=15) == 137
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert sb._item("end")["reason"]["S"] == "terminated"
+    sb.terminate()
 
 
 def test_agent_enforces_timeout_and_reports_the_end(sandboxes, endpoint):

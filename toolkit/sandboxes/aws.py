@@ -22,6 +22,7 @@ trade-offs (why not ECS Exec, what the sandboxed code can reach with the task's 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -220,10 +221,11 @@ class AwsSandbox:
     def terminate(self) -> None:
         """Tell the agent, stop the task, delete the queue."""
         ecs, sqs, _ = _clients()
-        self._send({"op": "terminate"})
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):  # already ended: terminate is idempotent
+            self._send({"op": "terminate"})
+            sqs.delete_queue(QueueUrl=self.record["queue"])
         ecs.stop_task(cluster=self.sandboxes.config.cluster, task=self.record["task"],
                       reason=f"toolkit: sandbox {self.object_id} terminated")
-        sqs.delete_queue(QueueUrl=self.record["queue"])
         self._ended(137)
 
     def exec(self, *args: str, env: Mapping[str, str] | None = None, workdir: str | None = None,
