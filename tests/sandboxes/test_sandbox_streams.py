@@ -137,3 +137,19 @@ def test_image_with_build_steps_is_built_for_the_sandbox(app, image):
     sb = toolkit.Sandbox.create("cat", "/built-marker", app=app, image=built, timeout=60)
     assert sb.stdout.read() == "from-build\n"
     sb.wait()
+
+
+def test_wait_before_reading_a_large_output_does_not_hang(app, image):
+    """``p.wait()`` then ``p.stdout.read()``: the pipes are drained as output arrives (a 64 KiB pipe
+    buffer would otherwise block the command, and wait() with it, forever)."""
+    import threading
+
+    sb = toolkit.Sandbox.create(app=app, image=image, timeout=60)
+    process = sb.exec("python3", "-c", "import sys; sys.stdout.write('x' * 2_000_000); sys.stderr.write('e' * 200_000)")
+    waiter = threading.Thread(target=process.wait, daemon=True)
+    waiter.start()
+    waiter.join(timeout=30)
+    assert not waiter.is_alive(), "wait() blocked on a full pipe"
+    assert process.returncode == 0
+    assert len(process.stdout.read()) == 2_000_000 and len(process.stderr.read()) == 200_000
+    sb.terminate()

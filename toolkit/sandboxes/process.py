@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from toolkit.aio import aio_method
 from toolkit.sandboxes import records
-from toolkit.sandboxes.streams import StreamReader, StreamType, StreamWriter
+from toolkit.sandboxes.streams import DrainedPipe, StreamReader, StreamType, StreamWriter
 
 _CHILD_STREAM: dict[StreamType, Any] = {StreamType.PIPE: subprocess.PIPE, StreamType.DEVNULL: subprocess.DEVNULL,
                                         StreamType.STDOUT: None}
@@ -44,7 +44,8 @@ class ContainerProcess:
 
     @staticmethod
     def _reader(pipe: IO[bytes] | None) -> Any:
-        return lambda: pipe
+        drained = DrainedPipe(pipe) if pipe is not None else None
+        return lambda: drained
 
     def __repr__(self) -> str:
         return f"<ContainerProcess in {self._sandbox_id} returncode={self.returncode}>"

@@ -15,6 +15,7 @@ from typing import IO, Generic, Protocol, TypeVar
 from toolkit.aio import _aiter_in_thread, aio_method
 
 T = TypeVar("T", str, bytes)
+CHUNK = 64 * 1024
 
 
 class ByteSource(Protocol):
@@ -23,6 +24,46 @@ class ByteSource(Protocol):
     def readline(self) -> bytes: ...
 
     def read(self) -> bytes: ...
+
+
+class DrainedPipe:
+    """A pipe emptied by a thread as output arrives, so a command never blocks on a full pipe
+    (``p.wait()`` before reading, as users of the hosted platform write it, would otherwise hang
+    at 64 KiB of unread output).  Readers block until data or the end."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._buffer = bytearray()
+        self._done = False
+        self._ready = threading.Condition()
+        threading.Thread(target=self._drain, args=(pipe,), daemon=True, name="toolkit-sandbox-drain").start()
+
+    def _drain(self, pipe: IO[bytes]) -> None:
+        with pipe:
+            while chunk := pipe.read1(CHUNK) if hasattr(pipe, "read1") else pipe.read(CHUNK):
+                with self._ready:
+                    self._buffer += chunk
+                    self._ready.notify_all()
+        with self._ready:
+            self._done = True
+            self._ready.notify_all()
+
+    def _take(self, end: int) -> bytes:
+        data = bytes(self._buffer[:end])
+        del self._buffer[:end]
+        return data
+
+    def readline(self) -> bytes:
+        with self._ready:
+            while b"\n" not in self._buffer and not self._done:
+                self._ready.wait()
+            newline = self._buffer.find(b"\n")
+            return self._take(newline + 1 if newline >= 0 else len(self._buffer))
+
+    def read(self) -> bytes:
+        with self._ready:
+            while not self._done:
+                self._ready.wait()
+            return self._take(len(self._buffer))
 
 
 class StreamType(enum.Enum):
