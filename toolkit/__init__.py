@@ -22,6 +22,7 @@ from toolkit.exception import (
 from toolkit.file_pattern_matcher import FilePatternMatcher
 from toolkit.functions import Function
 from toolkit.image import Image
+from toolkit.lookup import find_app as _find_app  # noqa: F401 - importing it installs the finder (from_name, lookup)
 from toolkit.partial import (
     asgi_app,
     batched,

@@ -16,7 +16,7 @@ from toolkit.cls import Cls, ExposedMethod, collect_parameters
 from toolkit.exception import InvalidError
 from toolkit.functions import Function
 from toolkit.image import Image
-from toolkit.loaded import loaded_apps, remember
+from toolkit.loaded import find_by_name, loaded_apps, remember
 from toolkit.options import FunctionOptions, normalise
 from toolkit.partial import PartialFunction, _missing_parentheses
 from toolkit.schedule import Schedule, check_schedule, scheduled_without_arguments
@@ -83,10 +83,10 @@ class App(AppPlatformMembers):
         this machine (`toolkit.lookup`); else (``create_if_missing=True``) a new empty one, e.g. to own
         sandboxes.  ``client`` is accepted and unused."""
         from toolkit.exception import NotFoundError
-        from toolkit.lookup import find_app
 
         try:
-            return find_app(name)
+            found: App = find_by_name(name)
+            return found
         except NotFoundError as exc:
             if not create_if_missing:
                 raise NotFoundError(f"{exc} Or call toolkit.App.lookup({name!r}, create_if_missing=True) for a "

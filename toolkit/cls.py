@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import params as codec
 from runtime.params import Params
-from toolkit.exception import InvalidError
+from toolkit.exception import InvalidError, NotFoundError
 from toolkit.functions import Function
 from toolkit.instances import bind_parameters, parameters_of
+from toolkit.loaded import find_by_name
 from toolkit.spec import ClsInfo
 
 if TYPE_CHECKING:
@@ -134,9 +135,11 @@ class Cls:
     def from_name(app_name: str, name: str, *, environment_name: str | None = None, client: Any = None) -> Cls:
         """The class ``name`` of the app called ``app_name``: loaded in this process, or from a running
         ``toolkit serve`` of it on this machine (`toolkit.lookup`).  ``client`` is accepted and unused."""
-        from toolkit.lookup import lookup_cls
-
-        cls: Cls = lookup_cls(app_name, name)
+        app = find_by_name(app_name)
+        if name not in app.registered_classes:
+            known = ", ".join(sorted(app.registered_classes)) or "none"
+            raise NotFoundError(f"App {app_name!r} has no class {name!r}; its classes are: {known}.")
+        cls: Cls = app.registered_classes[name]
         return cls
 
     def _variant(self, make: Callable[[Function], Function]) -> Cls:

@@ -15,7 +15,8 @@ from runtime.params import Params
 from toolkit import config, urls
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.calls import FunctionCall
-from toolkit.exception import InvalidError
+from toolkit.exception import InvalidError, NotFoundError
+from toolkit.loaded import find_by_name, served_origin
 from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
 
@@ -146,8 +147,6 @@ class Function(Decorated):
             return None
         origin = config.setting_env("TOOLKIT_SERVE_ORIGIN")  # e.g. "http://localhost:8000", set by toolkit serve
         if not origin:
-            from toolkit.lookup import served_origin
-
             origin = served_origin(self.spec.app_name)
         host = self.host_label(ephemeral=True if origin else None)
         if host is None:
@@ -168,9 +167,11 @@ class Function(Decorated):
                   client: Any = None) -> Function:
         """A function of the app called ``app_name``, by tag: loaded in this process, or from a running
         ``toolkit serve`` of it on this machine (`toolkit.lookup`).  ``client`` is accepted and unused."""
-        from toolkit.lookup import lookup_function
-
-        function: Function = lookup_function(app_name, name)
+        app = find_by_name(app_name)
+        if name not in app.registered_functions:
+            known = ", ".join(sorted(app.registered_functions)) or "none"
+            raise NotFoundError(f"App {app_name!r} has no function {name!r}; its functions are: {known}.")
+        function: Function = app.registered_functions[name]
         return function
 
 

@@ -15,22 +15,14 @@ A deployed app (the stack's outputs) is not searched yet: the error says so.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from toolkit.exception import NotFoundError
-from toolkit.loaded import loaded_apps
+from toolkit.loaded import install_finder, loaded_apps, remember_origin
 
 if TYPE_CHECKING:
     from toolkit.app import App
     from toolkit.serve.registry import ServeRecord
-
-
-_SERVED_ORIGINS: dict[str, str] = {}  # app name -> origin of the serve it was looked up from
-
-
-def served_origin(app_name: str) -> str | None:
-    """The origin (``http://localhost:PORT``) of the serve this process found ``app_name`` in, if any."""
-    return _SERVED_ORIGINS.get(app_name)
 
 
 def find_app(app_name: str) -> App:
@@ -45,9 +37,8 @@ def find_app(app_name: str) -> App:
 
 
 def _loaded(app_name: str) -> App | None:
-    from toolkit.app import App
-
-    return next((a for a in loaded_apps() if isinstance(a, App) and a.name == app_name), None)
+    found: App | None = next((a for a in loaded_apps() if a.name == app_name), None)  # type: ignore[assignment]
+    return found
 
 
 def newest_serve_of(app_name: str) -> ServeRecord | None:
@@ -64,7 +55,7 @@ def _load_served(record: ServeRecord, app_name: str) -> App:
         sys.path.append(record.cwd)  # a module target is imported as the serve imported it
     load_module(AppRef.parse(record.source, is_module=record.is_module))
     found = _loaded(app_name)
-    _SERVED_ORIGINS[app_name] = record.origin  # its endpoints' URLs are that serve's
+    remember_origin(app_name, record.origin)  # its endpoints' URLs are that serve's
     if found is None:
         raise NotFoundError(f"toolkit serve (pid {record.process.pid}) serves {app_name!r} from {record.source}, "
                             f"but importing it here defines no App called {app_name!r}; has the file changed?")
@@ -72,28 +63,15 @@ def _load_served(record: ServeRecord, app_name: str) -> App:
 
 
 def _not_found(app_name: str) -> str:
-    from toolkit import config
+    from toolkit.config import home
     from toolkit.serve.registry import Registry
 
     registry = Registry()
     running = sorted({r.app for r in registry.read().records if r.process.alive()})
     return (f"No app named {app_name!r}: it is not loaded in this process, and no running `toolkit serve` "
             f"of it is recorded in {registry.path} (serving now: {', '.join(running) or 'none'}; "
-            f"TOOLKIT_HOME={config.home()}). Start `toolkit serve <file>.py` for it, or import its module first. "
+            f"TOOLKIT_HOME={home()}). Start `toolkit serve <file>.py` for it, or import its module first. "
             "Looking up deployed apps is not supported yet.")
 
 
-def lookup_function(app_name: str, name: str) -> Any:
-    app = find_app(app_name)
-    if name in app.registered_functions:
-        return app.registered_functions[name]
-    known = ", ".join(sorted(app.registered_functions)) or "none"
-    raise NotFoundError(f"App {app_name!r} has no function {name!r}; its functions are: {known}.")
-
-
-def lookup_cls(app_name: str, name: str) -> Any:
-    app = find_app(app_name)
-    if name in app.registered_classes:
-        return app.registered_classes[name]
-    known = ", ".join(sorted(app.registered_classes)) or "none"
-    raise NotFoundError(f"App {app_name!r} has no class {name!r}; its classes are: {known}.")
+install_finder(find_app)
