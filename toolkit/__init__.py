@@ -20,6 +20,7 @@ from toolkit.exception import (
     WorkerCrashedError,
 )
 from toolkit.file_pattern_matcher import FilePatternMatcher
+from toolkit.forwarding import forward
 from toolkit.functions import Function
 from toolkit.image import Image
 from toolkit.lookup import find_app as _find_app  # noqa: F401 - importing it installs the finder (from_name, lookup)
@@ -35,7 +36,7 @@ from toolkit.partial import (
     wsgi_app,
 )
 from toolkit.partial_function import web_endpoint
-from toolkit.pending import CloudBucketMount, NetworkFileSystem, Proxy, Server, forward
+from toolkit.pending import CloudBucketMount, NetworkFileSystem, Proxy, Server
 from toolkit.platform_only import (
     Client,
     Cluster,

@@ -1,18 +1,13 @@
 """Platform names that have a toolkit meaning (issue 22 item 3) which is not built yet: a static
 egress IP (`Proxy`), S3 buckets at a path (`CloudBucketMount`), HTTP servers started in ``@enter``
-(`Server`), a port forwarded out of a running container (`forward`) and the deprecated
-`NetworkFileSystem`.  Until each is built it resolves and refuses when used, naming what works now
-(`toolkit.unsupported`); the parity table lists them as "not supported"."""
-
-# mypy: disable-error-code="empty-body"
-# (refusals keep the platform's signatures; `toolkit.unsupported.not_supported` replaces their bodies)
+(`Server`) and the deprecated `NetworkFileSystem`.  Until each is built it resolves and refuses
+when used, naming what works now (`toolkit.unsupported`); docs/parity.md lists it "not supported"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from toolkit.unsupported import UnsupportedClass, not_supported, refusal
+from toolkit.unsupported import UnsupportedClass, refusal
 
 
 class Proxy(UnsupportedClass):
@@ -56,10 +51,3 @@ class Server(UnsupportedClass):
         "in a @toolkit.web_server(port) function, which toolkit serves locally and on ECS")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
-
-
-@not_supported("toolkit.forward(port)", "forwarding a port out of a running function is not built yet",
-               "serve it with @toolkit.web_server(port), or use a toolkit.Sandbox with "
-               "encrypted_ports=[port] and Sandbox.tunnels()")
-def forward(port: int, *, unencrypted: bool = False, h2_enabled: bool = False,
-            client: Any = None) -> Iterator[Any]: ...

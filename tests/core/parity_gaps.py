@@ -60,6 +60,8 @@ _ID = "an ID made from the name (toolkit issues no IDs); from_id finds it in any
 NOTES: dict[str, str] = {
     "web_endpoint": "@fastapi_endpoint under its old name, with a DeprecationWarning (the platform now refuses it)",
     "FilePatternMatcher": "Docker's .dockerignore rules, as a predicate for ignore=",
+    "forward": "locally a loopback Tunnel (http://127.0.0.1:<port>, no TLS, not public); a deployed function "
+               "refuses and names @web_server",
     "App.app_id": "always None: toolkit names apps, it issues no IDs",
     "App.include": "included functions keep their own default labels and run from their own module",
     "App.get_tags": "tags live on the App object in this process; not applied to AWS resources yet",

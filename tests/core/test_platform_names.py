@@ -226,3 +226,29 @@ def test_secret_from_dotenv_takes_a_file_or_a_directory_and_a_filename(tmp_path:
     (tmp_path / ".env-dev").write_text("MODE=dev\n")
     assert toolkit.Secret.from_dotenv(tmp_path, filename=".env-dev").values() == {"MODE": "dev"}
     assert toolkit.Secret.from_dotenv(tmp_path / ".env-dev").values() == {"MODE": "dev"}
+
+
+# -- forward ---------------------------------------------------------------------------------------
+
+def test_forward_tunnels_a_functions_port_to_a_client_in_another_process(home: Path) -> None:
+    port = _free_port()
+    done = toolkit_cli("run", "examples/forwarded_port.py", "--port", str(port), env={"TOOLKIT_HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert "hello from the function, path /from-the-entrypoint" in done.stdout
+    assert f"served 1 request(s) at http://127.0.0.1:{port}" in done.stdout
+
+
+def test_forward_outside_a_function_names_where_it_works() -> None:
+    with pytest.raises(InvalidError, match=r"inside a running function"), toolkit.forward(8000):
+        pass
+    with pytest.raises(InvalidError, match="between 1 and 65535"), toolkit.forward(0):
+        pass
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
