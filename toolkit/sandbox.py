@@ -205,6 +205,7 @@ class Sandbox:
     def __init__(self, record: Record) -> None:
         self._record = record
         self._detached = False
+        self._streams: dict[str, StreamReader[str]] = {}
 
     def __repr__(self) -> str:
         return f"<toolkit.Sandbox {self.object_id} app={self._record.app!r} name={self._record.name!r}>"
@@ -273,6 +274,7 @@ class Sandbox:
         mounts = _mounts(volumes)
         engine = engines.find_engine()
         ref = images.resolve(image, engine)
+        _reap_orphans()
         _check_name_free(spec.app, name)
         sandbox_id = "sb-" + _secrets.token_hex(11)
         run = engines.RunSpec(sandbox_id, ref, spec.command, spec.env, workdir, spec.cpu, spec.memory,
@@ -313,6 +315,7 @@ class Sandbox:
         """Running sandboxes, newest first; ``app_id`` is the app's name locally, ``tags`` must all match."""
         from toolkit.sandboxes import records
 
+        _reap_orphans()
         for record in records.records():
             if records.load_end(record.sandbox_id) is not None:
                 continue
@@ -391,16 +394,20 @@ class Sandbox:
 
     @property
     def stdout(self) -> StreamReader[str]:
-        """The main command's stdout, from its start, as it arrives."""
-        from toolkit.sandboxes.streams import StreamReader
-
-        return StreamReader(lambda: self._main_output("stdout"))
+        """The main command's stdout, from its start, as it arrives (one stream per handle: what is
+        read is consumed, as from a pipe)."""
+        return self._main_stream("stdout")
 
     @property
     def stderr(self) -> StreamReader[str]:
+        return self._main_stream("stderr")
+
+    def _main_stream(self, which: Literal["stdout", "stderr"]) -> StreamReader[str]:
         from toolkit.sandboxes.streams import StreamReader
 
-        return StreamReader(lambda: self._main_output("stderr"))
+        if which not in self._streams:
+            self._streams[which] = StreamReader(lambda: self._main_output(which))
+        return self._streams[which]
 
     @property
     def stdin(self) -> Any:
@@ -688,10 +695,21 @@ def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
         supervisor.wait(timeout=START_TIMEOUT_S)
         raise _start_error(run, str(started["error"]))
     _reap_later(supervisor)
-    if run.ports:
-        record = dataclasses.replace(record, ports=engines.published_ports(engine, run.container_name))
-        records.save(record)
+    ports = engines.published_ports(engine, run.container_name) if run.ports else {}
+    record = dataclasses.replace(record, ports=ports, supervisor_pid=supervisor.pid)
+    records.save(record)
     return Sandbox(record)
+
+
+def _reap_orphans() -> None:
+    """Remove the containers of sandboxes whose supervisor was killed before it could (checked at
+    every create and list, so even that leak does not outlive the next use of sandboxes)."""
+    from toolkit.sandboxes import engine, records
+
+    for record in records.orphans():
+        engine.remove(record.engine, record.container)
+        records.write_end(record.sandbox_id, records.End(137, "terminated", time.time(),
+                                                         "its supervisor was killed; the container was removed"))
 
 
 def _start_error(run: Any, detail: str) -> Exception:

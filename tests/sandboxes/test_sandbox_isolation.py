@@ -162,3 +162,29 @@ def test_killing_the_creator_removes_its_sandbox(base_ref, sandbox_env):
     assert records.load_end(sandbox_id).reason == "creator_exited"
     with pytest.raises(toolkit.exception.SandboxTerminatedError, match="created it exited"):
         toolkit.Sandbox.from_id(sandbox_id).exec("true")
+
+
+def test_a_killed_supervisor_leaves_no_container_past_the_next_list(base_ref, sandbox_env):
+    """Even when the supervisor itself is killed (with its creator), the next create or list removes
+    the container it left."""
+    creator = subprocess.Popen([sys.executable, "-c", CREATOR, base_ref], stdout=subprocess.PIPE, text=True,
+                               env=sandbox_env)
+    try:
+        sandbox_id = creator.stdout.readline().strip()
+        supervisor = records.load(sandbox_id).supervisor_pid
+        assert supervisor and records.alive(supervisor)
+        os.kill(supervisor, signal.SIGKILL)
+    finally:
+        os.kill(creator.pid, signal.SIGKILL)
+        creator.wait(timeout=30)
+    assert f"toolkit-sb-{sandbox_id}" in sandbox_containers()  # nobody watches it any more
+    assert sandbox_id not in [sb.object_id for sb in toolkit.Sandbox.list()]
+    assert wait_no_containers() == []
+    assert "supervisor was killed" in records.load_end(sandbox_id).detail
+
+
+def test_main_output_is_one_stream_per_handle(app, image):
+    sb = toolkit.Sandbox.create("sh", "-c", "echo one; echo two", app=app, image=image, timeout=60)
+    assert next(iter(sb.stdout)) == "one\n"
+    assert sb.stdout.read() == "two\n"  # what was read is consumed, as from a pipe
+    sb.wait()

@@ -53,6 +53,7 @@ class Record:
     ports: Mapping[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port
     tags: Mapping[str, str] = field(default_factory=dict)
     creator_pid: int = 0
+    supervisor_pid: int = 0  # 0 until the supervisor has started the container
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,3 +129,24 @@ def mark_exec(sandbox_id: str, pid: int) -> Path:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(str(time.time()))
     return marker
+
+
+def alive(pid: int) -> bool:
+    """A running process (a zombie is not: it only waits for its parent to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def orphans() -> Iterator[Record]:
+    """Records of sandboxes that never got an end although their supervisor is gone (it was killed):
+    their container may still run, with no one to end it."""
+    for record in records():
+        if record.supervisor_pid and load_end(record.sandbox_id) is None and not alive(record.supervisor_pid):
+            yield record
+
+
+def write_end(sandbox_id: str, end: End) -> None:
+    write_json(directory(sandbox_id) / "end.json", asdict(end))
