@@ -117,6 +117,7 @@ class VolumeMount(NamedTuple):
     path: str  # absolute, normalised
     name: str
     create_if_missing: bool = False  # from_name(..., create_if_missing=True): the first mount creates it
+    read_only: bool = False  # vol.read_only(): never committed; deployed, the function may not write it
 
 
 class ImageSpec(NamedTuple):
@@ -476,7 +477,8 @@ def _volume(raw: Any, path: str) -> VolumeMount:
     if not isinstance(raw, Mapping):
         raise _wrong(path, "an object", raw)
     mount = VolumeMount(_required(raw, "path", str, f"{path}.path"), _required(raw, "name", str, f"{path}.name"),
-                        _get(raw, "create_if_missing", bool, False, f"{path}.create_if_missing"))
+                        _get(raw, "create_if_missing", bool, False, f"{path}.create_if_missing"),
+                        _get(raw, "read_only", bool, False, f"{path}.read_only"))
     if not mount.path.startswith("/"):
         raise _wrong(f"{path}.path", "an absolute path", mount.path)
     return mount

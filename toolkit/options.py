@@ -13,7 +13,7 @@ option does one of three things:
 * it cannot be honoured safely: `NotSupportedError` names the feature and the alternative
   (``network_file_systems``, ``proxy``).
 
-``volumes`` works too (`toolkit.volume`): it becomes (mount path, volume name, create_if_missing).
+``volumes`` works too (`toolkit.volume`): it becomes (mount path, volume name, create_if_missing, read_only).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class FunctionOptions:
     cloud: str | None = None
     inputs_per_container: int | None = None  # single_use_containers=True is 1; max_inputs=N is N
     regions: tuple[str, ...] = ()  # region=: checked against the deploy's region (`check_regions`)
-    volumes: tuple[tuple[str, str, bool], ...] = ()  # (mount path, volume name, create_if_missing), by path
+    volumes: tuple[tuple[str, str, bool, bool], ...] = ()  # (mount path, name, create_if_missing, read_only), by path
 
 
 def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, Any]) -> FunctionOptions:
@@ -180,8 +180,8 @@ def _sized(decorator: str, option: str, value: Any, *, pick: int) -> Any:
     return value
 
 
-def _volumes(decorator: str, volumes: Mapping[Any, Any] | None) -> tuple[tuple[str, str, bool], ...]:
-    """``{"/data": vol}`` as sorted (path, volume name, create_if_missing): inert data for the manifest."""
+def _volumes(decorator: str, volumes: Mapping[Any, Any] | None) -> tuple[tuple[str, str, bool, bool], ...]:
+    """``{"/data": vol}`` as sorted (path, volume name, create_if_missing, read_only): inert data for the manifest."""
     from toolkit.volume import Volume
 
     if not volumes:
@@ -189,7 +189,7 @@ def _volumes(decorator: str, volumes: Mapping[Any, Any] | None) -> tuple[tuple[s
     if not isinstance(volumes, Mapping):
         raise InvalidError(f"{decorator}(volumes={volumes!r}) must be a dict of mount paths to volumes, "
                            "e.g. volumes={'/data': toolkit.Volume.from_name('my-data', create_if_missing=True)}.")
-    mounts: dict[str, tuple[str, bool]] = {}
+    mounts: dict[str, tuple[str, bool, bool]] = {}
     for path, volume in volumes.items():
         text = str(path)
         if not isinstance(volume, Volume):
@@ -198,9 +198,9 @@ def _volumes(decorator: str, volumes: Mapping[Any, Any] | None) -> tuple[tuple[s
         if not text.startswith("/") or PurePosixPath(text) == PurePosixPath("/") or ".." in PurePosixPath(text).parts:
             raise InvalidError(f"{decorator}(volumes={{{text!r}: ...}}): the mount path must be an absolute path "
                                "below '/', without '..', e.g. '/data'.")
-        mounts[str(PurePosixPath(text))] = (volume.name, volume.creates_if_missing)
+        mounts[str(PurePosixPath(text))] = (volume.name, volume.creates_if_missing, volume.is_read_only)
     _refuse_nested(decorator, sorted(mounts))
-    return tuple((path, name, create) for path, (name, create) in sorted(mounts.items()))
+    return tuple((path, *mount) for path, mount in sorted(mounts.items()))
 
 
 def _refuse_nested(decorator: str, paths: list[str]) -> None:
@@ -223,4 +223,3 @@ def _secrets(decorator: str, secrets: Collection[Secret] | None, env: Mapping[st
             raise InvalidError(f"{decorator}(env={env!r}) must be a dict of variable names to str values.")
         found.append(Secret.from_dict(env))  # the platform makes env an inline secret too
     return tuple(found)
-

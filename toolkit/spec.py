@@ -84,7 +84,7 @@ class FunctionSpec:
     inputs_per_container: int | None = None  # a worker retires after this many (single_use_containers: 1)
     regions: tuple[str, ...] = ()  # region=: where it may run; a deploy elsewhere is refused
     schedule: Period | Cron | None = None
-    volumes: tuple[tuple[str, str, bool], ...] = ()  # (mount path, volume name, create_if_missing)
+    volumes: tuple[tuple[str, str, bool, bool], ...] = ()  # (mount path, name, create_if_missing, read_only)
 
     @property
     def kind(self) -> str:

@@ -125,6 +125,11 @@ class Volume:
         return f"toolkit.Volume({self.name!r})"
 
     @property
+    def is_read_only(self) -> bool:
+        """True for a `read_only` handle: a function mounting it never commits it."""
+        return self._read_only
+
+    @property
     def creates_if_missing(self) -> bool:
         """True when a container mounting this volume creates it if it does not exist yet."""
         return self._create_if_missing
@@ -226,7 +231,7 @@ class Volume:
 
         if self._read_only:
             return
-        for _path, store in mounted(self.name)[:1]:
+        for _path, store in mounted(self.name, writable=True)[:1]:
             _named_errors(store.commit)(self.name)
 
     @aio_method

@@ -179,7 +179,7 @@ class ToolkitFunction(pulumi.ComponentResource):
             grant_state(self, f"{name}-state-access", self.role, ctx.state)
         if plan.volumes and ctx.volumes is not None:  # only functions that mount a volume change
             self._set("volume_bucket", ctx.volumes.bucket.bucket)
-            grant_volumes(self, f"{name}-volume-access", self.role, ctx.volumes, plan.volumes)
+            grant_volumes(self, f"{name}-volume-access", self.role, ctx.volumes, plan.volumes, plan.read_only_volumes)
         if plan.web is not None and plan.web.requires_proxy_auth:
             # Hashes only (sha256 of 256-bit secrets): what the gateway compares in constant time.
             self._set("proxy_tokens", json.dumps(ctx.settings.proxy_tokens, sort_keys=True))

@@ -69,23 +69,24 @@ def _tls_only(bucket_arn: str) -> dict[str, Any]:
         "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
 
 
-def volume_access_policy(bucket_arn: str, names: Sequence[str]) -> dict[str, Any]:
-    """What `runtime.volumes.s3` does for a container, on the volumes it mounts and nothing else."""
+def volume_access_policy(bucket_arn: str, names: Sequence[str], read_only: Sequence[str] = ()) -> dict[str, Any]:
+    """What `runtime.volumes.s3` does for a container, on the volumes it mounts and nothing else:
+    list and read each; write (commit, create) only those not mounted read-only."""
     prefixes = [volume_prefix(n) for n in sorted(set(names))]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn],
-             "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
-            {"Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-             "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
-        ],
-    }
+    writable = [volume_prefix(n) for n in sorted(set(names) - set(read_only))]
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn],
+         "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
+    ]
+    if writable:
+        statements.append({"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                           "Resource": [f"{bucket_arn}/{p}*" for p in writable]})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def grant_volumes(parent: pulumi.Resource, name: str, role: aws.iam.Role, volumes: AppVolumes,
-                  names: Sequence[str]) -> aws.iam.RolePolicy:
+                  names: Sequence[str], read_only: Sequence[str] = ()) -> aws.iam.RolePolicy:
     """Let ``role`` (a function's) use the volumes it mounts: `volume_access_policy` on its own."""
-    document = volumes.bucket.arn.apply(lambda arn: volume_access_policy(arn, names))
+    document = volumes.bucket.arn.apply(lambda arn: volume_access_policy(arn, names, read_only))
     return aws.iam.RolePolicy(name, role=role.id, policy=to_json(document), opts=child(parent))

@@ -36,17 +36,19 @@ __all__ = ["STAGING", "MountError", "commit_all", "link", "mount", "mount_deploy
 STAGING = "/tmp/toolkit-mounts"  # noqa: S108
 
 _lock = threading.Lock()
-_mounted: dict[str, tuple[VolumeStore, str]] = {}  # mount path -> (store, volume name)
+_mounted: dict[str, tuple[VolumeStore, str, bool]] = {}  # mount path -> (store, volume name, read only)
 
 
 class MountError(VolumeError):
     """A volume cannot appear at the path the function asked for."""
 
 
-def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool]]) -> None:
-    """Mount each ``(path, volume name, create_if_missing)``: reload the working copy, then link
-    it at ``path``.  A missing volume is created only if its handle said ``create_if_missing``."""
-    for path, name, create in mounts:
+def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool, bool]]) -> None:
+    """Mount each ``(path, volume name, create_if_missing, read_only)``: reload the working copy,
+    then link it at ``path``.  A missing volume is created only if its handle said
+    ``create_if_missing``; a read-only mount is never committed (its files stay writable on disk:
+    deployed, the function's role may not write the volume's objects)."""
+    for path, name, create, read_only in mounts:
         if create and not store.exists(name):
             store.create(name)
         elif not store.exists(name):
@@ -56,7 +58,7 @@ def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool]]) -> None:
         store.reload(name)
         link(path, store.working_copy(name))
         with _lock:
-            _mounted[path] = (store, name)
+            _mounted[path] = (store, name, read_only)
 
 
 def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
@@ -74,20 +76,22 @@ def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
                          "(infra sets it on every function that mounts a volume).")
     from runtime.volumes.s3 import S3VolumeStore
 
-    mount(S3VolumeStore(env.volume_bucket), [(m.path, m.name, m.create_if_missing) for m in entry.volumes])
+    mount(S3VolumeStore(env.volume_bucket),
+          [(m.path, m.name, m.create_if_missing, m.read_only) for m in entry.volumes])
     atexit.register(commit_all)
 
 
-def mounted(name: str) -> list[tuple[str, VolumeStore]]:
-    """Where this process has volume ``name`` mounted, with its store."""
+def mounted(name: str, *, writable: bool = False) -> list[tuple[str, VolumeStore]]:
+    """Where this process has volume ``name`` mounted (``writable``: not read-only), with its store."""
     with _lock:
-        return [(path, store) for path, (store, n) in _mounted.items() if n == name]
+        return [(path, store) for path, (store, n, read_only) in _mounted.items()
+                if n == name and not (writable and read_only)]
 
 
 def commit_all() -> None:
-    """Commit every mounted volume (a container stopping); each once, even if mounted twice."""
+    """Commit every volume mounted writable (a container stopping); each once, even if mounted twice."""
     with _lock:
-        volumes = {(id(store), name): (store, name) for store, name in _mounted.values()}
+        volumes = {(id(store), name): (store, name) for store, name, read_only in _mounted.values() if not read_only}
     for store, name in volumes.values():
         store.commit(name)
 

@@ -85,11 +85,13 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
-    pending_options: dict[str, Any] = field(default_factory=dict)
+    # (type, name) -> options: keyed, because Pulumi registers resources concurrently and one shared
+    # slot let a resource take another's options (or none: retain_on_delete read as a KeyError)
+    pending_options: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     default_vpc: bool = True  # False: an account whose default VPC was deleted
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        options, self.pending_options = self.pending_options, {}
+        options = self.pending_options.pop((args.typ, args.name), {})
         self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider or "", options))
         state = {**args.inputs, **_computed(args.typ, args.name, dict(args.inputs))}
         return f"{args.name}-id", state
@@ -135,7 +137,7 @@ class OptionsMonitor(MockMonitor):  # type: ignore[misc]
         self.recording = mocks
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
-        self.recording.pending_options = {
+        self.recording.pending_options[(request.type, request.name)] = {
             "delete_before_replace": bool(request.deleteBeforeReplace),
             "retain_on_delete": bool(request.retainOnDelete),
             "ignore_changes": list(request.ignoreChanges),

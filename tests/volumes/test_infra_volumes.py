@@ -56,7 +56,7 @@ def _manifest(with_volumes: bool = True) -> dict[str, Any]:
 
     app.function()(plain)
     if with_volumes:
-        app.function(volumes={"/models": weights})(infer)
+        app.function(volumes={"/models": weights.read_only()})(infer)
         app.function(volumes={"/models": weights, "/logs": logs}, gpu="T4")(train)
     return build_manifest(app)
 
@@ -86,10 +86,21 @@ def test_the_grant_covers_exactly_the_calls_the_store_makes_on_the_mounted_prefi
     policy = volume_access_policy("arn:aws:s3:::vb", ["weights", "logs", "weights"])
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert actions == needed and not any("*" in a for a in actions)
-    listing, objects = policy["Statement"]
+    listing, reading, writing = policy["Statement"]
     assert listing["Resource"] == ["arn:aws:s3:::vb"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["volumes/logs/*", "volumes/weights/*"]}}
-    assert objects["Resource"] == ["arn:aws:s3:::vb/volumes/logs/*", "arn:aws:s3:::vb/volumes/weights/*"]
+    assert reading["Resource"] == writing["Resource"] == ["arn:aws:s3:::vb/volumes/logs/*",
+                                                          "arn:aws:s3:::vb/volumes/weights/*"]
+
+
+def test_a_read_only_mount_is_granted_list_and_read_only() -> None:
+    policy = volume_access_policy("arn:aws:s3:::vb", ["weights", "logs"], read_only=["weights"])
+    listing, reading, writing = policy["Statement"]
+    assert reading == {"Effect": "Allow", "Action": ["s3:GetObject"],
+                       "Resource": ["arn:aws:s3:::vb/volumes/logs/*", "arn:aws:s3:::vb/volumes/weights/*"]}
+    assert writing["Resource"] == ["arn:aws:s3:::vb/volumes/logs/*"]  # not the weights
+    only_reads = volume_access_policy("arn:aws:s3:::vb", ["weights"], read_only=["weights"])
+    assert {a for s in only_reads["Statement"] for a in s["Action"]} == {"s3:ListBucket", "s3:GetObject"}
 
 
 def test_only_functions_that_mount_a_volume_get_the_bucket_and_a_grant_and_none_gets_a_vpc() -> None:
@@ -101,7 +112,9 @@ def test_only_functions_that_mount_a_volume_get_the_bucket_and_a_grant_and_none_
     assert set(by_function) == {"infer", "train"}
     assert by_function["infer"]["Statement"][1]["Resource"][0].endswith("/volumes/weights/*")
     assert len(by_function["infer"]["Statement"][1]["Resource"]) == 1  # not the logs volume it does not mount
+    assert len(by_function["infer"]["Statement"]) == 2  # it mounts the weights read-only: no write statement
     assert len(by_function["train"]["Statement"][1]["Resource"]) == 2
+    assert len(by_function["train"]["Statement"][2]["Resource"]) == 2  # it may write both
     lambdas = {r.name: r.inputs for r in run.mocks.of_type("aws:lambda/function:Function")}
     for name, inputs in lambdas.items():
         env = inputs["environment"]["variables"]

@@ -136,11 +136,12 @@ def test_volumes_option_is_checked_and_recorded_in_the_manifest() -> None:
         app.function(volumes={"data": vol})
     with pytest.raises(InvalidError, match=r"'/data/x' is inside '/data'"):
         app.function(volumes={"/data": vol, "/data-2": vol, "/data/x": vol})
-    app.function(volumes={"/models/": vol})(lambda: None)
+    app.function(volumes={"/models/": vol, "/ro": vol.read_only()})(lambda: None)
     entry = build(app).functions[0]
-    assert [tuple(v) for v in entry.volumes] == [("/models", "weights", True)]
+    assert [tuple(v) for v in entry.volumes] == [("/models", "weights", True, False), ("/ro", "weights", True, True)]
     assert build(app).to_dict()["functions"][0]["volumes"] == [
-        {"path": "/models", "name": "weights", "create_if_missing": True}]
+        {"path": "/models", "name": "weights", "create_if_missing": True, "read_only": False},
+        {"path": "/ro", "name": "weights", "create_if_missing": True, "read_only": True}]
 
 
 # -- real workers ---------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def test_a_container_mount_reloads_links_and_commits_at_stop(deployed: str, tmp_
     with vol.batch_upload() as batch:
         batch.put_file(io.BytesIO(b"seeded by the CLI"), "/seed.txt")
     store, at = _container(deployed, tmp_path / "tmp"), tmp_path / "mnt" / "cache"
-    mount(store, [(str(at), "cache", False)])
+    mount(store, [(str(at), "cache", False, False)])
     try:
         assert (at / "seed.txt").read_text() == "seeded by the CLI" and at.is_symlink()
         (at / "made-in-container.txt").write_text("hello")
@@ -115,6 +115,18 @@ def test_a_container_mount_reloads_links_and_commits_at_stop(deployed: str, tmp_
         unmount_all()  # the container stops: its writes are committed
     assert b"".join(vol.read_file("/made-in-container.txt")) == b"hello"
     commit_all()  # nothing mounted any more: nothing to do
+
+
+def test_a_read_only_mount_is_never_committed(deployed: str, tmp_path: Path) -> None:
+    vol = toolkit.Volume.from_name("frozen", create_if_missing=True).hydrate()
+    store, at = _container(deployed, tmp_path / "tmp"), tmp_path / "ro" / "frozen"
+    mount(store, [(str(at), "frozen", False, True)])
+    try:
+        (at / "scribble.txt").write_text("not for others")
+        vol.commit()  # a writable handle, but this container mounted the volume read-only
+    finally:
+        unmount_all()
+    assert vol.listdir("/") == []
 
 
 def test_a_deployed_lambda_mounts_at_init_and_commits_after_each_invocation(
@@ -135,7 +147,7 @@ def test_a_deployed_lambda_mounts_at_init_and_commits_after_each_invocation(
     monkeypatch.setenv("VOLUME_TEST_MOUNT", str(mount_at))
     manifest = build(load_app(str(APPS / "shared_files.py")),
                      source={"kind": "file", "path": "shared_files.py", "app_variable": "app"})
-    assert [tuple(m) for m in manifest.function("write").volumes] == [(str(mount_at), "shared", True)]
+    assert [tuple(m) for m in manifest.function("write").volumes] == [(str(mount_at), "shared", True, False)]
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(manifest.to_dict()))
     script = (

@@ -61,7 +61,7 @@ def load_callable(target: WorkerTarget) -> Any:
     raise NotFoundError(f"{target.source_file or target.module} no longer defines {target.app_name}.{target.tag}")
 
 
-def mount_volumes(mounts: tuple[tuple[str, str, bool], ...]) -> None:
+def mount_volumes(mounts: tuple[tuple[str, str, bool, bool], ...]) -> None:
     """Make each volume appear at its mount path, as a container would see it (`runtime.volumes.mounts`)."""
     if mounts:
         from runtime.volumes.mounts import mount
