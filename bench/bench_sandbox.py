@@ -6,6 +6,8 @@
   ``podman run --rm IMAGE echo hi`` until its first line (toolkit adds its registry, a supervisor
   process and ``podman logs --follow``).
 * exec round trip: ``sb.exec("true").wait()`` in a running sandbox vs ``podman exec CID true``.
+* with ``--aws``: the AWS exec channel (`toolkit.sandboxes.aws`: command in over SQS, output and
+  exit code back through DynamoDB) against a moto server on 127.0.0.1, the agent as a local process.
 
 Medians of ``--n`` runs; the goal is toolkit <= 1.2x the engine.  The image defaults to the
 debootstrap base the container tests build (``localhost/toolkit-test-base:3.11-slim-bookworm``).
@@ -57,6 +59,25 @@ def toolkit_first_output(app: toolkit.App, image: toolkit.Image) -> None:
     sb.terminate()
 
 
+def aws_round_trip(n: int) -> float:
+    """Median exec round trip through SQS and DynamoDB on moto (the tests' moto and agent helpers)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sandboxes"))
+    from aws_support import aws_environ, moto_server, plan_resources, reset, start_agent
+
+    from toolkit.sandboxes.aws import AwsSandboxes
+
+    with moto_server() as endpoint:
+        os.environ.update(aws_environ(endpoint))
+        reset(endpoint)
+        sb = AwsSandboxes(plan_resources()).create(app="bench", timeout=300)
+        agent = start_agent(sb, endpoint)
+        try:
+            return median_s(n, lambda: sb.exec("true").wait(timeout=30) == 0 or None)
+        finally:
+            sb.terminate()
+            agent.wait(timeout=30)
+
+
 def row(what: str, ours: float, theirs: float) -> str:
     return f"{what:<28} toolkit {ours * 1000:8.1f} ms   podman {theirs * 1000:8.1f} ms   ratio {ours / theirs:5.2f}x"
 
@@ -65,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--aws", action="store_true", help="also the AWS exec channel, against moto")
     args = parser.parse_args()
     app = toolkit.App.lookup("bench-sandbox", create_if_missing=True)
     image = toolkit.Image.from_registry(args.image)
@@ -77,6 +99,8 @@ def main() -> None:
     theirs = median_s(args.n * 3, lambda: subprocess.run(["podman", "exec", container, "true"], check=True) and None)
     print(row("exec round trip", ours, theirs))
     sb.terminate()
+    if args.aws:
+        print(f"{'AWS exec channel (moto)':<28} toolkit {aws_round_trip(args.n * 3) * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":
