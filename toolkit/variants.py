@@ -23,7 +23,7 @@ _FIELDS = {
     "cpu": ("cpu",), "memory": ("memory",), "gpu": ("gpu",), "timeout": ("timeout",),
     "max_containers": ("max_containers",), "min_containers": ("min_containers",),
     "buffer_containers": ("buffer_containers",), "scaledown_window": ("scaledown_window",),
-    "volumes": ("volumes",),
+    "volumes": ("volumes",), "region": ("regions",),
 }
 
 
