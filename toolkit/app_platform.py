@@ -5,9 +5,10 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
 * works: ``name``, ``description``, the ``registered_*`` views and ``include(other_app)``;
 * works with a toolkit meaning: ``app_id`` (always None: toolkit names apps, it issues no IDs) and
   ``get_tags``/``set_tags`` (kept on the App object in this process; not sent to AWS yet);
+* ``server``: an ``@app.cls`` whose ``@enter`` starts an HTTP server, served as a web_server (`toolkit.servers`);
 * refused when called, naming the CLI command that does it: ``deploy``, ``stop``, ``logs``, ``info``,
-  ``stats``, ``get_dashboard_url``, ``sandboxes`` and ``server``: on toolkit those act on a source file
-  or a stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
+  ``stats``, ``get_dashboard_url`` and ``sandboxes``: on toolkit those act on a source file or a
+  stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
 """
 
 # mypy: disable-error-code="empty-body"
@@ -104,9 +105,7 @@ class AppPlatformMembers:
                    "`toolkit serve` prints, or `toolkit url app.py::function` for a deployed endpoint")
     def get_dashboard_url(self) -> NoReturn: ...
 
-    @not_supported("@app.server()", "servers started in @enter are not built yet",
-                   "start the server in a @toolkit.web_server(port) function")
-    def server(self, *, image: Any = None, env: Mapping[str, str | None] | None = None,
+    def server(self, *, image: Any = None, env: dict[str, str | None] | None = None,
                secrets: Collection[Any] | None = None, gpu: str | list[str] | None = None,
                serialized: bool = False, volumes: Mapping[Any, Any] | None = None,
                cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
@@ -120,7 +119,37 @@ class AppPlatformMembers:
                cloud: str | None = None, nonpreemptible: bool = False, proxy: Any = None,
                i6pn: bool | None = None, enable_memory_snapshot: bool = False,
                include_source: bool | None = None,
-               experimental_options: dict[str, Any] | None = None) -> NoReturn: ...
+               experimental_options: dict[str, Any] | None = None) -> Callable[[type], Cls]:
+        """Register a class whose ``@toolkit.enter()`` method starts an HTTP server on ``port``.
+
+        On toolkit this is an ``@app.cls`` with one ``@toolkit.web_server(port)`` method, ``serve``,
+        that does nothing (the server is already up): served at ``<app>-<class>-serve`` locally and,
+        like every web_server, on ECS behind the app's front door.  Proxy auth is required unless
+        ``unauthenticated=True`` (as on the platform); up to ``max_concurrency`` requests (default 100)
+        share one container.  ``h2_enabled``, ``exit_grace_period`` and ``scaleup_window`` warn and
+        have no effect; ``name`` is refused (rename the class).
+        """
+        from toolkit import servers
+
+        servers.check_server_options(name=name, h2_enabled=h2_enabled, exit_grace_period=exit_grace_period,
+                                     scaleup_window=scaleup_window)
+        register = self.cls(image=image, env=env, secrets=secrets, gpu=gpu, serialized=serialized,  # type: ignore[attr-defined]
+                            volumes=volumes or {}, cpu=cpu, memory=memory, ephemeral_disk=ephemeral_disk,
+                            min_containers=min_containers, max_containers=max_containers,
+                            buffer_containers=buffer_containers, scaledown_window=scaledown_window,
+                            region=compute_region,
+                            routing_region=None if routing_region == "us-east" else routing_region,
+                            cloud=cloud, nonpreemptible=nonpreemptible, proxy=proxy, i6pn=i6pn,
+                            enable_memory_snapshot=enable_memory_snapshot, include_source=include_source,
+                            experimental_options=experimental_options)
+
+        def wrapper(user_cls: type) -> Cls:
+            served = servers.as_server_class(user_cls, port=port, startup_timeout=startup_timeout,
+                                             requires_proxy_auth=not unauthenticated,
+                                             max_inputs=max_concurrency, target_inputs=target_concurrency)
+            cls: Cls = register(served)
+            return cls
+        return wrapper
 
     logs = UnsupportedProperty("App.logs", _CLI, "run `toolkit app logs app.py::function` (CloudWatch) or "
                                "read the `toolkit serve` output locally")

@@ -14,8 +14,8 @@ from toolkit.platform_only import clustered
 from toolkit.unsupported import not_supported, refusing_module_getattr
 
 
-@not_supported("toolkit.experimental.http_server", "servers started in @enter are not built yet",
-               "start the server in a @toolkit.web_server(port) function")
+@not_supported("toolkit.experimental.http_server", "toolkit has no flash servers",
+               "use @app.server(port=...) on a class whose @toolkit.enter() method starts the server")
 def http_server(port: int | None = None, *, proxy_regions: list[str] | None = None, startup_timeout: int = 30,
                 exit_grace_period: int | None = None, h2_enabled: bool = False, **kwargs: Any) -> NoReturn: ...
 

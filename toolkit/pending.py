@@ -1,7 +1,7 @@
 """Platform names that have a toolkit meaning (issue 22 item 3) which is not built yet: a static
-egress IP (`Proxy`), S3 buckets at a path (`CloudBucketMount`), HTTP servers started in ``@enter``
-(`Server`) and the deprecated `NetworkFileSystem`.  Until each is built it resolves and refuses
-when used, naming what works now (`toolkit.unsupported`); docs/parity.md lists it "not supported"."""
+egress IP (`Proxy`), S3 buckets at a path (`CloudBucketMount`) and the deprecated `NetworkFileSystem`.  Until each is built it resolves and refuses when used,
+naming what works now (`toolkit.unsupported`); docs/parity.md lists it "not supported".  `Server`
+is here too: on toolkit ``@app.server`` (`toolkit.servers`) returns a `Cls`, never a `Server`."""
 
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ class NetworkFileSystem(UnsupportedClass):
 
 
 class Server(UnsupportedClass):
-    """An HTTP server started in an ``@enter`` method (``@app.server``)."""
+    """The object ``@app.server`` makes on the platform; on toolkit that decorator returns a `Cls`."""
 
     __toolkit_not_supported__ = refusal(
-        "toolkit.Server / @app.server", "servers started in @enter are not built yet", "start the server "
-        "in a @toolkit.web_server(port) function, which toolkit serves locally and on ECS")
+        "toolkit.Server()", "toolkit's servers come from the @app.server decorator, not from the class",
+        "decorate a class whose @toolkit.enter() method starts the HTTP server with @app.server(port=...)")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...

@@ -63,6 +63,8 @@ NOTES: dict[str, str] = {
     "forward": "locally a loopback Tunnel (http://127.0.0.1:<port>, no TLS, not public); a deployed function "
                "refuses and names @web_server",
     "App.app_id": "always None: toolkit names apps, it issues no IDs",
+    "App.server": "an @app.cls whose web_server method `serve` (label <app>-<class>-serve) exposes the server "
+                  "@enter started; proxy auth unless unauthenticated=True",
     "App.include": "included functions keep their own default labels and run from their own module",
     "App.get_tags": "tags live on the App object in this process; not applied to AWS resources yet",
     "App.set_tags": "tags live on the App object in this process; not applied to AWS resources yet",

@@ -1,12 +1,13 @@
-"""The platform's deprecated ``@web_endpoint`` (issue 22): a DeprecationWarning naming the new name,
-and an endpoint served exactly like ``@fastapi_endpoint`` through a real ``toolkit serve``."""
+"""Platform names served through a real ``toolkit serve`` (issue 22): the deprecated ``@web_endpoint``
+(a DeprecationWarning, then exactly ``@fastapi_endpoint``) and ``@app.server`` classes."""
 
 from __future__ import annotations
 
 import pytest
-from serve.serving import APPS, served
+from serve.serving import APPS, REPO, free_port, served
 
 import toolkit
+from toolkit.exception import NotSupportedError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -20,3 +21,28 @@ def test_web_endpoint_warns_and_serves_like_fastapi_endpoint() -> None:
         answer = server.client("old-hello").post("/", json={"name": "parity"})
         assert answer.status_code == 200 and answer.json() == {"hello": "parity"}
         assert server.client("old-hello").get("/").status_code == 405  # method="POST" was kept
+
+
+def test_app_server_serves_what_enter_started_and_requires_auth_by_default() -> None:
+    ports = {"SERVER_OPEN_PORT": str(free_port()), "SERVER_GUARDED_PORT": str(free_port())}
+    with served(APPS / "server_classes.py", env=ports) as server:
+        answer = server.client("servers-cls-open-serve").get("/some/path")
+        assert answer.status_code == 200 and answer.text == "open, started in enter /some/path"
+        assert server.client("servers-cls-guarded-serve").get("/").status_code == 401  # no Toolkit-Key
+
+
+def test_server_class_example() -> None:
+    with served(REPO / "examples" / "server_class.py", env={"SERVER_CLASS_PORT": str(free_port())}) as server:
+        body = server.client("server-class-greeter-serve").get("/hi").json()
+    assert body["greeting"] == "hello" and body["path"] == "/hi"
+
+
+def test_app_server_misuse_names_the_fix() -> None:
+    app = toolkit.App("servers-misuse")
+    with pytest.raises(toolkit.InvalidError, match=r"no @toolkit.enter\(\) method"):
+        app.server(port=8000)(type("NoEnter", (), {}))
+    with pytest.raises(toolkit.InvalidError, match="exposes hello; a server serves only"):
+        app.server(port=8000)(type("WithMethod", (), {"start": toolkit.enter()(lambda self: None),
+                                                      "hello": toolkit.method()(lambda self: 1)}))
+    with pytest.raises(NotSupportedError, match="rename the class"):
+        app.server(port=8000, name="other")

@@ -1,0 +1,39 @@
+"""Server classes for tests/serve/test_platform_aliases.py: one open, one behind proxy auth."""
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import toolkit
+
+OPEN_PORT = int(os.environ.get("SERVER_OPEN_PORT", "8011"))
+GUARDED_PORT = int(os.environ.get("SERVER_GUARDED_PORT", "8012"))
+
+app = toolkit.App("servers-cls")
+
+
+def listen(port: int, text: str) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"{text} {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+@app.server(port=OPEN_PORT, unauthenticated=True, startup_timeout=10)
+class Open:
+    @toolkit.enter()
+    def start(self) -> None:
+        listen(OPEN_PORT, "open, started in enter")
+
+
+@app.server(port=GUARDED_PORT, startup_timeout=10)
+class Guarded:
+    @toolkit.enter()
+    def start(self) -> None:
+        listen(GUARDED_PORT, "guarded")
