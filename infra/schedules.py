@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from infra.config import ConfigError
 from infra.plan import AppPlan, FunctionPlan
 from runtime import manifest as schema
+from runtime.errors import InvalidError
 from runtime.invocation import call_event, encode_args
+from runtime.schedule import schedule_from_dict
 
 __all__ = ["MAX_EVENT_AGE_S", "RETRY_ATTEMPTS", "SCHEDULE_NAME_MAX", "SchedulePlan", "plan_schedules"]
 
@@ -45,9 +47,6 @@ def plan_schedules(manifest: schema.Manifest, app: AppPlan) -> tuple[SchedulePla
 
 
 def _plan(entry: schema.FunctionEntry, fn: FunctionPlan) -> SchedulePlan:
-    from toolkit.exception import InvalidError
-    from toolkit.schedule import schedule_from_dict
-
     assert entry.schedule is not None
     schedule = schedule_from_dict(entry.schedule.to_dict())
     if fn.backend != "lambda":

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from runtime import params as codec
 from runtime.environment import ContainerEnv
+from runtime.errors import InvalidError
 from runtime.params import Params
 
 MAX_INSTANCES = 8  # per environment; each holds whatever its @enter loaded (a model, a connection pool)
@@ -53,13 +54,11 @@ class ClassMethod:
         return f"{self.info.name}.{self.name}"
 
     def bind(self, params: Params) -> Params:
-        """Checked values with defaults filled in; raises `toolkit.exception.InvalidError`, which
+        """Checked values with defaults filled in; raises `runtime.errors.InvalidError` (``toolkit.InvalidError``), which
         the caller's SDK raises from ``.remote()`` (the same error a local call gives)."""
         try:
             return codec.bind(self.info.name, self.info.parameters, dict(params))
         except codec.ParameterError as exc:
-            from toolkit.exception import InvalidError
-
             raise InvalidError(str(exc)) from None
 
     def params_from_query(self, query_string: bytes) -> Params:
@@ -69,10 +68,8 @@ class ClassMethod:
         return codec.from_query(self.info.name, self.info.parameters, query)
 
     def instantiate(self, params: Params) -> Any:
-        from toolkit.instances import instantiate
-
         log.info("building %s(%s)", self.info.name, describe(params))
-        return instantiate(self.info, params)
+        return build_instance(self.info, params)
 
     def method_of(self, obj: Any) -> Callable[..., Any]:
         # Bound from the class: the SDK's descriptor for ``self.other.remote`` reads as the plain function
@@ -212,3 +209,22 @@ class InstanceCache(Generic[E]):
                 self._close(value)
             except Exception:
                 log.exception("closing an evicted instance failed")
+
+
+def build_instance(info: Any, params: Params) -> Any:
+    """Build a user object the way every worker does: parameters set (defaults for those not given,
+    so a field never reads as the `toolkit.parameter()` marker), then the ``@enter`` hooks run.
+
+    ``info`` is the class's description (name, user_cls, parameters, enter_methods), as
+    ``toolkit.spec.ClsInfo`` holds it; raises `InvalidError` for bad values.
+    """
+    try:
+        bound = codec.bind(info.name, info.parameters, dict(params))
+    except codec.ParameterError as exc:
+        raise InvalidError(str(exc)) from None
+    obj: Any = object.__new__(info.user_cls)
+    for name, value in bound:
+        setattr(obj, name, value)
+    for hook in info.enter_methods:
+        getattr(obj, hook)()
+    return obj

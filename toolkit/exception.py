@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-
-class Error(Exception):
-    """Base class of every toolkit error."""
-
-
-class InvalidError(Error):
-    """A decorator, argument or configuration is used in a way toolkit does not support."""
+# Error and InvalidError live below the SDK so that the runtime and infra raise the same classes.
+from runtime.errors import Error as Error
+from runtime.errors import InvalidError as InvalidError
 
 
 class NotFoundError(Error):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime import params as codec
+from runtime.instances import build_instance
 from runtime.params import Params
 from toolkit.exception import InvalidError
 from toolkit.spec import ClsInfo
@@ -28,14 +29,8 @@ def bind_parameters(info: ClsInfo, kwargs: Mapping[str, Any]) -> Params:
 
 
 def instantiate(info: ClsInfo, params: Params) -> Any:
-    """Build the user's object the way a worker does: set parameters (defaults for those not given,
-    so a field never reads as the `toolkit.parameter()` marker), then run @enter hooks."""
-    obj: Any = object.__new__(info.user_cls)
-    for name, value in bind_parameters(info, dict(params)):
-        setattr(obj, name, value)
-    for hook in info.enter_methods:
-        getattr(obj, hook)()
-    return obj
+    """Build the user's object the way a worker does (`runtime.instances.build_instance`)."""
+    return build_instance(info, params)
 
 
 def bound_method(obj: Any, name: str) -> Callable[..., Any]:
