@@ -23,6 +23,7 @@ from toolkit.aio_methods import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store
+from toolkit.unsupported import no_client
 
 __all__ = ["Dict"]
 
@@ -75,11 +76,13 @@ class Dict(NamedObjectMembers):
                   client: Any = None) -> Dict:
         """The Dict called ``name``; with ``create_if_missing`` it is created on first use.
         (``environment_name`` and ``client`` are accepted for compatibility; the store follows `toolkit.state`.)"""
+        no_client("Dict.from_name", client)
         return Dict(name, create_if_missing=create_if_missing)
 
     @staticmethod
     def from_id(dict_id: str, client: Any = None) -> Dict:
         """The Dict whose ``object_id`` is ``dict_id`` (``di-<name>``), from any process sharing the store."""
+        no_client("Dict.from_id", client)
         return Dict(name_from_id("Dict", "di", dict_id))
 
     @staticmethod
@@ -87,6 +90,7 @@ class Dict(NamedObjectMembers):
     def ephemeral(data: Mapping[Any, Any] | None = None, client: Any = None, environment_name: str | None = None,
                   _heartbeat_sleep: float = 300) -> Iterator[Dict]:
         """``with toolkit.Dict.ephemeral() as d:`` -- an anonymous Dict deleted when the block ends."""
+        no_client("Dict.ephemeral", client)
         d = Dict(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
         d._store()
         try:

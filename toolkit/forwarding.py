@@ -18,6 +18,7 @@ from toolkit.context import is_local
 from toolkit.exception import InvalidError, NotSupportedError
 from toolkit.runner import in_deployment
 from toolkit.sandbox import Tunnel
+from toolkit.unsupported import no_client
 
 __all__ = ["forward"]
 
@@ -43,12 +44,14 @@ def forward(port: int, *, unencrypted: bool = False, h2_enabled: bool = False,
     """``with toolkit.forward(8000) as tunnel:`` -- ``tunnel.url`` reaches the function's port 8000 for
     the block.  Locally that is ``http://127.0.0.1:8000`` (no TLS; ``unencrypted``, ``h2_enabled`` and
     ``client`` are accepted and change nothing); a deployed function refuses (see the module)."""
+    no_client("toolkit.forward", client)
     yield _tunnel(port, unencrypted, h2_enabled)
 
 
 @asynccontextmanager
 async def _forward_aio(port: int, *, unencrypted: bool = False, h2_enabled: bool = False,
                        client: Any = None) -> AsyncIterator[Tunnel]:
+    no_client("toolkit.forward.aio", client)
     yield _tunnel(port, unencrypted, h2_enabled)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
 from toolkit.exception import InvalidError, NotFoundError
-from toolkit.unsupported import not_supported
+from toolkit.unsupported import no_client, not_supported
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -74,6 +74,7 @@ class NamedObjectMembers:
     def hydrate(self, client: Any = None) -> Self:
         """Find the object in the store now (creating it if the handle was made with
         ``create_if_missing=True``) instead of at the first operation; NotFoundError if it does not exist."""
+        no_client(f"{type(self).__name__}.hydrate", client)
         self._store()
         return self
 
@@ -110,6 +111,7 @@ class ObjectManager(Generic[_T]):
     def create(self, name: str, *, allow_existing: bool = False, environment_name: str | None = None,
                client: Any = None) -> None:
         """Create ``name``; an existing one is an error unless ``allow_existing``."""
+        no_client(f"{self._kind}.objects.create", client)
         handle = self._factory(name)  # validates the name
         if not _store().create(_kind(self._kind), handle.name) and not allow_existing:
             raise InvalidError(f"A {self._kind} named {name!r} already exists; pass allow_existing=True "
@@ -118,6 +120,7 @@ class ObjectManager(Generic[_T]):
     def list(self, *, max_objects: int | None = None, created_before: datetime.datetime | str | None = None,
              environment_name: str = "", client: Any = None) -> list[_T]:
         """Handles on the store's objects of this kind, newest first (``max_objects`` caps the list)."""
+        no_client(f"{self._kind}.objects.list", client)
         before = _timestamp(created_before)
         infos = sorted(_store().list_objects(_kind(self._kind)), key=lambda i: i.created_at, reverse=True)
         handles = [self._factory(i.name) for i in infos if before is None or i.created_at < before]
@@ -126,6 +129,7 @@ class ObjectManager(Generic[_T]):
     def delete(self, name: str, *, allow_missing: bool = False, environment_name: str | None = None,
                client: Any = None) -> None:
         """Delete ``name`` and its contents; a missing one is an error unless ``allow_missing``."""
+        no_client(f"{self._kind}.objects.delete", client)
         handle = self._factory(name)
         if not _store().delete(_kind(self._kind), handle.name) and not allow_missing:
             raise NotFoundError(f"No {self._kind} named {name!r} to delete (see `toolkit {self._kind} list`); "

@@ -27,6 +27,7 @@ from toolkit.dicts import loads, value_bytes
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store
+from toolkit.unsupported import no_client
 
 __all__ = ["Queue"]
 
@@ -67,11 +68,13 @@ class Queue(NamedObjectMembers):
     def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False,
                   client: Any = None) -> Queue:
         """The Queue called ``name``; with ``create_if_missing`` it is created on first use."""
+        no_client("Queue.from_name", client)
         return Queue(name, create_if_missing=create_if_missing)
 
     @staticmethod
     def from_id(queue_id: str, client: Any = None) -> Queue:
         """The Queue whose ``object_id`` is ``queue_id`` (``qu-<name>``), from any process sharing the store."""
+        no_client("Queue.from_id", client)
         return Queue(name_from_id("Queue", "qu", queue_id))
 
     @staticmethod
@@ -85,6 +88,7 @@ class Queue(NamedObjectMembers):
     def ephemeral(client: Any = None, environment_name: str | None = None,
                   _heartbeat_sleep: float = 300) -> Iterator[Queue]:
         """``with toolkit.Queue.ephemeral() as q:`` -- an anonymous Queue deleted when the block ends."""
+        no_client("Queue.ephemeral", client)
         q = Queue(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
         q._store()
         try:

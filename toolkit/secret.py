@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from toolkit.exception import InvalidError, NotFoundError
-from toolkit.unsupported import not_supported
+from toolkit.unsupported import no_client, not_supported
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -36,7 +36,8 @@ class Secret:
     def from_name(name: str, *, environment_name: str | None = None, required_keys: Sequence[str] = (),
                   client: Any = None) -> Secret:
         """A secret stored under ``name``: the local store (`toolkit secret create`) under serve/run,
-        Secrets Manager when deployed.  ``environment_name``/``client`` are accepted and unused."""
+        Secrets Manager when deployed.  ``environment_name`` is accepted and unused."""
+        no_client("Secret.from_name", client)
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise InvalidError(
                 f"Invalid secret name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (e.g. 'my-api-key')."
@@ -58,6 +59,7 @@ class Secret:
         """An inline secret from a ``.env`` file: ``path`` itself when it is a file, else ``filename``
         in the directory ``path`` (default: the current directory).  Unlike the platform, parent
         directories are not searched."""
+        no_client("Secret.from_dotenv", client)
         path = _dotenv_path(path, filename)
         try:
             with open(path, encoding="utf-8") as fh:
@@ -121,6 +123,7 @@ class Secret:
     def hydrate(self, client: Any = None) -> Secret:
         """A named secret must exist in the local store (NotFoundError naming how to create it); inline
         secrets are always ready."""
+        no_client("Secret.hydrate", client)
         if self.source == "named":
             from toolkit.local import secrets as local
 

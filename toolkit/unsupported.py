@@ -81,3 +81,11 @@ def refusing_module_getattr(module: str, why: str, instead: str) -> Callable[[st
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         raise NotSupportedError(refusal(f"{module}.{name}", why, instead))
     return __getattr__
+
+
+def no_client(where: str, client: Any) -> None:
+    """The platform's ``client=`` keyword: accepted as None (its default), refused otherwise, since a
+    platform client could only point somewhere toolkit does not talk to."""
+    if client is not None:
+        raise NotSupportedError(refusal(f"{where}(client={client!r})", "toolkit has no API client: it uses "
+                                        "the local store or your AWS account directly", "leave client unset"))

@@ -252,3 +252,17 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def test_client_is_accepted_as_none_and_refused_otherwise(home: Path) -> None:
+    assert toolkit.Dict.from_name("parity-c", create_if_missing=True, client=None).name == "parity-c"
+    refusals = [
+        lambda: toolkit.Dict.from_name("parity-c", client=object()),
+        lambda: toolkit.Queue.from_id("qu-parity-c", client="a client"),
+        lambda: toolkit.Secret.from_name("parity-c", client=object()),
+        lambda: toolkit.Dict.objects.list(client=object()),
+        lambda: toolkit.Queue.from_name("parity-c").hydrate(client=object()),
+    ]
+    for refused in refusals:
+        with pytest.raises(NotSupportedError, match=r"client=.*leave client unset"):
+            refused()
