@@ -4,7 +4,7 @@
 
 * create -> first output: ``Sandbox.create("echo", "hi")`` until its first stdout line arrives, vs
   ``podman run --rm IMAGE echo hi`` until its first line (toolkit adds its registry, a supervisor
-  process and ``podman logs --follow``).
+  process and ``podman logs --follow``); the removal of either container is not timed.
 * exec round trip: ``sb.exec("true").wait()`` in a running sandbox vs ``podman exec CID true``.
 * with ``--aws``: the AWS exec channel (`toolkit.sandboxes.aws`: command in over SQS, output and
   exit code back through DynamoDB) against a moto server on 127.0.0.1, the agent as a local process.
@@ -38,25 +38,34 @@ import toolkit  # noqa: E402
 DEFAULT_IMAGE = "localhost/toolkit-test-base:3.11-slim-bookworm"
 
 
-def median_s(n: int, once: Callable[[], None]) -> float:
+def median_s(n: int, once: Callable[[], Callable[[], None]]) -> float:
+    """Median time of ``once()``; what it returns (the cleanup) runs after the clock stops."""
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        once()
+        cleanup = once()
         times.append(time.perf_counter() - start)
+        cleanup()
     return statistics.median(times)
 
 
-def podman_first_output(image: str) -> None:
+def podman_first_output(image: str) -> Callable[[], None]:
     proc = subprocess.Popen(["podman", "run", "--rm", image, "echo", "hi"], stdout=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline() == b"hi\n"
-    proc.wait()
+    return lambda: proc.wait() and None
 
 
-def toolkit_first_output(app: toolkit.App, image: toolkit.Image) -> None:
+def toolkit_first_output(app: toolkit.App, image: toolkit.Image) -> Callable[[], None]:
     sb = toolkit.Sandbox.create("echo", "hi", app=app, image=image, timeout=60)
     assert next(iter(sb.stdout)) == "hi\n"
-    sb.terminate()
+    return lambda: sb.wait()
+
+
+def timed(f: Callable[[], object]) -> Callable[[], Callable[[], None]]:
+    def once() -> Callable[[], None]:
+        f()
+        return lambda: None
+    return once
 
 
 def aws_round_trip(n: int) -> float:
@@ -72,7 +81,7 @@ def aws_round_trip(n: int) -> float:
         sb = AwsSandboxes(plan_resources()).create(app="bench", timeout=300)
         agent = start_agent(sb, endpoint)
         try:
-            return median_s(n, lambda: sb.exec("true").wait(timeout=30) == 0 or None)
+            return median_s(n, timed(lambda: sb.exec("true").wait(timeout=30)))
         finally:
             sb.terminate()
             agent.wait(timeout=30)
@@ -90,13 +99,13 @@ def main() -> None:
     args = parser.parse_args()
     app = toolkit.App.lookup("bench-sandbox", create_if_missing=True)
     image = toolkit.Image.from_registry(args.image)
-    toolkit_first_output(app, image)  # warm: page cache, image store
+    toolkit_first_output(app, image)()  # warm: page cache, image store
     print(row("create -> first output", median_s(args.n, lambda: toolkit_first_output(app, image)),
               median_s(args.n, lambda: podman_first_output(args.image))))
     sb = toolkit.Sandbox.create(app=app, image=image, timeout=300)
     container = sb._record.container
-    ours = median_s(args.n * 3, lambda: sb.exec("true").wait() == 0 or None)
-    theirs = median_s(args.n * 3, lambda: subprocess.run(["podman", "exec", container, "true"], check=True) and None)
+    ours = median_s(args.n * 3, timed(lambda: sb.exec("true").wait()))
+    theirs = median_s(args.n * 3, timed(lambda: subprocess.run(["podman", "exec", container, "true"], check=True)))
     print(row("exec round trip", ours, theirs))
     sb.terminate()
     if args.aws:

@@ -277,8 +277,11 @@ class Sandbox:
         _reap_orphans()
         _check_name_free(spec.app, name)
         sandbox_id = "sb-" + _secrets.token_hex(11)
+        from toolkit.sandboxes import logs, records
+
         run = engines.RunSpec(sandbox_id, ref, spec.command, spec.env, workdir, spec.cpu, spec.memory,
-                              bool(block_network), spec.ports, mounts, {"dev.toolkit.app": spec.app})
+                              bool(block_network), spec.ports, mounts, {"dev.toolkit.app": spec.app},
+                              str(records.directory(sandbox_id) / logs.LOG_NAME))
         return _start(engine, run, spec)
 
     create = Aio(_create)
@@ -415,7 +418,13 @@ class Sandbox:
                                 "start the sandbox without a command and use sb.exec(...).stdin.")
 
     def _main_output(self, which: Literal["stdout", "stderr"]) -> ByteSource:
+        from toolkit.sandboxes import logs as log_files
+        from toolkit.sandboxes import records
+
         record = self._live()
+        log = records.directory(self.object_id) / log_files.LOG_NAME
+        if record.engine == "podman":
+            return log_files.LogTail(log, which, lambda: self._end() is not None)
         if self._end() is None:
             logs = subprocess.Popen([record.engine, "logs", "--follow", record.container],
                                     stdout=subprocess.PIPE if which == "stdout" else subprocess.DEVNULL,
@@ -685,14 +694,17 @@ def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
         "probe": None if spec.probe is None else {"kind": spec.probe.kind, "port": spec.probe.port,
                                                   "command": list(spec.probe.command),
                                                   "interval_ms": spec.probe.interval_ms}})
-    supervisor = subprocess.Popen([sys.executable, "-I", str(SUPERVISOR), str(home)], stdout=subprocess.PIPE,
+    supervisor = subprocess.Popen([sys.executable, "-I", "-S", str(SUPERVISOR), str(home)], stdout=subprocess.PIPE,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
     assert supervisor.stdout is not None
     line = supervisor.stdout.readline()
     supervisor.stdout.close()
     started = json.loads(line) if line.strip() else {"error": "its supervisor exited without a word"}
     if "error" in started:
+        from toolkit.sandboxes import images
+
         supervisor.wait(timeout=START_TIMEOUT_S)
+        images.forget(engine, run.image)
         raise _start_error(run, str(started["error"]))
     _reap_later(supervisor)
     ports = engines.published_ports(engine, run.container_name) if run.ports else {}

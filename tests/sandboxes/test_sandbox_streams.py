@@ -153,3 +153,13 @@ def test_wait_before_reading_a_large_output_does_not_hang(app, image):
     assert process.returncode == 0
     assert len(process.stdout.read()) == 2_000_000 and len(process.stderr.read()) == 200_000
     sb.terminate()
+
+
+def test_main_output_keeps_partial_lines_and_large_lines(app, image):
+    """The engine's log splits long lines and marks partial ones; the reader gives back the bytes as written."""
+    script = "printf 'a\\nb'; sleep 1; printf 'c\\n'; head -c 50000 /dev/zero | tr '\\0' x; printf '\\nend'"
+    sb = toolkit.Sandbox.create("sh", "-c", script, app=app, image=image, timeout=60)
+    assert sb.stdout.read() == "a\nbc\n" + "x" * 50000 + "\nend"
+    sb.wait()
+    again = toolkit.Sandbox.from_id(sb.object_id)  # after the end, from the file that outlived the container
+    assert again.stdout.read() == "a\nbc\n" + "x" * 50000 + "\nend"

@@ -58,6 +58,7 @@ class RunSpec:
     ports: tuple[int, ...] = ()
     mounts: tuple[tuple[str, str], ...] = ()  # (host directory, container path): volumes the user asked for
     labels: Mapping[str, str] = field(default_factory=dict)
+    log_path: str | None = None  # podman: the k8s-file log goes here (toolkit.sandboxes.logs)
 
     @property
     def container_name(self) -> str:
@@ -80,6 +81,8 @@ def run_args(engine: str, spec: RunSpec) -> list[str]:
         args += ["--network", "none"]
     args += [f"--publish=127.0.0.1::{port}" for port in spec.ports]
     args += [f"--volume={host}:{path}" for host, path in spec.mounts]
+    if spec.log_path and engine == "podman":
+        args += ["--log-driver", "k8s-file", "--log-opt", f"path={spec.log_path}"]
     # `--entrypoint` makes the command what runs, whatever ENTRYPOINT the image declares
     return [*args, "--entrypoint", spec.command[0], spec.image, *spec.command[1:]]
 

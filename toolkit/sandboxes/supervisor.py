@@ -121,6 +121,8 @@ class Supervisor:
         self.engine_run("rm", "--force", "--time", "0", self.container)
 
     def save_output(self) -> None:
+        if self.engine == "podman":
+            return  # its k8s-file log is already next to the record, and outlives the container
         with open(self.home / "stdout.log", "wb") as out, open(self.home / "stderr.log", "wb") as err:
             subprocess.run([self.engine, "logs", self.container], stdout=out, stderr=err, timeout=ENGINE_TIMEOUT_S)
 
