@@ -52,9 +52,8 @@ from toolkit.sandbox import Probe, Sandbox, Tunnel
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 from toolkit.spec import Retries
+from toolkit.version import __version__ as __version__
 from toolkit.volume import Volume
-
-__version__ = "0.1.0"
 
 __all__ = [
     "App",

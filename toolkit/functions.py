@@ -73,7 +73,7 @@ class Function(Decorated):
     def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
         """Start in a worker; ``.get()`` on the returned `FunctionCall` waits (from any process, by its id)."""
         self._check_callable("spawn")
-        return runner().spawn(self, args, kwargs)
+        return FunctionCall(runner().spawn(self, args, kwargs))
 
     @aio_iter_method
     def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:

@@ -21,7 +21,6 @@ from runtime.environment import VARIABLES
 
 if TYPE_CHECKING:
     from runtime.cloud_client import CloudTransport
-    from toolkit.calls import FunctionCall
     from toolkit.functions import Function
 
 __all__ = ["DEPLOYED_ENV", "CloudRunner", "current_runner", "deployed_runner", "in_deployment"]
@@ -44,10 +43,8 @@ class CloudRunner:
         # a deployed generator is drained where it runs: its values arrive together, in order
         return iter(self.transport.remote(fn.spec.tag, args, kwargs, fn.params))
 
-    def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FunctionCall:
-        from toolkit.calls import FunctionCall
-
-        return FunctionCall(self.transport.spawn(fn.spec.tag, args, kwargs, fn.params))
+    def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        return self.transport.spawn(fn.spec.tag, args, kwargs, fn.params)
 
     def map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
             order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from runtime.manifest import FunctionEntry, ImageSpec, Manifest, Source, dumps, load
-from toolkit import __version__
 from toolkit.images import runtime_layer as rt
 from toolkit.images.bases import Base, select_base
 from toolkit.images.builders.platform import PLATFORM_LABEL, platform_for
@@ -24,6 +23,7 @@ from toolkit.images.context import BuildContext
 from toolkit.images.errors import MissingLocalPathError
 from toolkit.images.refs import ImageRef, apply_mirrors, mirrors_from_env
 from toolkit.loader import module_name_for
+from toolkit.version import __version__
 
 CA_BUNDLE_ENV = "TOOLKIT_BUILD_CA_BUNDLE"
 TAG_LENGTH = 24  # hex digits of the inputs hash: 96 bits, ample for one repository's tags

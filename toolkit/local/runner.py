@@ -25,7 +25,6 @@ from toolkit.local.results import Slot, unwrap
 from toolkit.local.secrets import secret_env
 
 if TYPE_CHECKING:
-    from toolkit.calls import FunctionCall
     from toolkit.functions import Function
     from toolkit.spec import FunctionSpec
 
@@ -110,9 +109,8 @@ class LocalRunner:
         self._submit(fn, args, kwargs, slot)
         return slot.iter_stream()
 
-    def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FunctionCall:
-        from toolkit.calls import FunctionCall
-
+    def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """Start the call in the background; its id (the caller wraps it in a `FunctionCall`)."""
         pool = self.pool_for(fn)
         payload = serialize_args(fn.spec.tag, args, kwargs)
         call_id = new_call_id()
@@ -127,7 +125,7 @@ class LocalRunner:
         with self._lock:
             self._calls[call_id] = slot
         pool.submit([Input(pool.new_id(), payload, record, call_id=call_id)])
-        return FunctionCall(call_id)
+        return call_id
 
     def local_slot(self, call_id: str) -> Slot | None:
         return self._calls.get(call_id)
