@@ -121,6 +121,10 @@ def table(rows: list[Row], surface: dict[str, Any]) -> str:
         "difference in the note; *not supported*: it raises `toolkit.exception.NotSupportedError` when used,",
         "naming why and the alternative; *missing*: not there yet (tests/core/parity_gaps.py says why).",
         "",
+        "A name that lands: delete its gap from tests/core/parity_gaps.py and run the script again.  A name that",
+        "cannot work here: refuse it with `toolkit.unsupported` (`not_supported`, `UnsupportedClass`,",
+        "`UnsupportedProperty`), whose message names the feature, why, and what to do instead.",
+        "",
         "| name | kind | on toolkit | parameters not accepted | note |",
         "| --- | --- | --- | --- | --- |",
     ]
