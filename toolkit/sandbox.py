@@ -227,7 +227,12 @@ class Sandbox:
         return self._record
 
     def _end(self) -> End | None:
-        end: End | None = self._records.load_end(self.object_id)
+        records = self._records
+        end: End | None = records.load_end(self.object_id)
+        pid = self._record.supervisor_pid
+        if end is None and pid and not records.alive(pid):
+            _reap_orphans()  # its supervisor was killed: nobody else would ever write the end
+            end = records.load_end(self.object_id)
         return end
 
     def _ended_error(self, end: End) -> Exception:
@@ -714,14 +719,9 @@ def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
 
 
 def _reap_orphans() -> None:
-    """Remove the containers of sandboxes whose supervisor was killed before it could (checked at
-    every create and list, so even that leak does not outlive the next use of sandboxes)."""
-    from toolkit.sandboxes import engine, records
+    from toolkit.sandboxes import records
 
-    for record in records.orphans():
-        engine.remove(record.engine, record.container)
-        records.write_end(record.sandbox_id, records.End(137, "terminated", time.time(),
-                                                         "its supervisor was killed; the container was removed"))
+    records.reap_orphans()
 
 
 def _start_error(run: Any, detail: str) -> Exception:

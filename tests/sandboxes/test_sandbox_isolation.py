@@ -188,3 +188,11 @@ def test_main_output_is_one_stream_per_handle(app, image):
     assert next(iter(sb.stdout)) == "one\n"
     assert sb.stdout.read() == "two\n"  # what was read is consumed, as from a pipe
     sb.wait()
+
+
+def test_wait_ends_when_the_supervisor_is_killed(app, image):
+    sb = toolkit.Sandbox.create(app=app, image=image, timeout=120)
+    os.kill(sb._record.supervisor_pid, signal.SIGKILL)
+    sb.wait(raise_on_termination=False)  # returns: the end is recorded by the one who notices
+    assert "supervisor was killed" in records.load_end(sb.object_id).detail
+    assert wait_no_containers() == []

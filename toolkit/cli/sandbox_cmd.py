@@ -38,6 +38,7 @@ def list_sandboxes(app_name: str | None, tags: tuple[str, ...], show_all: bool, 
     """Running sandboxes, newest first (with --all, ended ones too)."""
     from toolkit.sandboxes import records
 
+    records.reap_orphans()
     wanted = dict(_tag(t) for t in tags)
     rows = [_row(r.sandbox_id) for r in records.records()
             if (app_name is None or r.app == app_name) and all(r.tags.get(k) == v for k, v in wanted.items())]

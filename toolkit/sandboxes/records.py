@@ -150,3 +150,14 @@ def orphans() -> Iterator[Record]:
 
 def write_end(sandbox_id: str, end: End) -> None:
     write_json(directory(sandbox_id) / "end.json", asdict(end))
+
+
+def reap_orphans() -> None:
+    """Remove the containers of `orphans` and record why (checked at every create and list, and by a
+    handle that finds its supervisor gone, so even that leak does not outlive the next use)."""
+    from toolkit.sandboxes import engine
+
+    for record in orphans():
+        engine.remove(record.engine, record.container)
+        write_end(record.sandbox_id, End(137, "terminated", time.time(),
+                                         "its supervisor was killed; the container was removed"))
