@@ -203,6 +203,8 @@ class App(AppPlatformMembers):
     def _register_cls(self, user_cls: type, opts: FunctionOptions) -> Cls:
         members = {k: v for k, v in vars(user_cls).items() if isinstance(v, PartialFunction)}
         hooks = {flag: tuple(k for k, v in members.items() if flag in v.flags) for flag in ("enter", "exit")}
+        # @enter(snap=True) hooks first, as on the platform (stable: each group keeps definition order)
+        hooks["enter"] = tuple(sorted(hooks["enter"], key=lambda k: "snap" not in members[k].flags))
         info = ClsInfo(user_cls.__name__, user_cls, collect_parameters(user_cls), hooks["enter"], hooks["exit"])
         max_inputs, target_inputs = getattr(user_cls, "__toolkit_concurrent__", (None, None))
         methods: dict[str, Function] = {}

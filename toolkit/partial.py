@@ -53,7 +53,7 @@ class PartialFunction:
     web: WebConfig | None = None
     max_inputs: int | None = None
     target_inputs: int | None = None
-    flags: frozenset[str] = field(default_factory=frozenset)  # "enter", "exit", "method"
+    flags: frozenset[str] = field(default_factory=frozenset)  # "enter", "exit", "method", "snap" (@enter(snap=True))
     batch: BatchConfig | None = None  # @toolkit.batched
 
     @property
@@ -228,9 +228,20 @@ def _flag_decorator(decorator: str, flag: str, value: Any) -> Callable[[Any], Pa
     return wrapper
 
 
-def enter(_warn_parentheses_missing: Any = None) -> Callable[[Any], PartialFunction]:
-    """Run this method once when a worker starts, before it takes inputs (load models here)."""
-    return _flag_decorator("toolkit.enter", "enter", _warn_parentheses_missing)
+def enter(_warn_parentheses_missing: Any = None, *, snap: bool = False) -> Callable[[Any], PartialFunction]:
+    """Run this method once when a worker starts, before it takes inputs (load models here).
+
+    ``snap=True`` hooks run before the others, in the platform's order (it snapshots between the two
+    groups); toolkit takes no memory snapshot (Lambda SnapStart does not cover container images)."""
+    decorate = _flag_decorator("toolkit.enter", "enter", _warn_parentheses_missing)
+    if not snap:
+        return decorate
+
+    def snapped(target: Any) -> PartialFunction:
+        partial = decorate(target)
+        return replace(partial, flags=partial.flags | {"snap"})
+
+    return snapped
 
 
 def exit(_warn_parentheses_missing: Any = None) -> Callable[[Any], PartialFunction]:

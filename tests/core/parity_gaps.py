@@ -17,7 +17,6 @@ _WRAPPER = ("the platform's constructor is its sync wrapper's (*args, **kwargs);
 _CALLS = "issue 16 (call surface): Function/Cls/FunctionCall members, built by another helper"
 _SANDBOX = "issue 21 (sandboxes): Sandbox members, built by another helper"
 _VOLUME = "issue 18 (volumes): Volume members, built by another helper"
-_SNAPSHOT = "issue 22 item 3: memory snapshots (Lambda SnapStart) are not built yet"
 
 
 def _group(reason: str, *keys: str) -> dict[str, str]:
@@ -29,7 +28,6 @@ GAPS: dict[str, str] = {
              "FunctionCall(*args)", "FunctionCall(**kwargs)", "Image(*args)", "Image(**kwargs)",
              "Sandbox(*args)", "Sandbox(**kwargs)", "Secret(*args)", "Secret(**kwargs)",
              "Volume(*args)", "Volume(**kwargs)"),
-    **_group(_SNAPSHOT, "enter(snap)"),
     "method(is_generator)": "issue 16 (call surface): toolkit.partial's @method, owned by another helper",
     **_group(_CALLS, "Cls.client", "Cls.from_name(version)", "Cls.get_dashboard_url", "Cls.hydrate",
              "Cls.object_id", "Function.app", "Function.autoscaler", "Function.client",
@@ -59,6 +57,8 @@ _ID = "an ID made from the name (toolkit issues no IDs); from_id finds it in any
 
 NOTES: dict[str, str] = {
     "web_endpoint": "@fastapi_endpoint under its old name, with a DeprecationWarning (the platform now refuses it)",
+    "enter": "snap=True hooks run before the others, as on the platform; no memory snapshot is taken "
+             "(Lambda SnapStart does not cover container images)",
     "FilePatternMatcher": "Docker's .dockerignore rules, as a predicate for ignore=",
     "forward": "locally a loopback Tunnel (http://127.0.0.1:<port>, no TLS, not public); a deployed function "
                "refuses and names @web_server",

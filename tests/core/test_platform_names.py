@@ -266,3 +266,32 @@ def test_client_is_accepted_as_none_and_refused_otherwise(home: Path) -> None:
     for refused in refusals:
         with pytest.raises(NotSupportedError, match=r"client=.*leave client unset"):
             refused()
+
+
+# -- @enter(snap=True) -----------------------------------------------------------------------------
+
+def test_enter_snap_hooks_run_first_in_the_worker(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "snapapp.py").write_text(textwrap.dedent("""
+        import os
+        import toolkit
+        app = toolkit.App("parity-snap")
+
+        @app.cls()
+        class Model:
+            @toolkit.enter()
+            def after_restore(self):
+                self.order = [*getattr(self, "order", []), "plain"]
+
+            @toolkit.enter(snap=True)
+            def before_snapshot(self):
+                self.order = [*getattr(self, "order", []), "snap"]
+
+            @toolkit.method()
+            def order_and_pid(self):
+                return self.order, os.getpid()
+    """))
+    from toolkit.loader import load_app
+
+    app = load_app(str(tmp_path / "snapapp.py"))
+    order, pid = app.registered_classes["Model"]().order_and_pid.remote()
+    assert order == ["snap", "plain"] and pid != os.getpid()  # in a worker process, snap hooks first
