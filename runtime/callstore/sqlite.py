@@ -106,6 +106,13 @@ class SQLiteCallStore:
             return None
         return CallRecord(row[0], row[1], row[2], CallStatus(row[3]), row[4], row[5], row[6], row[7])
 
+    def recent(self, app: str, limit: int = 50) -> list[CallRecord]:
+        """``app``'s latest calls, newest first, without their results (`toolkit serve`'s dashboard)."""
+        rows = self._connect().execute(
+            "SELECT call_id, app, function, status, created_at, updated_at, owner FROM calls WHERE app = ? "
+            "ORDER BY created_at DESC LIMIT ?", (app, limit)).fetchall()
+        return [CallRecord(r[0], r[1], r[2], CallStatus(r[3]), r[4], r[5], r[6]) for r in rows]
+
     def get_payload(self, call_id: str) -> bytes | None:
         row = self._connect().execute("SELECT payload FROM calls WHERE call_id = ?", (call_id,)).fetchone()
         return None if row is None else row[0]

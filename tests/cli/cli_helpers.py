@@ -35,12 +35,13 @@ def free_port() -> int:
 class Serve:
     """A ``toolkit serve`` subprocess whose output goes to ``log``."""
 
-    def __init__(self, app: Path, log: Path, *, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
+    def __init__(self, app: Path, log: Path, *, cwd: Path = REPO, env: dict[str, str] | None = None,
+                 extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.log = log
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "toolkit.cli", "serve", str(app), "--port", str(self.port)],
+                [sys.executable, "-m", "toolkit.cli", "serve", str(app), "--port", str(self.port), *extra],
                 cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                 stdout=out, stderr=subprocess.STDOUT)
 

@@ -37,7 +37,8 @@ def test_build_region_comes_from_the_option_then_aws_region(monkeypatch: pytest.
 
     for key, value in no_aws_env(tmp_path).items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "recorded")  # so monkeypatch restores it after use_aws_region writes it
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
     assert use_aws_region(None) == "eu-central-1"
     assert boto3.session.Session().region_name == "eu-central-1"  # what the ECR and CodeBuild clients get

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from cli_helpers import toolkit_cli
@@ -68,6 +70,7 @@ def test_secrets_manager_list_and_delete(aws_env: dict[str, str], tmp_path: Path
 def test_secrets_manager_without_a_region_says_how_to_set_one(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(TOOLKIT_HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "none"), HOME=str(tmp_path))
-    result = toolkit_cli("secret", "list", "--target", "aws", env=env)
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "secret", "list", "--target", "aws"], env=env,
+                            capture_output=True, text=True, timeout=60)  # only this environment: no AWS_ variable
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "region" in result.stderr.lower()

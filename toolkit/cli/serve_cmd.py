@@ -6,6 +6,7 @@ import click
 
 from runtime.gateway.budget import DEFAULT_BUDGET_S
 from runtime.gateway.limits import DEFAULT_BURST_SECONDS, DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_PER_SECOND
+from toolkit.cli.extras import require_aws
 from toolkit.cli.options import app_ref_argument, parse_ref
 
 
@@ -34,6 +35,8 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--builder", type=click.Choice(["podman", "docker"]), default=None,
               help="With --containers: the engine that builds and runs the images "
                    "[default: TOOLKIT_BUILDER, else podman, else docker].")
+@click.option("-q", "--quiet", is_flag=True, help="No access log line per request (workers' output still shows).")
+@click.option("--json-logs", is_flag=True, help="Print the access log and workers' output as JSON lines, for scripts.")
 @click.option("--cloud", is_flag=True, help="Serve from AWS instead: an ephemeral -dev stack, destroyed on exit.")
 @click.option("--env", "environment", default=None, help="With --cloud: the environment to serve under.")
 @click.option("--region", default=None, help="With --cloud: the AWS region.")
@@ -42,7 +45,7 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 def serve(ref: str | None, module: str | None, port: int | None, host: str, request_timeout: float,
           rate_limit: float, burst_seconds: float, max_body_size: int, no_reload: bool, no_schedules: bool,
           containers: bool, local_env: str | None,
-          builder: str | None, cloud: bool,
+          builder: str | None, quiet: bool, json_logs: bool, cloud: bool,
           environment: str | None, region: str | None, target: str) -> None:
     """Serve the web endpoints of APP_REF at http://<label>.localhost:PORT (the list at http://localhost:PORT/).
 
@@ -64,6 +67,7 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
         from toolkit.deploy.target import TargetKind
         from toolkit.loader import load_app
 
+        require_aws("toolkit serve --cloud")
         options = DeployOptions(environment=environment, region=region, target=cast(TargetKind, target))
         serve_cloud(load_app(parsed), options)
         return
@@ -72,4 +76,4 @@ def serve(ref: str | None, module: str | None, port: int | None, host: str, requ
                            max_body_bytes=max_body_size)
     run_serve(ServeOptions(app_target, parsed.is_module, host, port or 8000, limits, reload=not no_reload,
                            port_explicit=port is not None, containers=containers, builder=builder,
-                           schedules=not no_schedules, local_env=local_env))
+                           schedules=not no_schedules, local_env=local_env, quiet=quiet, json_logs=json_logs))

@@ -91,6 +91,9 @@ class OwnedCallStore:
     def get_payload(self, call_id: str) -> bytes | None:
         return self.store.get_payload(call_id)
 
+    def recent(self, app: str, limit: int = 50) -> list[CallRecord]:
+        return self.store.recent(app, limit)
+
     def get(self, call_id: str) -> CallRecord | None:
         """The call's record; an unfinished one whose owner died comes back FAILED with `CallLostError`."""
         record = self.store.get(call_id)

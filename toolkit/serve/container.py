@@ -147,7 +147,9 @@ def stop_session() -> None:
 def run(config: ContainerConfig) -> int:
     from runtime.adapters import build_web_app, wait_for_port
     from toolkit.local.worker import load_callable
+    from toolkit.serve.dashboard_assets import use_offline_docs
 
+    use_offline_docs(os.environ.get("TOOLKIT_SERVE_ORIGIN"))  # /docs loads Swagger UI from the serve, not a CDN
     try:
         fn = load_callable(config.target)
         if config.spec.kind is WebKind.WEB_SERVER:

@@ -45,7 +45,8 @@ from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Receive, Scope, Send
 from toolkit.exception import InvalidError
 from toolkit.functions import Params
-from toolkit.serve import index
+from toolkit.serve import dashboard
+from toolkit.serve.dashboard_activity import Activity
 from toolkit.serve.deadlines import Deadlines
 from toolkit.serve.proxy import proxy_websocket
 from toolkit.serve.routes import BadHostError, Endpoint, RouteTable, host_label
@@ -85,6 +86,8 @@ class ServeGateway:
         self.launcher: Launcher | None = None  # `toolkit serve --containers`: pools start containers
         self._hosts: dict[bytes | None, object] = {}  # Host header -> Endpoint, or _NOT_AN_ENDPOINT
         self._background: set[asyncio.Future[Any]] = set()
+        self.activity = Activity()  # requests and workers' output: the terminal and the dashboard
+        self.schedule_runner: Any = None  # the serve's ScheduleRunner, for the dashboard's next runs
 
     # -- generations --------------------------------------------------------------------------
     async def install(self, routes: RouteTable) -> None:
@@ -119,7 +122,7 @@ class ServeGateway:
             assert self.routes is not None
             pool = WorkerPool(endpoint, params, self.routes.info.sys_path, self.ports,
                               {**endpoint.source.env, "TOOLKIT_SERVE_ORIGIN": self.origin}, self.log,
-                              self.launcher)
+                              self.launcher, output=self.activity.output_for(endpoint.tag))
             self.pools[key] = pool
         return pool
 
@@ -242,7 +245,7 @@ class ServeGateway:
             await reject(scope, send, Rejection(400, f"{exc} Use the URL toolkit serve printed."))
             return
         if label is None:
-            await self._index(scope, send)
+            await self._index(scope, receive, send)
             return
         endpoint = self.routes.endpoints.get(label) if self.routes else None
         if endpoint is None:
@@ -260,17 +263,11 @@ class ServeGateway:
         else:
             await self._result(endpoint, scope, send)
 
-    async def _index(self, scope: Scope, send: Send) -> None:
+    async def _index(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await reject(scope, send, Rejection(404, "No WebSocket here."))
-        elif scope["path"] == "/api/endpoints":
-            await send_record(send, HTTPResponseRecord(200, [(b"content-type", b"application/json")],
-                                                        index.endpoints_json(self.routes, self.origin)))
-        elif scope["path"] == "/":
-            await send_record(send, HTTPResponseRecord(200, [(b"content-type", b"text/html; charset=utf-8")],
-                                                        index.index_html(self.routes, self.origin)))
-        else:
-            await reject(scope, send, Rejection(404, f"Not found; the endpoints are listed at {self.origin}/"))
+        else:  # the dashboard and its API (`toolkit.serve.dashboard`)
+            await dashboard.handle(self, scope, receive, send)
 
     async def _result(self, endpoint: Endpoint, scope: Scope, send: Send) -> None:
         """A GET of a result URL: the detached request's response, or another 303."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import time
 import traceback
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, cast
@@ -146,6 +147,7 @@ class RelayCycle:
         self.retry_head: bytes | None = None  # the whole request, when it may be sent again on a fresh connection
         self.result: asyncio.Future[HTTPResponseRecord] | None = None  # detached: the response, for the result URL
         self.collected: list[bytes] = []
+        self.started, self.status = time.time(), 0  # for the access log (`dashboard_activity`)
 
     # -- the one ending ----------------------------------------------------------------------------
     def conclude(self, record: HTTPResponseRecord, broken: bool = False) -> None:
@@ -398,7 +400,7 @@ class RelayCycle:
         if status == 101:
             self.upstream_failed(UpstreamError("the worker switched protocols on a plain HTTP request"), broken=False)
             return None
-        self.client = ClientSide.RESPONDING
+        self.client, self.status = ClientSide.RESPONDING, status
         default_headers = self.protocol.default_headers
         lines = [status_line(status)]
         for name, value in default_headers:
@@ -466,12 +468,16 @@ class RelayCycle:
             self.keep_alive = False  # the rest of an unread request body is not worth reading
         if self.client is not ClientSide.DETACHED:
             self.client = ClientSide.ANSWERED
+        self.status = record.status
         self.protocol.out.write_now(encode_response(record, self.keep_alive, self.method == b"HEAD",
                                                       self.protocol.default_headers))
         self.finish_client()
 
     def finish_client(self) -> None:
         self.response_complete = True
+        client = self.scope.get("client")
+        self.gateway.activity.request(self.endpoint.tag, self.method.decode("latin-1"), self.url.decode("latin-1"),
+                                      self.status, self.started, f"{client[0]}:{client[1]}" if client else "")
         if not self.keep_alive:
             self.protocol.close()
         self.protocol.response_done()

@@ -54,6 +54,8 @@ class ServeOptions:
     builder: str | None = None  # with containers: podman or docker (default: the first on PATH)
     local_env: str | None = None  # workers in each image's environment ("image") or ours ("current")
     schedules: bool = True  # run schedule=Period/Cron functions when due (`toolkit.serve.schedules`)
+    quiet: bool = False  # no access log line per request (workers' output still shows)
+    json_logs: bool = False  # access log and workers' output as JSON lines (`dashboard_activity`)
 
     @property
     def origin(self) -> str:
@@ -183,6 +185,8 @@ class ServeSession:
         ports = PortLeases({self.options.port: "toolkit serve itself listens on"})
         self.gateway = ServeGateway(self.options.origin, self.options.limits, TokenStore(),
                                     local_call_store(), ports, self.log)  # detached requests: owned by this process
+        self.gateway.activity.quiet, self.gateway.activity.json_logs = self.options.quiet, self.options.json_logs
+        self.gateway.schedule_runner = self.schedules
         if self.images is not None:
             self.gateway.launcher = self.images.start
         await self.install(routes)
@@ -228,6 +232,8 @@ class ServeSession:
             return
         if self.schedules is None:
             self.schedules = ScheduleRunner(self.options.target, self.options.is_module, self.log)
+            if self.gateway is not None:
+                self.gateway.schedule_runner = self.schedules
         info = routes.info
         self.schedules.install(info.manifest, {tag: s.env for tag, s in info.sources.items()}, info.sys_path)
 

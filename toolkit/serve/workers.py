@@ -86,22 +86,47 @@ def _upstream(socket_path: str | None, port: int | None) -> UpstreamPool:
     return UpstreamPool(tcp_connector("127.0.0.1", port))
 
 
+_PUMPS: set[asyncio.Future[None]] = set()  # running output readers (a task nobody holds may be collected)
+LINE_LIMIT = 64 * 1024  # asyncio's default: a longer line arrives in pieces of this size
+
+
+async def _pump_lines(stream: asyncio.StreamReader, output: Callable[[str], None]) -> None:
+    """Hand each line of ``stream`` to ``output`` until the worker (and what it started) closes it."""
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:  # a line over the limit: what is buffered goes as one piece
+            line = await stream.read(LINE_LIMIT)
+        if not line:
+            return
+        output(line.decode("utf-8", "replace"))
+
+
 def _read_report(fd: int) -> dict[str, object] | None:
     with os.fdopen(fd, "rb") as pipe:
         line = pipe.readline()
     return json.loads(line) if line.strip() else None
 
 
-async def start_worker(config: ContainerConfig, env: dict[str, str]) -> Worker:
+async def start_worker(config: ContainerConfig, env: dict[str, str],
+                       output: Callable[[str], None] | None = None) -> Worker:
+    """A worker process for ``config``; with ``output``, each line it prints (stdout and stderr) goes there."""
     python, target, image_env, cwd = worker_launch(config.target)  # the image's local environment, or ours
     config = dataclasses.replace(config, target=target)
     read_fd, write_fd = os.pipe()
+    piped = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT} if output else {}
     proc = await asyncio.create_subprocess_exec(
         python, "-m", "toolkit.serve.container", config.to_json(),
-        env={**os.environ, **env, **image_env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd)},
+        env={**os.environ, **env, **image_env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd),
+             **({"PYTHONUNBUFFERED": "1"} if output else {})},  # a print shows when it happens, not at exit
         pass_fds=(write_fd,), start_new_session=True, cwd=cwd,  # its own session: stopping it stops what it started
+        **piped,  # type: ignore[arg-type]
     )
     os.close(write_fd)
+    if output is not None and proc.stdout is not None:
+        pump = asyncio.ensure_future(_pump_lines(proc.stdout, output))
+        _PUMPS.add(pump)
+        pump.add_done_callback(_PUMPS.discard)
     report = await asyncio.to_thread(_read_report, read_fd)
     if report is None or "error" in report:
         code = await proc.wait()
@@ -167,8 +192,9 @@ Launcher = Callable[[str, dict[str, str]], Awaitable[Worker]]  # (function tag, 
 class WorkerPool:
     def __init__(self, endpoint: Endpoint, params: Params, sys_path: tuple[str, ...], ports: PortLeases,
                  env: dict[str, str], on_event: Callable[[str], None] = lambda _m: None,
-                 launcher: Launcher | None = None) -> None:
+                 launcher: Launcher | None = None, output: Callable[[str], None] | None = None) -> None:
         self.endpoint, self.params, self.sys_path, self.ports = endpoint, params, sys_path, ports
+        self.output = output  # where the workers' printed lines go (`toolkit.serve.dashboard_activity`)
         self.env = env
         self.launcher = launcher  # set: workers are containers (`toolkit.serve.containers`), not processes
         self.on_event = on_event
@@ -267,7 +293,7 @@ class WorkerPool:
                 if self.is_web_server:
                     assert self.endpoint.spec.port is not None
                     await self.ports.claim(self.endpoint.spec.port, self)
-                worker = await start_worker(self._config(), self.env)
+                worker = await start_worker(self._config(), self.env, self.output)
         except WorkerStartError as exc:
             self._release_port()
             self.error = str(exc)
