@@ -25,9 +25,10 @@ from infra.components import child, to_json
 from infra.policies import assume_role, execution_role_policy
 from runtime.environment import ContainerEnv
 
-__all__ = ["SANDBOX_CONTAINER", "AppSandboxes", "AppSandboxesArgs", "sandbox_control_policy", "sandbox_task_policy"]
+__all__ = ["AGENT_ENTRYPOINT", "SANDBOX_CONTAINER", "AppSandboxes", "AppSandboxesArgs", "sandbox_control_policy", "sandbox_task_policy"]
 
 SANDBOX_CONTAINER = "sandbox"
+AGENT_ENTRYPOINT = ("python3", "-m", "runtime.sandbox_agent")  # RunTask's command: the agent's arguments
 CHANNEL_KEYS = ["sandbox#*", "sandboxes#*"]  # the state table's sandbox items (toolkit.sandboxes.aws)
 HTTPS = 443
 LOG_RETENTION_DAYS = 14
@@ -166,6 +167,8 @@ class AppSandboxes(pulumi.ComponentResource):
             image, log_group, table = values
             return json.dumps([{
                 "name": SANDBOX_CONTAINER, "image": image, "essential": True,
+                # the image's own entrypoint serves functions; a sandbox runs the agent around its command
+                "entryPoint": list(AGENT_ENTRYPOINT),
                 # the agent is not PID 1: the user's processes are reaped and SIGTERM from StopTask reaches it
                 "linuxParameters": {"initProcessEnabled": True},
                 "stopTimeout": 2,

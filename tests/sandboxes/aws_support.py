@@ -95,7 +95,7 @@ def start_agent(sb: AwsSandbox, endpoint: str) -> subprocess.Popen[bytes]:
     import boto3
 
     task = boto3.client("ecs").describe_tasks(cluster=sb.sandboxes.config.cluster, tasks=[sb.record["task"]])["tasks"][0]
-    command = task["overrides"]["containerOverrides"][0]["command"]
-    assert command[:3] == ["python3", "-m", "runtime.sandbox_agent"]
+    command = task["overrides"]["containerOverrides"][0]["command"]  # the agent entrypoint's arguments
+    assert command[0] == "--sandbox-id"
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), **aws_environ(endpoint)}
-    return subprocess.Popen([sys.executable, *command[1:]], env=env, cwd=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "runtime.sandbox_agent", *command], env=env, cwd=str(REPO))

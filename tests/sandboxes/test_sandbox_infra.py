@@ -129,6 +129,7 @@ def test_the_task_definition_is_one_ecs_registers_logging_to_its_group():
     [container] = request["containerDefinitions"]
     assert container["logConfiguration"]["options"]["awslogs-group"] == "/toolkit/demo/sandboxes"
     assert container["linuxParameters"] == {"initProcessEnabled": True}
+    assert container["entryPoint"] == ["python3", "-m", "runtime.sandbox_agent"]
     assert {e["name"]: e["value"] for e in container["environment"]} == {"TOOLKIT_STATE_TABLE": "demo-state"}
     assert request["requiresCompatibilities"] == ["FARGATE"] and request["networkMode"] == "awsvpc"
     log_group = mocks.one("aws:cloudwatch/logGroup:LogGroup", "demo-sandboxes").inputs

@@ -34,7 +34,6 @@ from typing import Any
 from toolkit.exception import InvalidError, NotFoundError, SandboxTerminatedError
 from toolkit.sandboxes.streams import StreamReader, StreamWriter
 
-AGENT = ("python3", "-m", "runtime.sandbox_agent")
 POLL_S = 0.05
 KEEP_ALIVE = ("sleep", "infinity")
 STOPPED = "STOPPED"
@@ -84,7 +83,8 @@ class AwsSandboxes:
         queue_url = sqs.create_queue(QueueName=self.config.queue_prefix + sandbox_id,
                                      Attributes={"MessageRetentionPeriod": str(max(60, min(timeout + 60, 1209600)))},
                                      tags={"toolkit:app": app, "toolkit:sandbox": sandbox_id})["QueueUrl"]
-        agent = [*AGENT, "--sandbox-id", sandbox_id, "--queue-url", queue_url, "--table", self.config.table,
+        # the task definition's entrypoint is the agent (infra.components.sandboxes): these are its arguments
+        agent = ["--sandbox-id", sandbox_id, "--queue-url", queue_url, "--table", self.config.table,
                  "--timeout", str(timeout), *(["--idle-timeout", str(idle_timeout)] if idle_timeout else []),
                  "--", *(args or KEEP_ALIVE)]
         try:
