@@ -17,7 +17,9 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from toolkit.exception import InvalidError, NotSupportedError
@@ -42,6 +44,10 @@ class AppPlatformMembers:
     local_entrypoints: dict[str, Callable[..., Any]]
     _tags: dict[str, str]
 
+    if TYPE_CHECKING:
+        @property
+        def app_name(self) -> str: ...  # `App.app_name`
+
     @property
     def app_id(self) -> str | None:
         """Always None: toolkit identifies an app by its name (and stage), not by a service-issued ID."""
@@ -63,13 +69,20 @@ class AppPlatformMembers:
         return [tag for tag, fn in self.registered_functions.items() if fn.spec.web is not None]
 
     def include(self, /, other_app: Any, inherit_tags: bool = True) -> Self:
-        """Add ``other_app``'s functions, classes and local entrypoints to this app, so one deploy (or
-        serve) carries an app split across files.  Included functions keep their own default labels
-        (``<other app>-<function>``) and still run from their own module."""
+        """Make ``other_app``'s functions, classes and local entrypoints this app's too, so one deploy
+        (or serve) carries an app split across files.  As on the platform, what is included belongs to
+        this app: default labels ``<this app>-<function>``, and workers find it through this app's
+        module (call ``include`` at the top level of the file that defines this app).  The other
+        file's own handles (``helpers.fn.remote()``) keep working as that app's."""
         if not isinstance(other_app, AppPlatformMembers):
             raise InvalidError(f"App.include() takes a toolkit.App, got {other_app!r}.")
-        for kind in ("registered_functions", "registered_classes", "local_entrypoints"):
-            _merge(self.description, kind, getattr(self, kind), getattr(other_app, kind))
+        caller = sys._getframe(1).f_globals  # the including app's module: where workers will look
+        home = Home(self.app_name, caller.get("__name__", ""), caller.get("__file__"))
+        functions = {tag: home.adopt(fn) for tag, fn in other_app.registered_functions.items()}
+        classes = {name: home.adopt_cls(c, functions) for name, c in other_app.registered_classes.items()}
+        _merge(self.description, "registered_functions", self.registered_functions, functions)
+        _merge(self.description, "registered_classes", self.registered_classes, classes)
+        _merge(self.description, "local_entrypoints", self.local_entrypoints, other_app.local_entrypoints)
         if inherit_tags:
             self._tags = {**other_app._tags, **self._tags}  # this app's tags win, as on the platform
         return self
@@ -157,9 +170,36 @@ class AppPlatformMembers:
                                     "run `toolkit sandbox list --app NAME`")
 
 
+@dataclass(frozen=True)
+class Home:
+    """Where included functions now live: the including app's name, module and source file."""
+
+    app_name: str
+    module: str
+    source_file: str | None
+
+    def adopt(self, fn: Function) -> Function:
+        from toolkit.functions import Function
+
+        spec = replace(fn.spec, app_name=self.app_name, module=self.module, source_file=self.source_file)
+        return Function(spec, fn.params)
+
+    def adopt_cls(self, cls: Cls, functions: Mapping[str, Function]) -> Cls:
+        from toolkit.cls import Cls
+
+        return Cls(cls.info, {attr: functions[f.spec.tag] for attr, f in cls.methods.items()})
+
+
+def _origin(obj: Any) -> Any:
+    """What an entry was made from: included copies of the same function or class compare equal."""
+    if hasattr(obj, "spec"):
+        return obj.spec.raw_f
+    return getattr(getattr(obj, "info", None), "user_cls", obj)
+
+
 def _merge(app: str, kind: str, ours: dict[str, Any], theirs: Mapping[str, Any]) -> None:
-    """Add ``theirs`` into ``ours``; the same name bound to a different object is a conflict."""
-    clash = sorted(k for k, v in theirs.items() if k in ours and ours[k] is not v)
+    """Add ``theirs`` into ``ours``; the same name made from something else is a conflict."""
+    clash = sorted(k for k, v in theirs.items() if k in ours and _origin(ours[k]) is not _origin(v))
     if clash:
         raise InvalidError(f"App.include(): {app!r} already has {kind.replace('_', ' ')} named "
                            f"{', '.join(map(repr, clash))}; rename one of them (e.g. @app.function(name=...)).")

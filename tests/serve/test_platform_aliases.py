@@ -46,3 +46,9 @@ def test_app_server_misuse_names_the_fix() -> None:
                                                       "hello": toolkit.method()(lambda self: 1)}))
     with pytest.raises(NotSupportedError, match="rename the class"):
         app.server(port=8000, name="other")
+
+
+def test_an_included_apps_endpoint_is_served_as_the_including_apps() -> None:
+    with served(APPS / "including.py") as server:
+        assert server.client("whole-own").get("/").json() == "own"
+        assert server.client("whole-greet").get("/?name=split").json() == {"hello": "split"}
