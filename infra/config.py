@@ -86,6 +86,7 @@ class Settings:
     project: str | None = None
     # Only hashes: a secret never leaves the machine that created it.
     proxy_tokens: dict[str, str] = field(default_factory=dict)
+    sandboxes: bool = False  # plan toolkit.Sandbox's AWS side (infra/components/sandboxes.py)
 
 
 def load_manifest(value: str) -> dict[str, Any]:
@@ -178,4 +179,5 @@ def settings_from(get: Getter, stack: str = "dev", default_region: str | None = 
         project=project,
         gpu_on_demand_percent=int(_number(get, "gpuOnDemandPercent", 0)),
         proxy_tokens={str(k): str(v) for k, v in dict(_json(get, "proxyTokens", {})).items()},
+        sandboxes=str(get("sandboxes") or "false").lower() == "true",
     )

@@ -25,6 +25,7 @@ from infra.components.function import (
 )
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
 from infra.components.registry import Registry, RegistryArgs
+from infra.components.sandboxes import SANDBOX_CONTAINER, AppSandboxes, AppSandboxesArgs
 from infra.components.schedules import AppSchedules, AppSchedulesArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.state import AppState, AppStateArgs
@@ -206,7 +207,34 @@ def deploy(settings: Settings) -> DeployResult:
     result.outputs.update(_outputs(result, calls, secrets, ctx))
     result.outputs.update(_state_outputs(result, state, schedules, account_id, opts))
     result.outputs["volume_bucket"] = ctx.volumes.bucket.bucket if ctx.volumes else None
+    if settings.sandboxes:
+        result.outputs["sandboxes"] = _sandboxes(result, ctx, registry, state, providers, opts)
     return result
+
+
+def _sandboxes(result: DeployResult, ctx: AppContext, registry: Registry, state: AppState, providers: Providers,
+               opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """``toolkit:sandboxes``: what `toolkit.sandboxes.aws` starts sandboxes into, and the right to do it
+    for every function of the app; the outputs are its `AwsSandboxConfig`."""
+    settings, prefix = ctx.settings, ctx.app.prefix
+    vpc_id, subnet_ids = _network(settings, providers)
+    route_tables = aws.ec2.get_route_tables_output(vpc_id=vpc_id, opts=_invoke(providers)).ids
+    image: pulumi.Input[str] = min(settings.images.values()) if settings.images else \
+        registry.repository.repository_url.apply(lambda url: f"{url}:sandbox")
+    sandboxes = AppSandboxes(f"{prefix}-sandboxes", AppSandboxesArgs(
+        prefix=prefix, region=settings.region, account_id=ctx.account_id, vpc_id=vpc_id, subnet_ids=subnet_ids,
+        route_table_ids=route_tables.apply(lambda ids: list(ids or [])), image=image,
+        repository_arns=[registry.repository.arn], table_name=state.table.name, table_arn=state.table.arn), opts=opts)
+    control = aws.iam.Policy(f"{prefix}-sandbox-control", policy=sandboxes.control_policy(),
+                             opts=pulumi.ResourceOptions(parent=sandboxes))
+    for tag, fn in result.functions.items():
+        aws.iam.RolePolicyAttachment(f"{prefix}-{tag}-sandbox-control", role=fn.role.name, policy_arn=control.arn,
+                                     opts=pulumi.ResourceOptions(parent=fn))
+    return {"cluster": sandboxes.cluster.name, "task_definition": sandboxes.task_definition.arn,
+            "container": SANDBOX_CONTAINER, "table": state.table.name, "subnets": subnet_ids,
+            "open_security_group": sandboxes.open_security_group.id,
+            "blocked_security_group": sandboxes.blocked_security_group.id, "queue_prefix": f"{prefix}-sb-",
+            "assign_public_ip": not settings.private_subnets, "control_policy": control.arn}
 
 
 def _state_outputs(result: DeployResult, state: AppState, plans: tuple[SchedulePlan, ...],

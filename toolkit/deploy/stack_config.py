@@ -25,9 +25,10 @@ from toolkit import config
 from toolkit.deploy.target import Target
 from toolkit.images.builders.platform import architecture
 
-__all__ = ["HOSTED_ZONE_ENV", "NETWORK_ENV", "Network", "network", "stack_config", "write_manifest"]
+__all__ = ["HOSTED_ZONE_ENV", "NETWORK_ENV", "SANDBOXES_ENV", "Network", "network", "stack_config", "write_manifest"]
 
 HOSTED_ZONE_ENV = "TOOLKIT_HOSTED_ZONE"
+SANDBOXES_ENV = "TOOLKIT_SANDBOXES"  # "true": plan toolkit.Sandbox's AWS side (docs/sandboxes.md)
 # A VPC of the user's instead of the account's default one (infra/config.py's network keys).
 NETWORK_ENV = {"vpc_id": "TOOLKIT_VPC_ID", "subnet_ids": "TOOLKIT_SUBNET_IDS",
                "alb_subnet_ids": "TOOLKIT_ALB_SUBNET_IDS", "private_subnets": "TOOLKIT_PRIVATE_SUBNETS"}
@@ -105,6 +106,7 @@ def stack_config(
     values["toolkit:subnetIds"] = _canonical(list(net.subnet_ids)) if net.subnet_ids else ""
     values["toolkit:albSubnetIds"] = _canonical(list(net.alb_subnet_ids)) if net.alb_subnet_ids else ""
     values["toolkit:privateSubnets"] = "true" if net.private_subnets else ""
+    values["toolkit:sandboxes"] = "true" if (os.environ.get(SANDBOXES_ENV) or "").lower() == "true" else ""
     # The images are built for this architecture (builders/platform.py); Lambda and ECS must match.
     values["toolkit:architecture"] = architecture()
     return values

@@ -1,0 +1,59 @@
+"""``toolkit:sandboxes`` in the whole program (Pulumi mocks): the sandbox resources appear in the plan,
+every function may drive sandboxes, and an app without the switch plans none of it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
+from infra_mocks import parse_json  # noqa: E402
+from infra_support import load_fixture, run_program, settings_for  # noqa: E402
+
+from infra.config import settings_from  # noqa: E402
+
+TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+def test_sandboxes_are_planned_when_switched_on():
+    run = run_program(settings_for(load_fixture("web"), sandboxes=True))
+    outputs = run.outputs["sandboxes"]
+    assert outputs["container"] == "sandbox" and outputs["queue_prefix"].endswith("-sb-")
+    assert outputs["subnets"] == ["subnet-a", "subnet-b"]
+    families = [t.inputs["family"] for t in run.mocks.of_type(TASK_DEF)]
+    assert any(f.endswith("-sandbox") for f in families)
+    control = [r for r in run.mocks.of_type("aws:iam/policy:Policy") if r.name.endswith("-sandbox-control")]
+    assert len(control) == 1
+    actions = {a for s in parse_json(control[0].inputs["policy"])["Statement"] for a in s["Action"]}
+    assert {"ecs:RunTask", "ecs:StopTask", "sqs:SendMessage", "dynamodb:Query"} <= actions
+    attached = [r for r in run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r.name.endswith("-sandbox-control")]
+    assert len(attached) == len(run.result.functions) > 0
+
+
+def test_no_sandbox_resources_without_the_switch():
+    run = run_program(settings_for(load_fixture("web")))
+    assert "sandboxes" not in run.outputs
+    assert not [r for r in run.mocks.resources if "sandbox" in r.name]
+
+
+def test_the_switch_is_the_toolkit_sandboxes_key():
+    manifest = load_fixture("web")
+    import json
+
+    def get(key: str) -> str | None:
+        return {"manifest": json.dumps(manifest), "sandboxes": "true"}.get(key)
+
+    assert settings_from(get).sandboxes is True
+    assert settings_from(lambda key: {"manifest": json.dumps(manifest)}.get(key)).sandboxes is False
+
+
+def test_toolkit_plan_passes_the_switch_from_the_environment(monkeypatch):
+    from toolkit.deploy.stack_config import SANDBOXES_ENV, stack_config
+    from toolkit.deploy.target import Target
+
+    manifest = load_fixture("web")
+    monkeypatch.delenv(SANDBOXES_ENV, raising=False)
+    assert stack_config(manifest, Target("aws", "eu-west-1"))["toolkit:sandboxes"] == ""
+    monkeypatch.setenv(SANDBOXES_ENV, "true")
+    assert stack_config(manifest, Target("aws", "eu-west-1"))["toolkit:sandboxes"] == "true"
