@@ -72,12 +72,13 @@ class Secret:
     @staticmethod
     def from_local_environ(env_keys: list[str]) -> Secret:
         """An inline secret from these variables of the environment the app is driven from, read now.
-        Inside a function (a local worker or a deployed container) it is empty, as on the platform: the
-        values arrive there as the function's secret, not from that machine's environment."""
+        Inside a function (a local worker or a deployed container) a missing variable is no error: the
+        values arrive there as the function's secret, so the secret holds the ones that did (which a
+        call made from there passes on)."""
         from toolkit.context import is_local
 
         if not is_local():
-            return Secret.from_dict({})
+            return Secret.from_dict({k: os.environ[k] for k in env_keys if k in os.environ})
         missing = [k for k in env_keys if k not in os.environ]
         if missing:
             raise InvalidError(f"Secret.from_local_environ: {', '.join(map(repr, missing))} not set in this "

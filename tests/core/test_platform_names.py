@@ -191,6 +191,10 @@ def test_secret_from_local_environ_reaches_the_worker_after_the_variable_is_gone
 
         @app.function(secrets=[toolkit.Secret.from_local_environ(["PARITY_TOKEN"])])
         def token() -> str:
+            return os.environ.get("PARITY_TOKEN", "<unset>") + " " + passed_on.remote()
+
+        @app.function(secrets=[toolkit.Secret.from_local_environ(["PARITY_TOKEN"])])
+        def passed_on() -> str:  # called from inside token(): the secret must reach it too
             return os.environ.get("PARITY_TOKEN", "<unset>")
     """))
     monkeypatch.setenv("PARITY_TOKEN", "s3cret")
@@ -198,7 +202,7 @@ def test_secret_from_local_environ_reaches_the_worker_after_the_variable_is_gone
 
     app = load_app(str(tmp_path / "envapp.py"))
     monkeypatch.delenv("PARITY_TOKEN")  # the worker must get it from the secret, not from the environment
-    assert app.registered_functions["token"].remote() == "s3cret"
+    assert app.registered_functions["token"].remote() == "s3cret s3cret"
     with pytest.raises(InvalidError, match="'PARITY_TOKEN' not set"):
         toolkit.Secret.from_local_environ(["PARITY_TOKEN"])
 
