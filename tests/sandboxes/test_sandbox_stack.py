@@ -11,6 +11,7 @@ from infra_mocks import parse_json  # noqa: E402
 from infra_support import load_fixture, run_program, settings_for  # noqa: E402
 
 from infra.config import settings_from  # noqa: E402
+from toolkit.sandboxes.aws import config_from_outputs  # noqa: E402
 
 TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
 
@@ -29,6 +30,9 @@ def test_sandboxes_are_planned_when_switched_on():
     attached = [r for r in run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 if r.name.endswith("-sandbox-control")]
     assert len(attached) == len(run.result.functions) > 0
+    config = config_from_outputs(outputs)  # what the control plane is configured with
+    assert config.subnets == ("subnet-a", "subnet-b") and config.container == "sandbox"
+    assert config.open_security_group != config.blocked_security_group
 
 
 def test_no_sandbox_resources_without_the_switch():

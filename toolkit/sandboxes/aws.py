@@ -55,6 +55,15 @@ class AwsSandboxConfig:
     gpu_capacity_provider: str | None = None
 
 
+def config_from_outputs(outputs: Mapping[str, Any]) -> AwsSandboxConfig:
+    """The deploy's ``sandboxes`` output (``toolkit:sandboxes``, infra/stack.py) as a config."""
+    return AwsSandboxConfig(cluster=outputs["cluster"], task_definition=outputs["task_definition"],
+                            container=outputs["container"], table=outputs["table"], subnets=tuple(outputs["subnets"]),
+                            open_security_group=outputs["open_security_group"],
+                            blocked_security_group=outputs["blocked_security_group"],
+                            queue_prefix=outputs["queue_prefix"], assign_public_ip=bool(outputs["assign_public_ip"]))
+
+
 def _clients() -> tuple[Any, Any, Any]:
     from runtime.awsclients import client
 
@@ -353,4 +362,4 @@ class _Chunks:
         return data
 
 
-__all__ = ["AwsProcess", "AwsSandbox", "AwsSandboxConfig", "AwsSandboxes"]
+__all__ = ["AwsProcess", "AwsSandbox", "AwsSandboxConfig", "AwsSandboxes", "config_from_outputs"]
