@@ -238,7 +238,7 @@ class App(AppPlatformMembers):
             app_name=self.app_name, tag=tag, name=f.__name__, raw_f=f, module=f.__module__,
             source_file=getattr(module, "__file__", None),
             is_async=inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f),
-            is_generator=_is_generator(f) if opts.is_generator is None else opts.is_generator,
+            is_generator=_declared_generator(partial, opts.is_generator, f),
             cls=info, web=partial.web, image=opts.image or self.image, gpu=opts.gpu, cpu=opts.cpu,
             memory=opts.memory, ephemeral_disk=opts.ephemeral_disk, timeout=opts.timeout,
             secrets=tuple(self.secrets) + as_secrets(where, opts.secrets),
@@ -264,6 +264,13 @@ def _check_batched_class(name: str, members: Mapping[str, PartialFunction], max_
     if max_inputs is not None:
         raise InvalidError(f"@app.cls class {name!r} is @toolkit.concurrent and has the @toolkit.batched method "
                            f"{batched[0]!r}; keep one of the two.")
+
+
+def _declared_generator(partial: PartialFunction, option: bool | None, f: Callable[..., Any]) -> bool:
+    """@method(is_generator=...), else @app.function(is_generator=...), else what ``f`` is."""
+    if partial.flags & {"generator", "not_generator"}:
+        return "generator" in partial.flags
+    return _is_generator(f) if option is None else option
 
 
 def _is_generator(f: Callable[..., Any]) -> bool:

@@ -53,7 +53,7 @@ class PartialFunction:
     web: WebConfig | None = None
     max_inputs: int | None = None
     target_inputs: int | None = None
-    flags: frozenset[str] = field(default_factory=frozenset)  # "enter", "exit", "method", "snap" (@enter(snap=True))
+    flags: frozenset[str] = field(default_factory=frozenset)  # "enter", "exit", "method", "snap", "generator", "not_generator"
     batch: BatchConfig | None = None  # @toolkit.batched
 
     @property
@@ -249,9 +249,19 @@ def exit(_warn_parentheses_missing: Any = None) -> Callable[[Any], PartialFuncti
     return _flag_decorator("toolkit.exit", "exit", _warn_parentheses_missing)
 
 
-def method(_warn_parentheses_missing: Any = None) -> Callable[[Any], PartialFunction]:
-    """Expose a method of an ``@app.cls`` class as a remotely callable function."""
-    return _flag_decorator("toolkit.method", "method", _warn_parentheses_missing)
+def method(_warn_parentheses_missing: Any = None, *,
+           is_generator: bool | None = None) -> Callable[[Any], PartialFunction]:
+    """Expose a method of an ``@app.cls`` class as a remotely callable function.  ``is_generator``
+    overrides the detection (for a callable that returns a generator without being one)."""
+    decorate = _flag_decorator("toolkit.method", "method", _warn_parentheses_missing)
+    if is_generator is None:
+        return decorate
+
+    def declared(target: Any) -> PartialFunction:
+        partial = decorate(target)
+        return replace(partial, flags=partial.flags | {"generator" if is_generator else "not_generator"})
+
+    return declared
 
 
 _BATCHED_AND_CONCURRENT = ("{name!r} is both @toolkit.batched and @toolkit.concurrent; keep one: a batched "

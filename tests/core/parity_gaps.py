@@ -28,7 +28,6 @@ GAPS: dict[str, str] = {
              "FunctionCall(*args)", "FunctionCall(**kwargs)", "Image(*args)", "Image(**kwargs)",
              "Sandbox(*args)", "Sandbox(**kwargs)", "Secret(*args)", "Secret(**kwargs)",
              "Volume(*args)", "Volume(**kwargs)"),
-    "method(is_generator)": "issue 16 (call surface): toolkit.partial's @method, owned by another helper",
     **_group(_CALLS, "Cls.client", "Cls.from_name(version)", "Cls.get_dashboard_url", "Cls.hydrate",
              "Cls.object_id", "Function.app", "Function.autoscaler", "Function.client",
              "Function.experimental_spawn_map", "Function.for_each", "Function.from_id",

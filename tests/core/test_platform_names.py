@@ -299,3 +299,27 @@ def test_enter_snap_hooks_run_first_in_the_worker(tmp_path: Path, home: Path) ->
     app = load_app(str(tmp_path / "snapapp.py"))
     order, pid = app.registered_classes["Model"]().order_and_pid.remote()
     assert order == ["snap", "plain"] and pid != os.getpid()  # in a worker process, snap hooks first
+
+
+def test_method_is_generator_overrides_detection(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "genapp.py").write_text(textwrap.dedent("""
+        import toolkit
+        app = toolkit.App("parity-gen")
+
+        @app.cls()
+        class Counter:
+            @toolkit.method(is_generator=True)
+            def upto(self, n):
+                return (i for i in range(n))  # returns a generator without being a generator function
+
+            @toolkit.method(is_generator=False)
+            def plain(self):
+                return 1
+    """))
+    from toolkit.loader import load_app
+
+    app = load_app(str(tmp_path / "genapp.py"))
+    counter = app.registered_classes["Counter"]()
+    assert list(counter.upto.remote_gen(3)) == [0, 1, 2]  # streamed from a worker
+    assert app.registered_functions["Counter.upto"].spec.is_generator
+    assert not app.registered_functions["Counter.plain"].spec.is_generator
