@@ -6,7 +6,8 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
 * works with a toolkit meaning: ``app_id`` (always None: toolkit names apps, it issues no IDs) and
   ``get_tags``/``set_tags`` (kept on the App object in this process; not sent to AWS yet);
 * ``server``: an ``@app.cls`` whose ``@enter`` starts an HTTP server, served as a web_server (`toolkit.servers`);
-* refused when called, naming the CLI command that does it: ``deploy``, ``stop``, ``logs``, ``info``,
+* ``stop``: stops the app's local serves on this machine (``toolkit app stop``);
+* refused when called, naming the CLI command that does it: ``deploy``, ``logs``, ``info``,
   ``stats``, ``get_dashboard_url`` and ``sandboxes``: on toolkit those act on a source file or a
   stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
 """
@@ -17,13 +18,16 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
 from __future__ import annotations
 
 import datetime
+import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from toolkit.exception import InvalidError, NotSupportedError
-from toolkit.unsupported import UnsupportedProperty, not_supported
+from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
+from toolkit.unsupported import UnsupportedProperty, no_client, not_supported
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from toolkit.cls import Cls
     from toolkit.functions import Function
 
+STOP_TIMEOUT_S = 30.0  # as `toolkit app stop --timeout`
 _CLI = "the toolkit CLI acts on the app's source file and its AWS stack; the SDK has no service to ask"
 
 
@@ -102,9 +107,26 @@ class AppPlatformMembers:
     def deploy(self, *, name: str | None = None, environment_name: str | None = None, tag: str = "",
                client: Any = None, strategy: str = "rolling") -> NoReturn: ...
 
-    @not_supported("App.stop()", _CLI, "run `toolkit app stop NAME` for local serves, or `toolkit destroy "
-                   "app.py` to remove a deployed app")
-    def stop(self, *, client: Any = None) -> NoReturn: ...
+    def stop(self, *, client: Any = None) -> None:
+        """Stop this app's local serves on this machine, as Ctrl-C would (what ``toolkit app stop NAME``
+        does), and wait until they have exited.  A deployed app is removed with ``toolkit destroy app.py``."""
+        from toolkit.serve.registry import Registry
+
+        no_client("App.stop", client)
+        serving = [r for r in Registry().read().records if r.app == self.app_name and r.process.alive()]
+        if not serving:
+            raise NotFoundError(f"App.stop(): no local serve of app {self.app_name!r} on this machine (see "
+                                "`toolkit app list`); a deployed app is removed with `toolkit destroy app.py`.")
+        for record in serving:
+            os.kill(record.process.pid, signal.SIGINT)  # in-flight work finishes, as with Ctrl-C
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for record in serving:
+            while record.process.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if record.process.alive():
+                raise InvalidError(f"App.stop(): the serve of {self.app_name!r} (pid {record.process.pid}) is still "
+                                   f"stopping after {STOP_TIMEOUT_S:g} s; wait, or end it with kill -9 "
+                                   f"{record.process.pid}.")
 
     @not_supported("App.info()", _CLI, "run `toolkit app list --json`")
     def info(self, refresh: bool = False) -> NoReturn: ...

@@ -64,6 +64,8 @@ NOTES: dict[str, str] = {
     "App.app_id": "always None: toolkit names apps, it issues no IDs",
     "App.server": "an @app.cls whose web_server method `serve` (label <app>-<class>-serve) exposes the server "
                   "@enter started; proxy auth unless unauthenticated=True",
+    "App.stop": "stops the app's local serves on this machine (toolkit app stop); a deployed app is removed "
+                "with toolkit destroy",
     "App.include": "what is included becomes this app's (labels <this app>-<fn>); call it at the top level of "
                    "this app's file (workers import that module to find included functions)",
     "App.get_tags": "tags live on the App object in this process; not applied to AWS resources yet",

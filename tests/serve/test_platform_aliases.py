@@ -52,3 +52,12 @@ def test_an_included_apps_endpoint_is_served_as_the_including_apps() -> None:
     with served(APPS / "including.py") as server:
         assert server.client("whole-own").get("/").json() == "own"
         assert server.client("whole-greet").get("/?name=split").json() == {"hello": "split"}
+
+
+def test_app_stop_stops_the_apps_local_serve_and_says_when_there_is_none() -> None:
+    with served(APPS / "deprecated_names.py") as server:
+        assert server.client("old-hello").post("/", json={"name": "x"}).status_code == 200
+        toolkit.App("aliases").stop()  # returns once the serve has exited
+        assert server.proc.poll() is not None
+        with pytest.raises(toolkit.NotFoundError, match="no local serve of app 'aliases'.*toolkit destroy"):
+            toolkit.App("aliases").stop()
