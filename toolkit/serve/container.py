@@ -96,6 +96,7 @@ def load_error(exc: BaseException) -> str:
 def serve_asgi(app: ASGIApp, socket_path: str) -> None:
     import uvicorn
 
+    from toolkit.serve.dashboard_activity import ShutdownNoise
     from toolkit.serve.httpio import run as run_loop
     from toolkit.serve.uvicorn_bridge import WorkerHTTPProtocol
 
@@ -103,6 +104,7 @@ def serve_asgi(app: ASGIApp, socket_path: str) -> None:
                             lifespan="auto", proxy_headers=False, ws_max_size=WS_MAX_MESSAGE_BYTES,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False, date_header=False)
     server = uvicorn.Server(config)
+    ShutdownNoise.install("a request was cut off: toolkit serve stopped before it finished")
 
     async def main() -> None:
         serving = asyncio.ensure_future(server.serve())

@@ -12,13 +12,14 @@ import asyncio
 import collections
 import itertools
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-__all__ = ["Activity", "LogLine", "RequestRecord"]
+__all__ = ["Activity", "LogLine", "RequestRecord", "ShutdownNoise"]
 
 RECENT_REQUESTS = 200
 RECENT_LINES = 500  # per function
@@ -108,3 +109,24 @@ class Activity:
                 queue.put_nowait(event)
             except asyncio.QueueFull:  # a reader this far behind reloads the page's state instead
                 self._subscribers.discard(queue)
+
+
+class ShutdownNoise(logging.Filter):
+    """uvicorn's logger while a serve or a worker stops: the cancellation of requests cut off at the
+    end of the graceful drain is one line saying so (``cut_off``), not a CancelledError traceback."""
+
+    def __init__(self, cut_off: str | None) -> None:
+        super().__init__()
+        self.cut_off = cut_off
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            if self.cut_off:
+                print(self.cut_off, file=sys.stderr, flush=True)
+            return False
+        return "timeout graceful shutdown exceeded" not in record.getMessage()
+
+    @classmethod
+    def install(cls, cut_off: str | None = None) -> None:
+        logging.getLogger("uvicorn.error").addFilter(cls(cut_off))

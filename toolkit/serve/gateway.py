@@ -23,6 +23,9 @@ uvicorn, answers the rest: the index, bad hosts, result URLs and WebSockets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +90,7 @@ class ServeGateway:
         self._hosts: dict[bytes | None, object] = {}  # Host header -> Endpoint, or _NOT_AN_ENDPOINT
         self._background: set[asyncio.Future[Any]] = set()
         self.activity = Activity()  # requests and workers' output: the terminal and the dashboard
+        self._closing: list[WorkerPool] = []  # the pools `shutdown` is stopping
         self.schedule_runner: Any = None  # the serve's ScheduleRunner, for the dashboard's next runs
 
     # -- generations --------------------------------------------------------------------------
@@ -129,8 +133,24 @@ class ServeGateway:
     async def reap(self) -> None:
         await asyncio.gather(*(pool.reap() for pool in list(self.pools.values())))
 
+    def inflight(self) -> int:
+        """Requests the workers are answering now."""
+        return sum(w.inflight for pool in self.pools.values() for w in pool.workers)
+
+    def kill_workers(self) -> int:
+        """Ctrl-C twice: every worker's session (what it started too) gets SIGKILL now; how many."""
+        killed = 0
+        for pool in [*self.pools.values(), *self._closing]:
+            for worker in pool.workers:
+                if worker.proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(worker.proc.pid, signal.SIGKILL)  # started with start_new_session
+                        killed += 1
+        return killed
+
     async def shutdown(self) -> None:
         pools, self.pools = list(self.pools.values()), {}
+        self._closing = pools  # still reachable by kill_workers while they stop
         for pool in pools:
             await pool.close()
         await asyncio.gather(*(w.stop() for pool in pools for w in list(pool.workers)))

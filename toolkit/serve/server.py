@@ -22,8 +22,9 @@ from rich.console import Console
 from toolkit.exception import AppLoadError, Error, InvalidError
 from toolkit.local.ownership import local_call_store
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
-from toolkit.serve.container import WS_MAX_MESSAGE_BYTES
+from toolkit.serve.container import GRACEFUL_SHUTDOWN_S, WS_MAX_MESSAGE_BYTES
 from toolkit.serve.containers import ContainerImages, pick_engine
+from toolkit.serve.dashboard_activity import ShutdownNoise
 from toolkit.serve.gateway import GatewayLimits, ServeGateway
 from toolkit.serve.guard import ClientLimits
 from toolkit.serve.httpio import run
@@ -200,6 +201,8 @@ class ServeSession:
             # uvicorn's keep-alive timer closes idle connections; only call_later reads it (a float is fine)
             timeout_keep_alive=self.options.client.idle_timeout,  # type: ignore[arg-type]
         ))
+        server.on_stop, server.on_stop_now = self._stopping, self._stopping_now
+        ShutdownNoise.install()  # the serve's own line replaces uvicorn's "Cancel 0 running task(s)"
         tasks = [asyncio.ensure_future(self._reap()), asyncio.ensure_future(self._follow_registry())]
         if self.schedules is not None:
             tasks.append(asyncio.ensure_future(self.schedules.run()))
@@ -211,6 +214,18 @@ class ServeSession:
             for task in tasks:
                 task.cancel()
             await self.gateway.shutdown()
+
+    def _stopping(self) -> None:
+        busy = self.gateway.inflight() if self.gateway else 0
+        drain = self.server.config.timeout_graceful_shutdown if self.server else HANDOVER_DRAIN_MIN_S
+        waiting = (f"waiting up to {drain} s for {busy} request{'s' if busy != 1 else ''} in flight, then "
+                   if busy else "")
+        self.console.print(f"Stopping: {waiting}up to {GRACEFUL_SHUTDOWN_S} s for the workers to stop "
+                           "(Ctrl-C again to stop at once).", highlight=False)
+
+    def _stopping_now(self) -> None:
+        killed = self.gateway.kill_workers() if self.gateway else 0
+        self.console.print(f"Stopping now: {killed} worker{'s' if killed != 1 else ''} killed.", highlight=False)
 
     async def install(self, routes: RouteTable) -> None:
         assert self.gateway is not None
@@ -332,9 +347,18 @@ class GatewayServer(uvicorn.Server):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
+    on_stop: Callable[[], None] | None = None  # the first Ctrl-C / SIGTERM: say what is waited for
+    on_stop_now: Callable[[], None] | None = None  # the second: stop the workers at once
+
     def _ask_to_stop(self) -> None:
-        self.force_exit = self.should_exit  # a second Ctrl-C stops waiting for open connections
+        if self.should_exit:  # a second Ctrl-C stops waiting for open connections and kills the workers
+            self.force_exit = True
+            if self.on_stop_now is not None:
+                self.on_stop_now()
+            return
         self.should_exit = True
+        if self.on_stop is not None:
+            self.on_stop()
 
 
 def serve(options: ServeOptions) -> None:
