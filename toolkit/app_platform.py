@@ -6,9 +6,9 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
 * works with a toolkit meaning: ``app_id`` (always None: toolkit names apps, it issues no IDs) and
   ``get_tags``/``set_tags`` (kept on the App object in this process; not sent to AWS yet);
 * ``server``: an ``@app.cls`` whose ``@enter`` starts an HTTP server, served as a web_server (`toolkit.servers`);
-* ``stop``: stops the app's local serves on this machine (``toolkit app stop``);
+* ``stop`` and ``get_dashboard_url``: the app's local serves on this machine (``toolkit app``);
 * refused when called, naming the CLI command that does it: ``deploy``, ``logs``, ``info``,
-  ``stats``, ``get_dashboard_url`` and ``sandboxes``: on toolkit those act on a source file or a
+  ``stats`` and ``sandboxes``: on toolkit those act on a source file or a
   stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
 """
 
@@ -110,10 +110,8 @@ class AppPlatformMembers:
     def stop(self, *, client: Any = None) -> None:
         """Stop this app's local serves on this machine, as Ctrl-C would (what ``toolkit app stop NAME``
         does), and wait until they have exited.  A deployed app is removed with ``toolkit destroy app.py``."""
-        from toolkit.serve.registry import Registry
-
         no_client("App.stop", client)
-        serving = [r for r in Registry().read().records if r.app == self.app_name and r.process.alive()]
+        serving = self._local_serves()
         if not serving:
             raise NotFoundError(f"App.stop(): no local serve of app {self.app_name!r} on this machine (see "
                                 "`toolkit app list`); a deployed app is removed with `toolkit destroy app.py`.")
@@ -136,9 +134,20 @@ class AppPlatformMembers:
     def stats(self, *, since: datetime.datetime | None = None,
               until: datetime.datetime | None = None) -> NoReturn: ...
 
-    @not_supported("App.get_dashboard_url()", "toolkit has no hosted dashboard", "open the index page "
-                   "`toolkit serve` prints, or `toolkit url app.py::function` for a deployed endpoint")
-    def get_dashboard_url(self) -> NoReturn: ...
+    def get_dashboard_url(self) -> str:
+        """The index page of this app's local serve on this machine (its endpoints, what ``toolkit serve``
+        prints); NotFoundError when it is not being served.  For a deployed endpoint: ``toolkit url``."""
+        serving = self._local_serves()
+        if not serving:
+            raise NotFoundError(f"App.get_dashboard_url(): app {self.app_name!r} is not being served on this "
+                                "machine; start `toolkit serve app.py`, or print a deployed endpoint's URL with "
+                                "`toolkit url app.py::function`.")
+        return f"{serving[0].origin}/"
+
+    def _local_serves(self) -> list[Any]:
+        from toolkit.serve.registry import Registry
+
+        return [r for r in Registry().read().records if r.app == self.app_name and r.process.alive()]
 
     def server(self, *, image: Any = None, env: dict[str, str | None] | None = None,
                secrets: Collection[Any] | None = None, gpu: str | list[str] | None = None,

@@ -66,6 +66,8 @@ NOTES: dict[str, str] = {
                   "@enter started; proxy auth unless unauthenticated=True",
     "App.stop": "stops the app's local serves on this machine (toolkit app stop); a deployed app is removed "
                 "with toolkit destroy",
+    "App.get_dashboard_url": "the index page of the app's local serve (toolkit serve); for a deployed endpoint, "
+                             "toolkit url",
     "App.include": "what is included becomes this app's (labels <this app>-<fn>); call it at the top level of "
                    "this app's file (workers import that module to find included functions)",
     "App.get_tags": "tags live on the App object in this process; not applied to AWS resources yet",

@@ -54,10 +54,13 @@ def test_an_included_apps_endpoint_is_served_as_the_including_apps() -> None:
         assert server.client("whole-greet").get("/?name=split").json() == {"hello": "split"}
 
 
-def test_app_stop_stops_the_apps_local_serve_and_says_when_there_is_none() -> None:
+def test_app_stop_and_dashboard_url_act_on_the_apps_local_serve() -> None:
     with served(APPS / "deprecated_names.py") as server:
         assert server.client("old-hello").post("/", json={"name": "x"}).status_code == 200
+        assert toolkit.App("aliases").get_dashboard_url() == f"http://localhost:{server.port}/"
         toolkit.App("aliases").stop()  # returns once the serve has exited
         assert server.proc.poll() is not None
         with pytest.raises(toolkit.NotFoundError, match="no local serve of app 'aliases'.*toolkit destroy"):
             toolkit.App("aliases").stop()
+        with pytest.raises(toolkit.NotFoundError, match="not being served.*toolkit url"):
+            toolkit.App("aliases").get_dashboard_url()
