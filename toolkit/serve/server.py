@@ -327,8 +327,23 @@ class ServeSession:
             routes = await load_routes(self.options)
             await self.install(routes)
         except (AppLoadError, Error) as exc:  # Error: an image build failed (--containers)
-            self.console.print(f"[red]Reload failed:[/red] {exc}\nStill serving the last version that loaded.",
-                               highlight=False)
+            self.console.print(f"[red]Reload failed:[/red] {exc}\n{self._what_still_serves()}", highlight=False)
+
+    def _what_still_serves(self) -> str:
+        """After a failed reload, which endpoints still answer with the last version that loaded: those
+        with a live worker (until it scales down). A new worker imports the files as they are now."""
+        if self.gateway is None or self.routes is None:
+            return "Still serving the last version that loaded."
+        warm = sorted({p.endpoint.tag for p in self.gateway.pools.values() if any(w.live for w in p.workers)})
+        cold = sorted(e.tag for e in self.routes.endpoints.values() if e.tag not in warm)
+        lines = []
+        if warm:
+            lines.append(f"Still serving the last version that loaded: {', '.join(warm)} (its running workers, "
+                         "until they scale down).")
+        if cold:
+            lines.append(f"Not serving the last version: {', '.join(cold)} (no running worker; a new one loads the "
+                         "files as they are now and fails until they are fixed).")
+        return "\n".join(lines)
 
 
 class GatewayServer(uvicorn.Server):
