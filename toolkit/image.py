@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -552,11 +553,17 @@ class Image:
         """The image itself: a spec needs no lookup (it is built by `toolkit build`/`deploy` or `toolkit serve`)."""
         return self
 
-    @_not_supported("images are built for an app's functions by the CLI, not by a service call")
     def build(self, app: Any = None) -> Image:
-        raise NotSupportedError("Image.build() is not supported by toolkit: images are built per app by the CLI. "
-                                "Instead, run `toolkit build app.py` (containers) or `toolkit serve app.py` "
-                                "(local environments).")
+        """Build this image's local environment now: the uv environment ``toolkit serve``/``run`` workers
+        use for an image with Python packages (``local_env = "image"``), cached by its spec, so the first
+        call is not the slow one.  The container image is built by ``toolkit build``/``deploy``."""
+        from toolkit.config import home
+        from toolkit.images.local_env import PYTHON_OPS, ensure_env, local_env_mode
+
+        if local_env_mode(None) == "image" and any(s.get("op") in PYTHON_OPS for s in self.steps):
+            ensure_env(self.to_dict(), Path.cwd(), home(),
+                       lambda line: print(line, file=sys.stderr, flush=True))  # build progress, as serve logs it
+        return self
 
     @staticmethod
     @_not_supported("toolkit images are specs, not service objects with IDs: use from_registry(tag)")

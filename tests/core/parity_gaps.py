@@ -80,6 +80,8 @@ NOTES: dict[str, str] = {
     "Queue.from_id": _ID,
     "Queue.client": "always None: no API client",
     "Queue.info": "name and creation time from the store (created_by is None)",
+    "Image.build": "builds the image's local (uv) environment that serve/run workers use; containers: toolkit "
+                   "build",
     "Image.object_id": "im-<spec hash>: an image is its spec",
     "Image.hydrate": "returns the image: a spec needs no lookup",
     "Image.client": "always None: no API client",
