@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -66,3 +67,43 @@ def test_app_list_on_a_light_install_lists_local_serves_and_says_why_not_deploye
     assert "No local serves" in result.stdout
     assert "Deployed apps are not listed: that needs the aws extra (pip install 'toolkit-serverless[aws]')" \
         in result.stderr
+
+
+PRINTING = '''
+import toolkit
+
+app = toolkit.App("printer")
+
+
+@app.function()
+@toolkit.fastapi_endpoint()
+def shout(word: str = "hey"):
+    print(f"shouting {word}")
+    return word.upper()
+
+
+@app.function()
+@toolkit.fastapi_endpoint()
+def whisper():
+    print("psst")
+    return "..."
+'''
+
+
+def test_app_logs_of_a_local_serve(tmp_path: Path) -> None:
+    env = {"TOOLKIT_HOME": str(tmp_path / "home")}
+    (tmp_path / "printer.py").write_text(PRINTING)
+    serve = Serve(tmp_path / "printer.py", tmp_path / "serve.log", cwd=tmp_path, env=env)
+    try:
+        serve.wait_ready()
+        assert serve.get("printer-shout", "/?word=abc").json() == "ABC"
+        assert serve.get("printer-whisper").json() == "..."
+        deadline = time.monotonic() + 20  # a line reaches the serve through the worker's pipe, maybe after its response
+        while "psst" not in (every := toolkit_cli("app", "logs", "printer", env=env)).stdout:
+            assert every.returncode == 0 and time.monotonic() < deadline, (every.stdout, every.stderr)
+            time.sleep(0.1)
+        assert every.stdout.splitlines() == ["[shout] shouting abc", "[whisper] psst"]
+        one = toolkit_cli("app", "logs", "printer", "--function", "whisper", env=env)
+        assert one.stdout.splitlines() == ["[whisper] psst"]
+    finally:
+        serve.stop()

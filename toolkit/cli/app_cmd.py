@@ -8,6 +8,7 @@ Pulumi CLI).  ``stop`` ends local serves the way Ctrl-C does; a deployed app is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -146,4 +147,41 @@ def _choose(serves: list[LocalServe], name: str | None, port: int | None, stop_a
     return chosen
 
 
-app.add_command(logs)
+@app.command("logs", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("name")
+@click.option("--function", "function", metavar="NAME", help="A local serve: only this function's lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
+@click.pass_context
+def app_logs(ctx: click.Context, name: str, function: str | None, follow: bool) -> None:
+    """Logs of NAME: a local serve's app (its workers' output) or a deployed app's file (app.py[::fn]),
+    whose CloudWatch logs `toolkit logs` prints (its options apply)."""
+    serve = next((s for s in local_serves() if s.record.app == name), None)
+    if serve is None:  # not running here: a deployed app, by its file
+        ctx.invoke(logs, ref=name, module=None, follow=follow, **_logs_options(ctx))
+        return
+    _local_logs(serve.record.origin, function, follow)
+
+
+def _logs_options(ctx: click.Context) -> dict[str, Any]:
+    """`toolkit logs`'s own options (--since, --region, --env, ...) given after NAME."""
+    parsed = logs.make_context("toolkit app logs", ["placeholder.py", *ctx.args], parent=ctx)
+    return {k: v for k, v in parsed.params.items() if k not in ("ref", "module", "follow")}
+
+
+def _local_logs(origin: str, function: str | None, follow: bool, interval: float = 1.0) -> None:
+    import httpx
+
+    after = 0
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how follow mode ends
+        while True:
+            params = {"after": str(after), **({"function": function} if function else {})}
+            try:
+                lines = httpx.get(f"{origin}/api/logs", params=params, timeout=10, trust_env=False).json()
+            except httpx.HTTPError as exc:
+                raise InvalidError(f"The serve at {origin} did not answer ({exc}); is it still running?") from None
+            for line in lines:
+                after = max(after, int(line["seq"]))
+                click.echo(f"[{line['function']}] {line['line']}")
+            if not follow:
+                return
+            time.sleep(interval)
