@@ -72,3 +72,15 @@ def test_deploy_commands_without_the_aws_extra_name_the_install_command(tmp_path
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert "pip install 'toolkit-serverless[aws]'" in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_a_deployed_apps_store_without_the_aws_extra_names_the_install_command(tmp_path: Path) -> None:
+    env, _pids = light_env(tmp_path)
+    env["TOOLKIT_STATE_TABLE"] = "shop-main-state"
+    for args in (("dict", "list"), ("queue", "list")):
+        result = toolkit_cli(*args, env=env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert "pip install 'toolkit-serverless[aws]'" in result.stderr, (args, result.stderr)
+    del env["TOOLKIT_STATE_TABLE"]
+    local = toolkit_cli("dict", "list", env={**env, "TOOLKIT_HOME": str(tmp_path / "home")})
+    assert local.returncode == 0, local.stderr  # the local store needs nothing from the extra

@@ -41,9 +41,19 @@ def listing(kind: str, as_json: bool = False) -> None:
         click.echo(f"{info.name}\tcreated {created}{'  (ephemeral)' if info.ephemeral else ''}")
 
 
+def require_deployed_store_packages() -> None:
+    """A deployed app's store (TOOLKIT_STATE_TABLE set) is DynamoDB: boto3, from the aws extra."""
+    from toolkit.cli.extras import require_aws
+    from toolkit.state import TABLE_ENV
+
+    if os.environ.get(TABLE_ENV):
+        require_aws(f"A deployed app's store ({TABLE_ENV})", ("boto3",))
+
+
 @click.group("dict")
 def dict_group() -> None:
     """Named Dicts (toolkit.Dict)."""
+    require_deployed_store_packages()
 
 
 @dict_group.command("list")

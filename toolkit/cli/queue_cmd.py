@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from toolkit.cli.dict_cmd import listing, show, where
+from toolkit.cli.dict_cmd import listing, require_deployed_store_packages, show, where
 
 _PARTITION = click.option("--partition", default=None, help="A partition key (default: the default partition).")
 
@@ -12,6 +12,7 @@ _PARTITION = click.option("--partition", default=None, help="A partition key (de
 @click.group("queue")
 def queue_group() -> None:
     """Named Queues (toolkit.Queue)."""
+    require_deployed_store_packages()
 
 
 @queue_group.command("list")
