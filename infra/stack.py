@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from infra.policies import ecr_arn_from_image
 from infra.providers import Providers, make_providers
 from infra.schedules import SchedulePlan, plan_schedules
 from runtime import manifest as schema
+from runtime.sandbox_agent import config_item
 
 __all__ = ["DeployResult", "deploy"]
 
@@ -230,11 +232,16 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: Registry, state:
     for tag, fn in result.functions.items():
         aws.iam.RolePolicyAttachment(f"{prefix}-{tag}-sandbox-control", role=fn.role.name, policy_arn=control.arn,
                                      opts=pulumi.ResourceOptions(parent=fn))
-    return {"cluster": sandboxes.cluster.name, "task_definition": sandboxes.task_definition.arn,
-            "container": SANDBOX_CONTAINER, "table": state.table.name, "subnets": subnet_ids,
-            "open_security_group": sandboxes.open_security_group.id,
-            "blocked_security_group": sandboxes.blocked_security_group.id, "queue_prefix": f"{prefix}-sb-",
-            "assign_public_ip": not settings.private_subnets, "control_policy": control.arn}
+    outputs = {"cluster": sandboxes.cluster.name, "task_definition": sandboxes.task_definition.arn,
+               "container": SANDBOX_CONTAINER, "table": state.table.name, "subnets": subnet_ids,
+               "open_security_group": sandboxes.open_security_group.id,
+               "blocked_security_group": sandboxes.blocked_security_group.id, "queue_prefix": f"{prefix}-sb-",
+               "assign_public_ip": not settings.private_subnets}
+    # how toolkit.Sandbox inside a deployed function finds them (toolkit.sandboxes.aws.deployed_sandboxes)
+    aws.dynamodb.TableItem(f"{prefix}-sandbox-config", table_name=state.table.name, hash_key="pk", range_key="sk",
+                           item=pulumi.Output.from_input(outputs).apply(lambda v: json.dumps(config_item(v))),
+                           opts=pulumi.ResourceOptions(parent=sandboxes))
+    return {**outputs, "control_policy": control.arn}
 
 
 def _state_outputs(result: DeployResult, state: AppState, plans: tuple[SchedulePlan, ...],

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from toolkit.aio import Aio, aio_method
 from toolkit.exception import (
@@ -266,8 +266,6 @@ class Sandbox:
         if unsupported:
             raise NotSupportedError(f"Sandbox.create({sorted(unsupported)[0]}=...) is not supported by toolkit's "
                                     "local sandboxes; remove it.")
-        if gpu:
-            raise NotSupportedError(f"Sandbox.create(gpu={gpu!r}): a local sandbox has no GPU; run it without gpu=.")
         _unsupported_locally({"cidr_allowlist": cidr_allowlist, "outbound_cidr_allowlist": outbound_cidr_allowlist,
                               "outbound_domain_allowlist": outbound_domain_allowlist,
                               "inbound_cidr_allowlist": inbound_cidr_allowlist})
@@ -276,6 +274,10 @@ class Sandbox:
         if block_network and spec.ports:
             raise InvalidError(f"Sandbox.create(block_network=True) cannot also expose ports {list(spec.ports)}: "
                                "a sandbox without network has no tunnels; drop one of them.")
+        if _deployed():
+            return _create_on_aws(spec, image, bool(block_network), gpu)
+        if gpu:
+            raise NotSupportedError(f"Sandbox.create(gpu={gpu!r}): a local sandbox has no GPU; run it without gpu=.")
         mounts = _mounts(volumes)
         engine = engines.find_engine()
         ref = images.resolve(image, engine)
@@ -295,6 +297,10 @@ class Sandbox:
     def _from_id(sandbox_id: str, client: Any = None) -> Sandbox:
         from toolkit.sandboxes import records
 
+        if _deployed():
+            from toolkit.sandboxes.aws import deployed_sandboxes
+
+            return cast(Sandbox, deployed_sandboxes().from_id(sandbox_id))
         record = records.load(sandbox_id) if isinstance(sandbox_id, str) and sandbox_id.startswith("sb-") else None
         if record is None:
             raise NotFoundError(f"No sandbox {sandbox_id!r} on this machine (see `toolkit sandbox list`); "
@@ -308,6 +314,10 @@ class Sandbox:
                    include_terminated: bool = False, client: Any = None) -> Sandbox:
         from toolkit.sandboxes import records
 
+        if _deployed():
+            from toolkit.sandboxes.aws import deployed_sandboxes
+
+            return cast(Sandbox, deployed_sandboxes().from_name(app_name, name))
         for record in records.records():
             if record.app == app_name and record.name == name and (
                     include_terminated or records.load_end(record.sandbox_id) is None):
@@ -323,6 +333,13 @@ class Sandbox:
         """Running sandboxes, newest first; ``app_id`` is the app's name locally, ``tags`` must all match."""
         from toolkit.sandboxes import records
 
+        if _deployed():
+            from toolkit.sandboxes.aws import deployed_sandboxes
+
+            if app_id is None:
+                raise InvalidError("Sandbox.list(app_id=...) inside a deployed function needs the app's name.")
+            yield from (cast(Sandbox, sb) for sb in deployed_sandboxes().list(app_id.removeprefix("ap-"), tags))
+            return
         _reap_orphans()
         for record in records.records():
             if records.load_end(record.sandbox_id) is not None:
@@ -660,6 +677,30 @@ class _Spec:
                      _seconds("idle_timeout", idle_timeout, optional=True), _limit("cpu", cpu),
                      int(memory_mib) if memory_mib is not None else None,
                      tuple(dict.fromkeys(_port("Sandbox ports", p) for p in ports)), probe)
+
+
+def _deployed() -> bool:
+    from toolkit.runner import in_deployment
+
+    return in_deployment()
+
+
+def _create_on_aws(spec: _Spec, image: Any, block_network: bool, gpu: str | None) -> Sandbox:
+    """Inside a deployed function: an ECS task (`toolkit.sandboxes.aws`); the handle has the same calls."""
+    import warnings
+
+    from toolkit.exception import NotSupportedWarning
+    from toolkit.sandboxes.aws import deployed_sandboxes
+    from toolkit.sandboxes.engine import KEEP_ALIVE
+
+    if image is not None:
+        warnings.warn("Sandbox.create(image=...) is not honoured on AWS yet: the sandbox runs the app's image "
+                      "(docs/sandboxes.md).", NotSupportedWarning, stacklevel=3)
+    command = () if spec.command == KEEP_ALIVE else spec.command
+    handle = deployed_sandboxes().create(*command, app=spec.app, name=spec.name, tags=spec.tags, env=spec.env,
+                                         timeout=spec.timeout, idle_timeout=spec.idle_timeout, cpu=spec.cpu,
+                                         memory=spec.memory, block_network=block_network, gpu=gpu)
+    return cast(Sandbox, handle)  # an AwsSandbox: exec, stdout/stderr, wait/poll/returncode, terminate
 
 
 def _tags(tags: Any) -> dict[str, str]:

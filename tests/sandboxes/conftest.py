@@ -4,9 +4,7 @@ image the image tests build (shared, cached per day), and nothing of the host mo
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,24 +18,9 @@ from image_tools import (  # noqa: E402
     require_tools,
     write_containers_conf,
 )
+from sandbox_support import wait_no_containers  # noqa: E402
 
 import toolkit  # noqa: E402
-
-LEAK_WAIT_S = 20.0
-
-
-def sandbox_containers() -> list[str]:
-    done = subprocess.run(["podman", "ps", "-a", "--filter", "label=dev.toolkit.sandbox", "--format", "{{.Names}}"],
-                          capture_output=True, text=True, timeout=60)
-    return done.stdout.split()
-
-
-def wait_no_containers(timeout: float = LEAK_WAIT_S) -> list[str]:
-    """The sandbox containers still there after ``timeout`` seconds (empty: nothing leaked)."""
-    deadline = time.monotonic() + timeout
-    while (left := sandbox_containers()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return left
 
 
 @pytest.fixture(scope="session")

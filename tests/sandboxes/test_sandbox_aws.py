@@ -128,3 +128,52 @@ def test_exec_round_trip_latency_under_moto(sandboxes, endpoint):
     finally:
         if agent.poll() is None:
             agent.kill()
+
+
+def test_toolkit_sandbox_inside_a_deployed_function_runs_on_ecs(sandboxes, endpoint, monkeypatch):
+    """The public API in a deployed function: the config item the deploy writes, RunTask, the channel."""
+    import json
+
+    import toolkit
+    from runtime.environment import VARIABLES
+    from runtime.sandbox_agent import config_item
+    from toolkit.exception import NotSupportedWarning
+
+    config = sandboxes.config
+    outputs = {"cluster": config.cluster, "task_definition": config.task_definition, "container": config.container,
+               "table": config.table, "subnets": list(config.subnets), "assign_public_ip": True,
+               "open_security_group": config.open_security_group, "queue_prefix": config.queue_prefix,
+               "blocked_security_group": config.blocked_security_group}
+    boto3.client("dynamodb").put_item(TableName=config.table, Item=config_item(outputs))
+    for field, value in {"manifest": "/var/task/toolkit-manifest.json", "function": "run", "calls_table": "calls",
+                         "state_table": config.table}.items():
+        monkeypatch.setenv(VARIABLES[field], value)
+    app = toolkit.App.lookup("demo", create_if_missing=True)
+    with pytest.warns(NotSupportedWarning, match="app's image"):
+        sb = toolkit.Sandbox.create("sh", "-c", "echo from-ecs", app=app, name="deployed", timeout=60,
+                                    image=toolkit.Image.debian_slim())
+    task = boto3.client("ecs").describe_tasks(cluster="demo", tasks=[sb.record["task"]])["tasks"][0]
+    assert task["overrides"]["containerOverrides"][0]["command"][-3:] == ["sh", "-c", "echo from-ecs"]
+    agent = start_agent(sb, endpoint)
+    try:
+        assert sb.stdout.read() == "from-ecs\n"
+        sb.wait()
+        assert sb.returncode == 0 and agent.wait(timeout=15) == 0
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert toolkit.Sandbox.from_id(sb.object_id).object_id == sb.object_id
+    assert list(toolkit.Sandbox.list(app_id="demo")) == []  # ended
+    assert json.loads(boto3.client("dynamodb").get_item(TableName=config.table, Key={
+        "pk": {"S": "sandboxes#config"}, "sk": {"S": "config"}})["Item"]["config"]["S"])["cluster"] == "demo"
+
+
+def test_a_deployed_app_without_sandboxes_says_how_to_enable_them(sandboxes, monkeypatch):
+    import toolkit
+    from runtime.environment import VARIABLES
+
+    for field, value in {"manifest": "/m.json", "function": "run", "calls_table": "calls",
+                         "state_table": sandboxes.config.table}.items():
+        monkeypatch.setenv(VARIABLES[field], value)
+    with pytest.raises(toolkit.InvalidError, match="TOOLKIT_SANDBOXES=true"):
+        toolkit.Sandbox.create("true", app=toolkit.App.lookup("demo", create_if_missing=True))

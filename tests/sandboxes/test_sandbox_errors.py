@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import wait_no_containers
+from sandbox_support import wait_no_containers
 
 import toolkit
 from toolkit.exception import NotSupportedError

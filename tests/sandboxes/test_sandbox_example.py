@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import wait_no_containers
+from sandbox_support import wait_no_containers
 from serve.serving import REPO, served
 
 from toolkit.sandboxes import records

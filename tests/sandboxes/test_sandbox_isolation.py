@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import sandbox_containers, wait_no_containers
+from sandbox_support import sandbox_containers, wait_no_containers
 
 import toolkit
 from toolkit import config

@@ -30,6 +30,9 @@ def test_sandboxes_are_planned_when_switched_on():
     attached = [r for r in run.mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 if r.name.endswith("-sandbox-control")]
     assert len(attached) == len(run.result.functions) > 0
+    [item] = run.mocks.of_type("aws:dynamodb/tableItem:TableItem")  # how a deployed function finds them
+    stored = parse_json(parse_json(item.inputs["item"])["config"]["S"])
+    assert stored["queue_prefix"] == outputs["queue_prefix"] and item.inputs["hashKey"] == "pk"
     config = config_from_outputs(outputs)  # what the control plane is configured with
     assert config.subnets == ("subnet-a", "subnet-b") and config.container == "sandbox"
     assert config.open_security_group != config.blocked_security_group

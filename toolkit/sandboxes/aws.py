@@ -31,7 +31,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.exception import InvalidError, NotFoundError, SandboxTerminatedError
+from runtime.sandbox_agent import CONFIG_KEY
+from toolkit.exception import (
+    InvalidError,
+    NotFoundError,
+    NotSupportedError,
+    SandboxTerminatedError,
+    SandboxTimeoutError,
+)
 from toolkit.sandboxes.streams import StreamReader, StreamWriter
 
 POLL_S = 0.05
@@ -62,6 +69,22 @@ def config_from_outputs(outputs: Mapping[str, Any]) -> AwsSandboxConfig:
                             open_security_group=outputs["open_security_group"],
                             blocked_security_group=outputs["blocked_security_group"],
                             queue_prefix=outputs["queue_prefix"], assign_public_ip=bool(outputs["assign_public_ip"]))
+
+
+def deployed_sandboxes() -> AwsSandboxes:
+    """Inside a deployed function: the app's sandboxes, configured from the item the deploy wrote."""
+    from runtime.environment import ContainerEnv
+
+    table = ContainerEnv.from_environ().state_table
+    if not table:
+        raise InvalidError("Sandbox.create inside a deployed function needs the app's state table, and this "
+                           "container has none; redeploy the app with this toolkit version.")
+    _, _, dynamodb = _clients()
+    item = dynamodb.get_item(TableName=table, Key=CONFIG_KEY).get("Item")
+    if item is None:
+        raise InvalidError("This app was deployed without sandboxes; deploy it with TOOLKIT_SANDBOXES=true "
+                           "(toolkit:sandboxes) to run toolkit.Sandbox on AWS.")
+    return AwsSandboxes(config_from_outputs(json.loads(item["config"]["S"])))
 
 
 def _clients() -> tuple[Any, Any, Any]:
@@ -227,8 +250,25 @@ class AwsSandbox:
                                                           "sk": _s(self.object_id)})
         return code
 
-    def terminate(self) -> None:
-        """Tell the agent, stop the task, delete the queue."""
+    @property
+    def returncode(self) -> int | None:
+        return self.poll()
+
+    def wait(self, raise_on_termination: bool = True) -> None:
+        """Block until the sandbox ends; a timeout or termination raises unless told not to."""
+        while self.poll() is None:
+            time.sleep(POLL_S * 4)
+        end = self._item("end")
+        reason = end["reason"]["S"] if end is not None else "terminated"
+        if raise_on_termination and reason != "exited":
+            error = SandboxTimeoutError if reason in ("timeout", "idle_timeout") else SandboxTerminatedError
+            raise error(f"Sandbox {self.object_id} has ended ({reason}).")
+
+    def tunnels(self, timeout: int = 50) -> dict[int, Any]:
+        raise NotSupportedError("Sandbox tunnels are not built on AWS yet (docs/sandboxes.md: the decided design).")
+
+    def terminate(self, *, wait: bool = False) -> int | None:
+        """Tell the agent, stop the task, delete the queue; with ``wait``, the exit code."""
         ecs, sqs, _ = _clients()
         with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):  # already ended: terminate is idempotent
             self._send({"op": "terminate"})
@@ -236,6 +276,7 @@ class AwsSandbox:
         ecs.stop_task(cluster=self.sandboxes.config.cluster, task=self.record["task"],
                       reason=f"toolkit: sandbox {self.object_id} terminated")
         self._ended(137)
+        return 137 if wait else None
 
     def exec(self, *args: str, env: Mapping[str, str] | None = None, workdir: str | None = None,
              timeout: int | None = None, text: bool = True) -> AwsProcess:
@@ -362,4 +403,5 @@ class _Chunks:
         return data
 
 
-__all__ = ["AwsProcess", "AwsSandbox", "AwsSandboxConfig", "AwsSandboxes", "config_from_outputs"]
+__all__ = ["AwsProcess", "AwsSandbox", "AwsSandboxConfig", "AwsSandboxes", "config_from_outputs",
+           "deployed_sandboxes"]
