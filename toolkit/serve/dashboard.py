@@ -104,7 +104,17 @@ def dashboard_state(gateway: ServeGateway) -> dict[str, Any]:
         "requests": [asdict(r) for r in list(gateway.activity.requests)[-100:]][::-1],
         "calls": _calls(gateway),
         "log_functions": sorted(gateway.activity.lines),
+        "sandboxes": _sandboxes(),
     }
+
+
+def _sandboxes() -> list[dict[str, Any]]:
+    """The live sandboxes on this machine (toolkit.Sandbox; `toolkit sandbox list` shows the same)."""
+    from toolkit.sandboxes import records
+
+    return [{"id": r.sandbox_id, "app": r.app, "name": r.name, "image": r.image, "created_at": r.created_at,
+             "tags": dict(r.tags), "tunnels": {str(p): f"http://127.0.0.1:{h}" for p, h in r.ports.items()}}
+            for r in records.records() if records.load_end(r.sandbox_id) is None]
 
 
 def _apps(origin: str) -> list[dict[str, Any]]:

@@ -75,6 +75,14 @@ function renderFunctions(functions, classes, schedules) {
   4, "No schedules.");
 }
 
+function renderSandboxes(sandboxes) {
+  fill($("#sandboxes tbody"), (sandboxes || []).map((s) => el("tr", {},
+    el("td", {}, el("code", {}, s.id)), el("td", {}, s.app), el("td", {}, s.name || "—"),
+    el("td", {}, new Date(s.created_at * 1000).toLocaleTimeString()),
+    el("td", {}, Object.entries(s.tunnels).map(([port, url]) => `${port} → ${url}`).join(", ") || "—"))),
+  5, "No live sandboxes.");
+}
+
 function requestRow(r) {
   return el("tr", {},
     el("td", {}, time(r.started)), el("td", {}, el("code", {}, r.function)), el("td", {}, r.method),
@@ -149,6 +157,7 @@ async function refresh() {
     renderEndpoints(data.endpoints);
     renderPools(data.pools);
     renderFunctions(data.functions, data.classes, data.schedules);
+    renderSandboxes(data.sandboxes);
     addRequests(data.requests);
     renderCalls(data.calls);
     $("#status").textContent = `serving, pid ${data.pid}`;
