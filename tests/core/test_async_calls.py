@@ -26,8 +26,7 @@ def test_gather_refuses_what_is_not_a_call() -> None:
 
 
 def test_public_module_paths_of_the_hosted_client() -> None:
-    from toolkit.functions import Function, FunctionCall
-
     import toolkit
+    from toolkit.functions import Function, FunctionCall
 
     assert toolkit.FunctionCall is FunctionCall and toolkit.Function is Function
