@@ -23,6 +23,7 @@ from toolkit.file_pattern_matcher import FilePatternMatcher
 from toolkit.forwarding import forward
 from toolkit.functions import Function
 from toolkit.image import Image
+from toolkit.image_environment import build_local_environment as _build_env  # noqa: F401 - installs Image.build's builder
 from toolkit.lookup import find_app as _find_app  # noqa: F401 - importing it installs the finder (from_name, lookup)
 from toolkit.partial import (
     asgi_app,

@@ -209,16 +209,13 @@ class Home:
     module: str
     source_file: str | None
 
+    # type(...) rather than importing Function and Cls: this mixin stays below the modules App uses.
     def adopt(self, fn: Function) -> Function:
-        from toolkit.functions import Function
-
         spec = replace(fn.spec, app_name=self.app_name, module=self.module, source_file=self.source_file)
-        return Function(spec, fn.params)
+        return type(fn)(spec, fn.params)
 
     def adopt_cls(self, cls: Cls, functions: Mapping[str, Function]) -> Cls:
-        from toolkit.cls import Cls
-
-        return Cls(cls.info, {attr: functions[f.spec.tag] for attr, f in cls.methods.items()})
+        return type(cls)(cls.info, {attr: functions[f.spec.tag] for attr, f in cls.methods.items()})
 
 
 def _origin(obj: Any) -> Any:

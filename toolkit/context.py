@@ -11,13 +11,21 @@ import os
 import secrets
 from contextvars import ContextVar
 
-from toolkit.runner import in_deployment
+from runtime.environment import VARIABLES
 
 WORKER_ENV = "TOOLKIT_WORKER_FD"  # set by the local pool for every worker process (toolkit.local.pool)
+# Set in every deployed container (the runtime's environment); here rather than in toolkit.runner so that
+# asking where code runs imports no runner (toolkit.secret asks, and the runners reach back to it).
+DEPLOYED_ENV = tuple(VARIABLES[field] for field in ("manifest", "function", "calls_table"))
 
 # Set per input by the worker running it (threads and asyncio tasks each see their own).
 _function_call_id: ContextVar[str | None] = ContextVar("toolkit_function_call_id", default=None)
 _input_id: ContextVar[str | None] = ContextVar("toolkit_input_id", default=None)
+
+
+def in_deployment() -> bool:
+    """True inside a deployed function's container."""
+    return all(os.environ.get(name) for name in DEPLOYED_ENV)
 
 
 def is_local() -> bool:

@@ -14,9 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from toolkit.context import is_local
+from toolkit.context import in_deployment, is_local
 from toolkit.exception import InvalidError, NotSupportedError
-from toolkit.runner import in_deployment
 from toolkit.sandbox import Tunnel
 from toolkit.unsupported import no_client
 

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -557,12 +556,8 @@ class Image:
         """Build this image's local environment now: the uv environment ``toolkit serve``/``run`` workers
         use for an image with Python packages (``local_env = "image"``), cached by its spec, so the first
         call is not the slow one.  The container image is built by ``toolkit build``/``deploy``."""
-        from toolkit.config import home
-        from toolkit.images.local_env import PYTHON_OPS, ensure_env, local_env_mode
-
-        if local_env_mode(None) == "image" and any(s.get("op") in PYTHON_OPS for s in self.steps):
-            ensure_env(self.to_dict(), Path.cwd(), home(),
-                       lambda line: print(line, file=sys.stderr, flush=True))  # build progress, as serve logs it
+        for build in _ENVIRONMENT_BUILDER:
+            build(self)
         return self
 
     @staticmethod
@@ -593,6 +588,15 @@ class Image:
     def get_dashboard_url(self) -> str:
         raise NotSupportedError("Image.get_dashboard_url() is not supported by toolkit: it has no hosted "
                                 "dashboard. Instead, `toolkit build app.py` prints each image and digest.")
+
+
+# What Image.build runs: installed by toolkit.image_environment (which `import toolkit` loads), so
+# that this module imports nothing of the environment builders, which import images back.
+_ENVIRONMENT_BUILDER: list[Callable[[Image], None]] = []
+
+
+def install_environment_builder(build: Callable[[Image], None]) -> None:
+    _ENVIRONMENT_BUILDER[:] = [build]
 
 
 def _with_force(base: dict[str, Any], force_build: bool) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime.environment import VARIABLES
+from toolkit.context import DEPLOYED_ENV, in_deployment
 
 if TYPE_CHECKING:
     from runtime.cloud_client import CloudTransport
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEPLOYED_ENV", "CloudRunner", "current_runner", "deployed_runner", "in_deployment"]
 
-DEPLOYED_ENV = tuple(VARIABLES[field] for field in ("manifest", "function", "calls_table"))
 _RUNNER_KEY = (*DEPLOYED_ENV, VARIABLES["function_targets"])  # one cloud runner per distinct environment
 
 
@@ -57,10 +57,6 @@ class CloudRunner:
 
 _lock = threading.Lock()
 _cloud: dict[tuple[str, ...], CloudRunner] = {}
-
-
-def in_deployment() -> bool:
-    return all(os.environ.get(name) for name in DEPLOYED_ENV)
 
 
 def deployed_runner() -> CloudRunner | None:

@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
+from toolkit import secret_store
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.secret_store import check_secret_name
 from toolkit.unsupported import no_client, not_supported
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -38,11 +39,7 @@ class Secret:
         """A secret stored under ``name``: the local store (`toolkit secret create`) under serve/run,
         Secrets Manager when deployed.  ``environment_name`` is accepted and unused."""
         no_client("Secret.from_name", client)
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise InvalidError(
-                f"Invalid secret name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (e.g. 'my-api-key')."
-            )
-        return Secret(name, "named", tuple(_check_key(k) for k in required_keys))
+        return Secret(check_secret_name(name), "named", tuple(_check_key(k) for k in required_keys))
 
     @staticmethod
     def from_dict(env_dict: Mapping[str, str | None]) -> Secret:
@@ -88,23 +85,19 @@ class Secret:
     def update(self, env_dict: Mapping[str, str]) -> None:
         """Add or change keys of a named secret in the local store (what `toolkit serve`/`run` read); a
         deployed app's copy comes from `toolkit secret create NAME K=V --target aws`."""
-        from toolkit.local import secrets as local
-
         if self.source != "named":
             raise InvalidError(f"Secret.update: {self.name!r} is an inline secret (from_dict/from_dotenv); "
                                "update works on Secret.from_name(...) secrets; build a new inline secret instead.")
         values = Secret.from_dict(env_dict).values()
         try:
-            current = local.read_named(self.name)
+            current = secret_store.read_named(self.name)
         except NotFoundError:
             current = {}
-        local.write_named(self.name, {**current, **values})
+        secret_store.write_named(self.name, {**current, **values})
 
     def info(self, *, refresh: bool = False) -> SecretInfo:
         """Name and creation time of a named secret in the local store."""
-        from toolkit.local import secrets as local
-
-        path = local.store_dir() / f"{self.name}.json"
+        path = secret_store.store_dir() / f"{self.name}.json"
         if self.source != "named" or not path.is_file():
             raise NotFoundError(f"Secret.info: no secret {self.name!r} in the local store (`toolkit secret list` "
                                 "shows them); inline secrets have no stored record.")
@@ -126,9 +119,7 @@ class Secret:
         secrets are always ready."""
         no_client("Secret.hydrate", client)
         if self.source == "named":
-            from toolkit.local import secrets as local
-
-            local.read_named(self.name)
+                secret_store.read_named(self.name)
         return self
 
     @not_supported("Secret.get_dashboard_url()", "toolkit has no hosted dashboard",
@@ -195,30 +186,24 @@ class SecretObjects:
     def create(self, name: str, env_dict: Mapping[str, str], *, allow_existing: bool = False,
                environment_name: str | None = None, client: Any = None) -> None:
         """Store ``name`` with these values; an existing one is an error unless ``allow_existing``."""
-        from toolkit.local import secrets as local
-
         values = Secret.from_dict(env_dict).values()
-        if name in local.list_named() and not allow_existing:
+        if name in secret_store.list_named() and not allow_existing:
             raise InvalidError(f"A secret named {name!r} already exists; pass allow_existing=True to keep it, "
                                "or Secret.from_name(name).update(...) to change it.")
-        if name not in local.list_named():
-            local.write_named(name, values)
+        if name not in secret_store.list_named():
+            secret_store.write_named(name, values)
 
     def list(self, *, max_objects: int | None = None, created_before: Any = None, environment_name: str = "",
              client: Any = None) -> list[Secret]:
         """Handles on the local store's secrets, by name (``created_before`` is accepted and unused)."""
-        from toolkit.local import secrets as local
-
-        handles = [Secret.from_name(name) for name in local.list_named()]
+        handles = [Secret.from_name(name) for name in secret_store.list_named()]
         return handles if max_objects is None else handles[:max_objects]
 
     def delete(self, name: str, *, allow_missing: bool = False, environment_name: str | None = None,
                client: Any = None) -> None:
         """Remove ``name`` from the local store; a missing one is an error unless ``allow_missing``."""
-        from toolkit.local import secrets as local
-
         try:
-            local.delete_named(name)
+            secret_store.delete_named(name)
         except NotFoundError:
             if not allow_missing:
                 raise

@@ -221,12 +221,15 @@ def _uv(args: Sequence[str], step: str) -> None:
 def _link_toolkit(staging: Path, final: Path) -> None:
     """Make ``toolkit`` and ``runtime`` importable in the environment without installing them."""
     import runtime
-    import toolkit
 
     links = staging / "toolkit-src"
     links.mkdir()
-    for module in (toolkit, runtime):
-        (links / module.__name__).symlink_to(Path(module.__file__ or "").resolve().parent)
+    # toolkit's directory from this file's place: importing the package here would make a cycle
+    # (toolkit/__init__ -> ... -> this module) for code that builds environments, like Image.build.
+    packages = {"toolkit": Path(__file__).resolve().parents[1],
+                "runtime": Path(runtime.__file__ or "").resolve().parent}
+    for name, directory in packages.items():
+        (links / name).symlink_to(directory)
     site_dirs = list((staging / "lib").glob("python3*/site-packages"))
     if not site_dirs:
         raise ImageError(f"local environment: uv created no site-packages under {str(staging)!r}.")
