@@ -1,13 +1,19 @@
-"""The platform's ``modal.types``: the info/stats records its service returns (AppInfo, DictInfo, ...).
+"""The platform's ``modal.types``: the records its objects return.
 
-toolkit's objects do not return those records; asking for one refuses with the alternative
-instead of an ImportError (`toolkit.unsupported.refusing_module_getattr`).
+The ones toolkit returns are here (``Dict.info()`` and ``Queue.info()`` give a `DictInfo`/`QueueInfo`,
+``Secret.info()`` a `SecretInfo`); asking for any other refuses with the alternative instead of an
+ImportError (`toolkit.unsupported.refusing_module_getattr`).
 """
 
+from toolkit.named_objects import ObjectInfo
+from toolkit.secret import SecretInfo
 from toolkit.unsupported import refusing_module_getattr
 
+DictInfo = ObjectInfo
+QueueInfo = ObjectInfo
+
 __getattr__ = refusing_module_getattr(
-    "toolkit.types", "toolkit's objects do not return the platform's info/stats records",
+    "toolkit.types", "toolkit's objects do not return this platform record",
     "read the object's own attributes (name, ...) or `toolkit app list --json`")
 
-__all__: list[str] = []
+__all__ = ["DictInfo", "QueueInfo", "SecretInfo"]

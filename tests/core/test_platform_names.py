@@ -153,6 +153,9 @@ def test_dict_and_queue_ids_find_the_same_object_from_another_process(home: Path
     assert info.name == "parity-shared" and datetime.timedelta(0) <= age < datetime.timedelta(minutes=5)
     with pytest.raises(InvalidError, match="di-<name>"):
         toolkit.Dict.from_id("qu-parity-jobs")
+    from toolkit.types import DictInfo, QueueInfo
+
+    assert isinstance(info, DictInfo) and isinstance(toolkit.Queue.from_id(queue_id).info(), QueueInfo)
 
 
 def test_objects_namespace_creates_lists_and_deletes(home: Path) -> None:
