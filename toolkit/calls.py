@@ -18,6 +18,8 @@ class FunctionCall:
     """What ``fn.spawn(...)`` returns.  ``get()`` waits; ``get(timeout=0)`` polls once."""
 
     gather: ClassVar[Aio[list[Any]]]  # ``FunctionCall.gather(*calls)`` and ``.gather.aio``, set below the class
+    object_id: str  # the call's id ("fc-..."), for FunctionCall.from_id in any process
+    get: Aio[Any]  # ``call.get(timeout=None)`` and ``call.get.aio``, bound per instance
 
     def __init__(self, call_id: str) -> None:
         self.object_id = call_id
