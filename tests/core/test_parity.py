@@ -48,6 +48,9 @@ HOME = {
 }
 # Modules programs import that define no top-level name of their own.
 OTHER_MODULES = ("runner", "config", "billing", "types", "experimental")
+# Sandbox helpers' module paths, with the names programs import from them.
+SANDBOX_PATHS = {"stream_type": ("StreamType",), "container_process": ("ContainerProcess", "StreamType"),
+                 "io_streams": ("StreamReader", "StreamWriter", "StreamType")}
 
 
 def test_every_gap_is_listed_and_every_listed_gap_is_still_open() -> None:
@@ -122,7 +125,7 @@ def test_a_refused_name_raises_when_used_naming_itself_and_the_alternative(row: 
 
 
 def test_importing_every_platform_module_path_refuses_nothing_and_stays_light() -> None:
-    modules = sorted({*HOME.values(), *OTHER_MODULES})
+    modules = sorted({*HOME.values(), *OTHER_MODULES, *SANDBOX_PATHS})
     code = "import importlib, sys, toolkit\n" + "".join(f"importlib.import_module('toolkit.{m}')\n" for m in modules)
     code += f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -134,6 +137,15 @@ def test_importing_every_platform_module_path_refuses_nothing_and_stays_light() 
 def test_a_platform_module_path_gives_toolkits_object(name: str) -> None:
     module = importlib.import_module(f"toolkit.{HOME[name]}")
     assert getattr(module, name) is getattr(toolkit, name)
+
+
+@pytest.mark.parametrize("module", sorted(SANDBOX_PATHS))
+def test_sandbox_stream_module_paths_give_the_objects_sandboxes_use(module: str) -> None:
+    from toolkit.sandboxes import streams
+
+    found = importlib.import_module(f"toolkit.{module}")
+    assert all(hasattr(found, name) for name in SANDBOX_PATHS[module])
+    assert found.StreamType is streams.StreamType
 
 
 def test_module_level_refusals_name_the_alternative() -> None:
