@@ -326,3 +326,13 @@ def test_method_is_generator_overrides_detection(tmp_path: Path, home: Path) -> 
     assert list(counter.upto.remote_gen(3)) == [0, 1, 2]  # streamed from a worker
     assert app.registered_functions["Counter.upto"].spec.is_generator
     assert not app.registered_functions["Counter.plain"].spec.is_generator
+
+
+def test_object_members_of_image_and_secret() -> None:
+    image = toolkit.Image.debian_slim().pip_install("requests")
+    same = toolkit.Image.debian_slim().pip_install("requests")
+    assert image.object_id == same.object_id and image.object_id.startswith("im-")  # the spec is the identity
+    assert toolkit.Image.debian_slim().object_id != image.object_id
+    assert image.hydrate() is image and image.client is None
+    secret = toolkit.Secret.from_name("parity-object")
+    assert (secret.object_id, secret.client) == ("st-parity-object", None)
