@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from pathlib import Path
+
+import pytest
 
 _HOME = Path(tempfile.mkdtemp(prefix="toolkit-test-home-"))
 os.environ["TOOLKIT_HOME"] = str(_HOME)
@@ -18,3 +21,19 @@ os.environ.pop("TOOLKIT_SERVE_ORIGIN", None)
 os.environ["TOOLKIT_LOCAL_ENV"] = "current"
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# The loop the suite starts with, current in the main thread before any test module imports pulumi.
+_MAIN_LOOP = asyncio.new_event_loop()
+asyncio.set_event_loop(_MAIN_LOOP)
+
+
+@pytest.fixture(autouse=True)
+def _the_main_event_loop_is_current() -> None:
+    """Each test starts with the suite's main loop current again.
+
+    A test that calls ``asyncio.run()`` leaves the main thread with no current loop; Pulumi's mock
+    runtime (the infra tests) then makes futures on one loop and awaits them on another ("await
+    wasn't used with future"), so a test's outcome would depend on which tests ran before it.
+    """
+    asyncio.set_event_loop(_MAIN_LOOP)

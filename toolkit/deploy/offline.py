@@ -15,6 +15,7 @@ secret strings), are masked as ``"[secret]"``; values only known after apply (AR
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -122,6 +123,7 @@ def plan_offline(stack: StackName, stack_config: Mapping[str, str]) -> ResourceP
     from pulumi.runtime import config as runtime_config
 
     plan = ResourcePlan(stack)
+    _ensure_event_loop()
     pulumi.runtime.set_mocks(_mocks(plan.resources), project=stack.project, stack=stack.stack, preview=True)
     runtime_config.set_all_config(dict(stack_config))
 
@@ -136,6 +138,17 @@ def plan_offline(stack: StackName, stack_config: Mapping[str, str]) -> ResourceP
     except Exception as exc:  # the program's own errors name the key and the fix
         raise DeployError(f"The infra program rejected this app: {_root_cause(exc)}") from exc
     return plan
+
+
+def _ensure_event_loop() -> None:
+    # Pulumi's mock runtime makes its futures on the current event loop; an asyncio.run() earlier in
+    # this process (an async entrypoint, a library) leaves none current, or a closed one.
+    try:
+        closed = asyncio.get_event_loop_policy().get_event_loop().is_closed()
+    except RuntimeError:
+        closed = True
+    if closed:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _root_cause(exc: BaseException) -> str:
