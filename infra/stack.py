@@ -37,7 +37,7 @@ from infra.policies import ecr_arn_from_image
 from infra.providers import Providers, make_providers
 from infra.schedules import SchedulePlan, plan_schedules
 from runtime import manifest as schema
-from runtime.sandbox_agent import config_item
+from runtime.environment import sandbox_config_item
 
 __all__ = ["DeployResult", "deploy"]
 
@@ -239,7 +239,7 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: Registry, state:
                "assign_public_ip": not settings.private_subnets}
     # how toolkit.Sandbox inside a deployed function finds them (toolkit.sandboxes.aws.deployed_sandboxes)
     aws.dynamodb.TableItem(f"{prefix}-sandbox-config", table_name=state.table.name, hash_key="pk", range_key="sk",
-                           item=pulumi.Output.from_input(outputs).apply(lambda v: json.dumps(config_item(v))),
+                           item=pulumi.Output.from_input(outputs).apply(lambda v: json.dumps(sandbox_config_item(v))),
                            opts=pulumi.ResourceOptions(parent=sandboxes))
     return {**outputs, "control_policy": control.arn}
 

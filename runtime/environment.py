@@ -14,6 +14,7 @@ Stdlib only, a NamedTuple: every cold start defines it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
@@ -146,3 +147,14 @@ def _encode(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
+
+
+# -- the deployed app's sandbox configuration ---------------------------------------------------------
+# Beside the environment: the item the deploy writes to the state table so that toolkit.Sandbox in a
+# deployed function finds the app's sandbox resources (infra/stack.py writes it, toolkit.sandboxes.aws
+# reads it; runtime.sandbox_agent is the agent those resources run).
+SANDBOX_CONFIG_KEY = {"pk": {"S": "sandboxes#config"}, "sk": {"S": "config"}}
+
+
+def sandbox_config_item(outputs: dict[str, Any]) -> dict[str, Any]:
+    return {**SANDBOX_CONFIG_KEY, "config": {"S": json.dumps(outputs, sort_keys=True)}}

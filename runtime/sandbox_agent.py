@@ -38,15 +38,6 @@ RECEIVE_WAIT_S = 1  # a long poll this short keeps timeouts checked every second
 MAIN = "main"
 
 
-# The item the deploy writes so that toolkit.Sandbox in a deployed function finds the app's sandbox
-# resources (infra/stack.py writes it, toolkit.sandboxes.aws reads it).
-CONFIG_KEY = {"pk": {"S": "sandboxes#config"}, "sk": {"S": "config"}}
-
-
-def config_item(outputs: dict[str, Any]) -> dict[str, Any]:
-    return {**CONFIG_KEY, "config": {"S": json.dumps(outputs, sort_keys=True)}}
-
-
 def out_key(exec_id: str, stream: str, seq: int) -> str:
     return f"out#{exec_id}#{stream}#{seq:010d}"
 

@@ -36,14 +36,14 @@ class Aio(Generic[R]):
         import asyncio  # here, not at module level: asyncio costs ~30 ms of `import toolkit`
 
         if self._is_iter:
-            return _aiter_in_thread(lambda: iter(self._sync(*args, **kwargs)))  # type: ignore[call-overload]
+            return aiter_in_thread(lambda: iter(self._sync(*args, **kwargs)))  # type: ignore[call-overload]
         return asyncio.to_thread(self._sync, *args, **kwargs)
 
 
 READ_AHEAD = 1024  # items a blocking iterator may run ahead of its async consumer
 
 
-async def _aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
+async def aiter_in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
     """Iterate a blocking iterator on a thread of its own, so the event loop keeps serving.
 
     Items travel through a deque; the loop is woken only when the consumer is actually waiting,

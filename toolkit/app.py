@@ -18,7 +18,7 @@ from toolkit.functions import Function
 from toolkit.image import Image
 from toolkit.loaded import find_by_name, loaded_apps, remember
 from toolkit.options import FunctionOptions, normalise
-from toolkit.partial import PartialFunction, _missing_parentheses
+from toolkit.partial import PartialFunction, missing_parentheses
 from toolkit.schedule import Schedule, check_schedule, scheduled_without_arguments
 from toolkit.secret import Secret
 from toolkit.spec import (
@@ -117,7 +117,7 @@ class App(AppPlatformMembers):
 
         What each option means on toolkit, and which ones have no effect here: `toolkit.options`.
         """
-        _missing_parentheses("app.function", _warn_parentheses_missing)
+        missing_parentheses("app.function", _warn_parentheses_missing)
         given = {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}
         checked_schedule = check_schedule("app.function", schedule)
         opts = normalise("app.function", given, unknown)
@@ -161,7 +161,7 @@ class App(AppPlatformMembers):
 
         Options as for `function` (less ``schedule``, ``name`` and ``is_generator``).
         """
-        _missing_parentheses("app.cls", _warn_parentheses_missing)
+        missing_parentheses("app.cls", _warn_parentheses_missing)
         opts = normalise("app.cls", {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}, unknown)
 
         def wrapper(user_cls: Any) -> Cls:
@@ -185,7 +185,7 @@ class App(AppPlatformMembers):
     def local_entrypoint(self, _warn_parentheses_missing: Any = None, *,
                          name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Mark a function that ``toolkit run`` calls in this process (its parameters become CLI options)."""
-        _missing_parentheses("app.local_entrypoint", _warn_parentheses_missing)
+        missing_parentheses("app.local_entrypoint", _warn_parentheses_missing)
 
         def wrapper(f: Callable[..., Any]) -> Callable[..., Any]:
             self.local_entrypoints[name or f.__name__] = f

@@ -64,7 +64,7 @@ class PartialFunction:
         return self.raw_f(*args, **kwargs)
 
 
-def _missing_parentheses(decorator: str, value: object) -> None:
+def missing_parentheses(decorator: str, value: object) -> None:
     if callable(value):
         raise InvalidError(
             f"@{decorator} was used without parentheses on {getattr(value, '__name__', value)!r}; "
@@ -140,7 +140,7 @@ def fastapi_endpoint(
     docs: bool = False, custom_domains: Sequence[str] | None = None, requires_proxy_auth: bool = False,
 ) -> Callable[[Any], PartialFunction]:
     """Serve a function as a FastAPI endpoint: query parameters and JSON bodies become arguments."""
-    _missing_parentheses("toolkit.fastapi_endpoint", _warn_parentheses_missing)
+    missing_parentheses("toolkit.fastapi_endpoint", _warn_parentheses_missing)
     verb = str(method).upper()
     if verb not in HTTP_METHODS:
         raise InvalidError(f"fastapi_endpoint(method={method!r}) is not an HTTP method; use one of {HTTP_METHODS}.")
@@ -154,7 +154,7 @@ def asgi_app(
     custom_domains: Sequence[str] | None = None, requires_proxy_auth: bool = False,
 ) -> Callable[[Any], PartialFunction]:
     """Serve the ASGI app (FastAPI, Starlette, ...) that the decorated function returns."""
-    _missing_parentheses("toolkit.asgi_app", _warn_parentheses_missing)
+    missing_parentheses("toolkit.asgi_app", _warn_parentheses_missing)
     config = WebConfig("asgi_app", requires_proxy_auth=requires_proxy_auth, **_web_common(label, custom_domains))
     return _web_decorator("toolkit.asgi_app", config, needs_no_params=True)
 
@@ -164,7 +164,7 @@ def wsgi_app(
     custom_domains: Sequence[str] | None = None, requires_proxy_auth: bool = False,
 ) -> Callable[[Any], PartialFunction]:
     """Serve the WSGI app (Flask, Django, ...) that the decorated function returns."""
-    _missing_parentheses("toolkit.wsgi_app", _warn_parentheses_missing)
+    missing_parentheses("toolkit.wsgi_app", _warn_parentheses_missing)
     config = WebConfig("wsgi_app", requires_proxy_auth=requires_proxy_auth, **_web_common(label, custom_domains))
     return _web_decorator("toolkit.wsgi_app", config, needs_no_params=True)
 
@@ -174,7 +174,7 @@ def web_server(
     custom_domains: Sequence[str] | None = None, requires_proxy_auth: bool = False,
 ) -> Callable[[Any], PartialFunction]:
     """Expose a server that the decorated function starts, listening on ``port`` (bind 0.0.0.0)."""
-    _missing_parentheses("toolkit.web_server", port)
+    missing_parentheses("toolkit.web_server", port)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidError(f"web_server port {port!r} is not a TCP port; use an int from 1 to 65535, e.g. 8000.")
     if not isinstance(startup_timeout, (int, float)) or startup_timeout <= 0:
@@ -196,7 +196,7 @@ def concurrent(
     """Let one worker run up to ``max_inputs`` inputs at once (threads, or the event loop for async)."""
     if isinstance(_warn_parentheses_missing, int) and not isinstance(_warn_parentheses_missing, bool):
         max_inputs, _warn_parentheses_missing = _warn_parentheses_missing, None
-    _missing_parentheses("toolkit.concurrent", _warn_parentheses_missing)
+    missing_parentheses("toolkit.concurrent", _warn_parentheses_missing)
     if max_inputs is None:
         raise InvalidError("toolkit.concurrent needs max_inputs, e.g. @toolkit.concurrent(max_inputs=100).")
     _positive_int("max_inputs", max_inputs)
@@ -219,7 +219,7 @@ def concurrent(
 
 
 def _flag_decorator(decorator: str, flag: str, value: Any) -> Callable[[Any], PartialFunction]:
-    _missing_parentheses(decorator, value)
+    missing_parentheses(decorator, value)
 
     def wrapper(target: Any) -> PartialFunction:
         partial = _as_partial(decorator, target)
@@ -274,7 +274,7 @@ def batched(
     """Collect single calls into lists: ``f(xs: list[int]) -> list[int]`` is called with up to
     ``max_batch_size`` inputs at once, gathered for at most ``wait_ms`` after the first arrives;
     each caller of ``f.remote(x)`` gets its own item of the returned list."""
-    _missing_parentheses("toolkit.batched", _warn_parentheses_missing)
+    missing_parentheses("toolkit.batched", _warn_parentheses_missing)
     if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
         raise InvalidError(f"batched(max_batch_size={max_batch_size!r}) must be a positive int, "
                            "e.g. max_batch_size=8.")

@@ -135,8 +135,7 @@ def test_toolkit_sandbox_inside_a_deployed_function_runs_on_ecs(sandboxes, endpo
     import json
 
     import toolkit
-    from runtime.environment import VARIABLES
-    from runtime.sandbox_agent import config_item
+    from runtime.environment import VARIABLES, sandbox_config_item
     from toolkit.exception import NotSupportedWarning
 
     config = sandboxes.config
@@ -144,7 +143,7 @@ def test_toolkit_sandbox_inside_a_deployed_function_runs_on_ecs(sandboxes, endpo
                "table": config.table, "subnets": list(config.subnets), "assign_public_ip": True,
                "open_security_group": config.open_security_group, "queue_prefix": config.queue_prefix,
                "blocked_security_group": config.blocked_security_group}
-    boto3.client("dynamodb").put_item(TableName=config.table, Item=config_item(outputs))
+    boto3.client("dynamodb").put_item(TableName=config.table, Item=sandbox_config_item(outputs))
     for field, value in {"manifest": "/var/task/toolkit-manifest.json", "function": "run", "calls_table": "calls",
                          "state_table": config.table}.items():
         monkeypatch.setenv(VARIABLES[field], value)

@@ -304,7 +304,7 @@ class Layout:
 
 def render(r: Renderer, steps: Sequence[Mapping[str, Any]], layout: Layout) -> str:
     early, tail = split_steps(steps)
-    _base(r, layout)
+    render_base(r, layout)
     r.env(BASE_ENV)
     if layout.add_python:
         add_python_check(r, layout.add_python)
@@ -338,7 +338,7 @@ def _volume_links(r: Renderer, paths: Sequence[str]) -> None:
         r.run(f"mkdir -p {shlex.quote(parent)} && ln -sfn {shlex.quote(staged(path))} {shlex.quote(path)}")
 
 
-def _base(r: Renderer, layout: Layout) -> None:
+def render_base(r: Renderer, layout: Layout) -> None:
     spec = layout.base_spec
     if spec.get("kind") == "dockerfile":
         r.comment(f"from_dockerfile({spec['path']!r})")

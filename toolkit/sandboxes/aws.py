@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.sandbox_agent import CONFIG_KEY
+from runtime.environment import SANDBOX_CONFIG_KEY
 from toolkit.exception import (
     InvalidError,
     NotFoundError,
@@ -80,7 +80,7 @@ def deployed_sandboxes() -> AwsSandboxes:
         raise InvalidError("Sandbox.create inside a deployed function needs the app's state table, and this "
                            "container has none; redeploy the app with this toolkit version.")
     _, _, dynamodb = _clients()
-    item = dynamodb.get_item(TableName=table, Key=CONFIG_KEY).get("Item")
+    item = dynamodb.get_item(TableName=table, Key=SANDBOX_CONFIG_KEY).get("Item")
     if item is None:
         raise InvalidError("This app was deployed without sandboxes; deploy it with TOOLKIT_SANDBOXES=true "
                            "(toolkit:sandboxes) to run toolkit.Sandbox on AWS.")

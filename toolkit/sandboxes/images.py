@@ -65,7 +65,14 @@ def build(image: Image, engine: str, base_ref: str) -> str:
     """Render the spec's steps (no runtime layer) and build it once per inputs hash."""
     from toolkit.images import ImageError, build_images, pick_builder
     from toolkit.images.bases import select_base
-    from toolkit.images.containerfile import BASE_ENV, Layout, Renderer, _base, add_python_check, render_step
+    from toolkit.images.containerfile import (
+        BASE_ENV,
+        Layout,
+        Renderer,
+        add_python_check,
+        render_base,
+        render_step,
+    )
     from toolkit.images.context import BuildContext
     from toolkit.images.plan import ImagePlan
     from toolkit.images.refs import apply_mirrors, mirrors_from_env
@@ -74,7 +81,7 @@ def build(image: Image, engine: str, base_ref: str) -> str:
     renderer = Renderer(context, root)
     base = select_base(image.base, gpu=False, root=root)
     mirrors = mirrors_from_env()
-    _base(renderer, Layout(base_ref, base.add_python, False, {}, base_spec=image.base,
+    render_base(renderer, Layout(base_ref, base.add_python, False, {}, base_spec=image.base,
                            mirror=lambda ref: apply_mirrors(ref, mirrors)))
     renderer.env(BASE_ENV)
     if base.add_python:

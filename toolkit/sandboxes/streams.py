@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Generic, Protocol, TypeVar
 
-from toolkit.aio import _aiter_in_thread, aio_method
+from toolkit.aio import aio_method, aiter_in_thread
 
 T = TypeVar("T", str, bytes)
 CHUNK = 64 * 1024
@@ -107,7 +107,7 @@ class StreamReader(Generic[T]):
             yield self._decode(line)
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return _aiter_in_thread(lambda: iter(self))
+        return aiter_in_thread(lambda: iter(self))
 
 
 class StreamWriter:
