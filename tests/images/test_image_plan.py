@@ -159,7 +159,7 @@ def test_runtime_layer_leaves_out_build_time_code(tmp_path: Path) -> None:
     runtime_files = [k for k in plan.context.files if k.startswith("toolkit-runtime/")]
     assert "toolkit-runtime/runtime/lambda_handler.py" in runtime_files
     assert "toolkit-runtime/toolkit-entrypoint" in runtime_files
-    assert not [k for k in runtime_files if k.startswith(("toolkit-runtime/toolkit/cli", "toolkit-runtime/toolkit/images"))]
+    assert not [k for k in runtime_files if k.startswith(("toolkit-runtime/toolkit/cli/", "toolkit-runtime/toolkit/images/"))]
     size = sum(len(plan.context.files[k].read()) for k in runtime_files)
     assert size < 5 * 1024 * 1024
 
