@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,8 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
     from toolkit.images.local_env import use_for_app
 
     use_for_app(app, local_env, lambda line: click.echo(f"toolkit: {line}", err=True))
+    if local_env is not None:  # the run's own serve of its endpoints (toolkit.ephemeral) chooses the same
+        os.environ["TOOLKIT_LOCAL_ENV"] = local_env
     if target is None:
         target = _default_target(app, ref or f"-m {module}", wants_help=any(a in HELP_OPTIONS for a in args))
     extra: list[click.Option] = []
