@@ -204,14 +204,14 @@ def sdk_model(**params: Any) -> Any:
 def test_remote_spawn_and_map_carry_the_bound_parameters(cloud: Any) -> None:
     predict = sdk_model(size=4, name="four").predict  # a Function bound to Model(size=4, name="four")
     assert cloud.call(predict, (2,), {}) == {"size": 4, "name": "four", "y": 80}
-    call = cloud.spawn(sdk_model(size=6).predict, (1,), {"scale": 2})
-    record = cloud.transport.store.get(call.object_id)
+    call_id = cloud.spawn(sdk_model(size=6).predict, (1,), {"scale": 2})  # runners return the id
+    record = cloud.transport.store.get(call_id)
     assert record is not None and record.function == "Model.predict" and record.status is CallStatus.PENDING
     # what the worker state machine does: a worker task for the call, in the method's environment
-    reply = lambda_handler.handler({"toolkit_event": "worker_task", "call_id": call.object_id,
+    reply = lambda_handler.handler({"toolkit_event": "worker_task", "call_id": call_id,
                                     "function": "Model.predict"}, None)
-    assert reply == {"call_id": call.object_id, "status": "done"}
-    assert cloud.get(call.object_id, 0) == {"size": 6, "name": "m", "y": 120}
+    assert reply == {"call_id": call_id, "status": "done"}
+    assert cloud.get(call_id, 0) == {"size": 6, "name": "m", "y": 120}
     mapped = cloud.map(sdk_model(size=2).predict, [(1,), (2,)], {}, True, False)
     spawned = [i["call_id"]["S"] for i in client("dynamodb").scan(TableName=cloud.transport.store.table)["Items"]
                if i["status"]["S"] == "pending"]
