@@ -123,7 +123,7 @@ def _json(get: Getter, key: str, default: Any) -> Any:
 def _number(get: Getter, key: str, default: float) -> float:
     raw = get(key)
     try:
-        return default if raw in (None, "") else float(raw)  # type: ignore[arg-type]
+        return default if raw in (None, "") else float(raw)
     except ValueError:
         raise ConfigError(f"toolkit:{key} must be a number, got {raw!r}") from None
 

@@ -39,11 +39,13 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from mangum.types import Response
+
 from runtime.callstore.base import CallStore
 from runtime.deployment import Deployment, load_deployment
 from runtime.environment import ContainerEnv
 from runtime.events import EventSource, LambdaBridge, classify
-from runtime.events.bridge import DirectHTTP, Response
+from runtime.events.bridge import DirectHTTP
 from runtime.events.function_url import FunctionURLFront, StoredResults, web_server_proxy
 from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
 from runtime.gateway import Gateway, fits_inline, result_call_id

@@ -16,7 +16,8 @@ from typing import Any
 def serialize(value: Any) -> bytes:
     import cloudpickle
 
-    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    data: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 def deserialize(data: bytes) -> Any:

@@ -104,7 +104,7 @@ def _backend(deployment: Deployment, runner: RequestRunner) -> CallBackend | Non
 
 def main() -> None:
     import uvicorn
-    from uvicorn.main import STARTUP_FAILURE
+    from uvicorn.server import STARTUP_FAILURE
 
     from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 

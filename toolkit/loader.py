@@ -74,7 +74,7 @@ def import_path(path_str: str) -> ModuleType:
         raise NotFoundError(f"{path_str!r} is not a Python file toolkit can import.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    _execute(lambda: spec.loader.exec_module(module), str(path), name)  # type: ignore[union-attr]
+    _execute(lambda: spec.loader.exec_module(module), str(path), name)
     return module
 
 

@@ -108,7 +108,7 @@ def _inputs_per_container(decorator: str, single_use: Any, max_inputs: Any) -> i
     if single_use and max_inputs not in (None, 1):
         raise InvalidError(f"{decorator}(single_use_containers=True, max_inputs={max_inputs}) disagree; "
                            "keep single_use_containers=True (one input per container) and drop max_inputs.")
-    return 1 if single_use else max_inputs  # type: ignore[no-any-return]
+    return 1 if single_use else max_inputs
 
 
 def _regions(decorator: str, region: Any) -> tuple[str, ...]:

@@ -83,7 +83,7 @@ class LambdaBridge:
         response = self.direct(scope, body) if self.direct is not None else None
         if response is None:
             response = HTTPCycle(scope, body)(self._with_state)
-        return handler(response)  # type: ignore[no-any-return]
+        return handler(response)
 
     async def _with_state(self, scope: Scope, receive: Receive, send: Send) -> None:
         # a shallow copy per request, as uvicorn does: requests may add keys without leaking

@@ -23,7 +23,8 @@ from typing import Any
 
 from runtime.callstore.base import CallStore
 from runtime.events.streaming import OpenStream, StreamedResponse
-from runtime.gateway.detach import open_detached_call, record_outcome, see_other
+from runtime.gateway.detach import open_detached_call, record_outcome
+from runtime.gateway.middleware import see_other
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Scope
 

@@ -35,7 +35,7 @@ class HTTPRequestRecord:
         server = tuple(scope["server"]) if scope.get("server") else None
         return cls(
             scope["method"], scope["path"], bytes(raw), bytes(scope.get("query_string", b"")), headers, body,
-            scope.get("scheme", "https"), client, server, scope.get("root_path", ""),  # type: ignore[arg-type]
+            scope.get("scheme", "https"), client, server, scope.get("root_path", ""),
         )
 
     def to_scope(self) -> Scope:

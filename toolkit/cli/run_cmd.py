@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from toolkit.functions import Function
 
 HELP_OPTIONS = ("--help", "-h")
-_TYPES: dict[Any, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING}
+_TYPES: dict[Any, click.ParamType[Any]] = {int: click.INT, float: click.FLOAT, str: click.STRING}
 
 
 def _option(param: inspect.Parameter) -> click.Option:

@@ -82,8 +82,8 @@ def load_app_for_deploy(app: App, options: DeployOptions) -> LoadedApp:
 def _check_regions(app: App, options: DeployOptions) -> None:
     """Functions with region= must agree with the deploy's region (only once one is configured:
     an offline plan without one has no region to disagree with)."""
-    from toolkit.deploy.errors import DeployError
-    from toolkit.deploy.target import RegionError, resolve_target
+    from toolkit.deploy.errors import DeployError, RegionError
+    from toolkit.deploy.target import resolve_target
     from toolkit.exception import InvalidError
     from toolkit.options import check_regions
 

@@ -92,7 +92,8 @@ def read_dockerfile(root: Path, base: Mapping[str, Any]) -> str:
     if not path.is_file():
         raise MissingLocalPathError(f"Image.from_dockerfile({base['path']!r}): no such file {str(path)!r}; fix the "
                                     "path (relative paths are read from the directory you run toolkit in).")
-    return path.read_text()
+    text: str = path.read_text()
+    return text
 
 
 def dockerfile_lines(base: Mapping[str, Any], root: Path, context: BuildContext,

@@ -239,7 +239,7 @@ def _link_toolkit(staging: Path, final: Path) -> None:
 def find_uv() -> str:
     """uv's binary: the ``uv`` PyPI package's, else one on PATH."""
     try:
-        import uv  # type: ignore[import-not-found]
+        import uv
 
         return str(uv.find_uv_bin())
     except (ImportError, FileNotFoundError):

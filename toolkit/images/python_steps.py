@@ -82,7 +82,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise MissingLocalPathError(f"{what}: no such file {str(path)!r}; fix the path (relative paths are read "
                                     "from the directory you run toolkit in).")
     try:
-        return tomllib.loads(path.read_text())
+        data: dict[str, Any] = tomllib.loads(path.read_text())
+        return data
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ImageError(f"{what}: {str(path)!r} is not valid TOML ({exc}); fix the file.") from None
 

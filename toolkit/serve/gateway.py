@@ -45,9 +45,9 @@ from runtime.gateway.limits import (
 )
 from runtime.gateway.middleware import Gateway, GatewayPolicy, reject, send_record, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
+from runtime.params import Params
 from runtime.types import Receive, Scope, Send
 from toolkit.exception import InvalidError
-from toolkit.functions import Params
 from toolkit.serve import dashboard
 from toolkit.serve.dashboard_activity import Activity
 from toolkit.serve.deadlines import Deadlines

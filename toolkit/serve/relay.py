@@ -35,9 +35,8 @@ from urllib.parse import unquote
 import httptools
 
 from runtime.adapters.web_server import HOP_BY_HOP, connection_options
-from runtime.gateway.detach import see_other
 from runtime.gateway.limits import check_body_size
-from runtime.gateway.middleware import rejection_response, text_response
+from runtime.gateway.middleware import rejection_response, see_other, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.types import Scope
 from toolkit.serve.guard import ClientLimits

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 import uvicorn
 from rich.console import Console
 
+from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 from toolkit.exception import AppLoadError, Error, InvalidError
 from toolkit.local.ownership import local_call_store
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
-from toolkit.serve.container import GRACEFUL_SHUTDOWN_S, WS_MAX_MESSAGE_BYTES
+from toolkit.serve.container import GRACEFUL_SHUTDOWN_S
 from toolkit.serve.containers import ContainerImages, pick_engine
 from toolkit.serve.dashboard_activity import ShutdownNoise
 from toolkit.serve.gateway import GatewayLimits, ServeGateway

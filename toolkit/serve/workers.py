@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.adapters.base import WebKind
-from toolkit.functions import Params
+from runtime.params import Params
 from toolkit.local.interpreters import worker_launch
 from toolkit.local.ownership import owns_unfinished_calls
 from toolkit.serve.container import ContainerConfig
