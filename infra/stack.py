@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alb import endpoint_ports, rule_priorities
-from infra.components.calls import CallStore, CallStoreArgs
+from infra.components.calls import CallStoreArgs, CallTable
 from infra.components.domains import Certificate, CertificateArgs, ZoneLookup
 from infra.components.ecs import EcsPlatform, EcsPlatformArgs
 from infra.components.function import (
@@ -25,7 +25,7 @@ from infra.components.function import (
     alb_origin_domain,
 )
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
-from infra.components.registry import Registry, RegistryArgs
+from infra.components.registry import ContainerRegistry, RegistryArgs
 from infra.components.sandboxes import SANDBOX_CONTAINER, AppSandboxes, AppSandboxesArgs
 from infra.components.schedules import AppSchedules, AppSchedulesArgs
 from infra.components.secrets import Secrets, SecretsArgs
@@ -117,7 +117,7 @@ def _origin_certificate(ctx: AppContext, providers: Providers) -> pulumi.Output[
     return cert.certificate_arn
 
 
-def _platform(ctx: AppContext, registry: Registry, providers: Providers, opts: pulumi.ResourceOptions) -> None:
+def _platform(ctx: AppContext, registry: ContainerRegistry, providers: Providers, opts: pulumi.ResourceOptions) -> None:
     app, settings = ctx.app, ctx.settings
     vpc_id, subnet_ids = _network(settings, providers)
     repos: list[pulumi.Input[str]] = [registry.repository.arn]
@@ -172,14 +172,14 @@ def _alb_routes(app: AppPlan, settings: Settings) -> dict[str, AlbRoute]:
 
 
 def deploy(settings: Settings) -> DeployResult:
-    """Declare the whole app. Registry only when ``settings.registry_only``."""
+    """Declare the whole app. The registry only when ``settings.registry_only``."""
     app = plan_app(settings)
     schedules = plan_schedules(schema.load(settings.manifest), app)  # refused before anything is declared
     providers = make_providers(settings, app.prefix)
     result = DeployResult(plan=app, providers=providers)
     opts = pulumi.ResourceOptions(provider=providers.default)
     account_id = aws.get_caller_identity_output(opts=_invoke(providers)).account_id
-    registry = Registry(
+    registry = ContainerRegistry(
         f"{app.prefix}-registry",
         RegistryArgs(repository_name=f"toolkit/{app.prefix}", function_prefix=app.prefix,
                      region=settings.region, account_id=account_id),
@@ -188,7 +188,7 @@ def deploy(settings: Settings) -> DeployResult:
     result.outputs["repository_url"] = registry.repository.repository_url
     if settings.registry_only:
         return result
-    calls = CallStore(f"{app.prefix}-calls", CallStoreArgs(table_name=f"{app.prefix}-calls",
+    calls = CallTable(f"{app.prefix}-calls", CallStoreArgs(table_name=f"{app.prefix}-calls",
                                                            payload_expiry_days=settings.payload_expiry_days), opts=opts)
     secrets = Secrets(f"{app.prefix}-secrets", SecretsArgs(names=app.secrets, path_prefix=f"toolkit/{app.prefix}"), opts=opts)
     zones = ZoneLookup(providers.default)
@@ -214,7 +214,7 @@ def deploy(settings: Settings) -> DeployResult:
     return result
 
 
-def _sandboxes(result: DeployResult, ctx: AppContext, registry: Registry, state: AppState, providers: Providers,
+def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistry, state: AppState, providers: Providers,
                opts: pulumi.ResourceOptions) -> dict[str, Any]:
     """``toolkit:sandboxes``: what `toolkit.sandboxes.aws` starts sandboxes into, and the right to do it
     for every function of the app; the outputs are its `AwsSandboxConfig`."""
@@ -256,7 +256,7 @@ def _state_outputs(result: DeployResult, state: AppState, plans: tuple[ScheduleP
     return outputs
 
 
-def _outputs(result: DeployResult, calls: CallStore, secrets: Secrets, ctx: AppContext) -> dict[str, Any]:
+def _outputs(result: DeployResult, calls: CallTable, secrets: Secrets, ctx: AppContext) -> dict[str, Any]:
     functions = {tag: fn.outputs for tag, fn in result.functions.items()}
     return {
         "app": result.plan.app,

@@ -145,9 +145,9 @@ class AppPlatformMembers:
         return f"{serving[0].origin}/"
 
     def _local_serves(self) -> list[Any]:
-        from toolkit.serve.registry import Registry
+        from toolkit.serve.registry import ServeRegistry
 
-        return [r for r in Registry().read().records if r.app == self.app_name and r.process.alive()]
+        return [r for r in ServeRegistry().read().records if r.app == self.app_name and r.process.alive()]
 
     def server(self, *, image: Any = None, env: dict[str, str | None] | None = None,
                secrets: Collection[Any] | None = None, gpu: str | list[str] | None = None,

@@ -42,9 +42,9 @@ def _loaded(app_name: str) -> App | None:
 
 
 def newest_serve_of(app_name: str) -> ServeRecord | None:
-    from toolkit.serve.registry import Registry
+    from toolkit.serve.registry import ServeRegistry
 
-    serves = [r for r in Registry().read().records if r.app == app_name and r.source and r.process.alive()]
+    serves = [r for r in ServeRegistry().read().records if r.app == app_name and r.source and r.process.alive()]
     return max(serves, key=lambda r: r.seq, default=None)
 
 
@@ -64,9 +64,9 @@ def _load_served(record: ServeRecord, app_name: str) -> App:
 
 def _not_found(app_name: str) -> str:
     from toolkit.config import home
-    from toolkit.serve.registry import Registry
+    from toolkit.serve.registry import ServeRegistry
 
-    registry = Registry()
+    registry = ServeRegistry()
     running = sorted({r.app for r in registry.read().records if r.process.alive()})
     return (f"No app named {app_name!r}: it is not loaded in this process, and no running `toolkit serve` "
             f"of it is recorded in {registry.path} (serving now: {', '.join(running) or 'none'}; "

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from infra.components import child
 
-__all__ = ["CALLS_HASH_KEY", "CALLS_TTL_ATTRIBUTE", "CallStore", "CallStoreArgs"]
+__all__ = ["CALLS_HASH_KEY", "CALLS_TTL_ATTRIBUTE", "CallTable", "CallStoreArgs"]
 
 CALLS_HASH_KEY = "call_id"
 CALLS_TTL_ATTRIBUTE = "expires_at"
@@ -21,12 +21,12 @@ class CallStoreArgs:
     payload_expiry_days: int = 7
 
 
-class CallStore(pulumi.ComponentResource):
+class CallTable(pulumi.ComponentResource):
     table: aws.dynamodb.Table
     bucket: aws.s3.Bucket
 
     def __init__(self, name: str, args: CallStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("toolkit:calls:CallStore", name, None, opts)
+        super().__init__("toolkit:calls:CallStore", name, None, opts)  # the type token stays: it is in stacks' URNs
         self.table = aws.dynamodb.Table(
             f"{name}-table",
             name=args.table_name,

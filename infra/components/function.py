@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import child
-from infra.components.calls import CallStore
+from infra.components.calls import CallTable
 from infra.components.cdn import CustomDomainFront, CustomDomainFrontArgs
 from infra.components.domains import ZoneLookup, alias_records
 from infra.components.ecs import EcsFunction, EcsFunctionArgs, EcsPlatform, network_mode
@@ -28,7 +28,7 @@ from infra.components.lambda_function import (
 )
 from infra.components.state import AppState, grant_state
 from infra.components.volumes import AppVolumes, grant_volumes
-from infra.components.workflow import EcsWorkerArgs, Worker, WorkerArgs
+from infra.components.workflow import EcsWorkerArgs, WorkerArgs, WorkerStateMachine
 from infra.config import Settings
 from infra.dns import origin_domain, zone_for
 from infra.naming import partition, physical_name
@@ -53,7 +53,7 @@ class AppContext:
     settings: Settings
     app: AppPlan
     account_id: pulumi.Output[str]
-    calls: CallStore
+    calls: CallTable
     secret_arns: dict[str, pulumi.Output[str]]
     zones: ZoneLookup
     us_east_1: aws.Provider
@@ -206,7 +206,7 @@ class ToolkitFunction(pulumi.ComponentResource):
         )
 
     def _worker(self, function_arn: pulumi.Input[str] | None = None, ecs: EcsWorkerArgs | None = None) -> None:
-        worker = Worker(
+        worker = WorkerStateMachine(
             f"{self.name}-worker",
             WorkerArgs(
                 plan=self.plan, state_machine_name=self.state_machine_name, log_group=self.states_log_group,

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from infra.components import child, to_json
 from infra.policies import ecr_lambda_pull
 
-__all__ = ["LIFECYCLE_POLICY", "Registry", "RegistryArgs"]
+__all__ = ["LIFECYCLE_POLICY", "ContainerRegistry", "RegistryArgs"]
 
 # Untagged layers from rebuilt tags go after a day; keep the newest 50 images for rollbacks.
 LIFECYCLE_POLICY = {
@@ -40,11 +40,11 @@ class RegistryArgs:
     account_id: pulumi.Input[str]
 
 
-class Registry(pulumi.ComponentResource):
+class ContainerRegistry(pulumi.ComponentResource):
     repository: aws.ecr.Repository
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("toolkit:registry:Registry", name, None, opts)
+        super().__init__("toolkit:registry:Registry", name, None, opts)  # the type token stays: it is in stacks' URNs
         self.repository = aws.ecr.Repository(
             f"{name}-repo",
             name=args.repository_name,

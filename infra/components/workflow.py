@@ -14,7 +14,7 @@ from infra.naming import ROLE_NAME_MAX, partition, physical_name
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, state_machine_policy
 
-__all__ = ["EcsWorkerArgs", "Worker", "WorkerArgs"]
+__all__ = ["EcsWorkerArgs", "WorkerStateMachine", "WorkerArgs"]
 
 
 @dataclass
@@ -44,12 +44,12 @@ class WorkerArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class Worker(pulumi.ComponentResource):
+class WorkerStateMachine(pulumi.ComponentResource):
     state_machine: aws.sfn.StateMachine
     definition: pulumi.Output[str]
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("toolkit:workflow:Worker", name, None, opts)
+        super().__init__("toolkit:workflow:Worker", name, None, opts)  # the type token stays: it is in stacks' URNs
         role = aws.iam.Role(
             f"{name}-role",
             name=physical_name(args.state_machine_name, "role", max_len=ROLE_NAME_MAX),

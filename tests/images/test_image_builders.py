@@ -17,7 +17,7 @@ import toolkit
 from toolkit.images import BuilderUnavailableError, PlanOptions, RegistryError, pick_builder, plan_app
 from toolkit.images.builders.codebuild import CodeBuildBuilder, describe_failure, start_build_request
 from toolkit.images.builders.failure import failing_step
-from toolkit.images.registry import Registry, ecr
+from toolkit.images.registry import ImageRegistry, ecr
 from toolkit.manifest import build_manifest
 
 PODMAN_LOG = """STEP 1/9: FROM localhost/base
@@ -105,7 +105,7 @@ def test_codebuild_uploads_starts_polls_then_checks_the_registry(aws, tmp_path: 
     plan = small_plan(tmp_path)
     logs: list[str] = []
     builder = CodeBuildBuilder(bucket="builds", session=aws, log=logs.append, poll_s=0, sleep=lambda s: None)
-    registry = Registry("127.0.0.1:9")  # nothing listens: the post-build lookup must fail loudly
+    registry = ImageRegistry("127.0.0.1:9")  # nothing listens: the post-build lookup must fail loudly
     with pytest.raises(RegistryError, match="Cannot reach registry"):
         builder.build(plan, plan.ref(registry.host), registry)
     assert any("COMPLETED" in line for line in logs)
@@ -119,7 +119,7 @@ def test_codebuild_uploads_starts_polls_then_checks_the_registry(aws, tmp_path: 
 
 def test_start_build_request_carries_the_image_and_buildspec(tmp_path: Path) -> None:
     plan = small_plan(tmp_path)
-    request = start_build_request("proj", "bucket", "k.zip", plan, "r.example/x:t", Registry("r.example"))
+    request = start_build_request("proj", "bucket", "k.zip", plan, "r.example/x:t", ImageRegistry("r.example"))
     env = {e["name"]: e["value"] for e in request["environmentVariablesOverride"]}
     assert request["sourceLocationOverride"] == "bucket/k.zip" and request["privilegedModeOverride"] is True
     assert env["TOOLKIT_IMAGE"] == "r.example/x:t" and env["TOOLKIT_LABEL"].endswith(plan.inputs_hash)
@@ -208,7 +208,7 @@ def test_unknown_architecture_names_the_choices(monkeypatch: pytest.MonkeyPatch)
 def test_codebuild_builds_for_the_platform_without_attestations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOOLKIT_ARCHITECTURE", raising=False)
     plan = small_plan(tmp_path)
-    request = start_build_request("proj", "bucket", "k.zip", plan, "r.example/x:t", Registry("r.example"))
+    request = start_build_request("proj", "bucket", "k.zip", plan, "r.example/x:t", ImageRegistry("r.example"))
     flags = {e["name"]: e["value"] for e in request["environmentVariablesOverride"]}["TOOLKIT_BUILD_FLAGS"]
     assert flags.split() == ["--platform", "linux/amd64", "--provenance=false", "--sbom=false"]
     assert "$TOOLKIT_BUILD_FLAGS" in request["buildspecOverride"]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from toolkit.exception import InvalidError
-from toolkit.serve.registry import ProcessId, Registry, ServeRecord, process_start
+from toolkit.serve.registry import ProcessId, ServeRecord, ServeRegistry, process_start
 from toolkit.serve.server import ServeOptions, gateway_port
 from toolkit.serve.takeover import Tenure, port_yields
 
@@ -46,7 +46,7 @@ def stand_in(processes: list[subprocess.Popen[bytes]]) -> ProcessId:
     return ProcessId(proc.pid, process_start(proc.pid))
 
 
-def tenure(registry: Registry, process: ProcessId, port: int, app: str = "demo") -> Tenure:
+def tenure(registry: ServeRegistry, process: ProcessId, port: int, app: str = "demo") -> Tenure:
     held = Tenure("127.0.0.1", port, f"http://localhost:{port}", app, registry)
     held.record.process = process
     return held
@@ -63,12 +63,12 @@ def test_process_identity_survives_pid_reuse_and_death(processes: list[subproces
 
 def test_a_newer_serve_takes_labels_and_the_older_one_sees_where_they_went(
         tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
-    registry = Registry(tmp_path)
+    registry = ServeRegistry(tmp_path)
     older = tenure(registry, stand_in(processes), 9001)
     older.register(routes("demo", "a", "b"))
     older.poll(routes("demo", "a", "b"))  # consume the first change
 
-    newer = tenure(Registry(tmp_path), stand_in(processes), 9002)
+    newer = tenure(ServeRegistry(tmp_path), stand_in(processes), 9002)
     assert newer.register(routes("demo", "a")) == {}
     assert newer.took_over
 
@@ -92,7 +92,7 @@ def test_a_newer_serve_takes_labels_and_the_older_one_sees_where_they_went(
 
 def test_same_port_asks_the_older_serve_to_hand_over_only_when_it_serves_all_its_labels(
         tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
-    registry = Registry(tmp_path)
+    registry = ServeRegistry(tmp_path)
     older = tenure(registry, stand_in(processes), 9001)
     older.register(routes("demo", "a", "b"))
 
@@ -121,7 +121,7 @@ def port_free_after_handover(held: Tenure, table: Any) -> None:
 
 def test_a_serve_with_no_labels_only_hands_its_port_to_the_same_app(
         tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
-    registry = Registry(tmp_path)
+    registry = ServeRegistry(tmp_path)
     tenure(registry, stand_in(processes), 9001, app="other").register(routes("other"))
     assert not port_yields(9001, routes("demo", "a"), registry)
     assert port_yields(9001, routes("other", "a"), registry)
@@ -131,7 +131,7 @@ def test_stale_and_reused_pid_entries_are_ignored(tmp_path: Path, processes: lis
     dead = subprocess.Popen(["true"])
     dead.wait()
     reused = ProcessId(stand_in(processes).pid, "1")  # a live pid whose start time does not match
-    registry = Registry(tmp_path)
+    registry = ServeRegistry(tmp_path)
     with registry.edit() as serves:  # as a serve killed with SIGKILL leaves them
         for process, labels in ((ProcessId(dead.pid, process_start(dead.pid) or "1"), ["a", "x"]), (reused, ["b", "y"])):
             serves.add(ServeRecord(process, "127.0.0.1", 9001, "http://localhost:9001", "demo", time.time(),
@@ -144,7 +144,7 @@ def test_stale_and_reused_pid_entries_are_ignored(tmp_path: Path, processes: lis
 
 def _claim(directory: str, labels: list[str], ready: Any, go: Any) -> None:
     ready.wait()
-    held = tenure(Registry(Path(directory)), ProcessId.current(), 9000)
+    held = tenure(ServeRegistry(Path(directory)), ProcessId.current(), 9000)
     go.wait()
     held.register(routes("demo", *labels))
     time.sleep(3)  # stay alive while the parent reads the registry
@@ -160,10 +160,10 @@ def test_concurrent_registrations_leave_one_holder_per_label(tmp_path: Path) -> 
     time.sleep(1.0)  # spawned interpreters start slowly: let them reach the gate
     go.set()
     deadline = time.monotonic() + 20
-    while len(Registry(tmp_path).read().records) < 6:
+    while len(ServeRegistry(tmp_path).read().records) < 6:
         assert time.monotonic() < deadline, "the registrations did not all land"
         time.sleep(0.05)
-    records = Registry(tmp_path).read().records
+    records = ServeRegistry(tmp_path).read().records
     holders = [r for r in records if r.labels]
     newest = max(records, key=lambda r: r.seq)
     assert [h.process for h in holders] == [newest.process] and sorted(newest.labels) == ["a", "b", "c"]
@@ -176,7 +176,7 @@ def test_concurrent_registrations_leave_one_holder_per_label(tmp_path: Path) -> 
 
 def test_a_damaged_registry_file_is_started_afresh(tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
     (tmp_path / "registry.json").write_text("{not json")
-    registry = Registry(tmp_path)
+    registry = ServeRegistry(tmp_path)
     tenure(registry, stand_in(processes), 9001).register(routes("demo", "a"))
     assert json.loads((tmp_path / "registry.json").read_text())["serves"][0]["labels"] == ["a"]
 
@@ -189,7 +189,7 @@ def test_default_port_moves_to_the_port_an_older_serve_of_the_app_would_hand_ove
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        registry = Registry(tmp_path)
+        registry = ServeRegistry(tmp_path)
         table = routes("demo", "a", web_server_port=port - 1)
         tenure(registry, stand_in(processes), port).register(table)
         options = ServeOptions("app.py", port=port - 1, port_explicit=False)

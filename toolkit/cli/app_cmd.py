@@ -54,9 +54,9 @@ class LocalServe:
 
 def local_serves() -> list[LocalServe]:
     """The serves whose process is still the one that registered (pid and start time)."""
-    from toolkit.serve.registry import Registry
+    from toolkit.serve.registry import ServeRegistry
 
-    return [LocalServe(r) for r in Registry().read().records if r.process.alive()]
+    return [LocalServe(r) for r in ServeRegistry().read().records if r.process.alive()]
 
 
 @app.command("list")

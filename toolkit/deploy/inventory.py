@@ -11,7 +11,7 @@ from typing import Any
 
 from toolkit.deploy.backend import resolve_backend
 from toolkit.deploy.names import PROJECT_PREFIX, StackName
-from toolkit.deploy.outputs import Endpoint, parse_outputs
+from toolkit.deploy.outputs import DeployedEndpoint, parse_outputs
 from toolkit.deploy.workspace import list_stacks, stack_outputs
 
 __all__ = ["AppRow", "deployed_apps"]
@@ -23,7 +23,7 @@ class AppRow:
     stack: str
     resources: int | None
     last_update: str | None
-    endpoints: tuple[Endpoint, ...]
+    endpoints: tuple[DeployedEndpoint, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {"app": self.app, "stack": self.stack, "resources": self.resources, "last_update": self.last_update,

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DeployedApp", "Endpoint", "parse_outputs"]
+__all__ = ["DeployedApp", "DeployedEndpoint", "parse_outputs"]
 
 
 @dataclass(frozen=True)
-class Endpoint:
+class DeployedEndpoint:
     tag: str
     url: str
     custom_urls: tuple[str, ...] = ()
@@ -29,7 +29,7 @@ class Endpoint:
 class DeployedApp:
     app: str | None
     repository_url: str | None
-    endpoints: tuple[Endpoint, ...] = ()
+    endpoints: tuple[DeployedEndpoint, ...] = ()
     log_groups: dict[str, str] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
     functions: tuple[str, ...] = ()
@@ -38,7 +38,7 @@ class DeployedApp:
     cluster_arn: str | None = None  # the app's ECS cluster, when it has ECS or GPU functions
     volume_bucket: str | None = None  # the app's volumes (kept by destroy unless --delete-volumes)
 
-    def endpoint(self, tag: str) -> Endpoint | None:
+    def endpoint(self, tag: str) -> DeployedEndpoint | None:
         return next((e for e in self.endpoints if e.tag == tag), None)
 
     def to_json(self) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
     functions: dict[str, Any] = plain.get("functions") or {}
     custom: dict[str, list[str]] = plain.get("custom_domain_urls") or {}
     endpoints = tuple(
-        Endpoint(tag, str(url), tuple(custom.get(tag) or ()), _stream_url(functions.get(tag)))
+        DeployedEndpoint(tag, str(url), tuple(custom.get(tag) or ()), _stream_url(functions.get(tag)))
         for tag, url in sorted((plain.get("endpoints") or {}).items()) if url
     )
     return DeployedApp(

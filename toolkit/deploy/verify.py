@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.deploy.outputs import DeployedApp, Endpoint
+from toolkit.deploy.outputs import DeployedApp, DeployedEndpoint
 
 __all__ = ["HEALTH_EVENT", "Check", "Outcome", "check_call_path", "check_url", "diagnose_response", "verify"]
 
@@ -193,7 +193,7 @@ def check_url(tag: str, url: str, *, deadline: float, timeout: float = REQUEST_T
         sleep(RETRY_PAUSE_S)
 
 
-def _endpoint_urls(endpoint: Endpoint) -> Iterable[tuple[str, str]]:
+def _endpoint_urls(endpoint: DeployedEndpoint) -> Iterable[tuple[str, str]]:
     """(row name, URL): the endpoint's URL, its custom domains, its streaming Function URL."""
     yield endpoint.tag, endpoint.url
     yield from ((f"{endpoint.tag} (domain)", url) for url in endpoint.custom_urls)

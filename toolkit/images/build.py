@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from toolkit.images.builders.base import Builder, Log
 from toolkit.images.errors import BaseImageNotFoundError, RegistryError
 from toolkit.images.plan import ImagePlan, check_base_ref
-from toolkit.images.registry import Registry, manifest_digest
+from toolkit.images.registry import ImageRegistry, manifest_digest
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,14 @@ class BuiltImage:
         return self.plan.functions
 
 
-def build_images(plans: Sequence[ImagePlan], builder: Builder, registry: Registry | None,
+def build_images(plans: Sequence[ImagePlan], builder: Builder, registry: ImageRegistry | None,
                  log: Log = lambda line: None) -> list[BuiltImage]:
     for plan in plans:
         check_base(plan, builder, log)
     return [_build_one(plan, builder, registry, log) for plan in plans]
 
 
-def existing_digest(plan: ImagePlan, builder: Builder, registry: Registry | None) -> str | None:
+def existing_digest(plan: ImagePlan, builder: Builder, registry: ImageRegistry | None) -> str | None:
     ref = plan.ref(registry.host if registry else None)
     if registry is None:
         return builder.local_digest(ref)
@@ -45,7 +45,7 @@ def existing_digest(plan: ImagePlan, builder: Builder, registry: Registry | None
     return manifest_digest(ImageRef.parse(ref), registry.credentials)
 
 
-def _build_one(plan: ImagePlan, builder: Builder, registry: Registry | None, log: Log) -> BuiltImage:
+def _build_one(plan: ImagePlan, builder: Builder, registry: ImageRegistry | None, log: Log) -> BuiltImage:
     ref = plan.ref(registry.host if registry else None)
     digest = existing_digest(plan, builder, registry)
     if digest is not None:

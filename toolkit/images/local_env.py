@@ -37,7 +37,7 @@ from toolkit.images import runtime_layer as rt
 from toolkit.images.errors import ImageError
 
 ENV_VERSION = 1
-# What the worker side (`toolkit.local.worker`, `toolkit.serve.container`) imports on demand: the
+# What the worker side (`toolkit.local.worker`, `toolkit.serve.web_worker`) imports on demand: the
 # image's runtime requirements without the AWS-only ones (boto3, mangum), plus httptools for serve's
 # worker protocol (`toolkit.serve.uvicorn_bridge`).  Lower bounds, resolved with the image's pins.
 WORKER_REQUIREMENTS = (*(r for r in rt.REQUIREMENTS if not r.startswith(("boto3", "mangum"))), "httptools>=0.6")

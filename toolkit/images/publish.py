@@ -23,7 +23,7 @@ def publish(manifest: Mapping[str, Any], *, repository_url: str | None = None, r
     target = registries.from_option(registry)
     if target is None and repository_url:
         host, _, repository = repository_url.split("://", 1)[-1].partition("/")
-        target = registries.ecr() if ".dkr.ecr." in host else registries.Registry(host)
+        target = registries.ecr() if ".dkr.ecr." in host else registries.ImageRegistry(host)
         plans = [dataclasses.replace(p, repository=repository) for p in plans]
     if target is None:
         target = registries.ecr()

@@ -31,7 +31,7 @@ _HOSTS = {DOCKER_HUB: "registry-1.docker.io"}
 
 
 @dataclass(frozen=True)
-class Registry:
+class ImageRegistry:
     host: str                                   # e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com
     credentials: tuple[str, str] | None = None  # (username, password) for login and lookups
     create_repository: Any = None               # callable(repository) for registries that need it (ECR)
@@ -50,17 +50,17 @@ def is_insecure(host: str) -> bool:
     return host in listed or host.rsplit(":", 1)[0] in ("localhost", "127.0.0.1", "[::1]")
 
 
-def from_option(value: str | None) -> Registry | None:
+def from_option(value: str | None) -> ImageRegistry | None:
     """The override registry (option, else env), or None to fall back to ECR."""
     host = (value or os.environ.get(REGISTRY_ENV) or "").strip().rstrip("/")
     if not host:
         return None
     if "://" in host:
         host = host.split("://", 1)[1]
-    return Registry(host)
+    return ImageRegistry(host)
 
 
-def ecr(session: Any = None) -> Registry:
+def ecr(session: Any = None) -> ImageRegistry:
     """The caller's ECR registry, authenticated with ``ecr.get_authorization_token``."""
     try:
         import boto3
@@ -76,7 +76,7 @@ def ecr(session: Any = None) -> Registry:
                             "or pass --registry HOST[:PORT] (or set TOOLKIT_REGISTRY).") from exc
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     host = data["proxyEndpoint"].split("://", 1)[-1].rstrip("/")
-    return Registry(host, (user, password), lambda repo: _create_ecr_repository(client, repo))
+    return ImageRegistry(host, (user, password), lambda repo: _create_ecr_repository(client, repo))
 
 
 def _create_ecr_repository(client: Any, repository: str) -> None:

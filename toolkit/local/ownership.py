@@ -7,7 +7,7 @@ mistaken for it).  If the owner dies (kill -9, a crash), nothing will ever write
 result.  A reader that finds an unfinished call with a dead owner settles it: it writes the
 call FAILED with a `CallLostError`, with the same conditional write a result uses, so exactly
 one of "result" and "lost" is ever recorded.  The dead owner's workers stop on their own
-(`toolkit.local.worker`, `toolkit.serve.container`): a retry after "lost" never runs beside them.
+(`toolkit.local.worker`, `toolkit.serve.web_worker`): a retry after "lost" never runs beside them.
 
 `OwnedCallStore` is the local store as one process uses it: calls it creates are owned by that
 process, and every read settles a lost call before it returns it.

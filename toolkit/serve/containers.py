@@ -37,7 +37,7 @@ from runtime.gateway.auth import TOKEN_ID_HEADER, TOKEN_SECRET_HEADER, hash_secr
 from runtime.manifest import load
 from toolkit.exception import InvalidError
 from toolkit.serve.upstream import UpstreamPool, tcp_connector
-from toolkit.serve.workers import Worker, WorkerStartError
+from toolkit.serve.workers import WebWorker, WorkerStartError
 
 ENGINES = ("podman", "docker")
 HEALTH_TIMEOUT_S = 120.0
@@ -136,7 +136,7 @@ class ContainerImages:
 
 
 @dataclass(eq=False)
-class ContainerWorker(Worker):
+class ContainerWorker(WebWorker):
     """A worker whose process is ``<engine> wait <id>``: it exits when the container does, so the
     pool notices a container that died; stopping removes the container."""
 

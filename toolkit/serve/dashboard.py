@@ -119,10 +119,10 @@ def _sandboxes() -> list[dict[str, Any]]:
 
 def _apps(origin: str) -> list[dict[str, Any]]:
     """Every live local serve (this one included), each with its dashboard."""
-    from toolkit.serve.registry import Registry
+    from toolkit.serve.registry import ServeRegistry
 
     try:
-        records = [r for r in Registry().read().records if r.process.alive()]
+        records = [r for r in ServeRegistry().read().records if r.process.alive()]
     except OSError:  # an unreadable registry hides the list, not the dashboard
         return []
     return [{"app": r.app, "origin": r.origin, "pid": r.process.pid, "this": r.origin == origin,

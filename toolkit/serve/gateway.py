@@ -12,7 +12,7 @@ request goes to a worker of the pool for its class parameters.
   for a detached request), else its connection is cut.  The work stops: a worker that takes
   one input at a time, or runs sync code that cannot be interrupted, is stopped and
   replaced (`stops_worker_on_timeout`); an async request in a ``@concurrent`` worker is
-  cancelled there alone (`toolkit.serve.container`).  A WebSocket connection is an input
+  cancelled there alone (`toolkit.serve.web_worker`).  A WebSocket connection is an input
   too: its whole life is bounded by the timeout, as on the hosted platform.
 
 Two front ends share these decisions.  Plain HTTP requests to endpoints are relayed below
@@ -55,7 +55,7 @@ from toolkit.serve.proxy import proxy_websocket
 from toolkit.serve.routes import BadHostError, Endpoint, RouteTable, host_label
 from toolkit.serve.takeover import answer_moved
 from toolkit.serve.upstream import UpstreamError
-from toolkit.serve.workers import Launcher, PortLeases, Worker, WorkerPool, WorkerStartError
+from toolkit.serve.workers import Launcher, PortLeases, WebWorker, WebWorkerPool, WorkerStartError
 
 BACKEND_NAME = "toolkit serve"  # named in 413 messages
 WS_POLICY_VIOLATION = 1008
@@ -82,7 +82,7 @@ class ServeGateway:
         self.bucket = TokenBucket(limits.rate, limits.burst_seconds)  # one per workspace, shared by endpoints
         self.routes: RouteTable | None = None
         self.fronts: dict[str, Gateway] = {}
-        self.pools: dict[tuple[str, Params], WorkerPool] = {}
+        self.pools: dict[tuple[str, Params], WebWorkerPool] = {}
         self.detached = DetachedCalls(store, "")
         # every request's budget and timeout (two sets: each keyed by request, and they may be equal)
         self.budgets, self.timeouts = Deadlines(), Deadlines()
@@ -90,7 +90,7 @@ class ServeGateway:
         self._hosts: dict[bytes | None, object] = {}  # Host header -> Endpoint, or _NOT_AN_ENDPOINT
         self._background: set[asyncio.Future[Any]] = set()
         self.activity = Activity()  # requests and workers' output: the terminal and the dashboard
-        self._closing: list[WorkerPool] = []  # the pools `shutdown` is stopping
+        self._closing: list[WebWorkerPool] = []  # the pools `shutdown` is stopping
         self.schedule_runner: Any = None  # the serve's ScheduleRunner, for the dashboard's next runs
 
     # -- generations --------------------------------------------------------------------------
@@ -119,12 +119,12 @@ class ServeGateway:
                                rate_limiter=self.bucket)
         return Gateway(_unused_app, policy)
 
-    def pool_for(self, endpoint: Endpoint, params: Params) -> WorkerPool:
+    def pool_for(self, endpoint: Endpoint, params: Params) -> WebWorkerPool:
         key = (endpoint.host, params)
         pool = self.pools.get(key)
         if pool is None:
             assert self.routes is not None
-            pool = WorkerPool(endpoint, params, self.routes.info.sys_path, self.ports,
+            pool = WebWorkerPool(endpoint, params, self.routes.info.sys_path, self.ports,
                               {**endpoint.source.env, "TOOLKIT_SERVE_ORIGIN": self.origin}, self.log,
                               self.launcher, output=self.activity.output_for(endpoint.tag))
             self.pools[key] = pool
@@ -196,14 +196,14 @@ class ServeGateway:
         """`runtime.gateway`'s checks that need no body: rate limit, proxy auth, declared size."""
         return self.fronts[endpoint.host].admit(scope)
 
-    def try_acquire(self, endpoint: Endpoint, query: bytes) -> tuple[WorkerPool, Worker] | None:
+    def try_acquire(self, endpoint: Endpoint, query: bytes) -> tuple[WebWorkerPool, WebWorker] | None:
         """A worker slot now, or None when getting one means waiting (raises InvalidError for bad
         class parameters, WorkerStartError when the pool cannot start workers)."""
         pool = self.pool_for(self._current(endpoint), self._params(endpoint, query))
         worker = pool.try_acquire()
         return (pool, worker) if worker is not None else None
 
-    async def acquire(self, endpoint: Endpoint, query: bytes) -> tuple[WorkerPool, Worker]:
+    async def acquire(self, endpoint: Endpoint, query: bytes) -> tuple[WebWorkerPool, WebWorker]:
         params = self._params(endpoint, query)
         while True:
             pool = self.pool_for(self._current(endpoint), params)
@@ -245,7 +245,7 @@ class ServeGateway:
 
         One input at a time: the worker is the input's, as a container is on the platform.  In
         a ``@concurrent`` worker, closing the request's connection cancels an async request
-        (`toolkit.serve.container`), but a sync handler runs in a thread that Python cannot
+        (`toolkit.serve.web_worker`), but a sync handler runs in a thread that Python cannot
         interrupt: that worker takes no new requests and stops once its others finish.  An
         asgi_app or a web_server may mix both; its request's connection is closed and its own
         code decides (documented).

@@ -14,18 +14,18 @@ from runtime.adapters.web_server import forwarded_headers, hop_by_hop, request_t
 from runtime.adapters.websocket_proxy import connect_options, connect_tcp, relay_websocket
 from runtime.gateway.records import HTTPResponseRecord
 from runtime.types import Receive, Scope, Send
-from toolkit.serve.workers import Worker
+from toolkit.serve.workers import WebWorker
 
 WS_CLOSE_TIMEOUT_S = 2.0
 
 
-def upstream_headers(scope: Scope, worker: Worker | None = None) -> list[tuple[bytes, bytes]]:
+def upstream_headers(scope: Scope, worker: WebWorker | None = None) -> list[tuple[bytes, bytes]]:
     headers = _with_worker_auth(forwarded_headers(scope), worker)
     host = next((bytes(v) for k, v in scope.get("headers", []) if bytes(k).lower() == b"host"), None)
     return headers + [(b"host", host)] if host else headers
 
 
-def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: Worker | None) -> list[tuple[bytes, bytes]]:
+def _with_worker_auth(headers: list[tuple[bytes, bytes]], worker: WebWorker | None) -> list[tuple[bytes, bytes]]:
     """A container worker gets its session's own token pair instead of the client's (the gateway
     already checked the client's): see `toolkit.serve.containers`."""
     if worker is None or not worker.auth_headers:
@@ -48,7 +48,7 @@ def whole_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes)
 
 
 # -- WebSockets ---------------------------------------------------------------------------------
-async def open_websocket(worker: Worker, scope: Scope) -> ClientConnection:
+async def open_websocket(worker: WebWorker, scope: Scope) -> ClientConnection:
     """The worker's side of a WebSocket: its unix socket (ASGI kinds) or its port (web_server)."""
     headers = _with_worker_auth(forwarded_headers(scope), worker)
     if worker.socket_path:
@@ -63,7 +63,7 @@ async def open_websocket(worker: Worker, scope: Scope) -> ClientConnection:
     return upstream
 
 
-async def proxy_websocket(worker: Worker, scope: Scope, receive: Receive, send: Send) -> None:
+async def proxy_websocket(worker: WebWorker, scope: Scope, receive: Receive, send: Send) -> None:
     """Relay a WebSocket to ``worker`` with the semantics every front end shares
     (`runtime.adapters.websocket_proxy`): accepted once the worker accepted, close codes passed
     on, 1009 for a message over 2 MiB."""

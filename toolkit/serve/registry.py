@@ -156,7 +156,7 @@ class Serves:
         return Serves([ServeRecord.from_json(r) for r in data["serves"]], int(data["next_seq"]))
 
 
-class Registry:
+class ServeRegistry:
     """The registry file.  `edit` for changes (locked), `read_if_changed` for the cheap poll."""
 
     def __init__(self, directory: Path | None = None) -> None:
@@ -210,4 +210,4 @@ class Registry:
             raise
 
 
-__all__ = ["Holder", "ProcessId", "Registry", "ServeRecord", "Serves", "absolute_target", "process_start"]
+__all__ = ["Holder", "ProcessId", "ServeRegistry", "ServeRecord", "Serves", "absolute_target", "process_start"]

@@ -47,7 +47,7 @@ from toolkit.serve.uvicorn_bridge import BridgedHTTPProtocol, RequestHead, check
 if TYPE_CHECKING:
     from toolkit.serve.gateway import ServeGateway
     from toolkit.serve.routes import Endpoint
-    from toolkit.serve.workers import Worker, WorkerPool
+    from toolkit.serve.workers import WebWorker, WebWorkerPool
 
 CHUNKED = b"transfer-encoding: chunked\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
@@ -139,8 +139,8 @@ class RelayCycle:
         self.chunked_in = False
         self.length: int | None = None  # the request's Content-Length (the first, if repeated)
         # the worker's side
-        self.pool: WorkerPool | None = None
-        self.worker: Worker | None = None
+        self.pool: WebWorkerPool | None = None
+        self.worker: WebWorker | None = None
         self.conn: Connection | None = None
         self.message: ResponseMessage | None = None
         self.retry_head: bytes | None = None  # the whole request, when it may be sent again on a fresh connection
@@ -226,7 +226,7 @@ class RelayCycle:
         except Exception as exc:  # noqa: BLE001 - a bug here must still answer the client and free the worker
             self.crashed(exc)
 
-    async def start_later(self, acquired: tuple[WorkerPool, Worker] | None) -> None:
+    async def start_later(self, acquired: tuple[WebWorkerPool, WebWorker] | None) -> None:
         """The slow start: wait for a worker (starting one, or queued behind busy ones), open a connection."""
         gateway, endpoint = self.gateway, self.endpoint
         try:
@@ -258,7 +258,7 @@ class RelayCycle:
         return self.upstream is UpstreamSide.DONE or self.client is ClientSide.GONE
 
     # -- the request, to the worker ---------------------------------------------------------------------
-    def send(self, pool: WorkerPool, worker: Worker, conn: Connection) -> None:
+    def send(self, pool: WebWorkerPool, worker: WebWorker, conn: Connection) -> None:
         gateway = self.gateway
         self.pool, self.worker, self.conn, self.upstream = pool, worker, conn, UpstreamSide.SENT
         self.message = conn.begin(self, head_only=self.method == b"HEAD")

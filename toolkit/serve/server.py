@@ -23,7 +23,6 @@ from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 from toolkit.exception import AppLoadError, Error, InvalidError
 from toolkit.local.ownership import local_call_store
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
-from toolkit.serve.container import GRACEFUL_SHUTDOWN_S
 from toolkit.serve.containers import ContainerImages, pick_engine
 from toolkit.serve.dashboard_activity import ShutdownNoise
 from toolkit.serve.gateway import GatewayLimits, ServeGateway
@@ -36,6 +35,7 @@ from toolkit.serve.routes import Moved, RouteTable
 from toolkit.serve.schedules import ScheduleRunner
 from toolkit.serve.takeover import REGISTRY_POLL_S, WORKER_PORT_WAIT_S, TakenOver, Tenure, port_yields
 from toolkit.serve.tokens import TokenStore
+from toolkit.serve.web_worker import GRACEFUL_SHUTDOWN_S
 from toolkit.serve.workers import PortLeases
 
 REAP_EVERY_S = 1.0

@@ -35,7 +35,7 @@ from runtime.gateway.middleware import reject
 from runtime.types import Scope, Send
 from toolkit.exception import InvalidError
 from toolkit.serve.index import endpoint_url
-from toolkit.serve.registry import Holder, ProcessId, Registry, ServeRecord, Serves
+from toolkit.serve.registry import Holder, ProcessId, ServeRecord, ServeRegistry, Serves
 from toolkit.serve.routes import Moved, RouteTable
 
 REGISTRY_POLL_S = 0.25
@@ -65,9 +65,9 @@ class News:
 class Tenure:
     """One serve's entry in the registry, from binding its port to leaving."""
 
-    def __init__(self, host: str, port: int, origin: str, app: str, registry: Registry | None = None, *,
+    def __init__(self, host: str, port: int, origin: str, app: str, registry: ServeRegistry | None = None, *,
                  source: str = "", is_module: bool = False) -> None:
-        self.registry = registry or Registry()
+        self.registry = registry or ServeRegistry()
         self.record = ServeRecord(ProcessId.current(), host, port, origin, app, time.time(), source=source,
                                   is_module=is_module, cwd=os.getcwd())
         self.joined = False
@@ -172,10 +172,10 @@ class Tenure:
         self.joined = False
 
 
-def port_yields(port: int, routes: RouteTable, registry: Registry | None = None) -> bool:
+def port_yields(port: int, routes: RouteTable, registry: ServeRegistry | None = None) -> bool:
     """Whether ``port`` is held by older serves that would hand it over to a serve of ``routes``."""
     me = ProcessId.current()
-    holders = [r for r in (registry or Registry()).read().others(me) if r.port == port and r.process.alive()]
+    holders = [r for r in (registry or ServeRegistry()).read().others(me) if r.port == port and r.process.alive()]
     return bool(holders) and all(_refusal(r, routes, routes.app_name) is None for r in holders)
 
 

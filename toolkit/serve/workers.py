@@ -5,7 +5,7 @@ A pool serves one endpoint and one set of class parameter values.  A worker take
 another starts, up to ``max_containers``; beyond that requests wait here, in order.
 Workers idle for ``scaledown_window`` seconds stop (one that owns spawned calls still running is
 not idle: stopping it would lose them), except ``min_containers`` of them: a pool
-starts that many when it is created (in the background) and keeps them warm (`WorkerPool.keep_warm`).
+starts that many when it is created (in the background) and keeps them warm (`WebWorkerPool.keep_warm`).
 
 ``web_server`` functions are special locally: every worker of one would bind the same
 port, and processes on one machine cannot share it.  So a ``web_server`` pool has at most
@@ -32,9 +32,9 @@ from runtime.adapters.base import WebKind
 from runtime.params import Params
 from toolkit.local.interpreters import worker_launch
 from toolkit.local.ownership import owns_unfinished_calls
-from toolkit.serve.container import ContainerConfig
 from toolkit.serve.routes import Endpoint
 from toolkit.serve.upstream import UpstreamPool, tcp_connector, unix_connector
+from toolkit.serve.web_worker import ContainerConfig
 
 STOP_GRACE_S = 6.0
 PORT_POLL_S = 0.05
@@ -46,7 +46,7 @@ class WorkerStartError(Exception):
 
 
 @dataclass(eq=False)
-class Worker:
+class WebWorker:
     proc: asyncio.subprocess.Process
     upstream: UpstreamPool
     socket_path: str | None
@@ -109,14 +109,14 @@ def _read_report(fd: int) -> dict[str, object] | None:
 
 
 async def start_worker(config: ContainerConfig, env: dict[str, str],
-                       output: Callable[[str], None] | None = None) -> Worker:
+                       output: Callable[[str], None] | None = None) -> WebWorker:
     """A worker process for ``config``; with ``output``, each line it prints (stdout and stderr) goes there."""
     python, target, image_env, cwd = worker_launch(config.target)  # the image's local environment, or ours
     config = dataclasses.replace(config, target=target)
     read_fd, write_fd = os.pipe()
     piped = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT} if output else {}
     proc = await asyncio.create_subprocess_exec(
-        python, "-m", "toolkit.serve.container", config.to_json(),
+        python, "-m", "toolkit.serve.web_worker", config.to_json(),
         env={**os.environ, **env, **image_env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd),
              **({"PYTHONUNBUFFERED": "1"} if output else {})},  # a print shows when it happens, not at exit
         pass_fds=(write_fd,), start_new_session=True, cwd=cwd,  # its own session: stopping it stops what it started
@@ -131,20 +131,20 @@ async def start_worker(config: ContainerConfig, env: dict[str, str],
     if report is None or "error" in report:
         code = await proc.wait()
         raise WorkerStartError(str(report["error"]) if report else f"The worker exited with code {code} while starting.")
-    return Worker(proc, _upstream(config.socket_path, config.spec.port), config.socket_path, config.spec.port)
+    return WebWorker(proc, _upstream(config.socket_path, config.spec.port), config.socket_path, config.spec.port)
 
 
 class PortLeases:
     """Which pool's web_server worker holds each local port."""
 
     def __init__(self, reserved: dict[int, str]) -> None:
-        self.holders: dict[int, WorkerPool] = {}
+        self.holders: dict[int, WebWorkerPool] = {}
         self.reserved = reserved  # ports toolkit serve itself uses -> why
         # seconds a port in use elsewhere may take to free up: set while an older toolkit serve
         # that handed its endpoints to this one may still be stopping its web_server worker
         self.release_wait = 0.0
 
-    async def claim(self, port: int, pool: WorkerPool) -> None:
+    async def claim(self, port: int, pool: WebWorkerPool) -> None:
         if port in self.reserved:
             raise WorkerStartError(
                 f"{pool.endpoint.tag} serves on port {port}, which {self.reserved[port]}; "
@@ -168,10 +168,10 @@ class PortLeases:
             await asyncio.sleep(PORT_POLL_S)
         self.holders[port] = pool
 
-    def held_by_another(self, port: int, pool: WorkerPool) -> bool:
+    def held_by_another(self, port: int, pool: WebWorkerPool) -> bool:
         return self.holders.get(port) not in (None, pool)
 
-    def release(self, port: int, pool: WorkerPool) -> None:
+    def release(self, port: int, pool: WebWorkerPool) -> None:
         if self.holders.get(port) is pool:
             del self.holders[port]
 
@@ -186,10 +186,10 @@ def _port_free(port: int) -> bool:
     return True
 
 
-Launcher = Callable[[str, dict[str, str]], Awaitable[Worker]]  # (function tag, env) -> a started worker
+Launcher = Callable[[str, dict[str, str]], Awaitable[WebWorker]]  # (function tag, env) -> a started worker
 
 
-class WorkerPool:
+class WebWorkerPool:
     def __init__(self, endpoint: Endpoint, params: Params, sys_path: tuple[str, ...], ports: PortLeases,
                  env: dict[str, str], on_event: Callable[[str], None] = lambda _m: None,
                  launcher: Launcher | None = None, output: Callable[[str], None] | None = None) -> None:
@@ -198,7 +198,7 @@ class WorkerPool:
         self.env = env
         self.launcher = launcher  # set: workers are containers (`toolkit.serve.containers`), not processes
         self.on_event = on_event
-        self.workers: list[Worker] = []
+        self.workers: list[WebWorker] = []
         self.starting = 0
         self.waiting = 0
         self.error: str | None = endpoint.source.env_error
@@ -224,11 +224,11 @@ class WorkerPool:
     def idle(self) -> bool:
         return self.starting == 0 and self.waiting == 0 and all(w.inflight == 0 for w in self.workers)
 
-    def try_acquire(self) -> Worker | None:
+    def try_acquire(self) -> WebWorker | None:
         """A free input slot now, or None (every worker busy, or requests queued before this one)."""
         return None if self.waiting else self._take()
 
-    async def acquire(self) -> Worker:
+    async def acquire(self) -> WebWorker:
         """A worker with a free input slot; waits (queues, in order) while every allowed worker is busy."""
         if (worker := self.try_acquire()) is not None:
             return worker  # no await between looking and taking: the lock is only for waiting
@@ -242,13 +242,13 @@ class WorkerPool:
                     self.waiting -= 1
             return worker
 
-    def _take(self) -> Worker | None:
+    def _take(self) -> WebWorker | None:
         """Take a slot on the least busy worker that has one; raises when the pool cannot serve."""
         if self.error is not None:
             raise WorkerStartError(self.error)
         if self.closed:
             raise WorkerStartError(f"{self.endpoint.tag} was reloaded; retry the request.")
-        best: Worker | None = None
+        best: WebWorker | None = None
         for w in self.workers:
             if (w.live and w.inflight < self.endpoint.max_inputs
                     and (best is None or w.inflight < best.inflight)):
@@ -312,7 +312,7 @@ class WorkerPool:
             path = tempfile.mktemp(prefix="toolkit-web-", suffix=".sock", dir=_socket_dir())
         return ContainerConfig(self.endpoint.target(self.params, self.sys_path), self.endpoint.spec, path)
 
-    async def _watch(self, worker: Worker) -> None:
+    async def _watch(self, worker: WebWorker) -> None:
         code = await worker.proc.wait()
         if not worker.stopping:
             self.warm_after = time.monotonic() + WARM_RETRY_S
@@ -331,7 +331,7 @@ class WorkerPool:
         if self.is_web_server and self.endpoint.spec.port is not None:
             self.ports.release(self.endpoint.spec.port, self)
 
-    async def release(self, worker: Worker, *, broken: bool = False) -> None:
+    async def release(self, worker: WebWorker, *, broken: bool = False) -> None:
         """Give a worker's slot back.  ``broken``: its connection failed, so it is likely dead
         (its exit may not be reaped yet), or it ran past its timeout; stop routing to it and stop
         it once its other requests are done."""
@@ -339,7 +339,7 @@ class WorkerPool:
         if rest is not None:
             await rest
 
-    def release_nowait(self, worker: Worker, *, broken: bool = False) -> Coroutine[Any, Any, None] | None:
+    def release_nowait(self, worker: WebWorker, *, broken: bool = False) -> Coroutine[Any, Any, None] | None:
         """`release` without awaiting: the slot is back now; returns what is left to do (wake
         queued requests, stop the worker) when there is something, for the caller to run."""
         worker.inflight -= 1
@@ -349,14 +349,14 @@ class WorkerPool:
         stop = (self.closed or worker.broken) and worker.inflight == 0
         return self._after_release(worker, stop) if self.waiting or stop else None
 
-    async def _after_release(self, worker: Worker, stop: bool) -> None:
+    async def _after_release(self, worker: WebWorker, stop: bool) -> None:
         if self.waiting:
             async with self.changed:
                 self.changed.notify_all()
         if stop:
             await self._stop(worker)
 
-    async def _stop(self, worker: Worker) -> None:
+    async def _stop(self, worker: WebWorker) -> None:
         await worker.stop()
         async with self.changed:
             if worker in self.workers:
@@ -384,7 +384,7 @@ class WorkerPool:
         if self.warm:
             self._warm_up()
 
-    async def _owns_calls(self, worker: Worker) -> bool:
+    async def _owns_calls(self, worker: WebWorker) -> bool:
         if self.launcher is not None:  # a container keeps its calls in its own store, out of reach
             return False
         return await asyncio.to_thread(owns_unfinished_calls, worker.proc.pid)

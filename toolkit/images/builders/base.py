@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # toolkit.images.plan imports builders.platform: no import cycle at runtime
     from toolkit.images.plan import ImagePlan
-    from toolkit.images.registry import Registry
+    from toolkit.images.registry import ImageRegistry
 
 Log = Callable[[str], None]
 
@@ -23,7 +23,7 @@ class Builder(Protocol):
         """The local image ID of ``ref`` (for builds that are not pushed), or None."""
         ...
 
-    def build(self, plan: ImagePlan, ref: str, registry: Registry | None) -> str | None:
+    def build(self, plan: ImagePlan, ref: str, registry: ImageRegistry | None) -> str | None:
         """Build ``plan`` as ``ref``; with a registry, push it too and return its digest.
         Raises BuildFailedError naming the failing step."""
         ...

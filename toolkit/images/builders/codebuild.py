@@ -27,7 +27,7 @@ from toolkit.images.containerfile import CA_SECRET_ID
 from toolkit.images.errors import BuilderUnavailableError, BuildFailedError, RegistryError
 from toolkit.images.plan import ImagePlan
 from toolkit.images.refs import ImageRef
-from toolkit.images.registry import Registry, manifest_digest
+from toolkit.images.registry import ImageRegistry, manifest_digest
 
 PROJECT_ENV, BUCKET_ENV = "TOOLKIT_CODEBUILD_PROJECT", "TOOLKIT_BUILD_BUCKET"
 DEFAULT_PROJECT = "toolkit-image-builder"
@@ -67,7 +67,7 @@ class CodeBuildBuilder:
     def local_digest(self, ref: str) -> str | None:
         return None
 
-    def build(self, plan: ImagePlan, ref: str, registry: Registry | None) -> str | None:
+    def build(self, plan: ImagePlan, ref: str, registry: ImageRegistry | None) -> str | None:
         if registry is None:
             raise BuilderUnavailableError("CodeBuild builds must be pushed: drop --no-push or use podman/docker.")
         key = f"toolkit-builds/{plan.repository}/{plan.tag}.zip"
@@ -104,7 +104,7 @@ class CodeBuildBuilder:
 
 
 def start_build_request(project: str, bucket: str, key: str, plan: ImagePlan, ref: str,
-                        registry: Registry) -> dict[str, Any]:
+                        registry: ImageRegistry) -> dict[str, Any]:
     # CodeBuild's docker is BuildKit: name the platform, no attestations (Lambda refuses image indexes).
     flags = " ".join([*build_flags("docker", image_platform(plan)),
                       *([f"--secret id={CA_SECRET_ID},src={CA_FILE}"] if plan.ca_bundle else [])])

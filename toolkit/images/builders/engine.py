@@ -23,7 +23,7 @@ from toolkit.images.containerfile import CA_SECRET_ID
 from toolkit.images.context import FIXED_MTIME
 from toolkit.images.errors import BuilderUnavailableError, BuildFailedError, RegistryError
 from toolkit.images.plan import ImagePlan
-from toolkit.images.registry import Registry
+from toolkit.images.registry import ImageRegistry
 
 NETWORK_ENV = "TOOLKIT_BUILD_NETWORK"
 INPUTS_LABEL = "dev.toolkit.inputs"
@@ -62,7 +62,7 @@ class Engine:
 
     # -- build and push ------------------------------------------------------------------------
 
-    def build(self, plan: ImagePlan, ref: str, registry: Registry | None) -> str | None:
+    def build(self, plan: ImagePlan, ref: str, registry: ImageRegistry | None) -> str | None:
         with tempfile.TemporaryDirectory(prefix="toolkit-build-") as tmp:
             containerfile = plan.context.materialize(Path(tmp), plan.containerfile)
             self._stream(self._build_args(plan, ref, containerfile, Path(tmp)), ref)
@@ -84,7 +84,7 @@ class Engine:
             args += ["--secret", f"id={CA_SECRET_ID},src={plan.ca_bundle}"]
         return [*args, str(context)]
 
-    def push(self, ref: str, registry: Registry) -> str:
+    def push(self, ref: str, registry: ImageRegistry) -> str:
         if registry.credentials:
             self._login(registry)
         if self.name == "podman":
@@ -95,14 +95,14 @@ class Engine:
             raise RegistryError(f"docker push of {ref} printed no digest; check `docker push {ref}` by hand.")
         return digest
 
-    def _podman_push(self, ref: str, registry: Registry) -> str:
+    def _podman_push(self, ref: str, registry: ImageRegistry) -> str:
         with tempfile.TemporaryDirectory(prefix="toolkit-push-") as tmp:
             digest_file = Path(tmp) / "digest"
             tls = ["--tls-verify=false"] if registry.insecure else []
             self._stream(["push", *tls, "--digestfile", str(digest_file), ref], ref, failure="push")
             return digest_file.read_text().strip()
 
-    def _login(self, registry: Registry) -> None:
+    def _login(self, registry: ImageRegistry) -> None:
         assert registry.credentials is not None
         user, password = registry.credentials
         tls = ["--tls-verify=false"] if registry.insecure and self.name == "podman" else []

@@ -1,6 +1,6 @@
 """One web worker process: the local stand-in for one container serving one web function.
 
-Started by `toolkit.serve.workers` as ``python -m toolkit.serve.container CONFIG_JSON``.  It
+Started by `toolkit.serve.workers` as ``python -m toolkit.serve.web_worker CONFIG_JSON``.  It
 imports the user's file the way a container would (`toolkit.local.worker.load_callable`:
 class parameters set, ``@toolkit.enter`` hooks run), then
 
