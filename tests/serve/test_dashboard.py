@@ -8,9 +8,12 @@ tmp_path (pytest keeps the last runs' directories) and named in the assertion me
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -135,13 +138,15 @@ class Browser:
 @contextmanager
 def chromium() -> Iterator[Browser]:
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory(prefix="toolkit-chromium-") as profile:
+    # Chromium's helper processes (renderer, crashpad) outlive a kill of the browser alone and keep
+    # writing to the profile: run it in a session of its own and stop the whole group.
+    with tempfile.TemporaryDirectory(prefix="toolkit-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-dev-shm-usage", "--window-size=1280,1800", "--remote-debugging-address=127.0.0.1",
              "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             active = Path(profile) / "DevToolsActivePort"
             wait_for(lambda: active.exists() and len(active.read_text().split()) == 2, "Chromium's DevTools port")
@@ -153,7 +158,8 @@ def chromium() -> Iterator[Browser]:
                 browser.call("Page.enable")
                 yield browser
         finally:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
 
