@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from toolkit.aio_methods import aio_iter_method, aio_method
+from toolkit.aio import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store

@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeVar
 from runtime.environment import ContainerEnv
 from runtime.volumes.base import FileEntry, FileEntryType
 from toolkit import config
-from toolkit.aio_methods import aio_iter_method, aio_method
+from toolkit.aio import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
 from toolkit.state import check_name
 from toolkit.unsupported import UnsupportedProperty, not_supported
