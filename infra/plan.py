@@ -1,8 +1,9 @@
 """Manifest -> plan: what to create for each function, decided without Pulumi.
 
 The Pulumi components only execute this plan (DESIGN §7: plan -> apply from inert data).
-Everything a reviewer may want to question lives here as plain data: which backend runs a
-function, how its worker is started, which front door serves it, which domains it needs.
+Everything a reviewer may want to question lives here as plain data: which compute target
+(``backend=``) runs a function, how its worker is started, which front door serves it, which
+domains it needs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ __all__ = [
     "plan_app",
 ]
 
-Backend = Literal["lambda", "ecs", "gpu"]
 Worker = Literal["lambda", "ecs"]
 FrontDoor = Literal["http_api", "alb"]
 
@@ -58,7 +58,7 @@ class FunctionPlan:
     slug: str
     name: str  # physical base name: <app>-<stack>-<function slug>
     kind: str
-    backend: Backend
+    backend: schema.ComputeTarget
     image_uri: str
     timeout: int
     cpu: float | None

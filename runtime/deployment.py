@@ -53,7 +53,7 @@ class Deployment(NamedTuple):  # NamedTuple: cheap to define, a cold start pays 
         if door == "ecs":  # uvicorn behind an ALB: the full budget, a rate limit, WebSockets
             rate = _given(env.rate_limit, DEFAULT_RATE_LIMIT)
             return GatewayPolicy(function=entry.tag, timeout=entry.timeout,
-                                 budget=_given(env.request_budget_s, DEFAULT_BUDGET_S), backend_name="ecs",
+                                 budget=_given(env.request_budget_s, DEFAULT_BUDGET_S), served_by="ecs",
                                  requires_proxy_auth=auth, tokens=tokens,
                                  rate_limiter=TokenBucket(rate) if rate > 0 else None)
         if door == "stream":  # a Function URL: no 30 s cut, so the full budget
@@ -61,7 +61,7 @@ class Deployment(NamedTuple):  # NamedTuple: cheap to define, a cold start pays 
         else:  # API Gateway's HTTP API answers 503 at 30 s: the 303 must come first
             budget = _given(env.request_budget_s, HTTP_API_BUDGET_S)
         return GatewayPolicy(function=entry.tag, timeout=entry.timeout, budget=budget,
-                             max_body_bytes=LAMBDA_MAX_BODY_BYTES, backend_name="lambda", websockets=False,
+                             max_body_bytes=LAMBDA_MAX_BODY_BYTES, served_by="lambda", websockets=False,
                              requires_proxy_auth=auth, tokens=tokens)
 
 

@@ -49,7 +49,7 @@ from runtime.events.bridge import DirectHTTP
 from runtime.events.function_url import FunctionURLFront, StoredResults, web_server_proxy
 from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
 from runtime.gateway import Gateway, fits_inline, result_call_id
-from runtime.gateway.backends import CallBackend
+from runtime.gateway.call_paths import CallPath
 from runtime.gateway.records import HTTPRequestRecord, run_asgi
 from runtime.invocation import (
     LAMBDA_MAX_TIMEOUT_S,
@@ -89,7 +89,7 @@ class FunctionService:
         self._front: FunctionURLFront | None = None
         if self.entry.is_web:
             self.app = self.function.web_app(deployment.web_spec)
-            self.gateway = gateway = Gateway(self.app, deployment.gateway_policy("lambda"), self._backend())
+            self.gateway = gateway = Gateway(self.app, deployment.gateway_policy("lambda"), self._call_path())
             self.bridge = LambdaBridge(gateway, direct=direct_proxy(gateway))
             self.bridge.startup()  # lifespan once per environment, not per event
 
@@ -103,13 +103,13 @@ class FunctionService:
             self._store = DynamoDBCallStore.from_env(self.deployment.env)
         return self._store
 
-    def _backend(self) -> CallBackend | None:
-        from runtime.stepfunctions import StepFunctionsBackend
+    def _call_path(self) -> CallPath | None:
+        from runtime.stepfunctions import StepFunctionsCalls
 
         env = self.deployment.env
         if not (env.state_machine_arn and env.calls_table):
             return None  # no Step Functions: every request runs inline
-        return StepFunctionsBackend(self.store, self.deployment.app_name, env.state_machine_arn)
+        return StepFunctionsCalls(self.store, self.deployment.app_name, env.state_machine_arn)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -152,15 +152,15 @@ class FunctionService:
             assert self.app is not None and self.bridge is not None and self.gateway is not None
             app, has_store = self.app, bool(self.deployment.env.calls_table)
             policy = self.deployment.gateway_policy("stream")
-            backend = self.gateway.backend
+            call_path = self.gateway.call_path
             backed: list[Gateway] = []
 
             def backed_gateway() -> Gateway | None:
                 if has_store and not backed:
-                    backed.append(Gateway(app, policy, backend or StoredResults(self.store)))
+                    backed.append(Gateway(app, policy, call_path or StoredResults(self.store)))
                 return backed[0] if backed else None
 
-            long = (self.entry.timeout or 0) > LAMBDA_MAX_TIMEOUT_S and backend is not None
+            long = (self.entry.timeout or 0) > LAMBDA_MAX_TIMEOUT_S and call_path is not None
             self._front = FunctionURLFront(self.bridge, Gateway(app, policy), backed_gateway,
                                            (lambda: self.store) if has_store else None, self.deployment.app_name, long)
         return self._front
@@ -215,13 +215,13 @@ def direct_proxy(gateway: Gateway) -> DirectHTTP | None:
     proxy = web_server_proxy(gateway)
     if proxy is None:
         return None  # only the web_server adapter has a synchronous form
-    policy, backend = gateway.policy, gateway.backend
-    detaches = backend is not None and not fits_inline(policy.timeout, policy.budget)
+    policy, call_path = gateway.policy, gateway.call_path
+    detaches = call_path is not None and not fits_inline(policy.timeout, policy.budget)
 
     def direct(scope: Scope, body: bytes) -> Response | None:
         if detaches or not gateway.admits_whole(scope, body):
             return None
-        if backend is not None and result_call_id(scope.get("query_string", b"")) is not None:
+        if call_path is not None and result_call_id(scope.get("query_string", b"")) is not None:
             return None
         try:
             status, headers, data = proxy.forward(scope, body)

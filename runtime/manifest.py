@@ -22,8 +22,8 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 from runtime import params as codec
 
 __all__ = [
-    "BACKENDS",
-    "Backend",
+    "COMPUTE_TARGETS",
+    "ComputeTarget",
     "DEFAULT_TIMEOUT_S",
     "KINDS",
     "Kind",
@@ -49,8 +49,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 Kind = Literal["function", "fastapi_endpoint", "asgi_app", "wsgi_app", "web_server"]
 KINDS: tuple[Kind, ...] = ("function", "fastapi_endpoint", "asgi_app", "wsgi_app", "web_server")
-Backend = Literal["lambda", "ecs", "gpu"]
-BACKENDS: tuple[Backend, ...] = ("lambda", "ecs", "gpu")  # resolved: "auto" never reaches a manifest
+ComputeTarget = Literal["lambda", "ecs", "gpu"]  # where a function runs
+COMPUTE_TARGETS: tuple[ComputeTarget, ...] = ("lambda", "ecs", "gpu")  # resolved: "auto" never reaches a manifest
 PARAMETER_TYPES = tuple(codec.TYPE_NAMES.values())
 DEFAULT_TIMEOUT_S = 300
 _FIX = "regenerate it with `toolkit manifest app.py` (the schema is docs/manifest.md)"
@@ -162,7 +162,7 @@ class FunctionEntry(NamedTuple):
     is_async: bool = False
     is_generator: bool = False
     cls: ClsSpec | None = None
-    backend: Backend = "lambda"  # after `_placement`
+    backend: ComputeTarget = "lambda"  # after `_placement`; named as the user option `backend=` and the key
     image: ImageSpec | None = None
     resources: Resources = Resources()
     scaling: Scaling = Scaling()
@@ -368,7 +368,8 @@ def _function(raw: Any, path: str) -> FunctionEntry:
         is_async=_get(raw, "is_async", bool, False, f"{path}.is_async"),
         is_generator=_get(raw, "is_generator", bool, False, f"{path}.is_generator"),
         cls=_cls(_optional_object(raw, "cls", f"{path}.cls"), f"{path}.cls"),
-        backend=_placement(kind, _one_of(raw.get("backend", "lambda"), BACKENDS, f"{path}.backend"), resources.gpu),
+        # the compute target keeps the key "backend": the user option is backend=..., and stored manifests use it
+        backend=_placement(kind, _one_of(raw.get("backend", "lambda"), COMPUTE_TARGETS, f"{path}.backend"), resources.gpu),
         image=_image(_optional_object(raw, "image", f"{path}.image"), f"{path}.image"),
         resources=resources,
         scaling=_numbers(Scaling, _optional_object(raw, "scaling", f"{path}.scaling") or {}, f"{path}.scaling"),
@@ -397,12 +398,12 @@ def _schedule(raw: Mapping[str, Any] | None, path: str) -> ScheduleSpec | None:
                                                for unit in _PERIOD_UNITS if raw.get(unit)))
 
 
-def _placement(kind: str, backend: str, gpu: str | None) -> Backend:
+def _placement(kind: str, target: str, gpu: str | None) -> ComputeTarget:
     """Where a function runs, the one place this is derived past the decorator: a GPU needs GPU
     capacity, and a ``web_server`` is a long-lived process, never a Lambda."""
     if gpu:
         return "gpu"
-    return "ecs" if kind == "web_server" and backend == "lambda" else cast(Backend, backend)
+    return "ecs" if kind == "web_server" and target == "lambda" else cast(ComputeTarget, target)
 
 
 _FIELD_TYPES: dict[str, type] = {

@@ -5,7 +5,7 @@ uvicorn on ``PORT`` (default 8080, all interfaces so the load balancer reaches i
 ``/__toolkit/health`` answers 200 for the target group's health check without touching
 user code.  Environment (`runtime.environment.ContainerEnv`): everything `runtime.lambda_handler`
 documents, plus ``PORT`` and ``TOOLKIT_RATE_LIMIT`` (requests/s, default 200, 5 s burst; 0 disables).  Over-budget
-requests run detached on a local thread (`ThreadBackend`) when a call store is configured;
+requests run detached on a local thread (`ThreadCalls`) when a call store is configured;
 the thread hands the replayed request to the server's own loop (`ServingLoop`), so it meets
 the same lifespan state and class instances as live requests.
 
@@ -33,8 +33,8 @@ from types import FrameType
 from typing import Any
 
 from runtime.deployment import Deployment, load_deployment
-from runtime.gateway import Gateway, ThreadBackend
-from runtime.gateway.backends import CallBackend, RequestRunner
+from runtime.gateway import Gateway, ThreadCalls
+from runtime.gateway.call_paths import CallPath, RequestRunner
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord, run_asgi
 from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, Receive, Scope, Send
@@ -91,15 +91,15 @@ def build_server_app(deployment: Deployment) -> ASGIApp:
     app = load_function(deployment).web_app(deployment.web_spec)
     serving = ServingLoop()
     policy = deployment.gateway_policy("ecs")
-    return WithHealth(Gateway(app, policy, _backend(deployment, serving.runner(app))), serving)
+    return WithHealth(Gateway(app, policy, _call_path(deployment, serving.runner(app))), serving)
 
 
-def _backend(deployment: Deployment, runner: RequestRunner) -> CallBackend | None:
+def _call_path(deployment: Deployment, runner: RequestRunner) -> CallPath | None:
     if not deployment.env.calls_table:
         return None
     from runtime.callstore.dynamodb import DynamoDBCallStore
 
-    return ThreadBackend(DynamoDBCallStore.from_env(deployment.env), deployment.app_name, runner)
+    return ThreadCalls(DynamoDBCallStore.from_env(deployment.env), deployment.app_name, runner)
 
 
 def main() -> None:

@@ -28,14 +28,14 @@ def start_execution(state_machine_arn: str, call_id: str, function: str) -> str:
     return arn
 
 
-class StepFunctionsBackend:
-    """`CallBackend` for the Lambda front handler."""
+class StepFunctionsCalls:
+    """The `CallPath` of the Lambda front handler: each detached call is a Step Functions execution."""
 
     def __init__(self, store: CallStore, app_name: str, state_machine_arn: str) -> None:
         self.store, self.app_name, self.state_machine_arn = store, app_name, state_machine_arn
 
     @classmethod
-    def from_env(cls, store: CallStore, app_name: str, env: ContainerEnv | None = None) -> StepFunctionsBackend | None:
+    def from_env(cls, store: CallStore, app_name: str, env: ContainerEnv | None = None) -> StepFunctionsCalls | None:
         arn = (env or ContainerEnv.from_environ()).state_machine_arn
         return cls(store, app_name, arn) if arn else None
 

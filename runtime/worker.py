@@ -1,6 +1,6 @@
 """Run one stored call: PENDING -> RUNNING -> DONE | FAILED, whatever starts it.
 
-Used by the Step Functions worker task on Lambda, by `ThreadBackend` locally and by
+Used by the Step Functions worker task on Lambda, by `ThreadCalls` locally and by
 direct invocations that carry a call id.  `mark_running` is a conditional write, so a
 duplicate start (an at-least-once retry, a second execution) finds the call no longer
 pending and does not run user code again.

@@ -28,7 +28,7 @@ from toolkit.spec import (
     as_retries,
     as_secrets,
     check_resources,
-    resolve_backend,
+    resolve_compute_target,
 )
 from toolkit.urls import slugify
 
@@ -232,7 +232,7 @@ class App(AppPlatformMembers):
         where = f"{self.app_name}.{tag}"
         check_resources(where, gpu=opts.gpu, cpu=opts.cpu, memory=opts.memory, timeout=opts.timeout,
                         min_containers=opts.min_containers, max_containers=opts.max_containers)
-        backend = resolve_backend(where, opts.backend, opts.gpu, partial.web, opts.timeout)
+        target = resolve_compute_target(where, opts.backend, opts.gpu, partial.web, opts.timeout)
         module = sys.modules.get(f.__module__)
         return FunctionSpec(
             app_name=self.app_name, tag=tag, name=f.__name__, raw_f=f, module=f.__module__,
@@ -244,7 +244,7 @@ class App(AppPlatformMembers):
             secrets=tuple(self.secrets) + as_secrets(where, opts.secrets),
             min_containers=opts.min_containers, max_containers=opts.max_containers,
             buffer_containers=opts.buffer_containers, scaledown_window=opts.scaledown_window,
-            retries=as_retries(where, opts.retries), backend=backend,
+            retries=as_retries(where, opts.retries), backend=target,
             max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
             batch=partial.batch, inputs_per_container=opts.inputs_per_container, regions=opts.regions,
             volumes=opts.volumes,

@@ -16,7 +16,7 @@ from toolkit.partial import BatchConfig, WebConfig
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 
-BACKENDS = ("auto", "lambda", "ecs", "gpu")
+COMPUTE_TARGET_CHOICES = ("auto", "lambda", "ecs", "gpu")  # what the user option backend= accepts
 LAMBDA_MAX_TIMEOUT = 900
 LAMBDA_MEMORY_RANGE = (128, 10240)
 _GPU_RE = re.compile(r"^(any|t4|l4|a10g|l40s|a100(-40gb|-80gb)?|h100|h200)(:[1-8])?$", re.IGNORECASE)
@@ -91,9 +91,10 @@ class FunctionSpec:
         return self.web.kind if self.web else "function"
 
 
-def resolve_backend(name: str, backend: str, gpu: str | None, web: WebConfig | None, timeout: int) -> str:
-    if backend not in BACKENDS:
-        raise InvalidError(f"{name}: backend={backend!r} is not one of {BACKENDS}.")
+def resolve_compute_target(name: str, backend: str, gpu: str | None, web: WebConfig | None, timeout: int) -> str:
+    """Where the function runs: the user's ``backend=`` choice, with "auto" resolved and impossible ones refused."""
+    if backend not in COMPUTE_TARGET_CHOICES:
+        raise InvalidError(f"{name}: backend={backend!r} is not one of {COMPUTE_TARGET_CHOICES}.")
     long_lived = web is not None and web.kind == "web_server"
     if backend == "auto":
         return "gpu" if gpu else ("ecs" if long_lived or timeout > LAMBDA_MAX_TIMEOUT else "lambda")

@@ -16,7 +16,7 @@ from typing import Any
 from toolkit.exception import InvalidError
 from toolkit.options import normalise
 from toolkit.partial import BatchConfig, PartialFunction, batched, concurrent
-from toolkit.spec import FunctionSpec, as_retries, check_resources, resolve_backend
+from toolkit.spec import FunctionSpec, as_retries, check_resources, resolve_compute_target
 
 # with_options keywords -> the FunctionSpec fields they set (from the normalised options)
 _FIELDS = {
@@ -44,15 +44,15 @@ def with_options(spec: FunctionSpec, given: Mapping[str, Any]) -> FunctionSpec:
     variant = replace(spec, **changes)
     check_resources(where, gpu=variant.gpu, cpu=variant.cpu, memory=variant.memory, timeout=variant.timeout,
                     min_containers=variant.min_containers, max_containers=variant.max_containers)
-    return replace(variant, backend=_backend(where, variant))
+    return replace(variant, backend=_compute_target(where, variant))
 
 
-def _backend(where: str, spec: FunctionSpec) -> str:
-    # keep the function's backend while it can still run the variant; otherwise choose again
+def _compute_target(where: str, spec: FunctionSpec) -> str:
+    # keep the function's compute target while it can still run the variant; otherwise choose again
     try:
-        return resolve_backend(where, spec.backend, spec.gpu, spec.web, spec.timeout)
+        return resolve_compute_target(where, spec.backend, spec.gpu, spec.web, spec.timeout)
     except InvalidError:
-        return resolve_backend(where, "auto", spec.gpu, spec.web, spec.timeout)
+        return resolve_compute_target(where, "auto", spec.gpu, spec.web, spec.timeout)
 
 
 def with_concurrency(spec: FunctionSpec, max_inputs: int, target_inputs: int | None) -> FunctionSpec:

@@ -6,7 +6,7 @@ A Function URL (invoke mode ``RESPONSE_STREAM``) has no 30 s front-door cut, so 
 
 * a result URL (``__toolkit_call_id``), and any request to a function too long for one Lambda
   invocation (timeout over 900 s, with Step Functions configured), go through the gateway with
-  the call backend, as on the buffered doors (the reply is whole, then streamed out);
+  the call path, as on the buffered doors (the reply is whole, then streamed out);
 * everything else runs inline and streams (`runtime.events.streaming`); with a call store
   configured, a request that has not started its response within the budget gets its 303 and
   finishes after it (`runtime.events.overtime`);
@@ -44,8 +44,8 @@ log = logging.getLogger("toolkit.runtime")
 @dataclass
 class FunctionURLFront:
     bridge: LambdaBridge
-    inline: Gateway  # no call backend: never detaches up front
-    backed: Callable[[], Gateway | None]  # with the call backend (result URLs, long functions); None: no store
+    inline: Gateway  # no call path: never detaches up front
+    backed: Callable[[], Gateway | None]  # with the call path (result URLs, long functions); None: no store
     store: Callable[[], CallStore] | None  # None: no call store, requests run inline to their end
     app_name: str
     long: bool  # the function's timeout is over one invocation's and Step Functions can run it
@@ -78,7 +78,7 @@ class FunctionURLFront:
 
 
 class StoredResults:
-    """The call backend where no Step Functions are configured: it answers result URLs of the calls
+    """The call path where no Step Functions are configured: it answers result URLs of the calls
     `overtime` recorded, and never starts a call elsewhere."""
 
     def __init__(self, store: CallStore) -> None:

@@ -5,12 +5,11 @@
 * `limits`    -- 413 body limits, 429 token-bucket rate limiting.
 * `budget`    -- inline vs. detached calls, the 303 result URL, waiting on the call store.
 * `records`   -- requests/responses as plain data so a worker can replay them.
-* `backends`  -- where detached calls run (`CallBackend`; `ThreadBackend` locally).
+* `call_paths`-- where detached calls run (`CallPath`; `ThreadCalls` locally).
 * `middleware`-- `Gateway`, the ASGI middleware that sequences the above.
 """
 
 from runtime.gateway.auth import StaticTokens, TokenVerifier, check_proxy_auth, hash_secret
-from runtime.gateway.backends import CallBackend, ThreadBackend, asgi_runner
 from runtime.gateway.budget import (
     DEFAULT_BUDGET_S,
     HTTP_API_BUDGET_S,
@@ -19,6 +18,7 @@ from runtime.gateway.budget import (
     result_call_id,
     result_location,
 )
+from runtime.gateway.call_paths import CallPath, ThreadCalls, asgi_runner
 from runtime.gateway.limits import LAMBDA_MAX_BODY_BYTES, Rejection, TokenBucket, check_body_size
 from runtime.gateway.middleware import Gateway, GatewayPolicy
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord, run_asgi
@@ -28,14 +28,14 @@ __all__ = [
     "HTTP_API_BUDGET_S",
     "LAMBDA_MAX_BODY_BYTES",
     "RESULT_QUERY_PARAM",
-    "CallBackend",
+    "CallPath",
     "Gateway",
     "GatewayPolicy",
     "HTTPRequestRecord",
     "HTTPResponseRecord",
     "Rejection",
     "StaticTokens",
-    "ThreadBackend",
+    "ThreadCalls",
     "TokenBucket",
     "TokenVerifier",
     "asgi_runner",

@@ -30,26 +30,26 @@ class Rejection:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def check_body_size(length: int, limit: int, backend: str = "lambda") -> Rejection | None:
+def check_body_size(length: int, limit: int, served_by: str = "lambda") -> Rejection | None:
     """413 naming the limit and the remedies when a request body is over ``limit`` bytes."""
     if length <= limit:
         return None
     remedy = (
         "Deploy the function with backend=\"ecs\" for larger bodies, or upload the data to S3 "
         "and send its key (a claim-check)."
-        if backend == "lambda"
+        if served_by == "lambda"
         else "Upload the data to S3 and send its key (a claim-check)."
     )
-    return Rejection(413, f"Request body of {length} bytes exceeds the {limit} byte limit on the {backend} backend. {remedy}")
+    return Rejection(413, f"Request body of {length} bytes exceeds the {limit} byte limit on the {served_by} backend. {remedy}")
 
 
-def check_websocket_upgrade(headers: Iterable[Sequence[bytes]], backend: str = "lambda") -> Rejection | None:
+def check_websocket_upgrade(headers: Iterable[Sequence[bytes]], served_by: str = "lambda") -> Rejection | None:
     """400 for a WebSocket handshake on a backend that answers one request with one response:
     Lambda's front doors (API Gateway HTTP/REST APIs, Function URLs, ALB) cannot hold the connection."""
     upgrade = [bytes(v).lower() for k, v in headers if bytes(k).lower() == b"upgrade"]
     if b"websocket" not in upgrade:
         return None
-    return Rejection(400, f"WebSockets are not available on the {backend} backend: it answers one request with one "
+    return Rejection(400, f"WebSockets are not available on the {served_by} backend: it answers one request with one "
                           "response and cannot hold a connection open. Deploy this endpoint with backend=\"ecs\" "
                           "(served behind a load balancer that keeps WebSockets open).")
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from runtime.callstore.base import CallRecord, CallStatus, new_call_id
 from runtime.gateway.auth import TokenVerifier, check_proxy_auth, has_credentials, without_credentials
-from runtime.gateway.backends import CallBackend
 from runtime.gateway.budget import (
     DEFAULT_BUDGET_S,
     fits_inline,
@@ -20,6 +19,7 @@ from runtime.gateway.budget import (
     result_location,
     wait_for_finish,
 )
+from runtime.gateway.call_paths import CallPath
 from runtime.gateway.headers import header_rejection
 from runtime.gateway.limits import (
     DEFAULT_MAX_BODY_BYTES,
@@ -39,7 +39,7 @@ class GatewayPolicy:
     timeout: float | None = None  # the function's own timeout (manifest resources.timeout)
     budget: float = DEFAULT_BUDGET_S
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    backend_name: str = "lambda"  # named in 413 messages
+    served_by: str = "lambda"  # what answers, named in 413 messages ("lambda", "ecs", "toolkit serve")
     requires_proxy_auth: bool = False
     tokens: TokenVerifier | None = None
     rate_limiter: TokenBucket | None = field(default=None, repr=False)
@@ -51,8 +51,8 @@ class BodyTooLargeError(Exception):
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, policy: GatewayPolicy, backend: CallBackend | None = None) -> None:
-        self.app, self.policy, self.backend = app, policy, backend
+    def __init__(self, app: ASGIApp, policy: GatewayPolicy, call_path: CallPath | None = None) -> None:
+        self.app, self.policy, self.call_path = app, policy, call_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -77,14 +77,14 @@ class Gateway:
         if malformed := header_rejection(scope.get("headers", [])):
             return malformed  # before anything is forwarded: a Lambda event's headers are unchecked JSON
         if not policy.websockets and (refused := check_websocket_upgrade(scope.get("headers", []),
-                                                                         policy.backend_name)):
+                                                                         policy.served_by)):
             return refused
         if policy.requires_proxy_auth:
             denied = check_proxy_auth(scope.get("headers", []), policy.tokens or _NO_TOKENS)
             if denied:
                 return denied
         declared = _content_length(scope)
-        return check_body_size(declared, policy.max_body_bytes, policy.backend_name) if declared else None
+        return check_body_size(declared, policy.max_body_bytes, policy.served_by) if declared else None
 
     def admits_whole(self, scope: Scope, body: bytes) -> bool:
         """Whether a request whose whole body is at hand passes `admit` and the body limit: then
@@ -93,9 +93,9 @@ class Gateway:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         call_id = result_call_id(scope.get("query_string", b""))
-        if self.backend is not None and call_id is not None:
+        if self.call_path is not None and call_id is not None:
             await self._answer_result(scope, send, call_id, HTTPRequestRecord.from_scope(scope, b""))
-        elif self.backend is None or fits_inline(self.policy.timeout, self.policy.budget):
+        elif self.call_path is None or fits_inline(self.policy.timeout, self.policy.budget):
             await self._inline(scope, receive, send)
         else:
             await self._detached(scope, receive, send)
@@ -117,23 +117,23 @@ class Gateway:
             if started:
                 raise
             await reject(scope, send, check_body_size(int(str(exc)), self.policy.max_body_bytes,
-                                                       self.policy.backend_name) or Rejection(413, "too large"))
+                                                       self.policy.served_by) or Rejection(413, "too large"))
 
     async def _detached(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await _read_body(_limited(receive, self.policy.max_body_bytes))
         except BodyTooLargeError as exc:
             await reject(scope, send, check_body_size(int(str(exc)), self.policy.max_body_bytes,
-                                                       self.policy.backend_name) or Rejection(413, "too large"))
+                                                       self.policy.served_by) or Rejection(413, "too large"))
             return
         request, call_id = HTTPRequestRecord.from_scope(scope, body), new_call_id()
-        assert self.backend is not None
-        await asyncio.to_thread(self.backend.start, call_id, self.policy.function, request)
+        assert self.call_path is not None
+        await asyncio.to_thread(self.call_path.start, call_id, self.policy.function, request)
         await self._answer_result(scope, send, call_id, request)
 
     async def _answer_result(self, scope: Scope, send: Send, call_id: str, request: HTTPRequestRecord) -> None:
-        assert self.backend is not None
-        record = await wait_for_finish(self.backend.store, call_id, self.policy.budget)
+        assert self.call_path is not None
+        record = await wait_for_finish(self.call_path.store, call_id, self.policy.budget)
         if record is None or record.function != self.policy.function:
             await reject(scope, send, Rejection(404, f"No call {call_id!r} for this endpoint."))
         elif record.status.finished:

@@ -272,3 +272,43 @@ def test_one_codec_for_class_parameters_locally_in_serve_and_in_the_runtime() ->
     assert codec.from_json(json.loads(json.dumps(codec.to_json(expected)))) == expected
     with pytest.raises(codec.ParameterError, match=r"Query parameter size='four' is not a valid int\."):
         codec.from_query("Model", entry.cls.parameters if entry.cls else (), {"size": "four"})
+
+
+# -- one name, one concept ---------------------------------------------------------------------
+
+# "backend" names one concept: where a function runs (the compute target).  Only these spellings
+# may hold it; the state store and the call path have names of their own.
+BACKEND_SPELLINGS = {
+    "backend": "the user option backend=, the manifest key and the entry fields that mirror them; "
+               "also the keyword of Pulumi's ProjectSettings(backend=...)",
+    "ProjectBackend": "Pulumi's class for its state store URL (toolkit/deploy/workspace.py)",
+}
+
+
+def _identifiers(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every name the code binds or reads: variables, attributes, arguments, keywords, defs, imports."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.Attribute):
+            found.append((node.lineno, node.attr))
+        elif isinstance(node, ast.arg):
+            found.append((node.lineno, node.arg))
+        elif isinstance(node, ast.keyword) and node.arg is not None:
+            found.append((node.value.lineno, node.arg))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append((node.lineno, node.name))
+        elif isinstance(node, ast.alias):
+            found.append((node.lineno, node.asname or node.name))
+    return found
+
+
+def test_backend_names_only_the_compute_target() -> None:
+    stray = [f"{path.relative_to(REPO)}:{line}: {name}" for root in SOURCES for path in sorted((REPO / root).rglob("*.py"))
+             for line, name in _identifiers(ast.parse(path.read_text()))
+             if "backend" in name.lower() and name not in BACKEND_SPELLINGS]
+    modules = [str(path.relative_to(REPO)) for root in SOURCES for path in (REPO / root).rglob("*backend*.py")]
+    assert stray == [] and modules == [], (
+        "'backend' means the compute target only: name a Pulumi state store StateStore/state_*, "
+        f"a gateway's call path CallPath/call_path; found {stray + modules}")

@@ -23,6 +23,7 @@ from toolkit.deploy.errors import (
 from toolkit.deploy.names import StackName, stack_name
 from toolkit.deploy.outputs import parse_outputs
 from toolkit.deploy.stack_config import stack_config
+from toolkit.deploy.state_store import STATE_URL_ENVS
 from toolkit.deploy.target import Target
 
 
@@ -55,17 +56,52 @@ def test_stack_names() -> None:
 
 
 def test_passphrase_is_generated_once_with_mode_0600(tmp_path: Path, monkeypatch: Any) -> None:
-    from toolkit.deploy.backend import passphrase, resolve_backend
+    from toolkit.deploy.state_store import passphrase, resolve_state_store
 
     monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path))
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
+    for name in STATE_URL_ENVS:
+        monkeypatch.delenv(name, raising=False)
     first, second = passphrase(), passphrase()
     assert first == second and len(first) >= 32
     assert stat.S_IMODE(os.stat(tmp_path / "pulumi-passphrase").st_mode) == 0o600
-    backend = resolve_backend()
-    assert backend.url == (tmp_path / "pulumi-state").resolve().as_uri()
+    store = resolve_state_store()
+    assert store.url == (tmp_path / "pulumi-state").resolve().as_uri()
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "from-env")
-    assert resolve_backend("s3://b").env() == {"PULUMI_BACKEND_URL": "s3://b", "PULUMI_CONFIG_PASSPHRASE": "from-env"}
+    assert resolve_state_store("s3://b").env() == {"PULUMI_BACKEND_URL": "s3://b", "PULUMI_CONFIG_PASSPHRASE": "from-env"}
+
+
+def test_the_state_url_is_read_under_both_spellings(tmp_path: Path, monkeypatch: Any) -> None:
+    """``--state-url`` / ``TOOLKIT_STATE_URL`` first; the Pulumi-style ``--backend-url`` /
+    ``TOOLKIT_BACKEND_URL`` users know still choose the state store."""
+    import click
+    from click.testing import CliRunner
+
+    from toolkit.cli.deploy_cmd import deploy_options
+    from toolkit.deploy.state_store import resolve_state_store
+
+    monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path))
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "p")
+    for name in STATE_URL_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+    @click.command()
+    @deploy_options
+    def show(state_url: str | None, **_: Any) -> None:
+        click.echo(resolve_state_store(state_url).url)
+
+    def chosen(*args: str, env: dict[str, str] | None = None) -> str:
+        result = CliRunner().invoke(show, ["app.py", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    assert chosen("--state-url", "s3://new") == "s3://new"
+    assert chosen("--backend-url", "s3://old") == "s3://old"
+    assert chosen(env={"TOOLKIT_BACKEND_URL": "s3://old-env"}) == "s3://old-env"
+    assert chosen(env={"TOOLKIT_STATE_URL": "s3://new-env", "TOOLKIT_BACKEND_URL": "s3://old-env"}) == "s3://new-env"
+    assert chosen().startswith("file://")
+    monkeypatch.setenv("TOOLKIT_BACKEND_URL", "s3://old-env")
+    assert resolve_state_store().url == "s3://old-env"  # callers that pass no URL read the variables too
 
 
 def test_stack_config_is_canonical_and_blanks_unset_keys(monkeypatch: Any) -> None:

@@ -287,7 +287,7 @@ def test_detached_requests_replay_on_the_serving_loop_with_lifespan_state(
     aws: Any, http_entrypoint: Callable[[str], Iterator[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a call store, a request whose function may outlive the budget runs detached on a thread
-    (`ThreadBackend`); its replay must meet the same instance and lifespan state as a live one."""
+    (`ThreadCalls`); its replay must meet the same instance and lifespan state as a live one."""
     monkeypatch.setenv("TOOLKIT_REQUEST_BUDGET_S", "20")  # timeout 300 s > budget: every request detaches
     served = http_entrypoint("Model.api")
     address = next(served)

@@ -38,7 +38,7 @@ from runtime.gateway import (
     GatewayPolicy,
     HTTPRequestRecord,
     StaticTokens,
-    ThreadBackend,
+    ThreadCalls,
     asgi_runner,
     hash_secret,
     result_location,
@@ -268,7 +268,7 @@ def flask_factory() -> Any:
 def wsgi_behind_gateway() -> Iterator[str]:
     """The ECS shape: uvicorn -> `Gateway` (100 kB body limit) -> the wsgi_app adapter -> Flask."""
     app = build_wsgi_app(flask_factory, WebSpec(WebKind.WSGI_APP, method="POST"))
-    policy = GatewayPolicy(function="flask", max_body_bytes=100_000, backend_name="ecs")
+    policy = GatewayPolicy(function="flask", max_body_bytes=100_000, served_by="ecs")
     yield from serve_uvicorn(Gateway(app, policy))
 
 
@@ -483,7 +483,7 @@ def test_asgi_scope_has_the_decoded_path_and_the_encoded_raw_path(lambda_env: La
 
 
 def test_a_detached_request_is_stored_without_the_secret(tmp_path: Path) -> None:
-    # the ECS shape with a call backend: a request over the budget is stored as a call payload
+    # the ECS shape with a call path: a request over the budget is stored as a call payload
     # (DynamoDB on AWS); the secret must not be in it
     async def slow(scope: Any, receive: Any, send: Any) -> None:
         await asyncio.sleep(0.6)
@@ -494,7 +494,7 @@ def test_a_detached_request_is_stored_without_the_secret(tmp_path: Path) -> None
     store = SQLiteCallStore(tmp_path / "calls.db")
     policy = GatewayPolicy(function="slow", timeout=600, budget=0.1, requires_proxy_auth=True,
                            tokens=StaticTokens({"tk-1": hash_secret("s3cret")}))
-    for address in serve_uvicorn(Gateway(slow, policy, ThreadBackend(store, "demo", asgi_runner(slow)))):
+    for address in serve_uvicorn(Gateway(slow, policy, ThreadCalls(store, "demo", asgi_runner(slow)))):
         with httpx.Client(base_url=f"http://{address}", headers=CREDENTIALS, timeout=30) as http:
             first = http.get("/")
             assert first.status_code == 303, first.text

@@ -1,6 +1,6 @@
 """The ECS/GPU HTTP entrypoint over real loopback HTTP, and the gateway's 303 flow locally.
 
-The local flow uses the same `Gateway` as Lambda with `ThreadBackend` + the SQLite store:
+The local flow uses the same `Gateway` as Lambda with `ThreadCalls` + the SQLite store:
 what ``toolkit serve`` reuses.
 """
 
@@ -20,7 +20,7 @@ from runtime_support import serve_uvicorn
 
 from runtime.callstore import SQLiteCallStore
 from runtime.deployment import load_deployment
-from runtime.gateway import Gateway, GatewayPolicy, ThreadBackend, TokenBucket, asgi_runner
+from runtime.gateway import Gateway, GatewayPolicy, ThreadCalls, TokenBucket, asgi_runner
 from runtime.server import HEALTH_PATH, build_server_app
 
 
@@ -57,10 +57,10 @@ def slow_app(delay: float, runs: list[int]) -> FastAPI:
 def local_gateway(tmp_path: Path) -> Iterator[tuple[str, list[int]]]:
     runs: list[int] = []
     app = slow_app(0.8, runs)
-    backend = ThreadBackend(SQLiteCallStore(tmp_path / "calls.db"), "demo", asgi_runner(app))
-    policy = GatewayPolicy(function="work", timeout=600, budget=0.3, backend_name="serve",
+    call_path = ThreadCalls(SQLiteCallStore(tmp_path / "calls.db"), "demo", asgi_runner(app))
+    policy = GatewayPolicy(function="work", timeout=600, budget=0.3, served_by="serve",
                            max_body_bytes=1000, rate_limiter=TokenBucket(1000))
-    for address in serve_uvicorn(Gateway(app, policy, backend)):
+    for address in serve_uvicorn(Gateway(app, policy, call_path)):
         yield f"http://{address}", runs
 
 

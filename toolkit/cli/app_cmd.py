@@ -1,7 +1,7 @@
 """``toolkit app list | stop | logs``: the apps you have running, locally and on AWS.
 
 Local serves come from serve's registry (``$TOOLKIT_HOME/serve/registry.json``: pid and start
-time, port, labels), deployed apps from the Pulumi state backend (needs the aws extra and the
+time, port, labels), deployed apps from the Pulumi state store (needs the aws extra and the
 Pulumi CLI).  ``stop`` ends local serves the way Ctrl-C does; a deployed app is removed with
 ``toolkit destroy``.  ``logs`` is ``toolkit logs`` (CloudWatch, deployed functions).
 """
@@ -21,6 +21,7 @@ import click
 
 from toolkit.cli.deploy_cmd import logs
 from toolkit.cli.extras import AWS_INSTALL, missing_modules, require_aws
+from toolkit.deploy.state_store import STATE_URL_ENVS
 from toolkit.exception import InvalidError, NotFoundError
 
 __all__ = ["LocalServe", "app", "local_serves"]
@@ -62,10 +63,11 @@ def local_serves() -> list[LocalServe]:
 @app.command("list")
 @click.option("--local", "only_local", is_flag=True, help="Only local serves (needs nothing from AWS).")
 @click.option("--deployed", "only_deployed", is_flag=True, help="Only deployed apps.")
-@click.option("--backend-url", envvar="TOOLKIT_BACKEND_URL", metavar="URL", help="Pulumi state backend.")
+@click.option("--state-url", "--backend-url", "state_url", envvar=list(STATE_URL_ENVS), metavar="URL",
+              help="Where Pulumi keeps stack state (--backend-url, as Pulumi spells it, is the same option).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout: one list, each row with 'where'.")
-def list_apps(only_local: bool, only_deployed: bool, backend_url: str | None, as_json: bool) -> None:
-    """List local serves (app, pid, URLs) and every toolkit stack in the backend with its URLs."""
+def list_apps(only_local: bool, only_deployed: bool, state_url: str | None, as_json: bool) -> None:
+    """List local serves (app, pid, URLs) and every toolkit stack in the state store with its URLs."""
     rows: list[dict[str, Any]] = []
     if not only_deployed:
         serves = local_serves()
@@ -82,7 +84,7 @@ def list_apps(only_local: bool, only_deployed: bool, backend_url: str | None, as
     require_aws("toolkit app list --deployed", ("pulumi",))
     from toolkit.deploy.inventory import deployed_apps
 
-    deployed = deployed_apps(backend_url)
+    deployed = deployed_apps(state_url)
     rows.extend({"where": "deployed", **row.to_json()} for row in deployed)
     if as_json:
         _emit_json(rows, as_json)

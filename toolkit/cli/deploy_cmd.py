@@ -17,14 +17,16 @@ import click
 
 from toolkit.cli.extras import AWS_MODULES, require_aws
 from toolkit.cli.options import app_ref_argument, parse_ref
+from toolkit.deploy.state_store import STATE_URL_ENVS
 
 __all__ = ["deploy", "destroy", "logs", "plan", "preview", "url"]
 
 
 def deploy_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every stack command shares: they decide which stack, where."""
-    f = click.option("--backend-url", envvar="TOOLKIT_BACKEND_URL", metavar="URL",
-                     help="Pulumi state backend (default: file:// under $TOOLKIT_HOME; s3://bucket for teams).")(f)
+    f = click.option("--state-url", "--backend-url", "state_url", envvar=list(STATE_URL_ENVS), metavar="URL",
+                     help="Where Pulumi keeps stack state (default: file:// under $TOOLKIT_HOME; s3://bucket "
+                          "for teams). --backend-url, as Pulumi spells it, is the same option.")(f)
     f = click.option("--target", type=click.Choice(["aws", "localstack"]), default="aws", show_default=True,
                      help="A real AWS account, or LocalStack at $LOCALSTACK_ENDPOINT (http://localhost:4566).")(f)
     f = click.option("--region", metavar="REGION", help="AWS region (default: AWS_REGION or your AWS profile's).")(f)

@@ -10,7 +10,7 @@ Table of contents:
 ``stack_config``   manifest + images + target -> ``toolkit:*`` stack config
 ``names``          app + environment + region -> Pulumi project and stack
 ``state``          what the stack's state (not its outputs) says exists: the registry decision
-``backend``        state backend URL and stack passphrase
+``state_store``    where Pulumi keeps stack state (its "backend" URL) and the stack passphrase
 ``target``         AWS or LocalStack: region, endpoint, credentials check
 ``localstack``     the services an app needs vs. what a LocalStack endpoint offers
 ``verify``         after a deploy: endpoints answer from the app, call paths initialise

@@ -26,7 +26,7 @@ def serve_cloud(app: App, options: DeployOptions, *, progress: Progress | None =
                 on_ready: Callable[[DeployOutcome], None] | None = None,
                 stop: threading.Event | None = None, publisher: ImagePublisher | None = None) -> DeployOutcome:
     """Deploy ``app`` ephemerally, call ``on_ready``, wait for Ctrl-C (or ``stop``), tear down."""
-    ephemeral = DeployOptions(options.environment, options.region, options.target, options.backend_url, ephemeral=True)
+    ephemeral = DeployOptions(options.environment, options.region, options.target, options.state_url, ephemeral=True)
     deployer = Deployer(ephemeral, progress or Progress(), publisher)
     loaded = load_app_for_deploy(app, ephemeral)
     try:

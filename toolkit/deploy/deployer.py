@@ -1,4 +1,4 @@
-"""The composition root of the deploy workflow: one place that wires target, backend,
+"""The composition root of the deploy workflow: one place that wires target, state store,
 stack, image publisher, progress display and secret store, and runs the phases.
 
 A deploy is plan -> apply from inert data (DESIGN §7): the app becomes a manifest, the
@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.app import App
-from toolkit.deploy.backend import Backend, resolve_backend
 from toolkit.deploy.images import ImagePublisher, ToolkitImages
 from toolkit.deploy.names import StackName, stack_name
 from toolkit.deploy.offline import ResourcePlan, placeholder_images, plan_offline
@@ -33,6 +32,7 @@ from toolkit.deploy.outputs import DeployedApp, parse_outputs
 from toolkit.deploy.progress import Progress
 from toolkit.deploy.stack_config import stack_config
 from toolkit.deploy.state import StackState, registry_targets
+from toolkit.deploy.state_store import StateStore, resolve_state_store
 from toolkit.deploy.target import Target, TargetKind, check_credentials, naming_region, resolve_target
 from toolkit.deploy.verify import Check, verify
 from toolkit.deploy.volumes import delete_volume_bucket, kept_message
@@ -46,7 +46,7 @@ class DeployOptions:
     environment: str | None = None
     region: str | None = None
     target: TargetKind = "aws"
-    backend_url: str | None = None
+    state_url: str | None = None
     ephemeral: bool = False  # `toolkit serve --cloud`: -dev labels, a <env>-dev stack
     verify: bool = False  # end the deploy by checking endpoints and call paths (verify.py); the CLI's default
     verify_timeout_s: float = 120.0  # how long DNS, certificates and warming targets may take to answer
@@ -138,11 +138,11 @@ class Deployer:
             check_credentials(target)
         return target
 
-    def backend(self) -> Backend:
-        return resolve_backend(self.options.backend_url)
+    def state_store(self) -> StateStore:
+        return resolve_state_store(self.options.state_url)
 
     def session(self, loaded: LoadedApp, target: Target) -> PulumiSession:
-        return PulumiSession(loaded.stack, self.backend(), target.env(), target.region)
+        return PulumiSession(loaded.stack, self.state_store(), target.env(), target.region)
 
     # -- operations ------------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class Deployer:
         target = self.target()
         self._preflight(loaded, target)
         session = self.session(loaded, target)
-        self.progress.step(f"Stack {loaded.stack} ({target.kind}, {target.region}, state in {session.backend.url})")
+        self.progress.step(f"Stack {loaded.stack} ({target.kind}, {target.region}, state in {session.state.url})")
         stack = session.open(create=True)
         session.install_provider(stack)
         images = self._images(loaded, session, stack, target)

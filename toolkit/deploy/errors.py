@@ -65,7 +65,7 @@ class HostedZoneError(DeployError):
 
 
 class NotDeployedError(DeployError, NotFoundError):
-    """The app has no stack (in this environment and backend)."""
+    """The app has no stack (in this environment and state store)."""
 
 
 _CAPACITY = re.compile(

@@ -1,7 +1,7 @@
-"""``toolkit app list``: toolkit's stacks in a backend, with their endpoints.
+"""``toolkit app list``: toolkit's stacks in a state store, with their endpoints.
 
 Every stack of a ``toolkit-*`` project is an app deployment (names.py); other projects in a
-shared backend are left out.  Listing reads state only, so it needs no AWS credentials.
+shared state store are left out.  Listing reads state only, so it needs no AWS credentials.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.deploy.backend import resolve_backend
 from toolkit.deploy.names import PROJECT_PREFIX, StackName
 from toolkit.deploy.outputs import DeployedEndpoint, parse_outputs
+from toolkit.deploy.state_store import resolve_state_store
 from toolkit.deploy.workspace import list_stacks, stack_outputs
 
 __all__ = ["AppRow", "deployed_apps"]
@@ -30,8 +30,8 @@ class AppRow:
                 "endpoints": [e.to_json() for e in self.endpoints]}
 
 
-def deployed_apps(backend_url: str | None = None) -> list[AppRow]:
-    summaries, workspace = list_stacks(resolve_backend(backend_url), {})
+def deployed_apps(state_url: str | None = None) -> list[AppRow]:
+    summaries, workspace = list_stacks(resolve_state_store(state_url), {})
     rows: list[AppRow] = []
     for summary in summaries:
         name = StackName.parse(summary.name)

@@ -40,7 +40,7 @@ class StackName:
 
     @property
     def qualified(self) -> str:
-        """How ``pulumi stack ls --all`` names it in a DIY (file or S3) backend."""
+        """How ``pulumi stack ls --all`` names it in a DIY (file or S3) state store."""
         return f"organization/{self.project}/{self.stack}"
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@ domain errors.  The only module that imports ``pulumi.automation``.
 
 Each app's workspace directory is ``$TOOLKIT_HOME/pulumi-work/<project>``: Pulumi writes the
 project file and ``Pulumi.<stack>.yaml`` (config, encryption salt) there.  Every command
-runs with the backend URL and passphrase in its environment, so no ``pulumi login`` is
+runs with the state store's URL and passphrase in its environment, so no ``pulumi login`` is
 needed and nothing is read from ``~/.pulumi/credentials.json``.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import config
-from toolkit.deploy.backend import Backend
 from toolkit.deploy.errors import NotDeployedError, PulumiNotInstalledError, from_pulumi_failure
 from toolkit.deploy.names import StackName
 from toolkit.deploy.program import infra_program
+from toolkit.deploy.state_store import StateStore
 
 __all__ = ["PulumiSession", "ensure_cli", "workspace_dir"]
 
@@ -64,10 +64,10 @@ def pulumi_errors(operation: str, region: str | None = None) -> Iterator[None]:
 
 @dataclass
 class PulumiSession:
-    """One stack of one app, opened through a LocalWorkspace with toolkit's backend."""
+    """One stack of one app, opened through a LocalWorkspace with toolkit's state store."""
 
     name: StackName
-    backend: Backend
+    state: StateStore
     env: Mapping[str, str]  # the target's environment (region, emulator endpoint)
     region: str | None = None
 
@@ -76,9 +76,9 @@ class PulumiSession:
 
         return {
             "work_dir": str(workspace_dir(project)),
-            "env_vars": {**self.env, **self.backend.env()},
+            "env_vars": {**self.env, **self.state.env()},
             "project_settings": auto.ProjectSettings(name=project, runtime="python",
-                                                     backend=auto.ProjectBackend(self.backend.url)),
+                                                     backend=auto.ProjectBackend(self.state.url)),
         }
 
     def open(self, *, create: bool) -> Any:
@@ -97,8 +97,8 @@ class PulumiSession:
             except auto.StackNotFoundError:
                 raise NotDeployedError(
                     f"App {self.name.app!r} has no deployment in stack {self.name.stack!r} "
-                    f"(backend {self.backend.url}); deploy it with `toolkit deploy`, or pass the --env "
-                    "and --backend-url it was deployed with."
+                    f"(state in {self.state.url}); deploy it with `toolkit deploy`, or pass the --env "
+                    "and --state-url it was deployed with."
                 ) from None
 
     def install_provider(self, stack: Any) -> None:
@@ -111,13 +111,13 @@ class PulumiSession:
             return action()
 
 
-def list_stacks(backend: Backend, env: Mapping[str, str]) -> tuple[list[Any], Any]:
-    """Every stack in the backend, across projects (``pulumi stack ls --all --json``), and the
+def list_stacks(state: StateStore, env: Mapping[str, str]) -> tuple[list[Any], Any]:
+    """Every stack in the state store, across projects (``pulumi stack ls --all --json``), and the
     workspace to ask for their outputs."""
     from pulumi import automation as auto
 
     ensure_cli()
-    session = PulumiSession(StackName(LIST_PROJECT, "list"), backend, env)
+    session = PulumiSession(StackName(LIST_PROJECT, "list"), state, env)
     with pulumi_errors("stack ls"):
         workspace = auto.LocalWorkspace(**session.workspace_args(LIST_PROJECT))
         return list(workspace.list_stacks(include_all=True)), workspace

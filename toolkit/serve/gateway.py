@@ -57,7 +57,7 @@ from toolkit.serve.takeover import answer_moved
 from toolkit.serve.upstream import UpstreamError
 from toolkit.serve.workers import Launcher, PortLeases, WebWorker, WebWorkerPool, WorkerStartError
 
-BACKEND_NAME = "toolkit serve"  # named in 413 messages
+SERVED_BY = "toolkit serve"  # named in 413 messages
 WS_POLICY_VIOLATION = 1008
 WS_INTERNAL_ERROR = 1011
 HOST_CACHE_SIZE = 256  # Host header values remembered with their endpoint (a client may send any)
@@ -73,7 +73,7 @@ class GatewayLimits:
 
 
 class ServeGateway:
-    backend_name = BACKEND_NAME
+    served_by = SERVED_BY
 
     def __init__(self, origin: str, limits: GatewayLimits, tokens: TokenVerifier, store: CallStore,
                  ports: PortLeases, log: Callable[[str], None] = lambda _m: None) -> None:
@@ -114,7 +114,7 @@ class ServeGateway:
 
     def _front(self, endpoint: Endpoint) -> Gateway:
         policy = GatewayPolicy(function=endpoint.tag, timeout=endpoint.timeout, budget=self.limits.budget,
-                               max_body_bytes=self.limits.max_body_bytes, backend_name=BACKEND_NAME,
+                               max_body_bytes=self.limits.max_body_bytes, served_by=SERVED_BY,
                                requires_proxy_auth=endpoint.requires_proxy_auth, tokens=self.tokens,
                                rate_limiter=self.bucket)
         return Gateway(_unused_app, policy)

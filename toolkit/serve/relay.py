@@ -312,7 +312,7 @@ class RelayCycle:
 
     def body_too_large(self) -> None:
         limits = self.gateway.limits
-        rejection = check_body_size(self.body_seen, limits.max_body_bytes, self.gateway.backend_name)
+        rejection = check_body_size(self.body_seen, limits.max_body_bytes, self.gateway.served_by)
         assert rejection is not None
         self.keep_alive = False
         self.conclude(rejection_response(rejection))

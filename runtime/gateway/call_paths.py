@@ -1,8 +1,8 @@
-"""Where over-budget web calls run.  The gateway only needs `CallBackend`.
+"""The call path: where over-budget web calls run.  The gateway only needs `CallPath`.
 
-* `ThreadBackend` runs the call in a background thread of this process (``toolkit serve``,
+* `ThreadCalls` runs the call in a background thread of this process (``toolkit serve``,
   tests, ECS tasks that have no Step Functions configured).
-* `runtime.aws.StepFunctionsBackend` starts a Step Functions execution (Lambda front handler).
+* `runtime.stepfunctions.StepFunctionsCalls` starts a Step Functions execution (Lambda front handler).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from runtime.serialization import serialize
 RequestRunner = Callable[[HTTPRequestRecord], HTTPResponseRecord]
 
 
-class CallBackend(Protocol):
+class CallPath(Protocol):
     store: CallStore
 
     def start(self, call_id: str, function: str, request: HTTPRequestRecord) -> None:
@@ -27,7 +27,7 @@ class CallBackend(Protocol):
         ...
 
 
-class ThreadBackend:
+class ThreadCalls:
     """Runs each call on a daemon thread; the result lands in ``store`` like any worker's."""
 
     def __init__(self, store: CallStore, app_name: str, runner: RequestRunner) -> None:

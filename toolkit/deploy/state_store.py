@@ -1,8 +1,11 @@
-"""Where Pulumi keeps stack state, and the passphrase that encrypts its secrets.
+"""The state store: where Pulumi keeps stack state, and the passphrase that encrypts its secrets.
 
-Default: a local file backend under ``$TOOLKIT_HOME/pulumi-state`` (``file://``), so a
-deploy needs no Pulumi Cloud account.  Teams share state with ``--backend-url s3://bucket``
-(or ``TOOLKIT_BACKEND_URL``) and a shared ``PULUMI_CONFIG_PASSPHRASE``.  Without one in the
+Pulumi calls this its "backend"; toolkit says *state store*, because "backend" already names
+where a function runs (``backend="lambda"``).  Default: a local file store under
+``$TOOLKIT_HOME/pulumi-state`` (``file://``), so a deploy needs no Pulumi Cloud account.  Teams
+share state with ``--state-url s3://bucket`` (or ``TOOLKIT_STATE_URL``; the spellings that mirror
+Pulumi's ``PULUMI_BACKEND_URL``, ``--backend-url`` and ``TOOLKIT_BACKEND_URL``, still work) and a
+shared ``PULUMI_CONFIG_PASSPHRASE``.  Without one in the
 environment, a random passphrase is generated once and kept in ``$TOOLKIT_HOME/pulumi-passphrase``
 with mode 0600: losing it makes the stack's secrets unreadable, so it is never regenerated.
 """
@@ -16,15 +19,16 @@ from pathlib import Path
 
 from toolkit import config
 
-__all__ = ["BACKEND_ENV", "PASSPHRASE_ENV", "Backend", "passphrase", "resolve_backend"]
+__all__ = ["PASSPHRASE_ENV", "STATE_URL_ENVS", "StateStore", "passphrase", "resolve_state_store"]
 
-BACKEND_ENV = "TOOLKIT_BACKEND_URL"
+# The first one set wins; the second mirrors Pulumi's PULUMI_BACKEND_URL, the name users know.
+STATE_URL_ENVS = ("TOOLKIT_STATE_URL", "TOOLKIT_BACKEND_URL")
 PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
 PASSPHRASE_FILE = "pulumi-passphrase"
 
 
 @dataclass(frozen=True)
-class Backend:
+class StateStore:
     url: str
     passphrase: str
 
@@ -60,10 +64,11 @@ def passphrase() -> str:
     return value
 
 
-def resolve_backend(url: str | None = None) -> Backend:
-    chosen = url or os.environ.get(BACKEND_ENV)
+def resolve_state_store(url: str | None = None) -> StateStore:
+    """``url``, else the first of `STATE_URL_ENVS` set, else the file store under ``$TOOLKIT_HOME``."""
+    chosen = url or next((os.environ[name] for name in STATE_URL_ENVS if os.environ.get(name)), None)
     if not chosen:
         directory = state_dir()
         directory.mkdir(parents=True, exist_ok=True)
         chosen = directory.resolve().as_uri()
-    return Backend(chosen, passphrase())
+    return StateStore(chosen, passphrase())
