@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from toolkit import last_good
 from toolkit.app import App
 from toolkit.exception import AppLoadError, Error, NotFoundError
 
@@ -69,7 +70,8 @@ def import_path(path_str: str) -> ModuleType:
     existing = sys.modules.get(name)
     if existing is not None and getattr(existing, "__file__", None) == str(path.resolve()):
         return existing
-    spec = importlib.util.spec_from_file_location(name, path)
+    # a worker of toolkit serve imports the app as it last loaded (`toolkit.last_good`); None: from the file
+    spec = importlib.util.spec_from_file_location(name, path, loader=last_good.loader_for(name, path))
     if spec is None or spec.loader is None:
         raise NotFoundError(f"{path_str!r} is not a Python file toolkit can import.")
     module = importlib.util.module_from_spec(spec)

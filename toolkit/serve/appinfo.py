@@ -35,12 +35,13 @@ class AppInfo:
     sources: dict[str, FunctionSource]  # by function tag
     files: tuple[str, ...]  # the app's own source files: what live reload watches
     sys_path: tuple[str, ...]
+    modules: dict[str, str] = field(default_factory=dict)  # module name -> file, of ``files``: `toolkit.last_good`
 
     @staticmethod
     def from_json(text: str) -> AppInfo:
         data = json.loads(text)
         return AppInfo(data["manifest"], {k: FunctionSource(**v) for k, v in data["sources"].items()},
-                       tuple(data["files"]), tuple(data["sys_path"]))
+                       tuple(data["files"]), tuple(data["sys_path"]), dict(data["modules"]))
 
 
 def describe(ref: str, is_module: bool) -> dict[str, Any]:
@@ -49,8 +50,9 @@ def describe(ref: str, is_module: bool) -> dict[str, Any]:
 
     app = load_app(ref, is_module=is_module)
     sources = {tag: _source(fn.spec) for tag, fn in app.registered_functions.items()}
+    modules = _app_modules(ref, is_module)
     return {"manifest": build_manifest(app, ephemeral=True), "sources": sources,
-            "files": sorted(_app_files(ref, is_module)), "sys_path": [p for p in sys.path if p]}
+            "files": sorted(set(modules.values())), "modules": modules, "sys_path": [p for p in sys.path if p]}
 
 
 def _source(spec: Any) -> dict[str, Any]:
@@ -63,18 +65,18 @@ def _source(spec: Any) -> dict[str, Any]:
     return {"module": spec.module, "source_file": spec.source_file, "env": env, "env_error": problem}
 
 
-def _app_files(ref: str, is_module: bool) -> set[str]:
-    """Python files the app loaded from its own directory tree (not site-packages, not toolkit)."""
+def _app_modules(ref: str, is_module: bool) -> dict[str, str]:
+    """The modules the app loaded from its own directory tree (not site-packages, not toolkit): name -> file."""
     root = os.getcwd() if is_module else os.path.dirname(os.path.abspath(ref.partition("::")[0]))
     toolkit_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    found = set()
-    for module in list(sys.modules.values()):
+    found = {}
+    for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if not path:
             continue
         path = os.path.abspath(path)
         if path.startswith(root + os.sep) and not path.startswith(toolkit_dir) and "site-packages" not in path:
-            found.add(path)
+            found[name] = path
     return found
 
 

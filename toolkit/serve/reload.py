@@ -1,11 +1,17 @@
-"""Live reload: report changes to the app's own source files (not toolkit's, not site-packages)."""
+"""Live reload: report changes to the app's own source files (not toolkit's, not site-packages), and
+record each version that loads, so that every worker serve starts runs it (`ServedVersion`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 
 from watchfiles import awatch
+
+from toolkit.last_good import SNAPSHOT_ENV, SourceSnapshot
 
 DEBOUNCE_MS = 150
 
@@ -22,3 +28,32 @@ async def watch_app_files(current: Callable[[], Iterable[str]]) -> AsyncIterator
 
     async for changes in awatch(*roots, watch_filter=relevant, debounce=DEBOUNCE_MS, step=50, recursive=False):
         yield sorted({os.path.relpath(path) for _change, path in changes})
+
+
+class ServedVersion:
+    """The version of the app this serve serves, recorded after each load for the workers it starts
+    (`toolkit.last_good`): a worker that starts after a broken edit still runs the version that loaded."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "serve" / f"last-good-{os.getpid()}.json"
+        self.loaded_at: float | None = None
+
+    def activate(self) -> None:
+        """Point the workers this process starts (they inherit its environment) at the record."""
+        os.environ[SNAPSHOT_ENV] = str(self.path)
+
+    def record(self, modules: Mapping[str, str]) -> None:
+        """``modules`` (name -> file) just loaded: workers started from now on import these bytes."""
+        snapshot = SourceSnapshot.take(modules)
+        snapshot.write(self.path)
+        self.loaded_at = snapshot.loaded_at
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def still_serving(self) -> str:
+        """What a failed reload leaves in place, in one line."""
+        when = time.strftime(" (loaded at %H:%M:%S)", time.localtime(self.loaded_at)) if self.loaded_at else ""
+        return (f"Still serving the last version that loaded{when} on every endpoint: running workers keep it and "
+                "new ones start from it, until the files load again.")

@@ -20,6 +20,7 @@ import uvicorn
 from rich.console import Console
 
 from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
+from toolkit.config import home
 from toolkit.exception import AppLoadError, Error, InvalidError
 from toolkit.local.ownership import local_call_store
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
@@ -31,6 +32,7 @@ from toolkit.serve.httpio import run
 from toolkit.serve.index import endpoint_list, endpoint_url
 from toolkit.serve.registry import Holder, absolute_target
 from toolkit.serve.relay import relay_protocol
+from toolkit.serve.reload import ServedVersion, watch_app_files
 from toolkit.serve.routes import Moved, RouteTable
 from toolkit.serve.schedules import ScheduleRunner
 from toolkit.serve.takeover import REGISTRY_POLL_S, WORKER_PORT_WAIT_S, TakenOver, Tenure, port_yields
@@ -85,7 +87,6 @@ def use_image_envs(info: AppInfo, flag: str | None) -> None:
     from the mirror of the image's workdir when it sets one (`toolkit.images.local_files`)."""
     from pathlib import Path
 
-    from toolkit.config import home
     from toolkit.images.local_env import local_env_mode, use_local_envs
 
     use_local_envs(info.manifest, Path.cwd(), home(), lambda line: print(f"toolkit: {line}", file=sys.stderr),
@@ -146,6 +147,7 @@ class ServeSession:
         self.tenure: Tenure | None = None
         self.server: GatewayServer | None = None
         self.schedules: ScheduleRunner | None = None
+        self.version = ServedVersion(home())  # what workers that start later import (`toolkit.last_good`)
 
     def log(self, message: str) -> None:
         self.console.print(f"[yellow]{message}[/yellow]", highlight=False)
@@ -178,10 +180,12 @@ class ServeSession:
                                "over before this one started serving; stopping.", highlight=False)
             self.tenure.leave()
             return
+        self.version.activate()
         try:
             await self._serve(routes, sock)
         finally:
             self.tenure.leave()
+            self.version.discard()
 
     async def _serve(self, routes: RouteTable, sock: socket.socket) -> None:
         ports = PortLeases({self.options.port: "toolkit serve itself listens on"})
@@ -234,6 +238,7 @@ class ServeSession:
             self.log(f"Building the images of {routes.app_name!r} with {self.images.engine} (local store, no push)...")
             await self.images.prepare(routes.info.manifest)
         assert self.tenure is not None
+        self.version.record(routes.info.modules)  # before any worker of this version starts
         self.loaded, self.moved = routes, self.tenure.register(routes)
         self.routes = routes.without(self.moved)
         if self.tenure.took_over:  # the older serve's web_server workers may still hold their ports a moment
@@ -317,8 +322,6 @@ class ServeSession:
         self.server.should_exit = True
 
     async def _watch(self) -> None:
-        from toolkit.serve.reload import watch_app_files
-
         async for changed in watch_app_files(lambda: self.routes.info.files if self.routes else ()):
             await self.reload(changed)
 
@@ -328,23 +331,7 @@ class ServeSession:
             routes = await load_routes(self.options)
             await self.install(routes)
         except (AppLoadError, Error) as exc:  # Error: an image build failed (--containers)
-            self.console.print(f"[red]Reload failed:[/red] {exc}\n{self._what_still_serves()}", highlight=False)
-
-    def _what_still_serves(self) -> str:
-        """After a failed reload, which endpoints still answer with the last version that loaded: those
-        with a live worker (until it scales down). A new worker imports the files as they are now."""
-        if self.gateway is None or self.routes is None:
-            return "Still serving the last version that loaded."
-        warm = sorted({p.endpoint.tag for p in self.gateway.pools.values() if any(w.live for w in p.workers)})
-        cold = sorted(e.tag for e in self.routes.endpoints.values() if e.tag not in warm)
-        lines = []
-        if warm:
-            lines.append(f"Still serving the last version that loaded: {', '.join(warm)} (its running workers, "
-                         "until they scale down).")
-        if cold:
-            lines.append(f"Not serving the last version: {', '.join(cold)} (no running worker; a new one loads the "
-                         "files as they are now and fails until they are fixed).")
-        return "\n".join(lines)
+            self.console.print(f"[red]Reload failed:[/red] {exc}\n{self.version.still_serving()}", highlight=False)
 
 
 class GatewayServer(uvicorn.Server):

@@ -1,0 +1,90 @@
+"""`toolkit.last_good`: a worker that starts after a broken edit imports the recorded version, as
+if from its real path (``__file__``, tracebacks), writing no bytecode of it; elsewhere nothing changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from toolkit.last_good import SNAPSHOT_ENV, SourceSnapshot
+
+REPO = Path(__file__).resolve().parents[2]
+
+# what a worker does: install the snapshot, then import the app by path (and the module it imports)
+WORKER = '''
+import json, sys, traceback
+from toolkit import last_good
+from toolkit.loader import import_path
+
+last_good.install_from_environ()
+app = import_path(sys.argv[1])
+try:
+    app.fail()
+except ValueError:
+    where = traceback.format_exc().strip().splitlines()[-2].strip()
+print(json.dumps({"answer": app.answer(), "file": app.__file__, "helper_file": app.helpers.__file__,
+                  "traceback_line": where}))
+'''
+
+APP = '''
+import helpers
+
+def answer():
+    return helpers.VERSION
+
+def fail():
+    raise ValueError("v1 fails here")
+'''
+
+
+def _run_worker(app: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", WORKER, str(app)], cwd=app.parent, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), **env})
+
+
+def _project(tmp_path: Path) -> tuple[Path, Path]:
+    app, helpers = tmp_path / "app.py", tmp_path / "helpers.py"
+    app.write_text(APP)
+    helpers.write_text('VERSION = "v1"\n')
+    return app, helpers
+
+
+def test_a_worker_imports_the_recorded_version_while_the_files_are_broken(tmp_path: Path) -> None:
+    app, helpers = _project(tmp_path)
+    record = tmp_path / "home" / "last-good.json"
+    SourceSnapshot.take({"app": str(app), "helpers": str(helpers)}).write(record)
+    app.write_text("def broken(:\n")  # the edit that does not load
+    helpers.unlink()  # and a module it imported, gone
+    ran = _run_worker(app, {SNAPSHOT_ENV: str(record)})
+    assert ran.returncode == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    assert seen["answer"] == "v1"
+    assert seen["file"] == str(app) and seen["helper_file"] == str(helpers)  # the real paths
+    assert seen["traceback_line"] == 'raise ValueError("v1 fails here")'  # the line that ran, not the disk's
+    assert not list(tmp_path.rglob("*.pyc"))  # no bytecode of the recorded source next to other contents
+
+
+def test_without_the_variable_a_process_imports_the_files_as_they_are(tmp_path: Path) -> None:
+    app, helpers = _project(tmp_path)
+    record = tmp_path / "last-good.json"
+    SourceSnapshot.take({"app": str(app), "helpers": str(helpers)}).write(record)
+    helpers.write_text('VERSION = "v2"\n')
+    assert json.loads(_run_worker(app, {}).stdout)["answer"] == "v2"
+    assert json.loads(_run_worker(app, {SNAPSHOT_ENV: str(record)}).stdout)["answer"] == "v1"
+    missing = _run_worker(app, {SNAPSHOT_ENV: str(tmp_path / "none.json")})  # serve gone: the files as they are
+    assert json.loads(missing.stdout)["answer"] == "v2"
+
+
+def test_a_snapshot_leaves_out_what_it_cannot_record(tmp_path: Path) -> None:
+    app, _helpers = _project(tmp_path)
+    (tmp_path / "native.so").write_bytes(b"\x7fELF")
+    snapshot = SourceSnapshot.take({"app": str(app), "native": str(tmp_path / "native.so"),
+                                    "gone": str(tmp_path / "gone.py")})
+    assert set(snapshot.modules) == {"app"}
+    record = tmp_path / "record.json"
+    snapshot.write(record)
+    assert SourceSnapshot.read(record) == snapshot
+    assert SourceSnapshot.read(tmp_path / "absent.json") is None
