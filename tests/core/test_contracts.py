@@ -127,9 +127,6 @@ def test_where_a_function_runs_is_derived_in_the_schema_only() -> None:
 
 
 KNOWN_KEYS = {"schema_version", "requires_proxy_auth", "custom_domains", "startup_timeout", "user_label", "app_variable"}
-NOT_YET = {  # readers left on raw dicts, with why
-    "toolkit/deploy/stack_config.py": "tests/deploy/test_units.py hands it entries without schema_version or kind",
-}
 NOT_MANIFESTS = {"toolkit/loader.py"}  # builds app.source for the writer from a CLI reference
 
 
@@ -156,7 +153,7 @@ def test_only_the_schema_reads_raw_manifest_dicts() -> None:
             name = str(path.relative_to(REPO))
             if name not in NOT_MANIFESTS and (reads := _raw_manifest_reads(path)):
                 readers[name] = reads
-    assert set(readers) == {"runtime/manifest.py", *NOT_YET}, readers
+    assert set(readers) == {"runtime/manifest.py"}, readers
 
 
 # -- the container environment -----------------------------------------------------------------

@@ -25,6 +25,8 @@ from toolkit.deploy.outputs import parse_outputs
 from toolkit.deploy.stack_config import stack_config
 from toolkit.deploy.state_store import STATE_URL_ENVS
 from toolkit.deploy.target import Target
+from toolkit.loader import load_app
+from toolkit.manifest import build_manifest
 
 
 @pytest.mark.parametrize(("text", "kind"), [
@@ -106,9 +108,10 @@ def test_the_state_url_is_read_under_both_spellings(tmp_path: Path, monkeypatch:
 
 def test_stack_config_is_canonical_and_blanks_unset_keys(monkeypatch: Any) -> None:
     monkeypatch.delenv("TOOLKIT_DOMAIN", raising=False)
-    manifest = {"b": 1, "a": {"z": 1, "y": 2}, "schema_version": 1, "functions": []}
+    manifest = build_manifest(load_app(str(EXAMPLES / "long_requests.py")))  # what a deploy hands it
     aws = stack_config(manifest, Target("aws", "eu-west-1"), images={"f": "r@" + DIGEST_A})
     assert aws["toolkit:manifest"] == json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    assert aws["toolkit:manifest"] != json.dumps(manifest, separators=(",", ":"))  # the writer's key order is not
     assert aws["toolkit:baseDomain"] == aws["toolkit:hostedZone"] == aws["toolkit:emulatorEndpoint"] == ""
     monkeypatch.setenv("TOOLKIT_DOMAIN", "apps.example.net")
     local = stack_config(manifest, Target("localstack", "us-east-1", "http://localhost:4566"), registry_only=True)
@@ -168,13 +171,25 @@ def test_stack_config_carries_token_hashes_only_when_an_endpoint_needs_them(tmp_
 
     monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path))
     token = TokenStore().create()
-    protected = {"functions": [{"tag": "f", "web": {"requires_proxy_auth": True}}]}
-    open_app = {"functions": [{"tag": "f", "web": {"requires_proxy_auth": False}}, {"tag": "g", "web": None}]}
+    protected = build_manifest(load_app(str(EXAMPLES / "auth.py")))  # one of its endpoints requires proxy auth
+    open_app = build_manifest(load_app(str(EXAMPLES / "long_requests.py")))  # endpoints without it, and a function
     values = stack_config(protected, Target("aws", "eu-west-1"))["toolkit:proxyTokens"]
     hashes = json.loads(values)
     assert list(hashes) == [token.key] and len(hashes[token.key]) == 64
     assert token.secret not in values  # the secret itself never leaves this machine
     assert stack_config(open_app, Target("aws", "eu-west-1"))["toolkit:proxyTokens"] == "{}"
+
+
+def test_stack_config_refuses_a_manifest_the_schema_refuses() -> None:
+    """Read through runtime.manifest like every reader: a bad field is named before Pulumi runs."""
+    from runtime.manifest import ManifestError
+
+    manifest = build_manifest(load_app(str(EXAMPLES / "auth.py")))
+    manifest["functions"][0]["web"]["requires_proxy_auth"] = "yes"
+    with pytest.raises(ManifestError, match=r"functions\[0\] \('bearer'\)\.web\.requires_proxy_auth: expected bool"):
+        stack_config(manifest, Target("aws", "eu-west-1"))
+    with pytest.raises(ManifestError, match="schema_version None is not supported"):
+        stack_config({"functions": []}, Target("aws", "eu-west-1"))
 
 
 def test_pulumi_aws_requirement_is_the_tested_7x() -> None:

@@ -9,6 +9,9 @@ reads JSON or a path): the Automation API sets config with one ``pulumi config s
 --plaintext KEY=VALUE`` command line, and Linux refuses any single argument over 128 KiB
 (``MAX_ARG_STRLEN``), which an app with many functions or a large image spec reaches.  The
 file is named by its content's hash, so a changed manifest is a changed config value.
+
+The manifest is read through its schema (`runtime.manifest`) like every other reader: a
+malformed one is refused here, naming the field, before Pulumi runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime import manifest as schema
 from toolkit import config
 from toolkit.deploy.target import Target
 from toolkit.images.builders.platform import architecture
@@ -86,8 +90,10 @@ def stack_config(
 ) -> dict[str, str]:
     """``namespace:key`` -> plain string, as ``pulumi config set-all --plaintext`` takes them.
 
-    With ``manifest_dir`` the manifest goes into a file there and the config holds its path.
+    ``manifest`` is the JSON form the writer made (it is passed on as is, canonically); with
+    ``manifest_dir`` it goes into a file there and the config holds its path.
     """
+    typed = schema.load(manifest)
     values = {
         "aws:region": target.region,
         "toolkit:region": target.region,
@@ -100,7 +106,7 @@ def stack_config(
     values["toolkit:baseDomain"] = config.setting("domain") or ""
     values["toolkit:hostedZone"] = os.environ.get(HOSTED_ZONE_ENV) or ""
     values["toolkit:emulatorEndpoint"] = target.endpoint or ""
-    values["toolkit:proxyTokens"] = _canonical(_proxy_token_hashes(manifest))
+    values["toolkit:proxyTokens"] = _canonical(_proxy_token_hashes(typed))
     net = network()
     values["toolkit:vpcId"] = net.vpc_id or ""
     values["toolkit:subnetIds"] = _canonical(list(net.subnet_ids)) if net.subnet_ids else ""
@@ -112,12 +118,12 @@ def stack_config(
     return values
 
 
-def _proxy_token_hashes(manifest: Mapping[str, Any]) -> dict[str, str]:
+def _proxy_token_hashes(manifest: schema.Manifest) -> dict[str, str]:
     """Hashes of the tokens from `toolkit token create`, when an endpoint requires proxy auth.
 
     Read at deploy time: a token created or revoked later takes effect on the next deploy.
     """
-    if not any((fn.get("web") or {}).get("requires_proxy_auth") for fn in manifest.get("functions") or ()):
+    if not any(fn.web is not None and fn.web.requires_proxy_auth for fn in manifest.functions):
         return {}
     from toolkit.serve.tokens import TokenStore
 
