@@ -307,5 +307,5 @@ def test_backend_names_only_the_compute_target() -> None:
              if "backend" in name.lower() and name not in BACKEND_SPELLINGS]
     modules = [str(path.relative_to(REPO)) for root in SOURCES for path in (REPO / root).rglob("*backend*.py")]
     assert stray == [] and modules == [], (
-        "'backend' means the compute target only: name a Pulumi state store StateStore/state_*, "
+        "'backend' means the compute target only: name Pulumi's store StackStateStore/state_*, "
         f"a gateway's call path CallPath/call_path; found {stray + modules}")

@@ -32,7 +32,7 @@ from toolkit.deploy.outputs import DeployedApp, parse_outputs
 from toolkit.deploy.progress import Progress
 from toolkit.deploy.stack_config import stack_config
 from toolkit.deploy.state import StackState, registry_targets
-from toolkit.deploy.state_store import StateStore, resolve_state_store
+from toolkit.deploy.state_store import StackStateStore, resolve_state_store
 from toolkit.deploy.target import Target, TargetKind, check_credentials, naming_region, resolve_target
 from toolkit.deploy.verify import Check, verify
 from toolkit.deploy.volumes import delete_volume_bucket, kept_message
@@ -138,7 +138,7 @@ class Deployer:
             check_credentials(target)
         return target
 
-    def state_store(self) -> StateStore:
+    def state_store(self) -> StackStateStore:
         return resolve_state_store(self.options.state_url)
 
     def session(self, loaded: LoadedApp, target: Target) -> PulumiSession:

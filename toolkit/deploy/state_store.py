@@ -1,12 +1,12 @@
-"""The state store: where Pulumi keeps stack state, and the passphrase that encrypts its secrets.
+"""The stack state store: where Pulumi keeps stack state, and the passphrase that encrypts its secrets.
 
-Pulumi calls this its "backend"; toolkit says *state store*, because "backend" already names
-where a function runs (``backend="lambda"``).  Default: a local file store under
-``$TOOLKIT_HOME/pulumi-state`` (``file://``), so a deploy needs no Pulumi Cloud account.  Teams
-share state with ``--state-url s3://bucket`` (or ``TOOLKIT_STATE_URL``; the spellings that mirror
-Pulumi's ``PULUMI_BACKEND_URL``, ``--backend-url`` and ``TOOLKIT_BACKEND_URL``, still work) and a
-shared ``PULUMI_CONFIG_PASSPHRASE``.  Without one in the
-environment, a random passphrase is generated once and kept in ``$TOOLKIT_HOME/pulumi-passphrase``
+Pulumi calls this its "backend"; toolkit says *stack state store*, because "backend" already names
+where a function runs (``backend="lambda"``) and a bare "state store" is Dict/Queue's
+(runtime.primitives).  Default: a local file store under ``$TOOLKIT_HOME/pulumi-state``
+(``file://``), so a deploy needs no Pulumi Cloud account.  Teams share state with
+``--state-url s3://bucket`` (or ``TOOLKIT_STATE_URL``; the spellings that mirror Pulumi's
+``PULUMI_BACKEND_URL``, ``--backend-url`` and ``TOOLKIT_BACKEND_URL``, still work) and a shared
+``PULUMI_CONFIG_PASSPHRASE``.  Without one in the environment, a random passphrase is generated once and kept in ``$TOOLKIT_HOME/pulumi-passphrase``
 with mode 0600: losing it makes the stack's secrets unreadable, so it is never regenerated.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from toolkit import config
 
-__all__ = ["PASSPHRASE_ENV", "STATE_URL_ENVS", "StateStore", "passphrase", "resolve_state_store"]
+__all__ = ["PASSPHRASE_ENV", "STATE_URL_ENVS", "StackStateStore", "passphrase", "resolve_state_store"]
 
 # The first one set wins; the second mirrors Pulumi's PULUMI_BACKEND_URL, the name users know.
 STATE_URL_ENVS = ("TOOLKIT_STATE_URL", "TOOLKIT_BACKEND_URL")
@@ -28,7 +28,9 @@ PASSPHRASE_FILE = "pulumi-passphrase"
 
 
 @dataclass(frozen=True)
-class StateStore:
+class StackStateStore:
+    """Where Pulumi keeps the stacks' state (``url``) and the passphrase for their secrets."""
+
     url: str
     passphrase: str
 
@@ -64,11 +66,11 @@ def passphrase() -> str:
     return value
 
 
-def resolve_state_store(url: str | None = None) -> StateStore:
+def resolve_state_store(url: str | None = None) -> StackStateStore:
     """``url``, else the first of `STATE_URL_ENVS` set, else the file store under ``$TOOLKIT_HOME``."""
     chosen = url or next((os.environ[name] for name in STATE_URL_ENVS if os.environ.get(name)), None)
     if not chosen:
         directory = state_dir()
         directory.mkdir(parents=True, exist_ok=True)
         chosen = directory.resolve().as_uri()
-    return StateStore(chosen, passphrase())
+    return StackStateStore(chosen, passphrase())

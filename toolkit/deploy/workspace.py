@@ -20,7 +20,7 @@ from toolkit import config
 from toolkit.deploy.errors import NotDeployedError, PulumiNotInstalledError, from_pulumi_failure
 from toolkit.deploy.names import StackName
 from toolkit.deploy.program import infra_program
-from toolkit.deploy.state_store import StateStore
+from toolkit.deploy.state_store import StackStateStore
 
 __all__ = ["PulumiSession", "ensure_cli", "workspace_dir"]
 
@@ -67,7 +67,7 @@ class PulumiSession:
     """One stack of one app, opened through a LocalWorkspace with toolkit's state store."""
 
     name: StackName
-    state: StateStore
+    state: StackStateStore
     env: Mapping[str, str]  # the target's environment (region, emulator endpoint)
     region: str | None = None
 
@@ -111,7 +111,7 @@ class PulumiSession:
             return action()
 
 
-def list_stacks(state: StateStore, env: Mapping[str, str]) -> tuple[list[Any], Any]:
+def list_stacks(state: StackStateStore, env: Mapping[str, str]) -> tuple[list[Any], Any]:
     """Every stack in the state store, across projects (``pulumi stack ls --all --json``), and the
     workspace to ask for their outputs."""
     from pulumi import automation as auto
