@@ -49,7 +49,7 @@ from toolkit.platform_only import (
     sessioned,
 )
 from toolkit.queues import Queue
-from toolkit.sandbox import Probe, Sandbox, Tunnel
+from toolkit.sandbox import Probe, Sandbox, SandboxSnapshot, Tunnel
 from toolkit.schedule import Cron, Period
 from toolkit.secret import Secret
 from toolkit.spec import Retries
@@ -82,6 +82,7 @@ __all__ = [
     "Queue",
     "Retries",
     "Sandbox",
+    "SandboxSnapshot",
     "SchedulerPlacement",
     "Secret",
     "SerializationError",

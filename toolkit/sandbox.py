@@ -15,9 +15,11 @@ hosted platform: a local sandbox lives at most as long as the process that creat
 are plain HTTP on 127.0.0.1, and the main command's stdin is not attached (use ``exec``).
 """
 
+# mypy: disable-error-code="empty-body"
+# (the refusals below are bodies the not_supported decorator replaces)
+
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import json
 import secrets as _secrets
@@ -25,9 +27,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, cast
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 from toolkit.aio import Aio, aio_method
 from toolkit.exception import (
@@ -37,6 +39,8 @@ from toolkit.exception import (
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
+from toolkit.sandboxes.filesystem import FileCalls
+from toolkit.unsupported import UnsupportedClass, UnsupportedProperty, not_supported, refusal
 
 if TYPE_CHECKING:
     from toolkit.app import App
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
     from toolkit.secret import Secret
     from toolkit.volume import Volume
 
-__all__ = ["Probe", "Sandbox", "Tunnel"]
+__all__ = ["Probe", "Sandbox", "SandboxSnapshot", "Tunnel"]
 
 DEFAULT_TIMEOUT_S = 300
 MAX_TIMEOUT_S = 24 * 3600
@@ -61,21 +65,45 @@ SUPERVISOR = Path(__file__).parent / "sandboxes" / "supervisor.py"
 
 @dataclass(frozen=True)
 class Probe:
-    """When a sandbox is ready: a TCP port listening inside it, or a command exiting 0 there."""
+    """When a sandbox is ready: a TCP port listening inside it (``tcp_port``), or a command exiting 0
+    there (``exec_argv``); exactly one of the two, as `with_tcp` and `with_exec` build them."""
 
-    kind: Literal["tcp", "exec"]
-    port: int | None = None
-    command: tuple[str, ...] = ()
+    tcp_port: int | None = None
+    exec_argv: tuple[str, ...] | None = None
     interval_ms: int = 100
+
+    def __post_init__(self) -> None:
+        if (self.tcp_port is None) == (self.exec_argv is None):
+            raise InvalidError(f"Probe(tcp_port={self.tcp_port!r}, exec_argv={self.exec_argv!r}) needs exactly one "
+                               "of the two; use Probe.with_tcp(port) or Probe.with_exec(*argv).")
+        if self.tcp_port is not None:
+            _port("Probe(tcp_port=...)", self.tcp_port)
+        else:
+            object.__setattr__(self, "exec_argv", _command("Probe(exec_argv=...)", tuple(self.exec_argv or ()),
+                                                           required=True))
+        _interval(self.interval_ms)
+
+    @property
+    def kind(self) -> Literal["tcp", "exec"]:
+        return "tcp" if self.tcp_port is not None else "exec"
 
     @staticmethod
     def with_tcp(port: int, *, interval_ms: int = 100) -> Probe:
-        return Probe("tcp", port=_port("Probe.with_tcp", port), interval_ms=_interval(interval_ms))
+        return Probe(tcp_port=_port("Probe.with_tcp", port), interval_ms=_interval(interval_ms))
 
     @staticmethod
     def with_exec(*argv: str, interval_ms: int = 100) -> Probe:
-        return Probe("exec", command=_command("Probe.with_exec", argv, required=True),
-                     interval_ms=_interval(interval_ms))
+        return Probe(exec_argv=_command("Probe.with_exec", argv, required=True), interval_ms=_interval(interval_ms))
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a sandbox's record keeps of it (``from_dict`` reads it back in another process)."""
+        return {"tcp_port": self.tcp_port, "exec_argv": None if self.exec_argv is None else list(self.exec_argv),
+                "interval_ms": self.interval_ms}
+
+    @staticmethod
+    def from_dict(raw: Mapping[str, Any]) -> Probe:
+        argv = raw.get("exec_argv")
+        return Probe(raw.get("tcp_port"), None if argv is None else tuple(argv), int(raw.get("interval_ms", 100)))
 
 
 @dataclass(frozen=True)
@@ -179,6 +207,15 @@ def _unsupported_locally(options: Mapping[str, Any]) -> None:
                 f"runs a sandbox with less isolation than asked; drop {option}, or use block_network=True.")
 
 
+def _unsupported_on_aws(options: Mapping[str, Any]) -> None:
+    for option, value in options.items():
+        if value:
+            raise NotSupportedError(
+                f"Sandbox.create({option}=...) is not enforced on AWS: a sandbox's egress is its deploy-planned "
+                "security group (open, or the blocked one), and toolkit never runs a sandbox with less isolation "
+                f"than asked; drop {option}, or use block_network=True.")
+
+
 def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]:
     """Only what the user asked for is mounted: each Volume's local directory at its path."""
     from toolkit.volume import Volume
@@ -199,7 +236,7 @@ def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]
 
 # -- the sandbox ----------------------------------------------------------------------------------
 
-class Sandbox:
+class Sandbox(FileCalls):
     """A container running a command (or waiting for ``exec``), bounded by ``timeout``."""
 
     def __init__(self, record: Record) -> None:
@@ -249,33 +286,41 @@ class Sandbox:
     @staticmethod
     def _create(*args: str, app: App | None = None, name: str | None = None, tags: Mapping[str, str] | None = None,
                 image: Image | None = None, env: Mapping[str, str | None] | None = None,
-                secrets: Sequence[Secret] | None = None, volumes: Mapping[str, Volume] | None = None,
+                secrets: Sequence[Secret] | None = None, network_file_systems: Mapping[Any, Any] | None = None,
                 timeout: int = DEFAULT_TIMEOUT_S, idle_timeout: int | None = None, workdir: str | None = None,
-                gpu: str | None = None, cpu: float | tuple[float, float] | None = None,
-                memory: int | tuple[int, int] | None = None, block_network: bool = False,
-                cidr_allowlist: Sequence[str] | None = None, outbound_cidr_allowlist: Sequence[str] | None = None,
-                outbound_domain_allowlist: Sequence[str] | None = None,
-                inbound_cidr_allowlist: Sequence[str] | None = None, encrypted_ports: Sequence[int] = (),
-                h2_ports: Sequence[int] = (), unencrypted_ports: Sequence[int] = (),
-                readiness_probe: Probe | None = None, verbose: bool = False, environment_name: str | None = None,
-                **unsupported: Any) -> Sandbox:
+                gpu: str | None = None, cloud: str | None = None, region: str | Sequence[str] | None = None,
+                cpu: float | tuple[float, float] | None = None, memory: int | tuple[int, int] | None = None,
+                runtime: Literal["gvisor", "vm"] | None = None, block_network: bool = False,
+                outbound_cidr_allowlist: Sequence[str] | None = None,
+                outbound_domain_allowlist: Sequence[str] | None = None, _experimental_outbound_policy: Any = None,
+                inbound_cidr_allowlist: Sequence[str] | None = None, volumes: Mapping[str, Volume] | None = None,
+                pty: bool = False, encrypted_ports: Sequence[int] = (), h2_ports: Sequence[int] = (),
+                unencrypted_ports: Sequence[int] = (), custom_domain: str | None = None, proxy: Any = None,
+                include_oidc_identity_token: bool = False, readiness_probe: Probe | None = None,
+                verbose: bool = False, experimental_options: Mapping[str, Any] | None = None,
+                _experimental_enable_snapshot: bool = False, _experimental_persistent: bool = False,
+                client: Any = None, environment_name: str | None = None, pty_info: Any = None,
+                cidr_allowlist: Sequence[str] | None = None) -> Sandbox:
         """Start a sandbox running ``args`` (or nothing but waiting for ``exec`` when empty)."""
         from toolkit.sandboxes import engine as engines
         from toolkit.sandboxes import images
+        from toolkit.sandboxes.options import PlatformOptions
 
-        if unsupported:
-            raise NotSupportedError(f"Sandbox.create({sorted(unsupported)[0]}=...) is not supported by toolkit's "
-                                    "local sandboxes; remove it.")
-        _unsupported_locally({"cidr_allowlist": cidr_allowlist, "outbound_cidr_allowlist": outbound_cidr_allowlist,
-                              "outbound_domain_allowlist": outbound_domain_allowlist,
-                              "inbound_cidr_allowlist": inbound_cidr_allowlist})
+        platform = PlatformOptions(network_file_systems, cloud, region, runtime, _experimental_outbound_policy, pty,
+                                   custom_domain, proxy, include_oidc_identity_token, experimental_options,
+                                   _experimental_enable_snapshot, _experimental_persistent, client, pty_info)
+        platform.check("aws" if _deployed() else "local")
         spec = _Spec.check(args, app, name, tags, env, secrets, timeout, idle_timeout, workdir, cpu, memory,
                            (*encrypted_ports, *h2_ports, *unencrypted_ports), readiness_probe)
         if block_network and spec.ports:
             raise InvalidError(f"Sandbox.create(block_network=True) cannot also expose ports {list(spec.ports)}: "
                                "a sandbox without network has no tunnels; drop one of them.")
+        outbound = {"cidr_allowlist": cidr_allowlist, "outbound_cidr_allowlist": outbound_cidr_allowlist,
+                    "outbound_domain_allowlist": outbound_domain_allowlist}
         if _deployed():
-            return _create_on_aws(spec, image, bool(block_network), gpu)
+            _unsupported_on_aws(outbound)
+            return _create_on_aws(spec, image, bool(block_network), gpu, inbound_cidr_allowlist)
+        _unsupported_locally({**outbound, "inbound_cidr_allowlist": inbound_cidr_allowlist})
         if gpu:
             raise NotSupportedError(f"Sandbox.create(gpu={gpu!r}): a local sandbox has no GPU; run it without gpu=.")
         mounts = _mounts(volumes)
@@ -396,9 +441,10 @@ class Sandbox:
     def exec(self, *args: str, stdout: StreamType | None = None, stderr: StreamType | None = None,
              timeout: int | None = None, workdir: str | None = None, env: Mapping[str, str | None] | None = None,
              secrets: Sequence[Secret] | None = None, text: bool = True, bufsize: Literal[-1, 1] = -1,
-             pty: bool = False, **_pty_info: Any) -> ContainerProcess:
+             pty: bool = False, _pty_info: Any = None, pty_info: Any = None) -> ContainerProcess:
         """Run ``args`` in the sandbox (the engine's exec); its streams arrive as they are written."""
         from toolkit.sandboxes import engine
+        from toolkit.sandboxes.options import refuse_exec_pty_info
         from toolkit.sandboxes.process import ContainerProcess, with_timeout
         from toolkit.sandboxes.streams import StreamType
 
@@ -409,6 +455,7 @@ class Sandbox:
             raise InvalidError(f"Sandbox.exec(workdir={workdir!r}) must be an absolute path.")
         if pty:
             raise NotSupportedError("Sandbox.exec(pty=True) is not supported locally; run without a pseudo-terminal.")
+        refuse_exec_pty_info(pty_info, _pty_info)
         end = self._end()
         if end is not None:
             raise self._ended_error(end)
@@ -490,14 +537,14 @@ class Sandbox:
     def _probe_passes(self, record: Record, probe: Probe) -> bool:
         from toolkit.sandboxes import engine
 
-        if probe.kind == "exec":
-            argv = engine.exec_args(record.engine, record.container, probe.command, env={}, workdir=None,
+        if probe.exec_argv is not None:
+            argv = engine.exec_args(record.engine, record.container, probe.exec_argv, env={}, workdir=None,
                                     stdin=False)
             return subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
         argv = engine.exec_args(record.engine, record.container, ("cat", "/proc/net/tcp", "/proc/net/tcp6"),
                                 env={}, workdir=None, stdin=False)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        return probe.port in _listening_ports(done.stdout)
+        return probe.tcp_port in _listening_ports(done.stdout)
 
     @aio_method
     def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
@@ -531,70 +578,59 @@ class Sandbox:
         engine.commit(record.engine, record.container, ref)
         return Image.from_registry(ref)
 
-    def _run_checked(self, what: str, *args: str, stdin: bytes | None = None) -> bytes:
-        process = self.exec(*args, text=False)
-        if stdin is not None:
-            process.stdin.write(stdin)
-        process.stdin.write_eof()
-        out = process.stdout.read()
-        err = process.stderr.read()
-        if process.wait() != 0:
-            raise InvalidError(f"Sandbox {self.object_id}: {what} failed: {err.decode(errors='replace').strip()}")
-        return bytes(out)
+
+    # -- the platform's other members: a client-less handle, and refusals naming the alternative --------
+    @property
+    def client(self) -> None:
+        """Always None: toolkit has no API client (the local store, or your AWS account directly)."""
+        return None
 
     @aio_method
-    def ls(self, path: str) -> builtins.list[str]:
-        """Names in a directory of the sandbox."""
-        return self._run_checked(f"ls {path!r}", "ls", "-1A", "--", path).decode().splitlines()
+    def hydrate(self, client: Any = None) -> Sandbox:
+        """A handle is usable as made: nothing to look up.  ``client`` must stay None."""
+        from toolkit.unsupported import no_client
 
-    @aio_method
-    def mkdir(self, path: str, parents: bool = False) -> None:
-        self._run_checked(f"mkdir {path!r}", "mkdir", *(["-p"] if parents else []), "--", path)
-
-    @aio_method
-    def rm(self, path: str, recursive: bool = False) -> None:
-        self._run_checked(f"rm {path!r}", "rm", *(["-r"] if recursive else []), "--", path)
-
-    def open(self, path: str, mode: str = "r") -> _SandboxFile:
-        """A file in the sandbox: read modes fetch it whole, write modes send it on ``close()``."""
-        if mode not in ("r", "rb", "w", "wb", "a", "ab"):
-            raise InvalidError(f"Sandbox.open mode {mode!r} is not supported; use r, rb, w, wb, a or ab.")
-        return _SandboxFile(self, path, mode)
-
-
-@dataclass
-class _SandboxFile:
-    sandbox: Sandbox
-    path: str
-    mode: str
-    _buffer: bytearray = field(default_factory=bytearray)
-
-    def __post_init__(self) -> None:
-        if self.mode.startswith("r"):
-            self._buffer += self.sandbox._run_checked(f"reading {self.path!r}", "cat", "--", self.path)
-
-    def read(self) -> str | bytes:
-        data = bytes(self._buffer)
-        return data if "b" in self.mode else data.decode()
-
-    def write(self, data: str | bytes) -> int:
-        if self.mode.startswith("r"):
-            raise InvalidError(f"{self.path!r} was opened with mode {self.mode!r}; open it with 'w' to write.")
-        self._buffer += data.encode() if isinstance(data, str) else data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.mode.startswith("r"):
-            redirect = ">>" if self.mode.startswith("a") else ">"
-            self.sandbox._run_checked(f"writing {self.path!r}", "sh", "-c", f'cat {redirect} "$0"', self.path,
-                                      stdin=bytes(self._buffer))
-            self.mode = "r"  # written once
-
-    def __enter__(self) -> _SandboxFile:
+        no_client("Sandbox.hydrate", client)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @not_supported("Sandbox.create_connect_token", "sandbox ports are reached through tunnels, with no token service",
+                   "use sb.tunnels()[port].url and check a secret of your own in the server")
+    def create_connect_token(self, user_metadata: str | dict[str, Any] | None = None, port: int = 8080) -> NoReturn: ...
+
+    @not_supported("Sandbox.get_dashboard_url", "sandboxes have no hosted dashboard page",
+                   "run `toolkit sandbox list` (or open the dashboard of `toolkit serve`)")
+    def get_dashboard_url(self) -> NoReturn: ...
+
+    logs = UnsupportedProperty("Sandbox.logs", "there is no log service to query by time",
+                               "read sb.stdout / sb.stderr, or run `toolkit sandbox logs ID`")
+
+    @not_supported("Sandbox.mount_image", "an image cannot be mounted into a running sandbox",
+                   "create the sandbox with image=... (or run sb.snapshot_filesystem() and start a new one from it)")
+    def mount_image(self, path: PurePosixPath | str, image: Image, *,
+                    _experimental_encryption_key: bytes | None = None) -> NoReturn: ...
+
+    @not_supported("Sandbox.unmount_image", "an image cannot be mounted into a running sandbox",
+                   "create the sandbox with image=... instead")
+    def unmount_image(self, path: PurePosixPath | str) -> NoReturn: ...
+
+    @not_supported("Sandbox.snapshot_directory", "one directory is not snapshotted apart from the rest",
+                   "use sb.snapshot_filesystem() and create a new sandbox from the Image it returns")
+    def snapshot_directory(self, path: PurePosixPath | str, *, timeout: int = 55, ttl: int | None = 2592000,
+                           _experimental_encryption_key: bytes | None = None) -> NoReturn: ...
+
+    @not_supported("Sandbox.reload_volumes", "a sandbox's volumes are fixed when it starts",
+                   "commit the Volume where it was written and start a new sandbox to see it")
+    def reload_volumes(self, *, timeout: int = 55) -> NoReturn: ...
+
+
+class SandboxSnapshot(UnsupportedClass):
+    """The platform's memory-and-filesystem snapshot of a running sandbox: refused."""
+
+    __toolkit_not_supported__ = refusal(
+        "SandboxSnapshot", "toolkit takes no memory snapshots of a sandbox",
+        "use sb.snapshot_filesystem() and create a new sandbox from the Image it returns")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
 
 class _Followed:
@@ -685,7 +721,8 @@ def _deployed() -> bool:
     return in_deployment()
 
 
-def _create_on_aws(spec: _Spec, image: Any, block_network: bool, gpu: str | None) -> Sandbox:
+def _create_on_aws(spec: _Spec, image: Any, block_network: bool, gpu: str | None,
+                   inbound_cidr_allowlist: Sequence[str] | None) -> Sandbox:
     """Inside a deployed function: an ECS task (`toolkit.sandboxes.aws`); the handle has the same calls."""
     import warnings
 
@@ -696,6 +733,8 @@ def _create_on_aws(spec: _Spec, image: Any, block_network: bool, gpu: str | None
     if image is not None:
         warnings.warn("Sandbox.create(image=...) is not honoured on AWS yet: the sandbox runs the app's image "
                       "(docs/sandboxes.md).", NotSupportedWarning, stacklevel=3)
+    if inbound_cidr_allowlist:
+        _unsupported_on_aws({"inbound_cidr_allowlist": inbound_cidr_allowlist})
     command = () if spec.command == KEEP_ALIVE else spec.command
     handle = deployed_sandboxes().create(*command, app=spec.app, name=spec.name, tags=spec.tags, env=spec.env,
                                          timeout=spec.timeout, idle_timeout=spec.idle_timeout, cpu=spec.cpu,
@@ -737,9 +776,7 @@ def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
     records.write_json(home / "spec.json", {
         "engine": engine, "container": run.container_name, "run_args": engines.run_args(engine, run),
         "timeout": spec.timeout, "idle_timeout": spec.idle_timeout, "creator_pid": _pid(),
-        "probe": None if spec.probe is None else {"kind": spec.probe.kind, "port": spec.probe.port,
-                                                  "command": list(spec.probe.command),
-                                                  "interval_ms": spec.probe.interval_ms}})
+        "probe": None if spec.probe is None else spec.probe.to_dict()})
     supervisor = subprocess.Popen([sys.executable, "-I", "-S", str(SUPERVISOR), str(home)], stdout=subprocess.PIPE,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
     assert supervisor.stdout is not None
@@ -789,9 +826,7 @@ def _load_probe(sandbox_id: str) -> Probe | None:
     from toolkit.sandboxes import records
 
     raw = json.loads((records.directory(sandbox_id) / "spec.json").read_text()).get("probe")
-    if raw is None:
-        return None
-    return Probe(raw["kind"], raw["port"], tuple(raw["command"]), raw["interval_ms"])
+    return None if raw is None else Probe.from_dict(raw)
 
 
 def _listening_ports(proc_net: str) -> set[int]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 _WRAPPER = ("the platform's constructor is its sync wrapper's (*args, **kwargs); programs get these "
             "objects from decorators and factories, never by calling the class")
 _CALLS = "issue 16 (call surface): Function/Cls/FunctionCall members, built by another helper"
-_SANDBOX = "issue 21 (sandboxes): Sandbox members, built by another helper"
 _VOLUME = "issue 18 (volumes): Volume members, built by another helper"
 
 
@@ -39,16 +38,6 @@ GAPS: dict[str, str] = {
              "FunctionCall.from_id(client)", "FunctionCall.get_call_graph",
              "FunctionCall.get_dashboard_url", "FunctionCall.hydrate", "FunctionCall.iter",
              "FunctionCall.logs", "FunctionCall.num_inputs"),
-    **_group(_SANDBOX, "Probe(tcp_port)", "Probe(exec_argv)", "SandboxSnapshot", "Sandbox.client",
-             "Sandbox.create(network_file_systems)", "Sandbox.create(cloud)", "Sandbox.create(region)",
-             "Sandbox.create(runtime)", "Sandbox.create(_experimental_outbound_policy)", "Sandbox.create(pty)",
-             "Sandbox.create(custom_domain)", "Sandbox.create(proxy)",
-             "Sandbox.create(include_oidc_identity_token)", "Sandbox.create(experimental_options)",
-             "Sandbox.create(_experimental_enable_snapshot)", "Sandbox.create(_experimental_persistent)",
-             "Sandbox.create(client)", "Sandbox.create(pty_info)", "Sandbox.create_connect_token",
-             "Sandbox.exec(_pty_info)", "Sandbox.exec(pty_info)", "Sandbox.filesystem",
-             "Sandbox.get_dashboard_url", "Sandbox.hydrate", "Sandbox.logs", "Sandbox.mount_image",
-             "Sandbox.reload_volumes", "Sandbox.snapshot_directory", "Sandbox.unmount_image"),
     **_group(_VOLUME, "Volume.info", "Volume.name"),
 }
 
@@ -91,4 +80,6 @@ NOTES: dict[str, str] = {
     "Secret.objects": "the local secret store",
     "Secret.object_id": "st-<name>: toolkit names secrets, it issues no IDs",
     "Secret.client": "always None: no API client",
+    "Sandbox.client": "always None: no API client",
+    "Sandbox.hydrate": "returns the handle: it needs no lookup (client must stay None)",
 }
