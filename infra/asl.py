@@ -17,6 +17,17 @@ running (a worker that recorded a result first keeps it), writing the Step Funct
 name and cause into a marker attribute. The runtime's ``DynamoDBCallStore.get`` turns those
 markers into the serialized ``RemoteError`` the SDK raises (Step Functions cannot run
 cloudpickle). The execution then ends in ``WorkerFailed`` with the worker's own error.
+
+A scheduled function that runs on ECS/GPU capacity is started by EventBridge Scheduler, which
+can only start the execution: its input is ``{"function": "<tag>"}``, with no call id and no
+record (`schedule_input`). For those state machines (``scheduled_app=``) the definition starts
+with ``Route``: an input that carries ``call_id`` goes straight to the worker as above; one that
+does not gets a fresh id (``States.UUID()``, hex only, so it is a valid ``fc-`` id) and a PENDING
+record written by ``RecordScheduledCall`` (``dynamodb:putItem``, new ids only) before the worker
+runs; from there the run is an ordinary call, ``MarkFailed`` included. Step Functions has no epoch
+clock, so that record carries its time as ISO 8601 in `SCHEDULED_AT_ATTR` and no payload (a
+schedule calls with no arguments); the runtime's DynamoDB store reads both, and gives the record
+its TTL when the worker claims it.
 """
 
 from __future__ import annotations
@@ -32,21 +43,25 @@ __all__ = [
     "LAMBDA_INVOKE",
     "FAILURE_ATTR",
     "FAILURE_TIME_ATTR",
+    "SCHEDULED_AT_ATTR",
     "WORKER_COMMAND",
     "WORKER_TASK_ENV",
     "EcsTarget",
     "Retry",
     "build_definition",
+    "schedule_input",
     "worker_task",
 ]
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 ECS_RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
 DYNAMODB_UPDATE_ITEM = "arn:aws:states:::dynamodb:updateItem"
+DYNAMODB_PUT_ITEM = "arn:aws:states:::dynamodb:putItem"
 # The calls table's failure markers: runtime/callstore/dynamodb.py reads the same names
 # (tests/runtime/test_worker_failure.py holds the two sides together).
 FAILURE_ATTR = "sfn_error"  # JSON of the caught {"Error": ..., "Cause": ...}
 FAILURE_TIME_ATTR = "sfn_failed_at"  # ISO 8601, when MarkFailed ran
+SCHEDULED_AT_ATTR = "scheduled_at"  # ISO 8601, when RecordScheduledCall created the record
 # Where the Catch puts {"Error", "Cause"}: beside the input, which still carries call_id.
 _CAUGHT = "$.worker_error"
 WORKER_TASK_ENV = ContainerEnv.name("worker_task")  # the container contract: runtime/environment.py
@@ -91,6 +106,64 @@ class EcsTarget:
 def worker_task(tag: str) -> dict[str, Any]:
     """The worker input contract, in ASL ``Parameters`` notation."""
     return {"toolkit_event": "worker_task", "call_id.$": "$.call_id", "function": tag}
+
+
+def schedule_input(tag: str) -> dict[str, Any]:
+    """What EventBridge Scheduler starts a scheduled ECS/GPU function's state machine with."""
+    return {"function": tag}
+
+
+def _route(first: str) -> dict[str, Any]:
+    """An ordinary call brings its id; a scheduled run does not, and gets one first."""
+    return {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.call_id", "IsPresent": True, "Next": first}],
+        "Default": "NewCallId",
+    }
+
+
+def _new_call_id(tag: str) -> dict[str, dict[str, Any]]:
+    """Two Pass states: a UUID's hex groups, then ``fc-<32 hex>`` (`runtime.callstore.base.is_call_id`)."""
+    groups = ", ".join(f"States.ArrayGetItem($.uuid, {i})" for i in range(5))
+    return {
+        "NewCallId": {
+            "Type": "Pass",
+            "Parameters": {"uuid.$": "States.StringSplit(States.UUID(), '-')"},
+            "Next": "NameScheduledCall",
+        },
+        "NameScheduledCall": {
+            "Type": "Pass",
+            # the tag is this state machine's own, whatever the input says
+            "Parameters": {"call_id.$": f"States.Format('fc-{{}}{{}}{{}}{{}}{{}}', {groups})", "function": tag},
+            "Next": "RecordScheduledCall",
+        },
+    }
+
+
+def _record_scheduled_call(tag: str, app: str, calls_table: str, first: str) -> dict[str, Any]:
+    """putItem: the PENDING record the worker claims, as `DynamoDBCallStore.create` would write it
+    but for the time (ISO, see the module doc) and the payload (none: no arguments)."""
+    return {
+        "Type": "Task",
+        "Resource": DYNAMODB_PUT_ITEM,
+        "Parameters": {
+            "TableName": calls_table,
+            "Item": {
+                "call_id": {"S.$": "$.call_id"}, "app": {"S": app}, "function": {"S": tag},
+                "status": {"S": "pending"}, SCHEDULED_AT_ATTR: {"S.$": "$$.State.EnteredTime"},
+            },
+            "ConditionExpression": "attribute_not_exists(call_id)",  # a fresh id: never overwrite a call
+        },
+        "ResultPath": None,
+        # throttling or a transient DynamoDB error; nothing runs without the record
+        "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2.0}],
+        "Next": first,
+    }
+
+
+def _scheduled_entry(tag: str, app: str, calls_table: str, first: str) -> dict[str, dict[str, Any]]:
+    return {"Route": _route(first), **_new_call_id(tag),
+            "RecordScheduledCall": _record_scheduled_call(tag, app, calls_table, first)}
 
 
 def _retriers(worker: str, retry: Retry | None) -> list[dict[str, Any]]:
@@ -197,6 +270,7 @@ def build_definition(
     function_arn: str | None = None,
     ecs: EcsTarget | None = None,
     partition: str = "aws",
+    scheduled_app: str | None = None,
 ) -> dict[str, Any]:
     """ASL for the worker of function ``tag``: a Lambda invoke, or ``ecs:runTask.sync``.
 
@@ -204,6 +278,8 @@ def build_definition(
     ``timeout`` is the function's ``resources.timeout``, seconds; ``calls_table`` the DynamoDB
     calls table the failure marker is written to; ``partition`` the ARN partition of the
     region (service integrations are ``arn:aws-cn:states:::...`` in China, for example).
+    ``scheduled_app``: the app's name, for a function EventBridge Scheduler starts through this
+    state machine; the definition then also accepts `schedule_input` (see the module doc).
     """
     if (function_arn is None) == (ecs is None):
         raise ValueError("build_definition needs exactly one of function_arn= and ecs=")
@@ -229,12 +305,15 @@ def build_definition(
     states["RunWorker"] = task
     states["MarkFailed"] = _mark_failed(calls_table)
     states["WorkerFailed"] = _worker_failed()
+    first = "BuildWorkerTask" if ecs else "RunWorker"
+    if scheduled_app is not None:
+        states.update(_scheduled_entry(tag, scheduled_app, calls_table, first))
     if partition != "aws":
         for state in states.values():
             if "Resource" in state:
                 state["Resource"] = state["Resource"].replace("arn:aws:", f"arn:{partition}:", 1)
     return {
         "Comment": f"toolkit worker for {tag}",
-        "StartAt": "BuildWorkerTask" if ecs else "RunWorker",
+        "StartAt": first if scheduled_app is None else "Route",
         "States": states,
     }

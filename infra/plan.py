@@ -76,6 +76,7 @@ class FunctionPlan:
     architecture: str = "x86_64"  # Lambda's name for it; GPU instances are x86_64 only
     volumes: tuple[str, ...] = ()  # names of the volumes it mounts (infra/components/volumes.py)
     read_only_volumes: tuple[str, ...] = ()  # those of them it mounts only read-only (no write grant)
+    scheduled: bool = False  # schedule=: EventBridge Scheduler runs it (infra/schedules.py)
 
     @property
     def worker(self) -> Worker:
@@ -233,6 +234,7 @@ def _plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) ->
         architecture="x86_64" if gpu else settings.architecture,
         volumes=tuple(sorted({m.name for m in fn.volumes})),
         read_only_volumes=tuple(sorted({m.name for m in fn.volumes} - {m.name for m in fn.volumes if not m.read_only})),
+        scheduled=fn.schedule is not None,
     )
 
 

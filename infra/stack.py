@@ -249,7 +249,9 @@ def _state_outputs(result: DeployResult, state: AppState, plans: tuple[ScheduleP
     """Dicts and Queues, and the EventBridge schedules of ``schedule=`` functions (`infra.schedules`)."""
     outputs: dict[str, Any] = {"state_table": state.table.name, "state_bucket": state.bucket.bucket, "schedules": {}}
     if plans:
-        targets = {p.tag: result.functions[p.tag].lambda_function.alias.arn for p in plans}
+        functions = result.functions
+        targets = {p.tag: functions[p.tag].lambda_function.alias.arn if p.target == "lambda"
+                   else functions[p.tag].worker.state_machine.arn for p in plans}
         schedules = AppSchedules(f"{result.plan.prefix}-schedules", AppSchedulesArgs(
             prefix=result.plan.prefix, account_id=account_id, plans=plans, target_arns=targets), opts=opts)
         outputs["schedules"] = schedules.outputs

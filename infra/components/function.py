@@ -213,6 +213,8 @@ class ToolkitFunction(pulumi.ComponentResource):
                 region=self.ctx.settings.region, account_id=self.ctx.account_id,
                 calls_table_name=self.ctx.calls.table.name, calls_table_arn=self.ctx.calls.table.arn,
                 function_arn=function_arn, ecs=ecs,
+                # an ECS/GPU function's schedule starts this machine (infra/schedules.py)
+                scheduled_app=self.ctx.app.app if self.plan.scheduled and not self.plan.has_lambda else None,
             ),
             opts=child(self),
         )

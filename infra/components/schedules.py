@@ -3,8 +3,9 @@
 One schedule group per app (deleting the stack deletes its schedules with it), one schedule per
 scheduled function with its time zone and the flexible window OFF (runs on time, as locally),
 a retry policy, and a dead-letter queue (SQS, encrypted) for runs that could not be delivered.
-The scheduler's role may invoke exactly the scheduled functions' aliases and send to that queue,
-and only this account's schedules may assume it (``aws:SourceAccount``).
+The scheduler's role may invoke exactly the scheduled Lambda functions' aliases, start exactly
+the scheduled ECS/GPU functions' worker state machines, and send to that queue; only this
+account's schedules may assume it (``aws:SourceAccount``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class AppSchedulesArgs:
     prefix: str
     account_id: pulumi.Input[str]
     plans: tuple[SchedulePlan, ...]
-    target_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # tag -> Lambda alias ARN
+    # tag -> the Lambda alias ARN, or the worker state machine's ARN (``SchedulePlan.target`` says which)
+    target_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class AppSchedules(pulumi.ComponentResource):
@@ -51,14 +53,17 @@ class AppSchedules(pulumi.ComponentResource):
                 lambda account: json.dumps(scheduler_trust(account))),
             opts=child(self),
         )
-        targets = [args.target_arns[p.tag] for p in args.plans]
-        document = pulumi.Output.all(self.dead_letters.arn, *targets).apply(
-            lambda v: scheduler_policy(list(v[1:]), v[0]))
+        lambdas = [args.target_arns[p.tag] for p in args.plans if p.target == "lambda"]
+        machines = [args.target_arns[p.tag] for p in args.plans if p.target == "state_machine"]
+        document = pulumi.Output.all(self.dead_letters.arn, pulumi.Output.all(*lambdas),
+                                     pulumi.Output.all(*machines)).apply(
+            lambda v: scheduler_policy(list(v[1]), v[0], list(v[2])))
         policy = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=to_json(document), opts=child(self))
         self.group = aws.scheduler.ScheduleGroup(f"{name}-group", name=args.prefix, opts=child(self))
         self.schedules = {p.tag: self._schedule(name, p, args.target_arns[p.tag], policy) for p in args.plans}
         self.outputs: dict[str, Any] = {
-            p.tag: {"name": s.name, "expression": p.expression, "timezone": p.timezone, "schedule": p.description}
+            p.tag: {"name": s.name, "expression": p.expression, "timezone": p.timezone, "schedule": p.description,
+                    "target": p.target}
             for p, s in zip(args.plans, self.schedules.values(), strict=True)}
         self.register_outputs({"schedules": self.outputs, "dead_letter_queue": self.dead_letters.url})
 
@@ -85,10 +90,15 @@ def scheduler_trust(account_id: str) -> dict[str, Any]:
         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}
 
 
-def scheduler_policy(target_arns: list[str], dead_letter_arn: str) -> dict[str, Any]:
-    """Invoke the scheduled functions (their aliases, one by one) and dead-letter what fails."""
+def scheduler_policy(target_arns: list[str], dead_letter_arn: str,
+                     state_machine_arns: list[str] | None = None) -> dict[str, Any]:
+    """Invoke the scheduled Lambda functions (their aliases, one by one), start the scheduled ECS/GPU
+    functions' state machines (each by its ARN), and dead-letter what fails."""
     statements = [{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dead_letter_arn]}]
-    if target_arns:  # IAM refuses a statement with no resource
+    if state_machine_arns:  # IAM refuses a statement with no resource
+        statements.insert(0, {"Effect": "Allow", "Action": ["states:StartExecution"],
+                              "Resource": sorted(set(state_machine_arns))})
+    if target_arns:
         statements.insert(0, {"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
                               "Resource": sorted(set(target_arns))})
     return {"Version": "2012-10-17", "Statement": statements}

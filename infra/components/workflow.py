@@ -1,9 +1,14 @@
-"""The Step Functions (STANDARD) state machine that runs one function's worker, and its role."""
+"""The Step Functions (STANDARD) state machine that runs one function's worker, and its role.
+
+A scheduled ECS/GPU function's state machine also records the scheduled runs it is started with
+(infra/asl.py ``RecordScheduledCall``): its role may then put items in the calls table too.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -14,7 +19,7 @@ from infra.naming import ROLE_NAME_MAX, partition, physical_name
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, state_machine_policy
 
-__all__ = ["EcsWorkerArgs", "WorkerStateMachine", "WorkerArgs"]
+__all__ = ["EcsWorkerArgs", "WorkerStateMachine", "WorkerArgs", "records_scheduled_runs"]
 
 
 @dataclass
@@ -42,6 +47,7 @@ class WorkerArgs:
     function_arn: pulumi.Input[str] | None = None  # the Lambda alias for Lambda workers
     ecs: EcsWorkerArgs | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    scheduled_app: str | None = None  # the app's name when EventBridge Scheduler starts this machine
 
 
 class WorkerStateMachine(pulumi.ComponentResource):
@@ -80,7 +86,7 @@ class WorkerStateMachine(pulumi.ComponentResource):
             return pulumi.Output.all(args.function_arn, args.calls_table_name).apply(
                 lambda v: json.dumps(build_definition(
                     tag=plan.tag, timeout=plan.timeout, calls_table=v[1], retry=plan.retries, function_arn=v[0],
-                partition=partition(args.region)))
+                    partition=partition(args.region), scheduled_app=args.scheduled_app))
             )
         e = args.ecs
         return pulumi.Output.all(
@@ -89,7 +95,7 @@ class WorkerStateMachine(pulumi.ComponentResource):
             lambda v: json.dumps(
                 build_definition(
                     tag=plan.tag, timeout=plan.timeout, calls_table=v[5], retry=plan.retries,
-                    partition=partition(args.region),
+                    partition=partition(args.region), scheduled_app=args.scheduled_app,
                     ecs=EcsTarget(cluster=v[0], task_definition=v[1], container=e.container,
                                   subnets=tuple(v[2]), security_groups=tuple(v[3]), capacity_provider=v[4],
                                   assign_public_ip=e.assign_public_ip, network_mode=e.network_mode),
@@ -113,9 +119,16 @@ class WorkerStateMachine(pulumi.ComponentResource):
         )
         return to_json(
             values.apply(
-                lambda v: state_machine_policy(
+                lambda v: records_scheduled_runs(state_machine_policy(
                     function_arns=[v[0]] if v[0] else [], task_definition_arn=v[1], cluster_arn=v[2],
                     pass_role_arns=list(v[3]), events_rule_arn=v[4], calls_table_arn=v[5],
-                )
+                ), v[5], args.scheduled_app is not None)
             )
         )
+
+
+def records_scheduled_runs(policy: dict[str, Any], calls_table_arn: str, scheduled: bool) -> dict[str, Any]:
+    """``dynamodb:PutItem`` on the calls table, only for a machine that records scheduled runs."""
+    if scheduled:
+        policy["Statement"].append({"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [calls_table_arn]})
+    return policy

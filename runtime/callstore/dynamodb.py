@@ -14,6 +14,12 @@ A call can also be failed by the worker's state machine (infra/asl.py ``MarkFail
 worker stopped without a result.  Step Functions cannot serialize Python, so it writes a
 marker (`FAILURE_ATTR`: JSON ``{"Error", "Cause"}``, `FAILURE_TIME_ATTR`: ISO time) instead of
 ``result``; `get` turns it into the serialized `WorkerFailedError` any FAILED record carries.
+
+A scheduled ECS/GPU run's record is written by its state machine (infra/asl.py
+``RecordScheduledCall``), which has no epoch clock and no arguments to store: it carries
+`SCHEDULED_AT_ATTR` (ISO 8601) instead of ``created_at``/``updated_at``/``expires_at`` and no
+payload. `get` reads its times from that, `get_payload` answers the empty argument list, and
+`mark_running` gives it its ``expires_at``.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 _UNFINISHED = (CallStatus.PENDING.value, CallStatus.RUNNING.value)
 # Written by the worker state machine; infra/asl.py uses the same names.
 FAILURE_ATTR, FAILURE_TIME_ATTR = "sfn_error", "sfn_failed_at"
+SCHEDULED_AT_ATTR = "scheduled_at"  # ISO 8601: a record the state machine wrote for a scheduled run
+_NO_ARGUMENTS = serialize(((), {}))  # a scheduled run's input (runtime.invocation's payload shape)
 _CAUSE_MAX = 4000  # characters of a Step Functions cause kept in the error message
 
 
@@ -82,9 +90,12 @@ class DynamoDBCallStore:
         return CallRecord(call_id, app, function, CallStatus.PENDING, now, now, owner)
 
     def mark_running(self, call_id: str) -> bool:
+        # if_not_exists: a record the scheduler's state machine wrote has no TTL yet (no epoch clock there)
         return self._transition(
-            call_id, "SET #st = :running, updated_at = :now", "#st = :pending",
-            {":running": {"S": CallStatus.RUNNING.value}, ":pending": {"S": CallStatus.PENDING.value}},
+            call_id, "SET #st = :running, updated_at = :now, expires_at = if_not_exists(expires_at, :expires)",
+            "#st = :pending",
+            {":running": {"S": CallStatus.RUNNING.value}, ":pending": {"S": CallStatus.PENDING.value},
+             ":expires": {"N": str(int(time.time()) + self.ttl_seconds)}},
         )
 
     def complete(self, call_id: str, status: CallStatus, result: bytes) -> bool:
@@ -108,15 +119,19 @@ class DynamoDBCallStore:
             return None
         if FAILURE_ATTR in item and "result" not in item and "result_ref" not in item:
             return _failed_by_state_machine(call_id, item)
+        created = _created_at(item)
         return CallRecord(
             call_id, item["app"]["S"], item["function"]["S"], CallStatus(item["status"]["S"]),
-            float(item["created_at"]["N"]), float(item["updated_at"]["N"]),
+            created, float(item["updated_at"]["N"]) if "updated_at" in item else created,
             item.get("owner", {}).get("S"), self._blob(item, "result"),
         )
 
     def get_payload(self, call_id: str) -> bytes | None:
         item = self._item(call_id)
-        return None if item is None else self._blob(item, "payload")
+        if item is None:
+            return None
+        payload = self._blob(item, "payload")
+        return _NO_ARGUMENTS if payload is None and SCHEDULED_AT_ATTR in item else payload
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -156,12 +171,21 @@ class DynamoDBCallStore:
 def _failed_by_state_machine(call_id: str, item: dict[str, Any]) -> CallRecord:
     """The FAILED record for a call the state machine marked: its error, serialized like a worker's."""
     error, cause = _caught(item[FAILURE_ATTR]["S"])
-    failed_at = _epoch(item.get(FAILURE_TIME_ATTR, {}).get("S")) or float(item["updated_at"]["N"])
+    created = _created_at(item)
+    updated = float(item["updated_at"]["N"]) if "updated_at" in item else created
+    failed_at = _epoch(item.get(FAILURE_TIME_ATTR, {}).get("S")) or updated
     return CallRecord(
         call_id, item["app"]["S"], item["function"]["S"], CallStatus.FAILED,
-        float(item["created_at"]["N"]), failed_at, item.get("owner", {}).get("S"),
+        created, failed_at, item.get("owner", {}).get("S"),
         serialize(worker_failure(error, cause, call_id)),
     )
+
+
+def _created_at(item: dict[str, Any]) -> float:
+    """Epoch seconds: ``created_at``, or the ISO time of a record the state machine wrote."""
+    if "created_at" in item:
+        return float(item["created_at"]["N"])
+    return _epoch(item.get(SCHEDULED_AT_ATTR, {}).get("S")) or 0.0
 
 
 def _caught(marker: str) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from toolkit.manifest import build_manifest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:sched-test-tick:live"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:sched-test-train-sfn"
 
 
 def _manifest(**schedules: Any) -> dict[str, Any]:
@@ -74,8 +75,22 @@ def test_plan_turns_schedules_into_eventbridge_expressions_and_a_no_argument_cal
 def test_plan_refuses_what_eventbridge_cannot_run_naming_the_fix() -> None:
     with pytest.raises(ConfigError, match="whole minutes of at least 1"):
         _plans(_manifest(fast=(toolkit.Period(seconds=30), "auto")))
-    with pytest.raises(ConfigError, match="runs on ECS.*backend='lambda'"):
-        _plans(_manifest(slow=(toolkit.Period(hours=1), "ecs")))
+    app = toolkit.App("sched")
+
+    @app.function(schedule=toolkit.Period(hours=1))
+    @toolkit.fastapi_endpoint()
+    def page() -> str:
+        return "hi"
+
+    with pytest.raises(ConfigError, match=r"'page' is a web endpoint .*Put the schedule on a plain @app.function"):
+        _plans(build_manifest(app))
+
+
+def test_ecs_and_gpu_schedules_start_the_worker_state_machine_with_no_call_id() -> None:
+    plans = {p.tag: p for p in _plans(_manifest(slow=(toolkit.Period(hours=1), "ecs"),
+                                                quick=(toolkit.Period(hours=1), "lambda")))}
+    assert (plans["slow"].target, json.loads(plans["slow"].input)) == ("state_machine", {"function": "slow"})
+    assert plans["quick"].target == "lambda" and json.loads(plans["quick"].input)["toolkit_event"] == "call"
 
 
 # -- resources (Pulumi mocks) --------------------------------------------------------------------
@@ -132,7 +147,23 @@ def test_schedule_runs_on_time_in_its_zone_with_retries_a_dead_letter_queue_and_
     assert grants == {"lambda:InvokeFunction": [ALIAS], "sqs:SendMessage": [target["deadLetterConfig"]["arn"]]}
 
 
-# -- the scheduler API (moto) ---------------------------------------------------------------------
+def test_an_ecs_schedules_role_may_start_exactly_its_state_machine() -> None:
+    plan = _plans(_manifest(train=(toolkit.Cron("0 3 * * *"), "ecs")))[0]
+
+    def build() -> Any:
+        return AppSchedules("app-schedules", AppSchedulesArgs(prefix="sched-test", account_id="123456789012",
+                                                              plans=(plan,), target_arns={"train": MACHINE})).role.arn
+
+    mocks = _run(build)
+    target = mocks.one("aws:scheduler/schedule:Schedule", "train").inputs["target"]
+    assert target["arn"] == MACHINE and json.loads(target["input"]) == {"function": "train"}
+    assert target["retryPolicy"]["maximumRetryAttempts"] == 3 and target["deadLetterConfig"]["arn"]
+    policy = parse_json(mocks.one("aws:iam/rolePolicy:RolePolicy", "schedules").inputs["policy"])
+    grants = {a: s["Resource"] for s in policy["Statement"] for a in s["Action"]}
+    assert grants == {"states:StartExecution": [MACHINE], "sqs:SendMessage": [target["deadLetterConfig"]["arn"]]}
+    assert all("*" not in a and "*" not in r for s in policy["Statement"] for a in s["Action"] for r in s["Resource"])
+
+
 
 def test_the_planned_schedule_is_accepted_by_the_scheduler_api(state_aws: tuple[str, str]) -> None:
     """boto3 validates every parameter against the service model; moto then stores the schedule."""
@@ -172,3 +203,32 @@ def test_the_program_gives_every_function_the_state_table_and_schedules_its_sche
     assert schedule.inputs["scheduleExpression"] == "rate(1 hour)"
     assert schedule.inputs["target"]["arn"].endswith(":live") and "tick" in schedule.inputs["target"]["arn"]
     assert run.outputs["schedules"]["tick"]["expression"] == "rate(1 hour)"
+
+
+def test_the_program_schedules_an_ecs_function_through_its_state_machine_which_records_the_run() -> None:
+    from infra_support import run_program
+
+    manifest = _manifest(train=(toolkit.Period(hours=1), "ecs"), batch=(None, "ecs"))
+    run = run_program(settings_for(manifest))
+    machines = {m.name: m for m in run.mocks.of_type("aws:sfn/stateMachine:StateMachine")}
+    [scheduled] = [m for name, m in machines.items() if "train" in name]
+    [plain] = [m for name, m in machines.items() if "batch" in name]
+    [schedule] = run.mocks.of_type("aws:scheduler/schedule:Schedule")
+    machine_arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:{scheduled.inputs['name']}"  # as mocked
+    assert schedule.inputs["target"]["arn"] == machine_arn
+    assert json.loads(schedule.inputs["target"]["input"]) == {"function": "train"}
+    definition = json.loads(scheduled.inputs["definition"])
+    assert definition["StartAt"] == "Route" and "RecordScheduledCall" in definition["States"]
+    record = definition["States"]["RecordScheduledCall"]["Parameters"]
+    assert record["TableName"] == run.outputs["calls_table"] and record["Item"]["app"] == {"S": "sched"}
+    assert json.loads(plain.inputs["definition"])["StartAt"] == "BuildWorkerTask"  # unchanged without a schedule
+    policies = {r.name: parse_json(r.inputs["policy"]) for r in run.mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    [scheduled_policy] = [doc for name, doc in policies.items() if "train" in name and name.endswith("worker-policy")]
+    [plain_policy] = [doc for name, doc in policies.items() if "batch" in name and name.endswith("worker-policy")]
+    puts = [s["Resource"] for s in scheduled_policy["Statement"] if "dynamodb:PutItem" in s["Action"]]
+    assert len(puts) == 1 and len(puts[0]) == 1 and puts[0][0].endswith("-calls")
+    assert not any("dynamodb:PutItem" in s["Action"] for s in plain_policy["Statement"])
+    [role_policy] = [doc for name, doc in policies.items() if name.endswith("schedules-policy")]
+    starts = [s["Resource"] for s in role_policy["Statement"] if s["Action"] == ["states:StartExecution"]]
+    assert starts == [[machine_arn]]
+    assert run.outputs["schedules"]["train"]["target"] == "state_machine"
