@@ -25,7 +25,8 @@ limits are those production front proxies use (nginx, Kestrel, Apache ``RequestR
 Time spent while the gateway itself stopped reading (flow control: a worker slower than
 the upload, a pipelined request waiting its turn) does not count against the client.
 
-Each limit is a setting: ``TOOLKIT_SERVE_<NAME>`` in the environment (`from_environ`).
+Each limit is a setting: ``TOOLKIT_SERVE_<NAME>`` in the environment (`from_environ`), and a
+`toolkit serve` option that overrides it (`toolkit.cli.serve_cmd.CLIENT_LIMITS`: names, units, ranges).
 """
 
 from __future__ import annotations

@@ -306,7 +306,7 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
             return
         if self.clock.phase is Phase.HEAD:
             self.refuse(431, f"The request head is over {self.limits.max_head_bytes} bytes, toolkit serve's limit "
-                             "(TOOLKIT_SERVE_MAX_HEAD_BYTES); send fewer or shorter headers.")
+                             "(--max-request-head, TOOLKIT_SERVE_MAX_HEAD_BYTES); send fewer or shorter headers.")
             return
         self.data_received(data[room:])
 
@@ -438,7 +438,7 @@ class _Refused(asyncio.Protocol):
     def __init__(self, transport: asyncio.BaseTransport, open_connections: int) -> None:
         self.transport = transport
         message = (f"toolkit serve has {open_connections} open connections, its limit "
-                   "(TOOLKIT_SERVE_MAX_CONNECTIONS, lowered to fit the open-file limit); try again shortly.")
+                   "(--max-connections, TOOLKIT_SERVE_MAX_CONNECTIONS, lowered to fit the open-file limit); try again shortly.")
         transport.write(error_response(503, message, [(b"retry-after", b"1")]))  # type: ignore[attr-defined]
         if _Refused.lingering >= MAX_LINGERING:
             transport.close()
