@@ -3,12 +3,17 @@
 boto3 (>= 1.28) reads ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` itself,
 so the same code talks to AWS, LocalStack or moto; we add nothing on top.  boto3 is
 imported on first use so plain-function images that never touch AWS don't pay for it.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `client`, the one boto3 client cache;
+`__all__` is what it offers.
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+
+__all__ = ["client", "reset_clients"]
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, float | None], Any] = {}

@@ -10,6 +10,9 @@ arguments into lists (`gather_arguments`) and the returned list back into one re
 The rules, as on the hosted platform: each call passes every argument of the function (no
 defaults, no ``*args``); the function returns a list with one item per input, in input order; if
 it raises, every input of the batch fails with that error.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `gather_arguments` / `split_results`, which
+local workers use for ``@batched``; `__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ not bound by Lambda's 6 MB or Step Functions' 256 KB (`runtime.invocation` names
 Calls to a method of an ``@app.cls`` class carry the parameter values the caller bound
 (``params``), and the runtime builds (or reuses) that instance.  boto3 is imported lazily
 (through `runtime.awsclients`) and honours ``AWS_ENDPOINT_URL``.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `CloudTransport`:
+``.remote``/``.spawn``/``.map`` against a deployed app; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -27,6 +30,20 @@ from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, call_event, encode_args
 from runtime.params import Params
 from runtime.serialization import RemoteError, deserialize
 from runtime.stepfunctions import start_execution
+
+__all__ = [
+    "CloudFunctionCall",
+    "CloudTransport",
+    "FunctionTarget",
+    "INVOKE_READ_TIMEOUT_S",
+    "InvocationError",
+    "Invoker",
+    "RemoteCallError",
+    "TARGETS_ENV",
+    "lambda_invoker",
+    "targets_from_env",
+    "transport_from_env",
+]
 
 Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 # Set by infra in every function: JSON {tag: {"lambda_arn": str | null, "state_machine_arn": str}}

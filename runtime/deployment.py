@@ -3,6 +3,9 @@
 The manifest is parsed by `runtime.manifest` (the schema) and the container's variables by
 `runtime.environment`; this module picks this container's function out of them and builds the
 one `GatewayPolicy` every front door (Lambda, its Function URL stream, the ECS server) uses.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `load_deployment`: the SDK inside a container
+finds its own function; `__all__` is what it offers.
 """
 
 from __future__ import annotations

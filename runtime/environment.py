@@ -10,6 +10,10 @@ Values that are JSON (``secret_arns``, ``function_targets``, ``proxy_tokens``, `
 stay text here: the module that uses each one parses it and says what it expected.
 
 Stdlib only, a NamedTuple: every cold start defines it.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `ContainerEnv` and the variable names, which
+the image builder and the SDK inside a container (``toolkit.runner``) read and write; `__all__` is
+what it offers.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["FOR_USER_CODE", "KNOBS", "MANIFEST_PATH", "TASK_ROOT", "VARIABLES", "ContainerEnv", "ContainerEnvError",
-           "variables"]
+__all__ = ["FOR_USER_CODE", "KNOBS", "MANIFEST_PATH", "SANDBOX_CONFIG_KEY", "TASK_ROOT", "VARIABLES", "ContainerEnv",
+           "ContainerEnvError", "variables"]
 
 TASK_ROOT = "/var/task"  # Lambda's LAMBDA_TASK_ROOT; the image puts the app's code and manifest here
 MANIFEST_PATH = f"{TASK_ROOT}/toolkit-manifest.json"

@@ -12,6 +12,9 @@ one instance at a time, and a new parameter set waits until the current one is i
 Binding values and building the object are the SDK's own (`toolkit.cls`), so a value that
 ``toolkit serve`` rejects is rejected here with the same message.  The SDK is imported only
 for classes: a class is only ever declared through it.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `build_instance`, so local workers build
+``@app.cls`` objects as containers do; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from runtime import params as codec
 from runtime.environment import ContainerEnv
 from runtime.errors import InvalidError
 from runtime.params import Params
+
+__all__ = ["ClassMethod", "InstanceCache", "MAX_INSTANCES", "build_instance", "describe", "max_instances"]
 
 MAX_INSTANCES = 8  # per environment; each holds whatever its @enter loaded (a model, a connection pool)
 

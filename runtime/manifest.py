@@ -9,6 +9,10 @@ older files omit what they do not use; the writer always writes every field).
 
 Stdlib only, and NamedTuples rather than dataclasses: every Lambda cold start defines these
 classes (bench/bench_runtime.py).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the typed manifest (`Manifest`,
+`FunctionEntry`, ...), `load` and `dumps`: the writer in ``toolkit.manifest`` builds these records
+and every reader loads them; `__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ and from JSON (`to_json` / `from_json`; a bytes value is hex there, as in the ma
 
 The SDK (`toolkit.cls`), ``toolkit serve``, the manifest and the container runtime all use it,
 so a URL selects the same instance locally and on AWS.  Stdlib only.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the class-parameter codec (`Params`, `bind`,
+`from_query`) the SDK's ``Cls`` uses; `__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ ordinary inputs of the function, bounded by its ``max_containers``, as on the pl
 EventBridge Scheduler does).  Times missed while nothing was running (serve stopped) are not
 replayed.  A `Period` counts from when its schedule started (serve start or deploy); a `Cron`
 follows the wall clock of its time zone, daylight-saving changes included.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `Period`, `Cron` and the rules the SDK,
+``toolkit serve`` and the deploy share; `__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 cloudpickle, because user code defined in a script's ``__main__`` (classes, lambdas)
 must reach a worker that imported the script under another module name.  It is imported on
 the first `serialize`: a web endpoint's cold start never needs it (plain ``pickle`` reads).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the wire format of inputs, results and errors
+(`serialize`, `deserialize`, `RemoteError`) the local workers use too; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,16 @@ import pickle
 import traceback
 from dataclasses import dataclass
 from typing import Any
+
+__all__ = [
+    "RemoteError",
+    "WorkerFailedError",
+    "capture_error",
+    "deserialize",
+    "serialize",
+    "serialize_error",
+    "worker_failure",
+]
 
 
 def serialize(value: Any) -> bytes:

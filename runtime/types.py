@@ -1,4 +1,8 @@
-"""The protocols the runtime speaks, written down as types (after starlette/types.py)."""
+"""The protocols the runtime speaks, written down as types (after starlette/types.py).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the ASGI types (`Scope`, `Receive`, `Send`,
+`ASGIApp`) ``toolkit serve`` is typed with; `__all__` is what it offers.
+"""
 
 from __future__ import annotations
 

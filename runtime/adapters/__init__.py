@@ -7,6 +7,9 @@
 An environment serves one kind, so each adapter module is imported only when its kind is
 built: httpx (with the click/rich/pygments its package pulls in) costs a FastAPI endpoint's
 cold start about 90 ms otherwise (bench/bench_runtime.py, ``python -X importtime``).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `build_web_app` and `WebSpec`: ``toolkit
+serve``'s workers build the same web apps; `__all__` is what it offers.
 """
 
 from __future__ import annotations

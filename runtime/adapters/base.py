@@ -2,6 +2,9 @@
 
 Adapters know nothing about Lambda, ECS or ``toolkit serve``; each front end wraps the
 ASGI app they return (in `Gateway`, then Mangum or uvicorn).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `WebSpec`, `WebKind` and `AdapterError`;
+`__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from runtime.types import ASGIApp
+
+__all__ = ["Adapter", "AdapterError", "DEFAULT_STARTUP_TIMEOUT_S", "WebKind", "WebSpec"]
 
 if TYPE_CHECKING:
     from runtime.manifest import FunctionEntry

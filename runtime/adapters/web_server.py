@@ -11,6 +11,9 @@ Lambda hands over one whole request, so the Lambda handler skips the event loop 
 (bench/bench_runtime.py: the async httpx stack per event cost ~40% of small-request
 throughput).  A buffered front door takes the whole body (`forward`); a streaming Function
 URL gets it piece by piece as the server sends it (`body_chunks`).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the header rules of the ``web_server`` proxy,
+which ``toolkit serve``'s own proxy follows too; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -32,6 +35,20 @@ import httpx
 from runtime.adapters.base import AdapterError, WebSpec
 from runtime.gateway.auth import CREDENTIAL_HEADERS
 from runtime.types import HeaderList, Message, Receive, Scope, Send
+
+__all__ = [
+    "HOP_BY_HOP",
+    "LOCAL_HOST",
+    "WebServerProxy",
+    "WebServerStartupError",
+    "build_web_server",
+    "connection_options",
+    "forwarded_headers",
+    "hop_by_hop",
+    "kept_headers",
+    "request_target",
+    "wait_for_port",
+]
 
 LOCAL_HOST = "127.0.0.1"
 # hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and must not be forwarded

@@ -18,6 +18,9 @@ gateway can use the same relay):
 
 Lambda cannot hold a WebSocket: its front doors deliver one request and take one response,
 so the Lambda handler refuses upgrade requests instead (`runtime.gateway`, 400 naming the fix).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the WebSocket relay ``toolkit serve`` uses for
+``web_server`` endpoints; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runtime.types import Receive, Scope, Send
+
+__all__ = [
+    "HANDSHAKE_HEADERS",
+    "OpenUpstream",
+    "WS_MAX_MESSAGE_BYTES",
+    "connect_options",
+    "connect_tcp",
+    "relay_websocket",
+]
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection

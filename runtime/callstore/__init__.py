@@ -8,6 +8,9 @@ the first writer wins and every later `complete()` returns False, so a result is
 recorded exactly once even when a retry and a slow original both finish.  A call whose
 owner died is settled FAILED ("lost") by the same conditional write
 (`SQLiteCallStore.mark_lost`), so a result and a lost verdict have one winner.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `CallStatus` and `new_call_id`; `__all__` is
+what it offers.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,10 +1,16 @@
-"""The call-store interface shared by the local (SQLite) and AWS (DynamoDB) stores."""
+"""The call-store interface shared by the local (SQLite) and AWS (DynamoDB) stores.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the `CallStore` protocol and `CallRecord`
+local calls are kept in; `__all__` is what it offers.
+"""
 
 from __future__ import annotations
 
 import enum
 import secrets
 from typing import NamedTuple, Protocol
+
+__all__ = ["CALL_ID_PREFIX", "CallRecord", "CallStatus", "CallStore", "is_call_id", "new_call_id"]
 
 CALL_ID_PREFIX = "fc-"
 

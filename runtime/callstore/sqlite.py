@@ -2,6 +2,9 @@
 
 WAL mode lets a poller in another process read while a worker writes; each
 connection is per-thread because sqlite3 connections must not cross threads.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `SQLiteCallStore`, the store of local calls
+and ``toolkit serve``; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from pathlib import Path
 
 from runtime.callstore.base import CallRecord, CallStatus
+
+__all__ = ["SQLiteCallStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

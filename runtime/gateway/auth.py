@@ -2,6 +2,10 @@
 
 Only a SHA-256 of each token secret is stored (secrets are 32+ random bytes, so a
 fast hash is enough; no dictionary to attack).  Comparison is constant time.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports proxy-auth headers and
+`TokenVerifier`/`hash_secret`, used by ``toolkit token`` and ``toolkit serve``; `__all__` is what it
+offers.
 """
 
 from __future__ import annotations
@@ -13,6 +17,18 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from runtime.gateway.limits import Rejection
+
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "StaticTokens",
+    "TOKEN_ID_HEADER",
+    "TOKEN_SECRET_HEADER",
+    "TokenVerifier",
+    "check_proxy_auth",
+    "has_credentials",
+    "hash_secret",
+    "without_credentials",
+]
 
 TOKEN_ID_HEADER = b"toolkit-key"
 TOKEN_SECRET_HEADER = b"toolkit-secret"

@@ -6,6 +6,9 @@ work starts elsewhere, and the front handler waits up to the budget; past it the
 gets ``303 See Other`` to the same URL plus ``__toolkit_call_id=<id>``.  A GET of that
 result URL waits again, then returns the result or another 303.  Nothing runs twice:
 the call id, not the request, identifies the work.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the request budget and the result-URL
+parameter ``toolkit serve`` shares; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -16,6 +19,18 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from runtime.callstore.base import CallRecord, CallStore, is_call_id
 from runtime.gateway.records import HTTPRequestRecord
+
+__all__ = [
+    "DEFAULT_BUDGET_S",
+    "HTTP_API_BUDGET_S",
+    "RESULT_QUERY_PARAM",
+    "fits_inline",
+    "result_call_id",
+    "result_location",
+    "same_origin_path",
+    "wait_for_finish",
+    "without_result_param",
+]
 
 RESULT_QUERY_PARAM = "__toolkit_call_id"
 DEFAULT_BUDGET_S = 150.0

@@ -8,6 +8,9 @@ the client gets ``303`` to the result URL (see `budget`).  A GET of that URL wai
 to the budget again.  Nothing runs twice: the result URL only ever reads the store.
 
 Framework-free: asyncio and the `CallStore` protocol only.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `DetachedCalls`: how ``toolkit serve`` lets an
+over-budget request go on; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from runtime.gateway.budget import wait_for_finish
 from runtime.gateway.middleware import finished_response, see_other, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.serialization import serialize, serialize_error
+
+__all__ = ["DetachedCalls", "open_detached_call", "record_outcome", "within_budget"]
 
 T = TypeVar("T")
 

@@ -2,6 +2,9 @@
 
 Plain functions and a token bucket, no server framework: the Lambda handler, the
 ECS server and `toolkit serve` all call these.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the body and rate limits (`TokenBucket`,
+`check_body_size`, their defaults) ``toolkit serve`` applies; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -10,6 +13,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_BURST_SECONDS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_RATE_PER_SECOND",
+    "LAMBDA_MAX_BODY_BYTES",
+    "MiB",
+    "Rejection",
+    "TokenBucket",
+    "check_body_size",
+    "check_websocket_upgrade",
+]
 
 MiB = 1024 * 1024
 

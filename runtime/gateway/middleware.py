@@ -3,6 +3,10 @@
 Every front end wraps the user's adapter app in `Gateway`: the Lambda handler (through
 Mangum), the ECS/GPU HTTP server (uvicorn) and ``toolkit serve``.  The decisions are the
 plain functions in `auth`, `limits` and `budget`; this module only sequences them.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `Gateway` and `GatewayPolicy`, and the replies
+(`see_other`, `reject`, ...) ``toolkit serve`` answers with, so its 303/401/413 match a container's;
+`__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -31,6 +35,18 @@ from runtime.gateway.limits import (
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.serialization import RemoteError, deserialize
 from runtime.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "BodyTooLargeError",
+    "Gateway",
+    "GatewayPolicy",
+    "finished_response",
+    "reject",
+    "rejection_response",
+    "see_other",
+    "send_record",
+    "text_response",
+]
 
 
 @dataclass

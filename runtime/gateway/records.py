@@ -4,6 +4,9 @@ When a request outlives the front door's budget, the front handler stores the re
 as an `HTTPRequestRecord`; the worker (a Step Functions task on AWS, a thread under
 `toolkit serve`) rebuilds the ASGI scope, runs the same app, and stores an
 `HTTPResponseRecord` that any later GET of the result URL returns.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `HTTPRequestRecord` / `HTTPResponseRecord`,
+the requests ``toolkit serve`` records and replays; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.types import ASGIApp, Message, Scope
+
+__all__ = ["HTTPRequestRecord", "HTTPResponseRecord", "run_asgi"]
 
 
 @dataclass(frozen=True)

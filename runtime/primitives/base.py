@@ -3,6 +3,9 @@
 Everything is bytes: the SDK pickles keys and values before they get here.  A queue partition
 is a string ("" is the default partition).  Every method is safe to call from several
 processes at once; `take` hands each item to exactly one caller.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the `StateStore` interface and limits behind
+``toolkit.Dict`` / ``toolkit.Queue``; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,21 @@ import enum
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
+
+__all__ = [
+    "DEFAULT_PARTITION",
+    "DEFAULT_PARTITION_TTL",
+    "EPHEMERAL_TTL",
+    "Kind",
+    "MAX_PARTITION_ITEMS",
+    "MAX_PARTITION_KEY_BYTES",
+    "MAX_VALUE_BYTES",
+    "ObjectInfo",
+    "QueueFullError",
+    "QueueGoneError",
+    "StateStore",
+    "Waiter",
+]
 
 DEFAULT_PARTITION = ""
 MAX_VALUE_BYTES = 1024 * 1024  # the platform's limit for one queue item (and our Dict value limit)

@@ -28,6 +28,9 @@ Items carry ``expires_at`` = put time + ``partition_ttl``; reads skip expired it
 them.  Ephemeral objects carry ``expires_at`` on their meta item too (`EPHEMERAL_TTL`), so a crash
 cannot leave one behind forever.  Values over `INLINE_LIMIT` go to
 ``s3://<state bucket>/state/<pk>/value-<uuid>`` (`runtime.callstore.claimcheck`).
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `DynamoDBStateStore`, where a deployed app's
+Dicts and Queues live; `__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ item goes to exactly one consumer.  Blocking readers wait on a FIFO per partitio
 
 Ephemeral objects record their owner (host and pid); listing removes those whose owner died
 without cleaning up.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `SQLiteStateStore`, where local Dicts and
+Queues live; `__all__` is what it offers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from runtime.primitives.base import (
     Waiter,
 )
 from runtime.primitives.wakeup import FifoWaiter, fifo_path, notify
+
+__all__ = ["SQLiteStateStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (

@@ -2,6 +2,9 @@
 
 Paths inside a volume are POSIX and relative to its root; a leading ``/`` is allowed (the
 platform writes ``vol.listdir("/")``) and ``..`` never escapes the root.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports the `VolumeStore` interface and `FileEntry`
+behind ``toolkit.Volume``; `__all__` is what it offers.
 """
 
 from __future__ import annotations

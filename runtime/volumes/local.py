@@ -5,6 +5,9 @@ visible to the others at once and ``commit``/``reload`` have nothing to move.  W
 safe for programs written for the platform's commit/reload rules (docs/volumes.md): files the
 API writes (``batch_upload``, ``toolkit volume put``, ``copy_files``) appear whole, written to a
 temporary name and renamed into place, so a reader sees the old file or the new, never half.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `LocalVolumeStore`, where local volumes live;
+`__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ link gives every worker the user's path without copying; on AWS the copy lives u
 (the only writable place in a Lambda) and the link sits at the user's path where the image
 allows it.  Where the path cannot be made (no permission, or something else is already there),
 `MountError` names the path and the fix.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `mount` / `commit_all`, which local workers
+run as containers do; `__all__` is what it offers.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ pushes files whose size or mtime changed since the last sync and deletes objects
 removed here.  Each file is one object, so concurrent writers of *different* files never lose
 each other's work; for the *same* file the last commit wins, as on the platform.  What was last
 synced is kept in ``<cache>/.sync/<name>.json``.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `S3VolumeStore`, a deployed app's volumes;
+`__all__` is what it offers.
 """
 
 from __future__ import annotations

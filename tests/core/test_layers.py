@@ -181,3 +181,41 @@ def test_no_private_names_cross_modules() -> None:
     bad = [e for e in EDGES if _top(e.target) in PACKAGES
            and any(n.startswith("_") and not n.startswith("__") for n in e.names)]
     assert bad == []
+
+
+def _declared_all(tree: ast.Module) -> set[str] | None:
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            return set(ast.literal_eval(value))
+    return None
+
+
+def test_every_front_door_says_so_and_declares_what_it_offers() -> None:
+    """Each front door's docstring says it is one; its ``__all__`` is the offer the SDK may use."""
+    undocumented, no_offer = [], []
+    for door in runtime.FRONT_DOORS:
+        tree = ast.parse(MODULES[door].read_text())
+        if "front door" not in (ast.get_docstring(tree) or "").lower():
+            undocumented.append(door)
+        if door != "runtime" and _declared_all(tree) is None:
+            no_offer.append(door)
+    assert undocumented == [] and no_offer == []
+
+
+def test_toolkit_imports_only_what_a_front_door_offers() -> None:
+    offers = {door: _declared_all(ast.parse(MODULES[door].read_text())) or set() for door in runtime.FRONT_DOORS}
+    beyond = [f"{e.source}:{e.line} imports {name} from {e.target}" for e in EDGES
+              if e.source.startswith("toolkit") and e.target in offers for name in e.names
+              if name not in offers[e.target]]
+    assert beyond == [], "add the name to that module's __all__ (its offer), or import what it offers"
+
+
+def test_runtime_readme_lists_every_front_door() -> None:
+    readme = (ROOT / "runtime" / "README.md").read_text()
+    assert [door for door in runtime.FRONT_DOORS if f"`{door}`" not in readme] == []
