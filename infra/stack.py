@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alb import endpoint_ports, rule_priorities
+from infra.components.call_map import CallMapParameter, call_map_args
 from infra.components.calls import CallStoreArgs, CallTable
 from infra.components.domains import Certificate, CertificateArgs, ZoneLookup
 from infra.components.ecs import EcsPlatform, EcsPlatformArgs
@@ -209,6 +210,9 @@ def deploy(settings: Settings) -> DeployResult:
     result.outputs.update(_outputs(result, calls, secrets, ctx))
     result.outputs.update(_state_outputs(result, state, schedules, account_id, opts))
     result.outputs["volume_bucket"] = ctx.volumes.bucket.bucket if ctx.volumes else None
+    # how Function.from_name / App.lookup in any process find and call this stack (runtime/callmap.py)
+    call_map = CallMapParameter(f"{app.prefix}-call-map", call_map_args(ctx, result.functions), opts=opts)
+    result.outputs["call_map_parameter"] = call_map.parameter.name
     if settings.sandboxes:
         result.outputs["sandboxes"] = _sandboxes(result, ctx, registry, state, providers, opts)
     return result

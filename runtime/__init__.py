@@ -15,7 +15,7 @@ Front doors, by concern:
 * web adapters serve runs in its workers: ``adapters`` (``build_web_app``), ``adapters.base``,
   ``adapters.web_server``, ``adapters.websocket_proxy``;
 * stores: ``callstore`` (+ ``.base``, ``.sqlite``), ``primitives.*`` (Dict/Queue), ``volumes.*``;
-* calls into a deployed app: ``cloud_client``, ``deployment``, ``awsclients``, ``batching``;
+* calls into a deployed app: ``cloud_client``, ``deployment``, ``awsclients``, ``batching``, ``callmap``;
 * class instances built as every worker builds them: ``instances``.
 """
 
@@ -52,5 +52,7 @@ FRONT_DOORS: tuple[str, ...] = (
     "runtime.deployment",
     "runtime.awsclients",
     "runtime.batching",
+    "runtime.callmap",
+    "runtime.call_context",
     "runtime.instances",
 )

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.callmap import CallMap
 from runtime.callstore.base import CallStatus, CallStore, new_call_id
 from runtime.environment import ContainerEnv
 from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, call_event, encode_args
@@ -42,6 +43,7 @@ __all__ = [
     "TARGETS_ENV",
     "lambda_invoker",
     "targets_from_env",
+    "transport_from_call_map",
     "transport_from_env",
 ]
 
@@ -204,3 +206,13 @@ def transport_from_env(app_name: str) -> CloudTransport:
     from runtime.callstore.dynamodb import DynamoDBCallStore
 
     return CloudTransport(app_name, DynamoDBCallStore.from_env(), targets_from_env())
+
+
+def transport_from_call_map(call_map: CallMap) -> CloudTransport:
+    """The transport a process outside AWS uses to call a deployed app it looked up (`runtime.callmap`):
+    the same call table, bucket and targets the app's own functions use."""
+    from runtime.callstore.dynamodb import DynamoDBCallStore
+
+    targets = {tag: FunctionTarget(tag, f.lambda_arn, f.state_machine_arn)
+               for tag, f in call_map.functions.items() if f.lambda_arn or f.state_machine_arn}
+    return CloudTransport(call_map.app, DynamoDBCallStore(call_map.calls_table, call_map.payload_bucket), targets)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime import call_context
 from runtime.callstore.base import CallStatus, CallStore
 from runtime.callstore.claimcheck import ClaimCheckUnavailableError
 from runtime.invocation import CallInput, InvalidInvocationError
@@ -65,7 +66,8 @@ def execute_stored_call(store: CallStore, call_id: str, run: PayloadRunner) -> C
         log.info("call %s is already %s; not running it again", call_id, record.status.value)
         return record.status
     payload = store.get_payload(call_id)
-    status, result = run_to_result(run, deserialize(payload) if payload is not None else None)
+    with call_context.entered(call_id):  # toolkit.current_function_call_id() inside the function
+        status, result = run_to_result(run, deserialize(payload) if payload is not None else None)
     try:
         store.complete(call_id, status, result)
     except ClaimCheckUnavailableError as exc:  # too large to keep without a bucket: the caller learns why

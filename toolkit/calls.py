@@ -1,15 +1,25 @@
-"""`FunctionCall`: a handle on a spawned call, pollable from any process by its id."""
+"""`FunctionCall`: a handle on a spawned call, pollable from any process by its id.
+
+A call has one input (``.spawn()``) or many (``.experimental_spawn_map()``): ``get(index=)``,
+``iter()`` and ``num_inputs()`` read them (`toolkit.local.call_links`).  ``cancel()`` stops it,
+in whichever local process owns it; ``get_call_graph()`` shows what it spawned.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from toolkit.aio import Aio
-from toolkit.exception import InvalidError, NotFoundError
+from toolkit.aio import Aio, aio_iter_method, aio_method
+from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
+from toolkit.unsupported import refusal
 
 if TYPE_CHECKING:
+    from toolkit.function_records import InputInfo
+    from toolkit.local.logs import LogsView
     from toolkit.local.ownership import OwnedCallStore
+    from toolkit.local.runner import LocalRunner
 
 _POLL_START, _POLL_MAX = 0.002, 0.1
 
@@ -19,7 +29,7 @@ class FunctionCall:
 
     gather: ClassVar[Aio[list[Any]]]  # ``FunctionCall.gather(*calls)`` and ``.gather.aio``, set below the class
     object_id: str  # the call's id ("fc-..."), for FunctionCall.from_id in any process
-    get: Aio[Any]  # ``call.get(timeout=None)`` and ``call.get.aio``, bound per instance
+    get: Aio[Any]  # ``call.get(timeout=None, *, index=0)`` and ``call.get.aio``, bound per instance
 
     def __init__(self, call_id: str) -> None:
         self.object_id = call_id
@@ -29,52 +39,163 @@ class FunctionCall:
         return f"FunctionCall({self.object_id!r})"
 
     @staticmethod
-    def from_id(call_id: str) -> FunctionCall:
+    def from_id(function_call_id: str, client: Any = None) -> FunctionCall:
+        """The call with this id (``call.object_id``), from any process.  ``client`` is accepted and unused."""
         from runtime.callstore.base import is_call_id
 
-        if not isinstance(call_id, str) or not is_call_id(call_id):
-            raise InvalidError(f"{call_id!r} is not a call id; ids look like 'fc-0123abcd...' (from fn.spawn()).")
-        return FunctionCall(call_id)
+        if not isinstance(function_call_id, str) or not is_call_id(function_call_id):
+            raise InvalidError(f"{function_call_id!r} is not a call id; ids look like 'fc-0123abcd...' "
+                               "(from fn.spawn()).")
+        return FunctionCall(function_call_id)
 
-    def _get(self, timeout: float | None = None) -> Any:
-        """The call's result.  Raises the built-in ``TimeoutError`` if it is not finished in time."""
+    def _get(self, timeout: float | None = None, *, index: int = 0) -> Any:
+        """The result of input ``index`` (0 for a ``.spawn()``).  Raises the built-in ``TimeoutError`` if it
+        is not finished in time."""
         if timeout is not None and timeout < 0:
             raise InvalidError(f"get(timeout={timeout!r}) must be >= 0 seconds, or None to wait.")
+        from toolkit.deployed_code import runner_for_call
         from toolkit.runner import deployed_runner
 
-        cloud = deployed_runner()
-        if cloud is not None:  # inside a deployed function: the call lives in the app's DynamoDB table
+        # inside a deployed function, or a call of a deployed app this process looked up: the app's DynamoDB table
+        cloud = deployed_runner() or runner_for_call(self.object_id)
+        if cloud is not None:
+            if index != 0:
+                raise NotSupportedError(refusal("FunctionCall.get(index=...) of a deployed call", "a deployed call "
+                                                "has one input", "call get() without index="))
             return cloud.get(self.object_id, timeout)
         from toolkit.local.results import unwrap
         from toolkit.local.runner import local_runner
 
         runner = local_runner()
-        slot = runner.local_slot(self.object_id)
+        record_id = self._record_id(runner, index)
+        slot = runner.local_slot(record_id)
         if slot is not None:  # spawned by this process: wait on it directly
             try:
                 return unwrap(*slot.wait(timeout))
             except TimeoutError:
-                raise TimeoutError(f"{self.object_id} is still running after {timeout} s") from None
-        return self._poll(runner.store, timeout)
+                raise TimeoutError(f"{record_id} is still running after {timeout} s") from None
+        return self._poll(runner.store, timeout, record_id)
 
-    def _poll(self, store: OwnedCallStore, timeout: float | None) -> Any:
+    def _record_ids(self) -> list[str]:
+        """The store records of this call's inputs, in input order."""
+        from toolkit.local.call_links import call_links, record_ids
+
+        return record_ids(self.object_id, call_links().get(self.object_id))
+
+    def _record_id(self, runner: LocalRunner, index: int) -> str:
+        if index == 0 and runner.local_slot(self.object_id) is not None:
+            return self.object_id  # a .spawn() of this process: skip the link lookup
+        ids = self._record_ids()
+        if not isinstance(index, int) or not 0 <= index < len(ids):
+            raise InvalidError(f"get(index={index!r}): {self.object_id} has {len(ids)} input(s); pass an index "
+                               f"from 0 to {len(ids) - 1}.")
+        return ids[index]
+
+    def _poll(self, store: OwnedCallStore, timeout: float | None, record_id: str) -> Any:
         from runtime.callstore import CallStatus
         from toolkit.local.results import unwrap
 
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _POLL_START
         while True:
-            record = store.get(self.object_id)  # a call whose owner died reads FAILED with CallLostError
+            record = store.get(record_id)  # a call whose owner died reads FAILED with CallLostError
             if record is None:
-                raise NotFoundError(f"No call {self.object_id!r} in the local call store ({store.path}).")
+                raise NotFoundError(f"No call {record_id!r} in the local call store ({store.path}), nor in a "
+                                    "deployed app this process looked up: for a call of a deployed app, look the "
+                                    "app up first (toolkit.App.lookup(name)).")
             if record.status.finished:
                 assert record.result is not None  # complete() and mark_lost() always write one
                 return unwrap(record.status is CallStatus.DONE, record.result)
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.object_id} is still {record.status.value}")
+                raise TimeoutError(f"{record_id} is still {record.status.value}")
             remaining = None if deadline is None else deadline - time.monotonic()
             time.sleep(delay if remaining is None else max(0.0, min(delay, remaining)))
             delay = min(delay * 2, _POLL_MAX)
+
+
+    # -- many inputs ------------------------------------------------------------------------------
+    @aio_method
+    def num_inputs(self) -> int:
+        """How many inputs the call has: 1 for a ``.spawn()``, one per input for ``experimental_spawn_map``."""
+        return len(self._record_ids())
+
+    @aio_iter_method
+    def iter(self, *, start: int = 0, end: int | None = None) -> Iterator[Any]:
+        """The results of inputs ``start`` to ``end`` (exclusive; default: all), in input order, each as soon
+        as it and those before it are done; a failed input raises its error there."""
+        count = len(self._record_ids())
+        stop = count if end is None else end
+        if not 0 <= start <= stop <= count:
+            raise ValueError(f"iter(start={start!r}, end={end!r}): {self.object_id} has {count} input(s); pass "
+                             f"0 <= start <= end <= {count}.")
+        return (self._get(index=i) for i in range(start, stop))
+
+    # -- control --------------------------------------------------------------------------------
+    @aio_method
+    def cancel(self, terminate_containers: bool = False) -> None:
+        """Stop the call's unfinished inputs, without retries: queued ones never start, running ones are
+        interrupted in their worker (`toolkit.local.worker`; ``terminate_containers=True`` stops those
+        workers at once, and their other inputs run again elsewhere).  ``get()`` then raises
+        `CallCancelledError`.  From another process, the owner acts on it within about a second."""
+        from toolkit.local.call_links import call_links
+        from toolkit.local.runner import local_runner
+        from toolkit.runner import deployed_runner
+
+        if deployed_runner() is not None:
+            raise NotSupportedError(refusal("FunctionCall.cancel() inside a deployed function", "toolkit does not "
+                                            "stop Step Functions executions yet", "stop the execution in the Step "
+                                            "Functions console"))
+        runner = local_runner()
+        if runner.cancel(self.object_id, terminate_containers):
+            return
+        records = [runner.store.get(record_id) for record_id in self._record_ids()]
+        if all(record is None for record in records):
+            raise NotFoundError(f"No call {self.object_id!r} in the local call store ({runner.store.path}) to cancel.")
+        if any(record is not None and not record.status.finished for record in records):
+            call_links().request_cancel(self.object_id, terminate_containers)  # its owner process acts on it
+
+    @aio_method
+    def get_call_graph(self) -> list[InputInfo]:
+        """The inputs of the call tree this call belongs to, from its root: each input with the calls
+        spawned while it ran as ``children`` (`toolkit.local.call_graph`)."""
+        from toolkit.local.call_graph import call_graph
+
+        return call_graph(self.object_id)
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def client(self) -> None:
+        """Always None: toolkit talks to no API server."""
+        return None
+
+    @aio_method
+    def hydrate(self, client: Any = None) -> FunctionCall:
+        """Returns the call: a handle already knows everything it needs."""
+        return self
+
+    @aio_method
+    def get_dashboard_url(self) -> str:
+        """The call's page (``/api/calls/<id>``: its arguments, result or error) on the dashboard of the
+        ``toolkit serve`` running its app on this machine; NotFoundError naming what to start otherwise."""
+        from toolkit.function_admin import serve_origin
+        from toolkit.local.runner import local_runner
+
+        record = local_runner().store.get(self._record_ids()[0])
+        origin = serve_origin(record.app) if record is not None else None
+        if record is None or origin is None:
+            raise NotFoundError(f"{self.object_id}.get_dashboard_url(): its app is not being served on this machine; "
+                                "start `toolkit serve app.py` for the dashboard (a call spawned there shows on it).")
+        return f"{origin}/api/calls/{self.object_id}"
+
+    @property
+    def logs(self) -> LogsView:
+        """What the workers of this process printed while running this call: ``tail(n)``,
+        ``fetch(since=...)``, ``stream(timeout)`` (`toolkit.local.logs`)."""
+        from toolkit.local.logs import LogsView
+        from toolkit.local.runner import local_runner
+
+        runner = local_runner()
+        return LogsView(lambda: [pool.logs for pool in runner.pools()], call_id=self.object_id)
 
 
 def _gather(*calls: FunctionCall) -> list[Any]:

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import params as codec
 from runtime.params import Params
+from toolkit.aio import aio_method
 from toolkit.exception import InvalidError, NotFoundError
-from toolkit.functions import Function
+from toolkit.function_admin import console_url, serve_origin
+from toolkit.functions import Function, refuse_version
 from toolkit.instances import bind_parameters, parameters_of
 from toolkit.loaded import find_by_name
 from toolkit.spec import ClsInfo
@@ -132,15 +134,48 @@ class Cls:
         return Obj(self, bind_parameters(self.info, kwargs))
 
     @staticmethod
-    def from_name(app_name: str, name: str, *, environment_name: str | None = None, client: Any = None) -> Cls:
-        """The class ``name`` of the app called ``app_name``: loaded in this process, or from a running
-        ``toolkit serve`` of it on this machine (`toolkit.lookup`).  ``client`` is accepted and unused."""
-        app = find_by_name(app_name)
+    def from_name(app_name: str, name: str, *, version: int | None = None, environment_name: str | None = None,
+                  client: Any = None) -> Cls:
+        """The class ``name`` of the app called ``app_name``: loaded in this process, from a running
+        ``toolkit serve`` of it on this machine, or deployed in the configured AWS region and environment
+        (``environment_name``) (`toolkit.lookup`).  ``client`` is accepted and unused."""
+        refuse_version("Cls", app_name, name, version)
+        app = find_by_name(app_name, environment_name)
         if name not in app.registered_classes:
             known = ", ".join(sorted(app.registered_classes)) or "none"
             raise NotFoundError(f"App {app_name!r} has no class {name!r}; its classes are: {known}.")
         cls: Cls = app.registered_classes[name]
         return cls
+
+    # -- identity (as `toolkit.function_admin` gives functions) ------------------------------------
+    @property
+    def object_id(self) -> str:
+        """``cs-<app>:<class>``: stable (toolkit names classes, it issues no ids)."""
+        app_name = next(iter(self.methods.values())).spec.app_name if self.methods else ""
+        return f"cs-{app_name}:{self.info.name}"
+
+    @property
+    def client(self) -> None:
+        """Always None: toolkit talks to no API server."""
+        return None
+
+    @aio_method
+    def hydrate(self, client: Any = None) -> Cls:
+        """Returns the class: a handle already knows everything it needs."""
+        return self
+
+    @aio_method
+    def get_dashboard_url(self) -> str:
+        """The local serve dashboard of the class's app (``#class=<name>``), as `Function.get_dashboard_url`;
+        inside a deployed app, the AWS console page of its first method."""
+        if not self.methods:
+            raise NotFoundError(f"{self.info.name} exposes no methods, so it has no dashboard page.")
+        first = next(iter(self.methods.values()))
+        origin = serve_origin(first.spec.app_name)
+        if origin is not None and console_url(first.spec.tag) is None:
+            return f"{origin}/#class={self.info.name}"
+        url: str = first.get_dashboard_url()  # the console page, or the error that says what to start
+        return url
 
     def _variant(self, make: Callable[[Function], Function]) -> Cls:
         return Cls(self.info, {name: make(method) for name, method in self.methods.items()})

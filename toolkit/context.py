@@ -11,6 +11,7 @@ import os
 import secrets
 from contextvars import ContextVar
 
+from runtime import call_context
 from runtime.environment import VARIABLES
 
 WORKER_ENV = "TOOLKIT_WORKER_FD"  # set by the local pool for every worker process (toolkit.local.pool)
@@ -35,13 +36,13 @@ def is_local() -> bool:
 
 def current_function_call_id() -> str | None:
     """The id of the call this input belongs to (``fc-...``; a ``.spawn()``'s is its `FunctionCall` id);
-    None outside a function.  Toolkit sets it in local workers; deployed functions return None."""
-    return _function_call_id.get()
+    None outside a function.  Set by local workers, and by the runtime in deployed functions."""
+    return _function_call_id.get() or call_context.current_call_id()
 
 
 def current_input_id() -> str | None:
-    """The id of the input being run (``in-...``); None outside a function (and in deployed functions)."""
-    return _input_id.get()
+    """The id of the input being run (``in-...``); None outside a function."""
+    return _input_id.get() or call_context.current_input_id()
 
 
 def enter_input(call_id: str | None, input_id: str | None) -> None:

@@ -15,7 +15,9 @@ from runtime.params import Params
 from toolkit import config, urls
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.calls import FunctionCall
-from toolkit.exception import InvalidError, NotFoundError
+from toolkit.deployed_code import bound_runner
+from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
+from toolkit.function_admin import FunctionAdmin, parse_function_id
 from toolkit.loaded import find_by_name, served_origin
 from toolkit.partial import Decorated
 from toolkit.spec import FunctionSpec
@@ -25,7 +27,10 @@ if TYPE_CHECKING:
     from toolkit.spec import Retries
 
 
-class Function(Decorated):
+class Function(FunctionAdmin, Decorated):
+    """What ``@app.function`` returns: call it (``.remote``/``.spawn``/``.map``...), and ask it about
+    itself and its workers (`toolkit.function_admin`)."""
+
     def __init__(self, spec: FunctionSpec, params: Params = ()) -> None:
         self.spec = spec
         self.params = params
@@ -67,40 +72,45 @@ class Function(Decorated):
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Run in a worker and wait for the result."""
         self._check_callable("remote")
-        return runner().call(self, args, kwargs)
+        return runner(self).call(self, args, kwargs)
 
     @aio_method
     def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
         """Start in a worker; ``.get()`` on the returned `FunctionCall` waits (from any process, by its id)."""
         self._check_callable("spawn")
-        return FunctionCall(runner().spawn(self, args, kwargs))
+        return FunctionCall(runner(self).spawn(self, args, kwargs))
 
     @aio_iter_method
     def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Run a generator function in a worker, yielding its values as they come."""
         self._check_callable("remote_gen", generator=True)
-        return runner().remote_gen(self, args, kwargs)
+        return runner(self).remote_gen(self, args, kwargs)
 
     @aio_iter_method
     def map(self, *iterables: Iterable[Any], kwargs: dict[str, Any] | None = None, order_outputs: bool = True,
-            return_exceptions: bool = False) -> Iterator[Any]:
-        """Run the function over the zipped iterables, yielding results (in input order by default)."""
+            return_exceptions: bool = False, wrap_returned_exceptions: bool | None = None) -> Iterator[Any]:
+        """Run the function over the zipped iterables, yielding results (in input order by default).
+        ``wrap_returned_exceptions`` has no effect, as on the platform (which deprecated it): with
+        ``return_exceptions=True`` the exceptions come back as themselves."""
         if not iterables:
             raise InvalidError(f"{self.spec.tag}.map() needs at least one iterable, e.g. .map(range(10)).")
+        _warn_wrap("map", wrap_returned_exceptions)
         return self._starmap(zip(*iterables, strict=False), kwargs=kwargs, order_outputs=order_outputs,
                              return_exceptions=return_exceptions)
 
     @aio_iter_method
-    def starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
-                order_outputs: bool = True, return_exceptions: bool = False) -> Iterator[Any]:
+    def starmap(self, input_iterator: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
+                order_outputs: bool = True, return_exceptions: bool = False,
+                wrap_returned_exceptions: bool | None = None) -> Iterator[Any]:
         """``.map`` over argument tuples: ``fn.starmap([(1, 2), (3, 4)])`` calls ``fn(1, 2)`` and ``fn(3, 4)``."""
-        return self._starmap(iterable, kwargs=kwargs, order_outputs=order_outputs,
+        _warn_wrap("starmap", wrap_returned_exceptions)
+        return self._starmap(input_iterator, kwargs=kwargs, order_outputs=order_outputs,
                              return_exceptions=return_exceptions)
 
     def _starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
                  order_outputs: bool = True, return_exceptions: bool = False) -> Iterator[Any]:
         self._check_callable("map")
-        return runner().map(self, (tuple(a) for a in iterable), kwargs or {}, order_outputs, return_exceptions)
+        return runner(self).map(self, (tuple(a) for a in iterable), kwargs or {}, order_outputs, return_exceptions)
 
     # -- variants (`toolkit.variants`): the same code with other options, in a pool of its own locally --
     def with_options(
@@ -145,6 +155,9 @@ class Function(Decorated):
         else the deployed one (None if unknown)."""
         if self.spec.web is None:
             return None
+        deployed = getattr(self.spec.raw_f, "url", None) if bound_runner(self.spec.raw_f) else None
+        if deployed:  # looked up from a deployed app: the URL its deploy recorded
+            return str(deployed)
         origin = config.setting_env("TOOLKIT_SERVE_ORIGIN")  # e.g. "http://localhost:8000", set by toolkit serve
         if not origin:
             origin = served_origin(self.spec.app_name)
@@ -163,19 +176,51 @@ class Function(Decorated):
         return url
 
     @staticmethod
-    def from_name(app_name: str, name: str, *, environment_name: str | None = None,
+    def from_name(app_name: str, name: str, *, version: int | None = None, environment_name: str | None = None,
                   client: Any = None) -> Function:
-        """A function of the app called ``app_name``, by tag: loaded in this process, or from a running
-        ``toolkit serve`` of it on this machine (`toolkit.lookup`).  ``client`` is accepted and unused."""
-        app = find_by_name(app_name)
+        """A function of the app called ``app_name``, by tag: loaded in this process, from a running
+        ``toolkit serve`` of it on this machine, or deployed in the configured AWS region and environment
+        (``environment_name``) (`toolkit.lookup`).  ``client`` is accepted and unused."""
+        refuse_version("Function", app_name, name, version)
+        app = find_by_name(app_name, environment_name)
         if name not in app.registered_functions:
             known = ", ".join(sorted(app.registered_functions)) or "none"
             raise NotFoundError(f"App {app_name!r} has no function {name!r}; its functions are: {known}.")
         function: Function = app.registered_functions[name]
         return function
 
+    @staticmethod
+    def from_id(function_id: str, *, client: Any = None) -> Function:
+        """The function whose ``object_id`` is ``function_id`` (``fu-<app>:<tag>``), found as ``from_name``
+        finds it.  ``client`` is accepted and unused."""
+        app_name, tag = parse_function_id(function_id)
+        return Function.from_name(app_name, tag)
 
-def runner() -> Any:
+
+def runner(fn: Function | None = None) -> Any:
+    """The runner ``fn`` is called through: its deployed app's when it was looked up there, else this process's."""
+    bound = bound_runner(fn.spec.raw_f) if fn is not None else None
+    if bound is not None:
+        return bound
     from toolkit.runner import current_runner
 
     return current_runner()
+
+
+def refuse_version(kind: str, app_name: str, name: str, version: int | None) -> None:
+    """``from_name(version=N)``: toolkit keeps no deployment versions to pick from."""
+    if version is not None:
+        raise NotSupportedError(
+            f"{kind}.from_name({app_name!r}, {name!r}, version={version!r}) is not supported by toolkit: it keeps "
+            "no earlier versions of a deployed app. Instead, omit version= to get the current one (roll back "
+            "by deploying the older code)."
+        )
+
+
+def _warn_wrap(how: str, wrap_returned_exceptions: bool | None) -> None:
+    if wrap_returned_exceptions is not None:
+        import warnings
+
+        warnings.warn(f"Function.{how}(wrap_returned_exceptions=...) has no effect and can be removed (the platform "
+                      "deprecated it): with return_exceptions=True, exceptions are returned as themselves.",
+                      DeprecationWarning, stacklevel=3)

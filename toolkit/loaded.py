@@ -33,17 +33,17 @@ def loaded_apps() -> list[LoadedApp]:
 # How an app called by name is found beyond this process (a running `toolkit serve` of it):
 # installed by `toolkit.lookup`, which `import toolkit` loads; kept here so that the handles that
 # look apps up (`Function.from_name`, `Cls.from_name`, `App.lookup`) need not import the loader.
-_finder: list[Callable[[str], Any]] = []
+_finder: list[Callable[[str, str | None], Any]] = []
 
 
-def install_finder(finder: Callable[[str], Any]) -> None:
+def install_finder(finder: Callable[[str, str | None], Any]) -> None:
     _finder[:] = [finder]
 
 
-def find_by_name(app_name: str) -> Any:
+def find_by_name(app_name: str, environment_name: str | None = None) -> Any:
     """The App called ``app_name`` (`toolkit.lookup.find_app`); raises `NotFoundError` naming what it searched."""
     assert _finder, "toolkit.lookup installs the finder when the toolkit package is imported"
-    return _finder[0](app_name)
+    return _finder[0](app_name, environment_name)
 
 
 _origins: dict[str, str] = {}  # app name -> origin of the serve `toolkit.lookup` found it in

@@ -7,33 +7,63 @@ Searched in order:
    (`toolkit.serve.registry`) records what each serve loaded, and the newest live serve of the
    app wins.  Its source is imported here, so ``.remote``/``.spawn``/``.map`` run in local
    workers of this process, with the machine's call store: ``FunctionCall.from_id`` works
-   across the two processes, and ``get_web_url()`` names the serve's URL.
+   across the two processes, and ``get_web_url()`` names the serve's URL;
+3. the app deployed in the configured AWS region and environment (`toolkit.deployed_apps`): its
+   call map in SSM, written by ``toolkit deploy``; calls go to AWS.
 
-A deployed app (the stack's outputs) is not searched yet: the error says so.
+``TOOLKIT_LOOKUP`` narrows the search: ``deployed`` skips 1 and 2 (reach the deployed app while a
+local serve of it runs, or from a script that imports the app's module), ``local`` skips 3 (never
+touch AWS); unset or ``auto``: all three, in order.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
-from toolkit.exception import NotFoundError
+from toolkit.exception import InvalidError, NotFoundError
 from toolkit.loaded import install_finder, loaded_apps, remember_origin
 
 if TYPE_CHECKING:
     from toolkit.app import App
     from toolkit.serve.registry import ServeRecord
 
+LOOKUP_ENV = "TOOLKIT_LOOKUP"
+MODES = ("auto", "local", "deployed")
 
-def find_app(app_name: str) -> App:
-    """The App called ``app_name``: loaded here, else loaded from a running ``toolkit serve`` of it."""
-    found = _loaded(app_name)
-    if found is not None:
-        return found
+
+def lookup_mode() -> str:
+    mode = (os.environ.get(LOOKUP_ENV) or "auto").strip().lower()
+    if mode not in MODES:
+        raise InvalidError(f"{LOOKUP_ENV}={mode!r} is not one of {', '.join(MODES)}: 'local' searches this process "
+                           "and local serves, 'deployed' only AWS, 'auto' (the default) both.")
+    return mode
+
+
+def find_app(app_name: str, environment_name: str | None = None) -> App:
+    """The App called ``app_name``: loaded here, else loaded from a running ``toolkit serve`` of it, else
+    the deployed one (``environment_name``: its toolkit environment; default the configured one)."""
+    mode = lookup_mode()
+    searched: list[str] = []
+    if mode != "deployed":
+        found = _loaded(app_name) or _served(app_name)
+        if found is not None:
+            return found
+        searched.append(_not_local(app_name))
+    if mode != "local":
+        from toolkit.deployed_apps import find_deployed
+
+        deployed, search = find_deployed(app_name, environment_name)
+        if deployed is not None:
+            return deployed
+        searched.append(search.describe())
+    raise NotFoundError(f"No app named {app_name!r}: " + "; ".join(searched) + ". " + _fix(app_name, mode))
+
+
+def _served(app_name: str) -> App | None:
     record = newest_serve_of(app_name)
-    if record is None:
-        raise NotFoundError(_not_found(app_name))
-    return _load_served(record, app_name)
+    return None if record is None else _load_served(record, app_name)
 
 
 def _loaded(app_name: str) -> App | None:
@@ -62,16 +92,24 @@ def _load_served(record: ServeRecord, app_name: str) -> App:
     return found
 
 
-def _not_found(app_name: str) -> str:
+def _not_local(app_name: str) -> str:
     from toolkit.config import home
     from toolkit.serve.registry import ServeRegistry
 
     registry = ServeRegistry()
     running = sorted({r.app for r in registry.read().records if r.process.alive()})
-    return (f"No app named {app_name!r}: it is not loaded in this process, and no running `toolkit serve` "
-            f"of it is recorded in {registry.path} (serving now: {', '.join(running) or 'none'}; "
-            f"TOOLKIT_HOME={home()}). Start `toolkit serve <file>.py` for it, or import its module first. "
-            "Looking up deployed apps is not supported yet.")
+    return (f"it is not loaded in this process, and no running `toolkit serve` of it is recorded in "
+            f"{registry.path} (serving now: {', '.join(running) or 'none'}; TOOLKIT_HOME={home()})")
+
+
+def _fix(app_name: str, mode: str) -> str:
+    local = "start `toolkit serve <file>.py` for it, or import its module first"
+    deployed = (f"deploy it (`toolkit deploy <file>.py`), or point AWS_REGION / environment_name= "
+                f"(TOOLKIT_ENVIRONMENT) at where {app_name!r} is deployed")
+    fixes = {"auto": f"To call it locally, {local}; to call it on AWS, {deployed}.",
+             "local": f"{LOOKUP_ENV}=local: {local} (or unset {LOOKUP_ENV} to search AWS too).",
+             "deployed": f"{LOOKUP_ENV}=deployed: {deployed} (or unset {LOOKUP_ENV} to search locally too)."}
+    return fixes[mode]
 
 
 install_finder(find_app)

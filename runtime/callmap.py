@@ -1,0 +1,110 @@
+"""The call map: what a process outside AWS needs to call a deployed app, stored where it can read it.
+
+``toolkit deploy`` writes it (infra/components/call_map.py) as one SSM parameter per stack, at a
+name any process can derive from the app's name, environment and region (`parameter_name`):
+``/toolkit/<project>/<stack>/call-map``.  ``Function.from_name``, ``Cls.from_name`` and
+``App.lookup`` read it with one ``ssm:GetParameter`` (toolkit/deployed_apps.py) and then call the
+functions exactly as a deployed function calls its app's others (`runtime.cloud_client`): the
+Lambda alias or the Step Functions worker, through the app's DynamoDB call table and payload
+bucket.  Neither the Pulumi CLI, the stack's state nor the user's source is needed.
+
+The document (JSON, compact)::
+
+    {"version": 1, "app": "demo", "region": "eu-west-1",
+     "calls_table": "...", "payload_bucket": "...",
+     "functions": {"<tag>": {"kind": "function", "lambda_arn": "...|null", "state_machine_arn": "...|null",
+                             "url": "...|null", "generator": false, "cls": "<class>|null"}},
+     "classes": {"<class>": {"parameters": [["size", "int", 3]]}}}
+
+Stdlib only: infra imports it to write the document, the SDK to read it.
+
+Front door (``runtime.FRONT_DOORS``): the SDK imports `CallMap`: how the SDK outside AWS finds a
+deployed app's functions; `__all__` is what it offers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+__all__ = ["CALL_MAP_VERSION", "CallMap", "CallMapError", "MappedFunction", "parameter_name"]
+
+CALL_MAP_VERSION = 1
+
+
+class CallMapError(ValueError):
+    """A call map that cannot be used: the message names the parameter and the fix."""
+
+
+def parameter_name(project: str, stack: str) -> str:
+    """The SSM parameter of one stack's call map (SSM names allow ``a-zA-Z0-9_.-/``; project and
+    stack are already slugs: toolkit/deploy/names.py)."""
+    return f"/toolkit/{project}/{stack}/call-map"
+
+
+class MappedFunction(NamedTuple):
+    tag: str
+    kind: str = "function"  # the manifest's kind: "function", "fastapi_endpoint", ...
+    lambda_arn: str | None = None  # the `live` alias `.remote()` invokes; None: spawn and wait
+    state_machine_arn: str | None = None  # its Step Functions worker (`.spawn()`, `.map()`)
+    url: str | None = None  # a web endpoint's deployed URL
+    generator: bool = False
+    cls: str | None = None  # the ``@app.cls`` class of a method (tag ``Cls.method``)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lambda_arn": self.lambda_arn, "state_machine_arn": self.state_machine_arn,
+                "url": self.url, "generator": self.generator, "cls": self.cls}
+
+
+class CallMap(NamedTuple):
+    app: str
+    region: str
+    calls_table: str
+    payload_bucket: str | None
+    functions: Mapping[str, MappedFunction]
+    classes: Mapping[str, tuple[tuple[str, str, Any], ...]] = {}  # class -> (name, type name, default)
+
+    def dumps(self) -> str:
+        return json.dumps({
+            "version": CALL_MAP_VERSION, "app": self.app, "region": self.region, "calls_table": self.calls_table,
+            "payload_bucket": self.payload_bucket,
+            "functions": {tag: f.to_json() for tag, f in sorted(self.functions.items())},
+            "classes": {name: {"parameters": [_parameter_json(p) for p in params]}
+                        for name, params in sorted(self.classes.items())},
+        }, separators=(",", ":"), sort_keys=True)
+
+    @staticmethod
+    def loads(text: str, where: str) -> CallMap:
+        """Parse the document read from ``where`` (the parameter's name, for the error)."""
+        try:
+            raw = json.loads(text)
+            if raw.get("version") != CALL_MAP_VERSION:
+                raise CallMapError(f"{where} is call map version {raw.get('version')!r}; this toolkit reads "
+                                   f"version {CALL_MAP_VERSION}: upgrade toolkit, or redeploy the app with this one.")
+            functions = {tag: _function(tag, f) for tag, f in dict(raw["functions"]).items()}
+            classes = {name: tuple(_parameter(p) for p in c["parameters"])
+                       for name, c in dict(raw.get("classes") or {}).items()}
+            return CallMap(str(raw["app"]), str(raw["region"]), str(raw["calls_table"]),
+                           raw.get("payload_bucket") or None, functions, classes)
+        except CallMapError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise CallMapError(f"{where} is not a toolkit call map ({type(exc).__name__}: {exc}); "
+                               "redeploy the app (`toolkit deploy`) to rewrite it.") from None
+
+
+def _function(tag: str, raw: Mapping[str, Any]) -> MappedFunction:
+    return MappedFunction(tag, str(raw.get("kind") or "function"), raw.get("lambda_arn") or None,
+                          raw.get("state_machine_arn") or None, raw.get("url") or None,
+                          bool(raw.get("generator")), raw.get("cls") or None)
+
+
+def _parameter_json(parameter: tuple[str, str, Any]) -> list[Any]:
+    name, type_name, default = parameter
+    return [name, type_name, default.hex() if isinstance(default, bytes) else default]  # as the manifest keeps it
+
+
+def _parameter(raw: list[Any]) -> tuple[str, str, Any]:
+    name, type_name, default = str(raw[0]), str(raw[1]), raw[2]
+    return name, type_name, bytes.fromhex(default) if type_name == "bytes" and isinstance(default, str) else default

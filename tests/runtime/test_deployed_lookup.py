@@ -1,0 +1,229 @@
+"""Lookups of a deployed app from another process (issue 16 item 2): ``Function.from_name``,
+``Cls.from_name`` and ``App.lookup`` read the call map deploy left in SSM, then call the app through
+its call table and Step Functions workers, on moto.
+
+The client is a second, real Python process with only AWS credentials, a region and moto's endpoint:
+no source file, no Pulumi, no TOOLKIT_* container variables.  moto records Step Functions executions
+without running them (Lambda code does not run on moto), so this test plays each worker: the real
+runtime handler serving a worker task for the call, with the deployed function's environment, as the
+state machine's task would.  What stays unverified: the state machine's Lambda/ECS task itself
+starting the worker on AWS (tests/infra covers its definition, tests/runtime/test_stepfunctions its ASL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime import lambda_handler
+from runtime.awsclients import client
+from runtime.callmap import CallMap, MappedFunction, parameter_name
+from toolkit.deploy.names import stack_name
+
+pytestmark = pytest.mark.timeout(180)
+
+DEMO_APP = '''
+import toolkit
+
+app = toolkit.App("lookup-demo")
+
+@app.function()
+def child(x):
+    return {"doubled": x * 2, "call": toolkit.current_function_call_id()}
+
+@app.cls()
+class Model:
+    size: int = toolkit.parameter(default=1)
+
+    @toolkit.method()
+    def predict(self, x):
+        return x * self.size
+
+@app.function()
+@toolkit.fastapi_endpoint()
+def hello():
+    return "hi"
+'''
+
+CLIENT = '''
+import json, sys, toolkit
+child = toolkit.Function.from_name("lookup-demo", "child")
+call = child.spawn(21)
+print(json.dumps({"spawned": call.object_id}), flush=True)
+out = {"get": call.get(timeout=60)["doubled"], "remote": child.remote(5)["doubled"],
+       "map": [r["doubled"] for r in child.map([1, 2, 3])]}
+Model = toolkit.Cls.from_name("lookup-demo", "Model")
+out["model"] = Model(size=3).predict.remote(4)
+out["url"] = toolkit.Function.from_name("lookup-demo", "hello").get_web_url()
+try:
+    child.local(1)
+except toolkit.exception.InvalidError as exc:
+    out["local"] = str(exc)
+print(json.dumps(out), flush=True)
+'''
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = {"kind": "file", "path": "demo_app.py", "module": "demo_app", "app_variable": "app"}
+DEPLOYED_URL = "https://default--lookup-demo-hello.example.com"
+
+
+def _client_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A user's shell: AWS settings only (the fixture's, pointing at moto), no container variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_")}
+    return {**env, "TOOLKIT_HOME": str(tmp_path / "home"), "AWS_REGION": "us-east-1", "PYTHONPATH": str(REPO),
+            **extra}
+
+
+def _machine(tag: str) -> str:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    return str(client("stepfunctions").create_state_machine(
+        name=f"lookup-demo-{tag.replace('.', '-').lower()}-worker-{uuid.uuid4().hex[:6]}",
+        definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
+
+
+def _deploy(root: Path, source: str, app: str, functions: dict[str, MappedFunction],
+            classes: dict[str, tuple[tuple[str, str, Any], ...]], aws: Any, monkeypatch: pytest.MonkeyPatch) -> CallMap:
+    """``source`` 'deployed' on moto: its call map in SSM where deploy writes it, its call table and workers."""
+    root.mkdir()
+    (root / "demo_app.py").write_text(source)
+    manifest = subprocess.run(
+        [sys.executable, "-c", "import json, demo_app; from toolkit.manifest import build_manifest; "
+                               f"print(json.dumps(build_manifest(demo_app.app, source={SOURCE!r})))"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60)
+    assert manifest.returncode == 0, manifest.stderr
+    (root / "manifest.json").write_text(manifest.stdout)
+    monkeypatch.setenv("TOOLKIT_MANIFEST", str(root / "manifest.json"))  # for the workers this test plays
+    monkeypatch.setenv("TOOLKIT_APP_ROOT", str(root))
+    call_map = CallMap(app=app, region="us-east-1", calls_table=aws.table, payload_bucket=aws.bucket,
+                       functions=functions, classes=classes)
+    name = stack_name(app, None, region="us-east-1")
+    client("ssm").put_parameter(Name=parameter_name(name.project, name.stack), Value=call_map.dumps(),
+                                Type="String", Tier="Intelligent-Tiering")
+    return call_map
+
+
+@pytest.fixture
+def deployed(recorded_executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallMap]:
+    yield _deploy(tmp_path / "image", DEMO_APP, "lookup-demo", {
+        "child": MappedFunction("child", state_machine_arn=_machine("child")),
+        "Model.predict": MappedFunction("Model.predict", state_machine_arn=_machine("Model.predict"), cls="Model"),
+        "hello": MappedFunction("hello", kind="fastapi_endpoint", url=DEPLOYED_URL)},
+        {"Model": (("size", "int", 1),)}, recorded_executions, monkeypatch)
+    lambda_handler.shutdown()
+    sys.modules.pop("demo_app", None)
+
+
+@pytest.fixture
+def deployed_example(recorded_executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallMap]:
+    """examples/lookups.py, deployed."""
+    yield _deploy(tmp_path / "image", (REPO / "examples" / "lookups.py").read_text(), "lookups", {
+        "square": MappedFunction("square", state_machine_arn=_machine("square")),
+        "Counter.add": MappedFunction("Counter.add", state_machine_arn=_machine("Counter.add"), cls="Counter"),
+        "hello": MappedFunction("hello", kind="fastapi_endpoint", url="https://default--lookups-hello.example.com")},
+        {"Counter": (("start", "int", 0),)}, recorded_executions, monkeypatch)
+    lambda_handler.shutdown()
+    sys.modules.pop("demo_app", None)
+
+
+class Workers:
+    """Each pending call's worker task, run by the real runtime handler of its function, as it appears."""
+
+    def __init__(self, table: str) -> None:
+        self.table, self.stop, self.ran = table, threading.Event(), []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from runtime.deployment import load_deployment
+
+        services: dict[str, Any] = {}
+        while not self.stop.wait(0.05):
+            for item in client("dynamodb").scan(TableName=self.table)["Items"]:
+                if item["status"]["S"] != "pending":
+                    continue
+                tag, call_id = item["function"]["S"], item["call_id"]["S"]
+                if tag not in services:
+                    services[tag] = lambda_handler.FunctionService(load_deployment(tag=tag))
+                services[tag].handle({"toolkit_event": "worker_task", "call_id": call_id, "function": tag}, None)
+                self.ran.append((tag, call_id))
+
+    def __enter__(self) -> Workers:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def test_a_second_process_looks_up_the_deployed_app_and_calls_it(deployed: CallMap, tmp_path: Path) -> None:
+    with Workers(deployed.calls_table) as workers:
+        result = subprocess.run([sys.executable, "-c", CLIENT], cwd=tmp_path, env=_client_env(tmp_path),
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    spawned_line, out_line = result.stdout.strip().splitlines()
+    spawned, out = json.loads(spawned_line)["spawned"], json.loads(out_line)
+    assert out["get"] == 42 and out["remote"] == 10 and out["map"] == [2, 4, 6]
+    assert out["model"] == 12  # the class parameter travelled with the call
+    assert out["url"] == DEPLOYED_URL  # the URL the deploy recorded, not one made up locally
+    assert "looked up from the deployed app 'lookup-demo'" in out["local"]
+    # every call went through a Step Functions worker of the deployed app, named after its call id
+    machine = deployed.functions["child"].state_machine_arn
+    executions = {e["name"] for e in client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]}
+    assert spawned in executions and len(executions) == 5
+    assert ("Model.predict", next(c for t, c in workers.ran if t == "Model.predict")) in workers.ran
+
+
+def test_function_call_from_id_in_a_third_process_reads_the_deployed_call_table(deployed: CallMap,
+                                                                                tmp_path: Path) -> None:
+    with Workers(deployed.calls_table):
+        spawn = subprocess.run(
+            [sys.executable, "-c", "import toolkit; c = toolkit.Function.from_name('lookup-demo', 'child').spawn(7);"
+                                   "c.get(timeout=60); print(c.object_id)"],
+            cwd=tmp_path, env=_client_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert spawn.returncode == 0, spawn.stderr
+    call_id = spawn.stdout.strip()
+    collect = subprocess.run(
+        [sys.executable, "-c", "import toolkit; toolkit.App.lookup('lookup-demo'); "
+                               f"r = toolkit.FunctionCall.from_id({call_id!r}).get(timeout=0); print(r['doubled'], r['call'])"],
+        cwd=tmp_path, env=_client_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert collect.returncode == 0, collect.stderr
+    assert collect.stdout.split() == ["14", call_id]  # inside the function, current_function_call_id() is the call's
+
+
+def test_not_found_names_the_parameter_region_and_endpoint_it_searched(deployed: CallMap, tmp_path: Path) -> None:
+    code = "import toolkit; toolkit.Function.from_name('lookup-demo', 'child', environment_name='prod')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_client_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    assert (f"no call map at SSM parameter /toolkit/toolkit-lookup-demo/prod-us-east-1/call-map in region us-east-1 "
+            f"at {endpoint}, account 123456789012 (environment prod)") in result.stderr
+    assert "it is not loaded in this process, and no running `toolkit serve`" in result.stderr
+    assert "deploy it (`toolkit deploy <file>.py`)" in result.stderr
+
+
+def test_lookup_local_never_reads_aws(deployed: CallMap, tmp_path: Path) -> None:
+    code = "import toolkit; toolkit.App.lookup('lookup-demo')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path,
+                            env=_client_env(tmp_path, TOOLKIT_LOOKUP="local"), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and "TOOLKIT_LOOKUP=local" in result.stderr
+    assert "SSM" not in result.stderr  # the deployed app exists, but was not searched
+
+
+def test_the_deployed_lookup_example_calls_the_deployed_app(deployed_example: CallMap, tmp_path: Path) -> None:
+    with Workers(deployed_example.calls_table):
+        result = subprocess.run([sys.executable, str(REPO / "examples" / "clients" / "deployed_lookup_client.py")],
+                                cwd=tmp_path, env=_client_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("remote=16 map=[1, 4, 9] spawned=49 counter=15 "
+                                     "url=https://default--lookups-hello.example.com")
