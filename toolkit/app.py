@@ -79,13 +79,14 @@ class App(AppPlatformMembers):
     @staticmethod
     def lookup(name: str, *, client: Any = None, environment_name: str | None = None,
                create_if_missing: bool = False) -> App:
-        """The app called ``name``: loaded in this process, or from a running ``toolkit serve`` of it on
-        this machine (`toolkit.lookup`); else (``create_if_missing=True``) a new empty one, e.g. to own
-        sandboxes.  ``client`` is accepted and unused."""
+        """The app called ``name``: loaded in this process, from a running ``toolkit serve`` of it on this
+        machine, or deployed in the configured AWS region and environment (``environment_name``)
+        (`toolkit.lookup`); else (``create_if_missing=True``) a new empty one, e.g. to own sandboxes.
+        ``client`` is accepted and unused."""
         from toolkit.exception import NotFoundError
 
         try:
-            found: App = find_by_name(name)
+            found: App = find_by_name(name, environment_name)
             return found
         except NotFoundError as exc:
             if not create_if_missing:
