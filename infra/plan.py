@@ -76,7 +76,14 @@ class FunctionPlan:
     architecture: str = "x86_64"  # Lambda's name for it; GPU instances are x86_64 only
     volumes: tuple[str, ...] = ()  # names of the volumes it mounts (infra/components/volumes.py)
     read_only_volumes: tuple[str, ...] = ()  # those of them it mounts only read-only (no write grant)
+    bucket_mounts: tuple[schema.BucketMount, ...] = ()  # CloudBucketMounts: synced by the runtime, granted by IAM
+    proxy: str | None = None  # proxy=: runs in the proxy's private subnets, egress via its NAT (components/proxy.py)
     scheduled: bool = False  # schedule=: EventBridge Scheduler runs it (infra/schedules.py)
+
+    @property
+    def bucket_secrets(self) -> tuple[str, ...]:
+        """Secrets whose keys sign a bucket mount's requests: read by the runtime, never put in os.environ."""
+        return tuple(sorted({m.secret for m in self.bucket_mounts if m.secret}))
 
     @property
     def worker(self) -> Worker:
@@ -132,7 +139,12 @@ class AppPlan:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(sorted({s for f in self.functions for s in f.secrets}))
+        return tuple(sorted({s for f in self.functions for s in (*f.secrets, *f.bucket_secrets)}))
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """The proxy names functions ask for: one NAT gateway and Elastic IP each."""
+        return tuple(sorted({f.proxy for f in self.functions if f.proxy}))
 
     @property
     def needs_ecs(self) -> bool:
@@ -234,6 +246,8 @@ def _plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) ->
         architecture="x86_64" if gpu else settings.architecture,
         volumes=tuple(sorted({m.name for m in fn.volumes})),
         read_only_volumes=tuple(sorted({m.name for m in fn.volumes} - {m.name for m in fn.volumes if not m.read_only})),
+        bucket_mounts=fn.bucket_mounts,
+        proxy=fn.proxy,
         scheduled=fn.schedule is not None,
     )
 

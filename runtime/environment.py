@@ -6,7 +6,7 @@ image builder for the two the image itself sets); the entrypoints read them with
 when one is malformed.  A field is None when its variable is unset or empty: the reader that
 uses it knows its own default (a Lambda's budget differs from an ECS task's).
 
-Values that are JSON (``secret_arns``, ``function_targets``, ``proxy_tokens``, ``worker_task``)
+Values that are JSON (``secret_arns``, ``bucket_secret_arns``, ``function_targets``, ``proxy_tokens``, ``worker_task``)
 stay text here: the module that uses each one parses it and says what it expected.
 
 Stdlib only, a NamedTuple: every cold start defines it.
@@ -57,6 +57,7 @@ class ContainerEnv(NamedTuple):
     state_table: str | None = None  # DynamoDB table of the app's Dicts and Queues (runtime.primitives.dynamodb)
     state_bucket: str | None = None  # S3 bucket for Dict/Queue values over the state table's item limit
     volume_bucket: str | None = None  # S3 bucket of the app's Volumes (runtime.volumes.s3), one prefix each
+    bucket_secret_arns: str | None = None  # JSON {secret name: ARN}: CloudBucketMount secrets (never in os.environ)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
@@ -102,6 +103,7 @@ VARIABLES: dict[str, str] = {
     "state_table": "TOOLKIT_STATE_TABLE",
     "state_bucket": "TOOLKIT_STATE_BUCKET",
     "volume_bucket": "TOOLKIT_VOLUME_BUCKET",
+    "bucket_secret_arns": "TOOLKIT_BUCKET_SECRET_ARNS",
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal, NamedTuple, TypeVar, cast
 from runtime import params as codec
 
 __all__ = [
+    "BucketMount",
     "COMPUTE_TARGETS",
     "ComputeTarget",
     "DEFAULT_TIMEOUT_S",
@@ -124,6 +125,22 @@ class VolumeMount(NamedTuple):
     read_only: bool = False  # vol.read_only(): never committed; deployed, the function may not write it
 
 
+class BucketMount(NamedTuple):
+    """``volumes={path: CloudBucketMount(...)}``: the container syncs objects under ``key_prefix`` of an S3
+    bucket to ``path`` (runtime.volumes.buckets).  ``secret`` names the toolkit Secret whose AWS_* keys
+    sign the requests; without one, the container's own credentials (deployed: the function's role)."""
+
+    path: str  # absolute, normalised
+    bucket_name: str
+    endpoint_url: str | None = None  # an S3-compatible endpoint; None: AWS S3
+    key_prefix: str = ""  # "" or ending in "/"
+    secret: str | None = None
+    oidc_auth_role_arn: str | None = None  # a role to assume with the container's credentials
+    read_only: bool = False
+    requester_pays: bool = False
+    force_path_style: bool = False
+
+
 class ImageSpec(NamedTuple):
     """The image recipe.  Its base and steps stay JSON objects: the image planner renders them op by op."""
 
@@ -175,6 +192,8 @@ class FunctionEntry(NamedTuple):
     web: WebConfig | None = None
     schedule: ScheduleSpec | None = None
     volumes: tuple[VolumeMount, ...] = ()
+    bucket_mounts: tuple[BucketMount, ...] = ()  # CloudBucketMounts among volumes=
+    proxy: str | None = None  # proxy=toolkit.Proxy.from_name(name): egress through that static IP (infra)
 
     @property
     def is_web(self) -> bool:
@@ -242,6 +261,7 @@ def _function_dict(entry: FunctionEntry) -> dict[str, Any]:
                                                   "custom_domains": list(entry.web.custom_domains)}
     data["schedule"] = None if entry.schedule is None else entry.schedule.to_dict()
     data["volumes"] = [mount._asdict() for mount in entry.volumes]
+    data["bucket_mounts"] = [mount._asdict() for mount in entry.bucket_mounts]
     return data
 
 
@@ -382,6 +402,9 @@ def _function(raw: Any, path: str) -> FunctionEntry:
         web=_web(_optional_object(raw, "web", f"{path}.web"), f"{path}.web"),
         schedule=_schedule(_optional_object(raw, "schedule", f"{path}.schedule"), f"{path}.schedule"),
         volumes=tuple(_volume(v, f"{path}.volumes[{i}]") for i, v in enumerate(_list(raw, "volumes", f"{path}.volumes"))),
+        bucket_mounts=tuple(_bucket_mount(v, f"{path}.bucket_mounts[{i}]")
+                            for i, v in enumerate(_list(raw, "bucket_mounts", f"{path}.bucket_mounts"))),
+        proxy=_get(raw, "proxy", str, None, f"{path}.proxy"),
     )
 
 
@@ -486,6 +509,22 @@ def _volume(raw: Any, path: str) -> VolumeMount:
                         _get(raw, "read_only", bool, False, f"{path}.read_only"))
     if not mount.path.startswith("/"):
         raise _wrong(f"{path}.path", "an absolute path", mount.path)
+    return mount
+
+
+def _bucket_mount(raw: Any, path: str) -> BucketMount:
+    if not isinstance(raw, Mapping):
+        raise _wrong(path, "an object", raw)
+    text = {key: _get(raw, key, str, None, f"{path}.{key}") for key in ("endpoint_url", "secret", "oidc_auth_role_arn")}
+    flags = {key: _get(raw, key, bool, False, f"{path}.{key}") for key in ("read_only", "requester_pays",
+                                                                             "force_path_style")}
+    mount = BucketMount(_required(raw, "path", str, f"{path}.path"), _required(raw, "bucket_name", str,
+                        f"{path}.bucket_name"), key_prefix=_get(raw, "key_prefix", str, "", f"{path}.key_prefix"),
+                        **text, **flags)
+    if not mount.path.startswith("/"):
+        raise _wrong(f"{path}.path", "an absolute path", mount.path)
+    if mount.key_prefix and not mount.key_prefix.endswith("/"):
+        raise _wrong(f"{path}.key_prefix", 'a prefix ending in "/"', mount.key_prefix)
     return mount
 
 

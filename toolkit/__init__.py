@@ -6,6 +6,7 @@ Importing this package is cheap on purpose: it loads no AWS, Pulumi or web-serve
 from toolkit import billing, experimental, types
 from toolkit.app import App
 from toolkit.calls import FunctionCall
+from toolkit.cloud_bucket_mount import CloudBucketMount
 from toolkit.cls import Cls, Obj, parameter
 from toolkit.context import current_function_call_id, current_input_id, is_local
 from toolkit.dicts import Dict
@@ -25,6 +26,7 @@ from toolkit.functions import Function
 from toolkit.image import Image
 from toolkit.image_environment import build_local_environment as _build_env  # noqa: F401 - installs Image.build's builder
 from toolkit.lookup import find_app as _find_app  # noqa: F401 - importing it installs the finder (from_name, lookup)
+from toolkit.network_file_system import NetworkFileSystem
 from toolkit.partial import (
     asgi_app,
     batched,
@@ -37,7 +39,7 @@ from toolkit.partial import (
     wsgi_app,
 )
 from toolkit.partial_function import web_endpoint
-from toolkit.pending import CloudBucketMount, NetworkFileSystem, Proxy, Server
+from toolkit.pending import Server
 from toolkit.platform_only import (
     Client,
     Cluster,
@@ -48,6 +50,7 @@ from toolkit.platform_only import (
     interact,
     sessioned,
 )
+from toolkit.proxy import Proxy
 from toolkit.queues import Queue
 from toolkit.sandbox import Probe, Sandbox, SandboxSnapshot, Tunnel
 from toolkit.schedule import Cron, Period

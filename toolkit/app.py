@@ -248,7 +248,7 @@ class App(AppPlatformMembers):
             retries=as_retries(where, opts.retries), backend=target,
             max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
             batch=partial.batch, inputs_per_container=opts.inputs_per_container, regions=opts.regions,
-            volumes=opts.volumes,
+            volumes=opts.volumes, bucket_mounts=opts.bucket_mounts, proxy=opts.proxy,
         )
 
 

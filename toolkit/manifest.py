@@ -73,6 +73,7 @@ def _function(function: Function, ephemeral: bool, environment: str | None) -> s
                              key=lambda s: s.name)),
         web=_web(function, ephemeral, environment), schedule=_schedule(spec),
         volumes=tuple(schema.VolumeMount(*mount) for mount in spec.volumes),
+        bucket_mounts=tuple(bucket.manifest_entry(path) for path, bucket in spec.bucket_mounts), proxy=spec.proxy,
     )
 
 
@@ -90,7 +91,7 @@ def build(app: App, *, ephemeral: bool = False, environment: str | None = None,
     """The typed manifest of ``app``.  ``source`` overrides how the runtime should find the app again."""
     environment = environment if environment is not None else config.setting("environment")
     functions = tuple(_function(app.registered_functions[tag], ephemeral, environment)
-                      for tag in sorted(app.registered_functions))
+                      for tag in sorted(app.registered_functions)) + _variants(app, ephemeral, environment)
     _check_unique_hosts(app, functions)
     return Manifest(
         app_name=app.name, source=_source(app, source), functions=functions,
@@ -103,6 +104,14 @@ def build_manifest(app: App, *, ephemeral: bool = False, environment: str | None
                    source: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest of ``app`` as JSON data (`build` gives the typed form)."""
     return build(app, ephemeral=ephemeral, environment=environment, source=source).to_dict()
+
+
+def _variants(app: App, ephemeral: bool, environment: str | None) -> tuple[schema.FunctionEntry, ...]:
+    """Each module-level ``with_options`` variant as a function of its own, under its deployed tag."""
+    from toolkit.variants import registered_variants
+
+    found = registered_variants(app)
+    return tuple(_function(Function(found[tag].spec), ephemeral, environment)._replace(tag=tag) for tag in sorted(found))
 
 
 def _check_unique_hosts(app: App, functions: tuple[schema.FunctionEntry, ...]) -> None:

@@ -2,18 +2,19 @@
 
 ``App.function``/``App.cls`` spell every option out as a typed keyword (so completion, mypy and
 ``inspect.signature`` see them, as users of the hosted platform expect) and hand them here.  Each
-option does one of three things:
+option does one of two things:
 
 * it works: ``image``, ``env`` (an inline secret), ``secrets``, ``gpu`` (a list means "any of these":
   toolkit takes the first), ``cpu``/``memory`` (a ``(request, limit)`` pair sizes the container at the
   request for cpu and at the limit for memory, because AWS gives a fixed size and a container must
   not be killed below the limit its author allowed), ``timeout``, the container counts, ``retries``;
 * it is accepted and has no effect on toolkit: a one-line `NotSupportedWarning` at the decorator says
-  so and why (``NO_EFFECT``);
-* it cannot be honoured safely: `NotSupportedError` names the feature and the alternative
-  (``network_file_systems``, ``proxy``).
+  so and why (``NO_EFFECT``).
 
-``volumes`` works too (`toolkit.volume`): it becomes (mount path, volume name, create_if_missing, read_only).
+``volumes`` works too (`toolkit.volume`): it becomes (mount path, volume name, create_if_missing, read_only);
+a `CloudBucketMount` there becomes a bucket mount (synced, `toolkit.cloud_bucket_mount`), and
+``network_file_systems`` (the platform's deprecated NFS, `toolkit.network_file_system`) mounts like a volume.
+``proxy`` (`toolkit.proxy`) is kept by name for the deploy; locally it says once that it has no effect.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
+from toolkit.cloud_bucket_mount import CloudBucketMount
+from toolkit.exception import InvalidError, NotSupportedWarning
 from toolkit.image import Image
 from toolkit.secret import Secret
 
@@ -67,6 +69,8 @@ class FunctionOptions:
     inputs_per_container: int | None = None  # single_use_containers=True is 1; max_inputs=N is N
     regions: tuple[str, ...] = ()  # region=: checked against the deploy's region (`check_regions`)
     volumes: tuple[tuple[str, str, bool, bool], ...] = ()  # (mount path, name, create_if_missing, read_only), by path
+    bucket_mounts: tuple[tuple[str, CloudBucketMount], ...] = ()  # (mount path, bucket), by path
+    proxy: str | None = None  # the name of proxy=toolkit.Proxy.from_name(...)
 
 
 def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, Any]) -> FunctionOptions:
@@ -74,7 +78,6 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
     if unknown:
         known = ", ".join(given)
         raise InvalidError(f"{decorator}() got an unknown option {sorted(unknown)[0]!r}; options are: {known}.")
-    _refuse_unsupported(decorator, given)
     _warn_no_effect(decorator, given)
     image = given.get("image")
     if image is not None and not isinstance(image, Image):
@@ -95,7 +98,8 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
         inputs_per_container=_inputs_per_container(decorator, given.get("single_use_containers"),
                                                    given.get("max_inputs")),
         regions=_regions(decorator, given.get("region")),
-        volumes=_volumes(decorator, given.get("volumes")),
+        **_mounts(decorator, given.get("volumes"), given.get("network_file_systems")),
+        proxy=_proxy(decorator, given.get("proxy")),
     )
 
 
@@ -145,13 +149,18 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def _refuse_unsupported(decorator: str, given: Mapping[str, Any]) -> None:
-    if given.get("network_file_systems"):
-        raise NotSupportedError(f"{decorator}(network_file_systems=...) is not supported by toolkit "
-                                "(the hosted platform deprecated it too); use volumes= instead.")
-    if given.get("proxy") is not None:
-        raise NotSupportedError(f"{decorator}(proxy=...) (a static egress IP) is not supported by toolkit yet; "
-                                "attach a NAT gateway with an Elastic IP to the function's VPC yourself.")
+def _proxy(decorator: str, proxy: Any) -> str | None:
+    from toolkit.context import is_local
+    from toolkit.proxy import Proxy, warn_local
+
+    if proxy is None:
+        return None
+    if not isinstance(proxy, Proxy):
+        raise InvalidError(f"{decorator}(proxy={proxy!r}) must be a toolkit.Proxy, e.g. "
+                           "proxy=toolkit.Proxy.from_name('my-static-ip').")
+    if is_local():
+        warn_local(decorator, proxy, stacklevel=4)  # this function, normalise, App.function/cls, the user's line
+    return proxy.name
 
 
 def _warn_no_effect(decorator: str, given: Mapping[str, Any]) -> None:
@@ -180,27 +189,56 @@ def _sized(decorator: str, option: str, value: Any, *, pick: int) -> Any:
     return value
 
 
-def _volumes(decorator: str, volumes: Mapping[Any, Any] | None) -> tuple[tuple[str, str, bool, bool], ...]:
-    """``{"/data": vol}`` as sorted (path, volume name, create_if_missing, read_only): inert data for the manifest."""
+def _mounts(decorator: str, volumes: Mapping[Any, Any] | None, nfs: Mapping[Any, Any] | None) -> dict[str, Any]:
+    """``volumes`` (Volumes and CloudBucketMounts) and ``network_file_systems``, as the options'
+    ``volumes`` and ``bucket_mounts``: inert data for the manifest, sorted by path."""
+    from toolkit.network_file_system import NetworkFileSystem
+
+    mounts = _mapping(decorator, "volumes", volumes)
+    for path, fs in _mapping(decorator, "network_file_systems", nfs).items():
+        if not isinstance(fs, NetworkFileSystem):
+            raise InvalidError(f"{decorator}(network_file_systems={{{path!r}: {fs!r}}}): mount a "
+                               "toolkit.NetworkFileSystem (or, better, a toolkit.Volume under volumes=).")
+        if path in mounts:
+            raise InvalidError(f"{decorator}: {path!r} is in both volumes= and network_file_systems=; mount one "
+                               "thing per path.")
+        mounts[path] = fs.volume
+    _refuse_nested(decorator, sorted(mounts))
+    found: dict[str, tuple[str, bool, bool]] = {}
+    buckets: dict[str, CloudBucketMount] = {}
+    for path, volume in mounts.items():
+        if isinstance(volume, CloudBucketMount):
+            buckets[path] = volume
+        else:
+            found[path] = _volume(decorator, path, volume)
+    return {"volumes": tuple((path, *mount) for path, mount in sorted(found.items())),
+            "bucket_mounts": tuple(sorted(buckets.items()))}
+
+
+def _mapping(decorator: str, option: str, mounts: Mapping[Any, Any] | None) -> dict[str, Any]:
+    """``{path: thing}`` with each path checked and normalised."""
+    if not mounts:
+        return {}
+    if not isinstance(mounts, Mapping):
+        raise InvalidError(f"{decorator}({option}={mounts!r}) must be a dict of mount paths to volumes, "
+                           "e.g. volumes={'/data': toolkit.Volume.from_name('my-data', create_if_missing=True)}.")
+    checked: dict[str, Any] = {}
+    for path, thing in mounts.items():
+        text = str(path)
+        if not text.startswith("/") or PurePosixPath(text) == PurePosixPath("/") or ".." in PurePosixPath(text).parts:
+            raise InvalidError(f"{decorator}({option}={{{text!r}: ...}}): the mount path must be an absolute path "
+                               "below '/', without '..', e.g. '/data'.")
+        checked[str(PurePosixPath(text))] = thing
+    return checked
+
+
+def _volume(decorator: str, path: str, volume: Any) -> tuple[str, bool, bool]:
     from toolkit.volume import Volume
 
-    if not volumes:
-        return ()
-    if not isinstance(volumes, Mapping):
-        raise InvalidError(f"{decorator}(volumes={volumes!r}) must be a dict of mount paths to volumes, "
-                           "e.g. volumes={'/data': toolkit.Volume.from_name('my-data', create_if_missing=True)}.")
-    mounts: dict[str, tuple[str, bool, bool]] = {}
-    for path, volume in volumes.items():
-        text = str(path)
-        if not isinstance(volume, Volume):
-            raise InvalidError(f"{decorator}(volumes={{{text!r}: {volume!r}}}): mount a toolkit.Volume, e.g. "
-                               "toolkit.Volume.from_name('my-data', create_if_missing=True).")
-        if not text.startswith("/") or PurePosixPath(text) == PurePosixPath("/") or ".." in PurePosixPath(text).parts:
-            raise InvalidError(f"{decorator}(volumes={{{text!r}: ...}}): the mount path must be an absolute path "
-                               "below '/', without '..', e.g. '/data'.")
-        mounts[str(PurePosixPath(text))] = (volume.name, volume.creates_if_missing, volume.is_read_only)
-    _refuse_nested(decorator, sorted(mounts))
-    return tuple((path, *mount) for path, mount in sorted(mounts.items()))
+    if not isinstance(volume, Volume):
+        raise InvalidError(f"{decorator}(volumes={{{path!r}: {volume!r}}}): mount a toolkit.Volume or a "
+                           "toolkit.CloudBucketMount, e.g. toolkit.Volume.from_name('my-data', create_if_missing=True).")
+    return volume.name, volume.creates_if_missing, volume.is_read_only
 
 
 def _refuse_nested(decorator: str, paths: list[str]) -> None:

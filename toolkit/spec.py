@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from runtime.manifest import ComputeTarget, Kind
 from toolkit.exception import InvalidError
 from toolkit.image import Image
 from toolkit.partial import BatchConfig, WebConfig
@@ -77,7 +78,7 @@ class FunctionSpec:
     buffer_containers: int = 0
     scaledown_window: int = 60
     retries: Retries | None = None
-    backend: str = "lambda"
+    backend: ComputeTarget = "lambda"
     max_inputs: int = 1
     target_inputs: int | None = None
     batch: BatchConfig | None = None  # @toolkit.batched
@@ -85,13 +86,15 @@ class FunctionSpec:
     regions: tuple[str, ...] = ()  # region=: where it may run; a deploy elsewhere is refused
     schedule: Period | Cron | None = None
     volumes: tuple[tuple[str, str, bool, bool], ...] = ()  # (mount path, name, create_if_missing, read_only)
+    bucket_mounts: tuple[tuple[str, Any], ...] = ()  # (mount path, toolkit.CloudBucketMount): synced buckets
+    proxy: str | None = None  # proxy=toolkit.Proxy.from_name(name): a static egress IP when deployed
 
     @property
-    def kind(self) -> str:
-        return self.web.kind if self.web else "function"
+    def kind(self) -> Kind:
+        return cast(Kind, self.web.kind) if self.web else "function"  # the web decorators set only web kinds
 
 
-def resolve_compute_target(name: str, backend: str, gpu: str | None, web: WebConfig | None, timeout: int) -> str:
+def resolve_compute_target(name: str, backend: str, gpu: str | None, web: WebConfig | None, timeout: int) -> ComputeTarget:
     """Where the function runs: the user's ``backend=`` choice, with "auto" resolved and impossible ones refused."""
     if backend not in COMPUTE_TARGET_CHOICES:
         raise InvalidError(f"{name}: backend={backend!r} is not one of {COMPUTE_TARGET_CHOICES}.")
@@ -103,7 +106,7 @@ def resolve_compute_target(name: str, backend: str, gpu: str | None, web: WebCon
         raise InvalidError(f"{name}: backend='lambda' cannot run {why}; use backend='auto', 'ecs' or 'gpu'.")
     if backend == "gpu" and not gpu:
         raise InvalidError(f"{name}: backend='gpu' needs gpu=..., e.g. gpu='T4'.")
-    return backend
+    return cast(ComputeTarget, backend)  # one of COMPUTE_TARGET_CHOICES, and not "auto"
 
 
 def check_resources(name: str, *, gpu: str | None, cpu: float | None, memory: int | None, timeout: int,

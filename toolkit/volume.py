@@ -35,17 +35,19 @@ from runtime.volumes.base import FileEntry, FileEntryType
 from toolkit import config
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
+from toolkit.named_objects import ObjectInfo
 from toolkit.state import check_name
 from toolkit.unsupported import UnsupportedProperty, not_supported
 
 if TYPE_CHECKING:
     from runtime.volumes.base import VolumeStore
 
-__all__ = ["BUCKET_ENV", "FileEntry", "FileEntryType", "Volume", "VolumeUploadContextManager", "volume_store",
-           "volumes_root"]
+__all__ = ["BUCKET_ENV", "FileEntry", "FileEntryType", "Volume", "VolumeInfo", "VolumeUploadContextManager",
+           "volume_store", "volumes_root"]
 
 BUCKET_ENV = ContainerEnv.name("volume_bucket")
 F = TypeVar("F", bound=Callable[..., Any])
+VolumeInfo = ObjectInfo  # what ``Volume.info()`` returns: the platform's VolumeInfo fields (name, created_at, created_by)
 _lock = threading.Lock()
 _stores: dict[tuple[str, str], VolumeStore] = {}
 
@@ -96,7 +98,8 @@ class _VolumeManager:
         store = volume_store()
         if store.exists(check_name("Volume", name)) and not allow_existing:
             raise InvalidError(f"Volume {name!r} already exists; pass allow_existing=True to accept that.")
-        store.create(name)
+        if not store.exists(name):
+            store.create(name)
 
     def list(self, *, max_objects: int | None = None, created_before: Any = None,
              environment_name: str = "", client: Any = None) -> list[Volume]:
@@ -111,6 +114,7 @@ class _VolumeManager:
 class Volume:
     """A handle on a named volume; nothing touches the store until the first operation."""
 
+    name: str  # the volume's name (toolkit names volumes; `object_id` derives from it)
     objects = _VolumeManager()
     client = UnsupportedProperty("Volume.client", "toolkit has no client object: a volume talks to the store "
                                  "toolkit.volume picks", "use the Volume's own methods")
@@ -161,6 +165,15 @@ class Volume:
         if not store.exists(check_name("Volume", old_name)):
             raise NotFoundError(f"No Volume named {old_name!r} to rename (see `toolkit volume list`).")
         _named_errors(store.rename)(old_name, check_name("Volume", new_name))
+
+    def info(self) -> VolumeInfo:
+        """The volume's name and when it was created, from the store (``created_by`` is None: toolkit
+        records no user)."""
+        try:
+            created = self._store().created_at(self.name)
+        except FileNotFoundError as exc:
+            raise NotFoundError(str(exc)) from None
+        return VolumeInfo(self.name, created)
 
     def hydrate(self, client: Any = None) -> Volume:
         """Find (or, with ``create_if_missing``, create) the volume now instead of at first use."""

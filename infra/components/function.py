@@ -27,7 +27,7 @@ from infra.components.lambda_function import (
     StreamingUrlArgs,
 )
 from infra.components.state import AppState, grant_state
-from infra.components.volumes import AppVolumes, grant_volumes
+from infra.components.volumes import AppVolumes, grant_bucket_mounts, grant_volumes
 from infra.components.workflow import EcsWorkerArgs, WorkerArgs, WorkerStateMachine
 from infra.config import Settings
 from infra.dns import origin_domain, zone_for
@@ -157,7 +157,7 @@ class ToolkitFunction(pulumi.ComponentResource):
                 bucket_arn=ctx.calls.bucket.arn,
                 state_machine_arn=state_machine_arn,
                 executions_arn=ctx.arn("states", f"execution:{self.state_machine_name}:*"),
-                secret_arns=[ctx.secret_arns[s] for s in plan.secrets],
+                secret_arns=[ctx.secret_arns[s] for s in (*plan.secrets, *plan.bucket_secrets)],
                 app_state_machine_arns=[ctx.worker_arn(f) for f in callable_functions],
                 app_invoke_arns=[arn for f in callable_functions if (arn := ctx.invoke_arn(f)) is not None],
             ),
@@ -180,6 +180,11 @@ class ToolkitFunction(pulumi.ComponentResource):
         if plan.volumes and ctx.volumes is not None:  # only functions that mount a volume change
             self._set("volume_bucket", ctx.volumes.bucket.bucket)
             grant_volumes(self, f"{name}-volume-access", self.role, ctx.volumes, plan.volumes, plan.read_only_volumes)
+        if plan.bucket_mounts:  # CloudBucketMounts (runtime.volumes.buckets): the role's grant, the secrets' ARNs
+            grant_bucket_mounts(self, f"{name}-bucket-access", self.role, plan.bucket_mounts, ctx.settings.region)
+            names = plan.bucket_secrets
+            self._set("bucket_secret_arns", pulumi.Output.all(*[ctx.secret_arns[s] for s in names]).apply(
+                lambda arns: json.dumps(dict(zip(names, arns, strict=True)), separators=(",", ":"))))
         if plan.web is not None and plan.web.requires_proxy_auth:
             # Hashes only (sha256 of 256-bit secrets): what the gateway compares in constant time.
             self._set("proxy_tokens", json.dumps(ctx.settings.proxy_tokens, sort_keys=True))

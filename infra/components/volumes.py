@@ -21,8 +21,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import child, to_json
+from infra.naming import partition
+from runtime.manifest import BucketMount
 
-__all__ = ["AppVolumes", "AppVolumesArgs", "grant_volumes", "volume_access_policy", "volume_prefix"]
+__all__ = ["AppVolumes", "AppVolumesArgs", "bucket_mount_policy", "grant_bucket_mounts", "grant_volumes",
+           "volume_access_policy", "volume_prefix"]
 
 
 def volume_prefix(name: str) -> str:
@@ -89,4 +92,34 @@ def grant_volumes(parent: pulumi.Resource, name: str, role: aws.iam.Role, volume
                   names: Sequence[str], read_only: Sequence[str] = ()) -> aws.iam.RolePolicy:
     """Let ``role`` (a function's) use the volumes it mounts: `volume_access_policy` on its own."""
     document = volumes.bucket.arn.apply(lambda arn: volume_access_policy(arn, names, read_only))
+    return aws.iam.RolePolicy(name, role=role.id, policy=to_json(document), opts=child(parent))
+
+
+def bucket_mount_policy(mounts: Sequence[BucketMount], region: str) -> dict[str, Any] | None:
+    """What `runtime.volumes.buckets` does for the CloudBucketMounts signed with the function's role (no
+    ``secret``, AWS S3): list the prefix, read its objects, and write them only where not ``read_only``.
+    None when no mount uses the role (a secret's keys, or another S3-compatible endpoint)."""
+    own = [m for m in mounts if m.secret is None and m.endpoint_url is None and m.oidc_auth_role_arn is None]
+    if not own:
+        return None
+    arn = f"arn:{partition(region)}:s3:::"
+    statements: list[dict[str, Any]] = []
+    for mount in sorted(own, key=lambda m: (m.bucket_name, m.key_prefix, m.read_only)):
+        bucket, objects = f"{arn}{mount.bucket_name}", f"{arn}{mount.bucket_name}/{mount.key_prefix}*"
+        listing: dict[str, Any] = {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]}
+        if mount.key_prefix:
+            listing["Condition"] = {"StringLike": {"s3:prefix": [f"{mount.key_prefix}*"]}}
+        statements += [listing, {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [objects]}]
+        if not mount.read_only:
+            statements.append({"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject",
+                                                             "s3:AbortMultipartUpload"], "Resource": [objects]})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def grant_bucket_mounts(parent: pulumi.Resource, name: str, role: aws.iam.Role, mounts: Sequence[BucketMount],
+                        region: str) -> aws.iam.RolePolicy | None:
+    """Let ``role`` (a function's) sync the buckets it mounts with its own credentials: `bucket_mount_policy`."""
+    document = bucket_mount_policy(mounts, region)
+    if document is None:
+        return None
     return aws.iam.RolePolicy(name, role=role.id, policy=to_json(document), opts=child(parent))

@@ -12,6 +12,7 @@ Front door (``runtime.FRONT_DOORS``): the SDK imports `LocalVolumeStore`, where 
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import tempfile
@@ -39,6 +40,22 @@ class LocalVolumeStore:
 
     def create(self, name: str) -> None:
         (self.root / name).mkdir(parents=True, exist_ok=True)
+        born = self._born(name)
+        if not born.exists():  # the first create only: Linux keeps no creation time on the directory
+            born.parent.mkdir(exist_ok=True)
+            born.touch()
+
+    def _born(self, name: str) -> Path:
+        """A marker beside the volumes (``.created/<name>``) whose mtime is the creation time; outside
+        the volume's directory, so it never shows among the volume's files."""
+        return self.root / ".created" / name
+
+    def created_at(self, name: str) -> datetime.datetime:
+        if not self.exists(name):
+            raise FileNotFoundError(f"No volume {name!r} in {self.root} (see `toolkit volume list`).")
+        born = self._born(name)
+        stat = born.stat() if born.exists() else (self.root / name).stat()  # made before the marker existed
+        return datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc)
 
     def delete(self, name: str) -> bool:
         directory = self.root / name
@@ -48,6 +65,7 @@ class LocalVolumeStore:
         doomed = directory.with_name(f".deleting-{name}-{os.getpid()}")
         os.replace(directory, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
+        self._born(name).unlink(missing_ok=True)
         return True
 
     def rename(self, name: str, new_name: str) -> None:
@@ -55,6 +73,8 @@ class LocalVolumeStore:
             raise VolumeError(f"Cannot rename volume {name!r} to {new_name!r}: a volume {new_name!r} exists; "
                               "delete it first or pick another name.")
         os.rename(self.root / name, self.root / new_name)
+        if self._born(name).exists():
+            os.replace(self._born(name), self._born(new_name))
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

@@ -20,8 +20,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -29,10 +30,11 @@ from runtime.volumes.base import VolumeError, VolumeStore
 
 if TYPE_CHECKING:
     from runtime.environment import ContainerEnv
-    from runtime.manifest import FunctionEntry
+    from runtime.manifest import BucketMount, FunctionEntry
+    from runtime.volumes.buckets import BucketCopy
 
-__all__ = ["STAGING", "MountError", "commit_all", "link", "mount", "mount_deployed", "mounted", "staged",
-           "unmount_all"]
+__all__ = ["STAGING", "MountError", "commit_all", "link", "mount", "mount_buckets", "mount_deployed", "mounted",
+           "staged", "unmount_all"]
 
 # A Lambda's image filesystem is read-only but for /tmp: the image toolkit builds links each mount
 # path to ``staged(path)`` (toolkit/images/containerfile.py), and the container links that to the copy.
@@ -40,6 +42,7 @@ STAGING = "/tmp/toolkit-mounts"  # noqa: S108
 
 _lock = threading.Lock()
 _mounted: dict[str, tuple[VolumeStore, str, bool]] = {}  # mount path -> (store, volume name, read only)
+_buckets: dict[str, BucketCopy] = {}  # mount path -> the synced copy of a CloudBucketMount
 
 
 class MountError(VolumeError):
@@ -64,13 +67,36 @@ def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool, bool]]) -> 
             _mounted[path] = (store, name, read_only)
 
 
+def mount_buckets(mounts: Iterable[BucketMount], cache_root: str | Path,
+                  credentials: Callable[[BucketMount], Mapping[str, str]]) -> None:
+    """Mount each CloudBucketMount: download its objects into its copy under ``cache_root``, link the
+    copy at its path.  ``credentials(mount)``: its secret's values ({} for the process's own)."""
+    from runtime.volumes.buckets import BucketCopy, copy_directory, s3_client
+
+    for bucket in mounts:
+        copy = BucketCopy(bucket, copy_directory(cache_root, bucket), s3_client(bucket, credentials(bucket)))
+        copy.pull()
+        link(bucket.path, copy.directory)
+        with _lock:
+            _buckets[bucket.path] = copy
+
+
 def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
-    """A deployed container's start: mount the function's volumes from the app's volume bucket,
-    and commit them when the process exits (ECS stops a task with SIGTERM, then exit).  A Lambda
-    may be frozen and discarded without notice, so its handler also commits after every
-    invocation (`commit_all`: a directory walk when nothing changed)."""
-    if not entry.volumes:
-        return
+    """A deployed container's start: mount the function's volumes from the app's volume bucket and its
+    CloudBucketMounts from their buckets, and commit them when the process exits (ECS stops a task
+    with SIGTERM, then exit).  A Lambda may be frozen and discarded without notice, so its handler
+    also commits after every invocation (`commit_all`: a directory walk when nothing changed)."""
+    if entry.bucket_mounts:
+        from runtime.volumes.buckets import DEFAULT_CACHE
+
+        mount_buckets(entry.bucket_mounts, DEFAULT_CACHE, lambda bucket: _deployed_credentials(bucket, env))
+    if entry.volumes:
+        _mount_deployed_volumes(entry, env)
+    if entry.volumes or entry.bucket_mounts:
+        atexit.register(commit_all)
+
+
+def _mount_deployed_volumes(entry: FunctionEntry, env: ContainerEnv) -> None:
     if not env.volume_bucket:
         from runtime.environment import ContainerEnv as Env
 
@@ -81,7 +107,25 @@ def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
 
     mount(S3VolumeStore(env.volume_bucket),
           [(m.path, m.name, m.create_if_missing, m.read_only) for m in entry.volumes])
-    atexit.register(commit_all)
+
+
+def _deployed_credentials(bucket: BucketMount, env: ContainerEnv) -> dict[str, str]:
+    """A bucket mount's secret from Secrets Manager (infra passes its ARN by name); {} without a secret:
+    the function's role, which the deploy granted this bucket and prefix."""
+    if bucket.secret is None:
+        return {}
+    import json
+
+    from runtime.secrets import read_secret
+
+    arns = json.loads(env.bucket_secret_arns or "{}")
+    if bucket.secret not in arns:
+        from runtime.environment import ContainerEnv as Env
+
+        raise MountError(f"The CloudBucketMount at {bucket.path} uses secret {bucket.secret!r}, but "
+                         f"{Env.name('bucket_secret_arns')} does not name it; redeploy with `toolkit deploy` (after "
+                         f"`toolkit secret create {bucket.secret} --target aws`).")
+    return read_secret(arns[bucket.secret])
 
 
 def mounted(name: str, *, writable: bool = False) -> list[tuple[str, VolumeStore]]:
@@ -97,12 +141,21 @@ def commit_all() -> None:
         volumes = {(id(store), name): (store, name) for store, name, read_only in _mounted.values() if not read_only}
     for store, name in volumes.values():
         store.commit(name)
+    with _lock:
+        buckets = list(_buckets.values())
+    for copy in buckets:
+        try:
+            copy.sync()  # upload this invocation's changes (unless read-only), then see others'
+        except Exception as exc:  # noqa: BLE001 - one bucket's failure must not lose the call's reply
+            print(f"toolkit: could not sync {copy!r}: {type(exc).__name__}: {exc}; its changes stay in the "
+                  "container's copy and are retried after the next invocation.", file=sys.stderr, flush=True)
 
 
 def unmount_all() -> None:
     commit_all()
     with _lock:
         _mounted.clear()
+        _buckets.clear()
 
 
 def staged(path: str) -> str:

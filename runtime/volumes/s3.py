@@ -17,6 +17,7 @@ Front door (``runtime.FRONT_DOORS``): the SDK imports `S3VolumeStore`, a deploye
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import tempfile
@@ -67,6 +68,13 @@ class S3VolumeStore:
     # -- volumes -------------------------------------------------------------------------------
     def exists(self, name: str) -> bool:
         return self._head(f"{PREFIX}{name}/{MARKER}") is not None
+
+    def created_at(self, name: str) -> datetime.datetime:
+        """The marker's time: written once, when the volume was created (a rename copies it)."""
+        head = self._head(f"{PREFIX}{name}/{MARKER}")
+        if head is None:
+            raise FileNotFoundError(f"No volume {name!r} in bucket {self.bucket} (see `toolkit volume list`).")
+        return head["LastModified"].astimezone(datetime.timezone.utc)  # type: ignore[no-any-return]
 
     def create(self, name: str) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=f"{PREFIX}{name}/{MARKER}", Body=b"{}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 _WRAPPER = ("the platform's constructor is its sync wrapper's (*args, **kwargs); programs get these "
             "objects from decorators and factories, never by calling the class")
 _CALLS = "issue 16 (call surface): Function/Cls/FunctionCall members, built by another helper"
-_VOLUME = "issue 18 (volumes): Volume members, built by another helper"
 
 
 def _group(reason: str, *keys: str) -> dict[str, str]:
@@ -26,7 +25,8 @@ GAPS: dict[str, str] = {
     **_group(_WRAPPER, "Cls(*args)", "Cls(**kwargs)", "Function(*args)", "Function(**kwargs)",
              "FunctionCall(*args)", "FunctionCall(**kwargs)", "Image(*args)", "Image(**kwargs)",
              "Sandbox(*args)", "Sandbox(**kwargs)", "Secret(*args)", "Secret(**kwargs)",
-             "Volume(*args)", "Volume(**kwargs)"),
+             "Volume(*args)", "Volume(**kwargs)", "NetworkFileSystem(*args)", "NetworkFileSystem(**kwargs)",
+             "Proxy(*args)", "Proxy(**kwargs)"),
     **_group(_CALLS, "Cls.client", "Cls.from_name(version)", "Cls.get_dashboard_url", "Cls.hydrate",
              "Cls.object_id", "Function.app", "Function.autoscaler", "Function.client",
              "Function.experimental_spawn_map", "Function.for_each", "Function.from_id",
@@ -38,7 +38,6 @@ GAPS: dict[str, str] = {
              "FunctionCall.from_id(client)", "FunctionCall.get_call_graph",
              "FunctionCall.get_dashboard_url", "FunctionCall.hydrate", "FunctionCall.iter",
              "FunctionCall.logs", "FunctionCall.num_inputs"),
-    **_group(_VOLUME, "Volume.info", "Volume.name"),
 }
 
 _ID = "an ID made from the name (toolkit issues no IDs); from_id finds it in any process sharing the store"
@@ -82,4 +81,12 @@ NOTES: dict[str, str] = {
     "Secret.client": "always None: no API client",
     "Sandbox.client": "always None: no API client",
     "Sandbox.hydrate": "returns the handle: it needs no lookup (client must stay None)",
+    "Volume.info": "name and creation time from the volume store (created_by is None)",
+    "CloudBucketMount": "a synced copy, not a mount: objects under key_prefix are downloaded before the function "
+                        "runs, changes uploaded after each invocation (never with read_only, which says what it "
+                        "kept); no secret: the function's role (granted that bucket/prefix) or your AWS profile",
+    "NetworkFileSystem": "an alias of Volume storage (volume nfs.<name>) with the platform's DeprecationWarning; "
+                         "mounted with network_file_systems=",
+    "Proxy": "deployed: the function runs in private subnets whose NAT gateway holds the proxy's Elastic IP; "
+             "locally a no-op that says so at the decorator",
 }

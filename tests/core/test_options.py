@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import toolkit
-from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
+from toolkit.exception import InvalidError, NotSupportedWarning
 from toolkit.loader import load_app
 from toolkit.options import NO_EFFECT
 
@@ -116,11 +116,12 @@ def test_options_without_effect_say_so_at_the_call_site() -> None:
 
 def test_refused_options_name_the_alternative() -> None:
     app = toolkit.App("refuses")
-    with pytest.raises(NotSupportedError, match=r"network_file_systems=.*use volumes= instead"):
+    # network_file_systems= and proxy= work now (issue 22): what is refused is a value of the wrong kind
+    with pytest.raises(InvalidError, match=r"network_file_systems=\{'/data': <object.*toolkit.NetworkFileSystem"):
         app.function(network_file_systems={"/data": object()})(lambda: None)
     with pytest.raises(InvalidError, match=r"volumes=\{'/data': <object.*mount a toolkit.Volume"):
         app.function(volumes={"/data": object()})(lambda: None)  # volumes= works now (toolkit.volume)
-    with pytest.raises(NotSupportedError, match=r"proxy=.*NAT gateway"):
+    with pytest.raises(InvalidError, match=r"proxy=<object.*must be a toolkit.Proxy"):
         app.cls(proxy=object())
     with pytest.raises(InvalidError, match=r"cloud='gcp'.*toolkit runs on AWS"):
         app.function(cloud="gcp")(lambda: None)

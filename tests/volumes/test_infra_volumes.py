@@ -77,10 +77,15 @@ def test_the_bucket_is_kept_on_destroy_encrypted_private_and_tls_only() -> None:
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_the_grant_covers_exactly_the_calls_the_store_makes_on_the_mounted_prefixes_only() -> None:
+def used_s3_calls() -> set[str]:
+    """The boto3 calls runtime/volumes/s3.py makes (the bucket-mount sync reuses them)."""
     source = (REPO / "runtime" / "volumes" / "s3.py").read_text()
     used = set(re.findall(r"self\.s3\.(\w+)\(", source)) | set(re.findall(r'get_paginator\("(\w+)"\)', source))
-    used -= {"get_paginator"}
+    return used - {"get_paginator"}
+
+
+def test_the_grant_covers_exactly_the_calls_the_store_makes_on_the_mounted_prefixes_only() -> None:
+    used = used_s3_calls()
     assert used <= set(S3_ACTIONS), f"add the IAM actions of {sorted(used - set(S3_ACTIONS))} to S3_ACTIONS"
     needed = set().union(*(S3_ACTIONS[op] for op in used))
     policy = volume_access_policy("arn:aws:s3:::vb", ["weights", "logs", "weights"])

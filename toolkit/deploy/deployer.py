@@ -63,6 +63,7 @@ class LoadedApp:
         found = {s.name: s for s in self.app.secrets}
         for function in self.app.registered_functions.values():
             found.update({s.name: s for s in function.spec.secrets})
+            found.update({b.secret.name: b.secret for _, b in function.spec.bucket_mounts if b.secret is not None})
         return [found[name] for name in sorted(found)]
 
 

@@ -95,7 +95,7 @@ def _plan_image(manifest: Manifest, functions: list[FunctionEntry],
     renderer = Renderer(context, options.root, with_ca=options.ca_bundle is not None)
     layout = Layout(base_ref, base.add_python, gpu, labels, spec_hash=spec.spec_hash, base_spec=spec.base,
                     mirror=lambda ref: apply_mirrors(ref, options.mirrors),
-                    volume_paths=tuple(sorted({m.path for fn in functions for m in fn.volumes})))
+                    volume_paths=_mount_paths(functions))
     text = render(renderer, spec.steps, layout)
     return ImagePlan(app_name, tags, base, base_ref, text, context, context.digest(text),
                      f"toolkit/{_repo_name(app_name)}", labels, options.ca_bundle)
@@ -148,3 +148,9 @@ def _add_module_source(context: BuildContext, module: str) -> None:
 def check_base_ref(plan: ImagePlan) -> ImageRef:
     """The parsed base reference (raises on a malformed one before anything runs)."""
     return ImageRef.parse(plan.base_ref)
+
+
+def _mount_paths(functions: list[FunctionEntry]) -> tuple[str, ...]:
+    """Paths of the functions' volumes and bucket mounts: the image links each into /tmp (read-only Lambda FS)."""
+    volumes = {m.path for fn in functions for m in fn.volumes}
+    return tuple(sorted(volumes | {b.path for fn in functions for b in fn.bucket_mounts}))

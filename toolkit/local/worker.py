@@ -57,6 +57,9 @@ def load_callable(target: WorkerTarget) -> Any:
         if app.app_name == target.app_name and function is not None:
             spec = function.spec
             mount_volumes(spec.volumes)  # before @enter hooks: they may read or fill a volume
+            from toolkit.cloud_bucket_mount import mount_in_worker
+
+            mount_in_worker(spec.bucket_mounts)  # CloudBucketMounts: synced copies, linked at their paths
             if spec.cls is None:
                 return spec.raw_f
             return bound_method(instantiate(spec.cls, target.params), spec.name)
@@ -94,6 +97,7 @@ class Worker:
             protocol.send(self.conn, message)
 
     def emit(self, input_id: int, ok: bool, data: bytes, seconds: float) -> None:
+        _commit_volumes()  # bucket mounts upload this input's writes before its caller sees the result
         with self.state_lock:
             self.running.pop(input_id, None)
             self.outbox.append((input_id, ok, data, seconds))

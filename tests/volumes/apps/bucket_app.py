@@ -1,0 +1,39 @@
+"""Functions that mount a bucket of a moto server (BUCKET_TEST_ENDPOINT) with CloudBucketMount: one
+writable mount of the prefix ``in/`` and one read-only mount of the same prefix."""
+
+import os
+
+import toolkit
+
+ENDPOINT, BUCKET = os.environ["BUCKET_TEST_ENDPOINT"], os.environ["BUCKET_TEST_NAME"]
+MOUNT, READ_ONLY = os.environ["BUCKET_TEST_MOUNT"], os.environ["BUCKET_TEST_RO_MOUNT"]
+keys = toolkit.Secret.from_dict({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                 "AWS_REGION": "us-east-1"})
+app = toolkit.App(os.environ.get("BUCKET_TEST_APP", "bucket-mounts"))
+
+
+def _bucket(read_only: bool) -> toolkit.CloudBucketMount:
+    return toolkit.CloudBucketMount(BUCKET, bucket_endpoint_url=ENDPOINT, key_prefix="in/", secret=keys,
+                                    read_only=read_only, force_path_style=True)
+
+
+@app.function(volumes={MOUNT: _bucket(False)})
+def shout(name: str) -> list[str]:
+    """Reads an object through the mount, writes its upper-case copy and deletes the original."""
+    with open(os.path.join(MOUNT, name)) as f:
+        text = f.read()
+    os.makedirs(os.path.join(MOUNT, "loud"), exist_ok=True)
+    with open(os.path.join(MOUNT, "loud", name), "w") as f:
+        f.write(text.upper())
+    os.remove(os.path.join(MOUNT, name))
+    return sorted(os.listdir(MOUNT))
+
+
+@app.function(volumes={READ_ONLY: _bucket(True)})
+def scribble(name: str) -> str:
+    """Reads through the read-only mount, then writes there anyway: the write must never reach the bucket."""
+    with open(os.path.join(READ_ONLY, "loud", name)) as f:
+        text = f.read()
+    with open(os.path.join(READ_ONLY, "scribbled.txt"), "w") as f:
+        f.write("should stay local")
+    return text

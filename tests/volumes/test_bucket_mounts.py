@@ -1,0 +1,128 @@
+"""CloudBucketMount (issue 22 item 2) against a real S3 endpoint (moto server): the synced copy on its own
+(`runtime.volumes.buckets`), then real worker processes reading and writing through the mount."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from volume_support import APPS, REPO
+
+import toolkit
+from runtime.manifest import BucketMount
+from runtime.volumes.buckets import BucketCopy, copy_directory, s3_client
+
+pytestmark = pytest.mark.timeout(240)
+KEYS = {"AWS_ACCESS_KEY_ID": "bucket-key", "AWS_SECRET_ACCESS_KEY": "bucket-secret", "AWS_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def bucket(moto_s3: str) -> tuple[str, Any]:
+    """A fresh bucket holding ``in/a.txt``, ``in/deep/b.txt`` and ``other/x.txt``; and a client of it."""
+    mount = BucketMount("/unused", f"mounted-{uuid.uuid4().hex[:8]}", endpoint_url=moto_s3, force_path_style=True)
+    s3 = s3_client(mount, KEYS)
+    s3.create_bucket(Bucket=mount.bucket_name)
+    for key, body in (("in/a.txt", b"alpha"), ("in/deep/b.txt", b"beta"), ("other/x.txt", b"not mounted")):
+        s3.put_object(Bucket=mount.bucket_name, Key=key, Body=body)
+    return mount.bucket_name, s3
+
+
+def _keys(s3: Any, name: str) -> dict[str, bytes]:
+    found = s3.list_objects_v2(Bucket=name).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=name, Key=o["Key"])["Body"].read() for o in found}
+
+
+def _copy(moto_s3: str, name: str, cache: Path, **options: Any) -> BucketCopy:
+    mount = BucketMount("/unused", name, endpoint_url=moto_s3, key_prefix="in/", force_path_style=True, **options)
+    return BucketCopy(mount, copy_directory(cache, mount), s3_client(mount, KEYS))
+
+
+def test_a_copy_holds_the_prefix_only_and_pushes_new_edited_and_removed_files(
+        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    name, s3 = bucket
+    copy = _copy(moto_s3, name, tmp_path)
+    copy.pull()
+    files = sorted(p.relative_to(copy.directory).as_posix() for p in copy.directory.rglob("*") if p.is_file())
+    assert files == ["a.txt", "deep/b.txt"]  # other/ is outside the key prefix
+    (copy.directory / "a.txt").write_text("edited")
+    (copy.directory / "deep" / "b.txt").unlink()
+    (copy.directory / "new" / "c.txt").parent.mkdir()
+    (copy.directory / "new" / "c.txt").write_text("gamma")
+    assert copy.push() == []
+    assert _keys(s3, name) == {"in/a.txt": b"edited", "in/new/c.txt": b"gamma", "other/x.txt": b"not mounted"}
+
+
+def test_sync_after_an_invocation_also_brings_what_others_wrote(
+        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    name, s3 = bucket
+    copy = _copy(moto_s3, name, tmp_path)
+    copy.pull()
+    s3.put_object(Bucket=name, Key="in/from-elsewhere.txt", Body=b"hello")
+    s3.delete_object(Bucket=name, Key="in/a.txt")
+    copy.sync()
+    assert (copy.directory / "from-elsewhere.txt").read_text() == "hello"
+    assert not (copy.directory / "a.txt").exists()
+
+
+def test_a_read_only_copy_uploads_nothing_and_names_what_it_kept(
+        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    name, s3 = bucket
+    before = _keys(s3, name)
+    copy = _copy(moto_s3, name, tmp_path, read_only=True)
+    copy.pull()
+    (copy.directory / "a.txt").write_text("changed")
+    (copy.directory / "extra.txt").write_text("new")
+    (copy.directory / "deep" / "b.txt").unlink()
+    assert copy.push() == ["a.txt", "deep/b.txt", "extra.txt"]
+    assert _keys(s3, name) == before
+    err = capfd.readouterr().err
+    assert "3 file(s) changed under /unused were not uploaded" in err and "read_only=True" in err
+
+
+def test_the_client_signs_with_the_secret_and_pays_when_asked(moto_s3: str, bucket: tuple[str, Any]) -> None:
+    name, _ = bucket
+    mount = BucketMount("/unused", name, endpoint_url=moto_s3, force_path_style=True, requester_pays=True)
+    s3 = s3_client(mount, KEYS)
+    sent: list[dict[str, str]] = []
+    s3.meta.events.register("before-send.s3.*", lambda request, **_: sent.append(
+        {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}))
+    s3.list_objects_v2(Bucket=name, Prefix="in/")
+    assert "Credential=bucket-key/" in sent[0]["Authorization"]  # the secret's key, not the process's
+    assert sent[0]["x-amz-request-payer"] == "requester"
+
+
+def test_cloud_bucket_mount_checks_its_arguments() -> None:
+    with pytest.raises(toolkit.InvalidError, match=r"key_prefix='data' must end with '/'.*key_prefix='data/'"):
+        toolkit.CloudBucketMount("b", key_prefix="data")
+    with pytest.raises(toolkit.InvalidError, match=r"requester_pays=True needs credentials.*secret="):
+        toolkit.CloudBucketMount("b", requester_pays=True)
+    with pytest.raises(toolkit.InvalidError, match=r"mount a toolkit.Volume or a toolkit.CloudBucketMount"):
+        toolkit.App("x").function(volumes={"/data": "my-bucket"})(lambda: None)
+
+
+def _run(target: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli.__main__", "run", target, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_workers_read_and_write_the_bucket_through_the_mount(
+        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    name, s3 = bucket
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # only the mount's secret signs
+    env.update(BUCKET_TEST_ENDPOINT=moto_s3, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
+               BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}")
+    app_file = str(APPS / "bucket_app.py")
+    shouted = _run(f"{app_file}::shout", "--name", "a.txt", env=env)
+    assert '["deep", "loud"]' in shouted.stdout  # a.txt read, then removed; loud/ written
+    assert _keys(s3, name) == {"in/deep/b.txt": b"beta", "in/loud/a.txt": b"ALPHA", "other/x.txt": b"not mounted"}
+    scribbled = _run(f"{app_file}::scribble", "--name", "a.txt", env=env)
+    assert "ALPHA" in scribbled.stdout  # read through the read-only mount
+    assert "in/scribbled.txt" not in _keys(s3, name)
+    assert "not uploaded" in scribbled.stdout + scribbled.stderr and "scribbled.txt" in scribbled.stdout + scribbled.stderr
