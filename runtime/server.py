@@ -104,7 +104,7 @@ def _call_path(deployment: Deployment, runner: RequestRunner) -> CallPath | None
 
 def main() -> None:
     import uvicorn
-    from uvicorn.server import STARTUP_FAILURE
+    from uvicorn.config import STARTUP_FAILURE
 
     from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 

@@ -56,7 +56,7 @@ def calls_db_path() -> Path:
 def _read_file(path: Path, mtime: float) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            settings = tomllib.load(fh)
+            settings: dict[str, Any] = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidError(f"{path} is not valid TOML ({exc}); fix or delete it") from None
     _warn_unknown_keys(settings, path)

@@ -106,7 +106,8 @@ class Client:
         self._stack.enter_context(_environment(_secret_env(fn)))
         web_app = build_web_app(_callable(fn), _web_spec(self.app, fn.tag))
         client = TestClient(web_app, raise_server_exceptions=False)  # a 500 is a response, as over HTTP
-        return self._stack.enter_context(client)
+        entered: TestClient = self._stack.enter_context(client)
+        return entered
 
 
 def _callable(fn: Function) -> Callable[..., Any]:

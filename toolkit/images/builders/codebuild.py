@@ -85,7 +85,7 @@ class CodeBuildBuilder:
     def _wait(self, build_id: str) -> Mapping[str, Any]:
         phase = None
         while True:
-            build = self.codebuild.batch_get_builds(ids=[build_id])["builds"][0]
+            build: Mapping[str, Any] = self.codebuild.batch_get_builds(ids=[build_id])["builds"][0]
             if build.get("currentPhase") != phase:
                 phase = build.get("currentPhase")
                 self.log(f"codebuild {build_id}: {phase}")
