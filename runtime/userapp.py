@@ -147,7 +147,8 @@ def _registered(module: ModuleType, deployment: Deployment) -> Any:
     named = getattr(module, deployment.source.app_variable or "app", None)
     # the App the manifest names first, then any other (an App's type is named App: no arbitrary getattr)
     apps = [named, *(v for v in vars(module).values() if type(v).__name__ == "App" and v is not named)]
-    registries = [r for r in (getattr(a, "registered_functions", None) for a in apps) if isinstance(r, dict)]
+    registries = [r for a in apps for r in (getattr(a, "registered_functions", None), getattr(a, "registered_variants", None))
+                  if isinstance(r, dict)]  # a variant (toolkit.variants) runs its function's code, with its options
     target = next((r[entry.tag] for r in registries if entry.tag in r), None) or getattr(module, entry.name, None)
     if target is None:
         raise DeploymentError(f"{module.__name__} has no function {entry.name!r} (tag {entry.tag!r}).")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.environment import VARIABLES
 from toolkit.context import DEPLOYED_ENV, in_deployment
+from toolkit.variants import deployed_tag
 
 if TYPE_CHECKING:
     from runtime.cloud_client import CloudTransport
@@ -37,18 +38,18 @@ class CloudRunner:
         self.transport = transport
 
     def call(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return self.transport.remote(fn.spec.tag, args, kwargs, fn.params)
+        return self.transport.remote(deployed_tag(fn.spec), args, kwargs, fn.params)
 
     def remote_gen(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[Any]:
         # a deployed generator is drained where it runs: its values arrive together, in order
-        return iter(self.transport.remote(fn.spec.tag, args, kwargs, fn.params))
+        return iter(self.transport.remote(deployed_tag(fn.spec), args, kwargs, fn.params))
 
     def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        return self.transport.spawn(fn.spec.tag, args, kwargs, fn.params)
+        return self.transport.spawn(deployed_tag(fn.spec), args, kwargs, fn.params)
 
     def map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
             order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:
-        return self.transport.map(fn.spec.tag, arg_tuples, order_outputs=order_outputs,
+        return self.transport.map(deployed_tag(fn.spec), arg_tuples, order_outputs=order_outputs,
                                   return_exceptions=return_exceptions, kwargs=kwargs, params=fn.params)
 
     def get(self, call_id: str, timeout: float | None) -> Any:
