@@ -1,6 +1,7 @@
 """The agent inside a sandbox's ECS task: the exec channel that needs no inbound access.
 
-    python -m runtime.sandbox_agent --sandbox-id SB --queue-url URL --table T --timeout S [--idle-timeout S] -- CMD...
+    python -m runtime.sandbox_agent --sandbox-id SB --queue-url URL --table T --timeout S [--idle-timeout S]
+                                    [--workdir DIR] -- CMD...
 
 The task only makes outbound calls.  Commands reach it through the sandbox's own SQS queue
 (long-polled); output goes back as chunks in the app's state table, which the client queries:
@@ -174,8 +175,8 @@ class Agent:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
             self.handle(json.loads(message["Body"]))
 
-    def run(self, command: Sequence[str]) -> int:
-        self.start(MAIN, command)
+    def run(self, command: Sequence[str], workdir: str | None = None) -> int:
+        self.start(MAIN, command, workdir=workdir)
         while True:
             self.report_exits()
             reason = self.reason_to_end()
@@ -203,6 +204,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--table", required=True)
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--idle-timeout", type=float, default=None)
+    parser.add_argument("--workdir", default=None)  # the main command's (create's workdir=)
     parser.add_argument("command", nargs="+")
     return parser.parse_args(argv)
 
@@ -211,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     agent = Agent(Channel(args.table, args.sandbox_id), args.queue_url, args.timeout, args.idle_timeout)
     signal.signal(signal.SIGTERM, lambda *_: setattr(agent, "terminated", True))  # StopTask: end and report
-    return agent.run(args.command)
+    return agent.run(args.command, args.workdir)
 
 
 if __name__ == "__main__":

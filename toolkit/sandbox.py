@@ -40,6 +40,7 @@ from toolkit.exception import (
     SandboxTimeoutError,
 )
 from toolkit.sandboxes.filesystem import FileCalls
+from toolkit.sandboxes.ports import Probe, Tunnel, Tunnels, check_command, check_port, listening_ports
 from toolkit.unsupported import UnsupportedClass, UnsupportedProperty, not_supported, refusal
 
 if TYPE_CHECKING:
@@ -61,110 +62,7 @@ POLL_S = 0.05
 SUPERVISOR = Path(__file__).parent / "sandboxes" / "supervisor.py"
 
 
-# -- probes and tunnels -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Probe:
-    """When a sandbox is ready: a TCP port listening inside it (``tcp_port``), or a command exiting 0
-    there (``exec_argv``); exactly one of the two, as `with_tcp` and `with_exec` build them."""
-
-    tcp_port: int | None = None
-    exec_argv: tuple[str, ...] | None = None
-    interval_ms: int = 100
-
-    def __post_init__(self) -> None:
-        if (self.tcp_port is None) == (self.exec_argv is None):
-            raise InvalidError(f"Probe(tcp_port={self.tcp_port!r}, exec_argv={self.exec_argv!r}) needs exactly one "
-                               "of the two; use Probe.with_tcp(port) or Probe.with_exec(*argv).")
-        if self.tcp_port is not None:
-            _port("Probe(tcp_port=...)", self.tcp_port)
-        else:
-            object.__setattr__(self, "exec_argv", _command("Probe(exec_argv=...)", tuple(self.exec_argv or ()),
-                                                           required=True))
-        _interval(self.interval_ms)
-
-    @property
-    def kind(self) -> Literal["tcp", "exec"]:
-        return "tcp" if self.tcp_port is not None else "exec"
-
-    @staticmethod
-    def with_tcp(port: int, *, interval_ms: int = 100) -> Probe:
-        return Probe(tcp_port=_port("Probe.with_tcp", port), interval_ms=_interval(interval_ms))
-
-    @staticmethod
-    def with_exec(*argv: str, interval_ms: int = 100) -> Probe:
-        return Probe(exec_argv=_command("Probe.with_exec", argv, required=True), interval_ms=_interval(interval_ms))
-
-    def to_dict(self) -> dict[str, Any]:
-        """What a sandbox's record keeps of it (``from_dict`` reads it back in another process)."""
-        return {"tcp_port": self.tcp_port, "exec_argv": None if self.exec_argv is None else list(self.exec_argv),
-                "interval_ms": self.interval_ms}
-
-    @staticmethod
-    def from_dict(raw: Mapping[str, Any]) -> Probe:
-        argv = raw.get("exec_argv")
-        return Probe(raw.get("tcp_port"), None if argv is None else tuple(argv), int(raw.get("interval_ms", 100)))
-
-
-@dataclass(frozen=True)
-class Tunnel:
-    """A sandbox port reachable from this machine.  Locally it is published on 127.0.0.1 and spoken
-    to in plain HTTP/TCP (no TLS): ``url`` is ``http://127.0.0.1:<port>``."""
-
-    host: str
-    port: int
-    unencrypted_host: str
-    unencrypted_port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def tls_socket(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    @property
-    def tcp_socket(self) -> tuple[str, int]:
-        return self.unencrypted_host, self.unencrypted_port
-
-
-class Tunnels(dict[int, Tunnel]):
-    """``sb.tunnels()``: container port -> `Tunnel`; a port that was not exposed is a named error."""
-
-    def __init__(self, sandbox_id: str, tunnels: Mapping[int, Tunnel]) -> None:
-        super().__init__(tunnels)
-        self._sandbox_id = sandbox_id
-
-    def __missing__(self, port: int) -> Tunnel:
-        exposed = ", ".join(map(str, sorted(self))) or "none"
-        raise NotFoundError(f"Port {port!r} of sandbox {self._sandbox_id} has no tunnel (exposed: {exposed}); "
-                            f"create the sandbox with encrypted_ports=[{port!r}] or unencrypted_ports=[{port!r}].")
-
-
 # -- argument checks -------------------------------------------------------------------------------
-
-def _port(what: str, port: Any) -> int:
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise InvalidError(f"{what}: port {port!r} must be an int between 1 and 65535.")
-    return port
-
-
-def _interval(ms: Any) -> int:
-    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 1:
-        raise InvalidError(f"Probe interval_ms={ms!r} must be a positive int (milliseconds).")
-    return ms
-
-
-def _command(what: str, args: Sequence[Any], *, required: bool = False) -> tuple[str, ...]:
-    bad = [a for a in args if not isinstance(a, str)]
-    if bad:
-        raise InvalidError(f"{what}: every argument must be a str, got {bad[0]!r}; pass the command as separate "
-                           "strings, e.g. ('python3', '-c', 'print(1)').")
-    if required and not args:
-        raise InvalidError(f"{what} needs a command, e.g. {what}('python3', '--version').")
-    return tuple(args)
-
 
 def _seconds(what: str, value: Any, *, optional: bool) -> int | None:
     if value is None and optional:
@@ -319,7 +217,8 @@ class Sandbox(FileCalls):
                     "outbound_domain_allowlist": outbound_domain_allowlist}
         if _deployed():
             _unsupported_on_aws(outbound)
-            return _create_on_aws(spec, image, bool(block_network), gpu, inbound_cidr_allowlist)
+            return _create_on_aws(spec, _AwsOptions(image, bool(block_network), gpu, workdir, volumes, encrypted_ports,
+                                                    h2_ports, inbound_cidr_allowlist))
         _unsupported_locally({**outbound, "inbound_cidr_allowlist": inbound_cidr_allowlist})
         if gpu:
             raise NotSupportedError(f"Sandbox.create(gpu={gpu!r}): a local sandbox has no GPU; run it without gpu=.")
@@ -449,7 +348,7 @@ class Sandbox(FileCalls):
         from toolkit.sandboxes.streams import StreamType
 
         record = self._live()
-        command = _command("Sandbox.exec", args, required=True)
+        command = check_command("Sandbox.exec", args, required=True)
         seconds = _seconds("exec timeout", timeout, optional=True)
         if workdir is not None and not (isinstance(workdir, str) and workdir.startswith("/")):
             raise InvalidError(f"Sandbox.exec(workdir={workdir!r}) must be an absolute path.")
@@ -544,7 +443,7 @@ class Sandbox(FileCalls):
         argv = engine.exec_args(record.engine, record.container, ("cat", "/proc/net/tcp", "/proc/net/tcp6"),
                                 env={}, workdir=None, stdin=False)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        return probe.tcp_port in _listening_ports(done.stdout)
+        return probe.tcp_port in listening_ports(done.stdout)
 
     @aio_method
     def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
@@ -708,11 +607,11 @@ class _Spec:
         if probe is not None and not isinstance(probe, Probe):
             raise InvalidError(f"Sandbox readiness_probe={probe!r} must be a toolkit.Probe (Probe.with_tcp(port)).")
         memory_mib = _limit("memory", memory)
-        return _Spec(app.app_name, name, _tags(tags or {}), _command("Sandbox.create", args) or KEEP_ALIVE,
+        return _Spec(app.app_name, name, _tags(tags or {}), check_command("Sandbox.create", args) or KEEP_ALIVE,
                      _env("Sandbox.create", env, secrets), int(_seconds("timeout", timeout, optional=False) or 0),
                      _seconds("idle_timeout", idle_timeout, optional=True), _limit("cpu", cpu),
                      int(memory_mib) if memory_mib is not None else None,
-                     tuple(dict.fromkeys(_port("Sandbox ports", p) for p in ports)), probe)
+                     tuple(dict.fromkeys(check_port("Sandbox ports", p) for p in ports)), probe)
 
 
 def _deployed() -> bool:
@@ -721,25 +620,43 @@ def _deployed() -> bool:
     return in_deployment()
 
 
-def _create_on_aws(spec: _Spec, image: Any, block_network: bool, gpu: str | None,
-                   inbound_cidr_allowlist: Sequence[str] | None) -> Sandbox:
-    """Inside a deployed function: an ECS task (`toolkit.sandboxes.aws`); the handle has the same calls."""
-    import warnings
+@dataclass(frozen=True)
+class _AwsOptions:
+    """What only the AWS side reads of ``Sandbox.create``'s arguments."""
 
-    from toolkit.exception import NotSupportedWarning
+    image: Any
+    block_network: bool
+    gpu: str | None
+    workdir: str | None
+    volumes: Mapping[str, Any] | None
+    encrypted_ports: Sequence[int]
+    h2_ports: Sequence[int]
+    inbound_cidr_allowlist: Sequence[str] | None
+
+
+def _create_on_aws(spec: _Spec, options: _AwsOptions) -> Sandbox:
+    """Inside a deployed function: an ECS task (`toolkit.sandboxes.aws`); the handle has the same calls."""
     from toolkit.sandboxes.aws import deployed_sandboxes
     from toolkit.sandboxes.engine import KEEP_ALIVE
 
-    if image is not None:
-        warnings.warn("Sandbox.create(image=...) is not honoured on AWS yet: the sandbox runs the app's image "
-                      "(docs/sandboxes.md).", NotSupportedWarning, stacklevel=3)
-    if inbound_cidr_allowlist:
-        _unsupported_on_aws({"inbound_cidr_allowlist": inbound_cidr_allowlist})
+    if options.encrypted_ports or options.h2_ports:
+        given = "encrypted_ports" if options.encrypted_ports else "h2_ports"
+        raise NotSupportedError(refusal(
+            f"Sandbox.create({given}=...) on AWS", "a sandbox task is reached at its public IP, with no TLS "
+            "terminator in front of it", "pass unencrypted_ports=[...] (narrowed with inbound_cidr_allowlist) or "
+            "serve TLS from inside the sandbox"))
+    if options.volumes:
+        raise NotSupportedError(refusal(
+            "Sandbox.create(volumes=...) on AWS", "sandbox tasks mount no volumes yet",
+            "move files in and out with sb.filesystem (read_bytes/write_bytes), or read the Volume in a function"))
     command = () if spec.command == KEEP_ALIVE else spec.command
-    handle = deployed_sandboxes().create(*command, app=spec.app, name=spec.name, tags=spec.tags, env=spec.env,
-                                         timeout=spec.timeout, idle_timeout=spec.idle_timeout, cpu=spec.cpu,
-                                         memory=spec.memory, block_network=block_network, gpu=gpu)
-    return cast(Sandbox, handle)  # an AwsSandbox: exec, stdout/stderr, wait/poll/returncode, terminate
+    image_key = None if options.image is None else str(options.image.spec_hash)
+    handle = deployed_sandboxes().create(
+        *command, app=spec.app, name=spec.name, tags=spec.tags, env=spec.env, timeout=spec.timeout,
+        idle_timeout=spec.idle_timeout, cpu=spec.cpu, memory=spec.memory, block_network=options.block_network,
+        gpu=options.gpu, image_key=image_key, ports=spec.ports, inbound_cidr_allowlist=options.inbound_cidr_allowlist,
+        probe=None if spec.probe is None else spec.probe.to_dict(), workdir=options.workdir)
+    return cast(Sandbox, handle)  # an AwsSandbox: the same calls (`toolkit.sandboxes.aws`)
 
 
 def _tags(tags: Any) -> dict[str, str]:
@@ -827,13 +744,3 @@ def _load_probe(sandbox_id: str) -> Probe | None:
 
     raw = json.loads((records.directory(sandbox_id) / "spec.json").read_text()).get("probe")
     return None if raw is None else Probe.from_dict(raw)
-
-
-def _listening_ports(proc_net: str) -> set[int]:
-    """Ports in LISTEN state (0A) in /proc/net/tcp{,6} text: ``sl local_address rem_address st ...``."""
-    ports = set()
-    for line in proc_net.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:
-            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports

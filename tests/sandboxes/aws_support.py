@@ -84,7 +84,35 @@ def plan_resources() -> AwsSandboxConfig:
                                       "essential": True, "cpu": 512, "memory": 1024}])
     return AwsSandboxConfig(cluster="demo", task_definition="demo-sandbox", container="sandbox", table="demo-state",
                             subnets=(subnet,), open_security_group=open_sg, blocked_security_group=blocked_sg,
-                            queue_prefix="demo-sb-")
+                            queue_prefix="demo-sb-", vpc_id=vpc)
+
+
+def register_image(family: str, image: str) -> str:
+    """A Fargate sandbox task definition of another function image, as the deploy plans one per image."""
+    import boto3
+
+    return str(boto3.client("ecs").register_task_definition(
+        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
+        containerDefinitions=[{"name": "sandbox", "image": image, "essential": True, "cpu": 512, "memory": 1024}],
+    )["taskDefinition"]["taskDefinitionArn"])
+
+
+def gpu_capacity(cluster: str, family: str) -> str:
+    """The app's cluster with one (GPU) container instance and a GPU sandbox task definition in bridge mode.
+
+    moto places EC2 tasks only on registered container instances and wants ``memory`` where the plan
+    gives ``memoryReservation``; the task definition's GPU requirement is what matters here."""
+    import boto3
+
+    ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
+    ecs.create_cluster(clusterName=cluster)
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=json.dumps({"instanceId": instance}))
+    return str(ecs.register_task_definition(
+        family=family, networkMode="bridge", requiresCompatibilities=["EC2"], containerDefinitions=[{
+            "name": "sandbox", "image": "123.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo:gpu", "essential": True,
+            "cpu": 512, "memory": 512, "resourceRequirements": [{"type": "GPU", "value": "1"}]}],
+    )["taskDefinition"]["taskDefinitionArn"])
 
 
 def start_agent(sb: AwsSandbox, endpoint: str) -> subprocess.Popen[bytes]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
+from aws_support import aws_environ, moto_server, plan_resources, reset  # noqa: E402
 from image_tools import (  # noqa: E402
     BASE_MIRROR,
     debian_mirror,
@@ -21,6 +22,8 @@ from image_tools import (  # noqa: E402
 from sandbox_support import wait_no_containers  # noqa: E402
 
 import toolkit  # noqa: E402
+from runtime.awsclients import reset_clients  # noqa: E402
+from toolkit.sandboxes.aws import AwsSandboxes  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +67,26 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
             if sb._record.creator_pid == os.getpid():
                 sb.terminate()
         assert wait_no_containers() == []
+
+
+# -- the AWS side, on a moto server per test module (tests/sandboxes/aws_support.py) --------------------
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def sandboxes(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSandboxes]:
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in aws_environ(endpoint).items():
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    boto3.DEFAULT_SESSION = None  # a session made before the environment above would keep its own
+    reset_clients()
+    reset(endpoint)
+    yield AwsSandboxes(plan_resources())
+    reset_clients()

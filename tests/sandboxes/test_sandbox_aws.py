@@ -3,37 +3,14 @@ SQS queue, output chunks in the state table, read by a client that needs no inbo
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from aws_support import aws_environ, moto_server, plan_resources, reset, start_agent
+from aws_support import register_image, start_agent
 
-from runtime.awsclients import reset_clients
 from toolkit.exception import SandboxTerminatedError
-from toolkit.sandboxes.aws import AwsSandboxes
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def sandboxes(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSandboxes]:
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in aws_environ(endpoint).items():
-        monkeypatch.setenv(key, value)
-    boto3.DEFAULT_SESSION = None
-    reset_clients()
-    reset(endpoint)
-    yield AwsSandboxes(plan_resources())
-    reset_clients()
 
 
 def test_run_exec_streams_and_terminate(sandboxes, endpoint):
@@ -131,28 +108,30 @@ def test_exec_round_trip_latency_under_moto(sandboxes, endpoint):
 
 
 def test_toolkit_sandbox_inside_a_deployed_function_runs_on_ecs(sandboxes, endpoint, monkeypatch):
-    """The public API in a deployed function: the config item the deploy writes, RunTask, the channel."""
+    """The public API in a deployed function: the config item the deploy writes, RunTask of the task
+    definition planned for the image asked for, the channel."""
     import json
 
     import toolkit
     from runtime.environment import VARIABLES, sandbox_config_item
-    from toolkit.exception import NotSupportedWarning
 
     config = sandboxes.config
+    image = toolkit.Image.debian_slim()
+    planned = register_image("demo-sandbox-slim", "123.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo:slim")
     outputs = {"cluster": config.cluster, "task_definition": config.task_definition, "container": config.container,
                "table": config.table, "subnets": list(config.subnets), "assign_public_ip": True,
                "open_security_group": config.open_security_group, "queue_prefix": config.queue_prefix,
-               "blocked_security_group": config.blocked_security_group}
+               "blocked_security_group": config.blocked_security_group, "vpc_id": config.vpc_id,
+               "images": {image.spec_hash: planned}}
     boto3.client("dynamodb").put_item(TableName=config.table, Item=sandbox_config_item(outputs))
     for field, value in {"manifest": "/var/task/toolkit-manifest.json", "function": "run", "calls_table": "calls",
                          "state_table": config.table}.items():
         monkeypatch.setenv(VARIABLES[field], value)
     app = toolkit.App.lookup("demo", create_if_missing=True)
-    with pytest.warns(NotSupportedWarning, match="app's image"):
-        sb = toolkit.Sandbox.create("sh", "-c", "echo from-ecs", app=app, name="deployed", timeout=60,
-                                    image=toolkit.Image.debian_slim())
+    sb = toolkit.Sandbox.create("sh", "-c", "echo from-ecs", app=app, name="deployed", timeout=60, image=image)
     task = boto3.client("ecs").describe_tasks(cluster="demo", tasks=[sb.record["task"]])["tasks"][0]
     assert task["overrides"]["containerOverrides"][0]["command"][-3:] == ["sh", "-c", "echo from-ecs"]
+    assert task["taskDefinitionArn"] == planned  # the image asked for, not the app's
     agent = start_agent(sb, endpoint)
     try:
         assert sb.stdout.read() == "from-ecs\n"

@@ -27,11 +27,12 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.environment import SANDBOX_CONFIG_KEY
+from toolkit.aio import aio_method
 from toolkit.exception import (
     InvalidError,
     NotFoundError,
@@ -39,9 +40,15 @@ from toolkit.exception import (
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
+from toolkit.sandboxes.aws_launch import GpuVariant, Launch, Planned, choose_launch
+from toolkit.sandboxes.aws_network import check_cidrs, create_tunnel_group, public_ip, sweep_tunnel_groups
+from toolkit.sandboxes.filesystem import FileCalls
+from toolkit.sandboxes.ports import Probe, Tunnel, Tunnels, listening_ports
 from toolkit.sandboxes.streams import StreamReader, StreamWriter
+from toolkit.unsupported import refusal
 
 POLL_S = 0.05
+TUNNEL_POLL_S = 0.5
 KEEP_ALIVE = ("sleep", "infinity")
 STOPPED = "STOPPED"
 
@@ -57,9 +64,15 @@ class AwsSandboxConfig:
     subnets: tuple[str, ...]
     open_security_group: str       # egress allowed
     blocked_security_group: str    # egress only to the channel's AWS endpoints (block_network=True)
-    queue_prefix: str              # queues are <queue_prefix><id>
+    queue_prefix: str              # queues are <queue_prefix><id>; tunnel groups are named so too
     assign_public_ip: bool = True
-    gpu_capacity_provider: str | None = None
+    vpc_id: str = ""               # where a sandbox's tunnel security group is made
+    images: Mapping[str, str] = field(default_factory=dict)  # image spec hash -> Fargate task definition
+    gpu: tuple[GpuVariant, ...] = ()
+
+    @property
+    def planned(self) -> Planned:
+        return Planned(self.cluster, self.task_definition, self.images, self.gpu)
 
 
 def config_from_outputs(outputs: Mapping[str, Any]) -> AwsSandboxConfig:
@@ -68,7 +81,9 @@ def config_from_outputs(outputs: Mapping[str, Any]) -> AwsSandboxConfig:
                             container=outputs["container"], table=outputs["table"], subnets=tuple(outputs["subnets"]),
                             open_security_group=outputs["open_security_group"],
                             blocked_security_group=outputs["blocked_security_group"],
-                            queue_prefix=outputs["queue_prefix"], assign_public_ip=bool(outputs["assign_public_ip"]))
+                            queue_prefix=outputs["queue_prefix"], assign_public_ip=bool(outputs["assign_public_ip"]),
+                            vpc_id=str(outputs.get("vpc_id") or ""), images=dict(outputs.get("images") or {}),
+                            gpu=tuple(GpuVariant.from_output(v) for v in outputs.get("gpu") or ()))
 
 
 def deployed_sandboxes() -> AwsSandboxes:
@@ -97,6 +112,21 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+@dataclass(frozen=True)
+class _TaskSpec:
+    """One sandbox's RunTask inputs beyond where it runs."""
+
+    sandbox_id: str
+    app: str
+    name: str | None
+    command: list[str]
+    env: dict[str, str]
+    cpu: float | None
+    memory: int | None
+    block_network: bool
+    tunnel_group: str | None
+
+
 # -- the control plane -----------------------------------------------------------------------------
 
 @dataclass
@@ -106,11 +136,21 @@ class AwsSandboxes:
     def create(self, *args: str, app: str, name: str | None = None, tags: Mapping[str, str] | None = None,
                env: Mapping[str, str] | None = None, timeout: int = 300, idle_timeout: int | None = None,
                cpu: float | None = None, memory: int | None = None, block_network: bool = False,
-               gpu: str | None = None) -> AwsSandbox:
-        """RunTask of the sandbox task definition running the agent around ``args``; tagged with app and name."""
-        ecs, sqs, _ = _clients()
+               gpu: str | None = None, image_key: str | None = None, ports: Sequence[int] = (),
+               inbound_cidr_allowlist: Sequence[str] | None = None, probe: Mapping[str, Any] | None = None,
+               workdir: str | None = None) -> AwsSandbox:
+        """RunTask of the planned task definition for ``image_key``/``gpu``, running the agent around ``args``;
+        tagged with app and name; with ``ports``, a security group of its own and a public IP (tunnels)."""
+        _, sqs, _ = _clients()
+        launch = choose_launch(self.config.planned, image_key, gpu, block_network=block_network, ports=ports)
+        cidrs = check_cidrs(inbound_cidr_allowlist)
+        if ports and not self.config.assign_public_ip:
+            raise InvalidError(f"Sandbox ports {list(ports)}: this deploy runs tasks in private subnets "
+                               "(toolkit:privateSubnets), so a task has no public IP to tunnel to; deploy with public "
+                               "subnets, or reach the sandbox from inside the VPC.")
         if name is not None and self._find(app, name) is not None:
             raise InvalidError(f"App {app!r} already has a running sandbox named {name!r}; pick another name.")
+        self.sweep()
         sandbox_id = "sb-" + secrets.token_hex(11)
         queue_url = sqs.create_queue(QueueName=self.config.queue_prefix + sandbox_id,
                                      Attributes={"MessageRetentionPeriod": str(max(60, min(timeout + 60, 1209600)))},
@@ -118,48 +158,76 @@ class AwsSandboxes:
         # the task definition's entrypoint is the agent (infra.components.sandboxes): these are its arguments
         agent = ["--sandbox-id", sandbox_id, "--queue-url", queue_url, "--table", self.config.table,
                  "--timeout", str(timeout), *(["--idle-timeout", str(idle_timeout)] if idle_timeout else []),
-                 "--", *(args or KEEP_ALIVE)]
+                 *(["--workdir", workdir] if workdir else []), "--", *(args or KEEP_ALIVE)]
+        group = None
         try:
-            task = self._run_task(sandbox_id, app, name, agent, env or {}, cpu, memory, block_network, gpu)
+            if ports:
+                group = create_tunnel_group(vpc_id=self.config.vpc_id, name=self.config.queue_prefix + sandbox_id,
+                                            tag=self.config.queue_prefix, sandbox_id=sandbox_id, app=app, ports=ports,
+                                            cidrs=cidrs)
+            task = self._run_task(launch, _TaskSpec(sandbox_id, app, name, agent, dict(env or {}), cpu, memory,
+                                                    block_network, group))
         except Exception:
             sqs.delete_queue(QueueUrl=queue_url)
+            if group is not None:
+                sweep_tunnel_groups(self.config.queue_prefix, lambda sb: sb == sandbox_id)
             raise
         record = {"app": app, "name": name or "", "tags": dict(tags or {}), "task": task, "queue": queue_url,
-                  "created_at": time.time(), "timeout": timeout}
+                  "created_at": time.time(), "timeout": timeout, "cluster": launch.cluster if launch.gpu is None
+                  else launch.gpu.cluster, "ports": list(ports), "probe": dict(probe) if probe else None,
+                  "tunnel_group": group}
         self._put(sandbox_id, record)
         return AwsSandbox(self, sandbox_id, record)
 
-    def _run_task(self, sandbox_id: str, app: str, name: str | None, command: list[str], env: Mapping[str, str],
-                  cpu: float | None, memory: int | None, block_network: bool, gpu: str | None) -> str:
+    def _run_task(self, launch: Launch, spec: _TaskSpec) -> str:
         ecs, _, _ = _clients()
-        sg = self.config.blocked_security_group if block_network else self.config.open_security_group
-        overrides: dict[str, Any] = {"containerOverrides": [{
-            "name": self.config.container, "command": command,
-            "environment": [{"name": k, "value": v} for k, v in env.items()]}]}
-        if cpu is not None:
-            overrides["cpu"] = str(int(cpu * 1024))
-        if memory is not None:
-            overrides["memory"] = str(int(memory))
-        placement: dict[str, Any] = {"launchType": "FARGATE"}
-        if gpu:
-            if not self.config.gpu_capacity_provider:
-                raise InvalidError(f"Sandbox gpu={gpu!r}: this deploy planned no GPU capacity; deploy a gpu= function.")
-            placement = {"capacityProviderStrategy": [{"capacityProvider": self.config.gpu_capacity_provider,
-                                                       "weight": 1}]}
-            overrides["containerOverrides"][0]["resourceRequirements"] = [{"type": "GPU", "value": "1"}]
+        container: dict[str, Any] = {"name": self.config.container, "command": spec.command,
+                                     "environment": [{"name": k, "value": v} for k, v in spec.env.items()]}
+        overrides: dict[str, Any] = {"containerOverrides": [container]}
+        if launch.gpu is not None:  # EC2, bridge mode: the task definition holds the GPUs and sizes
+            placement: dict[str, Any] = {"cluster": launch.gpu.cluster, "taskDefinition": launch.gpu.task_definition,
+                                         "capacityProviderStrategy": [{"capacityProvider":
+                                                                       launch.gpu.capacity_provider, "weight": 1}]}
+            if spec.memory is not None:
+                container["memoryReservation"] = int(spec.memory)
+        else:
+            placement = {"cluster": launch.cluster, "taskDefinition": launch.task_definition, "launchType": "FARGATE",
+                         "networkConfiguration": {"awsvpcConfiguration": self._network(spec)}}
+            if spec.cpu is not None:
+                overrides["cpu"] = str(int(spec.cpu * 1024))
+            if spec.memory is not None:
+                overrides["memory"] = str(int(spec.memory))
         answer = ecs.run_task(
-            cluster=self.config.cluster, taskDefinition=self.config.task_definition, count=1, startedBy=sandbox_id,
-            overrides=overrides, propagateTags="TASK_DEFINITION", enableExecuteCommand=False,
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": list(self.config.subnets), "securityGroups": [sg],
-                "assignPublicIp": "ENABLED" if self.config.assign_public_ip and not block_network else "DISABLED"}},
-            tags=[{"key": "toolkit:app", "value": app}, {"key": "toolkit:sandbox", "value": sandbox_id},
-                  *([{"key": "toolkit:sandbox-name", "value": name}] if name else [])],
+            count=1, startedBy=spec.sandbox_id, overrides=overrides, propagateTags="TASK_DEFINITION",
+            enableExecuteCommand=False,
+            tags=[{"key": "toolkit:app", "value": spec.app}, {"key": "toolkit:sandbox", "value": spec.sandbox_id},
+                  *([{"key": "toolkit:sandbox-name", "value": spec.name}] if spec.name else [])],
             **placement)
         if answer.get("failures") or not answer.get("tasks"):
-            raise InvalidError(f"ECS could not start sandbox {sandbox_id} on cluster {self.config.cluster!r}: "
+            raise InvalidError(f"ECS could not start sandbox {spec.sandbox_id} on cluster {placement['cluster']!r}: "
                                f"{answer.get('failures')}")
         return str(answer["tasks"][0]["taskArn"])
+
+    def _network(self, spec: _TaskSpec) -> dict[str, Any]:
+        """Blocked: the channel-only group, no public IP.  Else the open group, plus the tunnel group."""
+        if spec.block_network:
+            return {"subnets": list(self.config.subnets), "securityGroups": [self.config.blocked_security_group],
+                    "assignPublicIp": "DISABLED"}
+        groups = [self.config.open_security_group, *([spec.tunnel_group] if spec.tunnel_group else [])]
+        return {"subnets": list(self.config.subnets), "securityGroups": groups,
+                "assignPublicIp": "ENABLED" if self.config.assign_public_ip else "DISABLED"}
+
+    def sweep(self) -> list[str]:
+        """Delete the tunnel groups of sandboxes that have ended (their interfaces gone)."""
+        if not self.config.vpc_id:
+            return []
+        return sweep_tunnel_groups(self.config.queue_prefix, self._has_ended)
+
+    def _has_ended(self, sandbox_id: str) -> bool:
+        try:
+            return self.from_id(sandbox_id).poll() is not None
+        except NotFoundError:
+            return True
 
     def _put(self, sandbox_id: str, record: Mapping[str, Any]) -> None:
         _, _, dynamodb = _clients()
@@ -206,7 +274,9 @@ class AwsSandboxes:
 # -- one sandbox ----------------------------------------------------------------------------------
 
 @dataclass
-class AwsSandbox:
+class AwsSandbox(FileCalls):
+    """An ECS task's sandbox: the same calls as a local one (files through ``exec``, as there)."""
+
     sandboxes: AwsSandboxes
     object_id: str
     record: dict[str, Any]
@@ -215,6 +285,15 @@ class AwsSandbox:
     @property
     def _table(self) -> str:
         return self.sandboxes.config.table
+
+    @property
+    def _cluster(self) -> str:
+        return str(self.record.get("cluster") or self.sandboxes.config.cluster)
+
+    def _task(self) -> dict[str, Any] | None:
+        ecs, _, _ = _clients()
+        tasks = ecs.describe_tasks(cluster=self._cluster, tasks=[self.record["task"]])["tasks"]
+        return tasks[0] if tasks else None
 
     def _send(self, message: Mapping[str, Any]) -> None:
         _, sqs, _ = _clients()
@@ -233,10 +312,9 @@ class AwsSandbox:
         end = self._item("end")
         if end is not None:
             return self._ended(int(end["returncode"]["N"]))
-        ecs, _, _ = _clients()
-        tasks = ecs.describe_tasks(cluster=self.sandboxes.config.cluster, tasks=[self.record["task"]])["tasks"]
-        if not tasks or tasks[0].get("lastStatus") == STOPPED:
-            containers = tasks[0].get("containers", []) if tasks else []
+        task = self._task()
+        if task is None or task.get("lastStatus") == STOPPED:
+            containers = task.get("containers", []) if task else []
             return self._ended(int(containers[0].get("exitCode", 137)) if containers else 137)
         if time.time() > self.record["created_at"] + self.record["timeout"] + 60:
             self.terminate()  # the agent should have ended it: a client that sees it late stops it
@@ -254,6 +332,7 @@ class AwsSandbox:
     def returncode(self) -> int | None:
         return self.poll()
 
+    @aio_method
     def wait(self, raise_on_termination: bool = True) -> None:
         """Block until the sandbox ends; a timeout or termination raises unless told not to."""
         while self.poll() is None:
@@ -264,18 +343,83 @@ class AwsSandbox:
             error = SandboxTimeoutError if reason in ("timeout", "idle_timeout") else SandboxTerminatedError
             raise error(f"Sandbox {self.object_id} has ended ({reason}).")
 
-    def tunnels(self, timeout: int = 50) -> dict[int, Any]:
-        raise NotSupportedError("Sandbox tunnels are not built on AWS yet (docs/sandboxes.md: the decided design).")
+    @aio_method
+    def tunnels(self, timeout: int = 50) -> Tunnels:
+        """The exposed ports at the task's public IP, once the task has one (within ``timeout`` seconds)."""
+        ports = [int(p) for p in self.record.get("ports") or ()]
+        if not ports:
+            return Tunnels(self.object_id, {})
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self._task()
+            address = public_ip(task) if task else None
+            if address:
+                return Tunnels(self.object_id, {p: Tunnel(address, p, address, p) for p in ports})
+            if self.poll() is not None:
+                raise SandboxTerminatedError(f"Sandbox {self.object_id} has ended; its tunnels are gone.")
+            if time.monotonic() > deadline:
+                status = task.get("lastStatus") if task else "unknown"
+                raise TimeoutError(f"Sandbox {self.object_id} has no public IP after {timeout} s (its task is "
+                                   f"{status}); call tunnels(timeout=...) with longer, or check the task in ECS.")
+            time.sleep(TUNNEL_POLL_S)
 
+    @aio_method
+    def wait_until_ready(self, *, timeout: float = 300) -> None:
+        """Block until the readiness probe passes (checked with ``exec`` inside the task)."""
+        raw = self.record.get("probe")
+        if not raw:
+            raise InvalidError(f"Sandbox {self.object_id} has no readiness probe; create it with "
+                               "readiness_probe=toolkit.Probe.with_tcp(PORT) or Probe.with_exec(...).")
+        probe = Probe.from_dict(raw)
+        deadline = time.monotonic() + timeout
+        while not self._probe_passes(probe):
+            if self.poll() is not None:
+                raise SandboxTerminatedError(f"Sandbox {self.object_id} ended before it was ready ({probe}).")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Sandbox {self.object_id} was not ready after {timeout} s ({probe}).")
+            time.sleep(probe.interval_ms / 1000)
+
+    def _probe_passes(self, probe: Probe) -> bool:
+        if probe.exec_argv is not None:
+            return self.exec(*probe.exec_argv).wait() == 0
+        process = self.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
+        text = process.stdout.read()
+        process.wait()  # tcp6 is missing where IPv6 is off: what was read still counts
+        return probe.tcp_port in listening_ports(text)
+
+    @aio_method
+    def set_tags(self, tags: Mapping[str, str], *, client: Any = None) -> None:
+        if not isinstance(tags, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise InvalidError(f"Sandbox tags {tags!r} must be a dict of str to str.")
+        self.record = {**self.record, "tags": dict(tags)}
+        self.sandboxes._put(self.object_id, self.record)
+
+    @aio_method
+    def get_tags(self) -> dict[str, str]:
+        return dict(self.sandboxes.from_id(self.object_id).record.get("tags") or {})
+
+    @aio_method
+    def snapshot_filesystem(self, timeout: int = 55, *, ttl: int | None = None) -> Any:
+        raise NotSupportedError(refusal(
+            "Sandbox.snapshot_filesystem on AWS", "a Fargate task's filesystem cannot be committed to an image",
+            "build the state into an Image (run_commands, add_local_dir) used by one of the app's functions, so "
+            "`toolkit deploy` builds it and Sandbox.create(image=...) runs it, or keep the files in a toolkit.Volume"))
+
+    def detach(self) -> None:
+        """Nothing to let go of: the handle holds no connection, only the sandbox's id (the task keeps
+        running; ``from_id`` gets it back from any process)."""
+
+    @aio_method
     def terminate(self, *, wait: bool = False) -> int | None:
         """Tell the agent, stop the task, delete the queue; with ``wait``, the exit code."""
         ecs, sqs, _ = _clients()
         with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):  # already ended: terminate is idempotent
             self._send({"op": "terminate"})
             sqs.delete_queue(QueueUrl=self.record["queue"])
-        ecs.stop_task(cluster=self.sandboxes.config.cluster, task=self.record["task"],
+        ecs.stop_task(cluster=self._cluster, task=self.record["task"],
                       reason=f"toolkit: sandbox {self.object_id} terminated")
         self._ended(137)
+        self.sandboxes.sweep()  # its tunnel group, once ECS has removed the interface (else a later sweep)
         return 137 if wait else None
 
     def exec(self, *args: str, env: Mapping[str, str] | None = None, workdir: str | None = None,
@@ -315,6 +459,7 @@ class AwsProcess:
     def returncode(self) -> int | None:
         return self.poll()
 
+    @aio_method
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while (code := self.poll()) is None:
