@@ -27,7 +27,7 @@ from toolkit.cli.options import app_ref_argument, parse_ref
 @click.option("--region", metavar="REGION",
               help="AWS region of the ECR registry and CodeBuild (default: AWS_REGION, else your AWS profile's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="Hide the builder's output.")
+@click.option("-q", "--quiet", is_flag=True, help="Show no progress (the result still prints).")
 def build(ref: str | None, module: str | None, registry: str | None, builder: str | None, mirrors: tuple[str, ...],
           ca_bundle: str | None, no_push: bool, region: str | None, as_json: bool, quiet: bool) -> None:
     """Build the container images of APP_REF (app.py, app.py::app_name, or -m package.module)."""
@@ -37,12 +37,13 @@ def build(ref: str | None, module: str | None, registry: str | None, builder: st
     from toolkit.images.plan import PlanOptions
     from toolkit.images.refs import parse_mirrors
     from toolkit.manifest import build_manifest
+    from toolkit.progress import Display
 
     parsed = parse_ref(ref, module)
     app = loader.load_app(parsed)
     manifest = build_manifest(app, source=parsed.source())
     plans = plan_app(manifest, PlanOptions.from_env(parse_mirrors(",".join(mirrors)), ca_bundle))
-    log = (lambda line: None) if quiet or as_json else (lambda line: click.echo(line, err=True))
+    log = Display.choose(quiet=quiet or as_json)  # a live status on a terminal, plain lines elsewhere
     override = None if no_push else registries.from_option(registry)
     if (not no_push and override is None) or (builder or os.environ.get("TOOLKIT_BUILDER")) == "codebuild":
         use_aws_region(region)  # ECR and CodeBuild clients: before either is made

@@ -75,7 +75,8 @@ def deploy(ref: str | None, module: str | None, images_file: Path | None, verify
     deployer = _deployer(opts)
     if images_file is not None:
         deployer.publisher = PrebuiltImages(images_file)
-    outcome = deployer.deploy(loaded)
+    with deployer.progress:  # its last phase ends (spinner stopped) before the result or an error prints
+        outcome = deployer.deploy(loaded)
     if as_json:
         _echo_json(outcome.to_json())
     else:
@@ -136,7 +137,9 @@ def plan(ref: str | None, module: str | None, as_json: bool, **options: Any) -> 
 def preview(ref: str | None, module: str | None, **options: Any) -> None:
     """Run `pulumi preview` on the app's stack (needs the Pulumi CLI and AWS credentials)."""
     loaded, opts = _loaded(ref, module, **options)
-    changes = _deployer(opts).preview(loaded)
+    deployer = _deployer(opts)
+    with deployer.progress:
+        changes = deployer.preview(loaded)
     click.echo(json.dumps(changes, sort_keys=True))
 
 
@@ -151,7 +154,9 @@ def destroy(ref: str | None, module: str | None, yes: bool, delete_volumes: bool
     if not yes:
         extra = " and every volume's files" if delete_volumes else " (volumes are kept)"
         click.confirm(f"Destroy every resource of {loaded.stack}{extra}?", abort=True)
-    _deployer(opts).destroy(loaded, delete_volumes=delete_volumes)
+    deployer = _deployer(opts)
+    with deployer.progress:
+        deployer.destroy(loaded, delete_volumes=delete_volumes)
     click.echo(f"Destroyed {loaded.stack}.")
 
 

@@ -114,8 +114,9 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
         ctx.exit(0)
     app, target = loader.load_target(parse_ref(ref, module))
     from toolkit.images.local_env import use_for_app
+    from toolkit.progress import Display
 
-    use_for_app(app, local_env, lambda line: click.echo(f"toolkit: {line}", err=True))
+    use_for_app(app, local_env, Display.choose(prefix="toolkit: "))  # a live status on a terminal, else lines
     if local_env is not None:  # the run's own serve of its endpoints (toolkit.ephemeral) chooses the same
         os.environ["TOOLKIT_LOCAL_ENV"] = local_env
     if target is None:

@@ -36,6 +36,7 @@ def serve_cloud(app: App, options: DeployOptions, *, progress: Progress | None =
         with contextlib.suppress(DeployError):
             deployer.destroy(loaded)
         raise
+    deployer.progress.close()  # the deploy's last phase ends before the session's own output
     try:
         if on_ready is not None:
             on_ready(outcome)
@@ -43,7 +44,8 @@ def serve_cloud(app: App, options: DeployOptions, *, progress: Progress | None =
         return outcome
     finally:
         deployer.progress.step("Tearing down the ephemeral stack")
-        deployer.destroy(loaded)
+        with deployer.progress:
+            deployer.destroy(loaded)
 
 
 def _wait(stop: threading.Event) -> None:

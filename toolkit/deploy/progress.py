@@ -1,12 +1,18 @@
-"""What a deploy shows while it runs: build steps, one line per resource operation, a summary.
+"""What a deploy shows while it runs: its phases, one line per resource operation, a summary.
 
 Written to stderr, so ``--json`` leaves stdout to the machine-readable result.  Resource
 lines come from Pulumi's structured engine events (``on_event``); Pulumi's own text output
 (``on_output``) is kept, not shown, and its tail explains a failure.
+
+Each ``step`` opens a phase that the next one (or ``summary``, or ``close``) ends, with how long
+it took: on a terminal a spinner runs beside the phase while it lasts and ``✓ <phase> done in
+12.3s`` replaces it; elsewhere ``    done in 12.3s`` follows the phase's lines (no escape sequences).
 """
 
 from __future__ import annotations
 
+import atexit
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +32,8 @@ class Progress:
     changes: dict[str, int] = field(default_factory=dict)
     output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40))
     _console: Any = None
+    _phase: tuple[str, float] | None = None  # the running phase: its text, its monotonic start
+    _status: Any = None  # its spinner, on a terminal
 
     @property
     def console(self) -> Any:
@@ -36,8 +44,37 @@ class Progress:
         return self._console
 
     def step(self, text: str) -> None:
-        if not self.quiet:
-            self.console.print(f"[bold cyan]==>[/] {text}")
+        """A new phase: the one before it ends here."""
+        self.close()
+        if self.quiet:
+            return
+        self.console.print(f"[bold cyan]==>[/] {text}")
+        self._phase = (text, time.monotonic())
+        if self.console.is_terminal:
+            self._status = self.console.status(f"{text} ...", spinner="dots")
+            self._status.start()
+            atexit.register(self.close)  # a failure raised past the deploy: the spinner stops before exit
+
+    def close(self) -> None:
+        """End the running phase, saying how long it took (the display is ready for other output)."""
+        if self._phase is None:
+            return
+        text, started = self._phase
+        self._phase = None
+        seconds = time.monotonic() - started
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+            atexit.unregister(self.close)
+            self.console.print(f"[green]✓[/] {text} [dim]done in {seconds:.1f}s[/]", markup=True)
+        else:
+            self.console.print(f"    done in {seconds:.1f}s")
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def detail(self, text: str) -> None:
         if not self.quiet:
@@ -73,14 +110,18 @@ class Progress:
             self.console.print(f"  [red]x[/] {metadata.type} {metadata.urn.rsplit('::', 1)[-1]} failed")
 
     def summary(self, what: str) -> None:
+        """The changes the last phase made, as a line of their own (not a phase: nothing runs after it)."""
+        self.close()
         changed = {op: n for op, n in self.changes.items() if op != "same" and n}
         same = self.changes.get("same", 0)
         text = ", ".join(f"{n} {_DONE.get(op, op)}" for op, n in sorted(changed.items())) or "no changes"
-        self.step(f"{what}: {text}" + (f" ({same} unchanged)" if same else ""))
+        if not self.quiet:
+            self.console.print(f"[bold cyan]==>[/] {what}: {text}" + (f" ({same} unchanged)" if same else ""))
 
     def table(self, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]], *, err: bool = False) -> None:
         """A result (not progress): printed on stdout, or stderr with ``err`` (stdout stays the
         command's machine-readable answer)."""
+        self.close()
         from rich.console import Console
         from rich.table import Table
 

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from toolkit.images.builders.base import Builder, Log
+from toolkit.images.builders.steps import build_step
 from toolkit.images.errors import BaseImageNotFoundError, RegistryError
 from toolkit.images.plan import ImagePlan, check_base_ref
 from toolkit.images.registry import ImageRegistry, manifest_digest
+from toolkit.progress import Display
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class BuiltImage:
 
 def build_images(plans: Sequence[ImagePlan], builder: Builder, registry: ImageRegistry | None,
                  log: Log = lambda line: None) -> list[BuiltImage]:
+    """Build what changed.  With a `toolkit.progress.Display` as ``log`` (and as the builder's),
+    each build is a task: its steps counted from the builder's output, its time at the end."""
     for plan in plans:
         check_base(plan, builder, log)
     return [_build_one(plan, builder, registry, log) for plan in plans]
@@ -53,8 +57,12 @@ def _build_one(plan: ImagePlan, builder: Builder, registry: ImageRegistry | None
         return BuiltImage(plan, ref, digest, built=False)
     if registry is not None:
         registry.ensure_repository(plan.repository)
-    log(f"{ref}: building with {builder.name} (functions: {', '.join(plan.functions)})")
-    return BuiltImage(plan, ref, builder.build(plan, ref, registry), built=True)
+    if not isinstance(log, Display):
+        log(f"{ref}: building with {builder.name} (functions: {', '.join(plan.functions)})")
+        return BuiltImage(plan, ref, builder.build(plan, ref, registry), built=True)
+    title = f"Building image {ref} with {builder.name} (functions: {', '.join(plan.functions)})"
+    with log.task(title, steps=build_step):
+        return BuiltImage(plan, ref, builder.build(plan, ref, registry), built=True)
 
 
 def check_base(plan: ImagePlan, builder: Builder, log: Log) -> None:

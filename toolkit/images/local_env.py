@@ -35,6 +35,7 @@ from typing import Any
 from toolkit.images import python_steps as py
 from toolkit.images import runtime_layer as rt
 from toolkit.images.errors import ImageError
+from toolkit.progress import Display
 
 ENV_VERSION = 1
 # What the worker side (`toolkit.local.worker`, `toolkit.serve.web_worker`) imports on demand: the
@@ -177,23 +178,32 @@ def ensure_env(spec: Mapping[str, Any], root: Path, home: Path, log: Log = lambd
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second serve waits here, then finds it built
         if (path / READY).is_file():
             return LocalEnv(path, plan, built=False)
-        log(f"building the local environment for image {spec.get('spec_hash', '')[:12]} with uv "
-            f"({len(plan.requirements)} packages, {len(plan.requirement_files)} files) in {path}")
-        _build(plan, path)
+        what = (f"building the local environment for image {spec.get('spec_hash', '')[:12]} with uv "
+                f"({len(plan.requirements)} packages, {len(plan.requirement_files)} files)")
+        if not isinstance(log, Display):
+            log(f"{what} in {path}")
+            _build(plan, path)
+        else:  # a progress display: one task, a step per uv call
+            with log.task(what, total=3 + len(plan.exports)) as task:
+                _build(plan, path, task.step)
     return LocalEnv(path, plan, built=True)
 
 
-def _build(plan: EnvPlan, path: Path) -> None:
+def _build(plan: EnvPlan, path: Path, step: Callable[[str], None] = lambda _text: None) -> None:
     staging = path.with_name(f"{path.name}.building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     uv = find_uv()
     try:
+        step(f"uv venv (Python {sys.version.split()[0]})")
         _uv([uv, "venv", "--quiet", "--python", sys.executable, str(staging)], "uv venv")
         install = [uv, "pip", "install", "--quiet", "--python", str(staging / "bin" / "python"), *plan.flags,
                    *WORKER_REQUIREMENTS, *plan.requirements]
-        for file in (*plan.requirement_files, *_export_locks(uv, plan.exports, staging)):
+        for file in (*plan.requirement_files, *_export_locks(uv, plan.exports, staging, step)):
             install += ["--requirements", str(file)]
-        _uv(install, "uv pip install " + " ".join([*plan.requirements, *(str(f) for f in plan.requirement_files)]))
+        packages = [*plan.requirements, *(str(f) for f in plan.requirement_files)]
+        step(f"uv pip install {' '.join(packages)} (and toolkit's worker requirements)")
+        _uv(install, "uv pip install " + " ".join(packages))
+        step("linking toolkit's worker code into the environment")
         _link_toolkit(staging, path)
         (staging / READY).write_text(json.dumps({"key": plan.key, "requirements": plan.requirements}) + "\n")
         staging.rename(path)
@@ -201,9 +211,10 @@ def _build(plan: EnvPlan, path: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _export_locks(uv: str, exports: Sequence[UvExport], staging: Path) -> list[Path]:
+def _export_locks(uv: str, exports: Sequence[UvExport], staging: Path, step: Callable[[str], None]) -> list[Path]:
     files = []
     for index, export in enumerate(exports):
+        step(f"uv export of the locked versions of {export.project.name}")
         files.append(staging / f"uv-sync-{index}.txt")
         _uv([uv, "export", "--quiet", "--frozen", "--no-hashes", "--no-emit-project", "--project", str(export.project),
              *(f"--extra={e}" for e in export.extras), *(f"--group={g}" for g in export.groups),

@@ -77,6 +77,7 @@ class ContainerImages:
 
     engine: str
     log: Callable[[str], None] = lambda _m: None
+    progress: Callable[[str], None] | None = None  # where builds show (a `toolkit.progress.Display`), else ``log``
     images: dict[str, str] = field(default_factory=dict)  # function tag -> local image reference
     _secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
@@ -88,8 +89,8 @@ class ContainerImages:
 
         web = {fn.tag for fn in load(manifest).functions if fn.web is not None}
         plans = [p for p in plan_app(manifest, PlanOptions.from_env()) if web & set(p.functions)]
-        builder = pick_builder(self.engine, log=self.log)
-        built = build_images(plans, builder, None, log=self.log)
+        show = self.progress or self.log
+        built = build_images(plans, pick_builder(self.engine, log=show), None, log=show)
         return {fn: image.ref for image in built for fn in image.functions if fn in web}
 
     async def prepare(self, manifest: Mapping[str, Any]) -> None:

@@ -23,6 +23,7 @@ from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 from toolkit.config import home
 from toolkit.exception import AppLoadError, Error, InvalidError
 from toolkit.local.ownership import local_call_store
+from toolkit.progress import Display
 from toolkit.serve.appinfo import ERROR_EXIT, AppInfo
 from toolkit.serve.containers import ContainerImages, pick_engine
 from toolkit.serve.dashboard_activity import ShutdownNoise
@@ -77,11 +78,18 @@ async def load_routes(options: ServeOptions) -> RouteTable:
         raise AppLoadError(detail or f"Loading {options.target} failed with exit code {proc.returncode}.")
     info = AppInfo.from_json(out.decode())
     if not options.containers:
-        await asyncio.to_thread(use_image_envs, info, options.local_env)
+        await asyncio.to_thread(use_image_envs, info, options.local_env, progress_display(options))
     return RouteTable.from_info(info)
 
 
-def use_image_envs(info: AppInfo, flag: str | None) -> None:
+def progress_display(options: ServeOptions) -> Display:
+    """Where long work (building an image's local environment) shows: JSON lines beside the access
+    log's with --json-logs, nothing with --quiet, else stderr (live on a terminal)."""
+    stream = sys.stdout if options.json_logs else sys.stderr
+    return Display.choose(quiet=options.quiet, json_logs=options.json_logs, stream=stream, prefix="toolkit: ")
+
+
+def use_image_envs(info: AppInfo, flag: str | None, display: Display) -> None:
     """Workers of functions whose image installs Python packages run in that image's environment
     (`toolkit.images.local_env`, built on first use, reused while its Python steps are unchanged),
     from the mirror of the image's workdir when it sets one (`toolkit.images.local_files`)."""
@@ -89,8 +97,7 @@ def use_image_envs(info: AppInfo, flag: str | None) -> None:
 
     from toolkit.images.local_env import local_env_mode, use_local_envs
 
-    use_local_envs(info.manifest, Path.cwd(), home(), lambda line: print(f"toolkit: {line}", file=sys.stderr),
-                   envs=local_env_mode(flag) == "image")
+    use_local_envs(info.manifest, Path.cwd(), home(), display, envs=local_env_mode(flag) == "image")
 
 
 def app_ports(routes: RouteTable) -> set[int]:
@@ -164,7 +171,8 @@ class ServeSession:
 
     async def run(self) -> None:
         if self.options.containers:  # before anything else: no engine is one line, not a load and a build
-            self.images = ContainerImages(pick_engine(self.options.builder), self.log)
+            self.images = ContainerImages(pick_engine(self.options.builder), self.log,
+                                          progress=progress_display(self.options))
         routes = await load_routes(self.options)
         port = gateway_port(self.options, routes, lambda p: port_yields(p, routes))
         if port != self.options.port:
