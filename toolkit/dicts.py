@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.handles import BoundHandle
 from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store
 from toolkit.unsupported import no_client
@@ -57,16 +58,16 @@ def loads(data: bytes) -> Any:
     return deserialize(data)
 
 
-class Dict(NamedObjectMembers):
-    """A handle on a named Dict; nothing touches the store until the first operation."""
+class Dict(BoundHandle, NamedObjectMembers):
+    """A handle on a named Dict; nothing touches the store until the first operation, which binds
+    it to the Dict it finds (`toolkit.handles`: a deleted Dict stays deleted for this handle)."""
 
-    _KIND, _ID_PREFIX = "dict", "di"
+    _KIND, _ID_PREFIX, _LABEL = "dict", "di", "Dict"
     objects: ClassVar[ObjectManager[Dict]]  # Dict.objects.create/list/delete (set below the class)
 
     def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
         self.name = check_name("Dict", name)
         self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
-        self._bound: Any = None  # the store, once the first operation has found (or created) the object
 
     def __repr__(self) -> str:
         return f"toolkit.Dict({self.name!r})"
@@ -108,40 +109,23 @@ class Dict(NamedObjectMembers):
         if not state_store().delete(Kind.DICT, check_name("Dict", name)):
             raise NotFoundError(f"No Dict named {name!r} to delete (see `toolkit dict list`).")
 
-    def __getstate__(self) -> dict[str, Any]:
-        # a handle sent to a worker finds its store again there (connections do not cross processes)
-        return {**self.__dict__, "_bound": None}
-
-    def _store(self) -> Any:
-        if self._bound is None:
-            from runtime.primitives.base import Kind
-
-            store = state_store()
-            if not store.exists(Kind.DICT, self.name):
-                if not (self._create_if_missing or self._ephemeral):
-                    raise NotFoundError(f"No Dict named {self.name!r}; create it with toolkit.Dict.from_name("
-                                        f"{self.name!r}, create_if_missing=True) (see `toolkit dict list`).")
-                store.create(Kind.DICT, self.name, ephemeral=self._ephemeral)
-            self._bound = store
-        return self._bound
-
     # -- the platform's methods ------------------------------------------------------------------
 
     @aio_method
     def put(self, key: Any, value: Any, *, skip_if_exists: bool = False) -> bool:
         """Set ``key`` to ``value``; with ``skip_if_exists`` only if absent.  True when it was written."""
-        return bool(self._store().dict_put(self.name, key_bytes(key), value_bytes(value),
-                                           skip_if_exists=skip_if_exists, ephemeral=self._ephemeral))
+        return bool(self._op("dict_put", key_bytes(key), value_bytes(value), skip_if_exists=skip_if_exists,
+                             ephemeral=self._ephemeral))
 
     @aio_method
     def get(self, key: Any, default: Any = None) -> Any:
-        data = self._store().dict_get(self.name, key_bytes(key))
+        data = self._op("dict_get", key_bytes(key))
         return default if data is None else loads(data)
 
     @aio_method
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
         """Remove ``key`` and return its value; KeyError when absent (unless a default is given)."""
-        data = self._store().dict_pop(self.name, key_bytes(key))
+        data = self._op("dict_pop", key_bytes(key))
         if data is not None:
             return loads(data)
         if default is _MISSING:
@@ -151,32 +135,31 @@ class Dict(NamedObjectMembers):
     @aio_method
     def update(self, other: Mapping[Any, Any] | None = None, /, **kwargs: Any) -> None:
         pairs = {**(other or {}), **kwargs}
-        self._store().dict_update(self.name, [(key_bytes(k), value_bytes(v)) for k, v in pairs.items()],
-                                  ephemeral=self._ephemeral)
+        self._op("dict_update", [(key_bytes(k), value_bytes(v)) for k, v in pairs.items()], ephemeral=self._ephemeral)
 
     @aio_method
     def contains(self, key: Any) -> bool:
-        return self._store().dict_get(self.name, key_bytes(key)) is not None
+        return self._op("dict_get", key_bytes(key)) is not None
 
     @aio_method
     def len(self) -> int:
-        return int(self._store().dict_len(self.name))
+        return int(self._op("dict_len"))
 
     @aio_method
     def clear(self) -> None:
-        self._store().dict_clear(self.name)
+        self._op("dict_clear")
 
     @aio_iter_method
     def keys(self) -> Iterator[Any]:
-        return (pickle.loads(k) for k, _ in self._store().dict_items(self.name))
+        return (pickle.loads(k) for k, _ in self._op("dict_items"))
 
     @aio_iter_method
     def values(self) -> Iterator[Any]:
-        return (loads(v) for _, v in self._store().dict_items(self.name))
+        return (loads(v) for _, v in self._op("dict_items"))
 
     @aio_iter_method
     def items(self) -> Iterator[tuple[Any, Any]]:
-        return ((pickle.loads(k), loads(v)) for k, v in self._store().dict_items(self.name))
+        return ((pickle.loads(k), loads(v)) for k, v in self._op("dict_items"))
 
     def __getitem__(self, key: Any) -> Any:
         value = self.get(key, _MISSING)

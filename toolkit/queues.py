@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.dicts import loads, value_bytes
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.handles import BoundHandle
 from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
 from toolkit.state import check_name, state_store
 from toolkit.unsupported import no_client
@@ -50,16 +51,16 @@ def _check_timeout(timeout: float | None) -> None:
         raise InvalidError(f"timeout={timeout!r} must be seconds >= 0, or None to wait without limit.")
 
 
-class Queue(NamedObjectMembers):
-    """A handle on a named Queue; nothing touches the store until the first operation."""
+class Queue(BoundHandle, NamedObjectMembers):
+    """A handle on a named Queue; nothing touches the store until the first operation, which binds
+    it to the Queue it finds (`toolkit.handles`: a deleted Queue stays deleted for this handle)."""
 
-    _KIND, _ID_PREFIX = "queue", "qu"
+    _KIND, _ID_PREFIX, _LABEL = "queue", "qu", "Queue"
     objects: ClassVar[ObjectManager[Queue]]  # Queue.objects.create/list/delete (set below the class)
 
     def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
         self.name = check_name("Queue", name)
         self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
-        self._bound: Any = None  # the store, once the first operation has found (or created) the object
 
     def __repr__(self) -> str:
         return f"toolkit.Queue({self.name!r})"
@@ -103,23 +104,6 @@ class Queue(NamedObjectMembers):
         if not state_store().delete(Kind.QUEUE, check_name("Queue", name)):
             raise NotFoundError(f"No Queue named {name!r} to delete (see `toolkit queue list`).")
 
-    def __getstate__(self) -> dict[str, Any]:
-        # a handle sent to a worker finds its store again there (connections do not cross processes)
-        return {**self.__dict__, "_bound": None}
-
-    def _store(self) -> Any:
-        if self._bound is None:
-            from runtime.primitives.base import Kind
-
-            store = state_store()
-            if not store.exists(Kind.QUEUE, self.name):
-                if not (self._create_if_missing or self._ephemeral):
-                    raise NotFoundError(f"No Queue named {self.name!r}; create it with toolkit.Queue.from_name("
-                                        f"{self.name!r}, create_if_missing=True) (see `toolkit queue list`).")
-                store.create(Kind.QUEUE, self.name, ephemeral=self._ephemeral)
-            self._bound = store
-        return self._bound
-
     # -- putting -----------------------------------------------------------------------------
 
     @aio_method
@@ -135,21 +119,16 @@ class Queue(NamedObjectMembers):
         self._put(list(vs), block, timeout, partition, partition_ttl)
 
     def _put(self, vs: list[Any], block: bool, timeout: float | None, partition: str | None, ttl: int) -> None:
-        from runtime.primitives.base import QueueFullError, QueueGoneError
+        from runtime.primitives.base import QueueFullError
 
         _check_timeout(timeout)
         if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= 24 * 3600:
             raise InvalidError(f"partition_ttl={ttl!r} must be whole seconds from 1 to 86400 (24 h).")
         key, data = _partition(partition), [value_bytes(v) for v in vs]
-        store, delay = self._store(), _FULL_BACKOFF[0]
-        deadline = None if timeout is None else time.monotonic() + timeout
+        delay, deadline = _FULL_BACKOFF[0], None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                return store.queue_put(self.name, key, data, ttl)  # type: ignore[no-any-return]
-            except QueueGoneError:
-                self._bound = None  # a later call may find (or create) it again
-                raise NotFoundError(f"Queue {self.name!r} was deleted; nothing was put. Create it again with "
-                                    f"toolkit.Queue.from_name({self.name!r}, create_if_missing=True).") from None
+                return self._op("queue_put", key, data, ttl)  # type: ignore[no-any-return]
             except QueueFullError as exc:
                 if not block or (deadline is not None and time.monotonic() >= deadline):
                     raise std_queue.Full(f"Queue {self.name!r}: {exc}; get some items first.") from None
@@ -175,13 +154,13 @@ class Queue(NamedObjectMembers):
 
     def _take(self, n: int, block: bool, timeout: float | None, partition: str | None) -> list[bytes]:
         _check_timeout(timeout)
-        store, key = self._store(), _partition(partition)
+        key = _partition(partition)
         if not block:
-            return list(store.queue_take(self.name, key, n))
+            return list(self._op("queue_take", key, n))
         deadline = None if timeout is None else time.monotonic() + timeout
-        with store.queue_waiter(self.name, key) as waiter:  # entered before the check: no lost wake-up
+        with self._store().queue_waiter(self.name, key) as waiter:  # entered before the check: no lost wake-up
             while True:
-                items = list(store.queue_take(self.name, key, n))
+                items = list(self._op("queue_take", key, n))
                 if items:
                     return items
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -196,12 +175,12 @@ class Queue(NamedObjectMembers):
         """Items in the partition (or, with ``total=True``, in every partition), exactly, at this moment."""
         if total and partition is not None:
             raise InvalidError("len(total=True) counts every partition; drop partition=... or total=True.")
-        return int(self._store().queue_len(self.name, None if total else _partition(partition)))
+        return int(self._op("queue_len", None if total else _partition(partition)))
 
     @aio_method
     def peek(self, n: int = 1, *, partition: str | None = None) -> list[Any]:
         """The ``n`` oldest items, left in place (toolkit's addition, used by ``toolkit queue peek``)."""
-        return [loads(item) for item in self._store().queue_peek(self.name, _partition(partition), n)]
+        return [loads(item) for item in self._op("queue_peek", _partition(partition), n)]
 
     @aio_iter_method
     def iterate(self, *, partition: str | None = None, item_poll_timeout: float = 0.0) -> Iterator[Any]:
@@ -209,14 +188,14 @@ class Queue(NamedObjectMembers):
         until none arrives for that long.  (Inspection: items taken meanwhile shift what comes next.)"""
         from runtime.primitives.base import MAX_PARTITION_ITEMS
 
-        store, key, seen = self._store(), _partition(partition), 0
-        with store.queue_waiter(self.name, key) as waiter:
+        key, seen = _partition(partition), 0
+        with self._store().queue_waiter(self.name, key) as waiter:
             while True:
-                items = store.queue_peek(self.name, key, MAX_PARTITION_ITEMS)
+                items = self._op("queue_peek", key, MAX_PARTITION_ITEMS)
                 yield from (loads(item) for item in items[seen:])
                 seen = max(seen, len(items))
                 deadline = time.monotonic() + item_poll_timeout
-                while store.queue_len(self.name, key) <= seen:
+                while self._op("queue_len", key) <= seen:
                     if time.monotonic() >= deadline:
                         return
                     waiter.wait(deadline - time.monotonic())
@@ -226,7 +205,7 @@ class Queue(NamedObjectMembers):
         """Empty the partition, or every partition with ``all=True``."""
         if all and partition is not None:
             raise InvalidError("clear(all=True) empties every partition; drop partition=... or all=True.")
-        self._store().queue_clear(self.name, None if all else _partition(partition))
+        self._op("queue_clear", None if all else _partition(partition))
 
 
 Queue.objects = ObjectManager("queue", Queue)

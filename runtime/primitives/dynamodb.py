@@ -4,10 +4,19 @@ Layout (hash key ``pk``, range key ``sk``, TTL attribute ``expires_at``)::
 
     pk                        sk               what
     dict#<name>               #meta            the Dict exists (created_at, ephemeral)
-    dict#<name>               k#<sha256(key)>  one entry: key (B), value (B) or value_ref (S3 key)
+    dict#<name>               k#<sha256(key)>  one entry: key (B), value (B) or value_ref (S3 key), gen
     queue#<name>              #meta            the Queue exists; seq (N): last sequence number handed out;
                                                partitions (SS): every partition ever put to
-    queue#<name>#p:<part>     i#<seq:020d>     one item, value or value_ref, expires_at
+    queue#<name>#p:<part>     i#<seq:020d>     one item, value or value_ref, expires_at, gen
+
+Deleted objects stay deleted for old handles (`runtime.primitives.base`: generations).  The meta
+item's ``created_at`` is the generation; entries and items written through a handle carry it as
+``gen``.  A write checks the generation after writing (one consistent read) and takes its write
+back if the object was deleted meanwhile; ``delete`` removes the meta item *first*, so a write
+either sees the deletion or is removed by it.  A Dict entry write is also conditional on the
+entry not belonging to another generation, and a Queue put reserves its sequence numbers only on
+the same generation.  Readers skip entries and items of other generations (leftovers of a delete
+that stopped half-way), so a Dict created again under an old name starts empty.
 
 Why DynamoDB for Queue, not SQS FIFO:
 * ``get(partition=...)`` reads one partition.  SQS cannot receive from one message group, so it
@@ -47,6 +56,7 @@ from runtime.primitives.base import (
     EPHEMERAL_TTL,
     MAX_PARTITION_ITEMS,
     Kind,
+    ObjectGoneError,
     ObjectInfo,
     QueueFullError,
     QueueGoneError,
@@ -104,16 +114,25 @@ class DynamoDBStateStore:
     def exists(self, kind: Kind, name: str) -> bool:
         return self._meta(kind, name) is not None
 
+    def generation(self, kind: Kind, name: str) -> float | None:
+        meta = self._meta(kind, name)
+        return None if meta is None else float(meta["created_at"]["N"])
+
     def delete(self, kind: Kind, name: str) -> bool:
         meta = self._meta(kind, name)
         if meta is None:
             return False
+        try:  # the meta item first: from here on every handle's write sees the deletion
+            self._ddb.delete_item(TableName=self.table, Key=_key(_object_pk(kind, name), META),
+                                  ConditionExpression="created_at = :gen",
+                                  ExpressionAttributeValues={":gen": meta["created_at"]})
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False  # another delete was first (or deleted and created it again)
         if kind is Kind.DICT:
             self._delete_all(_object_pk(kind, name), "k#")
         else:
             for partition in _partitions(meta):
                 self._delete_all(_queue_pk(name, partition), "i#")
-        self._ddb.delete_item(TableName=self.table, Key=_key(_object_pk(kind, name), META))
         return True
 
     def list_objects(self, kind: Kind) -> list[ObjectInfo]:
@@ -131,83 +150,98 @@ class DynamoDBStateStore:
     # -- dicts -------------------------------------------------------------------------------
 
     def dict_put(self, name: str, key: bytes, value: bytes, *, skip_if_exists: bool = False,
-                 ephemeral: bool = False) -> bool:
-        pk = _object_pk(Kind.DICT, name)
-        item = {**_key(pk, _entry_sk(key)), "key": {"B": key}, **self._value_attrs(pk, value)}
-        if ephemeral:  # expires with its Dict's meta item if the process that owns it never deletes it
-            item["expires_at"] = {"N": str(int(time.time() + EPHEMERAL_TTL))}
-        options: dict[str, Any] = {"ReturnValues": "ALL_OLD"}
-        if skip_if_exists:
-            options = {"ConditionExpression": "attribute_not_exists(pk)"}
-        try:
-            old = self._ddb.put_item(TableName=self.table, Item=item, **options).get("Attributes")
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            self._forget(item)  # our upload is nobody's value
-            return False
-        self._forget(old)
-        return True
+                 ephemeral: bool = False, generation: float | None = None) -> bool:
+        written = self._put_entry(name, key, value, skip_if_exists, ephemeral, generation)
+        if written is not None:
+            self._confirm(Kind.DICT, name, generation, [written])
+        return written is not None
 
-    def dict_get(self, name: str, key: bytes) -> bytes | None:
+    def dict_get(self, name: str, key: bytes, *, generation: float | None = None) -> bytes | None:
         pk = _object_pk(Kind.DICT, name)
         item = self._ddb.get_item(TableName=self.table, Key=_key(pk, _entry_sk(key)), ConsistentRead=True).get("Item")
-        return None if item is None else self._value(item)
+        if item is None or not _same(item, generation):
+            self._check(Kind.DICT, name, generation)
+            return None
+        return self._value(item)
 
-    def dict_pop(self, name: str, key: bytes) -> bytes | None:
+    def dict_pop(self, name: str, key: bytes, *, generation: float | None = None) -> bytes | None:
         pk = _object_pk(Kind.DICT, name)
-        old = self._ddb.delete_item(TableName=self.table, Key=_key(pk, _entry_sk(key)),
-                                    ReturnValues="ALL_OLD").get("Attributes")
+        options: dict[str, Any] = {"ReturnValues": "ALL_OLD"}
+        if generation is not None:  # never take an entry of another generation
+            options.update(ConditionExpression="#gen = :gen", ExpressionAttributeNames={"#gen": "gen"},
+                           ExpressionAttributeValues={":gen": {"N": repr(generation)}})
+        try:
+            old = self._ddb.delete_item(TableName=self.table, Key=_key(pk, _entry_sk(key)), **options).get("Attributes")
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            old = None
         if old is None:
+            self._check(Kind.DICT, name, generation)
             return None
         value = self._value(old)
         self._forget(old)
         return value
 
-    def dict_update(self, name: str, items: list[tuple[bytes, bytes]], *, ephemeral: bool = False) -> None:
-        for key, value in items:  # one put each: BatchWriteItem cannot return the replaced values' S3 refs
-            self.dict_put(name, key, value, ephemeral=ephemeral)
+    def dict_update(self, name: str, items: list[tuple[bytes, bytes]], *, ephemeral: bool = False,
+                    generation: float | None = None) -> None:
+        # one put each: BatchWriteItem cannot return the replaced values' S3 refs; one check for all
+        written = [self._put_entry(name, key, value, False, ephemeral, generation) for key, value in items]
+        self._confirm(Kind.DICT, name, generation, [w for w in written if w is not None])
 
-    def dict_len(self, name: str) -> int:
-        return self._count(_object_pk(Kind.DICT, name), "k#")
+    def dict_len(self, name: str, *, generation: float | None = None) -> int:
+        self._check(Kind.DICT, name, generation)
+        return self._count(_object_pk(Kind.DICT, name), "k#", generation)
 
-    def dict_items(self, name: str) -> Iterator[tuple[bytes, bytes]]:
-        for item in self._query(_object_pk(Kind.DICT, name), "k#"):
-            yield bytes(item["key"]["B"]), self._value(item)
+    def dict_items(self, name: str, *, generation: float | None = None) -> Iterator[tuple[bytes, bytes]]:
+        self._check(Kind.DICT, name, generation)  # now, not when the caller starts iterating
+        return ((bytes(item["key"]["B"]), self._value(item))
+                for item in self._query(_object_pk(Kind.DICT, name), "k#") if _same(item, generation))
 
-    def dict_clear(self, name: str) -> None:
+    def dict_clear(self, name: str, *, generation: float | None = None) -> None:
+        self._check(Kind.DICT, name, generation)
         self._delete_all(_object_pk(Kind.DICT, name), "k#")
 
     # -- queues ------------------------------------------------------------------------------
 
-    def queue_put(self, name: str, partition: str, values: list[bytes], ttl: float) -> None:
+    def queue_put(self, name: str, partition: str, values: list[bytes], ttl: float, *,
+                  generation: float | None = None) -> None:
         pk = _queue_pk(name, partition)
-        if self._count(pk, "i#") + len(values) > MAX_PARTITION_ITEMS:
+        if self._count(pk, "i#", generation) + len(values) > MAX_PARTITION_ITEMS:
             raise QueueFullError(f"partition holds {MAX_PARTITION_ITEMS} items or would with these")
-        last = self._next_seq(name, partition, len(values))
-        expires = str(int(time.time() + ttl))
+        last = self._next_seq(name, partition, len(values), generation)
+        expires, written = str(int(time.time() + ttl)), []
         for seq, value in zip(range(last - len(values) + 1, last + 1), values, strict=True):
-            item = {**_key(pk, f"i#{seq:020d}"), "expires_at": {"N": expires}, **self._value_attrs(pk, value)}
+            item = {**_key(pk, f"i#{seq:020d}"), "expires_at": {"N": expires}, **self._value_attrs(pk, value),
+                    **_gen_attr(generation)}
             self._ddb.put_item(TableName=self.table, Item=item)
+            written.append(item)
+        self._confirm(Kind.QUEUE, name, generation, written)
 
-    def queue_take(self, name: str, partition: str, n: int) -> list[bytes]:
+    def queue_take(self, name: str, partition: str, n: int, *, generation: float | None = None) -> list[bytes]:
         pk, taken = _queue_pk(name, partition), list[bytes]()
         while len(taken) < n:
-            heads = self._query(pk, "i#", limit=n - len(taken))
+            heads = [item for item in self._query(pk, "i#", limit=n - len(taken)) if _same(item, generation)]
             claimed = [self._claim(item) for item in heads]
             taken += [value for value in claimed if value is not None]
             if not heads:
                 break
+        if not taken:
+            self._check(Kind.QUEUE, name, generation)  # a consumer must not wait on a deleted Queue forever
         return taken
 
-    def queue_peek(self, name: str, partition: str, n: int) -> list[bytes]:
-        return [self._value(item) for item in self._query(_queue_pk(name, partition), "i#", limit=n)]
+    def queue_peek(self, name: str, partition: str, n: int, *, generation: float | None = None) -> list[bytes]:
+        self._check(Kind.QUEUE, name, generation)
+        items = self._query(_queue_pk(name, partition), "i#", limit=n)
+        return [self._value(item) for item in items if _same(item, generation)]
 
-    def queue_len(self, name: str, partition: str | None) -> int:
-        if partition is not None:
-            return self._count(_queue_pk(name, partition), "i#")
-        meta = self._meta(Kind.QUEUE, name) or {}
-        return sum(self._count(_queue_pk(name, p), "i#") for p in _partitions(meta))
+    def queue_len(self, name: str, partition: str | None, *, generation: float | None = None) -> int:
+        meta = self._meta(Kind.QUEUE, name)
+        if generation is not None and (meta is None or float(meta["created_at"]["N"]) != generation):
+            raise ObjectGoneError(Kind.QUEUE, name)
+        parts = [partition] if partition is not None else _partitions(meta or {})
+        return sum(self._count(_queue_pk(name, p), "i#", generation) for p in parts)
 
-    def queue_clear(self, name: str, partition: str | None) -> None:
+    def queue_clear(self, name: str, partition: str | None, *, generation: float | None = None) -> None:
+        self._check(Kind.QUEUE, name, generation)
         parts = [partition] if partition is not None else _partitions(self._meta(Kind.QUEUE, name) or {})
         for part in parts:
             self._delete_all(_queue_pk(name, part), "i#")
@@ -222,15 +256,60 @@ class DynamoDBStateStore:
             TableName=self.table, Key=_key(_object_pk(kind, name), META), ConsistentRead=True).get("Item")
         return item if item is not None and _live(item) else None
 
-    def _next_seq(self, name: str, partition: str, count: int) -> int:
-        """Reserve ``count`` sequence numbers; returns the last.  `QueueGoneError` if the Queue was deleted."""
+    def _check(self, kind: Kind, name: str, generation: float | None) -> None:
+        """`ObjectGoneError` unless the object still has ``generation`` (no check for None)."""
+        if generation is not None and self.generation(kind, name) != generation:
+            raise ObjectGoneError(kind, name)
+
+    def _confirm(self, kind: Kind, name: str, generation: float | None, written: list[dict[str, Any]]) -> None:
+        """After writing: if the object was deleted meanwhile, take back what was written and raise."""
+        try:
+            self._check(kind, name, generation)
+        except ObjectGoneError:
+            for item in written:  # each carries this generation (`_gen_attr`): only ours are deleted
+                self._ddb.delete_item(TableName=self.table, Key=_key(item["pk"]["S"], item["sk"]["S"]),
+                                      ConditionExpression="#gen = :gen", ExpressionAttributeNames={"#gen": "gen"},
+                                      ExpressionAttributeValues={":gen": item["gen"]})
+                self._forget(item)
+            raise
+
+    def _put_entry(self, name: str, key: bytes, value: bytes, skip_if_exists: bool, ephemeral: bool,
+                   generation: float | None) -> dict[str, Any] | None:
+        """One Dict entry; None when not written (``skip_if_exists`` and set).  An entry of another
+        generation is never overwritten: `ObjectGoneError` (this handle's Dict was deleted)."""
+        pk = _object_pk(Kind.DICT, name)
+        item = {**_key(pk, _entry_sk(key)), "key": {"B": key}, **self._value_attrs(pk, value), **_gen_attr(generation)}
+        if ephemeral:  # expires with its Dict's meta item if the process that owns it never deletes it
+            item["expires_at"] = {"N": str(int(time.time() + EPHEMERAL_TTL))}
+        options: dict[str, Any] = {"ReturnValues": "ALL_OLD"}
+        if skip_if_exists:
+            options = {"ConditionExpression": "attribute_not_exists(pk)"}
+        elif generation is not None:
+            options.update(ConditionExpression="attribute_not_exists(pk) OR #gen = :gen",
+                           ExpressionAttributeNames={"#gen": "gen"}, ExpressionAttributeValues={":gen": item["gen"]})
+        try:
+            old = self._ddb.put_item(TableName=self.table, Item=item, **options).get("Attributes")
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            self._forget(item)  # our upload is nobody's value
+            if not skip_if_exists:
+                raise ObjectGoneError(Kind.DICT, name) from None
+            self._check(Kind.DICT, name, generation)
+            return None
+        self._forget(old)
+        return item
+
+    def _next_seq(self, name: str, partition: str, count: int, generation: float | None = None) -> int:
+        """Reserve ``count`` sequence numbers; returns the last.  `QueueGoneError` if the Queue was deleted
+        (or, given a ``generation``, is another one now)."""
+        condition, values = "attribute_exists(pk)", {":n": {"N": str(count)}, ":p": {"SS": [_token(partition)]}}
+        if generation is not None:
+            condition, values[":gen"] = "created_at = :gen", {"N": repr(generation)}
         try:
             response = self._ddb.update_item(
                 TableName=self.table, Key=_key(_object_pk(Kind.QUEUE, name), META),
-                UpdateExpression="ADD #seq :n, #parts :p", ConditionExpression="attribute_exists(pk)",
+                UpdateExpression="ADD #seq :n, #parts :p", ConditionExpression=condition,
                 ExpressionAttributeNames={"#seq": "seq", "#parts": "partitions"},  # both are reserved words
-                ExpressionAttributeValues={":n": {"N": str(count)}, ":p": {"SS": [_token(partition)]}},
-                ReturnValues="UPDATED_NEW")
+                ExpressionAttributeValues=values, ReturnValues="UPDATED_NEW")
         except self._ddb.exceptions.ConditionalCheckFailedException:
             raise QueueGoneError(name) from None
         return int(response["Attributes"]["seq"]["N"])
@@ -260,12 +339,16 @@ class DynamoDBStateStore:
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found
 
-    def _count(self, pk: str, prefix: str) -> int:
+    def _count(self, pk: str, prefix: str, generation: float | None = None) -> int:
+        live = "(attribute_not_exists(expires_at) OR expires_at > :now)"
         args: dict[str, Any] = {
             "TableName": self.table, "ConsistentRead": True, "Select": "COUNT",
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)", "FilterExpression": live,
             "ExpressionAttributeValues": {":pk": {"S": pk}, ":p": {"S": prefix}, ":now": {"N": str(int(time.time()))}}}
+        if generation is not None:  # leftovers of another generation do not count
+            args["FilterExpression"] = f"{live} AND (attribute_not_exists(#gen) OR #gen = :gen)"
+            args["ExpressionAttributeNames"] = {"#gen": "gen"}
+            args["ExpressionAttributeValues"][":gen"] = {"N": repr(generation)}
         total = 0
         while True:
             page = self._ddb.query(**args)
@@ -328,6 +411,16 @@ def _queue_pk(name: str, partition: str) -> str:
 
 def _partitions(meta: dict[str, Any]) -> list[str]:
     return [token[2:] for token in meta.get("partitions", {}).get("SS", [])]
+
+
+def _gen_attr(generation: float | None) -> dict[str, Any]:
+    return {} if generation is None else {"gen": {"N": repr(generation)}}
+
+
+def _same(item: dict[str, Any], generation: float | None) -> bool:
+    """False for an entry or item written through a handle of another generation of its object."""
+    gen = item.get("gen", {}).get("N")
+    return generation is None or gen is None or float(gen) == generation
 
 
 def _live(item: dict[str, Any]) -> bool:

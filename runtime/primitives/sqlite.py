@@ -8,6 +8,10 @@ item goes to exactly one consumer.  Blocking readers wait on a FIFO per partitio
 Ephemeral objects record their owner (host and pid); listing removes those whose owner died
 without cleaning up.
 
+A handle's ``generation`` is the object's ``created_at``.  Each operation checks it in the same
+statement (or transaction) as its work, so a delete from another process comes either before
+it -- the operation then raises `ObjectGoneError` and does nothing -- or after it.
+
 Front door (``runtime.FRONT_DOORS``): the SDK imports `SQLiteStateStore`, where local Dicts and
 Queues live; `__all__` is what it offers.
 """
@@ -26,6 +30,7 @@ from pathlib import Path
 from runtime.primitives.base import (
     MAX_PARTITION_ITEMS,
     Kind,
+    ObjectGoneError,
     ObjectInfo,
     QueueFullError,
     QueueGoneError,
@@ -50,6 +55,7 @@ CREATE TABLE IF NOT EXISTS queue_items (
 CREATE INDEX IF NOT EXISTS queue_order ON queue_items (name, partition, id);
 """
 _LIVE = "name = ? AND partition = ? AND expires_at > ?"
+_SAME = "EXISTS (SELECT 1 FROM objects WHERE kind = ? AND name = ? AND created_at = ?)"  # same generation
 
 
 class SQLiteStateStore:
@@ -79,8 +85,22 @@ class SQLiteStateStore:
         return cur.rowcount == 1
 
     def exists(self, kind: Kind, name: str) -> bool:
-        row = self._connect().execute("SELECT 1 FROM objects WHERE kind = ? AND name = ?", (kind.value, name))
-        return row.fetchone() is not None
+        return self.generation(kind, name) is not None
+
+    def generation(self, kind: Kind, name: str) -> float | None:
+        row = self._connect().execute("SELECT created_at FROM objects WHERE kind = ? AND name = ?",
+                                      (kind.value, name)).fetchone()
+        return None if row is None else float(row[0])
+
+    @staticmethod
+    def _guard(kind: Kind, name: str, generation: float | None) -> tuple[str, tuple[object, ...]]:
+        """A WHERE clause (and its parameters) true only while the object has ``generation``."""
+        return ("", ()) if generation is None else (f" AND {_SAME}", (kind.value, name, generation))
+
+    def _check(self, kind: Kind, name: str, generation: float | None) -> None:
+        """`ObjectGoneError` unless the object still has ``generation`` (no check for None)."""
+        if generation is not None and self.generation(kind, name) != generation:
+            raise ObjectGoneError(kind, name)
 
     def delete(self, kind: Kind, name: str) -> bool:
         conn = self._connect()
@@ -109,26 +129,44 @@ class SQLiteStateStore:
     # -- dicts -------------------------------------------------------------------------------
 
     def dict_put(self, name: str, key: bytes, value: bytes, *, skip_if_exists: bool = False,
-                 ephemeral: bool = False) -> bool:  # ephemeral Dicts go with their owner (`list_objects`)
+                 ephemeral: bool = False, generation: float | None = None) -> bool:
+        # ephemeral Dicts go with their owner (`list_objects`)
         verb = "INSERT OR IGNORE" if skip_if_exists else "INSERT OR REPLACE"
-        cur = self._connect().execute(f"{verb} INTO dict_items (name, key, value) VALUES (?, ?, ?)",
-                                      (name, key, value))
-        return cur.rowcount == 1
+        if generation is None:
+            cur = self._connect().execute(f"{verb} INTO dict_items (name, key, value) VALUES (?, ?, ?)",
+                                          (name, key, value))
+            return cur.rowcount == 1
+        cur = self._connect().execute(f"{verb} INTO dict_items (name, key, value) SELECT ?, ?, ? WHERE {_SAME}",
+                                      (name, key, value, Kind.DICT.value, name, generation))
+        if cur.rowcount == 1:
+            return True
+        self._check(Kind.DICT, name, generation)  # not written: gone, or (skip_if_exists) already set
+        return False
 
-    def dict_get(self, name: str, key: bytes) -> bytes | None:
-        row = self._connect().execute("SELECT value FROM dict_items WHERE name = ? AND key = ?", (name, key))
-        found = row.fetchone()
-        return None if found is None else bytes(found[0])
+    def dict_get(self, name: str, key: bytes, *, generation: float | None = None) -> bytes | None:
+        guard, args = self._guard(Kind.DICT, name, generation)
+        found = self._connect().execute(f"SELECT value FROM dict_items WHERE name = ? AND key = ?{guard}",
+                                        (name, key, *args)).fetchone()
+        if found is None:
+            self._check(Kind.DICT, name, generation)
+            return None
+        return bytes(found[0])
 
-    def dict_pop(self, name: str, key: bytes) -> bytes | None:
-        row = self._connect().execute("DELETE FROM dict_items WHERE name = ? AND key = ? RETURNING value",
-                                      (name, key)).fetchone()
-        return None if row is None else bytes(row[0])
+    def dict_pop(self, name: str, key: bytes, *, generation: float | None = None) -> bytes | None:
+        guard, args = self._guard(Kind.DICT, name, generation)
+        row = self._connect().execute(f"DELETE FROM dict_items WHERE name = ? AND key = ?{guard} RETURNING value",
+                                      (name, key, *args)).fetchone()
+        if row is None:
+            self._check(Kind.DICT, name, generation)
+            return None
+        return bytes(row[0])
 
-    def dict_update(self, name: str, items: list[tuple[bytes, bytes]], *, ephemeral: bool = False) -> None:
+    def dict_update(self, name: str, items: list[tuple[bytes, bytes]], *, ephemeral: bool = False,
+                    generation: float | None = None) -> None:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")  # all or nothing, and one fsync instead of one per key
         try:
+            self._check(Kind.DICT, name, generation)
             conn.executemany("INSERT OR REPLACE INTO dict_items (name, key, value) VALUES (?, ?, ?)",
                              [(name, k, v) for k, v in items])
             conn.execute("COMMIT")
@@ -136,26 +174,31 @@ class SQLiteStateStore:
             conn.execute("ROLLBACK")
             raise
 
-    def dict_len(self, name: str) -> int:
+    def dict_len(self, name: str, *, generation: float | None = None) -> int:
+        self._check(Kind.DICT, name, generation)
         row = self._connect().execute("SELECT COUNT(*) FROM dict_items WHERE name = ?", (name,)).fetchone()
         return int(row[0])
 
-    def dict_items(self, name: str) -> Iterator[tuple[bytes, bytes]]:
+    def dict_items(self, name: str, *, generation: float | None = None) -> Iterator[tuple[bytes, bytes]]:
         # a snapshot: iterating while another process writes must not fail or repeat keys
+        self._check(Kind.DICT, name, generation)
         rows = self._connect().execute("SELECT key, value FROM dict_items WHERE name = ? ORDER BY rowid", (name,))
         return iter([(bytes(k), bytes(v)) for k, v in rows.fetchall()])
 
-    def dict_clear(self, name: str) -> None:
+    def dict_clear(self, name: str, *, generation: float | None = None) -> None:
+        self._check(Kind.DICT, name, generation)
         self._connect().execute("DELETE FROM dict_items WHERE name = ?", (name,))
 
     # -- queues ------------------------------------------------------------------------------
 
-    def queue_put(self, name: str, partition: str, values: list[bytes], ttl: float) -> None:
+    def queue_put(self, name: str, partition: str, values: list[bytes], ttl: float, *,
+                  generation: float | None = None) -> None:
         conn, now = self._connect(), time.time()
         conn.execute("BEGIN IMMEDIATE")  # the checks and the insert see the same partition
         try:
-            if not self.exists(Kind.QUEUE, name):  # rows of a deleted Queue would be invisible forever
-                raise QueueGoneError(name)
+            found = self.generation(Kind.QUEUE, name)
+            if found is None or (generation is not None and found != generation):
+                raise QueueGoneError(name)  # rows of a deleted Queue would be invisible forever
             conn.execute("DELETE FROM queue_items WHERE name = ? AND partition = ? AND expires_at <= ?",
                          (name, partition, now))
             held = conn.execute(f"SELECT COUNT(*) FROM queue_items WHERE {_LIVE}", (name, partition, now)).fetchone()
@@ -169,25 +212,31 @@ class SQLiteStateStore:
             raise
         notify(fifo_path(self.wakeups, name, partition), len(values))
 
-    def queue_take(self, name: str, partition: str, n: int) -> list[bytes]:
+    def queue_take(self, name: str, partition: str, n: int, *, generation: float | None = None) -> list[bytes]:
+        guard, args = self._guard(Kind.QUEUE, name, generation)
         rows = self._connect().execute(
-            f"DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE {_LIVE} ORDER BY id LIMIT ?)"
-            " RETURNING id, value", (name, partition, time.time(), n)).fetchall()
+            f"DELETE FROM queue_items WHERE id IN (SELECT id FROM queue_items WHERE {_LIVE}{guard} ORDER BY id LIMIT ?)"
+            " RETURNING id, value", (name, partition, time.time(), *args, n)).fetchall()
+        if not rows:
+            self._check(Kind.QUEUE, name, generation)  # a consumer must not wait on a deleted Queue forever
         return [bytes(value) for _, value in sorted(rows)]  # RETURNING has no order of its own
 
-    def queue_peek(self, name: str, partition: str, n: int) -> list[bytes]:
+    def queue_peek(self, name: str, partition: str, n: int, *, generation: float | None = None) -> list[bytes]:
+        self._check(Kind.QUEUE, name, generation)
         rows = self._connect().execute(f"SELECT value FROM queue_items WHERE {_LIVE} ORDER BY id LIMIT ?",
                                        (name, partition, time.time(), n)).fetchall()
         return [bytes(value) for value, in rows]
 
-    def queue_len(self, name: str, partition: str | None) -> int:
+    def queue_len(self, name: str, partition: str | None, *, generation: float | None = None) -> int:
         if partition is None:
             query, args = "name = ? AND expires_at > ?", (name, time.time())
         else:
             query, args = _LIVE, (name, partition, time.time())  # type: ignore[assignment]
+        self._check(Kind.QUEUE, name, generation)
         return int(self._connect().execute(f"SELECT COUNT(*) FROM queue_items WHERE {query}", args).fetchone()[0])
 
-    def queue_clear(self, name: str, partition: str | None) -> None:
+    def queue_clear(self, name: str, partition: str | None, *, generation: float | None = None) -> None:
+        self._check(Kind.QUEUE, name, generation)
         if partition is None:
             self._connect().execute("DELETE FROM queue_items WHERE name = ?", (name,))
         else:

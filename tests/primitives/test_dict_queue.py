@@ -111,6 +111,37 @@ def test_dict_is_shared_by_concurrent_processes(backend: str) -> None:
     assert d.len() == 4 * 50 + 1 and d[f"w3-{49}"] == 49 and d["first"] == winners.index(True)
 
 
+def test_a_stale_dict_handle_neither_writes_nor_recreates_a_dict_deleted_by_another_process(backend: str) -> None:
+    from runtime.primitives.base import Kind
+    from toolkit.state import state_store
+
+    d = toolkit.Dict.from_name("stale", create_if_missing=True)
+    d["kept"] = 1
+    _result(_spawn("toolkit.Dict.delete('stale')"))  # `toolkit dict delete stale` does the same
+    fix = r"toolkit\.Dict\.from_name\('stale', create_if_missing=True\)"
+    for write in (lambda: d.put("late", 2), lambda: d.update({"late": 2}), lambda: d.pop("kept"), d.clear):
+        with pytest.raises(NotFoundError, match=rf"Dict 'stale' was deleted; nothing was (written|removed)\..*{fix}"):
+            write()
+    with pytest.raises(NotFoundError, match="Dict 'stale' was deleted; nothing was read"):
+        d.get("kept")
+    assert not state_store().exists(Kind.DICT, "stale")  # create_if_missing=True did not bring it back
+    assert toolkit.Dict.from_name("stale", create_if_missing=True).len() == 0  # a new handle starts it again
+
+
+def test_a_stale_dict_handle_does_not_write_into_a_dict_created_again_under_its_name(backend: str) -> None:
+    d = toolkit.Dict.from_name("reborn", create_if_missing=True)
+    d["x"] = "old"
+    _result(_spawn("""
+        toolkit.Dict.delete("reborn")
+        toolkit.Dict.from_name("reborn", create_if_missing=True)["x"] = "new"
+        """))
+    with pytest.raises(NotFoundError, match="Dict 'reborn' was deleted; nothing was written"):
+        d["x"] = "stale"
+    with pytest.raises(NotFoundError, match="was deleted"):
+        d.get("x")
+    assert toolkit.Dict.from_name("reborn")["x"] == "new"
+
+
 # -- Queue ---------------------------------------------------------------------------------------
 
 def test_queue_operations_follow_the_platform(backend: str) -> None:
@@ -141,7 +172,32 @@ def test_a_put_to_a_deleted_queue_is_refused_not_lost(backend: str) -> None:
     toolkit.Queue.delete("short-lived")
     with pytest.raises(NotFoundError, match="was deleted; nothing was put"):
         q.put(2)
-    assert q.len() == 0 and q.get(block=False) is None  # found again (create_if_missing), and empty
+    with pytest.raises(NotFoundError, match="was deleted"):  # the handle stays on the deleted Queue (issue 17)
+        q.len()
+    again = toolkit.Queue.from_name("short-lived", create_if_missing=True)
+    assert again.len() == 0 and again.get(block=False) is None  # a new handle creates it again, empty
+
+
+def test_a_consumer_blocked_on_a_queue_another_process_deletes_is_told_not_left_waiting(backend: str) -> None:
+    toolkit.Queue.from_name("doomed", create_if_missing=True).put("first")
+    consumer = _spawn("""
+        from toolkit.exception import NotFoundError
+        q = toolkit.Queue.from_name("doomed")
+        print(json.dumps(q.get(timeout=5)), flush=True)
+        try:
+            q.get(timeout=60)  # blocks: the queue is empty now
+        except NotFoundError as exc:
+            print(json.dumps(str(exc)))
+        """)
+    assert consumer.stdout is not None
+    assert json.loads(consumer.stdout.readline()) == "first"
+    toolkit.Queue.delete("doomed")
+    started = time.monotonic()
+    message = json.loads(_result(consumer, timeout=30).strip())
+    assert "Queue 'doomed' was deleted; nothing was taken" in message
+    assert time.monotonic() - started < 20  # the wait's periodic re-check, not its 60 s timeout
+    with pytest.raises(NotFoundError, match="No Queue named 'doomed'"):  # and it was not created again
+        toolkit.Queue.from_name("doomed").len()
 
 
 def test_queue_limits_and_expiry() -> None:
