@@ -219,6 +219,10 @@ def _task_size(plan: FunctionPlan) -> tuple[int, int] | None:
 
 
 def plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) -> FunctionPlan:
+    if fn.proxy and fn.resources.gpu:
+        raise ConfigError(f"function {fn.tag!r} asks for proxy={fn.proxy!r} and gpu={fn.resources.gpu!r}: GPU instances "
+                          "run in the app's subnets, not a proxy's. Call what needs the static IP from a CPU function "
+                          "with proxy=, or drop proxy= from the GPU function.")
     plan = _plan_function(fn, settings, prefix)
     return replace(plan, task_size=_task_size(plan))
 

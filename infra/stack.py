@@ -26,6 +26,7 @@ from infra.components.function import (
     alb_origin_domain,
 )
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
+from infra.components.proxy import ProxyEgress, ProxyEgressArgs
 from infra.components.registry import ContainerRegistry, RegistryArgs
 from infra.components.sandboxes import SANDBOX_CONTAINER, AppSandboxes, AppSandboxesArgs
 from infra.components.schedules import AppSchedules, AppSchedulesArgs
@@ -138,6 +139,29 @@ def _platform(ctx: AppContext, registry: ContainerRegistry, providers: Providers
     _gpu_capacity(ctx, providers, opts)
 
 
+NO_PUBLIC_SUBNET = (
+    "functions ask for proxy={proxies}, whose NAT gateway needs a public subnet, but toolkit:subnetIds are "
+    "private (toolkit:privateSubnets=true): set toolkit:albSubnetIds (TOOLKIT_ALB_SUBNET_IDS) to public subnets "
+    "of the same VPC, or leave proxy= unset"
+)
+
+
+def _proxies(ctx: AppContext, providers: Providers, opts: pulumi.ResourceOptions) -> None:
+    """One `ProxyEgress` per proxy name: its NAT gateway in the network's first public subnet (the ALB's
+    when the task subnets are private), its private subnets in the same VPC."""
+    settings = ctx.settings
+    if settings.private_subnets and not settings.alb_subnet_ids:
+        raise ConfigError(NO_PUBLIC_SUBNET.format(proxies=list(ctx.app.proxies)))
+    vpc_id, subnet_ids = _network(settings, providers)
+    public = settings.alb_subnet_ids[0] if settings.alb_subnet_ids else subnet_ids.apply(lambda ids: ids[0])
+    vpc_cidr = aws.ec2.get_vpc_output(id=vpc_id, opts=_invoke(providers)).cidr_block
+    zones = aws.get_availability_zones_output(state="available", opts=_invoke(providers)).names
+    for index, name in enumerate(ctx.app.proxies):
+        ctx.proxies[name] = ProxyEgress(f"{ctx.app.prefix}-proxy-{name}", ProxyEgressArgs(
+            prefix=ctx.app.prefix, proxy=name, index=index, vpc_id=vpc_id, vpc_cidr=vpc_cidr,
+            public_subnet_id=public, availability_zones=zones), opts=opts)
+
+
 def _gpu_capacity(ctx: AppContext, providers: Providers, opts: pulumi.ResourceOptions) -> None:
     platform, gpu_functions = ctx.platform, [f for f in ctx.app.functions if f.gpu]
     assert platform is not None
@@ -201,6 +225,8 @@ def deploy(settings: Settings) -> DeployResult:
         volumes=AppVolumes(f"{app.prefix}-volumes", AppVolumesArgs(prefix=app.prefix), opts=opts)
         if app.needs_volumes else None,
     )
+    if app.proxies:
+        _proxies(ctx, providers, opts)
     if app.needs_ecs:
         _platform(ctx, registry, providers, opts)
     routes = _alb_routes(app, settings)
@@ -210,6 +236,7 @@ def deploy(settings: Settings) -> DeployResult:
     result.outputs.update(_outputs(result, calls, secrets, ctx))
     result.outputs.update(_state_outputs(result, state, schedules, account_id, opts))
     result.outputs["volume_bucket"] = ctx.volumes.bucket.bucket if ctx.volumes else None
+    result.outputs["proxies"] = {name: egress.public_ip for name, egress in ctx.proxies.items()}  # the static IPs
     # how Function.from_name / App.lookup in any process find and call this stack (runtime/callmap.py)
     call_map = CallMapParameter(f"{app.prefix}-call-map", call_map_args(ctx, result.functions), opts=opts)
     result.outputs["call_map_parameter"] = call_map.parameter.name

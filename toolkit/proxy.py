@@ -5,20 +5,21 @@
 
 Deployed, such functions run in private subnets whose default route goes through a NAT gateway
 holding an Elastic IP, one per proxy name of the app (infra/components/proxy.py): every request they
-make leaves from that address, which `toolkit deploy` and `toolkit plan` print for the partner's
-allowlist.  Functions without ``proxy=`` stay out of the VPC.  Locally there is nothing to provision:
+make leaves from that address, which `toolkit deploy` prints for the partner's allowlist (`toolkit
+plan` lists the NAT gateway and Elastic IP it would create).  Functions without ``proxy=`` stay out of the VPC.  Locally there is nothing to provision:
 traffic leaves from this machine's own address, and the decorator says so once (docs/proxy.md).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from toolkit.state import check_name
 from toolkit.unsupported import no_client, not_supported
 
-__all__ = ["Proxy", "warn_local"]
+__all__ = ["Proxy", "deployed_lines", "planned_lines", "warn_local"]
 
 
 class Proxy:
@@ -65,5 +66,22 @@ class Proxy:
 def warn_local(decorator: str, proxy: Proxy, stacklevel: int) -> None:
     """The one line a decorator says about ``proxy=`` where it runs locally."""
     warnings.warn(f"{decorator}(proxy={proxy!r}): locally, outbound traffic leaves from this machine's own IP "
-                  f"address; deployed, it leaves from the proxy's Elastic IP (printed by `toolkit plan`).",
+                  f"address; deployed, it leaves from the proxy's Elastic IP (printed by `toolkit deploy`).",
                   UserWarning, stacklevel=stacklevel + 1)
+
+
+def planned_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """What ``toolkit plan`` says of each proxy: its address exists only once deployed."""
+    from runtime.manifest import load
+
+    users: dict[str, list[str]] = {}
+    for function in load(manifest).functions:
+        if function.proxy:
+            users.setdefault(function.proxy, []).append(function.tag)
+    return [f"proxy {name}: a NAT gateway with a new Elastic IP for {', '.join(tags)} (its address: `toolkit deploy`)"
+            for name, tags in sorted(users.items())]
+
+
+def deployed_lines(ips: Mapping[str, str]) -> list[str]:
+    """What ``toolkit deploy`` says of each proxy: the static IP to allowlist."""
+    return [f"proxy {name}: outbound traffic leaves from {ip}" for name, ip in sorted(ips.items())]

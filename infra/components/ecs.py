@@ -195,6 +195,7 @@ class EcsFunctionArgs:
     port: int | None = None  # own listener port when no base domain gives it a host
     host_header: str | None = None  # <host>.<baseDomain>, or the CloudFront origin name: an HTTPS rule
     capacity_provider: pulumi.Input[str] | None = None  # GPU functions
+    subnet_ids: pulumi.Input[list[str]] | None = None  # proxy=: its private subnets (no public IP); None: the app's
 
 
 def network_mode(plan: FunctionPlan) -> str:
@@ -306,9 +307,9 @@ class EcsFunction(pulumi.ComponentResource):
             launch_type=None if args.capacity_provider else "FARGATE",
             capacity_provider_strategies=strategies,
             network_configuration=None if bridge else {
-                "subnets": platform.args.subnet_ids,
+                "subnets": platform.args.subnet_ids if args.subnet_ids is None else args.subnet_ids,
                 "security_groups": [platform.task_security_group.id],
-                "assign_public_ip": platform.args.assign_public_ip,
+                "assign_public_ip": platform.args.assign_public_ip and args.subnet_ids is None,
             },
             load_balancers=balancers,
             # A task that never turns healthy rolls the service back to the last working task

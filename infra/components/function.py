@@ -7,7 +7,7 @@ the state machine exists) and the HTTP API exists before the function (whose env
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -26,6 +26,7 @@ from infra.components.lambda_function import (
     StreamingUrl,
     StreamingUrlArgs,
 )
+from infra.components.proxy import ProxyEgress, grant_vpc_access
 from infra.components.state import AppState, grant_state
 from infra.components.volumes import AppVolumes, grant_bucket_mounts, grant_volumes
 from infra.components.workflow import EcsWorkerArgs, WorkerArgs, WorkerStateMachine
@@ -64,6 +65,7 @@ class AppContext:
     capacity_ready: pulumi.Resource | None  # the cluster's capacity provider association
     state: AppState | None = None  # the app's Dicts and Queues (infra/components/state.py)
     volumes: AppVolumes | None = None  # the app's volume bucket, when a function mounts one
+    proxies: dict[str, ProxyEgress] = field(default_factory=dict)  # proxy name -> its NAT gateway and subnets
 
     def arn(self, service: str, resource: str) -> pulumi.Output[str]:
         region = self.settings.region
@@ -239,7 +241,8 @@ class ToolkitFunction(pulumi.ComponentResource):
             self._set("stream_budget_s", str(budget))  # CloudFront fronts the stream
         fn = LambdaFunction(
             f"{self.name}-lambda",
-            LambdaFunctionArgs(plan=plan, role_arn=self.role.arn, environment=self.environment, log_group=self.log_group),
+            LambdaFunctionArgs(plan=plan, role_arn=self.role.arn, environment=self.environment, log_group=self.log_group,
+                               vpc_config=self._vpc_config()),
             opts=child(self),
         )
         self.lambda_function = fn
@@ -260,6 +263,18 @@ class ToolkitFunction(pulumi.ComponentResource):
             )
         if plan.worker == "lambda":
             self._worker(function_arn=fn.alias.arn)
+
+    def _egress(self) -> ProxyEgress | None:
+        """The proxy this function sends its traffic through (``proxy=``), declared by the stack."""
+        return self.ctx.proxies[self.plan.proxy] if self.plan.proxy else None
+
+    def _vpc_config(self) -> aws.lambda_.FunctionVpcConfigArgsDict | None:
+        """A Lambda with ``proxy=`` runs in the proxy's private subnets, and its role may manage the ENIs."""
+        egress = self._egress()
+        if egress is None:
+            return None
+        grant_vpc_access(self, f"{self.name}-vpc-access", self.role)
+        return {"subnet_ids": egress.subnet_ids, "security_group_ids": [egress.security_group.id]}
 
     def _http_api(self) -> HttpApi:
         plan, ctx = self.plan, self.ctx
@@ -302,7 +317,7 @@ class ToolkitFunction(pulumi.ComponentResource):
                 log_group=self.log_group, region=ctx.settings.region, priority=route.priority,
                 port=None if base else route.port,
                 host_header=f"{plan.web.host}.{base}" if base and plan.web else alb_origin_domain(plan, ctx.settings),
-                capacity_provider=capacity,
+                capacity_provider=capacity, subnet_ids=egress.subnet_ids if (egress := self._egress()) else None,
             ),
             opts=child(self, depends_on=[ctx.capacity_ready] if ctx.capacity_ready else None),
         )
@@ -319,9 +334,10 @@ class ToolkitFunction(pulumi.ComponentResource):
         pass_roles: list[pulumi.Input[str]] = [self.role.arn, platform.execution_role.arn]
         self._worker(ecs=EcsWorkerArgs(
             cluster_arn=platform.cluster.arn, task_definition_arn=ecs.task_definition.arn, container="function",
-            subnets=ctx.subnet_ids, security_groups=pulumi.Output.all(platform.task_security_group.id),
+            subnets=egress.subnet_ids if egress else ctx.subnet_ids,
+            security_groups=pulumi.Output.all(platform.task_security_group.id),
             pass_role_arns=pass_roles, capacity_provider=capacity, network_mode=network_mode(plan),
-            assign_public_ip=not ctx.settings.private_subnets,
+            assign_public_ip=not ctx.settings.private_subnets and egress is None,
         ))
 
     # -- custom domains -------------------------------------------------------------------

@@ -43,6 +43,8 @@ class LambdaFunctionArgs:
     role_arn: pulumi.Input[str]
     environment: Mapping[str, pulumi.Input[str]]
     log_group: aws.cloudwatch.LogGroup
+    # proxy=: {"subnet_ids", "security_group_ids"} of its ProxyEgress; None keeps the Lambda out of any VPC
+    vpc_config: aws.lambda_.FunctionVpcConfigArgsDict | None = None
 
 
 class LambdaFunction(pulumi.ComponentResource):
@@ -66,6 +68,7 @@ class LambdaFunction(pulumi.ComponentResource):
             reserved_concurrent_executions=plan.max_containers if plan.max_containers is not None else -1,
             environment={"variables": dict(args.environment)},
             logging_config={"log_format": "Text", "log_group": args.log_group.name},
+            vpc_config=args.vpc_config,
             publish=True,
             opts=child(self, depends_on=[args.log_group]),
         )

@@ -76,6 +76,7 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         "aws:cloudwatch/logGroup:LogGroup": {"arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{physical}"},
         "aws:sfn/stateMachine:StateMachine": {"arn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{physical}"},
         "aws:iam/role:Role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"},
+        "aws:ec2/eip:Eip": {"allocationId": f"eipalloc-{_h(name)}", "publicIp": f"203.0.113.{int(_h(name), 16) % 250 + 1}"},
     }
     out.update(extra.get(typ, {}))
     return out
@@ -112,6 +113,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "aws:ec2/getVpcs:getVpcs": {"id": "vpcs", "ids": ["vpc-0default"] if self.default_vpc else []},
             "aws:ec2/getSubnet:getSubnet": {"id": args.args.get("id"), "vpcId": "vpc-0configured"},
             "aws:ec2/getSubnets:getSubnets": {"id": "subnets", "ids": ["subnet-a", "subnet-b"]},
+            "aws:index/getAvailabilityZones:getAvailabilityZones": {"id": "azs", "names": ["us-east-1a", "us-east-1b"]},
         }
         return answers.get(args.token, {}), []
 

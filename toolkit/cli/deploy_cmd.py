@@ -112,6 +112,10 @@ def _print_endpoints(deployed: Any, manifest: dict[str, Any]) -> None:
 
     for line in schedule_lines(app.functions):  # EventBridge Scheduler runs these (docs/primitives.md)
         click.echo(f"⏲ {line}")
+    from toolkit.proxy import deployed_lines
+
+    for line in deployed_lines(deployed.proxy_ips):  # the static IPs to allowlist (docs/proxy.md)
+        click.echo(line)
 
 
 @click.command()
@@ -130,6 +134,10 @@ def plan(ref: str | None, module: str | None, as_json: bool, **options: Any) -> 
     for resource in result.resources:
         if not resource.is_component:
             click.echo(f"{resource.type}  {resource.name}")
+    from toolkit.proxy import planned_lines
+
+    for line in planned_lines(loaded.manifest):
+        click.echo(line)
 
 
 @click.command()

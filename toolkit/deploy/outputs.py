@@ -37,6 +37,7 @@ class DeployedApp:
     function_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     cluster_arn: str | None = None  # the app's ECS cluster, when it has ECS or GPU functions
     volume_bucket: str | None = None  # the app's volumes (kept by destroy unless --delete-volumes)
+    proxy_ips: dict[str, str] = field(default_factory=dict)  # proxy name -> its Elastic IP (toolkit.Proxy)
 
     def endpoint(self, tag: str) -> DeployedEndpoint | None:
         return next((e for e in self.endpoints if e.tag == tag), None)
@@ -68,6 +69,7 @@ def parse_outputs(outputs: Mapping[str, Any]) -> DeployedApp:
         function_outputs={tag: dict(f) for tag, f in functions.items() if isinstance(f, dict)},
         cluster_arn=plain.get("cluster_arn") or None,
         volume_bucket=plain.get("volume_bucket") or None,
+        proxy_ips={str(k): str(v) for k, v in (plain.get("proxies") or {}).items()},
     )
 
 
