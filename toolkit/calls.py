@@ -31,9 +31,17 @@ class FunctionCall:
     object_id: str  # the call's id ("fc-..."), for FunctionCall.from_id in any process
     get: Aio[Any]  # ``call.get(timeout=None, *, index=0)`` and ``call.get.aio``, bound per instance
 
-    def __init__(self, call_id: str) -> None:
-        self.object_id = call_id
-        self.get = Aio(self._get)  # also ``await call.get.aio(timeout=...)``
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The platform's constructor signature (its sync wrapper's); as there, programs never call it.
+        raise InvalidError("FunctionCall(...) is not constructed directly: a call comes from fn.spawn(...), "
+                           "or from its id with FunctionCall.from_id(call_id).")
+
+    @classmethod
+    def _of(cls, call_id: str) -> FunctionCall:
+        call = cls.__new__(cls)
+        call.object_id = call_id
+        call.get = Aio(call._get)  # also ``await call.get.aio(timeout=...)``
+        return call
 
     def __repr__(self) -> str:
         return f"FunctionCall({self.object_id!r})"
@@ -46,7 +54,7 @@ class FunctionCall:
         if not isinstance(function_call_id, str) or not is_call_id(function_call_id):
             raise InvalidError(f"{function_call_id!r} is not a call id; ids look like 'fc-0123abcd...' "
                                "(from fn.spawn()).")
-        return FunctionCall(function_call_id)
+        return FunctionCall._of(function_call_id)
 
     def _get(self, timeout: float | None = None, *, index: int = 0) -> Any:
         """The result of input ``index`` (0 for a ``.spawn()``).  Raises the built-in ``TimeoutError`` if it
@@ -177,7 +185,7 @@ class FunctionCall:
     def get_dashboard_url(self) -> str:
         """The call's page (``/api/calls/<id>``: its arguments, result or error) on the dashboard of the
         ``toolkit serve`` running its app on this machine; NotFoundError naming what to start otherwise."""
-        from toolkit.function_admin import serve_origin
+        from toolkit.dashboard_urls import serve_origin
         from toolkit.local.runner import local_runner
 
         record = local_runner().store.get(self._record_ids()[0])

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from runtime import params as codec
 from runtime.params import Params
 from toolkit.aio import aio_method
+from toolkit.dashboard_urls import console_url, serve_origin
 from toolkit.exception import InvalidError, NotFoundError
-from toolkit.function_admin import console_url, serve_origin
 from toolkit.functions import Function, refuse_version
 from toolkit.instances import bind_parameters, parameters_of
 from toolkit.loaded import find_by_name

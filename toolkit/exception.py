@@ -49,3 +49,19 @@ class SandboxTerminatedError(Error):
 
 class SandboxTimeoutError(Error):
     """A sandbox ran past its ``timeout`` or ``idle_timeout`` and was stopped."""
+
+
+class RemoteError(Error):
+    """A call failed where it ran without an exception of its own to raise (the platform's name)."""
+
+
+class CallCancelledError(RemoteError):
+    """``FunctionCall.cancel()`` stopped the call before it finished: its ``get()`` raises this."""
+
+
+class InputCancellation(BaseException):
+    """Raised inside a cancelled input, in the worker running it, to stop it (the platform's name).
+
+    A BaseException, as on the platform, so that a user's ``except Exception`` (a retry loop, say)
+    does not swallow the cancellation.
+    """

@@ -54,6 +54,9 @@ class Function(FunctionAdmin, Decorated):
 
         return bound_method(local_instance(self.spec.cls, self.params), self.spec.name)(*args, **kwargs)
 
+    def _runner(self) -> Any:
+        return runner(self)
+
     def _check_callable(self, how: str, generator: bool = False) -> None:
         if self.spec.web is not None:
             raise InvalidError(
@@ -78,7 +81,7 @@ class Function(FunctionAdmin, Decorated):
     def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
         """Start in a worker; ``.get()`` on the returned `FunctionCall` waits (from any process, by its id)."""
         self._check_callable("spawn")
-        return FunctionCall(runner(self).spawn(self, args, kwargs))
+        return FunctionCall.from_id(runner(self).spawn(self, args, kwargs))
 
     @aio_iter_method
     def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:

@@ -13,8 +13,10 @@ NOTES: names that work with a toolkit meaning that differs from the platform's, 
 from __future__ import annotations
 
 _WRAPPER = ("the platform's constructor is its sync wrapper's (*args, **kwargs); programs get these "
-            "objects from decorators and factories, never by calling the class")
-_CALLS = "issue 16 (call surface): Function/Cls/FunctionCall members, built by another helper"
+            "objects from decorators and factories, never by calling the class.  FunctionCall takes "
+            "(*args, **kwargs) and refuses (toolkit builds calls through from_id); the others are still "
+            "built by toolkit's own code through their typed constructors in several modules, which a "
+            "refusing (*args, **kwargs) would untype")
 
 
 def _group(reason: str, *keys: str) -> dict[str, str]:
@@ -23,21 +25,10 @@ def _group(reason: str, *keys: str) -> dict[str, str]:
 
 GAPS: dict[str, str] = {
     **_group(_WRAPPER, "Cls(*args)", "Cls(**kwargs)", "Function(*args)", "Function(**kwargs)",
-             "FunctionCall(*args)", "FunctionCall(**kwargs)", "Image(*args)", "Image(**kwargs)",
+             "Image(*args)", "Image(**kwargs)",
              "Sandbox(*args)", "Sandbox(**kwargs)", "Secret(*args)", "Secret(**kwargs)",
              "Volume(*args)", "Volume(**kwargs)", "NetworkFileSystem(*args)", "NetworkFileSystem(**kwargs)",
              "Proxy(*args)", "Proxy(**kwargs)"),
-    **_group(_CALLS, "Cls.client", "Cls.from_name(version)", "Cls.get_dashboard_url", "Cls.hydrate",
-             "Cls.object_id", "Function.app", "Function.autoscaler", "Function.client",
-             "Function.experimental_spawn_map", "Function.for_each", "Function.from_id",
-             "Function.from_name(version)", "Function.get_current_stats", "Function.get_dashboard_url",
-             "Function.hydrate", "Function.info", "Function.logs", "Function.map(wrap_returned_exceptions)",
-             "Function.metrics", "Function.object_id", "Function.spawn_map", "Function.starmap(input_iterator)",
-             "Function.starmap(wrap_returned_exceptions)", "Function.stats", "Function.update_autoscaler",
-             "FunctionCall.cancel", "FunctionCall.client", "FunctionCall.from_id(function_call_id)",
-             "FunctionCall.from_id(client)", "FunctionCall.get_call_graph",
-             "FunctionCall.get_dashboard_url", "FunctionCall.hydrate", "FunctionCall.iter",
-             "FunctionCall.logs", "FunctionCall.num_inputs"),
 }
 
 _ID = "an ID made from the name (toolkit issues no IDs); from_id finds it in any process sharing the store"
@@ -89,4 +80,34 @@ NOTES: dict[str, str] = {
                          "mounted with network_file_systems=",
     "Proxy": "deployed: the function runs in private subnets whose NAT gateway holds the proxy's Elastic IP; "
              "locally a no-op that says so at the decorator",
+    # Function / Cls / FunctionCall members (issue 22): the live side reads this process's local pools
+    "Function.object_id": "fu-<app>:<tag>: toolkit names functions, it issues no IDs",
+    "Function.from_id": "takes the fu-<app>:<tag> id of object_id and finds the function as from_name does",
+    "Function.client": "always None: no API client",
+    "Function.hydrate": "returns the function: a handle needs no lookup",
+    "Function.info": "the decorator's options under the platform's field names (plus backend, max_inputs)",
+    "Function.get_dashboard_url": "the dashboard of the local toolkit serve of its app (#function=<tag>); "
+                                  "inside a deployed app, the AWS console page of its Lambda or state machine",
+    "Function.stats": "counts over [since, until) from this process's worker pools of the function; "
+                      "container= is refused",
+    "Function.get_current_stats": "this process's worker pools of the function right now (plus num_idle_runners)",
+    "Function.update_autoscaler": "changes this process's pool bounds live (min/max/buffer containers, "
+                                  "scaledown window); refused for a deployed function",
+    "Function.autoscaler": "settings()/update() over update_autoscaler",
+    "Function.logs": "tail/fetch/stream of the lines this process's workers printed (Python-level writes); "
+                     "deployed: toolkit logs",
+    "Cls.object_id": "cs-<app>:<class>: toolkit names classes, it issues no IDs",
+    "Cls.client": "always None: no API client",
+    "Cls.hydrate": "returns the class: a handle needs no lookup",
+    "Cls.get_dashboard_url": "the dashboard of the local toolkit serve of its app (#class=<name>); deployed: "
+                             "its first method's AWS console page",
+    "FunctionCall.client": "always None: no API client",
+    "FunctionCall.hydrate": "returns the call: a handle needs no lookup",
+    "FunctionCall.get_dashboard_url": "its /api/calls/<id> page on the local toolkit serve of its app",
+    "FunctionCall.logs": "tail/fetch/stream of what this process's workers printed for the call",
+    "FunctionCall.cancel": "an input blocked outside Python stops with its worker after 1 s (at once with "
+                           "terminate_containers=True; the worker's other inputs run again); from another "
+                           "process, the owner acts within about a second; refused inside a deployed function",
+    "FunctionCall.get_call_graph": "the call and the calls spawned while it ran (what .remote/.map start is "
+                                   "not stored); spawned calls hang under the first input of their parent",
 }

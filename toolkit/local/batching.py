@@ -63,7 +63,8 @@ def run_batch(worker: Worker, batch: list[Item], loop: asyncio.AbstractEventLoop
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     ids: list[int] = []
     for input_id, payload, _call_id in batch:
-        worker.start(input_id)
+        if not worker.start(input_id):
+            continue  # cancelled before it started
         try:
             args, kwargs = deserialize(payload)
         except BaseException as exc:  # noqa: BLE001 - this input fails, the others run

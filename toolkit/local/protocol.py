@@ -7,6 +7,8 @@ parent -> worker
     ("inputs", [(input_id, payload, call_id), ...])   payload = serialize((args, kwargs));
                                              call_id: toolkit.current_function_call_id() there
     ("shutdown",)                            finish what is running, then exit
+    ("cancel", [input_id, ...], terminate)   FunctionCall.cancel(): interrupt these inputs (terminate:
+                                             exit at once, as a stopped container)
     EOF on the socket                        the parent died: exit at once, mid-call
 worker -> parent
     ("ready", pid)
@@ -14,6 +16,8 @@ worker -> parent
     ("results", [(input_id, ok, data, seconds), ...])   data = serialize(value) or serialize_error(exc)
     ("yield", input_id, data)                 one item of a generator; its end is a normal result
     ("timeout", input_id, seconds, unstarted_ids)   sent just before the worker exits
+    ("terminated", [input_id, ...])           cancelled inputs it could not interrupt: sent just before it exits
+    ("log", call_id | None, "stdout"|"stderr", line)   a line user code printed (it reached the terminal too)
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from runtime import params as codec
 
 PARENT_ENV = "TOOLKIT_WORKER_PARENT"  # the pid of the process that started a worker: it watches for its death
 
-INPUTS, SHUTDOWN = "inputs", "shutdown"
+INPUTS, SHUTDOWN, CANCEL = "inputs", "shutdown", "cancel"
 READY, LOAD_ERROR, RESULTS, YIELD, TIMEOUT = "ready", "load_error", "results", "yield", "timeout"
+TERMINATED, LOG = "terminated", "log"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 Spawned calls are recorded in the SQLite call store, so ``FunctionCall.from_id(id)`` works
 from any process on the machine and finished results outlive this one.  This process owns
 them (`toolkit.local.ownership`): if it dies first, its workers stop and the calls read as lost.
+A spawned call's inputs stay known here until they finish, so ``FunctionCall.cancel`` can reach them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime.callstore import CallStatus, new_call_id
 from runtime.serialization import serialize
+from toolkit.context import current_function_call_id
 from toolkit.exception import SerializationError
+from toolkit.local import call_links
+from toolkit.local.call_links import CallLink
 from toolkit.local.ownership import OwnedCallStore, local_call_store
 from toolkit.local.pool import Input, WorkerPool
 from toolkit.local.protocol import WorkerTarget
@@ -49,7 +53,8 @@ class LocalRunner:
         self._pools: dict[tuple[Any, ...], WorkerPool] = {}
         self._lock = threading.Lock()
         self._store: OwnedCallStore | None = None
-        self._calls: dict[str, Slot] = {}
+        self._calls: dict[str, Slot] = {}  # store record id -> where its outcome arrives
+        self._running: dict[str, tuple[WorkerPool, list[Input]]] = {}  # spawned call id -> its unfinished inputs
         self._reaper_started = False
         atexit.register(self.shutdown)
 
@@ -76,6 +81,7 @@ class LocalRunner:
                 pool = WorkerPool(target, max_containers=spec.max_containers or DEFAULT_MAX_CONTAINERS,
                                   retries=spec.retries, scaledown_window=spec.scaledown_window,
                                   env=secret_env(spec.secrets), retire_after=spec.inputs_per_container)
+                pool.update_bounds(min_containers=spec.min_containers, buffer_containers=spec.buffer_containers)
                 self._pools[key] = pool
                 self._start_reaper()
             return pool
@@ -89,7 +95,8 @@ class LocalRunner:
             while True:
                 threading.Event().wait(1.0)
                 for pool in list(self._pools.values()):
-                    pool.reap_idle(keep=0)
+                    pool.scale()
+                self._take_cancel_requests()
 
         threading.Thread(target=reap, daemon=True, name="toolkit-reaper").start()
 
@@ -111,24 +118,75 @@ class LocalRunner:
 
     def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """Start the call in the background; its id (the caller wraps it in a `FunctionCall`)."""
-        pool = self.pool_for(fn)
-        payload = serialize_args(fn.spec.tag, args, kwargs)
+        return self._spawn_inputs(fn, [args], kwargs, call_links.SPAWN)
+
+    def spawn_map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any]) -> str:
+        """One call with an input per argument tuple, started in the background (``experimental_spawn_map``):
+        every input is recorded before this returns; ``FunctionCall.get(index=)``/``iter()`` read them."""
+        return self._spawn_inputs(fn, list(arg_tuples), kwargs, call_links.MAP)
+
+    def _spawn_inputs(self, fn: Function, arg_tuples: list[tuple[Any, ...]], kwargs: dict[str, Any],
+                      kind: str) -> str:
+        pool, spec = self.pool_for(fn), fn.spec
+        payloads = [serialize_args(spec.tag, args, kwargs) for args in arg_tuples]  # all or nothing
         call_id = new_call_id()
-        self.store.create(call_id, fn.spec.app_name, fn.spec.tag, payload)  # owned by this process
-        store = self.store
-
-        def record(ok: bool, data: bytes) -> None:
-            store.complete(call_id, CallStatus.DONE if ok else CallStatus.FAILED, data)
-            slot.set(ok, data)
-
-        slot = Slot()
+        link = CallLink(call_id, current_function_call_id(), len(payloads), kind, spec.app_name, spec.tag)
+        if link.parent is not None or kind != call_links.SPAWN:  # a plain top-level spawn needs no row
+            call_links.call_links().record(link)
+        inputs = []
+        for record_id, payload in zip(call_links.record_ids(call_id, link), payloads, strict=True):
+            self.store.create(record_id, spec.app_name, spec.tag, payload)  # owned by this process
+            inputs.append(Input(pool.new_id(), payload, self._recorder(call_id, record_id), call_id=call_id))
         with self._lock:
-            self._calls[call_id] = slot
-        pool.submit([Input(pool.new_id(), payload, record, call_id=call_id)])
+            self._running[call_id] = (pool, list(inputs))
+        pool.submit(inputs)
         return call_id
 
-    def local_slot(self, call_id: str) -> Slot | None:
-        return self._calls.get(call_id)
+    def _recorder(self, call_id: str, record_id: str) -> Callable[[bool, bytes], None]:
+        """What finishes one spawned input: its store record, its local slot, the call's cancel entry."""
+        slot, store = Slot(), self.store
+        with self._lock:
+            self._calls[record_id] = slot
+
+        def record(ok: bool, data: bytes) -> None:
+            store.complete(record_id, CallStatus.DONE if ok else CallStatus.FAILED, data)
+            slot.set(ok, data)
+            with self._lock:
+                _pool, inputs = self._running.get(call_id, (None, []))
+                inputs[:] = [item for item in inputs if item.done is not record]
+                if not inputs:
+                    self._running.pop(call_id, None)
+        return record
+
+    def local_slot(self, record_id: str) -> Slot | None:
+        return self._calls.get(record_id)
+
+    def cancel(self, call_id: str, terminate: bool) -> bool:
+        """Cancel a call this process spawned; False if it is not one of them (or has finished)."""
+        with self._lock:
+            pool, inputs = self._running.get(call_id, (None, []))
+            inputs = list(inputs)
+        if pool is None or not inputs:
+            return False
+        pool.cancel(inputs, terminate)
+        return True
+
+    def _take_cancel_requests(self) -> None:
+        """Cancel what other processes asked to (`FunctionCall.cancel` of a call this process owns)."""
+        with self._lock:
+            owned = set(self._running)
+        if owned:
+            for call_id, terminate in call_links.call_links().take_cancel_requests(owned):
+                self.cancel(call_id, terminate)
+
+    def pools_of(self, app_name: str, tag: str) -> list[WorkerPool]:
+        """This process's pools for a function: its variants' and each parameter set's."""
+        with self._lock:
+            return [pool for key, pool in self._pools.items() if key[:2] == (app_name, tag)]
+
+    def pools(self) -> list[WorkerPool]:
+        with self._lock:
+            return list(self._pools.values())
 
     def map(self, fn: Function, arg_tuples: Iterable[tuple[Any, ...]], kwargs: dict[str, Any],
             order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:

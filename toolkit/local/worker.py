@@ -12,11 +12,22 @@ receive its results any more, and the calls it was running are reported lost, so
 them finish would run them twice when the caller spawns them again
 (`toolkit.local.ownership`).  A shutdown the parent asks for (``("shutdown",)``) still lets
 running calls finish.
+
+A cancelled input (``("cancel", ids, terminate)``) that has not started is skipped; a running one
+is interrupted: `InputCancellation` is raised in its thread, or its asyncio task is cancelled.  Code
+blocked outside Python (``time.sleep``, a C call) cannot see that exception, so if the input is
+still running `CANCEL_GRACE_S` later -- or at once with ``terminate`` -- the worker exits, as the
+platform stops a container, and its other inputs run again on a fresh worker.
+
+Lines user code prints still go to the terminal and are also sent to the pool, tagged with the
+call they were printed for (`toolkit.local.logs`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import inspect
 import os
 import queue
@@ -28,8 +39,8 @@ from typing import Any, NoReturn
 
 from runtime.serialization import deserialize, serialize, serialize_error
 from toolkit import last_good
-from toolkit.context import enter_input, new_input_id
-from toolkit.exception import NotFoundError, SerializationError
+from toolkit.context import current_function_call_id, enter_input, new_input_id
+from toolkit.exception import InputCancellation, NotFoundError, SerializationError
 from toolkit.local import protocol
 from toolkit.local.protocol import PARENT_ENV, WorkerTarget
 from toolkit.localhost import resolve_localhost_names
@@ -37,6 +48,8 @@ from toolkit.localhost import resolve_localhost_names
 FLUSH_EVERY = 64  # results per message when inputs are queued behind each other
 TIMEOUT_EXIT_CODE = 3
 ORPHAN_EXIT_CODE = 4
+CANCEL_EXIT_CODE = 5
+CANCEL_GRACE_S = 1.0  # how long a cancelled input may take to stop before its worker exits
 
 
 def load_callable(target: WorkerTarget) -> Any:
@@ -85,6 +98,9 @@ class Worker:
         self.queued: set[int] = set()
         self.state_lock = threading.Lock()
         self.fn: Any = None
+        self.cancelled: set[int] = set()
+        self.threads: dict[int, int] = {}  # running sync input -> its thread's ident
+        self.tasks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}  # running async input
 
     @staticmethod
     def dump(value: Any) -> bytes:
@@ -108,14 +124,53 @@ class Worker:
         self.send((protocol.RESULTS, batch))
 
     # -- running one input -----------------------------------------------------------------
-    def start(self, input_id: int) -> None:
+    def start(self, input_id: int) -> bool:
+        """Mark the input running; False (and its cancellation sent back) if it was cancelled first."""
         with self.state_lock:
             self.queued.discard(input_id)
-            self.running[input_id] = time.monotonic() + self.target.timeout
+            skip = input_id in self.cancelled
+            if not skip:
+                self.running[input_id] = time.monotonic() + self.target.timeout
+        if skip:
+            self.emit(input_id, False, serialize_error(InputCancellation("cancelled before it started")), 0.0)
+        return not skip
+
+    # -- cancellation ----------------------------------------------------------------------
+    def cancel(self, input_ids: list[int], terminate: bool) -> None:
+        now = time.monotonic()
+        with self.state_lock:
+            self.cancelled.update(input_ids)
+            for input_id in input_ids:
+                if input_id not in self.running:
+                    continue  # queued here (start() skips it) or finished already
+                self.running[input_id] = now if terminate else min(self.running[input_id], now + CANCEL_GRACE_S)
+                if not terminate:
+                    self._interrupt(input_id)
+
+    def _interrupt(self, input_id: int) -> None:
+        """Raise InputCancellation where the input runs (state lock held, so it is still running)."""
+        if input_id in self.tasks:
+            loop, task = self.tasks[input_id]
+            loop.call_soon_threadsafe(task.cancel)
+        elif input_id in self.threads:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.threads[input_id]),
+                                                       ctypes.py_object(InputCancellation))
 
     def run_sync(self, input_id: int, payload: bytes, call_id: str) -> None:
+        try:
+            self._run_sync(input_id, payload, call_id)
+        except InputCancellation:  # landed after the user's code, before its result went out
+            self.emit(input_id, False, serialize_error(InputCancellation("cancelled")), 0.0)
+        finally:
+            with self.state_lock:
+                self.threads.pop(input_id, None)
+
+    def _run_sync(self, input_id: int, payload: bytes, call_id: str) -> None:
         started = time.perf_counter()
-        self.start(input_id)
+        with self.state_lock:
+            self.threads[input_id] = threading.get_ident()
+        if not self.start(input_id):
+            return
         enter_input(call_id, new_input_id())
         try:
             args, kwargs = deserialize(payload)
@@ -131,7 +186,13 @@ class Worker:
     async def run_async(self, input_id: int, payload: bytes, call_id: str, slots: asyncio.Semaphore) -> None:
         async with slots:
             started = time.perf_counter()
-            self.start(input_id)
+            task = asyncio.current_task()
+            assert task is not None
+            with self.state_lock:
+                self.tasks[input_id] = (asyncio.get_running_loop(), task)
+            if not self.start(input_id):
+                self.tasks.pop(input_id, None)
+                return
             enter_input(call_id, new_input_id())  # this task's own context
             try:
                 args, kwargs = deserialize(payload)
@@ -145,11 +206,15 @@ class Worker:
                 self.emit(input_id, True, _dump(value), time.perf_counter() - started)
             except BaseException as exc:  # noqa: BLE001
                 self.emit(input_id, False, serialize_error(exc), time.perf_counter() - started)
+            finally:
+                with self.state_lock:
+                    self.tasks.pop(input_id, None)
 
     # -- loops -----------------------------------------------------------------------------
     def thread_loop(self) -> None:
         while (item := self.inbox.get()) is not None:
-            self.run_sync(*item)
+            with contextlib.suppress(InputCancellation):  # one that landed late must not end the loop
+                self.run_sync(*item)
         self.inbox.put(None)  # let the sibling threads see the end too
 
     def async_loop(self) -> None:
@@ -178,10 +243,16 @@ class Worker:
                 if not late:
                     continue
                 unstarted = sorted(self.queued)
-            self.send((protocol.TIMEOUT, late[0], self.target.timeout, unstarted))
+            timed_out = [i for i in late if i not in self.cancelled]
+            if not timed_out:  # cancelled inputs that did not stop (or terminate_containers=True)
+                self.send((protocol.TERMINATED, late))
+                os._exit(CANCEL_EXIT_CODE)
+            self.send((protocol.TIMEOUT, timed_out[0], self.target.timeout, unstarted))
             os._exit(TIMEOUT_EXIT_CODE)
 
     def serve(self) -> None:
+        sys.stdout = LineTee(sys.stdout, "stdout", self.send)
+        sys.stderr = LineTee(sys.stderr, "stderr", self.send)
         try:
             self.fn = load_callable(self.target)
         except BaseException as exc:  # noqa: BLE001 - the parent shows it to the user
@@ -209,6 +280,9 @@ class Worker:
                 message = protocol.recv(self.conn)
             except (EOFError, OSError):
                 orphaned()  # the parent died without asking us to stop
+            if message[0] == protocol.CANCEL:
+                self.cancel(message[1], message[2])
+                continue
             if message[0] != protocol.INPUTS:
                 break
             with self.state_lock:
@@ -216,6 +290,29 @@ class Worker:
             for item in message[1]:
                 self.inbox.put(item)
         self.inbox.put(None)
+
+
+class LineTee:
+    """``sys.stdout``/``sys.stderr`` of a worker: writes go on to the real stream (the terminal) and each
+    complete line also goes to the pool, tagged with the call it was printed for."""
+
+    def __init__(self, stream: Any, source: str, send: Any) -> None:
+        self._stream, self._source, self._send = stream, source, send
+        self._partial = threading.local()
+
+    def write(self, text: str) -> int:
+        written: int = self._stream.write(text)
+        pending = getattr(self._partial, "text", "") + text
+        *lines, self._partial.text = pending.split("\n")
+        for line in lines:
+            try:
+                self._send((protocol.LOG, current_function_call_id(), self._source, line))
+            except OSError:
+                break  # the parent is gone: the orphan check ends this process
+        return written
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, encoding, isatty, buffer...
+        return getattr(self._stream, name)
 
 
 def orphaned() -> NoReturn:

@@ -1,0 +1,317 @@
+"""What a `Function` handle offers besides ``.remote``/``.spawn``/``.map``: the call styles that run
+many inputs without returning them (``for_each``, ``spawn_map``, ``experimental_spawn_map``), its
+identity (``object_id``, ``app``, ``info()``, ``get_dashboard_url()``), and the live side of its
+local worker pools (``stats()``, ``get_current_stats()``, ``update_autoscaler()``, ``logs``).
+
+The live side is this process's pools (`toolkit.local.pool`): a program that calls a function
+sees the workers it started.  Inside a deployed function, or on a handle looked up from a deployed
+app, those members refuse and name the AWS-side alternative; the call styles work everywhere.
+`Function` mixes this in (`toolkit.functions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from toolkit.aio import aio_method
+from toolkit.dashboard_urls import console_url, serve_origin
+from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
+from toolkit.function_records import (
+    FunctionAutoscalerSettings,
+    FunctionCurrentStats,
+    FunctionInfo,
+    FunctionStats,
+    StatsPercentile,
+    StatsPercentileDistribution,
+)
+from toolkit.unsupported import UnsupportedProperty, refusal
+
+if TYPE_CHECKING:
+    from runtime.params import Params
+    from toolkit.calls import FunctionCall
+    from toolkit.local.logs import LogsView
+    from toolkit.local.pool import WorkerPool
+    from toolkit.local.runner import LocalRunner
+    from toolkit.spec import FunctionSpec
+
+FUNCTION_ID_PREFIX = "fu-"
+_ON_AWS = ("in the AWS console (Lambda / ECS / Step Functions metrics in CloudWatch), or print the function's "
+           "logs with `toolkit logs app.py::function`")
+
+
+def function_id(app_name: str, tag: str) -> str:
+    """A function's stable id: ``fu-<app>:<tag>`` (toolkit names functions; it issues no ids)."""
+    return f"{FUNCTION_ID_PREFIX}{app_name}:{tag}"
+
+
+def parse_function_id(value: str) -> tuple[str, str]:
+    app_name, sep, tag = value.removeprefix(FUNCTION_ID_PREFIX).partition(":")
+    if not value.startswith(FUNCTION_ID_PREFIX) or not sep or not app_name or not tag:
+        raise InvalidError(f"{value!r} is not a function id; ids look like 'fu-<app>:<function>' "
+                           "(from fn.object_id).")
+    return app_name, tag
+
+
+class FunctionAdmin:
+    spec: FunctionSpec
+    params: Params
+
+    def _check_callable(self, how: str, generator: bool = False) -> None:
+        raise NotImplementedError  # `toolkit.functions.Function` defines it
+
+    def _runner(self) -> Any:
+        raise NotImplementedError  # `toolkit.functions.Function` defines it: the runner its calls go through
+
+    def _local(self, member: str) -> LocalRunner:
+        """This process's local runner, or a refusal naming the AWS-side alternative."""
+        from toolkit.local.runner import LocalRunner
+
+        found = self._runner()
+        if not isinstance(found, LocalRunner):
+            raise NotSupportedError(refusal(
+                f"Function.{member} on a deployed function", "it reads this process's local worker pools, and "
+                "this handle runs on AWS", f"look at {self.spec.tag} {_ON_AWS}"))
+        return found
+
+    def _pools(self, member: str) -> list[WorkerPool]:
+        return self._local(member).pools_of(self.spec.app_name, self.spec.tag)
+
+    # -- call styles that do not hand results back ------------------------------------------------
+    @aio_method
+    def for_each(self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None,
+                 ignore_exceptions: bool = False) -> None:
+        """Run the function for every input and wait for all of them, discarding results; the first
+        failure is raised unless ``ignore_exceptions=True``."""
+        if not input_iterators:
+            raise InvalidError(f"{self.spec.tag}.for_each() needs at least one iterable, e.g. .for_each(range(10)).")
+        self._check_callable("for_each")
+        results = self._runner().map(self, zip(*input_iterators, strict=False), kwargs or {}, False,
+                                     ignore_exceptions)
+        for _ in results:
+            pass
+
+    @aio_method
+    def spawn_map(self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None) -> None:
+        """Start the function for every input and return once they are all queued, without waiting
+        (as on the platform, nothing is returned: ``experimental_spawn_map`` returns a `FunctionCall`)."""
+        self._spawn_map("spawn_map", input_iterators, kwargs)
+
+    @aio_method
+    def experimental_spawn_map(self, *input_iterators: Iterable[Any],
+                               kwargs: dict[str, Any] | None = None) -> FunctionCall:
+        """``spawn_map`` that returns the one `FunctionCall` of all the inputs: ``get(index=i)``,
+        ``iter(start=, end=)`` and ``num_inputs()`` read their results, from any process."""
+        return self._spawn_map("experimental_spawn_map", input_iterators, kwargs)
+
+    def _spawn_map(self, how: str, input_iterators: tuple[Iterable[Any], ...],
+                   kwargs: dict[str, Any] | None) -> FunctionCall:
+        from toolkit.calls import FunctionCall
+
+        if not input_iterators:
+            raise InvalidError(f"{self.spec.tag}.{how}() needs at least one iterable, e.g. .{how}(range(10)).")
+        self._check_callable(how)
+        if self.spec.is_generator:
+            raise InvalidError(f"{self.spec.tag!r} is a generator function; it cannot be used with .{how}().")
+        runner = self._runner()
+        if not hasattr(runner, "spawn_map"):
+            raise NotSupportedError(refusal(
+                f"Function.{how} of a deployed function", "one call with many inputs exists only in the local "
+                "call store", "spawn one call per input: [fn.spawn(x) for x in inputs]"))
+        arguments = list(zip(*input_iterators, strict=False))
+        return FunctionCall.from_id(runner.spawn_map(self, arguments, kwargs or {}))
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def object_id(self) -> str:
+        """``fu-<app>:<tag>``: stable, and ``Function.from_id`` finds the function again from it."""
+        return function_id(self.spec.app_name, self.spec.tag)
+
+    @property
+    def client(self) -> None:
+        """Always None: toolkit talks to no API server."""
+        return None
+
+    @property
+    def app(self) -> Any:
+        """The `App` this function belongs to."""
+        from toolkit.loaded import find_by_name
+
+        return find_by_name(self.spec.app_name)
+
+    @aio_method
+    def hydrate(self, client: Any = None) -> Any:
+        """Returns the function: a handle already knows everything it needs."""
+        return self
+
+    @aio_method
+    def info(self, *, refresh: bool = False) -> FunctionInfo:
+        """What the function asks for, from its decorator (``refresh`` changes nothing: it is local)."""
+        spec = self.spec
+        web_url = self.get_web_url() if spec.web is not None else None  # type: ignore[attr-defined]
+        methods = None
+        if spec.cls is not None:
+            app = self.app
+            methods = sorted(n for n, fn in app.registered_functions.items() if fn.spec.cls is spec.cls)
+        return FunctionInfo(
+            cpu=spec.cpu, memory_mib=spec.memory, gpus=_gpus(spec.gpu), ephemeral_disk_mib=spec.ephemeral_disk,
+            timeout=spec.timeout, max_retries=spec.retries.max_retries if spec.retries else None,
+            regions=list(spec.regions) or None, schedule=repr(spec.schedule) if spec.schedule else None,
+            single_use_containers=spec.inputs_per_container == 1, secrets=[s.name for s in spec.secrets if s.name],
+            volumes={path: name for path, name, *_ in spec.volumes}, method_names=methods, web_url=web_url,
+            backend=spec.backend, max_inputs=spec.max_inputs)
+
+    @aio_method
+    def get_dashboard_url(self) -> str:
+        """Locally, the dashboard of the ``toolkit serve`` running this function's app (with
+        ``#function=<tag>``); inside a deployed app, the AWS console page of the function's Lambda
+        (or its Step Functions worker for ECS/GPU functions).  NotFoundError when neither applies."""
+        console = console_url(self.spec.tag)
+        if console is not None:
+            return console
+        origin = serve_origin(self.spec.app_name)
+        if origin is None:
+            raise NotFoundError(
+                f"{self.spec.tag}.get_dashboard_url(): app {self.spec.app_name!r} is not being served on this "
+                "machine; start `toolkit serve app.py` for the local dashboard, or open the deployed function "
+                "in the AWS console (`toolkit logs app.py::function` prints its logs).")
+        return f"{origin}/#function={self.spec.tag}"
+
+    # -- the live side of the local pools --------------------------------------------------------
+    @aio_method
+    def get_current_stats(self) -> FunctionCurrentStats:
+        """Right now, over this process's pools of the function (every variant and parameter set)."""
+        totals: dict[str, int] = {}
+        for pool in self._pools("get_current_stats"):
+            for key, value in pool.snapshot().items():
+                totals[key] = totals.get(key, 0) + value
+        return FunctionCurrentStats(backlog=totals.get("backlog", 0), num_total_runners=totals.get("runners", 0),
+                                    num_running_inputs=totals.get("running_inputs", 0),
+                                    input_headroom=totals.get("headroom", 0),
+                                    num_idle_runners=totals.get("idle_runners", 0))
+
+    @aio_method
+    def stats(self, *, since: datetime | None = None, until: datetime | None = None, container: str | None = None,
+              all_variants: bool = False) -> FunctionStats:
+        """Inputs and workers over ``[since, until)`` (default: the last hour) in this process's pools.
+        ``container`` (a worker as ``pid-<n>``, as log entries name it) is refused: counts are per pool."""
+        if container is not None:
+            raise NotSupportedError(refusal("Function.stats(container=...)", "toolkit counts per pool, not per "
+                                            "worker", "call stats() without container="))
+        end = _utc(until) if until is not None else datetime.now(timezone.utc)
+        start = _utc(since) if since is not None else end - timedelta(hours=1)
+        if start >= end:
+            raise InvalidError(f"stats(since={since!r}, until={until!r}): since must be before until.")
+        pools = self._pools("stats")
+        if not all_variants:
+            pools = [pool for pool in pools if pool.target.params == self.params] or pools[:1]
+        return _stats_of(pools, start, end, all_variants)
+
+    @aio_method
+    def update_autoscaler(self, *, min_containers: int | None = None, max_containers: int | None = None,
+                          buffer_containers: int | None = None,
+                          scaledown_window: int | None = None) -> FunctionAutoscalerSettings:
+        """Change this function's local pool bounds now (None keeps one): workers start up to a higher
+        ``min_containers`` at once; idle ones above the floor stop after ``scaledown_window`` s."""
+        _check_bounds(self.spec.tag, min_containers, max_containers, buffer_containers, scaledown_window)
+        pool = self._local("update_autoscaler").pool_for(self)  # type: ignore[arg-type]
+        low = pool.min_containers if min_containers is None else min_containers
+        high = pool.max_containers if max_containers is None else max_containers
+        if low > high:
+            raise InvalidError(f"{self.spec.tag}.update_autoscaler(): min_containers={low} is above "
+                               f"max_containers={high}; lower min_containers or raise max_containers.")
+        pool.update_bounds(min_containers=min_containers, max_containers=max_containers,
+                           buffer_containers=buffer_containers, scaledown_window=scaledown_window)
+        return _settings(pool)
+
+    @property
+    def autoscaler(self) -> Autoscaler:
+        """``fn.autoscaler.settings()`` / ``.update(...)``: the same as ``update_autoscaler``."""
+        return Autoscaler(self)
+
+    @property
+    def logs(self) -> LogsView:
+        """What this function's workers in this process printed: ``tail(n)``, ``fetch(since=...)``,
+        ``stream(timeout)`` (`toolkit.local.logs`).  Deployed: `toolkit logs app.py::function`."""
+        from toolkit.local.logs import LogsView
+
+        local = self._local("logs")
+        app_name, tag = self.spec.app_name, self.spec.tag
+        return LogsView(lambda: [pool.logs for pool in local.pools_of(app_name, tag)])
+
+    metrics = UnsupportedProperty(
+        "Function.metrics", "toolkit exports no metric series",
+        "read counters with fn.stats() / fn.get_current_stats() locally, and CloudWatch metrics on AWS")
+
+
+class Autoscaler:
+    """``fn.autoscaler``: the platform's autoscaler namespace over `FunctionAdmin.update_autoscaler`."""
+
+    def __init__(self, function: FunctionAdmin) -> None:
+        self._function = function
+
+    def settings(self) -> FunctionAutoscalerSettings:
+        return _settings(self._function._local("autoscaler").pool_for(self._function))  # type: ignore[arg-type]
+
+    def update(self, *, min_containers: int | None = None, max_containers: int | None = None,
+               buffer_containers: int | None = None, scaledown_window: int | None = None
+               ) -> FunctionAutoscalerSettings:
+        result: FunctionAutoscalerSettings = self._function.update_autoscaler(
+            min_containers=min_containers, max_containers=max_containers, buffer_containers=buffer_containers,
+            scaledown_window=scaledown_window)
+        return result
+
+
+def _settings(pool: WorkerPool) -> FunctionAutoscalerSettings:
+    return FunctionAutoscalerSettings(min_containers=pool.min_containers, max_containers=pool.max_containers,
+                                      scaledown_window=int(pool.scaledown_window),
+                                      buffer_containers=pool.buffer_containers)
+
+
+def _check_bounds(tag: str, *values: int | None) -> None:
+    names = ("min_containers", "max_containers", "buffer_containers", "scaledown_window")
+    for name, value in zip(names, values, strict=True):
+        least = 1 if name == "max_containers" else 0
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+            raise InvalidError(f"{tag}.update_autoscaler({name}={value!r}): pass an int >= {least}, or None to "
+                               "keep the current value.")
+
+
+def _stats_of(pools: list[WorkerPool], start: datetime, end: datetime, all_variants: bool) -> FunctionStats:
+    from toolkit.local.pool_stats import PERCENTILES, percentile
+
+    since, until = start.timestamp(), end.timestamp()
+    counts: dict[str, int] = {}
+    durations: list[float] = []
+    running = starting = live = 0
+    for pool in pools:
+        for kind, n in pool.counters.counts(since, until).items():
+            counts[kind] = counts.get(kind, 0) + n
+        durations += pool.counters.durations(since, until)
+        snap = pool.snapshot()
+        running += snap["running_inputs"]
+        live += snap["runners"]
+        starting += snap["starting"]
+    durations.sort()
+    timing = {"execution_time": StatsPercentileDistribution(
+        "seconds", [StatsPercentile(p, percentile(durations, p)) for p in PERCENTILES])} if durations else {}
+    return FunctionStats(
+        since=start, until=end, input_success_count=counts.get("success", 0),
+        input_failure_count=counts.get("failure", 0), input_timeout_count=counts.get("timeout", 0),
+        input_running_at_end_count=running, input_percentile_stats=timing,
+        container_started_count=counts.get("container_started", 0),
+        container_error_count=counts.get("container_error", 0), container_creating_at_end_count=starting,
+        container_percentile_stats={}, container_total_count=live, variant_count=len(pools),
+        all_variants=all_variants, input_cancelled_count=counts.get("cancelled", 0))
+
+
+def _gpus(gpu: str | None) -> list[tuple[str, int]]:
+    if not gpu:
+        return []
+    kind, _, count = gpu.partition(":")
+    return [(kind, int(count) if count.isdigit() else 1)]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)  # a naive datetime is local time, as on the platform
