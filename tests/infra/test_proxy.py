@@ -112,6 +112,23 @@ def _objects_with(text: str, key: str) -> list[str]:
     return out
 
 
+def test_an_ecs_endpoint_with_a_proxy_serves_from_the_private_subnets_behind_the_public_load_balancer() -> None:
+    app = toolkit.App("proxyweb")
+
+    def serve() -> None: ...
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        app.function(proxy=toolkit.Proxy.from_name("partner"))(toolkit.web_server(8000)(serve))
+    run = run_program(settings_for(build_manifest(app)))
+    subnets = {f"{s.name}-id" for s in run.mocks.of_type("aws:ec2/subnet:Subnet")}
+    [service] = run.mocks.of_type("aws:ecs/service:Service")
+    network = service.inputs["networkConfiguration"]
+    assert set(network["subnets"]) == subnets and not network.get("assignPublicIp")
+    [balancer] = run.mocks.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert set(balancer.inputs["subnets"]) == {"subnet-a", "subnet-b"}  # the ALB stays in the public subnets
+
+
 def test_a_gpu_function_with_a_proxy_is_refused_with_the_alternative() -> None:
     with pytest.raises(ConfigError, match=r"'batch' asks for proxy='partner' and gpu='T4'.*CPU function with proxy="):
         run_program(settings_for(_manifest(gpu=True)))

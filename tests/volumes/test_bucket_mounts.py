@@ -126,3 +126,37 @@ def test_workers_read_and_write_the_bucket_through_the_mount(
     assert "ALPHA" in scribbled.stdout  # read through the read-only mount
     assert "in/scribbled.txt" not in _keys(s3, name)
     assert "not uploaded" in scribbled.stdout + scribbled.stderr and "scribbled.txt" in scribbled.stdout + scribbled.stderr
+
+
+def test_a_deployed_container_mounts_with_the_secret_it_reads_by_arn_and_syncs_after_each_invocation(
+        volume_bucket: str, moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    """The AWS path (`mount_deployed`): the secret comes from Secrets Manager by the ARN infra passes in
+    TOOLKIT_BUCKET_SECRET_ARNS, never from os.environ; `commit_all` (the Lambda handler's, after each
+    invocation) uploads the writes."""
+    import json
+    import shutil
+
+    from runtime.awsclients import client
+    from runtime.environment import ContainerEnv
+    from runtime.manifest import FunctionEntry
+    from runtime.volumes.buckets import DEFAULT_CACHE
+    from runtime.volumes.mounts import MountError, commit_all, mount_deployed, unmount_all
+
+    name, s3 = bucket
+    arn = client("secretsmanager").create_secret(Name=f"keys-{name}", SecretString=json.dumps(KEYS))["ARN"]
+    path = str(tmp_path / "deployed")
+    mount = BucketMount(path, name, endpoint_url=moto_s3, key_prefix="in/", secret="partner-keys",
+                        force_path_style=True)
+    entry = FunctionEntry("f", "f", "function", bucket_mounts=(mount,))
+    try:
+        with pytest.raises(MountError, match=r"uses secret 'partner-keys'.*TOOLKIT_BUCKET_SECRET_ARNS"):
+            mount_deployed(entry, ContainerEnv())
+        mount_deployed(entry, ContainerEnv(bucket_secret_arns=json.dumps({"partner-keys": arn})))
+        assert Path(path, "a.txt").read_text() == "alpha"
+        assert os.environ.get("AWS_ACCESS_KEY_ID") != KEYS["AWS_ACCESS_KEY_ID"]  # the secret stays out of the env
+        Path(path, "from-lambda.txt").write_text("invocation 1")
+        commit_all()
+        assert _keys(s3, name)["in/from-lambda.txt"] == b"invocation 1"
+    finally:
+        unmount_all()
+        shutil.rmtree(copy_directory(DEFAULT_CACHE, mount), ignore_errors=True)
