@@ -90,3 +90,43 @@ def test_after_a_broken_edit_cold_endpoints_and_function_workers_serve_the_last_
         assert serve.get("pair-calls").json() == "job v2"
     finally:
         serve.stop()
+
+
+SCALING = '''
+import time
+import toolkit
+
+app = toolkit.App("scaling")
+
+VERSION = "v1"
+
+
+@app.function(max_containers=2)
+@toolkit.fastapi_endpoint()
+def slow(sleep: float = 0):
+    time.sleep(sleep)
+    return VERSION
+'''
+
+
+def test_after_a_broken_edit_a_worker_started_for_load_serves_the_last_version(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    import httpx
+
+    app = tmp_path / "scaling.py"
+    app.write_text(SCALING)
+    serve = Serve(app, tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        serve.wait_ready()
+        assert serve.get("scaling-slow").json() == "v1"  # one worker, running
+        mark = len(serve.output())
+        app.write_text(SCALING.replace('VERSION = "v1"', 'VERSION = "v2" +'))  # a syntax error
+        _wait_for_output(serve, "Reload failed", mark)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:  # one input per worker: the second needs another
+            answers = list(pool.map(lambda _: serve.get("scaling-slow", "/?sleep=1.5"), range(2)))
+        assert [a.json() for a in answers] == ["v1", "v1"], [a.text for a in answers]
+        pools = httpx.get(f"http://127.0.0.1:{serve.port}/api/dashboard", timeout=10, trust_env=False).json()["pools"]
+        assert [p["workers"] for p in pools if p["function"] == "slow"] == [2], pools  # it did scale up
+    finally:
+        serve.stop()
