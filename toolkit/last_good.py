@@ -44,11 +44,12 @@ class RecordedModule:
 
 @dataclass(frozen=True)
 class SourceSnapshot:
+    app_name: str  # the app it records: a worker of another app (a `toolkit run` the app started) ignores it
     modules: dict[str, RecordedModule]  # by module name
     loaded_at: float  # time.time() of the load it records
 
     @staticmethod
-    def take(modules: Mapping[str, str]) -> SourceSnapshot:
+    def take(app_name: str, modules: Mapping[str, str]) -> SourceSnapshot:
         """Read the source of ``modules`` (name -> path) now; files that vanished or are not Python are left out."""
         recorded = {}
         for name, path in modules.items():
@@ -58,11 +59,11 @@ class SourceSnapshot:
                 recorded[name] = RecordedModule(os.path.realpath(path), Path(path).read_bytes())
             except OSError:
                 continue
-        return SourceSnapshot(recorded, time.time())
+        return SourceSnapshot(app_name, recorded, time.time())
 
     def write(self, path: Path) -> None:
         """Replace the snapshot at ``path`` in one step: a worker reading it sees the old one or the new one."""
-        data = {"loaded_at": self.loaded_at,
+        data = {"app_name": self.app_name, "loaded_at": self.loaded_at,
                 "modules": {name: {"path": m.path, "source": base64.b64encode(m.source).decode()}
                             for name, m in self.modules.items()}}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +78,7 @@ class SourceSnapshot:
         except (OSError, ValueError):
             return None
         modules = {name: RecordedModule(m["path"], base64.b64decode(m["source"])) for name, m in data["modules"].items()}
-        return SourceSnapshot(modules, float(data["loaded_at"]))
+        return SourceSnapshot(str(data["app_name"]), modules, float(data["loaded_at"]))
 
 
 class RecordedLoader(importlib.machinery.SourceFileLoader):
@@ -115,14 +116,15 @@ class RecordedFinder(importlib.abc.MetaPathFinder):
 _installed: SourceSnapshot | None = None
 
 
-def install_from_environ(environ: Mapping[str, str] = os.environ) -> SourceSnapshot | None:
-    """In a worker serve started: import the app's modules from the snapshot from now on (no-op elsewhere)."""
+def install_from_environ(app_name: str, environ: Mapping[str, str] = os.environ) -> SourceSnapshot | None:
+    """In a worker of ``app_name`` serve started: import the app's modules from the snapshot from now
+    on (no-op elsewhere, and for another app's workers: they inherit the variable, not the app)."""
     global _installed
     where = environ.get(SNAPSHOT_ENV)
     if not where or _installed is not None:
         return _installed
     snapshot = SourceSnapshot.read(Path(where))
-    if snapshot is None:
+    if snapshot is None or snapshot.app_name != (app_name or ""):
         return None
     _installed = snapshot
     sys.meta_path.insert(0, RecordedFinder(snapshot))

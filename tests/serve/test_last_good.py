@@ -19,7 +19,7 @@ import json, sys, traceback
 from toolkit import last_good
 from toolkit.loader import import_path
 
-last_good.install_from_environ()
+last_good.install_from_environ(sys.argv[2])
 app = import_path(sys.argv[1])
 try:
     app.fail()
@@ -40,8 +40,8 @@ def fail():
 '''
 
 
-def _run_worker(app: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", WORKER, str(app)], cwd=app.parent, capture_output=True,
+def _run_worker(app: Path, env: dict[str, str], app_name: str = "demo") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", WORKER, str(app), app_name], cwd=app.parent, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), **env})
 
 
@@ -55,7 +55,7 @@ def _project(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_worker_imports_the_recorded_version_while_the_files_are_broken(tmp_path: Path) -> None:
     app, helpers = _project(tmp_path)
     record = tmp_path / "home" / "last-good.json"
-    SourceSnapshot.take({"app": str(app), "helpers": str(helpers)}).write(record)
+    SourceSnapshot.take("demo", {"app": str(app), "helpers": str(helpers)}).write(record)
     app.write_text("def broken(:\n")  # the edit that does not load
     helpers.unlink()  # and a module it imported, gone
     ran = _run_worker(app, {SNAPSHOT_ENV: str(record)})
@@ -70,18 +70,20 @@ def test_a_worker_imports_the_recorded_version_while_the_files_are_broken(tmp_pa
 def test_without_the_variable_a_process_imports_the_files_as_they_are(tmp_path: Path) -> None:
     app, helpers = _project(tmp_path)
     record = tmp_path / "last-good.json"
-    SourceSnapshot.take({"app": str(app), "helpers": str(helpers)}).write(record)
+    SourceSnapshot.take("demo", {"app": str(app), "helpers": str(helpers)}).write(record)
     helpers.write_text('VERSION = "v2"\n')
     assert json.loads(_run_worker(app, {}).stdout)["answer"] == "v2"
     assert json.loads(_run_worker(app, {SNAPSHOT_ENV: str(record)}).stdout)["answer"] == "v1"
     missing = _run_worker(app, {SNAPSHOT_ENV: str(tmp_path / "none.json")})  # serve gone: the files as they are
     assert json.loads(missing.stdout)["answer"] == "v2"
+    other = _run_worker(app, {SNAPSHOT_ENV: str(record)}, app_name="other")  # e.g. a `toolkit run` the app started
+    assert json.loads(other.stdout)["answer"] == "v2"
 
 
 def test_a_snapshot_leaves_out_what_it_cannot_record(tmp_path: Path) -> None:
     app, _helpers = _project(tmp_path)
     (tmp_path / "native.so").write_bytes(b"\x7fELF")
-    snapshot = SourceSnapshot.take({"app": str(app), "native": str(tmp_path / "native.so"),
+    snapshot = SourceSnapshot.take("demo", {"app": str(app), "native": str(tmp_path / "native.so"),
                                     "gone": str(tmp_path / "gone.py")})
     assert set(snapshot.modules) == {"app"}
     record = tmp_path / "record.json"

@@ -60,7 +60,7 @@ def load_callable(target: WorkerTarget) -> Any:
     from toolkit.instances import bound_method, instantiate
     from toolkit.loader import import_module_name, import_path
 
-    last_good.install_from_environ()  # under toolkit serve: the version it serves, even if the files broke since
+    last_good.install_from_environ(target.app_name)  # under toolkit serve: the version it serves
     module = import_path(target.source_file) if target.source_file else import_module_name(target.module)
     if module.__name__ != target.module:
         # The parent knows this module as e.g. __main__: send its objects by value, not by name.

@@ -42,9 +42,9 @@ class ServedVersion:
         """Point the workers this process starts (they inherit its environment) at the record."""
         os.environ[SNAPSHOT_ENV] = str(self.path)
 
-    def record(self, modules: Mapping[str, str]) -> None:
-        """``modules`` (name -> file) just loaded: workers started from now on import these bytes."""
-        snapshot = SourceSnapshot.take(modules)
+    def record(self, app_name: str, modules: Mapping[str, str]) -> None:
+        """``modules`` (name -> file) of ``app_name`` just loaded: workers started from now on import these bytes."""
+        snapshot = SourceSnapshot.take(app_name or "", modules)
         snapshot.write(self.path)
         self.loaded_at = snapshot.loaded_at
 

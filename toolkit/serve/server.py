@@ -246,7 +246,7 @@ class ServeSession:
             self.log(f"Building the images of {routes.app_name!r} with {self.images.engine} (local store, no push)...")
             await self.images.prepare(routes.info.manifest)
         assert self.tenure is not None
-        self.version.record(routes.info.modules)  # before any worker of this version starts
+        self.version.record(routes.app_name, routes.info.modules)  # before any worker of this version starts
         self.loaded, self.moved = routes, self.tenure.register(routes)
         self.routes = routes.without(self.moved)
         if self.tenure.took_over:  # the older serve's web_server workers may still hold their ports a moment
