@@ -79,6 +79,7 @@ class FunctionPlan:
     bucket_mounts: tuple[schema.BucketMount, ...] = ()  # CloudBucketMounts: synced by the runtime, granted by IAM
     proxy: str | None = None  # proxy=: runs in the proxy's private subnets, egress via its NAT (components/proxy.py)
     scheduled: bool = False  # schedule=: EventBridge Scheduler runs it (infra/schedules.py)
+    image_key: str = ""  # its image's spec hash: sandboxes ask for an image by it (components/sandboxes.py)
 
     @property
     def bucket_secrets(self) -> tuple[str, ...]:
@@ -253,6 +254,7 @@ def _plan_function(fn: schema.FunctionEntry, settings: Settings, prefix: str) ->
         bucket_mounts=fn.bucket_mounts,
         proxy=fn.proxy,
         scheduled=fn.schedule is not None,
+        image_key=fn.image.spec_hash if fn.image else "",
     )
 
 

@@ -28,7 +28,7 @@ from infra.components.function import (
 from infra.components.gpu import GPU_AMI_PARAMETER, GpuCapacity, GpuCapacityArgs
 from infra.components.proxy import ProxyEgress, ProxyEgressArgs
 from infra.components.registry import ContainerRegistry, RegistryArgs
-from infra.components.sandboxes import SANDBOX_CONTAINER, AppSandboxes, AppSandboxesArgs
+from infra.components.sandboxes import SANDBOX_CONTAINER, AppSandboxes, AppSandboxesArgs, sandbox_images
 from infra.components.schedules import AppSchedules, AppSchedulesArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.state import AppState, AppStateArgs
@@ -254,10 +254,14 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistr
     route_tables = aws.ec2.get_route_tables_output(vpc_id=vpc_id, opts=_invoke(providers)).ids
     image: pulumi.Input[str] = min(settings.images.values()) if settings.images else \
         registry.repository.repository_url.apply(lambda url: f"{url}:sandbox")
+    images, gpu_images = sandbox_images(ctx.app.functions, ctx.capacity_providers)
     sandboxes = AppSandboxes(f"{prefix}-sandboxes", AppSandboxesArgs(
         prefix=prefix, region=settings.region, account_id=ctx.account_id, vpc_id=vpc_id, subnet_ids=subnet_ids,
         route_table_ids=route_tables.apply(lambda ids: list(ids or [])), image=image,
-        repository_arns=[registry.repository.arn], table_name=state.table.name, table_arn=state.table.arn), opts=opts)
+        repository_arns=[registry.repository.arn, *_repositories([*(i.uri for i in images), *(g.uri for g in gpu_images)])],
+        table_name=state.table.name, table_arn=state.table.arn, images=images, gpu_images=gpu_images,
+        gpu_cluster_name=ctx.platform.cluster.name if ctx.platform else None,
+        gpu_cluster_arn=ctx.platform.cluster.arn if ctx.platform else None), opts=opts)
     control = aws.iam.Policy(f"{prefix}-sandbox-control", policy=sandboxes.control_policy(),
                              opts=pulumi.ResourceOptions(parent=sandboxes))
     for tag, fn in result.functions.items():
@@ -267,12 +271,18 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistr
                "container": SANDBOX_CONTAINER, "table": state.table.name, "subnets": subnet_ids,
                "open_security_group": sandboxes.open_security_group.id,
                "blocked_security_group": sandboxes.blocked_security_group.id, "queue_prefix": f"{prefix}-sb-",
-               "assign_public_ip": not settings.private_subnets}
+               "assign_public_ip": not settings.private_subnets, "vpc_id": vpc_id,
+               "images": sandboxes.images_output(), "gpu": sandboxes.gpu_output()}
     # how toolkit.Sandbox inside a deployed function finds them (toolkit.sandboxes.aws.deployed_sandboxes)
     aws.dynamodb.TableItem(f"{prefix}-sandbox-config", table_name=state.table.name, hash_key="pk", range_key="sk",
                            item=pulumi.Output.from_input(outputs).apply(lambda v: json.dumps(sandbox_config_item(v))),
                            opts=pulumi.ResourceOptions(parent=sandboxes))
     return {**outputs, "control_policy": control.arn}
+
+
+def _repositories(uris: list[str]) -> list[str]:
+    """The ECR repositories of prebuilt images outside the app's own (the sandbox execution role pulls them)."""
+    return sorted({arn for uri in uris if (arn := ecr_arn_from_image(uri))})
 
 
 def _state_outputs(result: DeployResult, state: AppState, plans: tuple[SchedulePlan, ...],

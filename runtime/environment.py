@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["FOR_USER_CODE", "KNOBS", "MANIFEST_PATH", "SANDBOX_CONFIG_KEY", "TASK_ROOT", "VARIABLES", "ContainerEnv",
+__all__ = ["FOR_USER_CODE", "KNOBS", "MANIFEST_PATH", "SANDBOX_CONFIG_KEY", "SANDBOX_TUNNEL_TAG", "TASK_ROOT", "VARIABLES", "ContainerEnv",
            "ContainerEnvError", "variables"]
 
 TASK_ROOT = "/var/task"  # Lambda's LAMBDA_TASK_ROOT; the image puts the app's code and manifest here
@@ -160,6 +160,9 @@ def _encode(value: object) -> str:
 # deployed function finds the app's sandbox resources (infra/stack.py writes it, toolkit.sandboxes.aws
 # reads it; runtime.sandbox_agent is the agent those resources run).
 SANDBOX_CONFIG_KEY = {"pk": {"S": "sandboxes#config"}, "sk": {"S": "config"}}
+# the tag (valued with the app's sandbox queue prefix) on the security group a sandbox with tunnels gets:
+# toolkit.sandboxes.aws_network makes and sweeps them, infra/components/sandboxes.py grants that on it only
+SANDBOX_TUNNEL_TAG = "toolkit:sandbox-tunnel"
 
 
 def sandbox_config_item(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -26,9 +26,13 @@ from infra.components.sandboxes import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = {"ecs", "sqs", "dynamodb"}
-# IAM actions a call needs besides its own name: RunTask with tags and roles, CreateQueue with tags
-IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"}, "sqs:CreateQueue": {"sqs:TagQueue"}}
+SERVICES = {"ecs", "sqs", "dynamodb", "ec2"}
+# IAM actions a call needs besides its own name: RunTask with tags and roles, CreateQueue with tags,
+# CreateSecurityGroup with TagSpecifications
+IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"}, "sqs:CreateQueue": {"sqs:TagQueue"},
+           "ec2:CreateSecurityGroup": {"ec2:CreateTags"}}
+CONTROL_PLANE = ("aws.py", "aws_network.py")  # toolkit/sandboxes/: every AWS call a caller makes
+VPC = "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/demo-state"
 QUEUES = "arn:aws:sqs:us-east-1:123456789012:demo-sb-*"
 
@@ -72,11 +76,12 @@ def test_the_task_role_allows_exactly_the_agents_calls_on_channel_items_only():
 
 
 def test_the_control_policy_allows_exactly_the_control_planes_calls():
-    used = _calls(REPO / "toolkit" / "sandboxes" / "aws.py")
+    used = set().union(*(_calls(REPO / "toolkit" / "sandboxes" / name) for name in CONTROL_PLANE))
     policy = sandbox_control_policy(
         cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-sandboxes",
         task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:3",
-        table_arn=TABLE, queue_arns=QUEUES, pass_role_arns=["arn:aws:iam::123456789012:role/r"])
+        table_arn=TABLE, queue_arns=QUEUES, pass_role_arns=["arn:aws:iam::123456789012:role/r"], vpc_arn=VPC,
+        tunnel_tag="demo-sb-")
     assert _actions(policy) == _with_implied(used)
     run_task = next(s for s in policy["Statement"] if s["Action"] == ["ecs:RunTask"])
     assert run_task["Resource"] == ["arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:*"]
@@ -138,3 +143,89 @@ def test_the_task_definition_is_one_ecs_registers_logging_to_its_group():
     assert _actions(task_policy) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:PutItem"}
     execution = parse_json(mocks.one("aws:iam/rolePolicy:RolePolicy", "execution-policy").inputs["policy"])
     assert not any(re.match(r"(sqs|dynamodb|ecs):", a) for a in _actions(execution))
+
+
+def test_the_control_policy_names_every_planned_task_definition_and_narrows_ec2():
+    gpu_cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/demo-app"
+    policy = sandbox_control_policy(
+        cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-sandboxes",
+        task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:3",
+        table_arn=TABLE, queue_arns=QUEUES, pass_role_arns=["arn:aws:iam::123456789012:role/r"], vpc_arn=VPC,
+        tunnel_tag="demo-sb-", gpu_cluster_arn=gpu_cluster, other_task_definition_arns=[
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox-0123456789ab:1",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/demo-train-sandbox:7"])
+    statements = policy["Statement"]
+    assert not [a for s in statements for a in s["Action"] if "*" in a]  # no wildcard actions
+    run_task = next(s for s in statements if s["Action"] == ["ecs:RunTask"])
+    assert sorted(run_task["Resource"]) == [f"arn:aws:ecs:us-east-1:123456789012:task-definition/{f}:*" for f in
+                                            ("demo-sandbox-0123456789ab", "demo-sandbox", "demo-train-sandbox")]
+    assert run_task["Condition"]["ArnEquals"]["ecs:cluster"] == [gpu_cluster,
+                                                                 "arn:aws:ecs:us-east-1:123456789012:cluster/demo-sandboxes"]
+    stop = next(s for s in statements if "ecs:StopTask" in s["Action"])
+    assert "arn:aws:ecs:us-east-1:123456789012:task/demo-app/*" in stop["Resource"]
+    ec2 = [s for s in statements if any(a.startswith("ec2:") for a in s["Action"])]
+    assert [s["Resource"] for s in ec2 if s["Resource"] == ["*"]] == [["*"]]  # only the two Describe calls
+    assert {a for s in ec2 if s["Resource"] == ["*"] for a in s["Action"]} == {
+        "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"}
+    opened = next(s for s in ec2 if "ec2:AuthorizeSecurityGroupIngress" in s["Action"])
+    assert opened["Condition"] == {"StringEquals": {"aws:ResourceTag/toolkit:sandbox-tunnel": "demo-sb-"}}
+    made = [s for s in ec2 if s["Action"] == ["ec2:CreateSecurityGroup"]]
+    assert [s["Resource"] for s in made] == [[VPC], ["arn:aws:ec2:us-east-1:123456789012:security-group/*"]]
+    assert made[1]["Condition"] == {"StringEquals": {"aws:RequestTag/toolkit:sandbox-tunnel": "demo-sb-"}}
+
+
+def _plan_with_images() -> RecordingMocks:
+    from infra.components.sandboxes import GpuSandboxImage, SandboxImage
+    from infra.gpu import select_gpu
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
+    repo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo"
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        sandboxes = AppSandboxes("demo-sandboxes", AppSandboxesArgs(
+            prefix="demo", region="us-east-1", account_id="123456789012", vpc_id="vpc-1",
+            subnet_ids=["subnet-a"], route_table_ids=["rtb-1"], image=f"{repo}:app",
+            repository_arns=["arn:aws:ecr:us-east-1:123456789012:repository/toolkit/demo"],
+            table_name="demo-state", table_arn=TABLE,
+            images=[SandboxImage("a" * 64, f"{repo}@sha256:{'1' * 64}")],
+            gpu_images=[GpuSandboxImage("demo-train", "b" * 64, f"{repo}@sha256:{'2' * 64}", select_gpu("A10G"),
+                                        (4096, 14745), "demo-train-gpu")],
+            gpu_cluster_name="demo-app", gpu_cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-app"))
+
+        def check(values: list[Any]) -> None:
+            images, gpu = values
+            assert set(images) == {"a" * 64}
+            assert [(g["gpu"], g["count"], g["image"], g["capacity_provider"], g["cluster"]) for g in gpu] == [
+                ("A10G", 1, "b" * 64, "demo-train-gpu", "demo-app")]
+
+        return pulumi.Output.all(sandboxes.images_output(), sandboxes.gpu_output()).apply(check)
+
+    program()
+    return mocks
+
+
+def _register_request(task: dict[str, Any]) -> dict[str, Any]:
+    request = {k: task[k] for k in ("family", "networkMode", "requiresCompatibilities", "runtimePlatform",
+                                    "taskRoleArn", "executionRoleArn", "cpu", "memory") if k in task}
+    request["containerDefinitions"] = parse_json(task["containerDefinitions"])
+    validate_parameters(request, botocore.session.get_session().get_service_model("ecs").operation_model(
+        "RegisterTaskDefinition").input_shape)
+    return request
+
+
+def test_a_task_definition_per_function_image_and_a_gpu_one_on_its_capacity():
+    mocks = _plan_with_images()
+    tasks = {t.inputs["family"]: _register_request(t.inputs) for t in mocks.of_type("aws:ecs/taskDefinition:TaskDefinition")}
+    assert set(tasks) == {"demo-sandbox", "demo-sandbox-aaaaaaaaaaaa", "demo-train-sandbox"}
+    [image] = tasks["demo-sandbox-aaaaaaaaaaaa"]["containerDefinitions"]
+    assert image["image"].endswith("@sha256:" + "1" * 64) and image["entryPoint"] == ["python3", "-m", "runtime.sandbox_agent"]
+    gpu = tasks["demo-train-sandbox"]
+    assert gpu["requiresCompatibilities"] == ["EC2"] and gpu["networkMode"] == "bridge" and "memory" not in gpu
+    [container] = gpu["containerDefinitions"]
+    assert container["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
+    assert (container["cpu"], container["memoryReservation"]) == (4096, 14745) and "memory" not in container
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["AWS_REGION"] == "us-east-1" and env["TOOLKIT_STATE_TABLE"] == "demo-state"
+    assert container["entryPoint"] == ["python3", "-m", "runtime.sandbox_agent"]

@@ -64,3 +64,21 @@ def test_toolkit_plan_passes_the_switch_from_the_environment(monkeypatch):
     assert stack_config(manifest, Target("aws", "eu-west-1"))["toolkit:sandboxes"] == ""
     monkeypatch.setenv(SANDBOXES_ENV, "true")
     assert stack_config(manifest, Target("aws", "eu-west-1"))["toolkit:sandboxes"] == "true"
+
+
+def test_the_functions_images_and_gpu_capacity_are_planned_for_sandboxes():
+    run = run_program(settings_for(load_fixture("gpu"), sandboxes=True))
+    outputs = run.outputs["sandboxes"]
+    key = "0" * 64  # the fixture's functions share one image spec
+    assert list(outputs["images"]) == [key] and outputs["vpc_id"]
+    config = config_from_outputs(outputs)
+    assert sorted((v.gpu, v.count, v.image) for v in config.gpu) == [("A10G", 1, key), ("H100", 2, key)]
+    assert {v.cluster for v in config.gpu} == {run.outputs["cluster_arn"].rsplit("/", 1)[1]}  # the app's cluster
+    assert all(v.capacity_provider for v in config.gpu)
+    gpu_tasks = [t.inputs for t in run.mocks.of_type(TASK_DEF) if t.inputs["family"].endswith("-sandbox")
+                 and t.inputs["requiresCompatibilities"] == ["EC2"]]
+    assert len(gpu_tasks) == 2 and all(t["networkMode"] == "bridge" for t in gpu_tasks)
+    [control] = [r for r in run.mocks.of_type("aws:iam/policy:Policy") if r.name.endswith("-sandbox-control")]
+    run_task = next(s for s in parse_json(control.inputs["policy"])["Statement"] if s["Action"] == ["ecs:RunTask"])
+    assert len(run_task["Resource"]) == 4  # default, one image, two GPU variants
+    assert len(run_task["Condition"]["ArnEquals"]["ecs:cluster"]) == 2

@@ -18,11 +18,12 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from runtime.environment import SANDBOX_TUNNEL_TAG
 from toolkit.exception import InvalidError
 
 __all__ = ["TUNNEL_TAG", "check_cidrs", "create_tunnel_group", "public_ip", "sweep_tunnel_groups"]
 
-TUNNEL_TAG = "toolkit:sandbox-tunnel"  # its value: the app's queue prefix (the control policy's condition)
+TUNNEL_TAG = SANDBOX_TUNNEL_TAG  # its value: the app's queue prefix (the control policy's condition)
 SANDBOX_TAG = "toolkit:sandbox"
 ANYWHERE = ("0.0.0.0/0", "::/0")
 
@@ -96,7 +97,8 @@ def public_ip(task: dict[str, Any]) -> str | None:
            if d.get("name") == "networkInterfaceId"]
     if not ids:
         return None
-    interfaces = _ec2().describe_network_interfaces(NetworkInterfaceIds=ids)["NetworkInterfaces"]
+    ec2 = _ec2()
+    interfaces = ec2.describe_network_interfaces(NetworkInterfaceIds=ids)["NetworkInterfaces"]
     for interface in interfaces:
         address = interface.get("Association", {}).get("PublicIp")
         if address:
