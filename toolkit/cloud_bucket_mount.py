@@ -22,13 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runtime.manifest import BucketMount
 from toolkit import config
 from toolkit.exception import InvalidError
 from toolkit.secret import Secret
 
-__all__ = ["CloudBucketMount", "mount_in_worker"]
+if TYPE_CHECKING:
+    from runtime.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["CloudBucketMount", "mount_in_worker", "sync_after_requests"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +89,25 @@ def mount_in_worker(mounts: Sequence[tuple[str, CloudBucketMount]]) -> None:
     buckets = dict(mounts)
     mount_buckets([bucket.manifest_entry(path) for path, bucket in mounts], config.home() / "bucket-mounts",
                   lambda entry: buckets[entry.path].credentials())
+
+
+def sync_after_requests(app: ASGIApp) -> ASGIApp:
+    """``toolkit serve``'s web workers: ``app`` syncs this process's bucket mounts after each HTTP request,
+    before the response's last body part goes out (a client that reads the bucket next sees the
+    upload), as a function's worker does after each input.  ``app`` itself where nothing is mounted."""
+    import asyncio
+
+    from runtime.volumes.mounts import bucket_paths, commit_all
+
+    if not bucket_paths():
+        return app
+
+    async def synced(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_after_sync(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await asyncio.to_thread(commit_all)
+            await send(message)
+
+        await app(scope, receive, send_after_sync if scope["type"] == "http" else send)
+
+    return synced

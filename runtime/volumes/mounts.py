@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from runtime.manifest import BucketMount, FunctionEntry
     from runtime.volumes.buckets import BucketCopy
 
-__all__ = ["STAGING", "MountError", "commit_all", "link", "mount", "mount_buckets", "mount_deployed", "mounted",
-           "staged", "unmount_all"]
+__all__ = ["STAGING", "MountError", "bucket_paths", "commit_all", "link", "mount", "mount_buckets", "mount_deployed",
+           "mounted", "staged", "unmount_all"]
 
 # A Lambda's image filesystem is read-only but for /tmp: the image toolkit builds links each mount
 # path to ``staged(path)`` (toolkit/images/containerfile.py), and the container links that to the copy.
@@ -79,6 +79,12 @@ def mount_buckets(mounts: Iterable[BucketMount], cache_root: str | Path,
         link(bucket.path, copy.directory)
         with _lock:
             _buckets[bucket.path] = copy
+
+
+def bucket_paths() -> list[str]:
+    """Where this process has CloudBucketMounts: something must sync them after each input."""
+    with _lock:
+        return sorted(_buckets)
 
 
 def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:

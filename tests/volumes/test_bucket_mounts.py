@@ -160,3 +160,41 @@ def test_a_deployed_container_mounts_with_the_secret_it_reads_by_arn_and_syncs_a
     finally:
         unmount_all()
         shutil.rmtree(copy_directory(DEFAULT_CACHE, mount), ignore_errors=True)
+
+
+def test_a_served_web_endpoint_uploads_its_writes_before_its_response_ends(
+        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    import http.client
+    import json
+    import socket
+    import time
+
+    name, s3 = bucket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(BUCKET_TEST_ENDPOINT=moto_s3, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
+               BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}")
+    serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(APPS / "bucket_app.py"),
+                              "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline, endpoints = time.monotonic() + 60, None
+        while endpoints is None:
+            assert time.monotonic() < deadline and serve.poll() is None, "serve did not come up"
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/api/endpoints")
+                endpoints = json.loads(conn.getresponse().read())
+            except OSError:
+                time.sleep(0.3)
+        host = endpoints[0]["url"].split("//", 1)[1]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", "/?name=web.txt", headers={"Host": host})
+        response = conn.getresponse()
+        assert (response.status, json.loads(response.read())) == (200, {"files": ["a.txt", "deep", "web.txt"]})
+        assert _keys(s3, name)["in/web.txt"] == b"visited"  # uploaded before the response ended
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)

@@ -159,7 +159,9 @@ def run(config: ContainerConfig) -> int:
             fn()  # starts the user's server and returns
             wait_for_port(config.spec.port, config.spec.startup_timeout)
         else:
-            app = build_web_app(fn, config.spec)
+            from toolkit.cloud_bucket_mount import sync_after_requests
+
+            app = sync_after_requests(build_web_app(fn, config.spec))  # bucket mounts upload each request's writes
     except BaseException as exc:  # noqa: BLE001 - reported to the gateway, which shows it to the client
         report({"error": load_error(exc)})
         return 1

@@ -37,3 +37,12 @@ def scribble(name: str) -> str:
     with open(os.path.join(READ_ONLY, "scribbled.txt"), "w") as f:
         f.write("should stay local")
     return text
+
+
+@app.function(volumes={MOUNT: _bucket(False)})
+@toolkit.fastapi_endpoint(method="GET")
+def visit(name: str) -> dict:
+    """A web endpoint writing through the mount: `toolkit serve` uploads it before the response ends."""
+    with open(os.path.join(MOUNT, name), "w") as f:
+        f.write("visited")
+    return {"files": sorted(os.listdir(MOUNT))}
