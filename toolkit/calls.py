@@ -193,7 +193,7 @@ class FunctionCall:
         if record is None or origin is None:
             raise NotFoundError(f"{self.object_id}.get_dashboard_url(): its app is not being served on this machine; "
                                 "start `toolkit serve app.py` for the dashboard (a call spawned there shows on it).")
-        return f"{origin}/api/calls/{self.object_id}"
+        return f"{origin}/api/calls/{self._record_ids()[0]}"  # a multi-input call: its first input
 
     @property
     def logs(self) -> LogsView:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from runtime import params as codec
 from runtime.params import Params
 from toolkit.aio import aio_method
-from toolkit.dashboard_urls import console_url, serve_origin
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.functions import Function, refuse_version
 from toolkit.instances import bind_parameters, parameters_of
@@ -167,15 +166,12 @@ class Cls:
     @aio_method
     def get_dashboard_url(self) -> str:
         """The local serve dashboard of the class's app (``#class=<name>``), as `Function.get_dashboard_url`;
-        inside a deployed app, the AWS console page of its first method."""
+        deployed, the AWS console page of its first method."""
         if not self.methods:
             raise NotFoundError(f"{self.info.name} exposes no methods, so it has no dashboard page.")
         first = next(iter(self.methods.values()))
-        origin = serve_origin(first.spec.app_name)
-        if origin is not None and console_url(first.spec.tag) is None:
-            return f"{origin}/#class={self.info.name}"
-        url: str = first.get_dashboard_url()  # the console page, or the error that says what to start
-        return url
+        url: str = first.get_dashboard_url()  # the local page, the console page, or the error naming the fix
+        return url.replace(f"#function={first.spec.tag}", f"#class={self.info.name}")
 
     def _variant(self, make: Callable[[Function], Function]) -> Cls:
         return Cls(self.info, {name: make(method) for name, method in self.methods.items()})

@@ -1,14 +1,11 @@
 """Where a function's or a call's dashboard page is: the local ``toolkit serve`` dashboard of its
-app, or, inside a deployed app, the AWS console page of the function's Lambda (or Step Functions
-state machine).  ``Function``/``Cls``/``FunctionCall.get_dashboard_url()`` use these.
+app, or, for a deployed function (called from inside its app, or looked up by name), the AWS console
+page of its Lambda (or Step Functions state machine).  ``Function``/``Cls``/``FunctionCall.get_dashboard_url()`` use these.
 """
 
 from __future__ import annotations
 
-import json
-import os
-
-from runtime.environment import VARIABLES
+from typing import Any
 
 
 def serve_origin(app_name: str) -> str | None:
@@ -29,18 +26,15 @@ def serve_origin(app_name: str) -> str | None:
     return str(alive[0].origin) if alive else None
 
 
-def console_url(tag: str) -> str | None:
-    """Inside a deployed app: the AWS console page of function ``tag`` (its Lambda, else its worker's
-    state machine), from the targets the deploy gave this container; None elsewhere."""
-    raw = os.environ.get(VARIABLES["function_targets"])
-    if not raw:
-        return None
-    target = json.loads(raw).get(tag) or {}
-    arn = target.get("lambda_arn") or target.get("state_machine_arn")
+def console_url(target: Any) -> str | None:
+    """The AWS console page of a deployed function's target (a `runtime.cloud_client.FunctionTarget`:
+    its Lambda, else its worker's state machine); None when it has neither."""
+    lambda_arn = getattr(target, "lambda_arn", None)
+    arn = lambda_arn or getattr(target, "state_machine_arn", None)
     if not arn:
         return None
     region = arn.split(":")[3]
-    if target.get("lambda_arn"):
+    if lambda_arn:
         name = arn.split(":")[6]
         return f"https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{name}"
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/statemachines/view/{arn}"

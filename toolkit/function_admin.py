@@ -165,10 +165,15 @@ class FunctionAdmin:
     @aio_method
     def get_dashboard_url(self) -> str:
         """Locally, the dashboard of the ``toolkit serve`` running this function's app (with
-        ``#function=<tag>``); inside a deployed app, the AWS console page of the function's Lambda
-        (or its Step Functions worker for ECS/GPU functions).  NotFoundError when neither applies."""
-        console = console_url(self.spec.tag)
-        if console is not None:
+        ``#function=<tag>``); for a deployed function (called from inside its app, or looked up from
+        it), the AWS console page of its Lambda, or of its Step Functions worker for ECS/GPU functions.
+        NotFoundError when neither applies."""
+        transport = getattr(self._runner(), "transport", None)  # a CloudRunner's: this handle runs on AWS
+        if transport is not None:
+            console = console_url(transport.targets.get(self.spec.tag))
+            if console is None:
+                raise NotFoundError(f"{self.spec.tag}.get_dashboard_url(): the deployed app {self.spec.app_name!r} "
+                                    f"has no Lambda or state machine for {self.spec.tag!r}; deploy it first.")
             return console
         origin = serve_origin(self.spec.app_name)
         if origin is None:

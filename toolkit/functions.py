@@ -226,4 +226,4 @@ def _warn_wrap(how: str, wrap_returned_exceptions: bool | None) -> None:
 
         warnings.warn(f"Function.{how}(wrap_returned_exceptions=...) has no effect and can be removed (the platform "
                       "deprecated it): with return_exceptions=True, exceptions are returned as themselves.",
-                      DeprecationWarning, stacklevel=3)
+                      DeprecationWarning, stacklevel=4)  # the caller of fn.map(), through Aio

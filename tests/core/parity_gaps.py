@@ -87,7 +87,7 @@ NOTES: dict[str, str] = {
     "Function.hydrate": "returns the function: a handle needs no lookup",
     "Function.info": "the decorator's options under the platform's field names (plus backend, max_inputs)",
     "Function.get_dashboard_url": "the dashboard of the local toolkit serve of its app (#function=<tag>); "
-                                  "inside a deployed app, the AWS console page of its Lambda or state machine",
+                                  "deployed, the AWS console page of its Lambda or state machine",
     "Function.stats": "counts over [since, until) from this process's worker pools of the function; "
                       "container= is refused",
     "Function.get_current_stats": "this process's worker pools of the function right now (plus num_idle_runners)",

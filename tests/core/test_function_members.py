@@ -9,8 +9,7 @@ second Python process sharing the test's TOOLKIT_HOME.
 
 from __future__ import annotations
 
-import json
-import os
+import dataclasses
 import subprocess
 import sys
 import time
@@ -107,9 +106,11 @@ def test_a_spawn_has_one_input(members: Any) -> None:
 
 
 def test_map_and_starmap_take_the_platforms_parameters(members: Any) -> None:
-    with pytest.warns(DeprecationWarning, match="wrap_returned_exceptions.*no effect"):
+    with pytest.warns(DeprecationWarning, match="wrap_returned_exceptions.*no effect") as caught:
         results = list(members.fail_on.map(range(3), kwargs={"bad": 1}, return_exceptions=True,
                                            wrap_returned_exceptions=False))
+    ours = [w for w in caught if "wrap_returned_exceptions" in str(w.message)]
+    assert [w.filename for w in ours] == [__file__]  # it points at the caller's line
     assert results[0] == 0 and isinstance(results[1], ValueError) and results[2] == 2  # the exception itself
     with pytest.warns(DeprecationWarning):
         pairs = list(members.fail_on.starmap(input_iterator=[(1, 0), (2, 2)], return_exceptions=True,
@@ -333,15 +334,39 @@ def test_dashboard_urls_point_at_the_local_serve_or_the_aws_console(members: Any
     assert members.square.get_dashboard_url() == "http://localhost:8123/#function=square"
     assert call.get_dashboard_url() == f"http://localhost:8123/api/calls/{call.object_id}"
     monkeypatch.delenv("TOOLKIT_SERVE_ORIGIN")
-    arn = "arn:aws:lambda:eu-west-1:123456789012:function:members-square"
-    from runtime.environment import VARIABLES
 
-    monkeypatch.setenv(VARIABLES["function_targets"], json.dumps({"square": {"lambda_arn": arn}}))
-    assert members.square.get_dashboard_url() == \
+
+def test_a_deployed_functions_dashboard_url_is_its_aws_console_page(members: Any) -> None:
+    """A handle that runs on AWS (looked up from a deployed app: its code is a DeployedCode bound to a
+    CloudRunner over the app's targets, as `toolkit.deployed_apps` builds it)."""
+    from runtime.cloud_client import CloudTransport, FunctionTarget
+    from toolkit.deployed_code import DeployedCode
+    from toolkit.runner import CloudRunner
+
+    lambda_arn = "arn:aws:lambda:eu-west-1:123456789012:function:members-square"
+    machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:members-whoami"
+    runner = CloudRunner(CloudTransport("members", store=None, targets={  # type: ignore[arg-type]
+        "square": FunctionTarget("square", lambda_arn=lambda_arn),
+        "whoami": FunctionTarget("whoami", state_machine_arn=machine)}))
+
+    def deployed(fn: Any) -> Any:
+        return toolkit.Function(dataclasses.replace(fn.spec, raw_f=DeployedCode("members", fn.spec.tag, runner)))
+
+    assert deployed(members.square).get_dashboard_url() == \
         "https://eu-west-1.console.aws.amazon.com/lambda/home?region=eu-west-1#/functions/members-square"
+    assert deployed(members.whoami).get_dashboard_url() == \
+        f"https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/statemachines/view/{machine}"
+    with pytest.raises(NotFoundError, match="deploy it first"):
+        deployed(members.chatty).get_dashboard_url()
+    with pytest.raises(NotSupportedError, match=r"Function.stats on a deployed function.*Instead, look at"):
+        deployed(members.square).stats()
+    with pytest.raises(NotSupportedError, match=r"Function.logs on a deployed function.*toolkit logs"):
+        deployed(members.square).logs  # noqa: B018 - reading it is the use
+    with pytest.raises(NotSupportedError, match=r"experimental_spawn_map.*Instead, spawn one call per input"):
+        deployed(members.square).experimental_spawn_map([1])
 
 
-def test_cls_identity_members(tmp_path: Path) -> None:
+def test_cls_identity_members(monkeypatch: pytest.MonkeyPatch) -> None:
     app = toolkit.App("members-cls")
 
     @app.cls()
@@ -356,7 +381,8 @@ def test_cls_identity_members(tmp_path: Path) -> None:
     assert Model.hydrate() is Model and Model.client is None
     with pytest.raises(NotFoundError, match="toolkit serve"):
         Model.get_dashboard_url()
-    assert os.environ.get("TOOLKIT_SERVE_ORIGIN") is None
+    monkeypatch.setenv("TOOLKIT_SERVE_ORIGIN", "http://localhost:8123")
+    assert Model.get_dashboard_url() == "http://localhost:8123/#class=Model"
 
 
 def test_function_call_is_not_constructed_directly(members: Any) -> None:
