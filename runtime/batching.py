@@ -3,9 +3,10 @@
 A batched function is written over lists (``def embed(texts: list[str]) -> list[list[float]]``)
 and called with single values (``embed.remote("hi")``).  Whoever runs it -- a local worker, which
 collects up to ``max_batch_size`` inputs for at most ``wait_ms`` (`toolkit.local.batching`), or the
-container runtime, where each invocation is a batch of one -- uses this module to turn the calls'
-arguments into lists (`gather_arguments`) and the returned list back into one result per call
-(`split_results`).  Stdlib only.
+container runtime, whose worker claims further pending calls of the function from the call table
+for as long (`runtime.worker.execute_stored_batch`); an inline invoke is a batch of one -- uses
+this module to turn the calls' arguments into lists (`gather_arguments`), call once and hand back
+one outcome per call (`run_batch`, `split_results`).  Stdlib only.
 
 The rules, as on the hosted platform: each call passes every argument of the function (no
 defaults, no ``*args``); the function returns a list with one item per input, in input order; if
@@ -17,13 +18,22 @@ local workers use for ``@batched``; `__all__` is what it offers.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["BatchError", "gather_arguments", "single_call", "split_results"]
+__all__ = ["BatchError", "BatchSpec", "gather_arguments", "run_batch", "single_call", "split_results"]
 
 Call = tuple[tuple[Any, ...], Mapping[str, Any]]  # one input's (args, kwargs)
+Outcome = tuple[bool, Any]  # (True, result) or (False, the exception)
+
+
+class BatchSpec(NamedTuple):
+    """``@toolkit.batched(max_batch_size=, wait_ms=)`` as the runtime needs it."""
+
+    max_batch_size: int
+    wait_ms: int
 
 
 class BatchError(TypeError):
@@ -77,6 +87,29 @@ def split_results(name: str, outputs: Any, count: int) -> list[Any]:
         raise BatchError(f"batched function {name} must return a list with one result per input "
                          f"({count} inputs), got {got}.")
     return outputs
+
+
+def run_batch(name: str, fn: Callable[..., Any], calls: Sequence[Call]) -> list[Outcome]:
+    """Call ``fn`` once over every call that fits; one outcome per call, in order.  A call whose
+    arguments do not fit fails alone; an exception or a wrong-length result fails every other."""
+    lists, taken, refused = gather_arguments(name, fn, calls)
+    outcomes: list[Outcome] = [(False, refused[i]) if i in refused else (False, None) for i in range(len(calls))]
+    if not taken:
+        return outcomes
+    try:
+        result = fn(**lists)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_awaited(result))
+        values = split_results(name, result, len(taken))
+    except Exception as exc:  # the user's failure is every input's result
+        return [outcomes[i] if i in refused else (False, exc) for i in range(len(calls))]
+    for index, value in zip(taken, values, strict=True):
+        outcomes[index] = (True, value)
+    return outcomes
+
+
+async def _awaited(pending: Any) -> Any:
+    return await pending
 
 
 def single_call(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -41,7 +41,7 @@ from typing import Any
 
 from mangum.types import Response
 
-from runtime.callstore.base import CallStore
+from runtime.callstore.base import CallStatus, CallStore
 from runtime.deployment import Deployment, load_deployment
 from runtime.environment import ContainerEnv
 from runtime.events import EventSource, LambdaBridge, classify
@@ -64,7 +64,7 @@ from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, LambdaEvent, Scope
 from runtime.userapp import load_function
 from runtime.volumes.mounts import commit_all
-from runtime.worker import execute_stored_call, run_to_result
+from runtime.worker import await_batch, execute_stored_batch, execute_stored_call, run_to_result
 
 log = logging.getLogger("toolkit.runtime")
 _STREAMING = ContainerEnv.name("stream_responses")
@@ -172,19 +172,32 @@ class FunctionService:
     def call(self, request: CallRequest) -> dict[str, Any]:
         self._check_function(request.function)
         if request.call_id is not None:
-            status = execute_stored_call(self.store, request.call_id, self._runner())
-            return stored_reply(request.call_id, status)
+            return stored_reply(request.call_id, self._execute(request.call_id))
         assert request.payload is not None
         return inline_reply(*run_to_result(self._runner(), request.payload))
 
     def worker_task(self, task: WorkerTask) -> dict[str, Any]:
         self._check_function(task.function)
-        status = execute_stored_call(self.store, task.call_id, self._runner())
+        status = self._execute(task.call_id)
+        store: Any = self.store
+        if not status.finished and hasattr(store, "batched_by"):  # claimed into another call's batch: wait for it
+            status = await_batch(store, task.call_id, float(self.entry.timeout or LAMBDA_MAX_TIMEOUT_S))
         if not status.finished:
             raise AbandonedCallError(
                 f"Call {task.call_id} is still {status.value} but no attempt is running it: an earlier attempt "
                 "stopped (timeout or crash) before recording a result. Raise the function's timeout or memory.")
         return {"call_id": task.call_id, "status": status.value}
+
+    def _execute(self, call_id: str) -> CallStatus:
+        """Run a stored call: alone, or a ``@toolkit.batched`` function's with the pending calls it gathers
+        (a store without a pending index, such as a test's SQLite one, runs batches of one)."""
+        batch = getattr(self.function, "batch", None) if self.app is None else None
+        store: Any = self.store
+        if batch is None or not hasattr(store, "pending_calls"):
+            return execute_stored_call(store, call_id, self._runner())
+        fn: Any = self.function
+        return execute_stored_batch(store, call_id, self.deployment.app_name, self.entry.tag, batch,
+                                    fn.call_batch, fn.same_batch)
 
     def _runner(self) -> Any:
         if self.app is None:

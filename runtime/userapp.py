@@ -33,6 +33,7 @@ from runtime.types import ASGIApp
 from runtime.volumes.mounts import mount_deployed
 
 if TYPE_CHECKING:
+    from runtime.batching import BatchSpec, Outcome
     from runtime.instances import ClassMethod
 
 def import_source(source: Source, app_root: str | None = None) -> ModuleType:
@@ -89,11 +90,36 @@ class PlainFunction:
         pass
 
 
+class BatchedFunction(PlainFunction):
+    """A ``@toolkit.batched`` function: an inline invoke is a batch of one (``call``); a stored call's
+    worker gathers a batch from the call table and runs it with ``call_batch`` (`runtime.worker`)."""
+
+    def __init__(self, tag: str, fn: Callable[..., Any], batch: BatchSpec) -> None:
+        from runtime.batching import single_call
+
+        super().__init__(single_call(tag, fn))
+        self.tag, self.batched_fn, self.batch = tag, fn, batch
+
+    def call_batch(self, payloads: list[Any]) -> list[Outcome]:
+        from runtime.batching import run_batch
+        from runtime.invocation import CallInput, InvalidInvocationError
+
+        calls = [CallInput.decode(p) for p in payloads]
+        if any(c.params for c in calls):
+            raise InvalidInvocationError(f"{self.tag!r} is not a class method, but a call carries class parameters.")
+        return run_batch(self.tag, self.batched_fn, [(c.args, c.kwargs) for c in calls])
+
+    @staticmethod
+    def same_batch(first: Any, other: Any) -> bool:
+        return True
+
+
 class MethodFunction:
-    def __init__(self, method: ClassMethod, timeout: float | None = None, batched: bool = False) -> None:
+    def __init__(self, method: ClassMethod, timeout: float | None = None, batch: BatchSpec | None = None) -> None:
         from runtime.instances import InstanceCache, max_instances
 
-        self.method, self.timeout, self.batched = method, timeout, batched
+        self.method, self.timeout, self.batch = method, timeout, batch
+        self.batched = batch is not None
         self.instances: InstanceCache[Any] = InstanceCache(method.instantiate, method.run_exit_hooks, max_instances())
 
     def web_app(self, spec: WebSpec) -> ASGIApp:
@@ -116,6 +142,21 @@ class MethodFunction:
                 method = single_call(self.method.tag, method)
             return run_callable(method, call.args, call.kwargs)
 
+    def call_batch(self, payloads: list[Any]) -> list[Outcome]:
+        """One batch of calls that share their parameter values (`same_batch`), on one instance."""
+        from runtime.batching import run_batch
+        from runtime.invocation import CallInput
+
+        calls = [CallInput.decode(p) for p in payloads]
+        with self.instances.use(self.method.bind(calls[0].params)) as obj:
+            return run_batch(self.method.tag, self.method.method_of(obj), [(c.args, c.kwargs) for c in calls])
+
+    @staticmethod
+    def same_batch(first: Any, other: Any) -> bool:
+        from runtime.invocation import CallInput
+
+        return CallInput.decode(first).params == CallInput.decode(other).params
+
     def close(self) -> None:
         self.instances.close()
 
@@ -126,12 +167,10 @@ def load_function(deployment: Deployment) -> UserFunction:
     mount_deployed(entry, deployment.env)  # volumes appear before the user's module is imported
     module = import_source(deployment.source, deployment.env.app_root)
     target = _registered(module, deployment)
-    batched = getattr(getattr(target, "spec", None), "batch", None) is not None  # @toolkit.batched
+    batch = _batch_spec(target)
     if not entry.is_method:
-        if batched:  # each invocation is one input: a batch of one (`runtime.batching`)
-            from runtime.batching import single_call
-
-            return PlainFunction(single_call(entry.tag, unwrap(target)))
+        if batch is not None:
+            return BatchedFunction(entry.tag, unwrap(target), batch)
         return PlainFunction(unwrap(target))
     from runtime.instances import ClassMethod
 
@@ -139,7 +178,17 @@ def load_function(deployment: Deployment) -> UserFunction:
     if cls is None:
         raise DeploymentError(f"{entry.tag!r} is a class method in the manifest, but {module.__name__} does not "
                               "register it through toolkit's @app.cls: rebuild the image from the same source.")
-    return MethodFunction(ClassMethod(cls, target.spec.name), entry.timeout, batched)
+    return MethodFunction(ClassMethod(cls, target.spec.name), entry.timeout, batch)
+
+
+def _batch_spec(target: Any) -> BatchSpec | None:
+    """``@toolkit.batched``'s sizes, read from the SDK's spec (`toolkit.partial.BatchConfig`)."""
+    config = getattr(getattr(target, "spec", None), "batch", None)
+    if config is None:
+        return None
+    from runtime.batching import BatchSpec
+
+    return BatchSpec(int(config.max_batch_size), int(config.wait_ms))
 
 
 def _registered(module: ModuleType, deployment: Deployment) -> Any:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from runtime import call_context
-from runtime.callstore.base import CallStatus, CallStore
+from runtime.batching import BatchSpec, Outcome
+from runtime.callstore.base import CallRecord, CallStatus, CallStore
 from runtime.callstore.claimcheck import ClaimCheckUnavailableError
 from runtime.invocation import CallInput, InvalidInvocationError
 from runtime.serialization import deserialize, serialize, serialize_error
@@ -75,3 +77,88 @@ def execute_stored_call(store: CallStore, call_id: str, run: PayloadRunner) -> C
         store.complete(call_id, status, serialize_error(exc))
     return status
 
+
+
+class BatchStore(Protocol):
+    """What a batch needs beyond `CallStore`: the DynamoDB store's pending index and batch claims."""
+
+    def mark_running(self, call_id: str, batched_by: str | None = None) -> bool: ...
+    def pending_calls(self, app: str, function: str, limit: int) -> list[str]: ...
+    def batched_by(self, call_id: str) -> str | None: ...
+    def get(self, call_id: str) -> CallRecord | None: ...
+    def get_payload(self, call_id: str) -> bytes | None: ...
+    def complete(self, call_id: str, status: CallStatus, result: bytes) -> bool: ...
+
+
+BatchRunner = Callable[[list[Any]], "list[Outcome]"]  # decoded payloads -> one outcome each
+POLL_S = 0.05
+
+
+def execute_stored_batch(store: BatchStore, call_id: str, app: str, function: str, spec: BatchSpec,
+                         run: BatchRunner, same_batch: Callable[[Any, Any], bool]) -> CallStatus:
+    """``@toolkit.batched`` on AWS: claim ``call_id``, then other pending calls of ``function`` (those
+    ``same_batch`` with it: a method's calls need the same parameters) until ``spec.max_batch_size``
+    or ``spec.wait_ms`` after the claim; run them as one batch and record each call's own outcome.
+    Each claim is the conditional PENDING -> RUNNING write, so no call runs in two batches."""
+    if not store.mark_running(call_id):
+        return _already_claimed(store, call_id)
+    first = _payload(store, call_id)
+    batch = [(call_id, first)]
+    until = time.monotonic() + spec.wait_ms / 1000
+    while len(batch) < spec.max_batch_size:
+        for other in store.pending_calls(app, function, spec.max_batch_size - len(batch)):
+            payload = _payload(store, other)
+            if other != call_id and same_batch(first, payload) and store.mark_running(other, batched_by=call_id):
+                batch.append((other, payload))
+        left = until - time.monotonic()
+        if left <= 0 or len(batch) >= spec.max_batch_size:
+            break
+        time.sleep(min(POLL_S, left))
+    log.info("call %s runs in a batch of %d", call_id, len(batch))
+    with call_context.entered(call_id):  # as locally: the batch runs under its first input's call
+        outcomes = _outcomes(run, [payload for _, payload in batch])
+    for (member, _), (ok, value) in zip(batch, outcomes, strict=True):
+        _record(store, member, CallStatus.DONE if ok else CallStatus.FAILED, value, ok)
+    record = store.get(call_id)
+    return record.status if record is not None else CallStatus.FAILED
+
+
+def _payload(store: BatchStore, call_id: str) -> Any:
+    payload = store.get_payload(call_id)
+    return deserialize(payload) if payload is not None else None
+
+
+def _outcomes(run: BatchRunner, payloads: list[Any]) -> list[Outcome]:
+    try:
+        return run(payloads)
+    except Exception as exc:  # decoding or binding failed for the whole batch: each call learns why
+        return [(False, exc)] * len(payloads)
+
+
+def _record(store: BatchStore, call_id: str, status: CallStatus, value: Any, ok: bool) -> None:
+    try:
+        store.complete(call_id, status, serialize(value) if ok else serialize_error(value))
+    except ClaimCheckUnavailableError as exc:
+        store.complete(call_id, CallStatus.FAILED, serialize_error(exc))
+
+
+def _already_claimed(store: BatchStore, call_id: str) -> CallStatus:
+    record = store.get(call_id)
+    if record is None:
+        raise UnknownCallError(f"No call {call_id!r} in the call store.")
+    return record.status
+
+
+def await_batch(store: BatchStore, call_id: str, timeout_s: float) -> CallStatus:
+    """The status of a call another worker claimed into its batch, once finished (or at ``timeout_s``):
+    its own worker waits rather than declaring it abandoned.  Unbatched: the status as it is."""
+    record = store.get(call_id)
+    if record is None or record.status.finished or store.batched_by(call_id) is None:
+        return record.status if record is not None else CallStatus.FAILED
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(POLL_S * 4)
+        record = store.get(call_id)
+        if record is not None and record.status.finished:
+            return record.status
+    return record.status if record is not None else CallStatus.FAILED

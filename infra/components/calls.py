@@ -9,10 +9,13 @@ import pulumi_aws as aws
 
 from infra.components import child
 
-__all__ = ["CALLS_HASH_KEY", "CALLS_TTL_ATTRIBUTE", "CallTable", "CallStoreArgs"]
+__all__ = ["CALLS_HASH_KEY", "CALLS_TTL_ATTRIBUTE", "PENDING_INDEX", "CallTable", "CallStoreArgs"]
 
 CALLS_HASH_KEY = "call_id"
 CALLS_TTL_ATTRIBUTE = "expires_at"
+# The sparse index of unclaimed calls by function (runtime/callstore/dynamodb.py uses the same names):
+# a @toolkit.batched worker finds the calls it can take into its batch there.
+PENDING_INDEX, PENDING_KEY, PENDING_ORDER = "pending", "pending_key", "created_at"
 
 
 @dataclass
@@ -32,7 +35,10 @@ class CallTable(pulumi.ComponentResource):
             name=args.table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key=CALLS_HASH_KEY,
-            attributes=[{"name": CALLS_HASH_KEY, "type": "S"}],
+            attributes=[{"name": CALLS_HASH_KEY, "type": "S"}, {"name": PENDING_KEY, "type": "S"},
+                        {"name": PENDING_ORDER, "type": "N"}],
+            global_secondary_indexes=[{"name": PENDING_INDEX, "hash_key": PENDING_KEY, "range_key": PENDING_ORDER,
+                                       "projection_type": "KEYS_ONLY"}],
             ttl={"attribute_name": CALLS_TTL_ATTRIBUTE, "enabled": True},
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True},

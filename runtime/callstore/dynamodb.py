@@ -15,6 +15,12 @@ worker stopped without a result.  Step Functions cannot serialize Python, so it 
 marker (`FAILURE_ATTR`: JSON ``{"Error", "Cause"}``, `FAILURE_TIME_ATTR`: ISO time) instead of
 ``result``; `get` turns it into the serialized `WorkerFailedError` any FAILED record carries.
 
+Pending calls are findable by function for ``@toolkit.batched`` workers (`runtime.batching`):
+while a call is PENDING its item carries `PENDING_KEY_ATTR` (``<app>#<function>``), the hash key of
+the sparse index `PENDING_INDEX` (range key ``created_at``); ``mark_running`` removes it, so the
+index holds only calls nobody has claimed.  A call claimed into another call's batch records that
+call's id in `BATCHED_BY_ATTR`, so its own worker waits for the batch instead of declaring it lost.
+
 A scheduled ECS/GPU run's record is written by its state machine (infra/asl.py
 ``RecordScheduledCall``), which has no epoch clock and no arguments to store: it carries
 `SCHEDULED_AT_ATTR` (ISO 8601) instead of ``created_at``/``updated_at``/``expires_at`` and no
@@ -49,6 +55,12 @@ FAILURE_ATTR, FAILURE_TIME_ATTR = "sfn_error", "sfn_failed_at"
 SCHEDULED_AT_ATTR = "scheduled_at"  # ISO 8601: a record the state machine wrote for a scheduled run
 _NO_ARGUMENTS = serialize(((), {}))  # a scheduled run's input (runtime.invocation's payload shape)
 _CAUSE_MAX = 4000  # characters of a Step Functions cause kept in the error message
+# infra/components/calls.py declares the index with the same names
+PENDING_INDEX, PENDING_KEY_ATTR, BATCHED_BY_ATTR = "pending", "pending_key", "batched_by"
+
+
+def pending_key(app: str, function: str) -> str:
+    return f"{app}#{function}"
 
 
 class DynamoDBCallStore:
@@ -80,7 +92,7 @@ class DynamoDBCallStore:
         item: dict[str, Any] = {
             "call_id": {"S": call_id}, "app": {"S": app}, "function": {"S": function},
             "status": {"S": CallStatus.PENDING.value}, "created_at": {"N": repr(now)}, "updated_at": {"N": repr(now)},
-            "expires_at": {"N": str(int(now) + self.ttl_seconds)},
+            "expires_at": {"N": str(int(now) + self.ttl_seconds)}, PENDING_KEY_ATTR: {"S": pending_key(app, function)},
         }
         if owner is not None:
             item["owner"] = {"S": owner}
@@ -89,14 +101,36 @@ class DynamoDBCallStore:
         self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(call_id)")
         return CallRecord(call_id, app, function, CallStatus.PENDING, now, now, owner)
 
-    def mark_running(self, call_id: str) -> bool:
+    def mark_running(self, call_id: str, batched_by: str | None = None) -> bool:
+        """Claim a PENDING call (``batched_by``: into that call's batch); it leaves the pending index."""
         # if_not_exists: a record the scheduler's state machine wrote has no TTL yet (no epoch clock there)
-        return self._transition(
-            call_id, "SET #st = :running, updated_at = :now, expires_at = if_not_exists(expires_at, :expires)",
-            "#st = :pending",
-            {":running": {"S": CallStatus.RUNNING.value}, ":pending": {"S": CallStatus.PENDING.value},
-             ":expires": {"N": str(int(time.time()) + self.ttl_seconds)}},
-        )
+        update = "SET #st = :running, updated_at = :now, expires_at = if_not_exists(expires_at, :expires)"
+        values = {":running": {"S": CallStatus.RUNNING.value}, ":pending": {"S": CallStatus.PENDING.value},
+                  ":expires": {"N": str(int(time.time()) + self.ttl_seconds)}}
+        if batched_by is not None:
+            update += f", {BATCHED_BY_ATTR} = :leader"
+            values[":leader"] = {"S": batched_by}
+        return self._transition(call_id, update + f" REMOVE {PENDING_KEY_ATTR}", "#st = :pending", values)
+
+    def pending_calls(self, app: str, function: str, limit: int) -> list[str]:
+        """Up to ``limit`` unclaimed calls of ``function``, oldest first (the index is eventually
+        consistent: a claim decides).  Empty on a table deployed before the index existed."""
+        try:
+            response = self._ddb.query(
+                TableName=self.table, IndexName=PENDING_INDEX, Limit=limit, ScanIndexForward=True,
+                KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": PENDING_KEY_ATTR},
+                ExpressionAttributeValues={":pk": {"S": pending_key(app, function)}},
+            )
+        except self._ddb.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":  # no such index: batches of one
+                return []
+            raise
+        return [item["call_id"]["S"] for item in response.get("Items", [])]
+
+    def batched_by(self, call_id: str) -> str | None:
+        """The call whose batch claimed ``call_id``, if one did."""
+        item = self._item(call_id)
+        return None if item is None else item.get(BATCHED_BY_ATTR, {}).get("S")
 
     def complete(self, call_id: str, status: CallStatus, result: bytes) -> bool:
         if not status.finished:

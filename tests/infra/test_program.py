@@ -271,7 +271,9 @@ def test_every_log_group_has_retention(web_run: Run, gpu_run: Run, plain_run: Ru
 def test_calls_table_has_ttl_pitr_and_encryption(plain_run: Run) -> None:
     table = plain_run.mocks.one("aws:dynamodb/table:Table", "calls").inputs
     assert table["billingMode"] == "PAY_PER_REQUEST" and table["hashKey"] == "call_id"
-    assert table["attributes"] == [{"name": "call_id", "type": "S"}]
+    # call_id, and the keys of the sparse "pending" index batched workers query (tests/infra/test_pending_index.py)
+    assert table["attributes"] == [{"name": "call_id", "type": "S"}, {"name": "pending_key", "type": "S"},
+                                   {"name": "created_at", "type": "N"}]
     assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}
     assert table["pointInTimeRecovery"]["enabled"] is True and table["serverSideEncryption"]["enabled"] is True
 

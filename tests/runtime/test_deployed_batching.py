@@ -1,0 +1,168 @@
+"""``@toolkit.batched`` on AWS (issue 16 item 4): a deployed worker collects up to ``max_batch_size``
+pending calls of its function from the call table, for up to ``wait_ms``, runs them as one batch and
+records each call's own result; the workers of the calls it took wait for the batch instead of
+running them again.
+
+Real processes against moto: calls made by the client transport (`runtime.cloud_client`, as
+``.spawn`` does), then the ECS worker entrypoint ``python -m runtime.entrypoints.worker_task`` with
+the environment infra gives it.  The call table is created as infra declares it, with the sparse
+``pending`` index (tests/infra/test_pending_index.py checks the declaration).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.awsclients import client
+from runtime.callstore import CallStatus
+from runtime.callstore.dynamodb import DynamoDBCallStore
+from runtime.cloud_client import CloudTransport, FunctionTarget
+
+pytestmark = pytest.mark.timeout(180)
+
+REPO = Path(__file__).resolve().parents[2]
+APP = '''
+import time
+import toolkit
+
+app = toolkit.App("batch-demo")
+
+@app.function()
+@toolkit.batched(max_batch_size=4, wait_ms=1500)
+def sizes(xs):
+    time.sleep(2)  # long enough that a taken call's own worker arrives while the batch runs
+    return [{"batch": len(xs), "x": x, "call": toolkit.current_function_call_id()} for x in xs]
+
+@app.cls()
+class Scaler:
+    factor: int = toolkit.parameter(default=1)
+
+    @toolkit.batched(max_batch_size=8, wait_ms=800)
+    def scale(self, xs):
+        return [(x * self.factor, len(xs)) for x in xs]
+'''
+SOURCE = {"kind": "file", "path": "batch_app.py", "module": "batch_app", "app_variable": "app"}
+
+
+def create_call_table_with_index(name: str) -> None:
+    """The call table as infra/components/calls.py declares it, with the sparse pending index."""
+    client("dynamodb").create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "call_id", "AttributeType": "S"},
+                              {"AttributeName": "pending_key", "AttributeType": "S"},
+                              {"AttributeName": "created_at", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "call_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "pending", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "KeySchema": [{"AttributeName": "pending_key", "KeyType": "HASH"},
+                                               {"AttributeName": "created_at", "KeyType": "RANGE"}]}],
+    )
+
+
+class Deployed:
+    def __init__(self, root: Path, table: str, bucket: str, machine: str) -> None:
+        self.root, self.table, self.bucket = root, table, bucket
+        self.transport = CloudTransport("batch-demo", DynamoDBCallStore(table, bucket), {
+            "sizes": FunctionTarget("sizes", None, machine), "Scaler.scale": FunctionTarget("Scaler.scale", None, machine)})
+
+    def worker(self, tag: str, call_id: str) -> subprocess.Popen[str]:
+        """The ECS worker task for ``call_id``, as the state machine's ``ecs:runTask.sync`` starts it."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_")}
+        env.update({"PYTHONPATH": str(REPO), "TOOLKIT_MANIFEST": str(self.root / "manifest.json"),
+                    "TOOLKIT_APP_ROOT": str(self.root), "TOOLKIT_FUNCTION": tag, "TOOLKIT_CALLS_TABLE": self.table,
+                    "TOOLKIT_PAYLOAD_BUCKET": self.bucket,
+                    "TOOLKIT_WORKER_TASK": json.dumps({"toolkit_event": "worker_task", "call_id": call_id,
+                                                       "function": tag})})
+        return subprocess.Popen([sys.executable, "-m", "runtime.entrypoints.worker_task"], cwd=self.root, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def status(self, call_id: str) -> CallStatus:
+        record = self.transport.store.get(call_id)
+        assert record is not None
+        return record.status
+
+
+@pytest.fixture
+def deployed(recorded_executions: Any, tmp_path: Path) -> Iterator[Deployed]:
+    (tmp_path / "batch_app.py").write_text(APP)
+    manifest = subprocess.run(
+        [sys.executable, "-c", "import json, batch_app; from toolkit.manifest import build_manifest; "
+                               f"print(json.dumps(build_manifest(batch_app.app, source={SOURCE!r})))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60)
+    assert manifest.returncode == 0, manifest.stderr
+    (tmp_path / "manifest.json").write_text(manifest.stdout)
+    table = f"batch-calls-{uuid.uuid4().hex[:8]}"
+    create_call_table_with_index(table)
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    machine = client("stepfunctions").create_state_machine(
+        name=f"batch-demo-worker-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"]
+    yield Deployed(tmp_path, table, recorded_executions.bucket, machine)
+
+
+def _finish(process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    reply: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return reply
+
+
+def _wait_until(predicate: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_one_worker_runs_the_pending_calls_as_one_batch_and_the_others_wait_for_it(deployed: Deployed) -> None:
+    calls = [deployed.transport.spawn("sizes", (x,)) for x in range(4)]
+    leader = deployed.worker("sizes", calls[0])
+    # the leader claims the other three into its batch; their own workers then find them taken
+    _wait_until(lambda: all(deployed.status(c) is not CallStatus.PENDING for c in calls))
+    follower = deployed.worker("sizes", calls[3])
+    _wait_until(lambda: deployed.transport.store.batched_by(calls[3]) == calls[0])
+    assert deployed.status(calls[3]) is CallStatus.RUNNING and leader.poll() is None  # the batch is still running
+    assert _finish(leader) == {"call_id": calls[0], "status": "done", "ok": True}
+    assert _finish(follower) == {"call_id": calls[3], "status": "done", "ok": True}  # waited, did not rerun
+    results = [deployed.transport.get(c, timeout=0) for c in calls]
+    assert [(r["batch"], r["x"]) for r in results] == [(4, 0), (4, 1), (4, 2), (4, 3)]  # one call of the function
+    assert {r["call"] for r in results} == {calls[0]}  # as locally: the batch runs under its first input's call
+    assert _finish(deployed.worker("sizes", calls[1])) == {"call_id": calls[1], "status": "done", "ok": True}
+
+
+def test_a_batch_takes_at_most_max_batch_size_and_leaves_the_rest_pending(deployed: Deployed) -> None:
+    calls = [deployed.transport.spawn("sizes", (x,)) for x in range(6)]
+    assert _finish(deployed.worker("sizes", calls[0]))["status"] == "done"
+    statuses = [deployed.status(c) for c in calls]
+    assert statuses.count(CallStatus.DONE) == 4 and statuses.count(CallStatus.PENDING) == 2
+    left = [c for c, s in zip(calls, statuses, strict=True) if s is CallStatus.PENDING]
+    assert _finish(deployed.worker("sizes", left[0]))["status"] == "done"
+    assert [deployed.transport.get(c, timeout=0)["batch"] for c in left] == [2, 2]
+
+
+def test_a_methods_batch_takes_only_calls_with_the_same_parameters(deployed: Deployed) -> None:
+    threes = [deployed.transport.spawn("Scaler.scale", (x,), params=(("factor", 3),)) for x in (1, 2)]
+    tens = [deployed.transport.spawn("Scaler.scale", (x,), params=(("factor", 10),)) for x in (1, 2, 3)]
+    assert _finish(deployed.worker("Scaler.scale", threes[0]))["status"] == "done"
+    assert [deployed.transport.get(c, timeout=0) for c in threes] == [(3, 2), (6, 2)]
+    assert all(deployed.status(c) is CallStatus.PENDING for c in tens)  # another instance: another batch
+    assert _finish(deployed.worker("Scaler.scale", tens[1]))["status"] == "done"
+    assert [deployed.transport.get(c, timeout=0) for c in tens] == [(10, 3), (20, 3), (30, 3)]
+
+
+def test_a_failing_batch_fails_each_of_its_calls_with_the_error(deployed: Deployed) -> None:
+    good = deployed.transport.spawn("sizes", (1,))
+    bad = deployed.transport.spawn("sizes", (), {"wrong": 1})  # does not fit the function: fails alone
+    assert _finish(deployed.worker("sizes", good))["status"] == "done"
+    assert deployed.transport.get(good, timeout=0)["batch"] == 1
+    with pytest.raises(TypeError, match="batched function sizes has no argument 'wrong'"):
+        deployed.transport.get(bad, timeout=0)
