@@ -122,7 +122,8 @@ class DynamoDBCallStore:
                 ExpressionAttributeValues={":pk": {"S": pending_key(app, function)}},
             )
         except self._ddb.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ValidationException":  # no such index: batches of one
+            # no such index (DynamoDB says ValidationException, moto ResourceNotFoundException): batches of one
+            if exc.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFoundException"):
                 return []
             raise
         return [item["call_id"]["S"] for item in response.get("Items", [])]

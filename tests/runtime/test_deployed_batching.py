@@ -166,3 +166,10 @@ def test_a_failing_batch_fails_each_of_its_calls_with_the_error(deployed: Deploy
     assert deployed.transport.get(good, timeout=0)["batch"] == 1
     with pytest.raises(TypeError, match="batched function sizes has no argument 'wrong'"):
         deployed.transport.get(bad, timeout=0)
+
+
+def test_a_call_table_without_the_index_runs_batches_of_one(recorded_executions: Any) -> None:
+    """A stack deployed before the index existed (the fixture's table has none): no error, no batch."""
+    store = DynamoDBCallStore(recorded_executions.table, recorded_executions.bucket)
+    store.create("fc-" + "ab" * 12, "batch-demo", "sizes", b"payload")
+    assert store.pending_calls("batch-demo", "sizes", 4) == []
