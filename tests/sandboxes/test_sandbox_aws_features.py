@@ -196,6 +196,29 @@ def test_an_exec_probe_and_a_sandbox_without_one(sandboxes, endpoint, agent_of, 
         each.terminate()
 
 
+def test_exec_takes_the_local_parameters_on_aws(sandboxes, endpoint, agent_of, capfd):
+    from toolkit.sandboxes.streams import StreamType
+
+    sb = sandboxes.create(app="demo", timeout=60)
+    agent_of(sb, endpoint)
+    secret = toolkit.Secret.from_dict({"TOKEN": "from-secret"})
+    shown = sb.exec("sh", "-c", 'echo "$TOKEN $EXTRA"', secrets=[secret], env={"EXTRA": "x", "DROPPED": None})
+    assert shown.stdout.read() == "from-secret x\n" and shown.wait(timeout=30) == 0
+    quiet = sb.exec("echo", "dropped", stdout=StreamType.DEVNULL)
+    assert quiet.wait(timeout=30) == 0 and quiet.stdout.read() == ""
+    capfd.readouterr()
+    printed = sb.exec("sh", "-c", "echo to-terminal; echo err-terminal >&2", stdout=StreamType.STDOUT,
+                      stderr=StreamType.STDOUT)
+    assert printed.wait(timeout=30) == 0 and printed.stdout.read() == ""
+    out, err = capfd.readouterr()
+    assert "to-terminal" in out and "err-terminal" in err
+    with pytest.raises(NotSupportedError, match="pty"):
+        sb.exec("true", pty=True)
+    with pytest.raises(NotSupportedError, match="pty_info="):
+        sb.exec("true", pty_info=object())
+    sb.terminate()
+
+
 # -- what Sandbox.create refuses inside a deployed function ---------------------------------------------
 
 @pytest.fixture

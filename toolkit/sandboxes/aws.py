@@ -25,6 +25,8 @@ import base64
 import contextlib
 import json
 import secrets
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,12 +45,14 @@ from toolkit.exception import (
 from toolkit.sandboxes.aws_launch import GpuVariant, Launch, Planned, choose_launch
 from toolkit.sandboxes.aws_network import check_cidrs, create_tunnel_group, public_ip, sweep_tunnel_groups
 from toolkit.sandboxes.filesystem import FileCalls
+from toolkit.sandboxes.options import refuse_exec_pty_info
 from toolkit.sandboxes.ports import Probe, Tunnel, Tunnels, listening_ports
-from toolkit.sandboxes.streams import StreamReader, StreamWriter
+from toolkit.sandboxes.streams import StreamReader, StreamType, StreamWriter
 from toolkit.unsupported import refusal
 
 POLL_S = 0.05
 TUNNEL_POLL_S = 0.5
+COPY_WAIT_S = 30.0
 KEEP_ALIVE = ("sleep", "infinity")
 STOPPED = "STOPPED"
 
@@ -422,14 +426,23 @@ class AwsSandbox(FileCalls):
         self.sandboxes.sweep()  # its tunnel group, once ECS has removed the interface (else a later sweep)
         return 137 if wait else None
 
-    def exec(self, *args: str, env: Mapping[str, str] | None = None, workdir: str | None = None,
-             timeout: int | None = None, text: bool = True) -> AwsProcess:
+    def exec(self, *args: str, stdout: StreamType | None = None, stderr: StreamType | None = None,
+             timeout: int | None = None, workdir: str | None = None, env: Mapping[str, str | None] | None = None,
+             secrets: Sequence[Any] | None = None, text: bool = True, bufsize: int = -1, pty: bool = False,
+             _pty_info: Any = None, pty_info: Any = None) -> AwsProcess:
+        """Run ``args`` in the task through the agent; the local ``exec``'s parameters, the same meaning."""
+        if pty:
+            raise NotSupportedError("Sandbox.exec(pty=True) is not supported by toolkit: exec has no pseudo-terminal. "
+                                    "Instead, run the command without it and use the process's stdin/stdout.")
+        refuse_exec_pty_info(pty_info, _pty_info)
         if self.poll() is not None:
             raise SandboxTerminatedError(f"Sandbox {self.object_id} has already ended; create a new one.")
+        values = {k: v for secret in secrets or () for k, v in secret.values().items()}
+        values.update({k: v for k, v in (env or {}).items() if v is not None})
         exec_id = uuid.uuid4().hex[:12]
-        self._send({"op": "exec", "exec": exec_id, "args": list(args), "env": dict(env or {}), "workdir": workdir,
+        self._send({"op": "exec", "exec": exec_id, "args": list(args), "env": values, "workdir": workdir,
                     "timeout": timeout})
-        return AwsProcess(self, exec_id, text)
+        return AwsProcess(self, exec_id, text, stdout or StreamType.PIPE, stderr or StreamType.PIPE)
 
     @property
     def stdout(self) -> StreamReader[Any]:
@@ -442,14 +455,29 @@ class AwsSandbox(FileCalls):
 
 @dataclass
 class AwsProcess:
+    """One ``exec`` in a sandbox task: its output read back from the table (``PIPE``), dropped
+    (``DEVNULL``), or copied to this process's own stdout/stderr as it arrives (``STDOUT``)."""
+
     sandbox: AwsSandbox
     exec_id: str
     text: bool = True
+    stdout_type: StreamType = StreamType.PIPE
+    stderr_type: StreamType = StreamType.PIPE
 
     def __post_init__(self) -> None:
-        self.stdout: StreamReader[Any] = StreamReader(lambda: _Chunks(self.sandbox, self.exec_id, "stdout"), self.text)
-        self.stderr: StreamReader[Any] = StreamReader(lambda: _Chunks(self.sandbox, self.exec_id, "stderr"), self.text)
+        self._copiers: list[threading.Thread] = []
+        self.stdout: StreamReader[Any] = self._reader("stdout", self.stdout_type)
+        self.stderr: StreamReader[Any] = self._reader("stderr", self.stderr_type)
         self.stdin = StreamWriter(_StdinPipe(self.sandbox, self.exec_id))  # type: ignore[arg-type]
+
+    def _reader(self, stream: str, kind: StreamType) -> StreamReader[Any]:
+        chunks = _Chunks(self.sandbox, self.exec_id, stream)
+        if kind is StreamType.STDOUT:
+            copier = threading.Thread(target=_copy_out, args=(chunks, stream), daemon=True,
+                                      name=f"toolkit-sandbox-{stream}")
+            copier.start()
+            self._copiers.append(copier)
+        return StreamReader(lambda: chunks if kind is StreamType.PIPE else None, self.text)
 
     def poll(self) -> int | None:
         item = self.sandbox._item(f"exit#{self.exec_id}")
@@ -468,7 +496,17 @@ class AwsProcess:
             if self.sandbox.poll() is not None:
                 raise SandboxTerminatedError(f"Sandbox {self.sandbox.object_id} ended while exec {self.exec_id} ran.")
             time.sleep(POLL_S)
+        for copier in self._copiers:  # what was printed is all there when wait() returns
+            copier.join(timeout=COPY_WAIT_S)
         return code
+
+
+def _copy_out(chunks: _Chunks, stream: str) -> None:
+    """``StreamType.STDOUT``: the exec's stream onto this process's own (as a local exec inherits them)."""
+    target = sys.stdout if stream == "stdout" else sys.stderr
+    while data := chunks.read_some():
+        target.buffer.write(data)
+        target.buffer.flush()
 
 
 class _StdinPipe:
@@ -544,6 +582,13 @@ class _Chunks:
     def read(self) -> bytes:
         while self._more():
             pass
+        data, self._buffer = self._buffer, b""
+        return data
+
+    def read_some(self) -> bytes:
+        """What has arrived (waiting for some); empty at the end of the stream."""
+        if not self._buffer:
+            self._more()
         data, self._buffer = self._buffer, b""
         return data
 
