@@ -31,6 +31,7 @@ from toolkit.unsupported import UnsupportedProperty, refusal
 if TYPE_CHECKING:
     from runtime.params import Params
     from toolkit.calls import FunctionCall
+    from toolkit.cloud_logs import CloudLogsView
     from toolkit.local.logs import LogsView
     from toolkit.local.pool import WorkerPool
     from toolkit.local.runner import LocalRunner
@@ -236,11 +237,15 @@ class FunctionAdmin:
         return Autoscaler(self)
 
     @property
-    def logs(self) -> LogsView:
+    def logs(self) -> LogsView | CloudLogsView:
         """What this function's workers in this process printed: ``tail(n)``, ``fetch(since=...)``,
-        ``stream(timeout)`` (`toolkit.local.logs`).  Deployed: `toolkit logs app.py::function`."""
+        ``stream(timeout)`` (`toolkit.local.logs`).  For a deployed Lambda function, its CloudWatch log
+        group (`toolkit.cloud_logs`); a deployed ECS/GPU function's: `toolkit logs app.py::function`."""
         from toolkit.local.logs import LogsView
 
+        transport = getattr(self._runner(), "transport", None)  # a CloudRunner's: this handle runs on AWS
+        if transport is not None:
+            return _cloud_logs(self.spec.tag, transport.targets.get(self.spec.tag))
         local = self._local("logs")
         app_name, tag = self.spec.app_name, self.spec.tag
         return LogsView(lambda: [pool.logs for pool in local.pools_of(app_name, tag)])
@@ -266,6 +271,17 @@ class Autoscaler:
             min_containers=min_containers, max_containers=max_containers, buffer_containers=buffer_containers,
             scaledown_window=scaledown_window)
         return result
+
+
+def _cloud_logs(tag: str, target: Any) -> CloudLogsView:
+    from toolkit.cloud_logs import CloudLogsView, lambda_log_group
+
+    arn = getattr(target, "lambda_arn", None)
+    if not arn:
+        raise NotSupportedError(refusal(
+            f"Function.logs of the deployed ECS/GPU function {tag}", "its log group is named by the stack, "
+            "not known to this handle", "print its logs with `toolkit logs app.py::function`"))
+    return CloudLogsView(*lambda_log_group(arn))
 
 
 def _settings(pool: WorkerPool) -> FunctionAutoscalerSettings:

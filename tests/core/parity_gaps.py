@@ -95,7 +95,7 @@ NOTES: dict[str, str] = {
                                   "scaledown window); refused for a deployed function",
     "Function.autoscaler": "settings()/update() over update_autoscaler",
     "Function.logs": "tail/fetch/stream of the lines this process's workers printed (Python-level writes); "
-                     "deployed: toolkit logs",
+                     "a deployed Lambda function's CloudWatch group; ECS/GPU: toolkit logs",
     "Cls.object_id": "cs-<app>:<class>: toolkit names classes, it issues no IDs",
     "Cls.client": "always None: no API client",
     "Cls.hydrate": "returns the class: a handle needs no lookup",

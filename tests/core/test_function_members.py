@@ -186,7 +186,7 @@ def test_cancel_from_another_process_reaches_the_owner(members: Any, tmp_path: P
          "try:\n    c.get(timeout=50)\nexcept CallCancelledError as e:\n    print('cancelled:', e)\n"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert eventually(ready.exists, timeout=30)
+        assert eventually(lambda: ready.exists() and len(ready.read_text()) == len("fc-") + 26, timeout=30)
         call = toolkit.FunctionCall.from_id(ready.read_text())
         time.sleep(0.5)
         call.cancel()
@@ -336,32 +336,35 @@ def test_dashboard_urls_point_at_the_local_serve_or_the_aws_console(members: Any
     monkeypatch.delenv("TOOLKIT_SERVE_ORIGIN")
 
 
-def test_a_deployed_functions_dashboard_url_is_its_aws_console_page(members: Any) -> None:
-    """A handle that runs on AWS (looked up from a deployed app: its code is a DeployedCode bound to a
-    CloudRunner over the app's targets, as `toolkit.deployed_apps` builds it)."""
+LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:members-square:live"
+MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:members-whoami"
+
+
+def deployed(fn: Any) -> Any:
+    """``fn`` as a handle that runs on AWS: looked up from a deployed app, its code is a DeployedCode
+    bound to a CloudRunner over the app's targets (as `toolkit.deployed_apps` builds it)."""
     from runtime.cloud_client import CloudTransport, FunctionTarget
     from toolkit.deployed_code import DeployedCode
     from toolkit.runner import CloudRunner
 
-    lambda_arn = "arn:aws:lambda:eu-west-1:123456789012:function:members-square"
-    machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:members-whoami"
     runner = CloudRunner(CloudTransport("members", store=None, targets={  # type: ignore[arg-type]
-        "square": FunctionTarget("square", lambda_arn=lambda_arn),
-        "whoami": FunctionTarget("whoami", state_machine_arn=machine)}))
+        "square": FunctionTarget("square", lambda_arn=LAMBDA_ARN),
+        "whoami": FunctionTarget("whoami", state_machine_arn=MACHINE_ARN)}))
+    return toolkit.Function(dataclasses.replace(fn.spec, raw_f=DeployedCode("members", fn.spec.tag, runner)))
 
-    def deployed(fn: Any) -> Any:
-        return toolkit.Function(dataclasses.replace(fn.spec, raw_f=DeployedCode("members", fn.spec.tag, runner)))
 
+def test_a_deployed_functions_dashboard_url_is_its_aws_console_page(members: Any) -> None:
     assert deployed(members.square).get_dashboard_url() == \
-        "https://eu-west-1.console.aws.amazon.com/lambda/home?region=eu-west-1#/functions/members-square"
+        "https://us-east-1.console.aws.amazon.com/lambda/home?region=us-east-1#/functions/members-square"
     assert deployed(members.whoami).get_dashboard_url() == \
-        f"https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/statemachines/view/{machine}"
+        f"https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/statemachines/view/{MACHINE_ARN}"
     with pytest.raises(NotFoundError, match="deploy it first"):
         deployed(members.chatty).get_dashboard_url()
     with pytest.raises(NotSupportedError, match=r"Function.stats on a deployed function.*Instead, look at"):
         deployed(members.square).stats()
-    with pytest.raises(NotSupportedError, match=r"Function.logs on a deployed function.*toolkit logs"):
-        deployed(members.square).logs  # noqa: B018 - reading it is the use
+    with pytest.raises(NotSupportedError, match=r"Function.logs of the deployed ECS/GPU function whoami.*"
+                                                r"Instead, print its logs with `toolkit logs"):
+        deployed(members.whoami).logs  # noqa: B018 - reading it is the use
     with pytest.raises(NotSupportedError, match=r"experimental_spawn_map.*Instead, spawn one call per input"):
         deployed(members.square).experimental_spawn_map([1])
 
@@ -389,3 +392,40 @@ def test_function_call_is_not_constructed_directly(members: Any) -> None:
     with pytest.raises(InvalidError, match=r"fn\.spawn\(\.\.\.\).*FunctionCall\.from_id\(call_id\)"):
         toolkit.FunctionCall("fc-0123456789abcdef0123456789")
     assert toolkit.FunctionCall.from_id(members.square.spawn(4).object_id).get(timeout=30) == 16
+
+
+@pytest.fixture
+def on_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """boto3 in this process pointed at the suite's moto server, and its clients dropped afterwards."""
+    from moto_support import use_moto
+
+    from runtime.awsclients import reset_clients
+
+    use_moto(monkeypatch, moto_endpoint)
+    yield
+    reset_clients()
+
+
+def test_a_deployed_lambda_functions_logs_come_from_its_cloudwatch_group(members: Any, on_moto: None) -> None:
+    from runtime.awsclients import client
+
+    logs = client("logs", "us-east-1")
+    group, stream = "/aws/lambda/members-square", "2026/12/04/[$LATEST]0123"
+    with pytest.raises(NotFoundError, match=f"No CloudWatch log group {group} in us-east-1.*toolkit deploy"):
+        deployed(members.square).logs.tail()
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+
+    def put(*lines: tuple[int, str]) -> None:
+        logs.put_log_events(logGroupName=group, logStreamName=stream,
+                            logEvents=[{"timestamp": ts, "message": text} for ts, text in lines])
+
+    put((now - 3_600_000, "an hour ago"), (now - 1000, "hello"), (now, "world"))
+    view = deployed(members.square).logs
+    assert [(e.message, e.context_ids) for e in view.tail(2)] == [("hello", [stream]), ("world", [stream])]
+    recent = view.fetch(since=datetime.now(timezone.utc) - timedelta(minutes=5), search_text="o")
+    assert [e.message for e in recent] == ["hello", "world"]
+    follow = view.stream(timeout=15)
+    put((int(time.time() * 1000), "again"))
+    assert next(follow).message == "again"  # only what came after stream() was asked for

@@ -1,0 +1,80 @@
+"""``fn.logs`` for a function that runs on AWS: the lines of its Lambda's CloudWatch log group.
+
+The same ``tail`` / ``fetch`` / ``stream`` as the local view (`toolkit.local.logs.LogsView`),
+read with `toolkit.deploy.logs.LogTail` (what ``toolkit logs`` prints).  CloudWatch keeps one
+stream of lines per container, not stdout and stderr apart, so every entry's ``source`` is
+"stdout" and its ``context_ids`` name the log stream.  A Lambda's group is
+``/aws/lambda/<function name>``, known from its ARN; an ECS/GPU function's group is named by the
+stack (``toolkit logs app.py::function`` finds it), so only Lambda functions are read here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from toolkit.exception import NotFoundError
+from toolkit.local.logs import LogEntry
+
+TAIL_WINDOW = timedelta(days=1)  # how far back tail() looks for its last lines
+POLL_S = 1.0  # stream(): how often CloudWatch is asked for new lines
+
+
+def lambda_log_group(lambda_arn: str) -> tuple[str, str]:
+    """(log group, region) of a Lambda function or alias ARN."""
+    parts = lambda_arn.split(":")
+    return f"/aws/lambda/{parts[6]}", parts[3]
+
+
+class CloudLogsView:
+    def __init__(self, log_group: str, region: str) -> None:
+        self.log_group, self.region = log_group, region
+
+    def _read(self, since: datetime) -> tuple[Any, list[LogEntry]]:
+        from runtime.awsclients import client
+        from toolkit.deploy.logs import LogTail
+
+        tail = LogTail(client("logs", self.region), self.log_group, int(since.timestamp() * 1000))
+        return tail, self._entries(tail)
+
+    def _entries(self, tail: Any) -> list[LogEntry]:
+        try:
+            return [_entry(event) for event in tail.fetch()]
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise NotFoundError(f"No CloudWatch log group {self.log_group} in {self.region}: the function has "
+                                    "not run (or is not deployed) there; deploy it with `toolkit deploy`.") from None
+            raise
+
+    def tail(self, entries: int = 100, *, source: str | None = None) -> list[LogEntry]:
+        """The newest ``entries`` lines of the last day."""
+        lines = self._read(datetime.now(timezone.utc) - TAIL_WINDOW)[1]
+        return [e for e in lines if source in (None, e.source)][-entries:] if entries > 0 else []
+
+    def fetch(self, *, since: datetime, until: datetime | None = None, source: str | None = None,
+              search_text: str = "") -> list[LogEntry]:
+        """Lines from ``since`` (inclusive) to ``until`` (exclusive) containing ``search_text``."""
+        end = until.astimezone(timezone.utc) if until is not None else None
+        return [e for e in self._read(since.astimezone(timezone.utc))[1]
+                if (end is None or e.timestamp < end) and source in (None, e.source) and search_text in e.message]
+
+    def stream(self, timeout: float | None = None) -> Iterator[LogEntry]:
+        """Lines written from now on, polled every `POLL_S` seconds, until ``timeout`` (None: until the
+        caller stops)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        tail, _old = self._read(datetime.now(timezone.utc))  # what is there now is not new
+        return self._follow(tail, deadline)
+
+    def _follow(self, tail: Any, deadline: float | None) -> Iterator[LogEntry]:
+        while deadline is None or time.monotonic() < deadline:
+            yield from self._entries(tail)
+            time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic())))
+
+
+def _entry(event: dict[str, Any]) -> LogEntry:
+    when = datetime.fromtimestamp(event["timestamp"] / 1000, tz=timezone.utc)
+    stream = str(event.get("logStreamName", ""))
+    return LogEntry(str(event.get("message", "")).rstrip("\n"), when, "stdout", "", [stream] if stream else [])
+
