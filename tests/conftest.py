@@ -1,13 +1,16 @@
-"""Suite-wide settings: an isolated TOOLKIT_HOME so tests never touch the user's ~/.toolkit."""
+"""Suite-wide settings: an isolated TOOLKIT_HOME so tests never touch the user's ~/.toolkit, and the
+one moto server the AWS-side tests share (tests/moto_support.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto_support import moto_server
 
 _HOME = Path(tempfile.mkdtemp(prefix="toolkit-test-home-"))
 os.environ["TOOLKIT_HOME"] = str(_HOME)
@@ -37,3 +40,10 @@ def _the_main_event_loop_is_current() -> None:
     wasn't used with future"), so a test's outcome would depend on which tests ran before it.
     """
     asyncio.set_event_loop(_MAIN_LOOP)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server process for the run; a test resets it or makes resources of its own."""
+    with moto_server() as endpoint:
+        yield endpoint

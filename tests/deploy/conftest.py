@@ -1,6 +1,6 @@
 """Fixtures of the deploy tests: the FAKE pulumi (tests/deploy/fake_pulumi/pulumi first on PATH,
-with a clean environment: fake AWS keys, a region, an isolated TOOLKIT_HOME), a moto server on
-loopback, and a LocalStack stand-in that answers ``/_localstack/health`` like a chosen edition."""
+with a clean environment: fake AWS keys, a region, an isolated TOOLKIT_HOME), the suite's moto server
+(emptied per test), and a LocalStack stand-in that answers ``/_localstack/health`` like a chosen edition."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deploy_helpers import FAKE_PULUMI_DIR, FakePulumi, HealthServer, base_env, free_port, no_pulumi_path
+from deploy_helpers import FAKE_PULUMI_DIR, FakePulumi, HealthServer, base_env, no_pulumi_path
+from moto_support import reset
 
 
 @pytest.fixture
@@ -32,20 +33,8 @@ def localstack() -> Iterator[HealthServer]:
         server.close()
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def moto_endpoint(moto_server: str) -> str:
-    import httpx
-
-    httpx.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()  # each test: an empty account
-    return moto_server
+def moto_endpoint(moto_endpoint: str) -> str:
+    """The suite's moto server (tests/conftest.py), emptied: each test starts with a new account."""
+    reset(moto_endpoint)
+    return moto_endpoint

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -112,12 +111,6 @@ def write_images(path: Path, tags_digests: dict[str, str], repo: str = "12345678
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 PRO_SERVICES = ("acm", "apigatewayv2", "autoscaling", "cloudfront", "dynamodb", "ec2", "ecr", "ecs", "elbv2", "iam",
                 "lambda", "logs", "route53", "s3", "secretsmanager", "ssm", "stepfunctions", "sts")
 # What LocalStack's free edition lists (it has no ECR, API Gateway v2, ECS, ELBv2 or CloudFront).
@@ -125,109 +118,101 @@ COMMUNITY_SERVICES = ("acm", "autoscaling", "dynamodb", "ec2", "iam", "lambda", 
                       "secretsmanager", "ssm", "stepfunctions", "sts")
 
 
-class HealthServer:
+Reply = tuple[int, dict[str, str], bytes]  # status, headers, body
+
+
+class LoopbackServer:
+    """Real HTTP on 127.0.0.1, served by a thread: each request of a method in ``methods`` is
+    answered by ``answer``; any other method gets 501, as http.server answers one it lacks."""
+
+    methods: tuple[str, ...] = ("GET",)
+
+    def __init__(self) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                if self.command not in owner.methods:
+                    self.send_error(501)
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, headers, out = owner.answer(self.command, self.path, dict(self.headers), body)
+                self.send_response(status)
+                for key, value in {**headers, "Content-Length": str(len(out))}.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = _handle  # noqa: N815 (http.server's names)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class HealthServer(LoopbackServer):
     """Answers ``GET /_localstack/health`` with ``{"edition", "services": {name: "available"}}``;
-    anything else 404.  Real HTTP on 127.0.0.1, in a thread."""
+    anything else 404."""
 
     def __init__(self, edition: str = "pro", services: tuple[str, ...] = PRO_SERVICES) -> None:
         self.edition, self.services = edition, services
-        owner = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                if self.path.split("?")[0] != "/_localstack/health":
-                    self.send_error(404)
-                    return
-                body = json.dumps({"edition": owner.edition, "version": "4.0.0",
-                                   "services": {name: "available" for name in owner.services}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if path.split("?")[0] != "/_localstack/health":
+            return 404, {}, b"not a LocalStack endpoint"
+        health = {"edition": self.edition, "version": "4.0.0", "services": {name: "available" for name in self.services}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(health).encode()
 
 
-Route = tuple[int, dict[str, str], bytes]
+Route = Reply
 
 
-class RouteServer:
-    """A stand-in for deployed URLs on 127.0.0.1: each path answers a fixed (status, headers, body),
-    the way a function, API Gateway, an ALB or CloudFront would."""
+class RouteServer(LoopbackServer):
+    """A stand-in for deployed URLs: each path answers a fixed (status, headers, body), the way a
+    function, API Gateway, an ALB or CloudFront would."""
 
     def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
-        owner = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                status, headers, body = owner.routes.get(self.path, (404, {}, b"no such route in the test"))
-                self.send_response(status)
-                for key, value in {**headers, "Content-Length": str(len(body))}.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        return self.routes.get(path, (404, {}, b"no such route in the test"))
 
 
-class ServiceQuotasServer:
-    """A stand-in for the Service Quotas API on 127.0.0.1 (moto implements only VPC quotas): the
-    JSON protocol botocore speaks (``X-Amz-Target: ServiceQuotasV20190624.<Operation>``), answering
+class ServiceQuotasServer(LoopbackServer):
+    """A stand-in for the Service Quotas API (moto implements only VPC quotas): the JSON protocol
+    botocore speaks (``X-Amz-Target: ServiceQuotasV20190624.<Operation>``), answering
     GetServiceQuota from ``applied`` and GetAWSDefaultServiceQuota from ``defaults``, keyed by
     (service code, quota code); anything else is NoSuchResourceException, as AWS answers."""
 
+    methods = ("POST",)
+
     def __init__(self, applied: dict[tuple[str, str], float], defaults: dict[tuple[str, str], float]) -> None:
-        self.applied, self.defaults, self.requests = applied, defaults, []
-        owner = self
+        self.applied, self.defaults = applied, defaults
+        self.requests: list[tuple[str, Any]] = []
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                owner.requests.append((operation, body))
-                table = {"GetServiceQuota": owner.applied, "GetAWSDefaultServiceQuota": owner.defaults}.get(operation)
-                key = (body.get("ServiceCode"), body.get("QuotaCode"))
-                if table is None or key not in table:
-                    self._answer(400, {"__type": "NoSuchResourceException", "message": f"no quota {key}"})
-                    return
-                self._answer(200, {"Quota": {"ServiceCode": key[0], "QuotaCode": key[1], "Value": table[key]}})
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        operation = headers.get("X-Amz-Target", "").rpartition(".")[2]
+        request = json.loads(body or b"{}")
+        self.requests.append((operation, request))
+        table = {"GetServiceQuota": self.applied, "GetAWSDefaultServiceQuota": self.defaults}.get(operation)
+        key = (request.get("ServiceCode"), request.get("QuotaCode"))
+        if table is None or key not in table:
+            return self._json(400, {"__type": "NoSuchResourceException", "message": f"no quota {key}"})
+        return self._json(200, {"Quota": {"ServiceCode": key[0], "QuotaCode": key[1], "Value": table[key]}})
 
-            def _answer(self, status: int, data: dict[str, Any]) -> None:
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    @staticmethod
+    def _json(status: int, data: dict[str, Any]) -> Reply:
+        return status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(data).encode()

@@ -27,10 +27,10 @@ def _deployed(fake: FakePulumi, tmp_path: object, bucket: str, endpoint: str) ->
     assert deployed.returncode == 0, deployed.stderr
 
 
-def test_destroy_keeps_the_volume_bucket_and_says_how_to_delete_it(fake_pulumi: FakePulumi, moto_server: str,
+def test_destroy_keeps_the_volume_bucket_and_says_how_to_delete_it(fake_pulumi: FakePulumi, moto_endpoint: str,
                                                                    tmp_path: object) -> None:
-    s3 = _bucket_with_files(moto_server, "tts-volumes-kept")
-    _deployed(fake_pulumi, tmp_path, "tts-volumes-kept", moto_server)
+    s3 = _bucket_with_files(moto_endpoint, "tts-volumes-kept")
+    _deployed(fake_pulumi, tmp_path, "tts-volumes-kept", moto_endpoint)
     destroyed = fake_pulumi.run("destroy", "examples/urls_and_domains.py", "--yes")
     assert destroyed.returncode == 0, destroyed.stderr
     assert "Kept the volume bucket tts-volumes-kept" in destroyed.stdout + destroyed.stderr
@@ -38,10 +38,10 @@ def test_destroy_keeps_the_volume_bucket_and_says_how_to_delete_it(fake_pulumi: 
     assert s3.list_objects_v2(Bucket="tts-volumes-kept")["KeyCount"] == 3  # type: ignore[attr-defined]
 
 
-def test_destroy_with_delete_volumes_empties_and_deletes_the_bucket(fake_pulumi: FakePulumi, moto_server: str,
+def test_destroy_with_delete_volumes_empties_and_deletes_the_bucket(fake_pulumi: FakePulumi, moto_endpoint: str,
                                                                     tmp_path: object) -> None:
-    s3 = _bucket_with_files(moto_server, "tts-volumes-gone")
-    _deployed(fake_pulumi, tmp_path, "tts-volumes-gone", moto_server)
+    s3 = _bucket_with_files(moto_endpoint, "tts-volumes-gone")
+    _deployed(fake_pulumi, tmp_path, "tts-volumes-gone", moto_endpoint)
     destroyed = fake_pulumi.run("destroy", "examples/urls_and_domains.py", "--yes", "--delete-volumes")
     assert destroyed.returncode == 0, destroyed.stderr
     assert "Deleted the volume bucket tts-volumes-gone and its 3 objects" in destroyed.stdout + destroyed.stderr

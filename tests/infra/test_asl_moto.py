@@ -20,67 +20,27 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from moto_support import reset
 
 from infra.asl import WORKER_TASK_ENV, EcsTarget, Retry, build_definition
 
 REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("moto_server exited early")
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("moto_server did not start in 30 s")
-
-
 @pytest.fixture
-def moto_url() -> Iterator[str]:
-    """A fresh moto server per test: after one execution, moto 5.2 fails (500, cannot pickle
-    an RLock) to start executions of any other state machine in the same server."""
-    port = _free_port()
-    # moto's Step Functions engine calls services on localhost:$MOTO_PORT: itself.
-    env = {**os.environ, "MOTO_PORT": str(port), "AWS_DEFAULT_REGION": REGION}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_up(url, proc)
-        body = json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
-        req = urllib.request.Request(url + "/moto-api/config", data=body.encode(), method="POST")
-        urllib.request.urlopen(req, timeout=5)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def moto_url(moto_endpoint: str) -> str:
+    """The suite's moto server (tests/conftest.py), emptied for each test: after one execution,
+    moto 5.2 fails (500, cannot pickle an RLock) to start executions of any other state machine
+    in the same server until it is reset."""
+    reset(moto_endpoint)
+    return moto_endpoint
 
 
 def _client(service: str, url: str) -> Any:

@@ -1,29 +1,23 @@
 """Fixtures: a TOOLKIT_HOME per test, and ``backend`` -- the same tests on SQLite and on DynamoDB (moto).
 
-The moto server is the one tests/runtime starts (DynamoDB requests serialised, as real DynamoDB
-serialises writes per item: conditional deletes must have one winner).
+The moto server is the suite's (tests/conftest.py, tests/moto_support.py): DynamoDB requests
+serialised, as real DynamoDB serialises writes per item, so conditional deletes have one winner.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto_support import use_moto
 
 from runtime.awsclients import client, reset_clients
 
 RUNTIME_TESTS = Path(__file__).resolve().parents[1] / "runtime"
-sys.path.insert(0, str(RUNTIME_TESTS))
-_spec = importlib.util.spec_from_file_location("runtime_tests_conftest", RUNTIME_TESTS / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-moto_support = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = moto_support  # its dataclasses look their module up there
-_spec.loader.exec_module(moto_support)
+sys.path.insert(0, str(RUNTIME_TESTS))  # deployed_app, runtime_support
 
 
 @pytest.fixture(autouse=True)
@@ -31,22 +25,6 @@ def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLKIT_HOME", str(tmp_path / "home"))
     for name in ("TOOLKIT_STATE_TABLE", "TOOLKIT_STATE_BUCKET"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="session")
-def state_moto() -> Iterator[str]:
-    from runtime_support import free_port
-
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", moto_support.SERIAL_MOTO_SERVER, "127.0.0.1", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        moto_support._wait_http(f"{endpoint}/moto-api/", process)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def create_state_table(name: str) -> None:
@@ -62,15 +40,9 @@ def create_state_table(name: str) -> None:
 
 
 @pytest.fixture
-def state_aws(state_moto: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def state_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     """Env pointing Dicts and Queues at a fresh state table and bucket on moto: (table, bucket)."""
-    for key in [k for k in __import__("os").environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", state_moto)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset_clients()
+    use_moto(monkeypatch, moto_endpoint)
     suffix = uuid.uuid4().hex[:8]
     table, bucket = f"toolkit-state-{suffix}", f"toolkit-state-{suffix}"
     create_state_table(table)

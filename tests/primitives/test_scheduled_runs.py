@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from deployed_app import function, write_app  # tests/runtime, on the path from this folder's conftest
+from moto_support import reset, use_moto
 
 from infra import asl
 from infra.asl import EcsTarget, build_definition, schedule_input
@@ -37,31 +38,14 @@ TASKS_TABLE = "worker-tasks"  # where the substituted RunWorker writes the conta
 ECS = EcsTarget(cluster="arn:aws:ecs:us-east-1:123456789012:cluster/toolkit",
                 task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/tick:1",
                 container="function", subnets=("subnet-1",), security_groups=("sg-1",))
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-
-
-def _post(url: str, body: object) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
 
 
 @pytest.fixture
-def calls_aws(state_moto: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def calls_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A calls table (as infra declares it) on a freshly reset moto that runs executions: its name.
     Reset per test: moto 5.2.1 runs only the first StartExecution of a server's lifetime."""
-    import os
-
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in {"AWS_ENDPOINT_URL": state_moto, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    reset_clients()
-    _post(f"{state_moto}/moto-api/reset", {})
-    _post(f"{state_moto}/moto-api/config", MOTO_CONFIG)
+    use_moto(monkeypatch, moto_endpoint)
+    reset(moto_endpoint)
     table = f"toolkit-calls-{uuid.uuid4().hex[:8]}"
     for name, key in ((table, "call_id"), (TASKS_TABLE, "call_id")):
         client("dynamodb").create_table(

@@ -1,76 +1,20 @@
-"""Shared fixtures: a real moto server process, and AWS resources of the shapes infra deploys."""
+"""Shared fixtures: AWS resources of the shapes infra deploys, on the suite's moto server
+(tests/moto_support.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
-from runtime_support import free_port
+from moto_support import post, reset, use_moto
+from web_server_lambda import deploy_echo_server, stop_listener
 
+from runtime import lambda_handler
 from runtime.awsclients import client, reset_clients
-
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-# moto_server's werkzeug runs threaded=True, and moto's DynamoDB checks a ConditionExpression
-# and writes without a lock: racing writers both "win" (measured: 3 of 40 runs of the
-# 16-writer race).  Real DynamoDB serialises writes per item, so we run the same server
-# app as `moto_server -H -p` does, with DynamoDB requests serialised by one lock.  Other
-# services stay threaded: a Step Functions execution calls back into the server.
-SERIAL_MOTO_SERVER = (
-    "import os, sys, threading\n"
-    "os.environ['MOTO_PORT'] = sys.argv[2]  # as moto_server sets it: executions call back on it\n"
-    "from werkzeug.serving import run_simple\n"
-    "from moto.moto_server.threaded_moto_server import DomainDispatcherApplication, create_backend_app\n"
-    "app, lock = DomainDispatcherApplication(create_backend_app), threading.Lock()\n"
-    "def serial_dynamodb(environ, start_response):\n"
-    "    if environ.get('HTTP_X_AMZ_TARGET', '').startswith('DynamoDB_'):\n"
-    "        with lock:\n"
-    "            return list(app(environ, start_response))\n"
-    "    return app(environ, start_response)\n"
-    "run_simple(sys.argv[1], int(sys.argv[2]), serial_dynamodb, threaded=True)\n"
-)
-
-
-def _post(url: str, body: object) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto_server did not answer at {url} within {timeout} s")
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's server app as a separate process on a free loopback port, configured as DESIGN.md §6 says."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERIAL_MOTO_SERVER, "127.0.0.1", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{endpoint}/moto-api/", process)
-        _post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -82,18 +26,10 @@ class AwsResources:
 
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
-    """Env pointing boto3 at moto, plus a fresh call table (TTL on) and payload bucket per test."""
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    reset_clients()
-    # a clean emulator per test; moto 5.2.1 also needs it: with execute_state_machine on, a
-    # second StartExecution in the server's lifetime fails (500, deepcopy of an RLock)
-    _post(f"{moto_endpoint}/moto-api/reset", {})
-    _post(f"{moto_endpoint}/moto-api/config", MOTO_CONFIG)
+    """Env pointing boto3 at moto (tests/conftest.py's server, emptied), plus a fresh call table
+    (TTL on) and payload bucket per test."""
+    use_moto(monkeypatch, moto_endpoint)
+    reset(moto_endpoint)
     suffix = uuid.uuid4().hex[:8]
     resources = AwsResources(moto_endpoint, f"toolkit-calls-{suffix}", f"toolkit-payloads-{suffix}")
     create_call_table(resources.table)
@@ -119,5 +55,21 @@ def create_call_table(name: str) -> None:
 def recorded_executions(aws: AwsResources) -> AwsResources:
     """Step Functions that record executions without running them, for tests starting several
     (see the moto bug above).  Tests that need an execution to run use ``aws`` alone."""
-    _post(f"{aws.endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": False}})
+    post(f"{aws.endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": False}})
     return aws
+
+
+@pytest.fixture
+def web_server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., int]]:
+    """Deploys a ``web_server`` function as the Lambda handler sees it (web_server_lambda.py; keyword
+    arguments go to its ``web`` settings) and returns its port; its servers are stopped afterwards."""
+    ports: list[int] = []
+
+    def deploy(**web: Any) -> int:
+        ports.append(deploy_echo_server(tmp_path, monkeypatch, **web))
+        return ports[-1]
+
+    yield deploy
+    lambda_handler.shutdown()
+    for port in ports:
+        stop_listener(port)

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import copy
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 from deployed_app import function, write_app
-from runtime_support import free_port, serve_uvicorn
-from test_web_server_direct import ECHO_SERVER, echo, sample
+from runtime_support import serve_uvicorn
+from web_server_lambda import ECHO_SERVER, WebServerEnv, echo, proxy, sample
 
 from runtime import lambda_handler
-from runtime.adapters import web_server
 from runtime.adapters.asgi_app import build_wsgi_app
 from runtime.adapters.base import WebKind, WebSpec
 from runtime.awsclients import client
@@ -44,39 +42,6 @@ from runtime.gateway import (
     result_location,
 )
 from runtime.serialization import deserialize
-
-WebServerEnv = Callable[..., int]
-
-
-@pytest.fixture
-def web_server_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebServerEnv]:
-    """A ``web_server`` function deployed as the Lambda handler sees it: a real keep-alive server process."""
-    ports: list[int] = []
-
-    def deploy(**web: Any) -> int:
-        lambda_handler.shutdown()
-        port = free_port()
-        ports.append(port)
-        monkeypatch.setenv("ECHO_PORT", str(port))
-        manifest = write_app(tmp_path, [function("server", "web_server",
-                                                 web={"port": port, "startup_timeout": 10, **web})])
-        (tmp_path / "echo_server.py").write_text(ECHO_SERVER)
-        monkeypatch.setenv("TOOLKIT_MANIFEST", str(manifest))
-        monkeypatch.setenv("TOOLKIT_FUNCTION", "server")
-        monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
-        return port
-
-    yield deploy
-    lambda_handler.shutdown()
-    for port in ports:
-        subprocess.run(["fuser", "-k", f"{port}/tcp"], capture_output=True, check=False)
-
-
-def proxy() -> web_server.WebServerProxy:
-    app = lambda_handler.init().app
-    assert isinstance(app, web_server.WebServerProxy)
-    return app
-
 
 # -- item 1: no request is ever answered with another's response ----------------------------------
 

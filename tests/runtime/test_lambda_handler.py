@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from deployed_app import function, write_app
 from runtime_support import FIXTURES, free_port
+from web_server_lambda import stop_listener
 
 from runtime import lambda_handler
 from runtime.awsclients import client
@@ -96,13 +97,7 @@ def test_web_server_started_once_and_proxied(deploy: Deploy, monkeypatch: pytest
             echo = json.loads(response["body"])
             assert echo == {"method": "POST", "path": "/p/a%20b?q=1", "xff": "192.168.0.1", "len": 3}
     finally:
-        _stop_listener(port)
-
-
-def _stop_listener(port: int) -> None:
-    import subprocess
-
-    subprocess.run(["fuser", "-k", f"{port}/tcp"], capture_output=True, check=False)
+        stop_listener(port)
 
 
 # -- direct calls --------------------------------------------------------------------------------

@@ -1,66 +1,29 @@
-"""A moto server with the resources a sandbox deploy plans, and the agent started as Fargate would start it."""
+"""The resources a sandbox deploy plans, made on the suite's moto server (tests/moto_support.py), and the
+agent started as Fargate would start it."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+import moto_support
+from moto_support import aws_environ, free_port, post
+
 from toolkit.sandboxes.aws import AwsSandbox, AwsSandboxConfig
+
+__all__ = ["aws_environ", "free_port", "gpu_capacity", "plan_resources", "register_image", "reset", "start_agent"]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def post(url: str, body: object) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def reset(endpoint: str) -> None:
     """A clean account; tasks stay RUNNING until StopTask (moto would advance them on every DescribeTasks)."""
-    post(f"{endpoint}/moto-api/reset", {})
+    moto_support.reset(endpoint)
     post(f"{endpoint}/moto-api/state-manager/set-transition",
          {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}})
-
-
-def aws_environ(endpoint: str) -> dict[str, str]:
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
 
 
 def plan_resources() -> AwsSandboxConfig:

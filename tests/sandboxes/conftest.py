@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
-from aws_support import aws_environ, moto_server, plan_resources, reset  # noqa: E402
+from aws_support import plan_resources, reset  # noqa: E402
 from image_tools import (  # noqa: E402
     BASE_MIRROR,
     debian_mirror,
@@ -19,6 +19,7 @@ from image_tools import (  # noqa: E402
     require_tools,
     write_containers_conf,
 )
+from moto_support import use_moto  # noqa: E402
 from sandbox_support import wait_no_containers  # noqa: E402
 
 import toolkit  # noqa: E402
@@ -69,24 +70,17 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         assert wait_no_containers() == []
 
 
-# -- the AWS side, on a moto server per test module (tests/sandboxes/aws_support.py) --------------------
+# -- the AWS side, on the suite's moto server (tests/conftest.py; resources: tests/sandboxes/aws_support.py) --
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
+@pytest.fixture
+def endpoint(moto_endpoint: str) -> str:
+    """The suite's moto server, under the name these tests use."""
+    return moto_endpoint
 
 
 @pytest.fixture
 def sandboxes(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSandboxes]:
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(key)
-    for key, value in aws_environ(endpoint).items():
-        monkeypatch.setenv(key, value)
-    import boto3
-
-    boto3.DEFAULT_SESSION = None  # a session made before the environment above would keep its own
-    reset_clients()
+    use_moto(monkeypatch, endpoint)
     reset(endpoint)
     yield AwsSandboxes(plan_resources())
     reset_clients()

@@ -22,9 +22,9 @@ KEYS = {"AWS_ACCESS_KEY_ID": "bucket-key", "AWS_SECRET_ACCESS_KEY": "bucket-secr
 
 
 @pytest.fixture
-def bucket(moto_s3: str) -> tuple[str, Any]:
+def bucket(moto_endpoint: str) -> tuple[str, Any]:
     """A fresh bucket holding ``in/a.txt``, ``in/deep/b.txt`` and ``other/x.txt``; and a client of it."""
-    mount = BucketMount("/unused", f"mounted-{uuid.uuid4().hex[:8]}", endpoint_url=moto_s3, force_path_style=True)
+    mount = BucketMount("/unused", f"mounted-{uuid.uuid4().hex[:8]}", endpoint_url=moto_endpoint, force_path_style=True)
     s3 = s3_client(mount, KEYS)
     s3.create_bucket(Bucket=mount.bucket_name)
     for key, body in (("in/a.txt", b"alpha"), ("in/deep/b.txt", b"beta"), ("other/x.txt", b"not mounted")):
@@ -37,15 +37,15 @@ def _keys(s3: Any, name: str) -> dict[str, bytes]:
     return {o["Key"]: s3.get_object(Bucket=name, Key=o["Key"])["Body"].read() for o in found}
 
 
-def _copy(moto_s3: str, name: str, cache: Path, **options: Any) -> BucketCopy:
-    mount = BucketMount("/unused", name, endpoint_url=moto_s3, key_prefix="in/", force_path_style=True, **options)
+def _copy(moto_endpoint: str, name: str, cache: Path, **options: Any) -> BucketCopy:
+    mount = BucketMount("/unused", name, endpoint_url=moto_endpoint, key_prefix="in/", force_path_style=True, **options)
     return BucketCopy(mount, copy_directory(cache, mount), s3_client(mount, KEYS))
 
 
 def test_a_copy_holds_the_prefix_only_and_pushes_new_edited_and_removed_files(
-        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     name, s3 = bucket
-    copy = _copy(moto_s3, name, tmp_path)
+    copy = _copy(moto_endpoint, name, tmp_path)
     copy.pull()
     files = sorted(p.relative_to(copy.directory).as_posix() for p in copy.directory.rglob("*") if p.is_file())
     assert files == ["a.txt", "deep/b.txt"]  # other/ is outside the key prefix
@@ -58,9 +58,9 @@ def test_a_copy_holds_the_prefix_only_and_pushes_new_edited_and_removed_files(
 
 
 def test_sync_after_an_invocation_also_brings_what_others_wrote(
-        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     name, s3 = bucket
-    copy = _copy(moto_s3, name, tmp_path)
+    copy = _copy(moto_endpoint, name, tmp_path)
     copy.pull()
     s3.put_object(Bucket=name, Key="in/from-elsewhere.txt", Body=b"hello")
     s3.delete_object(Bucket=name, Key="in/a.txt")
@@ -70,10 +70,10 @@ def test_sync_after_an_invocation_also_brings_what_others_wrote(
 
 
 def test_a_read_only_copy_uploads_nothing_and_names_what_it_kept(
-        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     name, s3 = bucket
     before = _keys(s3, name)
-    copy = _copy(moto_s3, name, tmp_path, read_only=True)
+    copy = _copy(moto_endpoint, name, tmp_path, read_only=True)
     copy.pull()
     (copy.directory / "a.txt").write_text("changed")
     (copy.directory / "extra.txt").write_text("new")
@@ -84,9 +84,9 @@ def test_a_read_only_copy_uploads_nothing_and_names_what_it_kept(
     assert "3 file(s) changed under /unused were not uploaded" in err and "read_only=True" in err
 
 
-def test_the_client_signs_with_the_secret_and_pays_when_asked(moto_s3: str, bucket: tuple[str, Any]) -> None:
+def test_the_client_signs_with_the_secret_and_pays_when_asked(moto_endpoint: str, bucket: tuple[str, Any]) -> None:
     name, _ = bucket
-    mount = BucketMount("/unused", name, endpoint_url=moto_s3, force_path_style=True, requester_pays=True)
+    mount = BucketMount("/unused", name, endpoint_url=moto_endpoint, force_path_style=True, requester_pays=True)
     s3 = s3_client(mount, KEYS)
     sent: list[dict[str, str]] = []
     s3.meta.events.register("before-send.s3.*", lambda request, **_: sent.append(
@@ -113,10 +113,10 @@ def _run(target: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
 
 
 def test_workers_read_and_write_the_bucket_through_the_mount(
-        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     name, s3 = bucket
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # only the mount's secret signs
-    env.update(BUCKET_TEST_ENDPOINT=moto_s3, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
+    env.update(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
                BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}")
     app_file = str(APPS / "bucket_app.py")
     shouted = _run(f"{app_file}::shout", "--name", "a.txt", env=env)
@@ -129,7 +129,7 @@ def test_workers_read_and_write_the_bucket_through_the_mount(
 
 
 def test_a_deployed_container_mounts_with_the_secret_it_reads_by_arn_and_syncs_after_each_invocation(
-        volume_bucket: str, moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+        volume_bucket: str, moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     """The AWS path (`mount_deployed`): the secret comes from Secrets Manager by the ARN infra passes in
     TOOLKIT_BUCKET_SECRET_ARNS, never from os.environ; `commit_all` (the Lambda handler's, after each
     invocation) uploads the writes."""
@@ -145,7 +145,7 @@ def test_a_deployed_container_mounts_with_the_secret_it_reads_by_arn_and_syncs_a
     name, s3 = bucket
     arn = client("secretsmanager").create_secret(Name=f"keys-{name}", SecretString=json.dumps(KEYS))["ARN"]
     path = str(tmp_path / "deployed")
-    mount = BucketMount(path, name, endpoint_url=moto_s3, key_prefix="in/", secret="partner-keys",
+    mount = BucketMount(path, name, endpoint_url=moto_endpoint, key_prefix="in/", secret="partner-keys",
                         force_path_style=True)
     entry = FunctionEntry("f", "f", "function", bucket_mounts=(mount,))
     try:
@@ -163,7 +163,7 @@ def test_a_deployed_container_mounts_with_the_secret_it_reads_by_arn_and_syncs_a
 
 
 def test_a_served_web_endpoint_uploads_its_writes_before_its_response_ends(
-        moto_s3: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     import http.client
     import json
     import socket
@@ -174,7 +174,7 @@ def test_a_served_web_endpoint_uploads_its_writes_before_its_response_ends(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(BUCKET_TEST_ENDPOINT=moto_s3, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
+    env.update(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
                BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}")
     serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(APPS / "bucket_app.py"),
                               "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
