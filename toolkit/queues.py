@@ -155,8 +155,9 @@ class Queue(BoundHandle, NamedObjectMembers):
     def _take(self, n: int, block: bool, timeout: float | None, partition: str | None) -> list[bytes]:
         _check_timeout(timeout)
         key = _partition(partition)
-        if not block:
-            return list(self._op("queue_take", key, n))
+        items = list(self._op("queue_take", key, n))
+        if items or not block:  # the common case: no wake-up channel to set up
+            return items
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._store().queue_waiter(self.name, key) as waiter:  # entered before the check: no lost wake-up
             while True:

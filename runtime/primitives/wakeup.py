@@ -10,6 +10,8 @@ Protocol (see `FifoWaiter`):
   and its wait still leaves a byte in the pipe;
 * after a commit, a writer sends one byte per item, non-blocking: with no reader the open fails
   (``ENXIO``) and nobody needed waking; with a full pipe the byte is dropped (readers wake anyway);
+  a reader that leaves between the writer's open and write makes the write fail (``EPIPE``): also
+  nobody to wake, and never an error for the put, whose item is already committed;
 * each wake reads one byte and re-checks the table.  A spurious wake (another consumer was
   faster) just waits again.
 The reader also keeps a write end open itself, so the pipe never reports end-of-file (which
@@ -53,6 +55,8 @@ def notify(path: Path, count: int = 1) -> None:
         os.write(fd, b"\0" * max(1, min(count, _MAX_BYTES_PER_NOTIFY)))
     except BlockingIOError:
         pass  # the pipe is full of wake-ups already
+    except BrokenPipeError:
+        pass  # the last reader closed between our open and our write: nobody is left to wake
     finally:
         os.close(fd)
 
@@ -68,10 +72,13 @@ class FifoWaiter:
     def __enter__(self) -> FifoWaiter:
         if not hasattr(os, "mkfifo"):
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkfifo(self.path, 0o600)
-        self._read_fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        try:  # the FIFO usually exists (made by an earlier wait): no mkdir/mkfifo system calls then
+            self._read_fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.mkfifo(self.path, 0o600)
+            self._read_fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         self._write_fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)  # never EOF: see module docstring
         return self
 

@@ -220,6 +220,20 @@ def test_queue_limits_and_expiry() -> None:
     assert q.get(block=False, partition="ttl") is None
 
 
+def test_expired_items_are_collected_by_the_next_put_not_kept_forever() -> None:
+    import sqlite3
+
+    from toolkit.state import state_db_path
+
+    q = toolkit.Queue.from_name("expiring", create_if_missing=True)
+    q.put_many(["a", "b"], partition_ttl=1)
+    time.sleep(1.2)
+    q.put("fresh")  # the oldest item expired: this put removes every expired row of the partition
+    with sqlite3.connect(state_db_path()) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM queue_items WHERE name = 'expiring'").fetchone()[0]
+    assert rows == 1 and q.len() == 1 and q.get(block=False) == "fresh"
+
+
 def test_queue_aio_get_waits_without_blocking_the_loop(backend: str) -> None:
     with toolkit.Queue.ephemeral() as q:
         async def main() -> object:
