@@ -264,6 +264,14 @@ def test_update_autoscaler_changes_the_pool_live(members: Any) -> None:
         fn.update_autoscaler(max_containers=0)
 
 
+def test_the_decorators_min_containers_keeps_workers_warm_locally(members: Any) -> None:
+    assert members.warm.remote(1) == 2  # the pool exists from the first call on
+    assert eventually(lambda: members.warm.get_current_stats().num_total_runners == 2)
+    time.sleep(1.5)  # past scaledown_window=1
+    assert members.warm.get_current_stats().num_total_runners == 2
+    assert members.warm.autoscaler.settings().min_containers == 2
+
+
 def test_update_autoscaler_max_containers_caps_the_workers(members: Any) -> None:
     fn = members.square.with_options(scaledown_window=1)
     fn.update_autoscaler(max_containers=1)
