@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from click.testing import CliRunner
 
 import toolkit
@@ -48,3 +51,17 @@ def test_the_commands_reach_a_deployed_apps_store(state_aws: tuple[str, str]) ->
     assert _run("dict", "get", "remote", "k") == (0, "'v'\n")
     code, out = _run("dict", "delete", "remote")  # asks first, naming where
     assert f"DynamoDB table {table}" in out and code == 1 and toolkit.Dict.from_name("remote")["k"] == "v"
+
+
+def test_plan_prints_each_schedule_and_its_next_run(tmp_path: Path) -> None:
+    """`toolkit plan` offline (no Pulumi CLI, no credentials), as tests/deploy runs it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
+    from deploy_helpers import base_env, no_pulumi_path, run_cli
+
+    result = run_cli(["plan", "examples/schedule.py"], base_env(tmp_path, no_pulumi_path(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("aws:scheduler/schedule:Schedule  ") for line in lines)
+    assert any(line.startswith("⏲ heartbeat: Period(minutes=1), next run 20") for line in lines), lines[-5:]
+    assert any(line.startswith("⏲ weekday_report: Cron('0 9 * * 1-5', timezone='Europe/Paris'), next run ")
+               for line in lines), lines[-5:]

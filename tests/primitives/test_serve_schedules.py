@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import sys
+import time
 from pathlib import Path
 
 import toolkit
@@ -26,6 +27,25 @@ def test_a_period_schedule_runs_under_serve_once_per_period() -> None:
     assert len({r["pid"] for r in runs}) == 3  # each run is its own process, as each deployed run is
     log = served.output()
     assert "tick runs on Period(seconds=1); next run" in log and "scheduled run 1 finished" in log
+
+
+def test_a_period_schedule_runs_about_once_per_period_in_a_bounded_window() -> None:
+    """Runs counted by their own start times over a 5 s window of a 1 s Period: neither missed
+    periods (under 3) nor a burst (over 7). Bounded: at most 60 s of waiting in all."""
+    ticks = toolkit.Queue.from_name("ticks", create_if_missing=True)
+    served = Served(TICKER)
+    try:
+        first = ticks.get(timeout=20)["at"]
+        window_end, starts = first + 5.0, [first]
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            at = ticks.get(timeout=20)["at"]
+            if at >= window_end:
+                break  # a run after the window: every run inside it has reported (runs start in order)
+            starts.append(at)
+    finally:
+        served.stop()
+    assert 3 <= len(starts) <= 7, starts
 
 
 def test_no_schedules_turns_them_off() -> None:

@@ -108,14 +108,19 @@ def _print_endpoints(deployed: Any, manifest: dict[str, Any]) -> None:
             click.echo(f"{' ' * len(endpoint.tag)}  {custom}")
         if endpoint.stream_url:
             click.echo(f"{' ' * len(endpoint.tag)}  {endpoint.stream_url}  (Function URL, streamed responses)")
-    from toolkit.schedule import schedule_lines
-
-    for line in schedule_lines(app.functions):  # EventBridge Scheduler runs these (docs/primitives.md)
-        click.echo(f"⏲ {line}")
+    _print_schedules(app.functions)
     from toolkit.proxy import deployed_lines
 
     for line in deployed_lines(deployed.proxy_ips):  # the static IPs to allowlist (docs/proxy.md)
         click.echo(line)
+
+
+def _print_schedules(functions: Any) -> None:
+    """Each schedule and its next run: EventBridge Scheduler runs these (docs/primitives.md)."""
+    from toolkit.schedule import schedule_lines
+
+    for line in schedule_lines(functions):
+        click.echo(f"⏲ {line}")
 
 
 @click.command()
@@ -134,6 +139,9 @@ def plan(ref: str | None, module: str | None, as_json: bool, **options: Any) -> 
     for resource in result.resources:
         if not resource.is_component:
             click.echo(f"{resource.type}  {resource.name}")
+    from runtime.manifest import load
+
+    _print_schedules(load(loaded.manifest).functions)
     from toolkit.proxy import planned_lines
 
     for line in planned_lines(loaded.manifest):
