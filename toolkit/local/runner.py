@@ -54,7 +54,8 @@ class LocalRunner:
         self._lock = threading.Lock()
         self._store: OwnedCallStore | None = None
         self._calls: dict[str, Slot] = {}  # store record id -> where its outcome arrives
-        self._running: dict[str, tuple[WorkerPool, list[Input]]] = {}  # spawned call id -> its unfinished inputs
+        # spawned call id -> its pool and unfinished inputs, by store record id
+        self._running: dict[str, tuple[WorkerPool, dict[str, Input]]] = {}
         self._reaper_started = False
         atexit.register(self.shutdown)
 
@@ -133,13 +134,13 @@ class LocalRunner:
         link = CallLink(call_id, current_function_call_id(), len(payloads), kind, spec.app_name, spec.tag)
         if link.parent is not None or kind != call_links.SPAWN:  # a plain top-level spawn needs no row
             call_links.call_links().record(link)
-        inputs = []
+        inputs = {}
         for record_id, payload in zip(call_links.record_ids(call_id, link), payloads, strict=True):
             self.store.create(record_id, spec.app_name, spec.tag, payload)  # owned by this process
-            inputs.append(Input(pool.new_id(), payload, self._recorder(call_id, record_id), call_id=call_id))
+            inputs[record_id] = Input(pool.new_id(), payload, self._recorder(call_id, record_id), call_id=call_id)
         with self._lock:
-            self._running[call_id] = (pool, list(inputs))
-        pool.submit(inputs)
+            self._running[call_id] = (pool, dict(inputs))
+        pool.submit(list(inputs.values()))
         return call_id
 
     def _recorder(self, call_id: str, record_id: str) -> Callable[[bool, bytes], None]:
@@ -152,8 +153,8 @@ class LocalRunner:
             store.complete(record_id, CallStatus.DONE if ok else CallStatus.FAILED, data)
             slot.set(ok, data)
             with self._lock:
-                _pool, inputs = self._running.get(call_id, (None, []))
-                inputs[:] = [item for item in inputs if item.done is not record]
+                _pool, inputs = self._running.get(call_id, (None, {}))
+                inputs.pop(record_id, None)
                 if not inputs:
                     self._running.pop(call_id, None)
         return record
@@ -164,8 +165,8 @@ class LocalRunner:
     def cancel(self, call_id: str, terminate: bool) -> bool:
         """Cancel a call this process spawned; False if it is not one of them (or has finished)."""
         with self._lock:
-            pool, inputs = self._running.get(call_id, (None, []))
-            inputs = list(inputs)
+            pool, unfinished = self._running.get(call_id, (None, {}))
+            inputs = list(unfinished.values())
         if pool is None or not inputs:
             return False
         pool.cancel(inputs, terminate)
