@@ -10,6 +10,13 @@ Modules, in the order a sandbox meets them:
   on exit, ``timeout``, ``idle_timeout``, ``terminate`` or the creator's death.
 - `streams`: ``StreamReader``/``StreamWriter`` over pipes, and ``StreamType``.
 - `process`: ``ContainerProcess``, one ``exec`` (the engine's exec).
+- `ports`: ``Probe``, ``Tunnel``/``Tunnels`` (plain data, shared with the AWS side).
+- `filesystem`: ``sb.filesystem`` and ``open``/``ls``/``mkdir``/``rm``, each one ``exec`` (local and AWS).
+- `options`: the platform's create/exec options toolkit refuses, naming the alternative.
+
+On AWS (inside a deployed function): `aws` (the control plane and the handle, over the agent's
+SQS/DynamoDB channel), `aws_launch` (which planned task definition an ``image=``/``gpu=`` runs),
+`aws_network` (a sandbox's tunnel security group and public IP).
 
 Not imported by ``import toolkit``: ``toolkit.sandbox`` loads it on first use.
 """
