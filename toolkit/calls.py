@@ -61,21 +61,22 @@ class FunctionCall:
         is not finished in time."""
         if timeout is not None and timeout < 0:
             raise InvalidError(f"get(timeout={timeout!r}) must be >= 0 seconds, or None to wait.")
-        from toolkit.deployed_code import runner_for_call
-        from toolkit.runner import deployed_runner
-
-        # inside a deployed function, or a call of a deployed app this process looked up: the app's DynamoDB table
-        cloud = deployed_runner() or runner_for_call(self.object_id)
+        cloud = self._cloud()
         if cloud is not None:
             if index != 0:
                 raise NotSupportedError(refusal("FunctionCall.get(index=...) of a deployed call", "a deployed call "
                                                 "has one input", "call get() without index="))
             return cloud.get(self.object_id, timeout)
+        from toolkit.local.runner import local_runner
+
+        return self._wait_for(self._record_id(local_runner(), index), timeout)
+
+    def _wait_for(self, record_id: str, timeout: float | None) -> Any:
+        """The result of one input, from its store record (or its local slot when this process spawned it)."""
         from toolkit.local.results import unwrap
         from toolkit.local.runner import local_runner
 
         runner = local_runner()
-        record_id = self._record_id(runner, index)
         slot = runner.local_slot(record_id)
         if slot is not None:  # spawned by this process: wait on it directly
             try:
@@ -84,6 +85,14 @@ class FunctionCall:
                 raise TimeoutError(f"{record_id} is still running after {timeout} s") from None
         return self._poll(runner.store, timeout, record_id)
 
+    def _cloud(self) -> Any:
+        """Inside a deployed function, or for a call of a deployed app this process looked up: the runner
+        that reads the app's DynamoDB table; None for a local call."""
+        from toolkit.deployed_code import runner_for_call
+        from toolkit.runner import deployed_runner
+
+        return deployed_runner() or runner_for_call(self.object_id)
+
     def _record_ids(self) -> list[str]:
         """The store records of this call's inputs, in input order."""
         from toolkit.local.call_links import call_links, record_ids
@@ -91,13 +100,16 @@ class FunctionCall:
         return record_ids(self.object_id, call_links().get(self.object_id))
 
     def _record_id(self, runner: LocalRunner, index: int) -> str:
+        from toolkit.local.call_links import SPAWN, call_links, input_record_id
+
         if index == 0 and runner.local_slot(self.object_id) is not None:
             return self.object_id  # a .spawn() of this process: skip the link lookup
-        ids = self._record_ids()
-        if not isinstance(index, int) or not 0 <= index < len(ids):
-            raise InvalidError(f"get(index={index!r}): {self.object_id} has {len(ids)} input(s); pass an index "
-                               f"from 0 to {len(ids) - 1}.")
-        return ids[index]
+        link = call_links().get(self.object_id)
+        count = 1 if link is None else link.inputs
+        if not isinstance(index, int) or not 0 <= index < count:
+            raise InvalidError(f"get(index={index!r}): {self.object_id} has {count} input(s); pass an index "
+                               f"from 0 to {count - 1}.")
+        return self.object_id if link is None or link.kind == SPAWN else input_record_id(self.object_id, index)
 
     def _poll(self, store: OwnedCallStore, timeout: float | None, record_id: str) -> Any:
         from runtime.callstore import CallStatus
@@ -131,12 +143,14 @@ class FunctionCall:
     def iter(self, *, start: int = 0, end: int | None = None) -> Iterator[Any]:
         """The results of inputs ``start`` to ``end`` (exclusive; default: all), in input order, each as soon
         as it and those before it are done; a failed input raises its error there."""
-        count = len(self._record_ids())
-        stop = count if end is None else end
-        if not 0 <= start <= stop <= count:
-            raise ValueError(f"iter(start={start!r}, end={end!r}): {self.object_id} has {count} input(s); pass "
-                             f"0 <= start <= end <= {count}.")
-        return (self._get(index=i) for i in range(start, stop))
+        ids = self._record_ids()
+        stop = len(ids) if end is None else end
+        if not 0 <= start <= stop <= len(ids):
+            raise ValueError(f"iter(start={start!r}, end={end!r}): {self.object_id} has {len(ids)} input(s); pass "
+                             f"0 <= start <= end <= {len(ids)}.")
+        if self._cloud() is not None:
+            return (self._get() for _ in range(start, stop))  # a deployed call: its one input
+        return (self._wait_for(record_id, None) for record_id in ids[start:stop])
 
     # -- control --------------------------------------------------------------------------------
     @aio_method
