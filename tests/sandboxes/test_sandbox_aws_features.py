@@ -104,6 +104,16 @@ def test_tunnels_are_the_tasks_public_ip_behind_a_group_of_its_own(sandboxes):
         Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])["SecurityGroups"]  # swept once ended
 
 
+def test_a_failed_start_leaves_no_queue_and_no_tunnel_group(sandboxes):
+    broken = AwsSandboxes(dataclasses.replace(sandboxes.config, images={"e" * 64: "demo-never-registered"}))
+    with pytest.raises(InvalidError, match=r"task definition 'demo-never-registered' on cluster 'demo'.*deploy it again"):
+        broken.create(app="demo", image_key="e" * 64, ports=[8080], timeout=60)
+    assert boto3.client("sqs").list_queues(QueueNamePrefix="demo-sb-").get("QueueUrls", []) == []
+    groups = boto3.client("ec2").describe_security_groups(
+        Filters=[{"Name": "tag-key", "Values": ["toolkit:sandbox-tunnel"]}])["SecurityGroups"]
+    assert groups == []
+
+
 def test_without_ports_no_group_is_made_and_tunnels_are_empty(sandboxes):
     sb = sandboxes.create(app="demo", timeout=60)
     assert sb.record["tunnel_group"] is None and dict(sb.tunnels()) == {}

@@ -201,15 +201,20 @@ class AwsSandboxes:
                 overrides["cpu"] = str(int(spec.cpu * 1024))
             if spec.memory is not None:
                 overrides["memory"] = str(int(spec.memory))
-        answer = ecs.run_task(
-            count=1, startedBy=spec.sandbox_id, overrides=overrides, propagateTags="TASK_DEFINITION",
-            enableExecuteCommand=False,
-            tags=[{"key": "toolkit:app", "value": spec.app}, {"key": "toolkit:sandbox", "value": spec.sandbox_id},
-                  *([{"key": "toolkit:sandbox-name", "value": spec.name}] if spec.name else [])],
-            **placement)
+        where = f"from task definition {placement['taskDefinition']!r} on cluster {placement['cluster']!r}"
+        try:
+            answer = ecs.run_task(
+                count=1, startedBy=spec.sandbox_id, overrides=overrides, propagateTags="TASK_DEFINITION",
+                enableExecuteCommand=False,
+                tags=[{"key": "toolkit:app", "value": spec.app}, {"key": "toolkit:sandbox", "value": spec.sandbox_id},
+                      *([{"key": "toolkit:sandbox-name", "value": spec.name}] if spec.name else [])],
+                **placement)
+        except ecs.exceptions.ClientError as error:
+            raise InvalidError(f"ECS could not start sandbox {spec.sandbox_id} {where}: "
+                               f"{error.response.get('Error', {}).get('Message', error)}; if the app's sandbox "
+                               "resources changed, deploy it again (toolkit deploy).") from None
         if answer.get("failures") or not answer.get("tasks"):
-            raise InvalidError(f"ECS could not start sandbox {spec.sandbox_id} on cluster {placement['cluster']!r}: "
-                               f"{answer.get('failures')}")
+            raise InvalidError(f"ECS could not start sandbox {spec.sandbox_id} {where}: {answer.get('failures')}")
         return str(answer["tasks"][0]["taskArn"])
 
     def _network(self, spec: _TaskSpec) -> dict[str, Any]:
