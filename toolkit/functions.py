@@ -87,7 +87,8 @@ class Function(FunctionAdmin, Decorated):
     def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Run a generator function in a worker, yielding its values as they come."""
         self._check_callable("remote_gen", generator=True)
-        return runner(self).remote_gen(self, args, kwargs)
+        values: Iterator[Any] = runner(self).remote_gen(self, args, kwargs)
+        return values
 
     @aio_iter_method
     def map(self, *iterables: Iterable[Any], kwargs: dict[str, Any] | None = None, order_outputs: bool = True,
@@ -113,7 +114,9 @@ class Function(FunctionAdmin, Decorated):
     def _starmap(self, iterable: Iterable[Iterable[Any]], *, kwargs: dict[str, Any] | None = None,
                  order_outputs: bool = True, return_exceptions: bool = False) -> Iterator[Any]:
         self._check_callable("map")
-        return runner(self).map(self, (tuple(a) for a in iterable), kwargs or {}, order_outputs, return_exceptions)
+        results: Iterator[Any] = runner(self).map(self, (tuple(a) for a in iterable), kwargs or {}, order_outputs,
+                                                  return_exceptions)
+        return results
 
     # -- variants (`toolkit.variants`): the same code with other options, in a pool of its own locally --
     def with_options(

@@ -29,7 +29,7 @@ import functools
 import time
 import traceback
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from urllib.parse import unquote
 
 import httptools
@@ -38,7 +38,6 @@ from runtime.adapters.web_server import HOP_BY_HOP, connection_options
 from runtime.gateway.limits import check_body_size
 from runtime.gateway.middleware import rejection_response, see_other, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
-from runtime.types import Scope
 from toolkit.serve.guard import ClientLimits
 from toolkit.serve.proxy import upstream_headers, whole_response
 from toolkit.serve.upstream import IDEMPOTENT, Connection, ResponseMessage, UpstreamError, encode_request_head
@@ -107,7 +106,7 @@ def _concluding(method: Callable[Concatenate[RelayCycle, P], None]) -> Callable[
     nobody would answer the client or free the worker."""
 
     @functools.wraps(method)
-    def guarded(self: RelayCycle, *args: P.args, **kwargs: P.kwargs) -> None:
+    def guarded(self: RelayCycle, /, *args: P.args, **kwargs: P.kwargs) -> None:  # positional self: as Concatenate
         try:
             method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -125,7 +124,7 @@ class RelayCycle:
 
     def __init__(self, protocol: RelayHTTPProtocol, endpoint: Endpoint, head: RequestHead) -> None:
         self.protocol, self.gateway, self.endpoint = protocol, protocol.gateway, endpoint
-        self.scope, self.url, self.method = cast(Scope, head.scope), head.url, head.method
+        self.scope, self.url, self.method = head.scope, head.url, head.method
         self.http10, self.keep_alive, self.expect_continue = head.http10, head.keep_alive, head.expect_continue
         self.client, self.upstream = ClientSide.WAITING, UpstreamSide.PENDING
         self.response_complete = False  # uvicorn's name: nothing more goes to the client for this request
