@@ -90,3 +90,33 @@ def test_a_snapshot_leaves_out_what_it_cannot_record(tmp_path: Path) -> None:
     snapshot.write(record)
     assert SourceSnapshot.read(record) == snapshot
     assert SourceSnapshot.read(tmp_path / "absent.json") is None
+
+
+MODULE_WORKER = '''
+import json, sys
+from toolkit import last_good
+from toolkit.loader import import_module_name
+
+last_good.install_from_environ("demo")
+app = import_module_name("pkg.app")
+print(json.dumps({"answer": app.answer(), "package_path": list(sys.modules["pkg"].__path__)}))
+'''
+
+
+def test_a_module_target_and_its_package_come_from_the_record(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text('PREFIX = "pkg "\n')
+    (package / "helpers.py").write_text('VERSION = "v1"\n')
+    (package / "app.py").write_text("from pkg import PREFIX\nfrom pkg.helpers import VERSION\n\n"
+                                    "def answer():\n    return PREFIX + VERSION\n")
+    record = tmp_path / "record.json"
+    SourceSnapshot.take("demo", {name: str(package / file) for name, file in (
+        ("pkg", "__init__.py"), ("pkg.helpers", "helpers.py"), ("pkg.app", "app.py"))}).write(record)
+    (package / "__init__.py").write_text("raise ImportError('half edited')\n")
+    (package / "helpers.py").write_text("VERSION = (\n")
+    ran = subprocess.run([sys.executable, "-c", MODULE_WORKER], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), SNAPSHOT_ENV: str(record)})
+    assert ran.returncode == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    assert seen == {"answer": "pkg v1", "package_path": [str(package)]}
