@@ -64,6 +64,21 @@ def _tasks(cluster_arn: str) -> str:
     return cluster_arn.replace(":cluster/", ":task/") + "/*"
 
 
+MAX_LISTED_FAMILIES = 24  # beyond it the per-image families collapse into one pattern (policy size)
+
+
+def _families(default_arn: str, others: list[str]) -> list[str]:
+    """``RunTask``'s resources: each planned family by name.  A managed policy holds 6,144 characters, so
+    past `MAX_LISTED_FAMILIES` the per-image families (``<prefix>-sandbox-<hash>``, all planned by this
+    component) become ``<prefix>-sandbox-*``; the GPU families stay listed."""
+    default = _family(default_arn)
+    families = sorted({_family(arn) for arn in others} - {default})
+    if len(families) > MAX_LISTED_FAMILIES:
+        image_prefix = default.removesuffix(":*") + "-"
+        families = sorted({f for f in families if not f.startswith(image_prefix)} | {image_prefix + "*:*"})
+    return [default, *families]
+
+
 def sandbox_control_policy(*, cluster_arn: str, task_definition_arn: str, table_arn: str, queue_arns: str,
                            pass_role_arns: list[str], vpc_arn: str = "", tunnel_tag: str = "",
                            other_task_definition_arns: list[str] | None = None,
@@ -72,7 +87,7 @@ def sandbox_control_policy(*, cluster_arn: str, task_definition_arn: str, table_
     cluster (and the app's cluster, where GPU capacity is), Stop/Describe on those clusters' tasks, its
     per-sandbox queues, the sandbox items of the app's table, and the tunnel security groups it makes
     (only groups tagged ``toolkit:sandbox-tunnel=<tunnel_tag>`` may be opened or deleted)."""
-    families = sorted({_family(arn) for arn in [task_definition_arn, *(other_task_definition_arns or [])]})
+    families = _families(task_definition_arn, other_task_definition_arns or [])
     clusters = sorted({cluster_arn, *([gpu_cluster_arn] if gpu_cluster_arn else [])})
     groups = vpc_arn.split(":vpc/")[0] + ":security-group/*" if vpc_arn else ""
     statements: list[dict[str, Any]] = [

@@ -229,3 +229,20 @@ def test_a_task_definition_per_function_image_and_a_gpu_one_on_its_capacity():
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["AWS_REGION"] == "us-east-1" and env["TOOLKIT_STATE_TABLE"] == "demo-state"
     assert container["entryPoint"] == ["python3", "-m", "runtime.sandbox_agent"]
+
+
+def test_many_images_keep_the_control_policy_within_the_managed_policy_limit():
+    import json
+
+    images = [f"arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox-{i:012x}:1" for i in range(200)]
+    gpu = "arn:aws:ecs:us-east-1:123456789012:task-definition/demo-train-sandbox:7"
+    policy = sandbox_control_policy(
+        cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-sandboxes",
+        task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:3",
+        table_arn=TABLE, queue_arns=QUEUES, pass_role_arns=["arn:aws:iam::123456789012:role/r"], vpc_arn=VPC,
+        tunnel_tag="demo-sb-", other_task_definition_arns=[*images, gpu],
+        gpu_cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-app")
+    assert len(json.dumps(policy, separators=(",", ":"))) <= 6144  # IAM's managed policy size
+    run_task = next(s for s in policy["Statement"] if s["Action"] == ["ecs:RunTask"])
+    prefix = "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+    assert run_task["Resource"] == [f"{prefix}demo-sandbox:*", f"{prefix}demo-sandbox-*:*", f"{prefix}demo-train-sandbox:*"]
