@@ -9,7 +9,7 @@ offered on AWS (`docs/sandboxes.md`).
 
 The group is created before RunTask and tagged with the sandbox; it can only be deleted once the
 task's network interface is gone (some seconds after the task stops), so every ``terminate`` and
-every ``create``/``list`` sweeps the groups of sandboxes that have ended.
+every ``create`` sweeps the groups of sandboxes that have ended.
 """
 
 from __future__ import annotations
