@@ -437,3 +437,23 @@ def test_a_deployed_lambda_functions_logs_come_from_its_cloudwatch_group(members
     follow = view.stream(timeout=15)
     put((int(time.time() * 1000), "again"))
     assert next(follow).message == "again"  # only what came after stream() was asked for
+
+
+def test_the_new_members_have_aio_twins(members: Any, tmp_path: Path) -> None:
+    import asyncio
+
+    async def main() -> tuple[list[int], int, list[str]]:
+        await members.touch.for_each.aio([str(tmp_path)] * 2, ["x", "y"])
+        call = await members.square.experimental_spawn_map.aio([2, 3])
+        results = [value async for value in call.iter.aio()]
+        stats = await members.square.get_current_stats.aio()
+        graph = await call.get_call_graph.aio()
+        return results, stats.backlog, [node.function_name for node in graph]
+
+    loop = asyncio.new_event_loop()  # its own loop: the suite's main loop stays current (tests/conftest.py)
+    try:
+        results, backlog, graph = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert results == [4, 9] and backlog == 0 and graph == ["square", "square"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "y"]
