@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from toolkit.last_good import SNAPSHOT_ENV, SourceSnapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,3 +122,24 @@ def test_a_module_target_and_its_package_come_from_the_record(tmp_path: Path) ->
     assert ran.returncode == 0, ran.stderr
     seen = json.loads(ran.stdout)
     assert seen == {"answer": "pkg v1", "package_path": [str(package)]}
+
+
+def test_a_serve_removes_the_records_of_serves_that_were_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.serve.reload import ServedVersion
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          timeout=60)
+    records = tmp_path / "serve"
+    records.mkdir()
+    killed = records / f"last-good-{int(gone.stdout)}.json"  # that process has exited
+    alive = records / f"last-good-{os.getppid()}.json"  # the process that runs pytest is alive
+    killed.write_text("{}")
+    alive.write_text("{}")
+    monkeypatch.delenv(SNAPSHOT_ENV, raising=False)
+    version = ServedVersion(tmp_path)
+    version.activate()
+    assert os.environ[SNAPSHOT_ENV] == str(version.path)
+    assert not killed.exists() and alive.exists()
+    SourceSnapshot.take("demo", {}).write(version.path)
+    version.discard()
+    assert not version.path.exists()

@@ -39,8 +39,14 @@ class ServedVersion:
         self.loaded_at: float | None = None
 
     def activate(self) -> None:
-        """Point the workers this process starts (they inherit its environment) at the record."""
+        """Point the workers this process starts (they inherit its environment) at the record, and
+        remove the records of serves that were killed before they could (their pid is gone)."""
         os.environ[SNAPSHOT_ENV] = str(self.path)
+        for stale in self.path.parent.glob("last-good-*.json"):
+            pid = stale.stem.removeprefix("last-good-")
+            if pid.isdigit() and not _running(int(pid)):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
 
     def record(self, app_name: str, modules: Mapping[str, str]) -> None:
         """``modules`` (name -> file) of ``app_name`` just loaded: workers started from now on import these bytes."""
@@ -57,3 +63,13 @@ class ServedVersion:
         when = time.strftime(" (loaded at %H:%M:%S)", time.localtime(self.loaded_at)) if self.loaded_at else ""
         return (f"Still serving the last version that loaded{when} on every endpoint: running workers keep it and "
                 "new ones start from it, until the files load again.")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
