@@ -9,7 +9,7 @@
 * `proxy`     -- HTTP streaming and WebSocket forwarding to a worker.
 * `tokens`    -- proxy-auth tokens (``toolkit token``).
 * `index`     -- the bare host's endpoint list (HTML and JSON).
-* `reload`    -- which file changes trigger a reload.
+* `reload`    -- which file changes trigger a reload; the version each load records for new workers.
 * `takeover`  -- a newer serve of the same endpoints takes them (and the port) over.
 * `registry`  -- which running serve holds which endpoint labels (a file under TOOLKIT_HOME).
 """
