@@ -140,7 +140,7 @@ def build_app(call_map: CallMap) -> App:
         app.registered_functions[tag] = Function(_spec(call_map, mapped, runner))
     for name, parameters in call_map.classes.items():
         methods = {f.spec.name: f for f in app.registered_functions.values() if f.spec.cls and f.spec.cls.name == name}
-        app.registered_classes[name] = Cls(_cls_info(name, parameters), methods)
+        app.registered_classes[name] = Cls(_cls_info(call_map.app, name, parameters), methods)
     return app
 
 
@@ -149,13 +149,13 @@ def _spec(call_map: CallMap, mapped: MappedFunction, runner: LookedUpRunner) -> 
     return FunctionSpec(
         app_name=call_map.app, tag=mapped.tag, name=mapped.tag.rpartition(".")[2],
         raw_f=DeployedCode(call_map.app, mapped.tag, runner, mapped.url), module="", source_file=None,
-        is_generator=mapped.generator, cls=_cls_info(mapped.cls, params) if mapped.cls else None,
+        is_generator=mapped.generator, cls=_cls_info(call_map.app, mapped.cls, params) if mapped.cls else None,
         web=WebConfig(mapped.kind) if mapped.kind != "function" else None,
     )
 
 
-def _cls_info(name: str, parameters: tuple[tuple[str, str, Any], ...]) -> ClsInfo:
+def _cls_info(app: str, name: str, parameters: tuple[tuple[str, str, Any], ...]) -> ClsInfo:
     def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
-        DeployedCode("the deployed app", name, None)()  # raises: the class's code is not here
+        DeployedCode(app, name, None)()  # raises: the class's code is not here
 
     return ClsInfo(name, type(name, (), {"__init__": refuse}), parameters)
