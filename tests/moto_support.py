@@ -2,8 +2,8 @@
 
 `moto_server` starts moto's server app as a separate process on a free loopback port, configured
 as DESIGN.md §6 says; tests/conftest.py holds it as the session fixture ``moto_endpoint``, which
-the runtime, primitives, volumes, sandboxes and deploy tests share.  Each test starts from what it
-needs: `reset` empties the emulator (a new account), `use_moto` points this process's boto3 (and
+the runtime, primitives, volumes, sandboxes, deploy and Step Functions (tests/infra) tests share.
+Each test starts from what it needs: `reset` empties the emulator (a new account), `use_moto` points this process's boto3 (and
 the children it starts) at it.
 """
 
