@@ -184,6 +184,31 @@ def test_the_planned_schedule_is_accepted_by_the_scheduler_api(state_aws: tuple[
     assert json.loads(stored["Target"]["Input"])["function"] == "tick"
 
 
+def test_an_ecs_schedule_and_its_state_machine_are_accepted_by_the_apis(state_aws: tuple[str, str]) -> None:
+    """The scheduler API takes the state machine target with the schedule's input; Step Functions
+    takes the scheduled definition (boto3 checks both against the service models, moto stores them)."""
+    from infra.asl import EcsTarget, build_definition
+
+    plan = _plans(_manifest(train=(toolkit.Cron("0 3 * * *"), "ecs")))[0]
+    definition = build_definition(
+        tag="train", timeout=3600, calls_table="sched-test-calls", scheduled_app="sched",
+        ecs=EcsTarget(cluster="arn:aws:ecs:us-east-1:123456789012:cluster/c", container="function",
+                      task_definition="arn:aws:ecs:us-east-1:123456789012:task-definition/train:1",
+                      subnets=("subnet-1",), security_groups=("sg-1",)))
+    machine = client("stepfunctions").create_state_machine(
+        name="sched-test-train-sfn", definition=json.dumps(definition), type="STANDARD",
+        roleArn="arn:aws:iam::123456789012:role/sched-test-train-sfn-role")["stateMachineArn"]
+    scheduler = client("scheduler")
+    scheduler.create_schedule_group(Name="sched-ecs")
+    scheduler.create_schedule(
+        Name=plan.function_name, GroupName="sched-ecs", ScheduleExpression=plan.expression,
+        ScheduleExpressionTimezone=plan.timezone, FlexibleTimeWindow={"Mode": "OFF"}, State="ENABLED",
+        Target={"Arn": machine, "RoleArn": "arn:aws:iam::123456789012:role/sched-test-schedules", "Input": plan.input,
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}})
+    stored = scheduler.get_schedule(Name=plan.function_name, GroupName="sched-ecs")["Target"]
+    assert stored["Arn"] == machine and json.loads(stored["Input"]) == {"function": "train"}
+
+
 # -- the whole program ---------------------------------------------------------------------------
 
 def test_the_program_gives_every_function_the_state_table_and_schedules_its_scheduled_ones() -> None:
