@@ -76,8 +76,13 @@ class FunctionAdmin:
                 "this handle runs on AWS", f"look at {self.spec.tag} {_ON_AWS}"))
         return found
 
-    def _pools(self, member: str) -> list[WorkerPool]:
-        return self._local(member).pools_of(self.spec.app_name, self.spec.tag)
+    def _pools(self, member: str, all_variants: bool = False) -> list[WorkerPool]:
+        """This handle's pool (a variant or a parameter set has its own), or every pool of the function."""
+        local = self._local(member)
+        if all_variants:
+            return local.pools_of(self.spec.app_name, self.spec.tag)
+        pool = local.existing_pool(self)  # type: ignore[arg-type]  # only Function mixes this in
+        return [] if pool is None else [pool]
 
     # -- call styles that do not hand results back ------------------------------------------------
     @aio_method
@@ -187,7 +192,8 @@ class FunctionAdmin:
     # -- the live side of the local pools --------------------------------------------------------
     @aio_method
     def get_current_stats(self) -> FunctionCurrentStats:
-        """Right now, over this process's pools of the function (every variant and parameter set)."""
+        """Right now, over this handle's pool in this process (a variant or a class's parameter set has
+        its own; ``stats(all_variants=True)`` adds them up)."""
         totals: dict[str, int] = {}
         for pool in self._pools("get_current_stats"):
             for key, value in pool.snapshot().items():
@@ -209,10 +215,7 @@ class FunctionAdmin:
         start = _utc(since) if since is not None else end - timedelta(hours=1)
         if start >= end:
             raise InvalidError(f"stats(since={since!r}, until={until!r}): since must be before until.")
-        pools = self._pools("stats")
-        if not all_variants:
-            pools = [pool for pool in pools if pool.target.params == self.params] or pools[:1]
-        return _stats_of(pools, start, end, all_variants)
+        return _stats_of(self._pools("stats", all_variants), start, end, all_variants)
 
     @aio_method
     def update_autoscaler(self, *, min_containers: int | None = None, max_containers: int | None = None,

@@ -88,9 +88,9 @@ NOTES: dict[str, str] = {
     "Function.info": "the decorator's options under the platform's field names (plus backend, max_inputs)",
     "Function.get_dashboard_url": "the dashboard of the local toolkit serve of its app (#function=<tag>); "
                                   "deployed, the AWS console page of its Lambda or state machine",
-    "Function.stats": "counts over [since, until) from this process's worker pools of the function; "
+    "Function.stats": "counts over [since, until) from this handle's worker pool in this process (all_variants: all); "
                       "container= is refused",
-    "Function.get_current_stats": "this process's worker pools of the function right now (plus num_idle_runners)",
+    "Function.get_current_stats": "this handle's worker pool in this process right now (plus num_idle_runners)",
     "Function.update_autoscaler": "changes this process's pool bounds live (min/max/buffer containers, "
                                   "scaledown window); refused for a deployed function",
     "Function.autoscaler": "settings()/update() over update_autoscaler",

@@ -236,6 +236,16 @@ def test_stats_count_successes_failures_and_workers_in_a_window(members: Any) ->
         members.fail_on.stats(container="pid-1")
 
 
+def test_stats_are_per_variant_unless_all_variants(members: Any) -> None:
+    before = datetime.now(timezone.utc)
+    variant = members.square.with_options(timeout=77)  # a pool of its own
+    assert [members.square.remote(1), variant.remote(2), variant.remote(3)] == [1, 4, 9]
+    assert members.square.stats(since=before).input_success_count == 1
+    assert variant.stats(since=before).input_success_count == 2
+    both = members.square.stats(since=before, all_variants=True)
+    assert (both.input_success_count, both.variant_count, both.all_variants) == (3, 2, True)
+
+
 def test_get_current_stats_sees_the_backlog_and_running_inputs(members: Any) -> None:
     calls = [members.sleeper.spawn(1.0) for _ in range(3)]  # max_containers=1: one runs, two wait
     assert eventually(lambda: members.sleeper.get_current_stats().num_running_inputs == 1)
@@ -270,6 +280,19 @@ def test_the_decorators_min_containers_keeps_workers_warm_locally(members: Any) 
     time.sleep(1.5)  # past scaledown_window=1
     assert members.warm.get_current_stats().num_total_runners == 2
     assert members.warm.autoscaler.settings().min_containers == 2
+
+
+def test_update_autoscaler_buffer_containers_keeps_spare_workers_while_inputs_run(members: Any,
+                                                                                  tmp_path: Path) -> None:
+    fn = members.sleeper.with_options(max_containers=4, scaledown_window=1)  # a pool of its own
+    fn.update_autoscaler(buffer_containers=2)
+    marker = tmp_path / "buffered"
+    call = fn.spawn(3, str(marker))
+    assert eventually(Path(f"{marker}.started").exists)
+    assert eventually(lambda: fn.get_current_stats().num_idle_runners == 2)  # spares beside the busy one
+    assert fn.get_current_stats().num_total_runners == 3
+    call.cancel()
+    assert eventually(lambda: fn.get_current_stats().num_total_runners == 0)  # no input, no buffer
 
 
 def test_update_autoscaler_max_containers_caps_the_workers(members: Any) -> None:

@@ -65,10 +65,14 @@ class LocalRunner:
             self._store = local_call_store()
         return self._store
 
+    def existing_pool(self, fn: Function) -> WorkerPool | None:
+        """``fn``'s pool if this process has started it (`pool_for` starts it)."""
+        with self._lock:
+            return self._pools.get(_pool_key(fn))
+
     def pool_for(self, fn: Function) -> WorkerPool:
         spec = fn.spec
-        # a variant (fn.with_options / with_concurrency / with_batching) gets a pool of its own
-        key = (spec.app_name, spec.tag, spec.source_file, spec.module, fn.params, _pool_settings(spec))
+        key = _pool_key(fn)
         with self._lock:
             pool = self._pools.get(key)
             if pool is None or pool.closed:
@@ -272,10 +276,17 @@ def _collect(slots: queue.SimpleQueue[Slot | None], completed: queue.SimpleQueue
             yield exc
 
 
+def _pool_key(fn: Function) -> tuple[Any, ...]:
+    """A variant (fn.with_options / with_concurrency / with_batching) gets a pool of its own, and so
+    does each set of class parameters."""
+    spec = fn.spec
+    return (spec.app_name, spec.tag, spec.source_file, spec.module, fn.params, _pool_settings(spec))
+
+
 def _pool_settings(spec: FunctionSpec) -> tuple[Any, ...]:
     """What a local pool is built from, besides the function itself."""
     return (spec.max_inputs, spec.timeout, spec.max_containers, spec.scaledown_window, spec.retries, spec.batch,
-            spec.inputs_per_container, spec.secrets)
+            spec.inputs_per_container, spec.secrets, spec.min_containers, spec.buffer_containers)
 
 
 _runner: LocalRunner | None = None
