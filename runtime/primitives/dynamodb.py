@@ -266,12 +266,20 @@ class DynamoDBStateStore:
         try:
             self._check(kind, name, generation)
         except ObjectGoneError:
-            for item in written:  # each carries this generation (`_gen_attr`): only ours are deleted
-                self._ddb.delete_item(TableName=self.table, Key=_key(item["pk"]["S"], item["sk"]["S"]),
-                                      ConditionExpression="#gen = :gen", ExpressionAttributeNames={"#gen": "gen"},
-                                      ExpressionAttributeValues={":gen": item["gen"]})
-                self._forget(item)
+            for item in written:
+                self._take_back(item)
             raise
+
+    def _take_back(self, item: dict[str, Any]) -> None:
+        """Delete an item this handle wrote (it carries the handle's ``gen``), unless it is gone already
+        (the delete that made it stale removed it too) or replaced by another generation's."""
+        try:
+            self._ddb.delete_item(TableName=self.table, Key=_key(item["pk"]["S"], item["sk"]["S"]),
+                                  ConditionExpression="#gen = :gen", ExpressionAttributeNames={"#gen": "gen"},
+                                  ExpressionAttributeValues={":gen": item["gen"]})
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return
+        self._forget(item)
 
     def _put_entry(self, name: str, key: bytes, value: bytes, skip_if_exists: bool, ephemeral: bool,
                    generation: float | None) -> dict[str, Any] | None:
