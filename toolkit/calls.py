@@ -107,8 +107,8 @@ class FunctionCall:
         link = call_links().get(self.object_id)
         count = 1 if link is None else link.inputs
         if not isinstance(index, int) or not 0 <= index < count:
-            raise InvalidError(f"get(index={index!r}): {self.object_id} has {count} input(s); pass an index "
-                               f"from 0 to {count - 1}.")
+            fix = f"pass an index from 0 to {count - 1}" if count else "it has no result to get (it was given none)"
+            raise InvalidError(f"get(index={index!r}): {self.object_id} has {count} input(s); {fix}.")
         return self.object_id if link is None or link.kind == SPAWN else input_record_id(self.object_id, index)
 
     def _poll(self, store: OwnedCallStore, timeout: float | None, record_id: str) -> Any:

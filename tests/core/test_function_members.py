@@ -98,6 +98,13 @@ def test_experimental_spawn_map_is_one_call_read_by_index_iter_and_num_inputs(me
     assert done.stdout.split("\n")[0] == "6 [1, 4, 9, 16, 25] 9"
 
 
+def test_a_spawn_map_of_nothing_is_a_call_with_no_inputs(members: Any) -> None:
+    call = members.square.experimental_spawn_map([])
+    assert call.num_inputs() == 0 and list(call.iter()) == []
+    with pytest.raises(InvalidError, match=r"0 input\(s\); it has no result to get"):
+        call.get()
+
+
 def test_a_spawn_has_one_input(members: Any) -> None:
     call = members.square.spawn(7)
     assert call.num_inputs() == 1 and list(call.iter()) == [49]
