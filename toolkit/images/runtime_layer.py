@@ -21,7 +21,7 @@ ENTRYPOINT = f"{RUNTIME_DIR}/toolkit-entrypoint"
 HTTP_PORT = 8080
 CONTEXT_DIR = "toolkit-runtime"
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
-_RUNTIME_PACKAGES = ("toolkit", "toolkit/local", "runtime", "runtime/*")  # directories copied
+_RUNTIME_PACKAGES = ("toolkit", "toolkit/local", "toolkit/sandboxes", "runtime", "runtime/*")  # directories copied
 
 # What runtime/ imports inside the container.  Lower bounds, not pins: a user who pins
 # fastapi keeps their version (pip leaves a satisfied requirement alone).
