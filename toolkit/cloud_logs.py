@@ -1,7 +1,9 @@
 """``fn.logs`` for a function that runs on AWS: the lines of its Lambda's CloudWatch log group.
 
 The same ``tail`` / ``fetch`` / ``stream`` as the local view (`toolkit.local.logs.LogsView`),
-read with `toolkit.deploy.logs.LogTail` (what ``toolkit logs`` prints).  CloudWatch keeps one
+read the way ``toolkit logs`` reads them (`toolkit.deploy.logs`: ``filter_log_events`` from the
+newest timestamp seen, dropping events already returned).  Its own small loop, not an import of
+that module: the deploy package reaches back to the SDK, which would close an import cycle.  CloudWatch keeps one
 stream of lines per container, not stdout and stderr apart, so every entry's ``source`` is
 "stdout" and its ``context_ids`` name the log stream.  A Lambda's group is
 ``/aws/lambda/<function name>``, known from its ARN; an ECS/GPU function's group is named by the
@@ -32,16 +34,15 @@ class CloudLogsView:
     def __init__(self, log_group: str, region: str) -> None:
         self.log_group, self.region = log_group, region
 
-    def _read(self, since: datetime) -> tuple[Any, list[LogEntry]]:
+    def _read(self, since: datetime) -> tuple[_Cursor, list[LogEntry]]:
         from runtime.awsclients import client
-        from toolkit.deploy.logs import LogTail
 
-        tail = LogTail(client("logs", self.region), self.log_group, int(since.timestamp() * 1000))
-        return tail, self._entries(tail)
+        cursor = _Cursor(client("logs", self.region), self.log_group, int(since.timestamp() * 1000))
+        return cursor, self._entries(cursor)
 
-    def _entries(self, tail: Any) -> list[LogEntry]:
+    def _entries(self, cursor: _Cursor) -> list[LogEntry]:
         try:
-            return [_entry(event) for event in tail.fetch()]
+            return [_entry(event) for event in cursor.fetch()]
         except Exception as exc:
             if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
                 raise NotFoundError(f"No CloudWatch log group {self.log_group} in {self.region}: the function has "
@@ -64,13 +65,35 @@ class CloudLogsView:
         """Lines written from now on, polled every `POLL_S` seconds, until ``timeout`` (None: until the
         caller stops)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        tail, _old = self._read(datetime.now(timezone.utc))  # what is there now is not new
-        return self._follow(tail, deadline)
+        cursor, _old = self._read(datetime.now(timezone.utc))  # what is there now is not new
+        return self._follow(cursor, deadline)
 
-    def _follow(self, tail: Any, deadline: float | None) -> Iterator[LogEntry]:
+    def _follow(self, cursor: _Cursor, deadline: float | None) -> Iterator[LogEntry]:
         while deadline is None or time.monotonic() < deadline:
-            yield from self._entries(tail)
+            yield from self._entries(cursor)
             time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic())))
+
+
+class _Cursor:
+    """A log group read forward: each `fetch` returns the events after the last one it returned."""
+
+    def __init__(self, logs: Any, log_group: str, start_ms: int) -> None:
+        self.logs, self.log_group, self.start_ms = logs, log_group, start_ms
+        self.seen: set[str] = set()  # events of the newest millisecond are asked for again
+
+    def fetch(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"logGroupName": self.log_group, "startTime": self.start_ms}
+        while True:
+            page = self.logs.filter_log_events(**request)
+            found += [e for e in page.get("events", []) if e["eventId"] not in self.seen]
+            if not page.get("nextToken"):
+                break
+            request["nextToken"] = page["nextToken"]
+        found.sort(key=lambda e: (e["timestamp"], e["eventId"]))
+        self.seen.update(e["eventId"] for e in found)
+        self.start_ms = max([self.start_ms, *(int(e["timestamp"]) for e in found)])
+        return found
 
 
 def _entry(event: dict[str, Any]) -> LogEntry:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from runtime import params as codec
 from runtime.params import Params
 from toolkit.aio import aio_method
 from toolkit.exception import InvalidError, NotFoundError
-from toolkit.functions import Function, refuse_version
+from toolkit.functions import Function, handle_arguments, refuse_version
 from toolkit.instances import bind_parameters, parameters_of
 from toolkit.loaded import find_by_name
 from toolkit.spec import ClsInfo
@@ -126,8 +126,19 @@ class Obj:
 class Cls:
     """What ``@app.cls`` returns.  Call it with parameter values to get an `Obj`."""
 
-    def __init__(self, info: ClsInfo, methods: dict[str, Function]) -> None:
-        self.info, self.methods = info, methods
+    # Typed for toolkit's own code; at run time (*args, **kwargs), as `Function`'s constructor.
+    @overload
+    def __init__(self, info: ClsInfo, methods: dict[str, Function]) -> None: ...
+    @overload
+    def __init__(self, info: ClsInfo, *, methods: dict[str, Function]) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        origins = "@app.cls or Cls.from_name(app_name, name)"
+        info, methods = handle_arguments("Cls", ClsInfo, ("info", "methods"), args, kwargs, origins)
+        if not isinstance(methods, dict):
+            raise InvalidError(f"toolkit.Cls(...) is not constructed directly: a Cls comes from {origins}.")
+        self.info: ClsInfo = info
+        self.methods: dict[str, Function] = methods
 
     def __call__(self, **kwargs: Any) -> Obj:
         return Obj(self, bind_parameters(self.info, kwargs))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlencode
 
 from runtime.params import Params
@@ -31,9 +31,18 @@ class Function(FunctionAdmin, Decorated):
     """What ``@app.function`` returns: call it (``.remote``/``.spawn``/``.map``...), and ask it about
     itself and its workers (`toolkit.function_admin`)."""
 
-    def __init__(self, spec: FunctionSpec, params: Params = ()) -> None:
-        self.spec = spec
-        self.params = params
+    # Typed for toolkit's own code; at run time (*args, **kwargs), the platform's constructor signature,
+    # and a program that calls it directly is told where functions come from.
+    @overload
+    def __init__(self, spec: FunctionSpec) -> None: ...
+    @overload
+    def __init__(self, spec: FunctionSpec, params: Params) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        spec, params = handle_arguments("Function", FunctionSpec, ("spec", "params"), args, kwargs,
+                                        "@app.function, Function.from_name(app_name, name) or Function.from_id(id)")
+        self.spec: FunctionSpec = spec
+        self.params: Params = params if params is not None else ()
 
     def __repr__(self) -> str:
         bound = f" bound to {dict(self.params)}" if self.params else ""
@@ -230,3 +239,13 @@ def _warn_wrap(how: str, wrap_returned_exceptions: bool | None) -> None:
         warnings.warn(f"Function.{how}(wrap_returned_exceptions=...) has no effect and can be removed (the platform "
                       "deprecated it): with return_exceptions=True, exceptions are returned as themselves.",
                       DeprecationWarning, stacklevel=4)  # the caller of fn.map(), through Aio
+
+
+def handle_arguments(kind: str, expected: type, names: tuple[str, str], args: tuple[Any, ...],
+                     kwargs: dict[str, Any], origins: str) -> tuple[Any, Any]:
+    """(first, second or None) of a handle's constructor as toolkit calls it; for any other call a refusal
+    naming where such handles come from (a program written for the platform never constructs one)."""
+    values = dict(zip(names, args, strict=False)) | kwargs
+    if len(args) <= 2 and set(values) <= set(names) and isinstance(values.get(names[0]), expected):
+        return values[names[0]], values.get(names[1])
+    raise InvalidError(f"toolkit.{kind}(...) is not constructed directly: a {kind} comes from {origins}.")

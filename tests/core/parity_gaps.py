@@ -13,10 +13,9 @@ NOTES: names that work with a toolkit meaning that differs from the platform's, 
 from __future__ import annotations
 
 _WRAPPER = ("the platform's constructor is its sync wrapper's (*args, **kwargs); programs get these "
-            "objects from decorators and factories, never by calling the class.  FunctionCall takes "
-            "(*args, **kwargs) and refuses (toolkit builds calls through from_id); the others are still "
-            "built by toolkit's own code through their typed constructors in several modules, which a "
-            "refusing (*args, **kwargs) would untype")
+            "objects from decorators and factories, never by calling the class.  Function, Cls and "
+            "FunctionCall take (*args, **kwargs) and refuse a direct call (typed overloads keep toolkit's "
+            "own calls checked); these are built by their owners' typed constructors")
 
 
 def _group(reason: str, *keys: str) -> dict[str, str]:
@@ -24,8 +23,7 @@ def _group(reason: str, *keys: str) -> dict[str, str]:
 
 
 GAPS: dict[str, str] = {
-    **_group(_WRAPPER, "Cls(*args)", "Cls(**kwargs)", "Function(*args)", "Function(**kwargs)",
-             "Image(*args)", "Image(**kwargs)",
+    **_group(_WRAPPER, "Image(*args)", "Image(**kwargs)",
              "Sandbox(*args)", "Sandbox(**kwargs)", "Secret(*args)", "Secret(**kwargs)",
              "Volume(*args)", "Volume(**kwargs)", "NetworkFileSystem(*args)", "NetworkFileSystem(**kwargs)",
              "Proxy(*args)", "Proxy(**kwargs)"),

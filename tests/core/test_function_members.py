@@ -426,6 +426,16 @@ def test_cls_identity_members(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Model.get_dashboard_url() == "http://localhost:8123/#class=Model"
 
 
+def test_function_and_cls_are_not_constructed_directly(members: Any) -> None:
+    with pytest.raises(InvalidError, match=r"toolkit.Function\(\.\.\.\) is not constructed directly.*"
+                                           r"@app.function, Function.from_name"):
+        toolkit.Function("members", "square")
+    with pytest.raises(InvalidError, match=r"toolkit.Cls\(\.\.\.\).*@app.cls or Cls.from_name"):
+        toolkit.Cls()
+    again = toolkit.Function(members.square.spec)  # toolkit's own call, as the decorator makes it
+    assert again.params == () and again.remote(5) == 25
+
+
 def test_function_call_is_not_constructed_directly(members: Any) -> None:
     with pytest.raises(InvalidError, match=r"fn\.spawn\(\.\.\.\).*FunctionCall\.from_id\(call_id\)"):
         toolkit.FunctionCall("fc-0123456789abcdef0123456789")
