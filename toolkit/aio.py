@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, TypeVar, overload
@@ -25,9 +24,29 @@ __all__ = ["Aio", "aio_iter_method", "aio_method"]
 class Aio(Generic[R]):
     """Makes ``obj.call(...)`` also available as ``await obj.call.aio(...)``."""
 
+    # One is built per attribute read (``d.get`` on a Dict), so it copies nothing: name, doc and
+    # signature are read through to the wrapped call when asked (functools.update_wrapper here
+    # cost ~1.5 µs of every Dict/Queue operation).
+    __slots__ = ("_sync", "_is_iter")
+
     def __init__(self, sync: Callable[..., R], is_iter: bool = False) -> None:
         self._sync, self._is_iter = sync, is_iter
-        functools.update_wrapper(self, sync)
+
+    @property  # type: ignore[misc]
+    def __doc__(self) -> str | None:  # type: ignore[override]  # help(d.get) shows Dict.get's
+        return self._sync.__doc__
+
+    @property
+    def __wrapped__(self) -> Callable[..., R]:  # inspect.signature(obj.call) shows the call's own
+        return self._sync
+
+    def __getattr__(self, name: str) -> Any:  # __name__, __qualname__, __doc__ of the wrapped call
+        if name.startswith("__") and name in ("__name__", "__qualname__", "__annotations__"):
+            return getattr(self._sync, name)
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return f"<Aio of {self._sync!r}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self._sync(*args, **kwargs)
