@@ -137,6 +137,8 @@ class AppPlan:
     functions: tuple[FunctionPlan, ...]
     base_domain: str | None
     hosted_zone: str | None
+    # (spec hash, image URI) of each sandbox-only image, with toolkit:sandboxes (components/sandboxes.py)
+    sandbox_images: tuple[tuple[str, str], ...] = ()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -289,4 +291,18 @@ def plan_app(settings: Settings) -> AppPlan:
         functions=tuple(plan_function(fn, settings, prefix) for fn in manifest.functions),
         base_domain=settings.base_domain,
         hosted_zone=settings.hosted_zone,
+        sandbox_images=_sandbox_images(manifest, settings),
     )
+
+
+def _sandbox_images(manifest: schema.Manifest, settings: Settings) -> tuple[tuple[str, str], ...]:
+    """The images declared only for sandboxes (docs/sandboxes.md), built by the deploy under their keys."""
+    if not settings.sandboxes or settings.registry_only:
+        return ()
+    missing = [i.spec_hash for i in manifest.sandbox_images if schema.sandbox_image_key(i.spec_hash) not in settings.images]
+    if missing:
+        key = schema.sandbox_image_key(missing[0])
+        raise ConfigError(f"sandbox image im-{missing[0][:24]} has no image in toolkit:images; build and push it "
+                          f"first (`toolkit deploy` with TOOLKIT_SANDBOXES=true does) or set toolkit:images "
+                          f"{{\"{key}\": \"<repo>@sha256:...\"}}")
+    return tuple((i.spec_hash, settings.images[schema.sandbox_image_key(i.spec_hash)]) for i in manifest.sandbox_images)

@@ -254,7 +254,7 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistr
     route_tables = aws.ec2.get_route_tables_output(vpc_id=vpc_id, opts=_invoke(providers)).ids
     image: pulumi.Input[str] = min(settings.images.values()) if settings.images else \
         registry.repository.repository_url.apply(lambda url: f"{url}:sandbox")
-    images, gpu_images = sandbox_images(ctx.app.functions, ctx.capacity_providers)
+    images, gpu_images = sandbox_images(ctx.app.functions, ctx.capacity_providers, ctx.app.sandbox_images)
     sandboxes = AppSandboxes(f"{prefix}-sandboxes", AppSandboxesArgs(
         prefix=prefix, region=settings.region, account_id=ctx.account_id, vpc_id=vpc_id, subnet_ids=subnet_ids,
         route_table_ids=route_tables.apply(lambda ids: list(ids or [])), image=image,

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "KINDS",
     "Kind",
+    "SANDBOX_IMAGE_PREFIX",
     "SCHEMA_VERSION",
     "ClsParameter",
     "ClsSpec",
@@ -49,6 +50,7 @@ __all__ = [
     "WebConfig",
     "dumps",
     "load",
+    "sandbox_image_key",
 ]
 
 SCHEMA_VERSION = 1
@@ -59,6 +61,7 @@ COMPUTE_TARGETS: tuple[ComputeTarget, ...] = ("lambda", "ecs", "gpu")  # resolve
 PARAMETER_TYPES = tuple(codec.TYPE_NAMES.values())
 DEFAULT_TIMEOUT_S = 300
 _FIX = "regenerate it with `toolkit manifest app.py` (the schema is docs/manifest.md)"
+SANDBOX_IMAGE_PREFIX = "sandbox-image:"  # toolkit:images keys of sandbox-only images (not function tags)
 
 
 
@@ -216,6 +219,8 @@ class Manifest(NamedTuple):
     environment: str | None = None
     ephemeral: bool = False
     schema_version: int = SCHEMA_VERSION
+    # images declared for sandboxes that no function uses (docs/sandboxes.md): the deploy builds each
+    sandbox_images: tuple[ImageSpec, ...] = ()
 
     def function(self, tag: str) -> FunctionEntry:
         for entry in self.functions:
@@ -236,6 +241,7 @@ class Manifest(NamedTuple):
             "environment": self.environment,
             "ephemeral": self.ephemeral,
             "functions": [_function_dict(f) for f in self.functions],
+            "sandbox_images": [_image_dict(i) for i in self.sandbox_images],
         }
 
 
@@ -251,9 +257,7 @@ def _function_dict(entry: FunctionEntry) -> dict[str, Any]:
     data = entry._asdict()
     data["cls"] = None if entry.cls is None else {
         "name": entry.cls.name, "parameters": [_parameter_dict(p) for p in entry.cls.parameters]}
-    data["image"] = None if entry.image is None else {
-        "base": dict(entry.image.base), "steps": [dict(s) for s in entry.image.steps],
-        "spec_hash": entry.image.spec_hash}
+    data["image"] = None if entry.image is None else _image_dict(entry.image)
     data["resources"], data["scaling"] = entry.resources._asdict(), entry.scaling._asdict()
     data["retries"] = None if entry.retries is None else entry.retries._asdict()
     data["secrets"] = [{**s._asdict(), "keys": list(s.keys)} for s in entry.secrets]
@@ -263,6 +267,15 @@ def _function_dict(entry: FunctionEntry) -> dict[str, Any]:
     data["volumes"] = [mount._asdict() for mount in entry.volumes]
     data["bucket_mounts"] = [mount._asdict() for mount in entry.bucket_mounts]
     return data
+
+
+def _image_dict(image: ImageSpec) -> dict[str, Any]:
+    return {"base": dict(image.base), "steps": [dict(s) for s in image.steps], "spec_hash": image.spec_hash}
+
+
+def sandbox_image_key(spec_hash: str) -> str:
+    """The ``toolkit:images`` key of a sandbox-only image: its digest-pinned URI is stored under it."""
+    return SANDBOX_IMAGE_PREFIX + spec_hash
 
 
 def _parameter_dict(parameter: ClsParameter) -> dict[str, Any]:
@@ -290,6 +303,8 @@ def load(source: Manifest | Mapping[str, Any] | str | os.PathLike[str]) -> Manif
         workspace=_get(data, "workspace", str, "default", "workspace") or "default",
         environment=_get(data, "environment", str, None, "environment"),
         ephemeral=_get(data, "ephemeral", bool, False, "ephemeral"),
+        sandbox_images=tuple(_sandbox_image(raw, f"sandbox_images[{i}]")
+                             for i, raw in enumerate(_list(data, "sandbox_images", "sandbox_images"))),
     )
 
 
@@ -492,6 +507,15 @@ def _image(raw: Mapping[str, Any] | None, path: str) -> ImageSpec | None:
             raise _wrong(f"{path}.steps[{i}]", 'an object with "op"', step)
     return ImageSpec(_object(raw, "base", f"{path}.base"), tuple(steps),
                      _get(raw, "spec_hash", str, "", f"{path}.spec_hash"))
+
+
+def _sandbox_image(raw: Any, path: str) -> ImageSpec:
+    if not isinstance(raw, Mapping):
+        raise _wrong(path, "an object", raw)
+    image = _image(raw, path)
+    if image is None or not image.spec_hash:
+        raise _wrong(f"{path}.spec_hash", "the image's spec hash", raw.get("spec_hash"))
+    return image
 
 
 def _secret(raw: Any, path: str) -> SecretRef:

@@ -96,8 +96,16 @@ def build(app: App, *, ephemeral: bool = False, environment: str | None = None,
     return Manifest(
         app_name=app.name, source=_source(app, source), functions=functions,
         workspace=urls.source(config.setting("workspace") or "default"), environment=environment,
-        ephemeral=ephemeral,
+        ephemeral=ephemeral, sandbox_images=_sandbox_images(app, functions),
     )
+
+
+def _sandbox_images(app: App, functions: tuple[schema.FunctionEntry, ...]) -> tuple[schema.ImageSpec, ...]:
+    """Images declared for sandboxes that no function uses: the deploy builds them too (docs/sandboxes.md)."""
+    from toolkit.sandboxes.declared import sandbox_only_images
+
+    used = [fn.image.spec_hash for fn in functions if fn.image]
+    return tuple(schema.ImageSpec(i["base"], tuple(i["steps"]), i["spec_hash"]) for i in sandbox_only_images(app, used))
 
 
 def build_manifest(app: App, *, ephemeral: bool = False, environment: str | None = None,

@@ -1,7 +1,7 @@
 """Sandboxes on AWS, planned: what `toolkit.sandboxes.aws` starts tasks into.
 
 One cluster of the app's sandboxes, Fargate task definitions (the app's image as the default, and
-one per distinct image of the app's functions, so ``Sandbox.create(image=...)`` runs the image asked
+one per distinct image of the app's functions or declared for sandboxes (`toolkit.sandboxes.declared`), so ``Sandbox.create(image=...)`` runs the image asked
 for: each is built with toolkit's runtime layer, which carries the agent; the command, cpu and
 memory come per sandbox in RunTask's overrides), a GPU task definition per ``gpu=`` function (its
 image, bridge mode, on its EC2 capacity provider in the app's cluster), a task role that may only use the
@@ -148,9 +148,10 @@ class GpuSandboxImage:
 
 
 def sandbox_images(functions: Sequence[FunctionPlan], capacity_providers: Mapping[str, pulumi.Input[str]],
-                   ) -> tuple[list[SandboxImage], list[GpuSandboxImage]]:
-    """One Fargate image per distinct image key (a CPU build preferred), one GPU image per ``gpu=`` function."""
-    cpu: dict[str, str] = {}
+                   declared: Sequence[tuple[str, str]] = ()) -> tuple[list[SandboxImage], list[GpuSandboxImage]]:
+    """One Fargate image per distinct image key (a CPU build preferred), one GPU image per ``gpu=`` function;
+    ``declared`` (`infra.plan.AppPlan.sandbox_images`) adds the images built only for sandboxes."""
+    cpu: dict[str, str] = dict(declared)
     for fn in sorted(functions, key=lambda f: f.gpu is not None):  # CPU builds first: they win a shared key
         if fn.image_key and fn.image_uri:
             cpu.setdefault(fn.image_key, fn.image_uri)

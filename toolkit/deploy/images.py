@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from runtime.manifest import load
+from runtime.manifest import load, sandbox_image_key
 from toolkit.deploy.errors import DeployError
 
-__all__ = ["ImagePublisher", "PrebuiltImages", "ToolkitImages", "check_images"]
+__all__ = ["ImagePublisher", "PrebuiltImages", "ToolkitImages", "check_images", "for_this_deploy", "image_keys"]
 
 Report = Callable[[str], None]
 _PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -37,8 +37,30 @@ class ImagePublisher(Protocol):
         ...
 
 
+def sandboxes_on() -> bool:
+    """``TOOLKIT_SANDBOXES=true``: the deploy plans sandboxes, so it builds the sandbox-only images too."""
+    from toolkit.deploy.stack_config import SANDBOXES_ENV
+
+    return (os.environ.get(SANDBOXES_ENV) or "").lower() == "true"
+
+
+def for_this_deploy(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest whose images this deploy builds: without ``sandbox_images`` unless sandboxes are on
+    (an app that plans no sandboxes spends no build on them)."""
+    data = dict(manifest)
+    if not sandboxes_on():
+        data["sandbox_images"] = []
+    return data
+
+
+def image_keys(manifest: Mapping[str, Any]) -> list[str]:
+    """The ``toolkit:images`` keys a deploy needs: each function's tag, and each sandbox-only image's key."""
+    app = load(for_this_deploy(manifest))
+    return [fn.tag for fn in app.functions] + [sandbox_image_key(i.spec_hash) for i in app.sandbox_images]
+
+
 def check_images(manifest: Mapping[str, Any], images: Mapping[str, str], where: str) -> dict[str, str]:
-    tags = [fn.tag for fn in load(manifest).functions]
+    tags = image_keys(manifest)
     missing = [t for t in tags if t not in images]
     if missing:
         raise DeployError(f"{where} has no image for {', '.join(missing)}; rebuild with `toolkit build --json`.")
@@ -83,5 +105,6 @@ class ToolkitImages:
     def publish(self, manifest: Mapping[str, Any], repository_url: str | None, report: Report) -> dict[str, str]:
         from toolkit.images.publish import publish as build_and_push
 
-        images = build_and_push(manifest, repository_url=repository_url, registry=self.registry, report=report)
+        images = build_and_push(for_this_deploy(manifest), repository_url=repository_url, registry=self.registry,
+                                report=report)
         return check_images(manifest, dict(images), "the image build")

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.manifest import load
 from toolkit.deploy.errors import DeployError
 from toolkit.deploy.names import StackName
 from toolkit.deploy.program import infra_program
@@ -113,8 +112,10 @@ def _mocks(recorded: list[PlannedResource]) -> Any:
 
 
 def placeholder_images(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """What toolkit:images will hold once built: one digest-pinned URI per function."""
-    return {fn.tag: f"{_PLACEHOLDER_REPO}@{PLACEHOLDER_DIGEST}" for fn in load(manifest).functions}
+    """What toolkit:images will hold once built: one digest-pinned URI per function (and sandbox-only image)."""
+    from toolkit.deploy.images import image_keys
+
+    return {key: f"{_PLACEHOLDER_REPO}@{PLACEHOLDER_DIGEST}" for key in image_keys(manifest)}
 
 
 def plan_offline(stack: StackName, stack_config: Mapping[str, str]) -> ResourcePlan:

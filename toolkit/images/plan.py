@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.manifest import FunctionEntry, ImageSpec, Manifest, Source, dumps, load
+from runtime.manifest import FunctionEntry, ImageSpec, Manifest, Source, dumps, load, sandbox_image_key
 from toolkit.images import runtime_layer as rt
 from toolkit.images.bases import Base, select_base
 from toolkit.images.builders.platform import PLATFORM_LABEL, platform_for
@@ -66,10 +66,16 @@ class ImagePlan:
 def plan_app(manifest: Manifest | Mapping[str, Any], options: PlanOptions) -> list[ImagePlan]:
     app = load(manifest)
     groups: dict[tuple[str, bool], list[FunctionEntry]] = {}
-    for fn in app.functions:
+    for fn in (*app.functions, *_sandbox_image_entries(app)):
         groups.setdefault((_image_of(fn).spec_hash, bool(fn.resources.gpu)), []).append(fn)
     app_files = _app_files(app, options.root)
     return [_plan_image(app, fns, app_files, options) for fns in groups.values()]
+
+
+def _sandbox_image_entries(app: Manifest) -> list[FunctionEntry]:
+    """Sandbox-only images, planned as a CPU image each under their ``toolkit:images`` key (docs/sandboxes.md)."""
+    return [FunctionEntry(sandbox_image_key(i.spec_hash), sandbox_image_key(i.spec_hash), "function", image=i)
+            for i in app.sandbox_images]
 
 
 def _image_of(fn: FunctionEntry) -> ImageSpec:

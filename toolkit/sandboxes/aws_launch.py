@@ -1,6 +1,7 @@
 """Where a sandbox runs on AWS, decided from what the deploy planned: pure functions, no AWS calls.
 
-The deploy plans one task definition per image the app's functions use (each image is built with
+The deploy plans one task definition per image the app's functions use or it declares for sandboxes
+(`toolkit.sandboxes.declared`; each image is built with
 toolkit's runtime layer, so it carries `runtime.sandbox_agent`), a default one (the app's image),
 and for each ``gpu=`` function a GPU task definition on that function's EC2 capacity provider.
 ``Sandbox.create(image=..., gpu=...)`` picks among them by the image's spec hash and the GPU
@@ -77,10 +78,13 @@ def choose_launch(planned: Planned, image_key: str | None, gpu: str | None, *, b
     task_definition = planned.images.get(image_key)
     if task_definition is None:
         raise InvalidError(
-            f"Sandbox image im-{image_key[:24]} was not built by this app's deploy: `toolkit deploy` builds the "
-            "images of the app's functions, each with toolkit's runtime (which carries the sandbox agent). Use the "
-            "image in one of the app's functions (@app.function(image=...)) and deploy again, or leave image= "
-            f"unset to run the app's image ({len(planned.images)} image(s) planned).")
+            f"Sandbox image im-{image_key[:24]} was not built by this app's deploy ({len(planned.images)} image(s) "
+            "planned): `toolkit deploy` with TOOLKIT_SANDBOXES=true builds, each with toolkit's runtime (which "
+            "carries the sandbox agent), the images of the app's functions (@app.function(image=...)), the app's "
+            "App(image=...), and every toolkit.Image bound to a module-level name of the app's modules. An image "
+            "made inside a function at run time is none of those: define it at module level of the app's file "
+            "(`sandbox_image = toolkit.Image.debian_slim().pip_install(...)`) and deploy again, or leave image= "
+            "unset to run the app's image.")
     return Launch(planned.cluster, task_definition)
 
 
