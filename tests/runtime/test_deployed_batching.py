@@ -71,7 +71,8 @@ def create_call_table_with_index(name: str) -> None:
 class Deployed:
     def __init__(self, root: Path, table: str, bucket: str, machine: str) -> None:
         self.root, self.table, self.bucket = root, table, bucket
-        self.transport = CloudTransport("batch-demo", DynamoDBCallStore(table, bucket), {
+        self.store = DynamoDBCallStore(table, bucket)
+        self.transport = CloudTransport("batch-demo", self.store, {
             "sizes": FunctionTarget("sizes", None, machine), "Scaler.scale": FunctionTarget("Scaler.scale", None, machine)})
 
     def worker(self, tag: str, call_id: str) -> subprocess.Popen[str]:
@@ -129,7 +130,7 @@ def test_one_worker_runs_the_pending_calls_as_one_batch_and_the_others_wait_for_
     # the leader claims the other three into its batch; their own workers then find them taken
     _wait_until(lambda: all(deployed.status(c) is not CallStatus.PENDING for c in calls))
     follower = deployed.worker("sizes", calls[3])
-    _wait_until(lambda: deployed.transport.store.batched_by(calls[3]) == calls[0])
+    _wait_until(lambda: deployed.store.batched_by(calls[3]) == calls[0])
     assert deployed.status(calls[3]) is CallStatus.RUNNING and leader.poll() is None  # the batch is still running
     assert _finish(leader) == {"call_id": calls[0], "status": "done", "ok": True}
     assert _finish(follower) == {"call_id": calls[3], "status": "done", "ok": True}  # waited, did not rerun

@@ -6,8 +6,10 @@ The client is a second, real Python process with only AWS credentials, a region 
 no source file, no Pulumi, no TOOLKIT_* container variables.  moto records Step Functions executions
 without running them (Lambda code does not run on moto), so this test plays each worker: the real
 runtime handler serving a worker task for the call, with the deployed function's environment, as the
-state machine's task would.  What stays unverified: the state machine's Lambda/ECS task itself
-starting the worker on AWS (tests/infra covers its definition, tests/runtime/test_stepfunctions its ASL).
+state machine's task would, and Lambda's Invoke API is a loopback endpoint (`LambdaInvokeEndpoint`,
+reached through ``AWS_ENDPOINT_URL_LAMBDA``) answering with the real runtime handler.  What stays
+unverified: the state machine's Lambda/ECS task itself starting the worker on AWS (tests/infra covers
+its definition, tests/runtime/test_stepfunctions its ASL), and AWS's own Invoke service.
 """
 
 from __future__ import annotations
@@ -138,7 +140,8 @@ class Workers:
     """Each pending call's worker task, run by the real runtime handler of its function, as it appears."""
 
     def __init__(self, table: str) -> None:
-        self.table, self.stop, self.ran = table, threading.Event(), []
+        self.table, self.stop = table, threading.Event()
+        self.ran: list[tuple[str, str]] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -227,3 +230,76 @@ def test_the_deployed_lookup_example_calls_the_deployed_app(deployed_example: Ca
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ("remote=16 map=[1, 4, 9] spawned=49 counter=15 "
                                      "url=https://default--lookups-hello.example.com")
+
+
+class LambdaInvokeEndpoint:
+    """Lambda's Invoke API (``POST /2015-03-31/functions/{FunctionName}/invocations``) on loopback,
+    answering with the real runtime handler of the invoked function, so a looked-up ``.remote`` on a
+    Lambda function goes through boto3's real invoke; moto cannot run Lambda code."""
+
+    def __init__(self) -> None:
+        import http.server
+        import urllib.parse
+
+        from runtime.deployment import load_deployment
+
+        self.requests: list[tuple[str, str | None, dict[str, Any]]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                name = urllib.parse.unquote(self.path.split("/functions/", 1)[1].split("/invocations", 1)[0])
+                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append((name, self.headers.get("X-Amz-Invocation-Type"), event))
+                service = lambda_handler.FunctionService(load_deployment(tag=event["function"]))
+                body = json.dumps(service.handle(event, None)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LambdaInvokeEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
+ALIAS = "arn:aws:lambda:us-east-1:123456789012:function:lookup-demo-main-us-east-1-child:live"
+
+
+@pytest.fixture
+def deployed_on_lambda(recorded_executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallMap]:
+    """``child`` with a Lambda alias, as deploy maps a Lambda function: ``.remote`` invokes it."""
+    yield _deploy(tmp_path / "image", DEMO_APP, "lookup-demo", {
+        "child": MappedFunction("child", lambda_arn=ALIAS, state_machine_arn=_machine("child"))},
+        {}, recorded_executions, monkeypatch)
+    lambda_handler.shutdown()
+    sys.modules.pop("demo_app", None)
+
+
+def test_remote_on_a_looked_up_lambda_function_invokes_its_alias(deployed_on_lambda: CallMap, tmp_path: Path) -> None:
+    code = ("import toolkit; r = toolkit.Function.from_name('lookup-demo', 'child').remote(20); "
+            "print(r['doubled'], r['call'])")
+    with LambdaInvokeEndpoint() as endpoint:
+        result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=120, env=_client_env(tmp_path, AWS_ENDPOINT_URL_LAMBDA=endpoint.url))
+    assert result.returncode == 0, result.stderr
+    doubled, call_id = result.stdout.split()
+    assert doubled == "40"
+    # one synchronous invoke of the alias, carrying only the call id: the input went through the call table
+    assert endpoint.requests == [(ALIAS, "RequestResponse", {"toolkit_event": "call", "function": "child",
+                                                              "call_id": call_id})]
+    machine = deployed_on_lambda.functions["child"].state_machine_arn
+    assert client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []  # no worker
