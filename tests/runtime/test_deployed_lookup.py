@@ -303,3 +303,19 @@ def test_remote_on_a_looked_up_lambda_function_invokes_its_alias(deployed_on_lam
                                                               "call_id": call_id})]
     machine = deployed_on_lambda.functions["child"].state_machine_arn
     assert client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []  # no worker
+
+
+def test_lookup_deployed_skips_an_app_of_that_name_loaded_here(deployed: CallMap, tmp_path: Path) -> None:
+    code = ("import toolkit; local = toolkit.App('lookup-demo'); local.function()(lambda: 1); "
+            "print(sorted(toolkit.App.lookup('lookup-demo').registered_functions))")
+    here = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_client_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert here.returncode == 0, here.stderr
+    assert here.stdout.strip() == "['<lambda>']"  # auto: the app loaded in this process comes first
+    there = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env=_client_env(tmp_path, TOOLKIT_LOOKUP="deployed"))
+    assert there.returncode == 0, there.stderr
+    assert there.stdout.strip() == "['Model.predict', 'child', 'hello']"  # the deployed app's functions
+    wrong = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env=_client_env(tmp_path, TOOLKIT_LOOKUP="remote"))
+    assert "TOOLKIT_LOOKUP='remote' is not one of auto, local, deployed" in wrong.stderr
