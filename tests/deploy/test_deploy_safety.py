@@ -237,7 +237,7 @@ def test_localstack_needs_follow_the_app() -> None:
     def needs(example: str, **kwargs: Any) -> set[str]:
         return set(needed_services(build_manifest(load_app(str(EXAMPLES / example))), **kwargs))
 
-    base = {"ecr", "iam", "sts", "s3", "dynamodb", "logs", "stepfunctions"}
+    base = {"ecr", "iam", "sts", "s3", "dynamodb", "logs", "stepfunctions", "ssm"}  # ssm: the call map
     assert needs("query_params.py") == base | {"lambda", LAMBDA_IMAGES, "apigatewayv2"}
     assert needs("web_server.py") == base | {"ecs", "ec2", "elbv2"}
     assert {"autoscaling", "ssm"} <= needs("gpu_job.py")

@@ -54,6 +54,7 @@ def needed_services(manifest: Mapping[str, Any], *, base_domain: str | None = No
     needs: dict[str, str] = {}
     _add(needs, "every app: image registry, call store, IAM roles, logs",
          "ecr", "iam", "sts", "s3", "dynamodb", "logs", "stepfunctions")
+    _add(needs, "every app: the call map lookups read (an SSM parameter)", "ssm")
     for fn in load(manifest).functions:
         _function_needs(needs, fn, base_domain)
     return needs
