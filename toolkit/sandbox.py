@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 from toolkit.aio import Aio, aio_method
+from toolkit.construction import refuse_construction
 from toolkit.exception import (
     InvalidError,
     NotFoundError,
@@ -41,11 +42,12 @@ from toolkit.exception import (
 )
 from toolkit.sandboxes.filesystem import FileCalls
 from toolkit.sandboxes.ports import Probe, Tunnel, Tunnels, check_command, check_port, listening_ports
-from toolkit.unsupported import UnsupportedClass, UnsupportedProperty, not_supported, refusal
+from toolkit.unsupported import UnsupportedClass, not_supported, refusal
 
 if TYPE_CHECKING:
     from toolkit.app import App
     from toolkit.image import Image
+    from toolkit.sandboxes.logs import SandboxLogs
     from toolkit.sandboxes.process import ContainerProcess
     from toolkit.sandboxes.records import End, Record
     from toolkit.sandboxes.streams import ByteSource, StreamReader, StreamType
@@ -137,10 +139,19 @@ def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]
 class Sandbox(FileCalls):
     """A container running a command (or waiting for ``exec``), bounded by ``timeout``."""
 
-    def __init__(self, record: Record) -> None:
-        self._record = record
-        self._detached = False
-        self._streams: dict[str, StreamReader[str]] = {}
+    _record: Record
+    _detached: bool
+    _streams: dict[str, StreamReader[str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
+        refuse_construction("Sandbox", "Sandbox.create(*args, app=...), Sandbox.from_id(sandbox_id) or "
+                                       "Sandbox.from_name(app_name, name)")
+
+    @classmethod
+    def _make(cls, record: Record) -> Sandbox:
+        sandbox = object.__new__(cls)
+        sandbox._record, sandbox._detached, sandbox._streams = record, False, {}
+        return sandbox
 
     def __repr__(self) -> str:
         return f"<toolkit.Sandbox {self.object_id} app={self._record.app!r} name={self._record.name!r}>"
@@ -249,7 +260,7 @@ class Sandbox(FileCalls):
         if record is None:
             raise NotFoundError(f"No sandbox {sandbox_id!r} on this machine (see `toolkit sandbox list`); "
                                 "ids look like 'sb-...' and come from Sandbox.create(...).object_id.")
-        return Sandbox(record)
+        return Sandbox._make(record)
 
     from_id = Aio(_from_id)
 
@@ -265,7 +276,7 @@ class Sandbox(FileCalls):
         for record in records.records():
             if record.app == app_name and record.name == name and (
                     include_terminated or records.load_end(record.sandbox_id) is None):
-                return Sandbox(record)
+                return Sandbox._make(record)
         raise NotFoundError(f"No running sandbox named {name!r} in app {app_name!r} (see `toolkit sandbox list`); "
                             "create it with Sandbox.create(app=..., name=...).")
 
@@ -292,7 +303,7 @@ class Sandbox(FileCalls):
                 continue
             if tags and any(record.tags.get(k) != v for k, v in tags.items()):
                 continue
-            yield Sandbox(record)
+            yield Sandbox._make(record)
 
     list = Aio(_list, is_iter=True)
 
@@ -500,26 +511,67 @@ class Sandbox(FileCalls):
                    "run `toolkit sandbox list` (or open the dashboard of `toolkit serve`)")
     def get_dashboard_url(self) -> NoReturn: ...
 
-    logs = UnsupportedProperty("Sandbox.logs", "there is no log service to query by time",
-                               "read sb.stdout / sb.stderr, or run `toolkit sandbox logs ID`")
+    @property
+    def logs(self) -> SandboxLogs:
+        """The main command's output as timed lines (``tail``/``fetch``), readable after the end too."""
+        from toolkit.sandboxes import logs as log_files
+        from toolkit.sandboxes import records
 
-    @not_supported("Sandbox.mount_image", "an image cannot be mounted into a running sandbox",
-                   "create the sandbox with image=... (or run sb.snapshot_filesystem() and start a new one from it)")
+        if self._record.engine != "podman":
+            raise NotSupportedError(refusal(
+                f"Sandbox.logs with {self._record.engine}", "only podman writes a sandbox's log to a file toolkit keeps",
+                "read sb.stdout / sb.stderr, or set TOOLKIT_SANDBOX_ENGINE=podman"))
+        return log_files.SandboxLogs(self.object_id, records.directory(self.object_id) / log_files.LOG_NAME)
+
+    # -- volumes and image mounts (`toolkit.sandboxes.mounts`) ----------------------------------------
+    def _running(self) -> Record:
+        record = self._live()
+        end = self._end()
+        if end is not None:
+            raise self._ended_error(end)
+        return record
+
+    @aio_method
     def mount_image(self, path: PurePosixPath | str, image: Image, *,
-                    _experimental_encryption_key: bytes | None = None) -> NoReturn: ...
+                    _experimental_encryption_key: bytes | None = None) -> None:
+        """Put ``image``'s files at ``path`` (created if missing; what was there comes back on
+        ``unmount_image``).  Locally a copy, not a mount: `toolkit.sandboxes.mounts`."""
+        from toolkit.sandboxes import images, mounts, records
 
-    @not_supported("Sandbox.unmount_image", "an image cannot be mounted into a running sandbox",
-                   "create the sandbox with image=... instead")
-    def unmount_image(self, path: PurePosixPath | str) -> NoReturn: ...
+        where = mounts.checked_path("Sandbox.mount_image", path)
+        if _experimental_encryption_key is not None:
+            raise NotSupportedError(refusal("Sandbox.mount_image(_experimental_encryption_key=...)",
+                                            "local images are not encrypted", "leave it unset"))
+        record = self._running()
+        mounts.mount(record.engine, record.container, records.directory(self.object_id), where,
+                     images.resolve(image, record.engine))
 
-    @not_supported("Sandbox.snapshot_directory", "one directory is not snapshotted apart from the rest",
-                   "use sb.snapshot_filesystem() and create a new sandbox from the Image it returns")
+    @aio_method
+    def unmount_image(self, path: PurePosixPath | str) -> None:
+        """Remove what ``mount_image`` put at ``path`` (writes under it included) and restore what was there."""
+        from toolkit.sandboxes import mounts, records
+
+        where = mounts.checked_path("Sandbox.unmount_image", path)
+        record = self._running()
+        mounts.unmount(record.engine, record.container, records.directory(self.object_id), where)
+
+    @aio_method
     def snapshot_directory(self, path: PurePosixPath | str, *, timeout: int = 55, ttl: int | None = 2592000,
-                           _experimental_encryption_key: bytes | None = None) -> NoReturn: ...
+                           _experimental_encryption_key: bytes | None = None) -> Image:
+        """An Image whose root holds ``path``'s contents now (for ``mount_image`` here or in another sandbox);
+        kept in the engine's local store until removed there (``ttl`` is not enforced locally)."""
+        from toolkit.image import Image
+        from toolkit.sandboxes import mounts
 
-    @not_supported("Sandbox.reload_volumes", "a sandbox's volumes are fixed when it starts",
-                   "commit the Volume where it was written and start a new sandbox to see it")
-    def reload_volumes(self, *, timeout: int = 55) -> NoReturn: ...
+        where = mounts.checked_path("Sandbox.snapshot_directory", path)
+        record = self._running()
+        return Image.from_registry(mounts.snapshot_directory(record.engine, record.container, self.object_id, where))
+
+    @aio_method
+    def reload_volumes(self, *, timeout: int = 55) -> None:
+        """Returns at once: a local Volume is a live directory mounted into the sandbox, so what any process
+        wrote to it is already visible here (docs/volumes.md, "Locally the store is live")."""
+        self._running()
 
 
 class SandboxSnapshot(UnsupportedClass):
@@ -710,7 +762,7 @@ def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
     ports = engines.published_ports(engine, run.container_name) if run.ports else {}
     record = dataclasses.replace(record, ports=ports, supervisor_pid=supervisor.pid)
     records.save(record)
-    return Sandbox(record)
+    return Sandbox._make(record)
 
 
 def _reap_orphans() -> None:

@@ -82,7 +82,7 @@ def _families(default_arn: str, others: list[str]) -> list[str]:
 def sandbox_control_policy(*, cluster_arn: str, task_definition_arn: str, table_arn: str, queue_arns: str,
                            pass_role_arns: list[str], vpc_arn: str = "", tunnel_tag: str = "",
                            other_task_definition_arns: list[str] | None = None,
-                           gpu_cluster_arn: str | None = None) -> dict[str, Any]:
+                           gpu_cluster_arn: str | None = None, log_group_arn: str = "") -> dict[str, Any]:
     """What `AwsSandboxes` calls: RunTask of the planned task definitions (tags included) on the sandbox
     cluster (and the app's cluster, where GPU capacity is), Stop/Describe on those clusters' tasks, its
     per-sandbox queues, the sandbox items of the app's table, and the tunnel security groups it makes
@@ -104,6 +104,9 @@ def sandbox_control_policy(*, cluster_arn: str, task_definition_arn: str, table_
                                        "dynamodb:Query"], "Resource": [table_arn],
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": CHANNEL_KEYS}}},
     ]
+    if log_group_arn:  # sb.logs: the sandboxes' log group only (toolkit.sandboxes.aws_logs)
+        group = log_group_arn.removesuffix(":*")
+        statements.append({"Effect": "Allow", "Action": ["logs:FilterLogEvents"], "Resource": [group, group + ":*"]})
     if vpc_arn:
         statements += _tunnel_statements(vpc_arn, groups, tunnel_tag)
     return {"Version": "2012-10-17", "Statement": statements}
@@ -332,8 +335,9 @@ class AppSandboxes(pulumi.ComponentResource):
             lambda v: f"arn:aws:ec2:{args.region}:{v[0]}:vpc/{v[1]}")
         return to_json(pulumi.Output.all(
             self.cluster.arn, self.task_definition.arn, args.table_arn, self.queue_arns, self.task_role.arn,
-            self.execution_role.arn, vpc_arn, args.gpu_cluster_arn, pulumi.Output.all(*others)).apply(
+            self.execution_role.arn, vpc_arn, args.gpu_cluster_arn, pulumi.Output.all(*others),
+            self.log_group.arn).apply(
             lambda v: sandbox_control_policy(cluster_arn=v[0], task_definition_arn=v[1], table_arn=v[2],
                                              queue_arns=v[3], pass_role_arns=[v[4], v[5]], vpc_arn=v[6],
                                              tunnel_tag=f"{args.prefix}-sb-", gpu_cluster_arn=v[7],
-                                             other_task_definition_arns=list(v[8]))))
+                                             other_task_definition_arns=list(v[8]), log_group_arn=v[9])))

@@ -269,3 +269,43 @@ def test_what_aws_honours_of_the_platform_options(deployed):
                                 inbound_cidr_allowlist=["198.51.100.0/24"], timeout=60)
     assert sb.record["ports"] == [8080] and sb.record["tunnel_group"]
     sb.terminate()
+
+
+# -- logs, volumes and image mounts on AWS ----------------------------------------------------------------
+
+def test_logs_read_the_tasks_own_cloudwatch_stream(sandboxes):
+    """What awslogs writes for the task (moto runs no containers: the events are put as the driver would)."""
+    from datetime import datetime, timezone
+
+    sb = sandboxes.create(app="demo", timeout=60)
+    assert sb.logs.tail() == []  # nothing written yet: no group, no stream
+    logs, group = boto3.client("logs"), sandboxes.config.log_group
+    assert group == "/toolkit/demo/sandboxes"
+    logs.create_log_group(logGroupName=group)
+    now = int(datetime.now(timezone.utc).timestamp() * 1000)
+    stream = "sandbox/sandbox/" + sb.record["task"].rsplit("/", 1)[1]
+    for name, lines in ((stream, ["one", "two", "three"]), ("sandbox/sandbox/another-task", ["not mine"])):
+        logs.create_log_stream(logGroupName=group, logStreamName=name)
+        logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[
+            {"timestamp": now - 3000 + 1000 * i, "message": line} for i, line in enumerate(lines)])
+    assert [(e.message, e.source, e.object_id) for e in sb.logs.tail()] == [
+        ("one", "stdout", sb.object_id), ("two", "stdout", sb.object_id), ("three", "stdout", sb.object_id)]
+    assert [e.message for e in sb.logs.tail(1)] == ["three"]
+    since = datetime.fromtimestamp((now - 2500) / 1000, tz=timezone.utc)
+    assert [e.message for e in sb.logs.fetch(since=since)] == ["two", "three"]
+    assert [e.message for e in sb.logs.fetch(since=since, search_text="thr")] == ["three"]
+    with pytest.raises(InvalidError, match="source='both'"):
+        sb.logs.tail(source="both")
+    sb.terminate()
+
+
+def test_reload_volumes_returns_and_image_mounts_are_refused_naming_the_alternative(sandboxes):
+    sb = sandboxes.create(app="demo", timeout=60)
+    assert sb.reload_volumes() is None  # an AWS sandbox mounts no volumes
+    with pytest.raises(NotSupportedError, match=r"mount_image on AWS.*image="):
+        sb.mount_image("/mnt", toolkit.Image.debian_slim())
+    with pytest.raises(NotSupportedError, match=r"snapshot_directory on AWS.*sb\.filesystem"):
+        sb.snapshot_directory("/work")
+    with pytest.raises(NotSupportedError, match=r"unmount_image on AWS"):
+        sb.unmount_image("/mnt")
+    sb.terminate()

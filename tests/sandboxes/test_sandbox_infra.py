@@ -26,15 +26,16 @@ from infra.components.sandboxes import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = {"ecs", "sqs", "dynamodb", "ec2"}
+SERVICES = {"ecs", "sqs", "dynamodb", "ec2", "logs"}
 # IAM actions a call needs besides its own name: RunTask with tags and roles, CreateQueue with tags,
 # CreateSecurityGroup with TagSpecifications
 IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"}, "sqs:CreateQueue": {"sqs:TagQueue"},
            "ec2:CreateSecurityGroup": {"ec2:CreateTags"}}
-CONTROL_PLANE = ("aws.py", "aws_network.py")  # toolkit/sandboxes/: every AWS call a caller makes
+CONTROL_PLANE = ("aws.py", "aws_network.py", "aws_logs.py")  # toolkit/sandboxes/: every AWS call a caller makes
 VPC = "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/demo-state"
 QUEUES = "arn:aws:sqs:us-east-1:123456789012:demo-sb-*"
+LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/toolkit/demo/sandboxes"
 
 
 def _calls(path: Path) -> set[str]:
@@ -81,8 +82,10 @@ def test_the_control_policy_allows_exactly_the_control_planes_calls():
         cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/demo-sandboxes",
         task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:3",
         table_arn=TABLE, queue_arns=QUEUES, pass_role_arns=["arn:aws:iam::123456789012:role/r"], vpc_arn=VPC,
-        tunnel_tag="demo-sb-")
+        tunnel_tag="demo-sb-", log_group_arn=LOG_GROUP)
     assert _actions(policy) == _with_implied(used)
+    logs = next(s for s in policy["Statement"] if s["Action"] == ["logs:FilterLogEvents"])
+    assert logs["Resource"] == [LOG_GROUP, LOG_GROUP + ":*"]  # the sandboxes' group, nothing else
     run_task = next(s for s in policy["Statement"] if s["Action"] == ["ecs:RunTask"])
     assert run_task["Resource"] == ["arn:aws:ecs:us-east-1:123456789012:task-definition/demo-sandbox:*"]
     tasks = next(s for s in policy["Statement"] if "ecs:StopTask" in s["Action"])

@@ -82,3 +82,13 @@ def test_the_functions_images_and_gpu_capacity_are_planned_for_sandboxes():
     run_task = next(s for s in parse_json(control.inputs["policy"])["Statement"] if s["Action"] == ["ecs:RunTask"])
     assert len(run_task["Resource"]) == 4  # default, one image, two GPU variants
     assert len(run_task["Condition"]["ArnEquals"]["ecs:cluster"]) == 2
+
+
+def test_the_control_plane_reads_the_planned_log_group_and_may_only_filter_it():
+    run = run_program(settings_for(load_fixture("web"), sandboxes=True))
+    config = config_from_outputs(run.outputs["sandboxes"])
+    [group] = [g for g in run.mocks.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name.endswith("-sandboxes-logs")]
+    assert config.log_group == group.inputs["name"]  # sb.logs (toolkit.sandboxes.aws_logs) reads where tasks write
+    [control] = [r for r in run.mocks.of_type("aws:iam/policy:Policy") if r.name.endswith("-sandbox-control")]
+    [logs] = [s for s in parse_json(control.inputs["policy"])["Statement"] if s["Action"] == ["logs:FilterLogEvents"]]
+    assert all(r.split(":log-group:")[1].startswith(config.log_group) for r in logs["Resource"])

@@ -43,6 +43,7 @@ from toolkit.exception import (
     SandboxTimeoutError,
 )
 from toolkit.sandboxes.aws_launch import GpuVariant, Launch, Planned, choose_launch
+from toolkit.sandboxes.aws_logs import AwsSandboxLogs, log_stream
 from toolkit.sandboxes.aws_network import check_cidrs, create_tunnel_group, public_ip, sweep_tunnel_groups
 from toolkit.sandboxes.filesystem import FileCalls
 from toolkit.sandboxes.options import refuse_exec_pty_info
@@ -77,6 +78,11 @@ class AwsSandboxConfig:
     @property
     def planned(self) -> Planned:
         return Planned(self.cluster, self.task_definition, self.images, self.gpu)
+
+    @property
+    def log_group(self) -> str:
+        """``/toolkit/<prefix>/sandboxes``: infra/components/sandboxes.py names it and the queues from one prefix."""
+        return f"/toolkit/{self.queue_prefix.removesuffix('-sb-')}/sandboxes"
 
 
 def config_from_outputs(outputs: Mapping[str, Any]) -> AwsSandboxConfig:
@@ -413,6 +419,32 @@ class AwsSandbox(FileCalls):
             "Sandbox.snapshot_filesystem on AWS", "a Fargate task's filesystem cannot be committed to an image",
             "build the state into an Image (run_commands, add_local_dir) used by one of the app's functions, so "
             "`toolkit deploy` builds it and Sandbox.create(image=...) runs it, or keep the files in a toolkit.Volume"))
+
+    @property
+    def logs(self) -> AwsSandboxLogs:
+        """The task's CloudWatch stream: the main command's output (`toolkit.sandboxes.aws_logs`)."""
+        return AwsSandboxLogs(self.object_id, self.sandboxes.config.log_group,
+                              log_stream(self.sandboxes.config.container, self.record["task"]))
+
+    @aio_method
+    def reload_volumes(self, *, timeout: int = 55) -> None:
+        """Returns at once: a sandbox on AWS mounts no volumes (``volumes=`` is refused there)."""
+
+    def mount_image(self, path: Any, image: Any, *, _experimental_encryption_key: bytes | None = None) -> None:
+        raise NotSupportedError(refusal(
+            "Sandbox.mount_image on AWS", "a Fargate task's filesystem takes no image after it starts",
+            "create the sandbox with image=... (an image the deploy built), or write files with sb.filesystem"))
+
+    def unmount_image(self, path: Any) -> None:
+        raise NotSupportedError(refusal("Sandbox.unmount_image on AWS", "nothing can be mounted into a Fargate task",
+                                        "create a new sandbox instead"))
+
+    def snapshot_directory(self, path: Any, *, timeout: int = 55, ttl: int | None = 2592000,
+                           _experimental_encryption_key: bytes | None = None) -> Any:
+        raise NotSupportedError(refusal(
+            "Sandbox.snapshot_directory on AWS", "a Fargate task's files cannot become an image",
+            "copy the files out with sb.filesystem.read_bytes (or a tar through sb.exec) and keep them in a "
+            "toolkit.Volume"))
 
     def detach(self) -> None:
         """Nothing to let go of: the handle holds no connection, only the sandbox's id (the task keeps
