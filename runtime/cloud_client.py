@@ -51,6 +51,7 @@ Invoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 # Set by infra in every function: JSON {tag: {"lambda_arn": str | null, "state_machine_arn": str}}
 TARGETS_ENV = ContainerEnv.name("function_targets")
 POLL_FIRST_S, POLL_MAX_S = 0.05, 1.0
+SPAWN_THREADS = 16  # a .map's spawns in flight at once (boto3 clients are thread-safe)
 # A synchronous invoke answers when the function returns, up to Lambda's 900 s limit: the client
 # must wait at least that long, or botocore's 60 s default ends (and retries) a long call.
 INVOKE_READ_TIMEOUT_S = LAMBDA_MAX_TIMEOUT_S + 60
@@ -146,8 +147,11 @@ class CloudTransport:
     def map(self, tag: str, inputs: Iterable[tuple[Any, ...]], *, order_outputs: bool = True,
             return_exceptions: bool = False, kwargs: dict[str, Any] | None = None,
             params: Params = ()) -> Iterator[Any]:
-        """Spawn one call per argument tuple now, then yield results (in input order, or as they finish)."""
-        call_ids = [self.spawn(tag, tuple(args), kwargs, params) for args in inputs]
+        """Spawn one call per argument tuple now, then yield results (in input order, or as they finish).
+        Spawns run `SPAWN_THREADS` at a time: each is a PutItem and a StartExecution, two round trips
+        that from outside AWS would otherwise add up input by input."""
+        with ThreadPoolExecutor(max_workers=SPAWN_THREADS, thread_name_prefix="toolkit-spawn") as pool:
+            call_ids = list(pool.map(lambda args: self.spawn(tag, tuple(args), kwargs, params), inputs))
         return self._results(call_ids, order_outputs, return_exceptions)
 
     def _results(self, call_ids: list[str], order_outputs: bool, return_exceptions: bool) -> Iterator[Any]:

@@ -1,0 +1,48 @@
+"""``.map`` against a deployed app spawns its calls concurrently (`runtime.cloud_client.CloudTransport.map`):
+from outside AWS each spawn is two round trips (the call's record, its Step Functions execution), and
+10,000 inputs one after the other would take 20,000 round trips end to end."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+from runtime.awsclients import client
+from runtime.callstore.dynamodb import DynamoDBCallStore
+from runtime.cloud_client import CloudTransport, FunctionTarget
+
+
+class RendezvousStore(DynamoDBCallStore):
+    """The DynamoDB store on moto, whose first ``creates`` records wait for each other: only spawns in
+    flight together get past it (sequential ones break the barrier after its timeout)."""
+
+    def __init__(self, table: str, bucket: str, creates: int) -> None:
+        super().__init__(table, bucket)
+        self.barrier = threading.Barrier(creates, timeout=20)
+        self.lock, self.admitted, self.together = threading.Lock(), 0, 0
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:  # exactly the first `creates` calls meet at the barrier
+            meet = self.admitted < self.barrier.parties
+            self.admitted += meet
+        if meet:
+            self.barrier.wait()  # raises BrokenBarrierError if the others never come
+            with self.lock:
+                self.together += 1
+        return super().create(*args, **kwargs)
+
+
+def test_map_spawns_its_inputs_concurrently(recorded_executions: Any) -> None:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    machine = client("stepfunctions").create_state_machine(
+        name=f"spawns-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"]
+    store = RendezvousStore(recorded_executions.table, recorded_executions.bucket, creates=4)
+    transport = CloudTransport("demo", store, {"square": FunctionTarget("square", None, machine)})
+    results = transport.map("square", [(x,) for x in range(8)], order_outputs=False)  # spawns happen here
+    assert store.together == 4
+    executions = client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+    assert len(executions) == 8
+    del results  # nothing ran them (recorded executions); the spawns are what is under test
