@@ -19,10 +19,11 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from toolkit.construction import dataclass_instance, refuse_construction
 from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
 from toolkit.unsupported import UnsupportedProperty
 
@@ -178,7 +179,7 @@ def _ignore_patterns(method: str, local_dir: str, ignore: IgnoreSpec) -> list[st
     return rejected
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Image:
     """A container image spec.  Start from ``Image.debian_slim()``, ``Image.from_registry(tag)`` or
     ``Image.from_dockerfile(path)``, then chain steps; each call returns a new image."""
@@ -188,12 +189,20 @@ class Image:
     # errors that ``imports()`` blocks kept instead of raising; not part of the spec or its equality
     import_errors: list[BaseException] = field(default_factory=list, init=False, compare=False, repr=False)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
+        refuse_construction("Image", "Image.debian_slim(), Image.from_registry(tag) or Image.from_dockerfile(path), "
+                                     "and each step returns a new one (image.pip_install(...))")
+
+    @classmethod
+    def _make(cls, base: dict[str, Any], steps: tuple[dict[str, Any], ...] = ()) -> Image:
+        return dataclass_instance(cls, base=base, steps=steps)
+
     # -- bases -----------------------------------------------------------------------------------
 
     @staticmethod
     def debian_slim(python_version: str | None = None, force_build: bool = False) -> Image:
         """The official ``python:<version>-slim-bookworm`` image (default Python 3.11)."""
-        return Image(_with_force({"kind": "debian_slim", "python_version": _python_version(python_version)},
+        return Image._make(_with_force({"kind": "debian_slim", "python_version": _python_version(python_version)},
                                  force_build))
 
     @staticmethod
@@ -215,7 +224,7 @@ class Image:
         base: dict[str, Any] = {"kind": "registry", "ref": tag, "add_python": py}
         if setup:
             base["setup"] = setup
-        return Image(_with_force(base, force_build))
+        return Image._make(_with_force(base, force_build))
 
     from_aws_ecr = from_registry
     from_gcp_artifact_registry = from_registry
@@ -244,7 +253,7 @@ class Image:
                                 "build_args": args, "add_python": _python_version(add_python) if add_python else None}
         if env:
             base["env"] = _env_vars("from_dockerfile", env)
-        return Image(_with_force(base, force_build))
+        return Image._make(_with_force(base, force_build))
 
     @staticmethod
     @_not_supported("conda environments: use pip_install/uv_pip_install, or a conda base with run_commands")
@@ -254,7 +263,7 @@ class Image:
                                 "add_python=...) with run_commands('micromamba install -y -n base ...').")
 
     def _with(self, step: dict[str, Any]) -> Image:
-        return replace(self, steps=self.steps + (step,))
+        return type(self)._make(self.base, self.steps + (step,))
 
     # -- Python packages ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from runtime.volumes.base import FileEntry
 from toolkit.aio import aio_iter_method, aio_method
+from toolkit.construction import refuse_construction
 from toolkit.exception import InvalidError
 from toolkit.state import check_name
 from toolkit.unsupported import no_client, not_supported
@@ -55,10 +56,17 @@ class NetworkFileSystem:
     """A handle on a named network file system: a `Volume` in the ``nfs.`` namespace."""
 
     name: str
+    volume: Volume  # nfs.<name>, or an ephemeral volume as it is
 
-    def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
-        self.volume = Volume(_volume_name(name), create_if_missing=create_if_missing, _ephemeral=_ephemeral)
-        self.name = name
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
+        refuse_construction("NetworkFileSystem", "NetworkFileSystem.from_name(name, create_if_missing=True) or "
+                                                 "NetworkFileSystem.ephemeral() (or, better, their Volume namesakes)")
+
+    @classmethod
+    def _make(cls, name: str, volume: Volume) -> NetworkFileSystem:
+        nfs = object.__new__(cls)
+        nfs.name, nfs.volume = name, volume
+        return nfs
 
     def __repr__(self) -> str:
         return f"toolkit.NetworkFileSystem({self.name!r})"
@@ -69,14 +77,15 @@ class NetworkFileSystem:
         """The network file system ``name`` (created on first use with ``create_if_missing``); warns."""
         no_client("NetworkFileSystem.from_name", client)
         warn_deprecated()
-        return NetworkFileSystem(name, create_if_missing=create_if_missing)
+        return NetworkFileSystem._make(name, Volume.from_name(_volume_name(name), create_if_missing=create_if_missing))
 
     @staticmethod
     def create_deployed(deployment_name: str, client: Any = None, environment_name: str | None = None) -> str:
         """Create it now (if missing); returns its `object_id`.  Warns."""
         no_client("NetworkFileSystem.create_deployed", client)
         warn_deprecated()
-        return NetworkFileSystem(deployment_name, create_if_missing=True).hydrate().object_id
+        volume = Volume.from_name(_volume_name(deployment_name), create_if_missing=True)
+        return NetworkFileSystem._make(deployment_name, volume).hydrate().object_id
 
     @staticmethod
     def delete(name: str, client: Any = None, environment_name: str | None = None) -> None:
@@ -90,12 +99,7 @@ class NetworkFileSystem:
         """``with toolkit.NetworkFileSystem.ephemeral() as nfs:`` -- deleted when the block ends.  Warns."""
         warn_deprecated(stacklevel=4)  # past contextmanager's __enter__
         with Volume.ephemeral() as vol:
-            yield NetworkFileSystem(vol.name, _ephemeral=True)._on(vol)
-
-    def _on(self, volume: Volume) -> NetworkFileSystem:
-        """An ephemeral volume's name is already unique: use it as is, outside the ``nfs.`` namespace."""
-        self.volume = volume
-        return self
+            yield NetworkFileSystem._make(vol.name, vol)  # its name is unique already: no nfs. namespace
 
     @property
     def object_id(self) -> str:

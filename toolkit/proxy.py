@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from toolkit.construction import refuse_construction
 from toolkit.state import check_name
 from toolkit.unsupported import no_client, not_supported
 
@@ -27,8 +28,14 @@ class Proxy:
 
     name: str
 
-    def __init__(self, name: str) -> None:
-        self.name = check_name("Proxy", name)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
+        refuse_construction("Proxy", "Proxy.from_name(name)")
+
+    @classmethod
+    def _make(cls, name: str) -> Proxy:
+        proxy = object.__new__(cls)
+        proxy.name = check_name("Proxy", name)
+        return proxy
 
     def __repr__(self) -> str:
         return f"toolkit.Proxy({self.name!r})"
@@ -43,7 +50,7 @@ class Proxy:
     def from_name(name: str, *, environment_name: str | None = None, client: Any = None) -> Proxy:
         """The proxy called ``name``: the deploy creates its NAT gateway and Elastic IP on first use."""
         no_client("Proxy.from_name", client)
-        return Proxy(name)
+        return Proxy._make(name)
 
     @property
     def object_id(self) -> str:

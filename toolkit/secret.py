@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from toolkit import secret_store
+from toolkit.construction import dataclass_instance, refuse_construction
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.secret_store import check_secret_name
 from toolkit.unsupported import no_client, not_supported
@@ -22,13 +23,23 @@ from toolkit.unsupported import no_client, not_supported
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Secret:
     name: str
     source: str  # "named" | "dict" | "dotenv"
     required_keys: tuple[str, ...] = ()
     _values: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     objects: ClassVar[SecretObjects]  # Secret.objects.create/list/delete (set below)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
+        refuse_construction("Secret", "Secret.from_name(name), Secret.from_dict({...}), Secret.from_dotenv(path) "
+                                      "or Secret.from_local_environ([...])")
+
+    @classmethod
+    def _make(cls, name: str, source: str, required_keys: tuple[str, ...] = (),
+              values: Mapping[str, str] | None = None) -> Secret:
+        return dataclass_instance(cls, name=name, source=source, required_keys=required_keys,
+                                  _values=values if values is not None else {})
 
     def __repr__(self) -> str:  # never show values
         return f"Secret(name={self.name!r}, source={self.source!r}, keys={list(self.keys)!r})"
@@ -39,7 +50,7 @@ class Secret:
         """A secret stored under ``name``: the local store (`toolkit secret create`) under serve/run,
         Secrets Manager when deployed.  ``environment_name`` is accepted and unused."""
         no_client("Secret.from_name", client)
-        return Secret(check_secret_name(name), "named", tuple(_check_key(k) for k in required_keys))
+        return Secret._make(check_secret_name(name), "named", tuple(_check_key(k) for k in required_keys))
 
     @staticmethod
     def from_dict(env_dict: Mapping[str, str | None]) -> Secret:
@@ -48,7 +59,7 @@ class Secret:
         for key, value in clean.items():
             if not isinstance(value, str):
                 raise InvalidError(f"Secret.from_dict values must be str; {key!r} is {type(value).__name__}.")
-        return Secret(_inline_name("inline", clean), "dict", tuple(sorted(clean)), clean)
+        return Secret._make(_inline_name("inline", clean), "dict", tuple(sorted(clean)), clean)
 
     @staticmethod
     def from_dotenv(path: str | os.PathLike[str] | None = None, *, filename: str = ".env",
@@ -64,7 +75,7 @@ class Secret:
         except FileNotFoundError:
             raise NotFoundError(f"Secret.from_dotenv: no file at {str(path)!r}; create it or pass its path.") from None
         values = _parse_dotenv(text)
-        return Secret(_inline_name("dotenv", values), "dotenv", tuple(sorted(values)), values)
+        return Secret._make(_inline_name("dotenv", values), "dotenv", tuple(sorted(values)), values)
 
     @staticmethod
     def from_local_environ(env_keys: list[str]) -> Secret:

@@ -34,6 +34,7 @@ from runtime.environment import ContainerEnv
 from runtime.volumes.base import FileEntry, FileEntryType
 from toolkit import config
 from toolkit.aio import aio_iter_method, aio_method
+from toolkit.construction import refuse_construction
 from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
 from toolkit.named_objects import ObjectInfo
 from toolkit.state import check_name
@@ -103,7 +104,7 @@ class _VolumeManager:
 
     def list(self, *, max_objects: int | None = None, created_before: Any = None,
              environment_name: str = "", client: Any = None) -> list[Volume]:
-        return [Volume(n) for n in volume_store().names()[:max_objects]]
+        return [Volume._make(n) for n in volume_store().names()[:max_objects]]
 
     def delete(self, name: str, *, allow_missing: bool = False, environment_name: str | None = None,
                client: Any = None) -> None:
@@ -115,15 +116,26 @@ class Volume:
     """A handle on a named volume; nothing touches the store until the first operation."""
 
     name: str  # the volume's name (toolkit names volumes; `object_id` derives from it)
+    _create_if_missing: bool
+    _ephemeral: bool
+    _read_only: bool
+    _bound: Any  # the store, found on first use (never pickled)
     objects = _VolumeManager()
     client = UnsupportedProperty("Volume.client", "toolkit has no client object: a volume talks to the store "
                                  "toolkit.volume picks", "use the Volume's own methods")
 
-    def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False,
-                 _read_only: bool = False) -> None:
-        self.name = check_name("Volume", name)
-        self._create_if_missing, self._ephemeral, self._read_only = create_if_missing, _ephemeral, _read_only
-        self._bound: Any = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
+        refuse_construction("Volume", "Volume.from_name(name, create_if_missing=True), Volume.ephemeral() or "
+                                      "Volume.from_id(volume_id)")
+
+    @classmethod
+    def _make(cls, name: str, *, create_if_missing: bool = False, ephemeral: bool = False,
+              read_only: bool = False) -> Volume:
+        volume = object.__new__(cls)
+        volume.name = check_name("Volume", name)
+        volume._create_if_missing, volume._ephemeral, volume._read_only = create_if_missing, ephemeral, read_only
+        volume._bound = None
+        return volume
 
     def __repr__(self) -> str:
         return f"toolkit.Volume({self.name!r})"
@@ -149,14 +161,14 @@ class Volume:
         """The volume called ``name``; with ``create_if_missing`` it is created on first use.
         (``environment_name``, ``version``, ``create_options`` and ``client`` are accepted for
         compatibility: toolkit has one store and one volume version.)"""
-        return Volume(name, create_if_missing=create_if_missing)
+        return Volume._make(name, create_if_missing=create_if_missing)
 
     @staticmethod
     def from_id(volume_id: str, client: Any = None) -> Volume:
         """The volume whose `object_id` is ``volume_id`` (``vo-<name>``)."""
         if not isinstance(volume_id, str) or not volume_id.startswith("vo-"):
             raise InvalidError(f"{volume_id!r} is not a volume id; ids look like 'vo-<name>' (vol.object_id).")
-        return Volume(volume_id[3:])
+        return Volume._make(volume_id[3:])
 
     @staticmethod
     def rename(old_name: str, new_name: str, *, client: Any = None, environment_name: str | None = None) -> None:
@@ -183,7 +195,7 @@ class Volume:
     def read_only(self) -> Volume:
         """A handle that refuses writes through the API (``batch_upload``, ``remove_file``,
         ``copy_files``) and never commits.  The mount itself stays writable on toolkit."""
-        handle = Volume(self.name, create_if_missing=self._create_if_missing, _read_only=True)
+        handle = Volume._make(self.name, create_if_missing=self._create_if_missing, read_only=True)
         return handle
 
     def with_mount_options(self, *, read_only: bool = False, sub_path: str | None = None) -> Volume:
@@ -207,7 +219,7 @@ class Volume:
     def ephemeral(client: Any = None, environment_name: str | None = None, version: int | None = None,
                   create_options: Any = None, _heartbeat_sleep: float = 300) -> Iterator[Volume]:
         """``with toolkit.Volume.ephemeral() as vol:`` -- an anonymous volume deleted when the block ends."""
-        vol = Volume(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
+        vol = Volume._make(f"ephemeral-{secrets.token_hex(8)}", ephemeral=True)
         vol._store()
         try:
             yield vol

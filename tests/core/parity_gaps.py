@@ -12,22 +12,7 @@ NOTES: names that work with a toolkit meaning that differs from the platform's, 
 
 from __future__ import annotations
 
-_WRAPPER = ("the platform's constructor is its sync wrapper's (*args, **kwargs); programs get these "
-            "objects from decorators and factories, never by calling the class.  Function, Cls and "
-            "FunctionCall take (*args, **kwargs) and refuse a direct call (typed overloads keep toolkit's "
-            "own calls checked); these are built by their owners' typed constructors")
-
-
-def _group(reason: str, *keys: str) -> dict[str, str]:
-    return dict.fromkeys(keys, reason)
-
-
-GAPS: dict[str, str] = {
-    **_group(_WRAPPER, "Image(*args)", "Image(**kwargs)",
-             "Sandbox(*args)", "Sandbox(**kwargs)", "Secret(*args)", "Secret(**kwargs)",
-             "Volume(*args)", "Volume(**kwargs)", "NetworkFileSystem(*args)", "NetworkFileSystem(**kwargs)",
-             "Proxy(*args)", "Proxy(**kwargs)"),
-}
+GAPS: dict[str, str] = {}  # none open: every name resolves and every parameter is accepted by name
 
 _ID = "an ID made from the name (toolkit issues no IDs); from_id finds it in any process sharing the store"
 
