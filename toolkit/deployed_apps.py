@@ -26,6 +26,7 @@ from toolkit.app import App
 from toolkit.cls import Cls
 from toolkit.deployed_code import DeployedCode, remember_call, remember_runner
 from toolkit.functions import Function
+from toolkit.image import Image
 from toolkit.partial import WebConfig
 from toolkit.runner import CloudRunner
 from toolkit.spec import ClsInfo, FunctionSpec
@@ -151,6 +152,7 @@ def _spec(call_map: CallMap, mapped: MappedFunction, runner: LookedUpRunner) -> 
         raw_f=DeployedCode(call_map.app, mapped.tag, runner, mapped.url), module="", source_file=None,
         is_generator=mapped.generator, cls=_cls_info(call_map.app, mapped.cls, params) if mapped.cls else None,
         web=WebConfig(mapped.kind) if mapped.kind != "function" else None,
+        image=Image.debian_slim(),  # a placeholder: the function's image is in AWS, and nothing builds it here
     )
 
 

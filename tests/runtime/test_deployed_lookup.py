@@ -63,6 +63,10 @@ call = child.spawn(21)
 print(json.dumps({"spawned": call.object_id}), flush=True)
 out = {"get": call.get(timeout=60)["doubled"], "remote": child.remote(5)["doubled"],
        "map": [r["doubled"] for r in child.map([1, 2, 3])]}
+async def aio():
+    return (await child.remote.aio(6))["doubled"], [r["doubled"] async for r in child.map.aio([7, 8])]
+import asyncio
+out["aio"] = asyncio.run(aio())
 Model = toolkit.Cls.from_name("lookup-demo", "Model")
 out["model"] = Model(size=3).predict.remote(4)
 out["url"] = toolkit.Function.from_name("lookup-demo", "hello").get_web_url()
@@ -181,7 +185,8 @@ def test_a_second_process_looks_up_the_deployed_app_and_calls_it(deployed: CallM
     # every call went through a Step Functions worker of the deployed app, named after its call id
     machine = deployed.functions["child"].state_machine_arn
     executions = {e["name"] for e in client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]}
-    assert spawned in executions and len(executions) == 5
+    assert out["aio"] == [12, [14, 16]]  # .remote.aio and .map.aio go the same way
+    assert spawned in executions and len(executions) == 8
     assert ("Model.predict", next(c for t, c in workers.ran if t == "Model.predict")) in workers.ran
 
 
