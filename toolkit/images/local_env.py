@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -307,12 +308,34 @@ def use_local_envs(manifest: Any, root: Path, home: Path, log: Log, *, envs: boo
         spec = {"base": dict(fn.image.base), "steps": list(fn.image.steps), "spec_hash": fn.image.spec_hash}
         env = _env_for(spec, root, home, log, built) if envs else None
         files = mirror_files(spec, root, home)
-        if env is not None or files is not None:
+        variables = image_variables(fn.image.steps)
+        if env is not None or files is not None or variables:
             assignments[(app.app_name or "", fn.tag)] = interpreters.Launch(
                 python=str(env.python) if env else sys.executable, image_hash=fn.image.spec_hash if env else None,
-                cwd=str(files.cwd) if files and files.cwd else None)
+                cwd=str(files.cwd) if files and files.cwd else None, env=variables)
     interpreters.use(assignments)
     return list(built.values())
+
+
+def image_variables(steps: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The variables the image's ``Image.env`` steps set, as the functions see them in the image.  A
+    ``$NAME`` or ``${NAME}`` in a value expands against the earlier steps' variables, then this
+    process's environment, as ``ENV`` does against the image's (``PATH=/opt/bin:$PATH`` keeps the
+    host's ``PATH``); an unknown name stays as written."""
+    variables: dict[str, str] = {}
+    for step in steps:
+        if step.get("op") == "env":
+            for name, value in step["vars"].items():
+                variables[name] = _VARIABLE.sub(lambda m: _lookup(m, variables), str(value))
+    return variables
+
+
+_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def _lookup(match: re.Match[str], variables: Mapping[str, str]) -> str:
+    name = match.group(1) or match.group(2)
+    return variables.get(name, os.environ.get(name, match.group(0)))
 
 
 def _env_for(spec: Mapping[str, Any], root: Path, home: Path, log: Log, built: dict[str, LocalEnv]) -> LocalEnv | None:

@@ -166,7 +166,7 @@ class WorkerPool:
     def _launch(self) -> _Worker:
         parent_sock, child_sock = socket.socketpair()
         python, target, image_env, cwd = interpreters.worker_launch(self.target)  # the image's env, or ours
-        env = {**os.environ, **self.env, **image_env, "TOOLKIT_WORKER": "1",
+        env = {**os.environ, **image_env, **self.env, "TOOLKIT_WORKER": "1",  # secrets over Image.env
                "TOOLKIT_WORKER_FD": str(child_sock.fileno()),
                PARENT_ENV: str(os.getpid())}  # a worker whose parent dies stops (`toolkit.local.worker`)
         proc = subprocess.Popen(

@@ -117,7 +117,7 @@ async def start_worker(config: ContainerConfig, env: dict[str, str],
     piped = {"stdout": asyncio.subprocess.PIPE, "stderr": asyncio.subprocess.STDOUT} if output else {}
     proc = await asyncio.create_subprocess_exec(
         python, "-m", "toolkit.serve.web_worker", config.to_json(),
-        env={**os.environ, **env, **image_env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd),
+        env={**os.environ, **image_env, **env, "TOOLKIT_WORKER": "1", "TOOLKIT_READY_FD": str(write_fd),
              **({"PYTHONUNBUFFERED": "1"} if output else {})},  # a print shows when it happens, not at exit
         pass_fds=(write_fd,), start_new_session=True, cwd=cwd,  # its own session: stopping it stops what it started
         **piped,  # type: ignore[arg-type]
