@@ -3,6 +3,9 @@
 Importing this package is cheap on purpose: it loads no AWS, Pulumi or web-server code.
 """
 
+import importlib
+from types import ModuleType
+
 from toolkit import billing, experimental, types
 from toolkit.app import App
 from toolkit.calls import FunctionCall
@@ -58,6 +61,19 @@ from toolkit.secret import Secret
 from toolkit.spec import Retries
 from toolkit.version import __version__ as __version__
 from toolkit.volume import Volume
+
+# The hosted client's submodules that its users reach as attributes after a bare import (an annotation
+# like ``p: modal.container_process.ContainerProcess`` runs at import time): loaded on first access
+# (PEP 562), so importing the package stays cheap.
+_SUBMODULES = frozenset({"client", "cluster", "container_process", "dict", "environments", "io_streams", "output",
+                         "queue", "retries", "scheduler_placement", "server", "stream_type", "workspace"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "App",
