@@ -1,0 +1,169 @@
+"""The north star, measured: programs written the way the hosted platform's users write them, with
+only ``import toolkit as modal`` changed, run through the real CLI (docs/northstar.md).
+
+Each program under ``programs/`` is one family of patterns seen in public programs (hello world with
+``.map``, async callers, batching, classes, volumes/dicts/queues, spawn-and-poll, every web
+decorator).  ``toolkit run`` runs them locally, one ``toolkit serve`` answers the web program over
+HTTP, and ``toolkit plan --json`` plans the web program for AWS offline.  Assertions are on what the
+programs print and answer, not on exit codes alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+from northstar_support import PROGRAMS, ServedProgram, free_port, line_after, plan_program, run_program
+
+
+def test_every_program_changes_only_its_import_line() -> None:
+    """The premise: each program imports the toolkit as ``modal`` and names nothing else of it."""
+    for path in sorted(PROGRAMS.glob("*.py")):
+        imports = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Import | ast.ImportFrom)]
+        aliased = [a for n in imports if isinstance(n, ast.Import) for a in n.names if a.name == "toolkit"]
+        assert [a.asname for a in aliased] == ["modal"], path.name
+
+
+def test_hello_world_calls_locally_remotely_and_over_many_inputs() -> None:
+    lines = run_program("basics", "--count", "4")
+    assert line_after(lines, "local:") == "27"
+    assert line_after(lines, "remote:") == "64"
+    assert line_after(lines, "map total:") == str(sum(n**3 for n in range(4)))
+    assert line_after(lines, "starmap:") == "[8, 125]"
+    assert line_after(lines, "countdown:") == "[4, 3, 2, 1]"
+    assert any("cubing 3" in line for line in lines)  # printed on the worker's stderr, shown here
+
+
+def test_an_async_entrypoint_awaits_aio_calls_and_batched_inputs() -> None:
+    lines = run_program("async_batched")
+    assert line_after(lines, "halves:") == "[1.0, 2.0, 3.0]"
+    assert line_after(lines, "letters:") == "abc"
+    assert line_after(lines, "lengths:") == "[1, 2, 3, 4]"
+    assert line_after(lines, "shouted:") == "['X', 'YZ']"
+    assert line_after(lines, "spawned:") == "5.0"
+
+
+def test_classes_take_parameters_run_enter_once_and_accept_options() -> None:
+    lines = run_program("classes")
+    assert line_after(lines, "default:") == "n=1"
+    assert line_after(lines, "with params:") == "m=23"
+    assert line_after(lines, "mapped:") == "['n=11', 'n=12']"
+    assert line_after(lines, "steps:") == "[50, 51, 52]"
+    assert line_after(lines, "bigger:") == "n=70"
+
+
+def test_volumes_dicts_queues_retries_and_configuration_reach_the_functions() -> None:
+    """Also two programs that stopped before: the image's ``.env`` variables were not set in local
+    workers, and ``modal.container_process`` was no attribute after ``import toolkit as modal``."""
+    lines = run_program("state")
+    assert line_after(lines, "volume:") == "kept between calls"
+    assert line_after(lines, "listed:") == "['note.txt']"
+    assert line_after(lines, "retries:") == "succeeded on attempt 3"
+    assert line_after(lines, "queue:") == "[0, 1, 2, 3, 4]"
+    # The image sets GREETING and SHARED; the secret's SHARED wins, as in a container.
+    assert line_after(lines, "settings:") == "[('GREETING', 'from-image'), ('SHARED', 'secret'), ('TOKEN', 't0k')]"
+
+
+def test_a_spawned_call_is_polled_by_its_id_until_it_finishes() -> None:
+    lines = run_program("spawn_poll")
+    assert line_after(lines, "poll:") == "still running"
+    assert line_after(lines, "result:") == "81"
+    assert line_after(lines, "gathered:") == "[0, 1, 4, 9]"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("uv") is None, reason="image environments are built with uv: pip install uv")
+def test_a_nested_call_runs_in_the_callees_image_environment() -> None:
+    """``outer`` (no image packages) calls ``inner`` (an image pinning starlette 0.37.2, unlike this
+    environment's): before, the nested call ran in the caller's interpreter and saw the host's
+    starlette.  The environment comes from uv's cache after the first run."""
+    lines = run_program("nested_image", env={"TOOLKIT_LOCAL_ENV": "image"})
+    assert line_after(lines, "direct:") == "0.37.2"
+    assert line_after(lines, "nested:") == "0.37.2"
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[ServedProgram]:
+    served = ServedProgram("web", env={"NORTHSTAR_FILES_PORT": str(free_port())})
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def test_the_served_program_lists_every_web_endpoint(web: ServedProgram) -> None:
+    assert sorted(web.urls) == ["Greeter.greet", "api", "echo", "files", "flask_app", "order", "private", "square"]
+    assert all(url.startswith("http://") and "-dev.localhost:" in url for url in web.urls.values())
+
+
+def test_fastapi_endpoints_read_queries_json_and_models(web: ServedProgram) -> None:
+    with web.client("square") as client:
+        assert client.get("/", params={"x": 7}).json() == {"square": 49}
+        assert client.get("/", params={"x": "seven"}).status_code == 422
+    with web.client("echo") as client:
+        assert client.post("/", json={"a": [1, 2]}).json() == {"received": {"a": [1, 2]}}
+    with web.client("order") as client:
+        assert client.post("/", json={"item": "tea", "quantity": 2}).json() == "2 x tea"
+        assert client.post("/", json={"item": "tea"}).status_code == 422
+
+
+def test_an_asgi_app_streams_another_functions_generator(web: ServedProgram) -> None:
+    with web.client("api") as client, client.stream("GET", "/stream", params={"n": 3}) as response:
+        assert response.status_code == 200
+        assert "".join(response.iter_text()) == "tick 0\ntick 1\ntick 2\n"
+
+
+def test_an_asgi_app_spawns_work_and_answers_polls_by_call_id(web: ServedProgram) -> None:
+    with web.client("api") as client:
+        submitted = client.get("/jobs", params={"n": 10})
+        assert submitted.status_code == 303
+        poll_path = submitted.headers["location"]
+        assert client.get(poll_path).status_code == 202  # slow_sum sleeps 1.5 s
+        deadline = time.monotonic() + 60
+        while (polled := client.get(poll_path)).status_code == 202:
+            assert time.monotonic() < deadline, "the spawned call never finished"
+            time.sleep(0.2)
+        assert polled.json() == {"result": 55}
+
+
+def test_a_wsgi_flask_app_answers_get_and_json_post(web: ServedProgram) -> None:
+    with web.client("flask_app") as client:
+        assert client.get("/").text == "flask says hi"
+        assert client.post("/json", json={"k": "v"}).json() == {"flask_got": {"k": "v"}}
+
+
+def test_a_web_server_function_proxies_its_subprocess_server(web: ServedProgram) -> None:
+    with web.client("files") as client:
+        served_source = client.get("/web.py")
+        assert served_source.status_code == 200
+        assert 'modal.App("northstar-web"' in served_source.text
+
+
+def test_a_class_endpoint_runs_its_enter_hook_first(web: ServedProgram) -> None:
+    with web.client("Greeter.greet") as client:
+        assert client.get("/", params={"name": "ada"}).json() == {"message": "prepared hello, ada"}
+
+
+def test_a_proxy_auth_endpoint_refuses_requests_without_a_token(web: ServedProgram) -> None:
+    with web.client("private") as client:
+        assert client.get("/").status_code == 401
+
+
+def test_the_web_program_plans_for_aws_offline() -> None:
+    plan = plan_program("web")
+    by_type: dict[str, list[dict[str, object]]] = {}
+    for resource in plan["resources"]:
+        by_type.setdefault(resource["type"], []).append(resource)
+    prefix = "northstar-web-main-us-east-1-"
+    lambdas = {str(r["name"]).removeprefix(prefix).removesuffix("-lambda-function")
+               for r in by_type["aws:lambda/function:Function"]}
+    assert lambdas == {"api", "echo", "greeter-greet", "nightly", "order", "private", "slow-sum", "square", "ticks",
+                       "flask-app"}
+    assert [r["name"] for r in by_type["aws:ecs/service:Service"]] == [prefix + "files-ecs-service"]  # web_server
+    (schedule,) = by_type["aws:scheduler/schedule:Schedule"]
+    assert schedule["inputs"]["scheduleExpression"] == "cron(0 3 * * ? *)"  # type: ignore[index]
+    assert len(by_type["aws:apigatewayv2/api:Api"]) == 7  # one front door per HTTP endpoint
+    assert plan["total"] == len(plan["resources"])
