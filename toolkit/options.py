@@ -19,6 +19,7 @@ a `CloudBucketMount` there becomes a bucket mount (synced, `toolkit.cloud_bucket
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 from collections.abc import Collection, Mapping
@@ -124,7 +125,41 @@ def _regions(decorator: str, region: Any) -> tuple[str, ...]:
         if not isinstance(name, str) or not name.strip():
             raise InvalidError(f"{decorator}(region={region!r}) must be a region name or a list of them, "
                                "e.g. region='us-east-1'.")
-    return tuple(name.strip().lower() for name in names)
+    wanted = tuple(name.strip().lower() for name in names)
+    _refuse_non_aws_regions(decorator, region, wanted)
+    return wanted
+
+
+def _refuse_non_aws_regions(decorator: str, region: Any, wanted: tuple[str, ...]) -> None:
+    """Refuse, at the decorator, a region= that no AWS region agrees with (the platform's ``us-central``,
+    ``uk``, a GCP ``europe-west4``): no deploy could honour it.  Whether it agrees with *the* deploy region
+    is known only at ``toolkit plan``/``deploy`` (`check_regions`)."""
+    known = aws_regions()
+    if not known:
+        return  # no botocore (toolkit without its aws extra): nothing deploys from here; plan/deploy check
+    for name in wanted:
+        if not any(region_agrees(name, r) for r in known):
+            examples = sorted({r.rsplit("-", 1)[0] for r in known if r.startswith(name.split("-")[0] + "-")
+                               and "-iso" not in r and "-gov-" not in r})  # the commercial regions
+            hint = f" (AWS has {', '.join(examples)})" if examples else ""
+            raise InvalidError(f"{decorator}(region={region!r}): no AWS region is {name!r}; toolkit deploys into one "
+                               f"AWS region{hint}. Name an AWS region or its prefix, e.g. region='us-east-1' or "
+                               "region='eu', or remove region=.")
+
+
+@functools.cache
+def aws_regions() -> tuple[str, ...]:
+    """Every AWS region botocore knows, read once from its endpoints file (1.2 MB of JSON, ~40 ms; importing
+    botocore would cost more); () without botocore."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or spec.origin is None:
+        return ()
+    data = json.loads((Path(spec.origin).parent / "data" / "endpoints.json").read_text())
+    return tuple(r for partition in data["partitions"] for r in partition["regions"])
 
 
 def region_agrees(wanted: str, region: str) -> bool:
