@@ -18,6 +18,14 @@ name and cause into a marker attribute. The runtime's ``DynamoDBCallStore.get`` 
 markers into the serialized ``RemoteError`` the SDK raises (Step Functions cannot run
 cloudpickle). The execution then ends in ``WorkerFailed`` with the worker's own error.
 
+The worker task is retried by the function's ``retries`` policy (`Retry`), and each try carries
+its retry count (``$$.State.RetryCount``: ``attempt`` in the Lambda payload, `WORKER_ATTEMPT_ENV`
+for an ECS task). The first try claims the PENDING call; a retry may also claim it back from the
+try before it, which Step Functions only retries once it has stopped (a Lambda killed by its
+timeout), so ``retries=`` works across timeouts instead of finding the call RUNNING and failing.
+An execution that ends outside this Catch (StopExecution, or ``MarkFailed`` itself failing) is
+settled by whoever reads the call (`runtime.callstore.supervision`).
+
 A scheduled function that runs on ECS/GPU capacity is started by EventBridge Scheduler, which
 can only start the execution: its input is ``{"function": "<tag>"}``, with no call id and no
 record (`schedule_input`). For those state machines (``scheduled_app=``) the definition starts
@@ -44,6 +52,7 @@ __all__ = [
     "FAILURE_ATTR",
     "FAILURE_TIME_ATTR",
     "SCHEDULED_AT_ATTR",
+    "WORKER_ATTEMPT_ENV",
     "WORKER_COMMAND",
     "WORKER_TASK_ENV",
     "EcsTarget",
@@ -65,6 +74,10 @@ SCHEDULED_AT_ATTR = "scheduled_at"  # ISO 8601, when RecordScheduledCall created
 # Where the Catch puts {"Error", "Cause"}: beside the input, which still carries call_id.
 _CAUGHT = "$.worker_error"
 WORKER_TASK_ENV = ContainerEnv.name("worker_task")  # the container contract: runtime/environment.py
+WORKER_ATTEMPT_ENV = ContainerEnv.name("worker_attempt")
+# Which try of the worker task this is (0 first): the runtime lets a retry take back a call the
+# attempt before it claimed and never finished (a Lambda killed by its timeout, a stopped task).
+_RETRY_COUNT = "$$.State.RetryCount"
 WORKER_COMMAND = ("python", "-m", "runtime.entrypoints.worker_task")
 # An ECS task first waits for capacity (a GPU instance may boot from zero) and an image pull:
 # the function's timeout must not be eaten by that.
@@ -103,9 +116,11 @@ class EcsTarget:
     network_mode: str = "awsvpc"  # "bridge": GPU tasks on EC2 (infra/components/ecs.py says why)
 
 
-def worker_task(tag: str) -> dict[str, Any]:
-    """The worker input contract, in ASL ``Parameters`` notation."""
-    return {"toolkit_event": "worker_task", "call_id.$": "$.call_id", "function": tag}
+def worker_task(tag: str, *, attempt: bool = False) -> dict[str, Any]:
+    """The worker input contract, in ASL ``Parameters`` notation.  ``attempt``: with the task's retry
+    count (only the retried Task state itself knows it; an ECS worker gets it in `WORKER_ATTEMPT_ENV`)."""
+    task = {"toolkit_event": "worker_task", "call_id.$": "$.call_id", "function": tag}
+    return task | {"attempt.$": _RETRY_COUNT} if attempt else task
 
 
 def schedule_input(tag: str) -> dict[str, Any]:
@@ -226,7 +241,7 @@ def _lambda_task(tag: str, function_arn: str) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Resource": LAMBDA_INVOKE,
-        "Parameters": {"FunctionName": function_arn, "Payload": worker_task(tag)},
+        "Parameters": {"FunctionName": function_arn, "Payload": worker_task(tag, attempt=True)},
     }
 
 
@@ -250,7 +265,10 @@ def _ecs_parameters(target: EcsTarget) -> dict[str, Any]:
             {
                 "Name": target.container,
                 "Command": list(WORKER_COMMAND),
-                "Environment": [{"Name": WORKER_TASK_ENV, "Value.$": "States.JsonToString($.worker_task)"}],
+                "Environment": [
+                    {"Name": WORKER_TASK_ENV, "Value.$": "States.JsonToString($.worker_task)"},
+                    {"Name": WORKER_ATTEMPT_ENV, "Value.$": f"States.Format('{{}}', {_RETRY_COUNT})"},
+                ],
             }
         ]
     }

@@ -216,7 +216,11 @@ def transport_from_call_map(call_map: CallMap) -> CloudTransport:
     """The transport a process outside AWS uses to call a deployed app it looked up (`runtime.callmap`):
     the same call table, bucket and targets the app's own functions use."""
     from runtime.callstore.dynamodb import DynamoDBCallStore
+    from runtime.callstore.supervision import Supervisor
 
     targets = {tag: FunctionTarget(tag, f.lambda_arn, f.state_machine_arn)
                for tag, f in call_map.functions.items() if f.lambda_arn or f.state_machine_arn}
-    return CloudTransport(call_map.app, DynamoDBCallStore(call_map.calls_table, call_map.payload_bucket), targets)
+    # reads settle calls whose execution ended or whose ECS task stopped (runtime.callstore.supervision)
+    machines = {tag: t.state_machine_arn for tag, t in targets.items() if t.state_machine_arn}
+    store = DynamoDBCallStore(call_map.calls_table, call_map.payload_bucket, supervisor=Supervisor(machines))
+    return CloudTransport(call_map.app, store, targets)

@@ -54,6 +54,7 @@ class ContainerEnv(NamedTuple):
     max_instances: int | None = None  # class instances (distinct parameter values) one environment keeps
     web_url: str | None = None  # the endpoint's public URL (for the user's code; the runtime does not need it)
     worker_task: str | None = None  # JSON worker task an ECS worker runs (set per task by the state machine)
+    worker_attempt: int | None = None  # the ECS worker task's Step Functions retry count (set per task there too)
     state_table: str | None = None  # DynamoDB table of the app's Dicts and Queues (runtime.primitives.dynamodb)
     state_bucket: str | None = None  # S3 bucket for Dict/Queue values over the state table's item limit
     volume_bucket: str | None = None  # S3 bucket of the app's Volumes (runtime.volumes.s3), one prefix each
@@ -100,6 +101,7 @@ VARIABLES: dict[str, str] = {
     "max_instances": "TOOLKIT_MAX_INSTANCES",
     "web_url": "TOOLKIT_WEB_URL",
     "worker_task": "TOOLKIT_WORKER_TASK",
+    "worker_attempt": "TOOLKIT_WORKER_ATTEMPT",
     "state_table": "TOOLKIT_STATE_TABLE",
     "state_bucket": "TOOLKIT_STATE_BUCKET",
     "volume_bucket": "TOOLKIT_VOLUME_BUCKET",
@@ -146,6 +148,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "stream_responses": lambda name, raw: raw != "0",
     "rate_limit": _number(float, "200 (0 disables)"),
     "max_instances": _number(int, "8"),
+    "worker_attempt": _number(int, "0"),
 }
 
 

@@ -79,13 +79,16 @@ class CallRequest(NamedTuple):
 class WorkerTask(NamedTuple):
     call_id: str
     function: str
+    attempt: int = 0  # Step Functions' retry count of the task (infra/asl.py): a retry re-claims the call
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> WorkerTask:
-        call_id, function = event.get("call_id"), event.get("function")
+        call_id, function, attempt = event.get("call_id"), event.get("function"), event.get("attempt", 0)
         if not (isinstance(call_id, str) and is_call_id(call_id)) or not isinstance(function, str):
             raise InvalidInvocationError('A worker_task needs "call_id" ("fc-...") and "function" (a tag).')
-        return cls(call_id, function)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
+            raise InvalidInvocationError(f'A worker_task\'s "attempt" is a retry count (0, 1, ...), not {attempt!r}.')
+        return cls(call_id, function, attempt)
 
 
 def call_event(function: str, *, call_id: str | None = None, payload: bytes | None = None) -> dict[str, Any]:

@@ -71,8 +71,9 @@ _STREAMING = ContainerEnv.name("stream_responses")
 
 
 class AbandonedCallError(RuntimeError):
-    """A worker task found its call still running: an earlier attempt of the same execution
-    claimed it and stopped (timeout, crash) without a result, so nothing will finish it."""
+    """A worker task found its call still running and could not take it back: an earlier attempt
+    claimed it and stopped (timeout, crash) without a result, and this task carries no later attempt
+    number (or a batch holds the call), so nothing will finish it."""
 
 
 class FunctionService:
@@ -178,7 +179,7 @@ class FunctionService:
 
     def worker_task(self, task: WorkerTask) -> dict[str, Any]:
         self._check_function(task.function)
-        status = self._execute(task.call_id)
+        status = self._execute(task.call_id, task.attempt)
         store: Any = self.store
         if not status.finished and hasattr(store, "batched_by"):  # claimed into another call's batch: wait for it
             status = await_batch(store, task.call_id, float(self.entry.timeout or LAMBDA_MAX_TIMEOUT_S))
@@ -188,13 +189,15 @@ class FunctionService:
                 "stopped (timeout or crash) before recording a result. Raise the function's timeout or memory.")
         return {"call_id": task.call_id, "status": status.value}
 
-    def _execute(self, call_id: str) -> CallStatus:
+    def _execute(self, call_id: str, attempt: int = 0) -> CallStatus:
         """Run a stored call: alone, or a ``@toolkit.batched`` function's with the pending calls it gathers
-        (a store without a pending index, such as a test's SQLite one, runs batches of one)."""
+        (a store without a pending index, such as a test's SQLite one, runs batches of one).  A retried
+        worker task (``attempt`` > 0) may take the call back from the attempt before it."""
         batch = getattr(self.function, "batch", None) if self.app is None else None
         store: Any = self.store
         if batch is None or not hasattr(store, "pending_calls"):
-            return execute_stored_call(store, call_id, self._runner())
+            claim = (lambda cid: store.mark_running(cid, attempt=attempt)) if attempt else None
+            return execute_stored_call(store, call_id, self._runner(), claim)
         fn: Any = self.function
         return execute_stored_batch(store, call_id, self.deployment.app_name, self.entry.tag, batch,
                                     fn.call_batch, fn.same_batch)

@@ -59,9 +59,11 @@ def run_to_result(run: PayloadRunner, payload: Any) -> tuple[CallStatus, bytes]:
         return CallStatus.FAILED, serialize_error(exc)
 
 
-def execute_stored_call(store: CallStore, call_id: str, run: PayloadRunner) -> CallStatus:
-    """Claim a pending call, run it and record the outcome exactly once; returns the final status."""
-    if not store.mark_running(call_id):
+def execute_stored_call(store: CallStore, call_id: str, run: PayloadRunner,
+                        claim: Callable[[str], bool] | None = None) -> CallStatus:
+    """Claim a pending call, run it and record the outcome exactly once; returns the final status.
+    ``claim``: how to claim it, when not ``store.mark_running`` (a Step Functions retry's re-claim)."""
+    if not (claim or store.mark_running)(call_id):
         record = store.get(call_id)
         if record is None:
             raise UnknownCallError(f"No call {call_id!r} in the call store.")

@@ -21,6 +21,12 @@ the sparse index `PENDING_INDEX` (range key ``created_at``); ``mark_running`` re
 index holds only calls nobody has claimed.  A call claimed into another call's batch records that
 call's id in `BATCHED_BY_ATTR`, so its own worker waits for the batch instead of declaring it lost.
 
+A call claimed by an ECS task records the task as its ``owner`` (``claimant``:
+`supervision.ecs_task_owner`), and a claim by a Step Functions retry records its ``attempt``: a
+retry of an attempt that stopped (a Lambda killed by its timeout) takes the call back from it, so
+``retries=`` works across timeouts.  With a `Supervisor`, ``get`` settles an unfinished call whose
+execution ended or whose task stopped (`runtime.callstore.supervision`).
+
 A scheduled ECS/GPU run's record is written by its state machine (infra/asl.py
 ``RecordScheduledCall``), which has no epoch clock and no arguments to store: it carries
 `SCHEDULED_AT_ATTR` (ISO 8601) instead of ``created_at``/``updated_at``/``expires_at`` and no
@@ -31,7 +37,9 @@ payload. `get` reads its times from that, `get_payload` answers the empty argume
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -43,10 +51,13 @@ from runtime.callstore.claimcheck import (
     ClaimChecks,
     ClaimCheckUnavailableError,
 )
+from runtime.callstore.supervision import Supervisor, ecs_task_owner
 from runtime.environment import ContainerEnv
-from runtime.serialization import serialize, worker_failure
+from runtime.serialization import serialize, serialize_error, worker_failure
 
 __all__ = ["BUCKET_ENV", "CLAIM_CHECK_THRESHOLD", "ClaimCheckUnavailableError", "DynamoDBCallStore"]
+
+log = logging.getLogger("toolkit.runtime")
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 _UNFINISHED = (CallStatus.PENDING.value, CallStatus.RUNNING.value)
@@ -57,6 +68,7 @@ _NO_ARGUMENTS = serialize(((), {}))  # a scheduled run's input (runtime.invocati
 _CAUSE_MAX = 4000  # characters of a Step Functions cause kept in the error message
 # infra/components/calls.py declares the index with the same names
 PENDING_INDEX, PENDING_KEY_ATTR, BATCHED_BY_ATTR = "pending", "pending_key", "batched_by"
+OWNER_ATTR, ATTEMPT_ATTR = "owner", "attempt"  # who claimed a call, and which Step Functions attempt did
 
 
 def pending_key(app: str, function: str) -> str:
@@ -71,17 +83,25 @@ class DynamoDBCallStore:
         *,
         threshold: int = CLAIM_CHECK_THRESHOLD,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        claimant: Callable[[], str | None] = lambda: None,
+        supervisor: Supervisor | None = None,
     ) -> None:
+        """``claimant``: who this process is as a call owner, asked at the first claim (an ECS task's
+        metadata is read then, not at a Lambda cold start); ``supervisor``: settles stuck calls on read."""
         self.table, self.threshold, self.ttl_seconds = table, threshold, ttl_seconds
         self._ddb, self.claim_checks = client("dynamodb"), ClaimChecks(bucket)
+        self.claimant, self.supervisor = claimant, supervisor
 
     @classmethod
     def from_env(cls, env: ContainerEnv | None = None) -> DynamoDBCallStore:
+        """The store of a deployed function: its table and bucket, claims owned by its ECS task (if it
+        runs in one), reads supervised against the app's worker state machines."""
         env = env or ContainerEnv.from_environ()
         if not env.calls_table:
             raise RuntimeError(f"{env.name('calls_table')} is not set: the DynamoDB call table name is required on AWS.")
         ttl = DEFAULT_TTL_SECONDS if env.call_ttl_seconds is None else env.call_ttl_seconds
-        return cls(env.calls_table, env.payload_bucket, ttl_seconds=ttl)
+        return cls(env.calls_table, env.payload_bucket, ttl_seconds=ttl, claimant=ecs_task_owner,
+                   supervisor=Supervisor(_state_machines(env)))
 
     # -- CallStore ---------------------------------------------------------------------------
 
@@ -101,16 +121,30 @@ class DynamoDBCallStore:
         self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(call_id)")
         return CallRecord(call_id, app, function, CallStatus.PENDING, now, now, owner)
 
-    def mark_running(self, call_id: str, batched_by: str | None = None) -> bool:
-        """Claim a PENDING call (``batched_by``: into that call's batch); it leaves the pending index."""
+    def mark_running(self, call_id: str, batched_by: str | None = None, *, attempt: int = 0) -> bool:
+        """Claim a PENDING call (``batched_by``: into that call's batch); it leaves the pending index.
+
+        ``attempt``: the Step Functions retry count of the worker claiming it.  A later attempt also
+        claims a RUNNING call an earlier attempt claimed (that attempt stopped: Step Functions retries
+        only once it has), unless a batch holds it (its leader finishes it)."""
         # if_not_exists: a record the scheduler's state machine wrote has no TTL yet (no epoch clock there)
-        update = "SET #st = :running, updated_at = :now, expires_at = if_not_exists(expires_at, :expires)"
+        update = ("SET #st = :running, updated_at = :now, expires_at = if_not_exists(expires_at, :expires), "
+                  "#attempt = :attempt")
         values = {":running": {"S": CallStatus.RUNNING.value}, ":pending": {"S": CallStatus.PENDING.value},
-                  ":expires": {"N": str(int(time.time()) + self.ttl_seconds)}}
+                  ":expires": {"N": str(int(time.time()) + self.ttl_seconds)}, ":attempt": {"N": str(attempt)}}
+        names = {"#attempt": ATTEMPT_ATTR}
         if batched_by is not None:
             update += f", {BATCHED_BY_ATTR} = :leader"
             values[":leader"] = {"S": batched_by}
-        return self._transition(call_id, update + f" REMOVE {PENDING_KEY_ATTR}", "#st = :pending", values)
+        owner = self.claimant()
+        if owner is not None:
+            update += ", #owner = :owner"  # OWNER is a DynamoDB reserved word
+            values[":owner"], names["#owner"] = {"S": owner}, OWNER_ATTR
+        condition = "#st = :pending"
+        if attempt > 0:
+            condition = (f"({condition} OR (#st = :running AND attribute_not_exists({BATCHED_BY_ATTR}) AND "
+                         "(attribute_not_exists(#attempt) OR #attempt < :attempt)))")
+        return self._transition(call_id, update + f" REMOVE {PENDING_KEY_ATTR}", condition, values, names)
 
     def pending_calls(self, app: str, function: str, limit: int) -> list[str]:
         """Up to ``limit`` unclaimed calls of ``function``, oldest first (the index is eventually
@@ -149,6 +183,24 @@ class DynamoDBCallStore:
         return won
 
     def get(self, call_id: str) -> CallRecord | None:
+        """The call's record; with a supervisor, an unfinished call whose worker is gone comes back
+        FAILED with the `WorkerFailedError` that says why (`runtime.callstore.supervision`)."""
+        record = self._read(call_id)
+        if record is None or self.supervisor is None:
+            return record
+        if record.status.finished:
+            self.supervisor.forget(call_id)
+            return record
+        if not self.supervisor.due(record):
+            return record
+        error = self.supervisor.verdict(record)
+        if error is None:
+            return record
+        log.info("call %s: %s", call_id, error.cause)
+        self.complete(call_id, CallStatus.FAILED, serialize_error(error))
+        return self._read(call_id)  # whichever write won: the verdict, or a result just before it
+
+    def _read(self, call_id: str) -> CallRecord | None:
         item = self._item(call_id)
         if item is None:
             return None
@@ -201,6 +253,19 @@ class DynamoDBCallStore:
             return bytes(item[name]["B"])
         ref = item.get(f"{name}_ref", {}).get("S")
         return None if ref is None else self.claim_checks.get(item["call_id"]["S"], name, ref)
+
+
+def _state_machines(env: ContainerEnv) -> dict[str, str]:
+    """Function tag -> worker state machine ARN, from the app's targets (and this function's own)."""
+    try:
+        targets = json.loads(env.function_targets or "{}")
+    except ValueError:
+        targets = {}  # runtime.cloud_client.targets_from_env reports it where the targets are used
+    machines = {tag: str(t["state_machine_arn"]) for tag, t in targets.items()
+                if isinstance(t, dict) and t.get("state_machine_arn")}
+    if env.function and env.state_machine_arn:
+        machines.setdefault(env.function, env.state_machine_arn)
+    return machines
 
 
 def _failed_by_state_machine(call_id: str, item: dict[str, Any]) -> CallRecord:

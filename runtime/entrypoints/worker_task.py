@@ -32,7 +32,11 @@ def main() -> int:
     try:
         from runtime.lambda_handler import handler
 
-        reply = handler(json.loads(ContainerEnv.from_environ().worker_task or "{}"), None)
+        env = ContainerEnv.from_environ()
+        task = json.loads(env.worker_task or "{}")
+        if env.worker_attempt and isinstance(task, dict):  # a retried task may take its call back
+            task["attempt"] = env.worker_attempt
+        reply = handler(task, None)
         print(json.dumps({k: v for k, v in reply.items() if k != "body"} | {"ok": "status" in reply}))
         return 0 if "status" in reply else 1
     finally:

@@ -103,7 +103,9 @@ def test_lambda_worker_definition_succeeds_on_moto(moto_url: str) -> None:
     history = sfn.get_execution_history(executionArn=execution_arn)["events"]
     scheduled = [e for e in history if e["type"] == "TaskScheduled"]
     params = json.loads(scheduled[0]["taskScheduledEventDetails"]["parameters"])
-    assert params["Payload"] == {"toolkit_event": "worker_task", "call_id": "fc-lambda1", "function": "square"}
+    # the first try: attempt 0 ($$.State.RetryCount; a retry may take the call back, runtime/worker.py)
+    assert params["Payload"] == {"toolkit_event": "worker_task", "call_id": "fc-lambda1", "function": "square",
+                                 "attempt": 0}
 
 
 def _ecs_target() -> EcsTarget:
