@@ -95,3 +95,41 @@ def test_image_from_gcp_artifact_registry_is_a_registry_base() -> None:
     ref = "us-docker.pkg.dev/project/repo/image:tag"
     assert toolkit.Image.from_gcp_artifact_registry(ref) == toolkit.Image.from_registry(ref)
     assert toolkit.Image.from_gcp_artifact_registry(ref).base["ref"] == ref
+
+
+# -- variants of classes (and a function's with_concurrency), through real workers ---------------------
+
+@pytest.fixture(scope="module")
+def variants() -> Any:
+    apps = str(REPO / "tests" / "fixtures" / "apps")
+    sys.path.insert(0, apps)
+    try:
+        import parity_variants_app
+
+        yield parity_variants_app
+    finally:
+        sys.path.remove(apps)
+
+
+def _overlapping(intervals: list[tuple[int, float, float]]) -> bool:
+    """Did every input start before the first one to finish had finished (all ran at once)?"""
+    return max(start for _pid, start, _end in intervals) < min(end for _pid, _start, end in intervals)
+
+
+def test_function_with_concurrency_runs_inputs_at_once_in_one_worker(variants: Any) -> None:
+    alone = list(variants.napper.map(range(3)))
+    assert len({pid for pid, _s, _e in alone}) == 1 and not _overlapping(alone)  # one worker, one input at a time
+    together = list(variants.napper.with_concurrency(max_inputs=3).map(range(3)))
+    assert len({pid for pid, _s, _e in together}) == 1 and _overlapping(together)
+
+
+def test_cls_with_concurrency_runs_a_methods_inputs_at_once(variants: Any) -> None:
+    alone = list(variants.Napper().nap.map(range(3)))
+    assert not _overlapping(alone)
+    together = list(variants.Napper.with_concurrency(max_inputs=3)().nap.map(range(3)))
+    assert len({pid for pid, _s, _e in together}) == 1 and _overlapping(together)
+
+
+def test_cls_with_batching_changes_the_batch_size_of_its_method(variants: Any) -> None:
+    assert max(variants.Batcher().sizes.map([1, 2, 3, 4])) > 1  # the decorator's batches (up to 4)
+    assert set(variants.Batcher.with_batching(max_batch_size=1, wait_ms=0)().sizes.map([1, 2, 3])) == {1}
