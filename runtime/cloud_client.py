@@ -99,7 +99,7 @@ class CloudTransport:
         try:
             return self.targets[tag]
         except KeyError:
-            raise LookupError(f"No deployed function {tag!r} in app {self.app_name!r}; deploy it first.") from None
+            raise LookupError(_not_deployed(self.app_name, tag, self.targets)) from None
 
     def spawn(self, tag: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
               params: Params = ()) -> str:
@@ -171,6 +171,16 @@ class CloudTransport:
             if return_exceptions:
                 return exc
             raise
+
+
+def _not_deployed(app: str, tag: str, targets: Mapping[str, FunctionTarget]) -> str:
+    function, variant, _ = tag.partition("~")
+    if variant and function in targets:  # toolkit.variants names a with_options variant <tag>~<options hash>
+        return (f"{function!r} with these options ({tag!r}) is not deployed in app {app!r}: a with_options variant "
+                "is deployed only when it is made at module level (e.g. big = f.with_options(...) beside the "
+                "function); move it there and redeploy.")
+    known = ", ".join(sorted(targets)) or "none"
+    return f"No deployed function {tag!r} in app {app!r} (callable: {known}); deploy it first."
 
 
 def _outcome(status: CallStatus, result: bytes | None) -> Any:

@@ -9,6 +9,8 @@ import threading
 import uuid
 from typing import Any
 
+import pytest
+
 from runtime.awsclients import client
 from runtime.callstore.dynamodb import DynamoDBCallStore
 from runtime.cloud_client import CloudTransport, FunctionTarget
@@ -46,3 +48,12 @@ def test_map_spawns_its_inputs_concurrently(recorded_executions: Any) -> None:
     executions = client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
     assert len(executions) == 8
     del results  # nothing ran them (recorded executions); the spawns are what is under test
+
+
+def test_a_variant_made_at_run_time_is_refused_naming_the_fix(aws: Any) -> None:
+    transport = CloudTransport("demo", DynamoDBCallStore(aws.table), {"embed": FunctionTarget("embed", None, "arn:sm")})
+    with pytest.raises(LookupError, match=r"'embed' with these options \('embed~1a2b3c4d'\) is not deployed in app "
+                                          r"'demo': a with_options variant is deployed only when it is made at module"):
+        transport.spawn("embed~1a2b3c4d", (1,))
+    with pytest.raises(LookupError, match=r"No deployed function 'other' in app 'demo' \(callable: embed\)"):
+        transport.remote("other", (1,))
