@@ -142,7 +142,6 @@ class RelayCycle:
         self.worker: WebWorker | None = None
         self.conn: Connection | None = None
         self.message: ResponseMessage | None = None
-        self.retry_head: bytes | None = None  # the whole request, when it may be sent again on a fresh connection
         self.result: asyncio.Future[HTTPResponseRecord] | None = None  # detached: the response, for the result URL
         self.collected: list[bytes] = []
         self.started, self.status = time.time(), 0  # for the access log (`dashboard_activity`)
@@ -274,8 +273,6 @@ class RelayCycle:
         assert self.path is not None  # checked in start()
         head = encode_request_head(self.method, self.path, headers, framing)
         pending, self.body_pending = self.body_pending, []
-        if self.length is None and not self.chunked_in and conn.reused and self.method in _IDEMPOTENT:
-            self.retry_head = head
         conn.write(head + b"".join(self.frame(chunk) for chunk in pending) if pending else head)
         if self.body_done:
             if self.chunked_in:
@@ -355,28 +352,22 @@ class RelayCycle:
             self.crashed(exc)
 
     def head_failed(self, error: UpstreamError) -> None:
-        conn = self.conn
-        if self.retry_head is not None and conn is not None and conn.reused:
-            head, self.retry_head = self.retry_head, None
-            assert self.worker is not None
-            self.worker.upstream.finish(conn, reusable=False)
-            self.conn = self.message = None
-            self.run(self.resend(head))  # the server closed that kept-alive connection as we wrote
-            return
+        """The worker's connection ended (or went wrong) before a response began.
+
+        Never sent again, even a GET on a kept-alive connection that the worker may have been
+        closing as it was written: once written, the request may have been read and acted on
+        (a web_server that read it and then closed), and a replay would run it twice.  A
+        connection seen closed before the write is not used (`upstream.UpstreamPool.idle_connection`)."""
         self.upstream_failed(error, broken=True)
 
-    async def resend(self, head: bytes) -> None:
-        assert self.worker is not None
-        try:
-            conn = await self.worker.upstream.new_connection()
-        except UpstreamError as exc:
-            self.upstream_failed(exc, broken=True)
-            return
-        if self.upstream is UpstreamSide.DONE:
-            conn.close()
-            return
-        self.conn, self.message = conn, conn.begin(self, head_only=self.method == b"HEAD")
-        conn.write(head)
+    def worker_gone(self) -> bool:
+        """Whether the worker's process has exited, for a response that broke off mid-body.
+
+        A worker alive may cut a response (its app raised mid-stream) and stays in use; a dead
+        one is marked broken now, before the pool's watcher hears of the exit (a loop turn or
+        more later), so that no request is sent to it in between."""
+        worker = self.worker
+        return worker is not None and (worker.proc.returncode is not None or process_gone(worker.proc.pid))
 
     def upstream_failed(self, error: Exception, broken: bool) -> None:
         self.conclude(self.gateway.failure(self.endpoint, error), broken=broken)
@@ -449,7 +440,7 @@ class RelayCycle:
             self.client = ClientSide.ANSWERED
             self.finish_client()
         elif message.error is not None:
-            self.upstream_failed(message.error, broken=False)
+            self.upstream_failed(message.error, broken=self.worker_gone())
 
     @_concluding
     def client_writable(self, writable: bool) -> None:
@@ -522,7 +513,7 @@ class RelayCycle:
             if not self.result.done():
                 self.result.set_result(record)
         elif message.error is not None:
-            self.upstream_failed(message.error, broken=False)
+            self.upstream_failed(message.error, broken=self.worker_gone())
 
     @_concluding
     def timed_out(self) -> None:
@@ -570,6 +561,19 @@ class RelayCycle:
         gateway = self.gateway
         gateway.budgets.discard(gateway.limits.budget, self)
         gateway.timeouts.discard(self.endpoint.timeout, self)
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` exited, a zombie not yet reaped included (Linux's /proc; elsewhere
+    only the pool's watcher, through ``returncode``, can tell)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[:1]  # the field after "(comm)"
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return state in ([b"Z"], [b"X"])
 
 
 def request_path(url: bytes) -> bytes | None:

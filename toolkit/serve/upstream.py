@@ -79,14 +79,13 @@ def tcp_connector(host: str, port: int) -> Connector:
 class Connection(asyncio.Protocol):
     """One keep-alive connection; carries one exchange at a time (``message``, for ``listener``)."""
 
-    __slots__ = ("transport", "message", "listener", "ended", "reused", "idle_since", "_head_seen", "_read_paused")
+    __slots__ = ("transport", "message", "listener", "ended", "idle_since", "_head_seen", "_read_paused")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.message: ResponseMessage | None = None
         self.listener: Listener | None = None
         self.ended = False  # the peer closed, or the connection was lost: nothing more will arrive
-        self.reused = False
         self.idle_since = time.monotonic()
         self._head_seen = 0
         self._read_paused = False
@@ -191,7 +190,6 @@ class UpstreamPool:
         while self.idle:
             conn = self.idle.pop()
             if conn.reusable(now):
-                conn.reused = True
                 return conn
             conn.close()
         return None
@@ -210,21 +208,20 @@ class UpstreamPool:
             message.parser = None  # the parser and its callbacks refer to each other: free them now, not at a GC
         if (reusable and message is not None and message.complete and message.keep_alive and not message.spoiled
                 and not conn.ended and not self.closed and len(self.idle) < MAX_IDLE):
-            conn.reused, conn.idle_since = False, time.monotonic()
+            conn.idle_since = time.monotonic()
             self.idle.append(conn)
         else:
             conn.close()
 
     async def request(self, method: str, target: str, headers: Headers, body: bytes) -> UpstreamResponse:
-        """Send a request; returns once the response status and headers arrived."""
+        """Send a request; returns once the response status and headers arrived.
+
+        A request is written once: a connection that ends before its response raises
+        `UpstreamError`, whatever the method.  The peer may have read the request and acted
+        on it before closing, so sending it again could run it twice; only a connection seen
+        closed before the write is skipped (`idle_connection`, in the same turn as the write)."""
         conn = self.idle_connection() or await self.new_connection()
-        try:
-            return await self._exchange(conn, method, target, headers, body)
-        except UpstreamError:
-            if not (conn.reused and method in IDEMPOTENT):
-                raise
-        # the server closed that kept-alive connection just as we wrote to it: safe to repeat once
-        return await self._exchange(await self.new_connection(), method, target, headers, body)
+        return await self._exchange(conn, method, target, headers, body)
 
     async def _exchange(self, conn: Connection, method: str, target: str, headers: Headers,
                         body: bytes) -> UpstreamResponse:

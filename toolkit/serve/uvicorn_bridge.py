@@ -319,14 +319,14 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
             clock.phase, clock.body_bytes = _BODY, 0
             clock.body_start = clock.last_read = self.loop.time()
         if parser.should_upgrade() and self._should_upgrade():
-            super().on_headers_complete()  # a WebSocket handshake: uvicorn hands it to the ASGI app
+            self._to_asgi_app()  # a WebSocket handshake: uvicorn hands it to the ASGI app
             return
         http10 = parser.get_http_version() == "1.0"
         head = RequestHead(parser.get_method(), self.url, self.headers, self.scope, http10,  # type: ignore[arg-type]
                            parser.should_keep_alive() and not http10, self.expect_100_continue)
         request = self.relayed_request(head)
         if request is None:
-            super().on_headers_complete()
+            self._to_asgi_app()
             return
         existing, self.cycle = self.cycle, request  # type: ignore[assignment]
         if existing is None or existing.response_complete:
@@ -334,6 +334,18 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
         else:  # pipelined behind a response still being written: started after that one
             self.flow.pause_reading()
             self.pipeline.appendleft((request, None))  # type: ignore[arg-type]
+
+    def _to_asgi_app(self) -> None:
+        """Leave the request to uvicorn and the ASGI app, its body clock running from now.
+
+        The relay starts the clock of an ``Expect: 100-continue`` body when it sends the 100;
+        uvicorn sends one only if the app asks for the body before answering, which the
+        gateway's own pages do not (an event stream reads only to hear the client leave).
+        A body promised and never sent must still end in 408, as it does without Expect."""
+        clock = self.clock
+        if clock.phase is _WAITING:
+            clock.body(self.loop.time())
+        super().on_headers_complete()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         if app is None:  # a relayed request that waited its turn
