@@ -108,8 +108,9 @@ def _build_options(method: str, *, env: Mapping[str, str | None] | None = None,
                                 "build-time values with env={...} (they are written into the Containerfile), or "
                                 "read the secret when the function runs.")
     if volumes:
-        raise NotSupportedError(f"Image.{method}(volumes=...): toolkit build steps cannot mount volumes; download "
-                                "into the image in the step itself, or read the volume when the function runs.")
+        raise NotSupportedError(f"Image.{method}(volumes=...): toolkit build steps cannot mount volumes. Instead, "
+                                "download into the image in the step itself, or read the volume when the function "
+                                "runs.")
     if gpu:
         warnings.warn(f"Image.{method}(gpu={gpu!r}) has no effect in toolkit: images are built on the builder's "
                       "CPU (CUDA wheels install without a GPU)", NotSupportedWarning, stacklevel=3)
@@ -403,8 +404,9 @@ class Image:
         from toolkit.build_function import build_script
 
         if network_file_systems:
-            raise NotSupportedError("Image.run_function(network_file_systems=...) is not supported by toolkit; "
-                                    "download into the image in the function itself.")
+            raise NotSupportedError("Image.run_function(network_file_systems=...) is not supported by toolkit: the "
+                                    "build step mounts nothing. Instead, download the files in the function itself "
+                                    "(what it writes stays in the image).")
         if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
             raise InvalidError(f"Image.run_function(timeout={timeout!r}) must be a positive number of seconds.")
         options = _build_options("run_function", env=env, secrets=secrets, gpu=gpu, force_build=force_build,

@@ -118,7 +118,7 @@ def _unsupported_on_aws(options: Mapping[str, Any]) -> None:
 
 def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]:
     """Only what the user asked for is mounted: each Volume's local directory at its path."""
-    from toolkit.volume import Volume
+    from toolkit.volume import BUCKET_ENV, Volume
 
     mounts = []
     for path, volume in (volumes or {}).items():
@@ -129,7 +129,9 @@ def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]
         store = volume._store()
         working = getattr(store, "working_copy", None)
         if working is None:
-            raise NotSupportedError(f"Volume {volume.name!r} lives in S3 here; a local sandbox mounts local volumes.")
+            raise NotSupportedError(f"Sandbox volumes: Volume {volume.name!r} lives in S3 here ({BUCKET_ENV} is set), and "
+                                    "a local sandbox mounts only volumes of the local store. Instead, unset "
+                                    f"{BUCKET_ENV}, or copy the files in with sb.filesystem.")
         mounts.append((str(working(volume.name)), path))
     return tuple(mounts)
 
