@@ -13,9 +13,11 @@ from infra.naming import partition
 
 __all__ = [
     "assume_role",
+    "cluster_tasks",
     "ecr_arn_from_image",
     "ecr_lambda_pull",
     "execution_role_policy",
+    "executions_of",
     "function_policy",
     "ecs_instance_managed_policy",
     "state_machine_policy",
@@ -52,10 +54,14 @@ def function_policy(
     secret_arns: list[str],
     app_state_machine_arns: list[str] | None = None,
     app_invoke_arns: list[str] | None = None,
+    cluster_arn: str | None = None,
 ) -> Doc:
     """What a function's code may do: log, keep call state, start and watch its own worker, and
     call the app's other functions (``.spawn``/``.map`` start their workers, ``.remote`` invokes
-    their Lambda alias) -- only this app's, named one by one."""
+    their Lambda alias) -- only this app's, named one by one.  Reading a call may settle it when its
+    worker is gone (runtime/callstore/supervision.py): DescribeExecution on the app's workers'
+    executions, and, with ECS in the app (``cluster_arn``), DescribeTasks on that cluster's tasks."""
+    app_executions = [executions_of(arn) for arn in app_state_machine_arns or []]
     return _doc(
         _allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, f"{log_group_arn}:*"]),
         _allow(
@@ -73,8 +79,20 @@ def function_policy(
         _allow(["states:StartExecution"], sorted({state_machine_arn, *(app_state_machine_arns or [])})),
         _allow(["lambda:InvokeFunction"], sorted(set(app_invoke_arns or []))),
         _allow(["states:DescribeExecution", "states:StopExecution"], [executions_arn]),
+        _allow(["states:DescribeExecution"], sorted(set(app_executions) - {executions_arn})),
+        _allow(["ecs:DescribeTasks"], [cluster_tasks(cluster_arn)] if cluster_arn else []),
         _allow(["secretsmanager:GetSecretValue"], secret_arns),
     )
+
+
+def executions_of(state_machine_arn: str) -> str:
+    """The ARN pattern of a state machine's executions (``...:execution:<name>:*``)."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":*"
+
+
+def cluster_tasks(cluster_arn: str) -> str:
+    """The ARN pattern of an ECS cluster's tasks (``...:task/<cluster name>/*``)."""
+    return f"{cluster_arn.replace(':cluster/', ':task/', 1)}/*"
 
 
 def state_machine_policy(
@@ -94,7 +112,7 @@ def state_machine_policy(
         _allow(["ecs:RunTask"], [task_family] if task_family else []),
         _allow(
             ["ecs:StopTask", "ecs:DescribeTasks"],
-            [f"{cluster_arn.replace(':cluster/', ':task/')}/*"] if cluster_arn else [],
+            [cluster_tasks(cluster_arn)] if cluster_arn else [],
         ),
         # runTask.sync watches the task through this managed EventBridge rule.
         _allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], [events_rule_arn] if events_rule_arn else []),

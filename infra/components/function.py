@@ -162,6 +162,7 @@ class ToolkitFunction(pulumi.ComponentResource):
                 secret_arns=[ctx.secret_arns[s] for s in (*plan.secrets, *plan.bucket_secrets)],
                 app_state_machine_arns=[ctx.worker_arn(f) for f in callable_functions],
                 app_invoke_arns=[arn for f in callable_functions if (arn := ctx.invoke_arn(f)) is not None],
+                cluster_arn=ctx.platform.cluster.arn if ctx.platform else None,
             ),
             opts=child(self),
         ).role

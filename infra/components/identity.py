@@ -28,6 +28,8 @@ class FunctionRoleArgs:
     # the app's functions this one may call (runtime's cloud runner): workers and Lambda aliases
     app_state_machine_arns: list[pulumi.Input[str]] = field(default_factory=list)
     app_invoke_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    # the app's ECS cluster, if it has one: reading a call its task claimed checks the task is alive
+    cluster_arn: pulumi.Input[str] | None = None
 
 
 class FunctionRole(pulumi.ComponentResource):
@@ -46,11 +48,12 @@ class FunctionRole(pulumi.ComponentResource):
             pulumi.Output.all(*args.secret_arns),
             pulumi.Output.all(*args.app_state_machine_arns),
             pulumi.Output.all(*args.app_invoke_arns),
+            args.cluster_arn,
         ).apply(
             lambda v: function_policy(
                 log_group_arn=v[0], table_arn=v[1], bucket_arn=v[2], state_machine_arn=v[3],
                 executions_arn=v[4], secret_arns=list(v[5]), app_state_machine_arns=list(v[6]),
-                app_invoke_arns=list(v[7]),
+                app_invoke_arns=list(v[7]), cluster_arn=v[8],
             )
         )
         aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=to_json(document), opts=child(self))

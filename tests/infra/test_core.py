@@ -123,7 +123,8 @@ def test_lambda_definition_shape() -> None:
     assert definition["StartAt"] == "RunWorker" and task["Resource"] == LAMBDA_INVOKE
     assert task["Parameters"] == {
         "FunctionName": "arn:fn",
-        "Payload": {"toolkit_event": "worker_task", "call_id.$": "$.call_id", "function": "square"},
+        "Payload": {"toolkit_event": "worker_task", "call_id.$": "$.call_id", "function": "square",
+                    "attempt.$": "$$.State.RetryCount"},  # a retry may take the call back (tests/runtime/test_worker_retry.py)
     }
     assert task["TimeoutSeconds"] == 120 and task["ResultPath"] is None and task["End"] is True
     user_retry = task["Retry"][-1]
