@@ -133,3 +133,16 @@ def test_cls_with_concurrency_runs_a_methods_inputs_at_once(variants: Any) -> No
 def test_cls_with_batching_changes_the_batch_size_of_its_method(variants: Any) -> None:
     assert max(variants.Batcher().sizes.map([1, 2, 3, 4])) > 1  # the decorator's batches (up to 4)
     assert set(variants.Batcher.with_batching(max_batch_size=1, wait_ms=0)().sizes.map([1, 2, 3])) == {1}
+
+
+def test_a_deployed_sandbox_takes_a_region_prefix_of_its_deploy_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sandbox.create(region=) on AWS agrees as @app.function(region=) does: the region or a prefix of it."""
+    from toolkit.sandboxes.options import PlatformOptions
+
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    for agreeing in ("us-east-1", "us-east", "us", ["eu-west-1", "US-EAST"]):
+        PlatformOptions(region=agreeing).check("aws")
+    with pytest.raises(NotSupportedError, match=r"region='us-west'\).*deploy region 'us-east-1'"):
+        PlatformOptions(region="us-west").check("aws")
+    with pytest.raises(NotSupportedError, match=r"region='us-east'\).*runs in this machine"):
+        PlatformOptions(region="us-east").check("local")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from toolkit.exception import NotSupportedError
+from toolkit.options import region_agrees
 from toolkit.unsupported import no_client, refusal
 
 __all__ = ["PlatformOptions", "refuse_exec_pty_info"]
@@ -57,7 +58,9 @@ class PlatformOptions:
             place = "this machine (a local sandbox)" if where == "local" else "AWS (your account)"
             raise _refuse("cloud", self.cloud, f"the sandbox runs on {place}", "leave cloud unset")
         regions = [self.region] if isinstance(self.region, str) else list(self.region or ())
-        if regions and (where == "local" or deploy_region not in regions):
+        agrees = deploy_region is not None and any(  # a prefix ("us-east") agrees, as for @app.function(region=)
+            isinstance(r, str) and region_agrees(r.strip().lower(), deploy_region) for r in regions)
+        if regions and (where == "local" or not agrees):
             place = "this machine" if where == "local" else f"the app's deploy region {deploy_region!r}"
             raise _refuse("region", self.region, f"the sandbox runs in {place}",
                           "leave region unset, or deploy the app to the region you need")
