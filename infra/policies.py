@@ -79,7 +79,8 @@ def function_policy(
         _allow(["states:StartExecution"], sorted({state_machine_arn, *(app_state_machine_arns or [])})),
         _allow(["lambda:InvokeFunction"], sorted(set(app_invoke_arns or []))),
         _allow(["states:DescribeExecution", "states:StopExecution"], [executions_arn]),
-        _allow(["states:DescribeExecution"], sorted(set(app_executions) - {executions_arn})),
+        # settle (Describe) or cancel (Stop, FunctionCall.cancel) a call to another of the app's functions
+        _allow(["states:DescribeExecution", "states:StopExecution"], sorted(set(app_executions) - {executions_arn})),
         _allow(["ecs:DescribeTasks"], [cluster_tasks(cluster_arn)] if cluster_arn else []),
         _allow(["secretsmanager:GetSecretValue"], secret_arns),
     )

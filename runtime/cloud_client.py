@@ -30,7 +30,7 @@ from runtime.environment import ContainerEnv
 from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, call_event, encode_args
 from runtime.params import Params
 from runtime.serialization import RemoteError, deserialize
-from runtime.stepfunctions import start_execution
+from runtime.stepfunctions import start_execution, stop_execution
 
 __all__ = [
     "CloudFunctionCall",
@@ -144,6 +144,21 @@ class CloudTransport:
             time.sleep(wait)
             interval = min(interval * 2, POLL_MAX_S)
 
+    def cancel(self, call_id: str, error: bytes) -> bool:
+        """Cancel an unfinished call: ``error`` (the caller's serialized cancellation error) becomes its
+        outcome, with the conditional write a result uses, then its execution is stopped.  False when
+        it had already finished (its result stands)."""
+        record = self.store.get(call_id)
+        if record is None:
+            raise LookupError(f"No call {call_id!r} in app {self.app_name!r} to cancel: unknown id, or its "
+                              "record expired.")
+        if record.status.finished or not self.store.complete(call_id, CallStatus.FAILED, error):
+            return False
+        machine = self.targets[record.function].state_machine_arn if record.function in self.targets else None
+        if machine:  # after the verdict: the state machine's Catch finds the call finished and leaves it
+            stop_execution(machine, call_id, f"{call_id} was cancelled (FunctionCall.cancel()).")
+        return True
+
     def map(self, tag: str, inputs: Iterable[tuple[Any, ...]], *, order_outputs: bool = True,
             return_exceptions: bool = False, kwargs: dict[str, Any] | None = None,
             params: Params = ()) -> Iterator[Any]:
@@ -204,6 +219,9 @@ class CloudFunctionCall:
 
     def get(self, timeout: float | None = None) -> Any:
         return self._transport.get(self.object_id, timeout)
+
+    def cancel(self, error: bytes) -> bool:
+        return self._transport.cancel(self.object_id, error)
 
 
 def targets_from_env(env: Mapping[str, str] = os.environ) -> dict[str, FunctionTarget]:

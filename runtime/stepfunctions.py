@@ -28,6 +28,21 @@ def start_execution(state_machine_arn: str, call_id: str, function: str) -> str:
     return arn
 
 
+def stop_execution(state_machine_arn: str, call_id: str, cause: str) -> bool:
+    """Stop the execution `start_execution` started for ``call_id`` (an ECS worker's task is stopped
+    with it; a Lambda invocation in flight runs on, and its result loses to whatever the call
+    already recorded).  False when there is no such execution (a direct ``.remote()`` invoke)."""
+    from runtime.callstore.supervision import execution_arn
+
+    sfn = client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=execution_arn(state_machine_arn, call_id), error="Toolkit.Cancelled",
+                           cause=cause[:32768])
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return False
+    return True
+
+
 class StepFunctionsCalls:
     """The `CallPath` of the Lambda front handler: each detached call is a Step Functions execution."""
 

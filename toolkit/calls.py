@@ -158,15 +158,15 @@ class FunctionCall:
         """Stop the call's unfinished inputs, without retries: queued ones never start, running ones are
         interrupted in their worker (`toolkit.local.worker`; ``terminate_containers=True`` stops those
         workers at once, and their other inputs run again elsewhere).  ``get()`` then raises
-        `CallCancelledError`.  From another process, the owner acts on it within about a second."""
+        `CallCancelledError`.  From another process, the owner acts on it within about a second.  A deployed
+        call is settled cancelled at once and its Step Functions execution stopped (`_cancel_deployed`)."""
         from toolkit.local.call_links import call_links
         from toolkit.local.runner import local_runner
-        from toolkit.runner import deployed_runner
 
-        if deployed_runner() is not None:
-            raise NotSupportedError(refusal("FunctionCall.cancel() inside a deployed function", "toolkit does not "
-                                            "stop Step Functions executions yet", "stop the execution in the Step "
-                                            "Functions console"))
+        cloud = self._cloud()
+        if cloud is not None:  # a deployed call: settled CANCELLED, its Step Functions execution stopped
+            self._cancel_deployed(cloud)
+            return
         runner = local_runner()
         if runner.cancel(self.object_id, terminate_containers):
             return
@@ -175,6 +175,18 @@ class FunctionCall:
             raise NotFoundError(f"No call {self.object_id!r} in the local call store ({runner.store.path}) to cancel.")
         if any(record is not None and not record.status.finished for record in records):
             call_links().request_cancel(self.object_id, terminate_containers)  # its owner process acts on it
+
+    def _cancel_deployed(self, cloud: Any) -> None:
+        """On AWS (runtime.cloud_client.CloudTransport.cancel): ``get()`` raises `CallCancelledError`; an ECS
+        worker's task stops with its execution, a Lambda worker already running finishes unrecorded."""
+        from runtime.serialization import serialize_error
+        from toolkit.exception import CallCancelledError
+
+        try:
+            cloud.transport.cancel(self.object_id, serialize_error(CallCancelledError(
+                f"{self.object_id} was cancelled (FunctionCall.cancel()) before it finished.")))
+        except LookupError as exc:
+            raise NotFoundError(str(exc)) from None
 
     @aio_method
     def get_call_graph(self) -> list[InputInfo]:

@@ -28,15 +28,17 @@ def _resources(doc: dict[str, Any], action: str) -> list[str]:
                   for arn in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]))
 
 
-def test_every_function_may_describe_the_executions_of_the_workers_it_reads(web_run: Run) -> None:
+def test_every_function_may_describe_and_stop_the_executions_of_the_workers_it_calls(web_run: Run) -> None:
     targets = {t["state_machine_arn"] for t in _targets(web_run)}
     policies = _function_policies(web_run)
     assert policies
     for name, doc in policies.items():
-        granted = _resources(doc, "states:DescribeExecution")
-        assert "*" not in granted and all(":execution:" in arn for arn in granted), name
-        for machine in targets:  # the executions the runtime asks about match what is granted
-            assert any(fnmatch.fnmatchcase(execution_arn(machine, "fc-0123abcd"), arn) for arn in granted), (name, machine)
+        for action in ("states:DescribeExecution", "states:StopExecution"):  # settle, and FunctionCall.cancel
+            granted = _resources(doc, action)
+            assert "*" not in granted and all(":execution:" in arn for arn in granted), name
+            for machine in targets:  # the executions the runtime asks about match what is granted
+                assert any(fnmatch.fnmatchcase(execution_arn(machine, "fc-0123abcd"), arn) for arn in granted), (
+                    name, action, machine)
 
 
 def test_with_ecs_in_the_app_functions_may_describe_only_its_cluster_tasks(web_run: Run, plain_run: Run) -> None:
