@@ -261,7 +261,8 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistr
         repository_arns=[registry.repository.arn, *_repositories([*(i.uri for i in images), *(g.uri for g in gpu_images)])],
         table_name=state.table.name, table_arn=state.table.arn, images=images, gpu_images=gpu_images,
         gpu_cluster_name=ctx.platform.cluster.name if ctx.platform else None,
-        gpu_cluster_arn=ctx.platform.cluster.arn if ctx.platform else None), opts=opts)
+        gpu_cluster_arn=ctx.platform.cluster.arn if ctx.platform else None, volumes=ctx.volumes,
+        volume_names=sorted({v for fn in ctx.app.functions for v in fn.volumes})), opts=opts)
     control = aws.iam.Policy(f"{prefix}-sandbox-control", policy=sandboxes.control_policy(),
                              opts=pulumi.ResourceOptions(parent=sandboxes))
     for tag, fn in result.functions.items():
@@ -272,7 +273,9 @@ def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistr
                "open_security_group": sandboxes.open_security_group.id,
                "blocked_security_group": sandboxes.blocked_security_group.id, "queue_prefix": f"{prefix}-sb-",
                "assign_public_ip": not settings.private_subnets, "vpc_id": vpc_id,
-               "images": sandboxes.images_output(), "gpu": sandboxes.gpu_output()}
+               "images": sandboxes.images_output(), "gpu": sandboxes.gpu_output(),
+               "volumes": sorted({v for fn in ctx.app.functions for v in fn.volumes}) if sandboxes.volumes_task_role
+               else [], "volumes_task_role": sandboxes.volumes_task_role.arn if sandboxes.volumes_task_role else ""}
     # how toolkit.Sandbox inside a deployed function finds them (toolkit.sandboxes.aws.deployed_sandboxes)
     aws.dynamodb.TableItem(f"{prefix}-sandbox-config", table_name=state.table.name, hash_key="pk", range_key="sk",
                            item=pulumi.Output.from_input(outputs).apply(lambda v: json.dumps(sandbox_config_item(v))),

@@ -1,7 +1,7 @@
 """The agent inside a sandbox's ECS task: the exec channel that needs no inbound access.
 
     python -m runtime.sandbox_agent --sandbox-id SB --queue-url URL --table T --timeout S [--idle-timeout S]
-                                    [--workdir DIR] -- CMD...
+                                    [--workdir DIR] [--volumes JSON] -- CMD...
 
 The task only makes outbound calls.  Commands reach it through the sandbox's own SQS queue
 (long-polled); output goes back as chunks in the app's state table, which the client queries:
@@ -11,9 +11,15 @@ The task only makes outbound calls.  Commands reach it through the sandbox's own
                          sk ``end``                                returncode, reason
 
 Messages (JSON): ``{"op": "exec", "exec": ID, "args": [...], "env": {...}, "workdir": ..., "timeout": S}``,
-``{"op": "stdin", "exec": ID, "data": BASE64}``, ``{"op": "eof", "exec": ID}``, ``{"op": "terminate"}``.
+``{"op": "stdin", "exec": ID, "data": BASE64}``, ``{"op": "eof", "exec": ID}``, ``{"op": "terminate"}``,
+``{"op": "reload", "request": ID}`` (volumes; answered by sk ``reloaded#<ID>``, code 0 or 1).
 The main command is exec ``main``.  The agent enforces ``timeout`` and ``idle_timeout`` itself and
 exits with the main command's code, so the task stops (and Fargate removes it) when the sandbox ends.
+
+Volumes (``--volumes '[[path, name, create_if_missing, read_only], ...]'``) are mounted as a
+function's are (`runtime.volumes.mounts`: the S3 prefix synced into a copy, linked at the path)
+before the main command starts, and committed when each exec exits (before its exit code is
+reported, so a caller that saw ``wait()`` return can read what it wrote) and when the sandbox ends.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ class Agent:
         self.last_active = self.started
         self.running: dict[str, Running] = {}
         self.terminated = False
+        self.volumes: list[str] = []  # names of the mounted volumes (`mount_volumes`)
 
     def start(self, exec_id: str, args: Sequence[str], env: dict[str, str] | None = None,
               workdir: str | None = None, timeout: float | None = None) -> None:
@@ -133,6 +140,8 @@ class Agent:
                 pass  # the command exited or closed its input: as a local pipe would
         elif op == "terminate":
             self.terminated = True
+        elif op == "reload":
+            self.channel.put(f"reloaded#{message.get('request', '')}", code=reload_volumes(self.volumes))
 
     def report_exits(self) -> None:
         for running in self.running.values():
@@ -143,6 +152,7 @@ class Agent:
                 thread.join()  # every chunk is in the table before the exit code
             running.reported = True
             if running.exec_id != MAIN:
+                commit_volumes()  # what the exec wrote is in the volume before its exit code is
                 self.channel.put(f"exit#{running.exec_id}", code=code)
                 self.last_active = time.monotonic()
 
@@ -193,8 +203,49 @@ class Agent:
         code = 128 - code if code < 0 else code  # killed by a signal: the shell's 128+N, as the engine reports
         for thread in self.running[MAIN].pumps:
             thread.join(timeout=10)
+        commit_volumes()
         self.channel.put("end", returncode=code, reason=reason)
         return code
+
+
+def mount_volumes(volumes: Sequence[Sequence[Any]]) -> None:
+    """Mount ``[path, name, create_if_missing, read_only]`` each from the app's volume bucket."""
+    if not volumes:
+        return
+    from runtime.environment import ContainerEnv
+    from runtime.volumes.mounts import mount
+    from runtime.volumes.s3 import S3VolumeStore
+
+    bucket = ContainerEnv.from_environ().volume_bucket
+    if not bucket:
+        raise SystemExit(f"sandbox volumes need {ContainerEnv.name('volume_bucket')} in the task's environment; "
+                         "deploy the app again with TOOLKIT_SANDBOXES=true (toolkit deploy).")
+    mount(S3VolumeStore(bucket), [(str(p), str(n), bool(c), bool(r)) for p, n, c, r in volumes])
+
+
+def reload_volumes(names: Sequence[str]) -> int:
+    """``sb.reload_volumes()``: pull what others committed into each mounted volume; 0, or 1 if one failed."""
+    from runtime.volumes.mounts import mounted
+
+    try:
+        for name in sorted(set(names)):
+            for _path, store in mounted(name)[:1]:
+                store.reload(name)
+    except Exception as exc:  # noqa: BLE001 - the caller gets a failure code, the log says why
+        print(f"toolkit sandbox agent: could not reload volumes: {type(exc).__name__}: {exc}", file=sys.stderr,
+              flush=True)
+        return 1
+    return 0
+
+
+def commit_volumes() -> None:
+    from runtime.volumes.mounts import commit_all
+
+    try:
+        commit_all()
+    except Exception as exc:  # noqa: BLE001 - a failed commit must not lose the exit code; it says why
+        print(f"toolkit sandbox agent: could not commit volumes: {type(exc).__name__}: {exc}", file=sys.stderr,
+              flush=True)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -205,6 +256,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--idle-timeout", type=float, default=None)
     parser.add_argument("--workdir", default=None)  # the main command's (create's workdir=)
+    parser.add_argument("--volumes", type=json.loads, default=[])  # [[path, name, create_if_missing, read_only]]
     parser.add_argument("command", nargs="+")
     return parser.parse_args(argv)
 
@@ -213,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     agent = Agent(Channel(args.table, args.sandbox_id), args.queue_url, args.timeout, args.idle_timeout)
     signal.signal(signal.SIGTERM, lambda *_: setattr(agent, "terminated", True))  # StopTask: end and report
+    mount_volumes(args.volumes)
+    agent.volumes = [str(v[1]) for v in args.volumes]
     return agent.run(args.command, args.workdir)
 
 

@@ -699,18 +699,29 @@ def _create_on_aws(spec: _Spec, options: _AwsOptions) -> Sandbox:
             f"Sandbox.create({given}=...) on AWS", "a sandbox task is reached at its public IP, with no TLS "
             "terminator in front of it", "pass unencrypted_ports=[...] (narrowed with inbound_cidr_allowlist) or "
             "serve TLS from inside the sandbox"))
-    if options.volumes:
-        raise NotSupportedError(refusal(
-            "Sandbox.create(volumes=...) on AWS", "sandbox tasks mount no volumes yet",
-            "move files in and out with sb.filesystem (read_bytes/write_bytes), or read the Volume in a function"))
     command = () if spec.command == KEEP_ALIVE else spec.command
     image_key = None if options.image is None else str(options.image.spec_hash)
     handle = deployed_sandboxes().create(
         *command, app=spec.app, name=spec.name, tags=spec.tags, env=spec.env, timeout=spec.timeout,
         idle_timeout=spec.idle_timeout, cpu=spec.cpu, memory=spec.memory, block_network=options.block_network,
         gpu=options.gpu, image_key=image_key, ports=spec.ports, inbound_cidr_allowlist=options.inbound_cidr_allowlist,
-        probe=None if spec.probe is None else spec.probe.to_dict(), workdir=options.workdir)
+        probe=None if spec.probe is None else spec.probe.to_dict(), workdir=options.workdir,
+        volumes=_aws_volumes(options.volumes))
     return cast(Sandbox, handle)  # an AwsSandbox: the same calls (`toolkit.sandboxes.aws`)
+
+
+def _aws_volumes(volumes: Mapping[str, Volume] | None) -> list[tuple[str, str, bool, bool]]:
+    """``volumes=`` for the agent: each Volume's name and flags at its checked path (the app's S3 volumes)."""
+    from toolkit.volume import Volume
+
+    found = []
+    for path, volume in (volumes or {}).items():
+        if not isinstance(path, str) or not path.startswith("/") or path == "/":
+            raise InvalidError(f"Sandbox volumes: mount path {path!r} must be absolute and not '/'.")
+        if not isinstance(volume, Volume):
+            raise InvalidError(f"Sandbox volumes[{path!r}] must be a toolkit.Volume, got {volume!r}.")
+        found.append((path, volume.name, volume.creates_if_missing, volume.is_read_only))
+    return found
 
 
 def _tags(tags: Any) -> dict[str, str]:

@@ -10,6 +10,8 @@ write the log group, and two security groups: ``open`` (egress anywhere, no ingr
 ``blocked`` for ``block_network=True`` (egress only on 443 to the channel's VPC endpoints: SQS,
 CloudWatch Logs, and DynamoDB's gateway endpoint), so a blocked sandbox reaches nothing but
 the AWS APIs its agent needs.  Nothing may connect in: there is no ingress rule anywhere.
+When the app's functions mount volumes, a second task role (the channel plus those volumes) is what
+RunTask passes for a sandbox created with ``volumes=``; no other sandbox can reach a volume.
 
 `sandbox_control_policy` is what a caller (a function of the app, or the user's machine) needs
 to create, drive and stop sandboxes; `sandbox_task_policy` is the task's own.
@@ -26,6 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import child, to_json
+from infra.components.volumes import AppVolumes, grant_volumes
 from infra.gpu import GpuSelection
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, execution_role_policy
@@ -183,6 +186,8 @@ class AppSandboxesArgs:
     gpu_images: Sequence[GpuSandboxImage] = ()     # gpu=: a task definition each, run in gpu_cluster
     gpu_cluster_name: pulumi.Input[str] | None = None
     gpu_cluster_arn: pulumi.Input[str] | None = None
+    volumes: AppVolumes | None = None          # the app's volume bucket (infra/components/volumes.py)
+    volume_names: Sequence[str] = ()           # volumes= of a sandbox: those the app's functions mount
 
 
 class AppSandboxes(pulumi.ComponentResource):
@@ -204,6 +209,7 @@ class AppSandboxes(pulumi.ComponentResource):
                                                  retention_in_days=LOG_RETENTION_DAYS, opts=child(self))
         self.execution_role = self._execution_role(name)
         self.task_role = self._task_role(name)
+        self.volumes_task_role = self._volumes_task_role(name)
         self._security_groups(name)
         self.task_definition = self._fargate_task_definition(f"{name}-task", f"{args.prefix}-sandbox", args.image)
         # image=: one per image key (a short hash in the family: families are at most 255 characters)
@@ -213,6 +219,7 @@ class AppSandboxes(pulumi.ComponentResource):
             for image in args.images}
         self.gpu_task_definitions = [(image, self._gpu_task_definition(name, image)) for image in args.gpu_images]
         self.register_outputs({"cluster": self.cluster.name, "task_definition": self.task_definition.arn,
+                               "volumes_task_role": self.volumes_task_role.arn if self.volumes_task_role else "",
                                "open_security_group": self.open_security_group.id,
                                "blocked_security_group": self.blocked_security_group.id,
                                "images": self.images_output(), "gpu": self.gpu_output()})
@@ -249,6 +256,19 @@ class AppSandboxes(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-task-policy", role=role.id, policy=to_json(document), opts=child(self))
         return role
 
+    def _volumes_task_role(self, name: str) -> aws.iam.Role | None:
+        """The task role of a sandbox created with ``volumes=`` (RunTask's taskRoleArn override): the channel,
+        plus read/write of the volumes the app's functions mount.  Sandboxes without volumes never get it."""
+        args = self.args
+        if args.volumes is None or not args.volume_names:
+            return None
+        role = self._role(name, "task-volumes")
+        document = pulumi.Output.all(args.table_arn, self.queue_arns).apply(
+            lambda v: sandbox_task_policy(table_arn=v[0], queue_arns=v[1]))
+        aws.iam.RolePolicy(f"{name}-task-volumes-policy", role=role.id, policy=to_json(document), opts=child(self))
+        grant_volumes(self, f"{name}-task-volumes-access", role, args.volumes, sorted(set(args.volume_names)))
+        return role
+
     def _security_groups(self, name: str) -> None:
         args = self.args
         self.open_security_group = aws.ec2.SecurityGroup(
@@ -283,8 +303,8 @@ class AppSandboxes(pulumi.ComponentResource):
         args = self.args
 
         def containers(values: list[Any]) -> str:
-            uri, log_group, table = values
-            environment = {**ContainerEnv(state_table=table).to_environ(), **(env or {})}
+            uri, log_group, table, bucket = values
+            environment = {**ContainerEnv(state_table=table, volume_bucket=bucket or None).to_environ(), **(env or {})}
             return json.dumps([{
                 "name": SANDBOX_CONTAINER, "image": uri, "essential": True,
                 # the image's own entrypoint serves functions; a sandbox runs the agent around its command
@@ -298,7 +318,8 @@ class AppSandboxes(pulumi.ComponentResource):
                 **(extra or {}),
             }])
 
-        return pulumi.Output.all(image, self.log_group.name, args.table_name).apply(containers)
+        bucket = args.volumes.bucket.bucket if args.volumes is not None and args.volume_names else None
+        return pulumi.Output.all(image, self.log_group.name, args.table_name, bucket).apply(containers)
 
     def _fargate_task_definition(self, resource: str, family: str, image: pulumi.Input[str]) -> aws.ecs.TaskDefinition:
         args = self.args
@@ -336,8 +357,9 @@ class AppSandboxes(pulumi.ComponentResource):
         return to_json(pulumi.Output.all(
             self.cluster.arn, self.task_definition.arn, args.table_arn, self.queue_arns, self.task_role.arn,
             self.execution_role.arn, vpc_arn, args.gpu_cluster_arn, pulumi.Output.all(*others),
-            self.log_group.arn).apply(
+            self.log_group.arn, self.volumes_task_role.arn if self.volumes_task_role else None).apply(
             lambda v: sandbox_control_policy(cluster_arn=v[0], task_definition_arn=v[1], table_arn=v[2],
-                                             queue_arns=v[3], pass_role_arns=[v[4], v[5]], vpc_arn=v[6],
+                                             queue_arns=v[3], pass_role_arns=[v[4], v[5], *([v[10]] if v[10] else [])],
+                                             vpc_arn=v[6],
                                              tunnel_tag=f"{args.prefix}-sb-", gpu_cluster_arn=v[7],
                                              other_task_definition_arns=list(v[8]), log_group_arn=v[9])))

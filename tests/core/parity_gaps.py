@@ -58,7 +58,8 @@ NOTES: dict[str, str] = {
     "Sandbox.mount_image": "locally a copy of the image's files, the old contents restored by unmount_image; "
                            "refused on AWS",
     "Sandbox.logs": "the main command's lines from the container's log file (podman); on AWS its CloudWatch stream",
-    "Sandbox.reload_volumes": "returns at once: local volumes are live directories (AWS sandboxes mount none)",
+    "Sandbox.reload_volumes": "locally returns at once (local volumes are live directories); on AWS the agent "
+                              "pulls other containers' commits into the task's copies",
     "Volume.info": "name and creation time from the volume store (created_by is None)",
     "CloudBucketMount": "a synced copy, not a mount: objects under key_prefix are downloaded before the function "
                         "runs, changes uploaded after each invocation (never with read_only, which says what it "

@@ -78,7 +78,7 @@ def gpu_capacity(cluster: str, family: str) -> str:
     )["taskDefinition"]["taskDefinitionArn"])
 
 
-def start_agent(sb: AwsSandbox, endpoint: str) -> subprocess.Popen[bytes]:
+def start_agent(sb: AwsSandbox, endpoint: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Run the command RunTask was given (read back from DescribeTasks), as the task's container would.
 
     moto runs no containers, so the agent runs as a plain process here: the commands these tests send
@@ -88,5 +88,5 @@ def start_agent(sb: AwsSandbox, endpoint: str) -> subprocess.Popen[bytes]:
     task = boto3.client("ecs").describe_tasks(cluster=sb.sandboxes.config.cluster, tasks=[sb.record["task"]])["tasks"][0]
     command = task["overrides"]["containerOverrides"][0]["command"]  # the agent entrypoint's arguments
     assert command[0] == "--sandbox-id"
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), **aws_environ(endpoint)}
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), **aws_environ(endpoint), **(extra_env or {})}
     return subprocess.Popen([sys.executable, "-m", "runtime.sandbox_agent", *command], env=env, cwd=str(REPO))

@@ -31,8 +31,8 @@ def agent_of() -> Iterator[Any]:
     """Start the agent of a sandbox as its task would; every agent is ended with the test."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(sb: AwsSandbox, endpoint: str) -> subprocess.Popen[bytes]:
-        started.append(start_agent(sb, endpoint))
+    def start(sb: AwsSandbox, endpoint: str, **env: str) -> subprocess.Popen[bytes]:
+        started.append(start_agent(sb, endpoint, env))
         return started[-1]
 
     yield start
@@ -250,7 +250,6 @@ def deployed(sandboxes, monkeypatch) -> AwsSandboxes:
 @pytest.mark.parametrize(("options", "named", "alternative"), [
     ({"encrypted_ports": [443]}, "encrypted_ports", "unencrypted_ports=[...]"),
     ({"h2_ports": [443]}, "h2_ports", "unencrypted_ports=[...]"),
-    ({"volumes": {"/data": object()}}, "volumes", "sb.filesystem"),
     ({"outbound_cidr_allowlist": ["10.0.0.0/8"]}, "outbound_cidr_allowlist", "block_network=True"),
     ({"cloud": "gcp"}, "cloud='gcp'", "leave cloud unset"),
     ({"region": "eu-west-1"}, "region='eu-west-1'", "deploy the app to the region you need"),
@@ -299,9 +298,10 @@ def test_logs_read_the_tasks_own_cloudwatch_stream(sandboxes):
     sb.terminate()
 
 
-def test_reload_volumes_returns_and_image_mounts_are_refused_naming_the_alternative(sandboxes):
+def test_image_mounts_are_refused_naming_the_alternative_and_an_unanswered_reload_times_out(sandboxes):
     sb = sandboxes.create(app="demo", timeout=60)
-    assert sb.reload_volumes() is None  # an AWS sandbox mounts no volumes
+    with pytest.raises(TimeoutError, match="reload_volumes did not finish within 1 s"):
+        sb.reload_volumes(timeout=1)  # no agent runs this task here: nobody answers
     with pytest.raises(NotSupportedError, match=r"mount_image on AWS.*image="):
         sb.mount_image("/mnt", toolkit.Image.debian_slim())
     with pytest.raises(NotSupportedError, match=r"snapshot_directory on AWS.*sb\.filesystem"):
@@ -309,3 +309,55 @@ def test_reload_volumes_returns_and_image_mounts_are_refused_naming_the_alternat
     with pytest.raises(NotSupportedError, match=r"unmount_image on AWS"):
         sb.unmount_image("/mnt")
     sb.terminate()
+
+
+def test_volumes_are_synced_in_at_start_and_committed_when_each_exec_ends(sandboxes, endpoint, agent_of, tmp_path):
+    """The agent mounts the app's S3 volume as a function does; what an exec wrote is in S3 once wait() returns.
+    The task runs with the volumes role (RunTask's taskRoleArn override), other sandboxes never do."""
+    import shutil
+    import uuid
+
+    from runtime.volumes.s3 import DEFAULT_CACHE, S3VolumeStore
+
+    bucket = f"demo-volumes-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    S3VolumeStore(bucket).create("weights")
+    s3.put_object(Bucket=bucket, Key=S3VolumeStore.files_prefix("weights") + "in.txt", Body=b"from s3\n")
+    role = "arn:aws:iam::123456789012:role/demo-sb-task-volumes"
+    with_volumes = AwsSandboxes(dataclasses.replace(sandboxes.config, volumes=("weights",), volumes_task_role=role))
+    path = str(tmp_path / "data")  # the agent runs on this machine here (moto runs no containers)
+    sb = with_volumes.create(app="demo", timeout=60, volumes=[(path, "weights", False, False)])
+    task = boto3.client("ecs").describe_tasks(cluster="demo", tasks=[sb.record["task"]])["tasks"][0]
+    assert task["overrides"]["taskRoleArn"] == role
+    plain = with_volumes.create(app="demo", timeout=60)
+    task = boto3.client("ecs").describe_tasks(cluster="demo", tasks=[plain.record["task"]])["tasks"][0]
+    assert "taskRoleArn" not in task["overrides"]  # the channel-only role of the task definition
+    try:
+        agent_of(sb, endpoint, TOOLKIT_VOLUME_BUCKET=bucket)
+        process = sb.exec("cat", f"{path}/in.txt")
+        assert process.stdout.read() == "from s3\n" and process.wait() == 0
+        assert sb.exec("sh", "-c", f"echo written > {path}/out.txt").wait() == 0
+        body = s3.get_object(Bucket=bucket, Key=S3VolumeStore.files_prefix("weights") + "out.txt")["Body"].read()
+        assert body == b"written\n"  # committed before the exit code was reported
+        s3.put_object(Bucket=bucket, Key=S3VolumeStore.files_prefix("weights") + "later.txt", Body=b"committed\n")
+        assert sb.exec("test", "-e", f"{path}/later.txt").wait() == 1  # another container's commit: not yet seen
+        sb.reload_volumes(timeout=30)
+        assert sb.exec("cat", f"{path}/later.txt").stdout.read() == "committed\n"
+        with pytest.raises(InvalidError, match=r"volume 'other' is not one sandboxes of this deploy may mount "
+                                               r"\(planned: weights\).*@app.function\(volumes="):
+            with_volumes.create(app="demo", timeout=60, volumes=[("/other", "other", True, False)])
+        with pytest.raises(InvalidError, match=r"volume 'weights'.*planned: none"):
+            sandboxes.create(app="demo", timeout=60, volumes=[("/data", "weights", False, False)])
+    finally:
+        for each in (sb, plain):
+            each.terminate()
+        shutil.rmtree(f"{DEFAULT_CACHE}/{bucket}", ignore_errors=True)
+
+
+def test_a_volume_the_deploy_did_not_grant_is_named_with_the_fix(deployed):
+    app = toolkit.App.lookup("demo", create_if_missing=True)
+    with pytest.raises(InvalidError, match=r"volume 'weights' is not one sandboxes of this deploy may mount"):
+        toolkit.Sandbox.create("true", app=app, volumes={"/data": toolkit.Volume.from_name("weights")})
+    with pytest.raises(InvalidError, match=r"must be a toolkit.Volume"):
+        toolkit.Sandbox.create("true", app=app, volumes={"/data": object()})

@@ -92,3 +92,40 @@ def test_the_control_plane_reads_the_planned_log_group_and_may_only_filter_it():
     [control] = [r for r in run.mocks.of_type("aws:iam/policy:Policy") if r.name.endswith("-sandbox-control")]
     [logs] = [s for s in parse_json(control.inputs["policy"])["Statement"] if s["Action"] == ["logs:FilterLogEvents"]]
     assert all(r.split(":log-group:")[1].startswith(config.log_group) for r in logs["Resource"])
+
+
+def _with_volume(name: str) -> dict:
+    manifest = load_fixture("web")
+    manifest["functions"][0]["volumes"] = [{"path": "/data", "name": name, "create_if_missing": True,
+                                            "read_only": False}]
+    return manifest
+
+
+def test_sandboxes_may_mount_the_functions_volumes_through_a_role_of_their_own():
+    run = run_program(settings_for(_with_volume("weights"), sandboxes=True))
+    outputs = run.outputs["sandboxes"]
+    config = config_from_outputs(outputs)
+    assert config.volumes == ("weights",) and config.volumes_task_role
+    roles = {r.name: r for r in run.mocks.of_type("aws:iam/role:Role")}
+    assert any(n.endswith("-sandboxes-task-volumes") for n in roles)
+    policies = run.mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+    s3_by_policy = {p.name: [s for s in parse_json(p.inputs["policy"])["Statement"]
+                             if any(a.startswith("s3:") for a in s["Action"])] for p in policies}
+    [volume_access] = [n for n, s3 in s3_by_policy.items() if s3 and "sandboxes" in n]
+    assert volume_access.endswith("-task-volumes-access")  # only the volumes role may reach S3
+    resources = [r for s in s3_by_policy[volume_access] for r in s["Resource"]]
+    objects = [r for r in resources if "/" in r.split(":::")[-1]]
+    assert objects and all(r.endswith("/volumes/weights/*") for r in objects)
+    [control] = [r for r in run.mocks.of_type("aws:iam/policy:Policy") if r.name.endswith("-sandbox-control")]
+    [pass_role] = [s for s in parse_json(control.inputs["policy"])["Statement"] if s["Action"] == ["iam:PassRole"]]
+    assert config.volumes_task_role in pass_role["Resource"] and len(pass_role["Resource"]) == 3
+    task = next(t for t in run.mocks.of_type(TASK_DEF) if t.inputs["family"].endswith("-sandbox"))
+    [container] = parse_json(task.inputs["containerDefinitions"])
+    assert "TOOLKIT_VOLUME_BUCKET" in {e["name"] for e in container["environment"]}
+
+
+def test_without_function_volumes_no_sandbox_may_reach_a_volume():
+    run = run_program(settings_for(load_fixture("web"), sandboxes=True))
+    config = config_from_outputs(run.outputs["sandboxes"])
+    assert config.volumes == () and config.volumes_task_role == ""
+    assert not [p for p in run.mocks.of_type("aws:iam/rolePolicy:RolePolicy") if "task-volumes" in p.name]

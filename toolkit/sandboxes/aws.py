@@ -53,6 +53,7 @@ from toolkit.unsupported import refusal
 
 POLL_S = 0.05
 TUNNEL_POLL_S = 0.5
+VolumeSpec = tuple[str, str, bool, bool]  # (mount path, volume name, create_if_missing, read_only): the agent's --volumes
 COPY_WAIT_S = 30.0
 KEEP_ALIVE = ("sleep", "infinity")
 STOPPED = "STOPPED"
@@ -74,6 +75,8 @@ class AwsSandboxConfig:
     vpc_id: str = ""               # where a sandbox's tunnel security group is made
     images: Mapping[str, str] = field(default_factory=dict)  # image spec hash -> Fargate task definition
     gpu: tuple[GpuVariant, ...] = ()
+    volumes: tuple[str, ...] = ()  # the volumes a sandbox may mount: those the app's functions mount
+    volumes_task_role: str = ""    # the task role (channel + those volumes) RunTask passes when volumes= is given
 
     @property
     def planned(self) -> Planned:
@@ -93,7 +96,9 @@ def config_from_outputs(outputs: Mapping[str, Any]) -> AwsSandboxConfig:
                             blocked_security_group=outputs["blocked_security_group"],
                             queue_prefix=outputs["queue_prefix"], assign_public_ip=bool(outputs["assign_public_ip"]),
                             vpc_id=str(outputs.get("vpc_id") or ""), images=dict(outputs.get("images") or {}),
-                            gpu=tuple(GpuVariant.from_output(v) for v in outputs.get("gpu") or ()))
+                            gpu=tuple(GpuVariant.from_output(v) for v in outputs.get("gpu") or ()),
+                            volumes=tuple(outputs.get("volumes") or ()),
+                            volumes_task_role=str(outputs.get("volumes_task_role") or ""))
 
 
 def deployed_sandboxes() -> AwsSandboxes:
@@ -135,6 +140,7 @@ class _TaskSpec:
     memory: int | None
     block_network: bool
     tunnel_group: str | None
+    volumes: bool = False  # runs with the volumes task role
 
 
 # -- the control plane -----------------------------------------------------------------------------
@@ -148,11 +154,12 @@ class AwsSandboxes:
                cpu: float | None = None, memory: int | None = None, block_network: bool = False,
                gpu: str | None = None, image_key: str | None = None, ports: Sequence[int] = (),
                inbound_cidr_allowlist: Sequence[str] | None = None, probe: Mapping[str, Any] | None = None,
-               workdir: str | None = None) -> AwsSandbox:
+               workdir: str | None = None, volumes: Sequence[VolumeSpec] = ()) -> AwsSandbox:
         """RunTask of the planned task definition for ``image_key``/``gpu``, running the agent around ``args``;
         tagged with app and name; with ``ports``, a security group of its own and a public IP (tunnels)."""
         _, sqs, _ = _clients()
         launch = choose_launch(self.config.planned, image_key, gpu, block_network=block_network, ports=ports)
+        self._check_volumes(volumes)
         cidrs = check_cidrs(inbound_cidr_allowlist)
         if ports and not self.config.assign_public_ip:
             raise InvalidError(f"Sandbox ports {list(ports)}: this deploy runs tasks in private subnets "
@@ -168,7 +175,8 @@ class AwsSandboxes:
         # the task definition's entrypoint is the agent (infra.components.sandboxes): these are its arguments
         agent = ["--sandbox-id", sandbox_id, "--queue-url", queue_url, "--table", self.config.table,
                  "--timeout", str(timeout), *(["--idle-timeout", str(idle_timeout)] if idle_timeout else []),
-                 *(["--workdir", workdir] if workdir else []), "--", *(args or KEEP_ALIVE)]
+                 *(["--workdir", workdir] if workdir else []),
+                 *(["--volumes", json.dumps([list(v) for v in volumes])] if volumes else []), "--", *(args or KEEP_ALIVE)]
         group = None
         try:
             if ports:
@@ -176,7 +184,7 @@ class AwsSandboxes:
                                             tag=self.config.queue_prefix, sandbox_id=sandbox_id, app=app, ports=ports,
                                             cidrs=cidrs)
             task = self._run_task(launch, _TaskSpec(sandbox_id, app, name, agent, dict(env or {}), cpu, memory,
-                                                    block_network, group))
+                                                    block_network, group, bool(volumes)))
         except Exception:
             sqs.delete_queue(QueueUrl=queue_url)
             if group is not None:
@@ -194,6 +202,8 @@ class AwsSandboxes:
         container: dict[str, Any] = {"name": self.config.container, "command": spec.command,
                                      "environment": [{"name": k, "value": v} for k, v in spec.env.items()]}
         overrides: dict[str, Any] = {"containerOverrides": [container]}
+        if spec.volumes:  # only a sandbox that mounts volumes runs with the role that may reach them
+            overrides["taskRoleArn"] = self.config.volumes_task_role
         if launch.gpu is not None:  # EC2, bridge mode: the task definition holds the GPUs and sizes
             placement: dict[str, Any] = {"cluster": launch.gpu.cluster, "taskDefinition": launch.gpu.task_definition,
                                          "capacityProviderStrategy": [{"capacityProvider":
@@ -222,6 +232,16 @@ class AwsSandboxes:
         if answer.get("failures") or not answer.get("tasks"):
             raise InvalidError(f"ECS could not start sandbox {spec.sandbox_id} {where}: {answer.get('failures')}")
         return str(answer["tasks"][0]["taskArn"])
+
+    def _check_volumes(self, volumes: Sequence[VolumeSpec]) -> None:
+        """Only volumes the deploy granted (those the app's functions mount) can be mounted in a task."""
+        for path, volume, _create, _read_only in volumes:
+            if not self.config.volumes_task_role or volume not in self.config.volumes:
+                planned = ", ".join(self.config.volumes) or "none"
+                raise InvalidError(
+                    f"Sandbox volumes[{path!r}]: volume {volume!r} is not one sandboxes of this deploy may mount "
+                    f"(planned: {planned}). A sandbox task may mount the volumes the app's functions mount: mount it "
+                    f"in one (@app.function(volumes={{{path!r}: vol}})) and deploy again with TOOLKIT_SANDBOXES=true.")
 
     def _network(self, spec: _TaskSpec) -> dict[str, Any]:
         """Blocked: the channel-only group, no public IP.  Else the open group, plus the tunnel group."""
@@ -428,7 +448,21 @@ class AwsSandbox(FileCalls):
 
     @aio_method
     def reload_volumes(self, *, timeout: int = 55) -> None:
-        """Returns at once: a sandbox on AWS mounts no volumes (``volumes=`` is refused there)."""
+        """Pull what other containers committed into the sandbox's volumes (the agent reloads each copy);
+        ``TimeoutError`` past ``timeout`` seconds (the reload may still finish)."""
+        request = uuid.uuid4().hex
+        self._send({"op": "reload", "request": request})
+        deadline = time.monotonic() + timeout
+        while (item := self._item(f"reloaded#{request}")) is None:
+            if self.poll() is not None:
+                raise SandboxTerminatedError(f"Sandbox {self.object_id} has already ended; its volumes were "
+                                             "committed when it ended.")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Sandbox {self.object_id}: reload_volumes did not finish within {timeout} s.")
+            time.sleep(POLL_S)
+        if item["code"]["N"] != "0":
+            raise InvalidError(f"Sandbox {self.object_id}: reloading its volumes failed; the task's log says why "
+                               "(sb.logs.tail()).")
 
     def mount_image(self, path: Any, image: Any, *, _experimental_encryption_key: bytes | None = None) -> None:
         raise NotSupportedError(refusal(
