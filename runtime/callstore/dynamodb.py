@@ -197,7 +197,11 @@ class DynamoDBCallStore:
         if error is None:
             return record
         log.info("call %s: %s", call_id, error.cause)
-        self.complete(call_id, CallStatus.FAILED, serialize_error(error))
+        try:
+            self.complete(call_id, CallStatus.FAILED, serialize_error(error))
+        except self._ddb.exceptions.ClientError as exc:  # e.g. a reader allowed GetItem only: it keeps waiting
+            log.warning("cannot settle call %s (%s): %s", call_id, exc.response.get("Error", {}).get("Code"), exc)
+            return record
         return self._read(call_id)  # whichever write won: the verdict, or a result just before it
 
     def _read(self, call_id: str) -> CallRecord | None:
