@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from toolkit.aio import aio_iter_method, aio_method
+from toolkit.construction import refuse_construction
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.handles import BoundHandle
 from toolkit.named_objects import NamedObjectMembers, ObjectManager, name_from_id
@@ -65,9 +66,16 @@ class Dict(BoundHandle, NamedObjectMembers):
     _KIND, _ID_PREFIX, _LABEL = "dict", "di", "Dict"
     objects: ClassVar[ObjectManager[Dict]]  # Dict.objects.create/list/delete (set below the class)
 
-    def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
-        self.name = check_name("Dict", name)
-        self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's refusal (toolkit.construction)
+        refuse_construction("Dict", "Dict.from_name(name, create_if_missing=True), Dict.ephemeral() or "
+                                      "Dict.from_id(dict_id)")
+
+    @classmethod
+    def _make(cls, name: str, *, create_if_missing: bool = False, ephemeral: bool = False) -> Dict:
+        handle = object.__new__(cls)
+        handle.name = check_name("Dict", name)
+        handle._create_if_missing, handle._ephemeral = create_if_missing, ephemeral
+        return handle
 
     def __repr__(self) -> str:
         return f"toolkit.Dict({self.name!r})"
@@ -78,13 +86,13 @@ class Dict(BoundHandle, NamedObjectMembers):
         """The Dict called ``name``; with ``create_if_missing`` it is created on first use.
         (``environment_name`` and ``client`` are accepted for compatibility; the store follows `toolkit.state`.)"""
         no_client("Dict.from_name", client)
-        return Dict(name, create_if_missing=create_if_missing)
+        return Dict._make(name, create_if_missing=create_if_missing)
 
     @staticmethod
     def from_id(dict_id: str, client: Any = None) -> Dict:
         """The Dict whose ``object_id`` is ``dict_id`` (``di-<name>``), from any process sharing the store."""
         no_client("Dict.from_id", client)
-        return Dict(name_from_id("Dict", "di", dict_id))
+        return Dict._make(name_from_id("Dict", "di", dict_id))
 
     @staticmethod
     @contextmanager
@@ -92,7 +100,7 @@ class Dict(BoundHandle, NamedObjectMembers):
                   _heartbeat_sleep: float = 300) -> Iterator[Dict]:
         """``with toolkit.Dict.ephemeral() as d:`` -- an anonymous Dict deleted when the block ends."""
         no_client("Dict.ephemeral", client)
-        d = Dict(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
+        d = Dict._make(f"ephemeral-{secrets.token_hex(8)}", ephemeral=True)
         d._store()
         try:
             if data:
@@ -177,4 +185,4 @@ class Dict(BoundHandle, NamedObjectMembers):
         return bool(self.contains(key))
 
 
-Dict.objects = ObjectManager("dict", Dict)
+Dict.objects = ObjectManager("dict", Dict._make)

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from toolkit.aio import aio_iter_method, aio_method
+from toolkit.construction import refuse_construction
 from toolkit.dicts import loads, value_bytes
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.handles import BoundHandle
@@ -58,9 +59,16 @@ class Queue(BoundHandle, NamedObjectMembers):
     _KIND, _ID_PREFIX, _LABEL = "queue", "qu", "Queue"
     objects: ClassVar[ObjectManager[Queue]]  # Queue.objects.create/list/delete (set below the class)
 
-    def __init__(self, name: str, *, create_if_missing: bool = False, _ephemeral: bool = False) -> None:
-        self.name = check_name("Queue", name)
-        self._create_if_missing, self._ephemeral = create_if_missing, _ephemeral
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's refusal (toolkit.construction)
+        refuse_construction("Queue", "Queue.from_name(name, create_if_missing=True), Queue.ephemeral() or "
+                                      "Queue.from_id(queue_id)")
+
+    @classmethod
+    def _make(cls, name: str, *, create_if_missing: bool = False, ephemeral: bool = False) -> Queue:
+        handle = object.__new__(cls)
+        handle.name = check_name("Queue", name)
+        handle._create_if_missing, handle._ephemeral = create_if_missing, ephemeral
+        return handle
 
     def __repr__(self) -> str:
         return f"toolkit.Queue({self.name!r})"
@@ -70,13 +78,13 @@ class Queue(BoundHandle, NamedObjectMembers):
                   client: Any = None) -> Queue:
         """The Queue called ``name``; with ``create_if_missing`` it is created on first use."""
         no_client("Queue.from_name", client)
-        return Queue(name, create_if_missing=create_if_missing)
+        return Queue._make(name, create_if_missing=create_if_missing)
 
     @staticmethod
     def from_id(queue_id: str, client: Any = None) -> Queue:
         """The Queue whose ``object_id`` is ``queue_id`` (``qu-<name>``), from any process sharing the store."""
         no_client("Queue.from_id", client)
-        return Queue(name_from_id("Queue", "qu", queue_id))
+        return Queue._make(name_from_id("Queue", "qu", queue_id))
 
     @staticmethod
     def validate_partition_key(partition: str | None) -> bytes:
@@ -90,7 +98,7 @@ class Queue(BoundHandle, NamedObjectMembers):
                   _heartbeat_sleep: float = 300) -> Iterator[Queue]:
         """``with toolkit.Queue.ephemeral() as q:`` -- an anonymous Queue deleted when the block ends."""
         no_client("Queue.ephemeral", client)
-        q = Queue(f"ephemeral-{secrets.token_hex(8)}", _ephemeral=True)
+        q = Queue._make(f"ephemeral-{secrets.token_hex(8)}", ephemeral=True)
         q._store()
         try:
             yield q
@@ -209,4 +217,4 @@ class Queue(BoundHandle, NamedObjectMembers):
         self._op("queue_clear", None if all else _partition(partition))
 
 
-Queue.objects = ObjectManager("queue", Queue)
+Queue.objects = ObjectManager("queue", Queue._make)

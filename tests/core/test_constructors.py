@@ -1,5 +1,5 @@
 """Handles programs never construct (toolkit.construction): the platform's ``(*args, **kwargs)``
-constructor refuses and names the factories; what the factories make still pickles, copies and travels
+constructor (Dict's and Queue's too) refuses and names the factories; what the factories make still pickles, copies and travels
 to worker processes (pickle and copy never call ``__init__``)."""
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ REFUSED = [
     (toolkit.Proxy, ("egress",), {}, r"Proxy\.from_name\(name\)"),
     (toolkit.Sandbox, (), {}, r"Sandbox\.create\(\*args, app=\.\.\.\), Sandbox\.from_id\(sandbox_id\)"),
     (toolkit.Sandbox, ("sb-0123",), {}, r"Sandbox\.from_name\(app_name, name\)"),
+    (toolkit.Dict, ("cache",), {}, r"Dict\.from_name\(name, create_if_missing=True\), Dict\.ephemeral\(\)"),
+    (toolkit.Queue, (), {"name": "jobs"}, r"Queue\.from_name\(name, create_if_missing=True\), Queue\.ephemeral\(\)"),
 ]
 
 
@@ -58,6 +60,8 @@ def _handles() -> dict[str, Any]:
         "read_only": toolkit.Volume.from_name("data", create_if_missing=True).read_only(),
         "nfs": nfs,
         "proxy": toolkit.Proxy.from_name("egress"),
+        "dict": toolkit.Dict.from_name("shared", create_if_missing=True),
+        "queue": toolkit.Queue.from_id("qu-jobs"),
     }
 
 
@@ -69,6 +73,8 @@ def _state(obj: Any) -> Any:
         return ("volume", obj.name, obj.creates_if_missing, obj.is_read_only)
     if isinstance(obj, toolkit.Secret):
         return (obj, dict(obj.values()))
+    if isinstance(obj, (toolkit.Dict, toolkit.Queue)):
+        return (type(obj).__name__, obj.name, obj.object_id)
     return obj
 
 
