@@ -29,7 +29,7 @@ from runtime.callstore.base import CallStatus, CallStore, new_call_id
 from runtime.environment import ContainerEnv
 from runtime.invocation import LAMBDA_MAX_TIMEOUT_S, call_event, encode_args
 from runtime.params import Params
-from runtime.serialization import RemoteError, deserialize
+from runtime.serialization import RemoteError, WorkerFailedError, deserialize, serialize_error
 from runtime.stepfunctions import start_execution, stop_execution
 
 __all__ = [
@@ -92,8 +92,11 @@ def lambda_invoker(function_arn: str, event: dict[str, Any]) -> dict[str, Any]:
 
 class CloudTransport:
     def __init__(self, app_name: str, store: CallStore, targets: Mapping[str, FunctionTarget],
-                 invoker: Invoker = lambda_invoker) -> None:
+                 invoker: Invoker = lambda_invoker, invocation_limit_s: float = INVOKE_READ_TIMEOUT_S) -> None:
+        """``invocation_limit_s``: how long a Lambda invocation can possibly run (Lambda's limit and a
+        margin); a call another invocation holds and has not finished by then never will."""
         self.app_name, self.store, self.targets, self._invoke = app_name, store, dict(targets), invoker
+        self.invocation_limit_s = invocation_limit_s
 
     def _target(self, tag: str) -> FunctionTarget:
         try:
@@ -119,8 +122,25 @@ class CloudTransport:
         reply = self._invoke(target.lambda_arn, call_event(tag, call_id=call_id))
         if reply.get("toolkit_result") != "stored":
             raise InvocationError(f"Unexpected reply from {target.lambda_arn}: {reply.get('message', reply)!r}")
-        # "running": a retried invoke found the first attempt still at work; it records the result
-        return self.get(call_id, timeout=None if reply.get("status") == CallStatus.RUNNING.value else 0)
+        if reply.get("status") == CallStatus.RUNNING.value:
+            return self._await_invocation(call_id)
+        return self.get(call_id, timeout=0)
+
+    def _await_invocation(self, call_id: str) -> Any:
+        """A retried invoke found the first invocation still at work on the call: it records the result,
+        unless it is killed (its timeout, a crash) first.  No execution or task watches a direct invoke,
+        so the wait is bounded by the longest any invocation runs; past it the call is settled FAILED
+        (the conditional write a result uses: a result that landed first wins)."""
+        try:
+            return self.get(call_id, timeout=self.invocation_limit_s)
+        except TimeoutError:
+            error = WorkerFailedError(
+                "Lambda.InvocationLost", f"the Lambda invocation running it recorded no result within "
+                f"{self.invocation_limit_s:g} s, longer than an invocation can run: it was killed by the function's "
+                "timeout or crashed. Call it again; raise timeout= (or memory=) in @app.function(...) if it needs it.",
+                call_id)
+            self.store.complete(call_id, CallStatus.FAILED, serialize_error(error))
+            return self.get(call_id, timeout=0)
 
     def _create(self, tag: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None, params: Params) -> str:
         """Record a PENDING call with its input (the store claim-checks a large one to S3)."""

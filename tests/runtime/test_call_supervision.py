@@ -223,3 +223,37 @@ def test_outside_ecs_claims_record_no_owner(aws: Any, monkeypatch: pytest.Monkey
     store.create(call_id, "demo", "add")
     assert store.mark_running(call_id)
     assert store.get(call_id).owner is None  # type: ignore[union-attr]
+
+
+# -- a direct .remote() invoke: no execution, no task; Lambda's own limit bounds the wait ------------
+
+def _invoke_retried_while_the_first_runs(store: DynamoDBCallStore, finish: bool) -> Any:
+    """botocore retried the invoke; the retry found the first invocation at work (it claimed the call),
+    which then records its result (``finish``) or is killed by its timeout and records nothing."""
+    def invoke(arn: str, event: dict[str, Any]) -> dict[str, Any]:
+        store.mark_running(event["call_id"])
+        if finish:
+            threading.Timer(0.2, store.complete, (event["call_id"], CallStatus.DONE, serialize(3))).start()
+        return {"toolkit_result": "stored", "call_id": event["call_id"], "status": "running"}
+    return invoke
+
+
+def test_remote_whose_invocation_was_killed_fails_after_the_invocation_limit(aws: Any) -> None:
+    store = DynamoDBCallStore(aws.table)
+    transport = CloudTransport("demo", store, {"add": FunctionTarget("add", lambda_arn="arn:aws:lambda:fn:live")},
+                               invoker=_invoke_retried_while_the_first_runs(store, finish=False),
+                               invocation_limit_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(WorkerFailedError, match=r"Lambda\.InvocationLost.*within 1 s.*killed by the function's timeout"):
+        transport.remote("add", (1, 2))
+    assert time.monotonic() - started < 10
+    (item,) = client("dynamodb").scan(TableName=aws.table)["Items"]
+    assert item["status"]["S"] == "failed"  # settled for every reader, not left running
+
+
+def test_remote_whose_first_invocation_finishes_returns_its_result(aws: Any) -> None:
+    store = DynamoDBCallStore(aws.table)
+    transport = CloudTransport("demo", store, {"add": FunctionTarget("add", lambda_arn="arn:aws:lambda:fn:live")},
+                               invoker=_invoke_retried_while_the_first_runs(store, finish=True),
+                               invocation_limit_s=30.0)
+    assert transport.remote("add", (1, 2)) == 3
