@@ -8,6 +8,7 @@ can build the instance ``.local()`` runs on without importing the module that bu
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from runtime.params import Params
 from toolkit.exception import InvalidError
 from toolkit.spec import ClsInfo
 
-__all__ = ["bind_parameters", "bound_method", "instantiate", "local_instance", "parameters_of"]
+__all__ = ["bind_parameters", "bound_method", "instantiate", "local_instance", "parameters_of", "run_exit_hooks"]
 
 
 def bind_parameters(info: ClsInfo, kwargs: Mapping[str, Any]) -> Params:
@@ -39,6 +40,16 @@ def bound_method(obj: Any, name: str) -> Callable[..., Any]:
     plain: Any = getattr(type(obj), name)  # an ExposedMethod read on the class is the plain function
     method: Callable[..., Any] = plain.__get__(obj, type(obj))
     return method
+
+
+def run_exit_hooks(info: ClsInfo, obj: Any) -> None:
+    """Run an instance's ``@toolkit.exit`` hooks as a stopping container does: every one, even after
+    one raised (its traceback goes to stderr, the worker's log)."""
+    for name in info.exit_methods:
+        try:
+            bound_method(obj, name)()
+        except Exception:
+            traceback.print_exc()
 
 
 def parameters_of(info: ClsInfo, obj: Any) -> Params:

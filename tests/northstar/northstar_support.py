@@ -98,7 +98,8 @@ class ServedProgram:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stop the serve as Ctrl-C does; returns everything it printed."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -106,4 +107,6 @@ class ServedProgram:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        output = self.output() if self.log.exists() else ""
         self.log.unlink(missing_ok=True)
+        return output

@@ -47,12 +47,14 @@ def test_an_async_entrypoint_awaits_aio_calls_and_batched_inputs() -> None:
 
 
 def test_classes_take_parameters_run_enter_once_and_accept_options() -> None:
+    """Also ``@exit``, which local workers never ran (they stopped without calling it)."""
     lines = run_program("classes")
     assert line_after(lines, "default:") == "n=1"
     assert line_after(lines, "with params:") == "m=23"
     assert line_after(lines, "mapped:") == "['n=11', 'n=12']"
     assert line_after(lines, "steps:") == "[50, 51, 52]"
     assert line_after(lines, "bigger:") == "n=70"
+    assert {"released n0", "released m2", "released n1", "released n5", "released n7"} <= set(lines)
 
 
 def test_volumes_dicts_queues_retries_and_configuration_reach_the_functions() -> None:
@@ -145,6 +147,19 @@ def test_a_web_server_function_proxies_its_subprocess_server(web: ServedProgram)
 def test_a_class_endpoint_runs_its_enter_hook_first(web: ServedProgram) -> None:
     with web.client("Greeter.greet") as client:
         assert client.get("/", params={"name": "ada"}).json() == {"message": "prepared hello, ada"}
+
+
+def test_a_class_endpoint_runs_its_exit_hook_when_serve_stops() -> None:
+    """Its own serve, stopped here: the web worker used to end on uvicorn's re-raised SIGTERM before
+    it could run ``@exit``.  Another workspace: the module's serve keeps its endpoints (a newer serve of
+    the same URLs would take them over)."""
+    served = ServedProgram("web", env={"NORTHSTAR_FILES_PORT": str(free_port()), "TOOLKIT_WORKSPACE": "exitcheck"})
+    try:
+        with served.client("Greeter.greet") as client:
+            assert client.get("/").status_code == 200
+    finally:
+        output = served.stop()
+    assert "[Greeter.greet] greeter released" in output.splitlines()
 
 
 def test_a_proxy_auth_endpoint_refuses_requests_without_a_token(web: ServedProgram) -> None:

@@ -28,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import inspect
 import os
 import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
@@ -52,12 +54,21 @@ CANCEL_EXIT_CODE = 5
 CANCEL_GRACE_S = 1.0  # how long a cancelled input may take to stop before its worker exits
 
 
+_STOP_HOOKS: list[Callable[[], None]] = []  # the loaded instance's @exit hooks, run when the worker stops
+
+
+def run_stop_hooks() -> None:
+    """Run the @exit hooks of the instance `load_callable` built, once: the worker is stopping."""
+    while _STOP_HOOKS:
+        _STOP_HOOKS.pop()()
+
+
 def load_callable(target: WorkerTarget) -> Any:
     """Import the user's code and return the plain callable to run (a bound method for classes)."""
     import cloudpickle
 
     from toolkit.app import App
-    from toolkit.instances import bound_method, instantiate
+    from toolkit.instances import bound_method, instantiate, run_exit_hooks
     from toolkit.loader import import_module_name, import_path
 
     last_good.install_from_environ(target.app_name)  # under toolkit serve: the version it serves
@@ -75,7 +86,9 @@ def load_callable(target: WorkerTarget) -> Any:
             mount_in_worker(spec.bucket_mounts)  # CloudBucketMounts: synced copies, linked at their paths
             if spec.cls is None:
                 return spec.raw_f
-            return bound_method(instantiate(spec.cls, target.params), spec.name)
+            obj = instantiate(spec.cls, target.params)
+            _STOP_HOOKS.append(functools.partial(run_exit_hooks, spec.cls, obj))
+            return bound_method(obj, spec.name)
     raise NotFoundError(f"{target.source_file or target.module} no longer defines {target.app_name}.{target.tag}")
 
 
@@ -273,6 +286,7 @@ class Worker:
         self.receive()
         for thread in runners:
             thread.join()
+        run_stop_hooks()  # a stopping container runs @exit once its inputs are done
 
     def receive(self) -> None:
         while True:

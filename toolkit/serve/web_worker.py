@@ -148,7 +148,7 @@ def stop_session() -> None:
 
 def run(config: ContainerConfig) -> int:
     from runtime.adapters import build_web_app, wait_for_port
-    from toolkit.local.worker import load_callable
+    from toolkit.local.worker import load_callable, run_stop_hooks
     from toolkit.serve.dashboard_assets import use_offline_docs
 
     use_offline_docs(os.environ.get("TOOLKIT_SERVE_ORIGIN"))  # /docs loads Swagger UI from the serve, not a CDN
@@ -169,7 +169,10 @@ def run(config: ContainerConfig) -> int:
         hold_web_server()
     else:
         assert config.socket_path is not None
+        # uvicorn re-raises the SIGTERM it stopped on once it has stopped: handled, it returns here
+        signal.signal(signal.SIGTERM, lambda *_: None)
         serve_asgi(app, config.socket_path)
+    run_stop_hooks()  # a class endpoint's @exit hooks, as its container stops
     return 0
 
 

@@ -1,7 +1,7 @@
 """Classes with parameters, a setup hook and per-call options.
 
-Pattern: ``@app.cls`` with ``modal.parameter`` fields, ``@modal.enter`` that prepares state once,
-``@modal.method`` called with ``.remote``, ``.map`` and ``.remote_gen``, and
+Pattern: ``@app.cls`` with ``modal.parameter`` fields, ``@modal.enter`` that prepares state once and
+``@modal.exit`` that releases it when the container stops, ``@modal.method`` called with ``.remote``, ``.map`` and ``.remote_gen``, and
 ``Cls.with_options(...)`` asking for other resources at call time.
 """
 
@@ -18,6 +18,10 @@ class Counter:
     @modal.enter()
     def load(self):
         self.base = self.start * 10
+
+    @modal.exit()
+    def release(self):
+        print(f"released {self.label}{self.start}")
 
     @modal.method()
     def add(self, x: int) -> str:

@@ -4,7 +4,7 @@ Pattern: ``fastapi_endpoint`` reading a query parameter, a JSON ``dict`` and a p
 ``asgi_app`` returning a FastAPI app that streams another function's ``.remote_gen`` and hands out
 ``spawn`` ids to poll with ``FunctionCall.from_id(...).get(timeout=0)``; ``wsgi_app`` with Flask;
 ``web_server`` around a subprocess ``http.server``; a class whose ``@enter`` runs before its
-endpoint; ``requires_proxy_auth``; a ``Cron`` schedule and ``@concurrent`` inputs.
+endpoint and whose ``@exit`` runs when serve stops; ``requires_proxy_auth``; a ``Cron`` schedule and ``@concurrent`` inputs.
 """
 
 import os
@@ -111,6 +111,10 @@ class Greeter:
     @modal.enter()
     def prepare(self):
         self.greeting = "prepared hello"
+
+    @modal.exit()
+    def release(self):
+        print("greeter released")
 
     @modal.fastapi_endpoint()
     def greet(self, name: str = "world"):
