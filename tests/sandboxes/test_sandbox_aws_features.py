@@ -361,3 +361,18 @@ def test_a_volume_the_deploy_did_not_grant_is_named_with_the_fix(deployed):
         toolkit.Sandbox.create("true", app=app, volumes={"/data": toolkit.Volume.from_name("weights")})
     with pytest.raises(InvalidError, match=r"must be a toolkit.Volume"):
         toolkit.Sandbox.create("true", app=app, volumes={"/data": object()})
+
+
+def test_filesystem_watch_works_through_the_agents_channel(sandboxes, endpoint, agent_of, tmp_path):
+    from toolkit.sandboxes.filesystem import FileWatchEventType
+
+    watched = tmp_path / "w"  # the agent runs on this machine here (moto runs no containers)
+    watched.mkdir()
+    sb = sandboxes.create(app="demo", timeout=60)
+    try:
+        agent_of(sb, endpoint)
+        changes = sb.filesystem.watch(str(watched), timeout=3)
+        assert sb.exec("sh", "-c", f"echo hi > {watched}/made.txt").wait() == 0
+        assert [(e.type, e.paths) for e in changes] == [(FileWatchEventType.Create, [f"{watched}/made.txt"])]
+    finally:
+        sb.terminate()

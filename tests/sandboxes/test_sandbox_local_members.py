@@ -1,6 +1,7 @@
 """Sandbox members that refused before and now work locally, through real podman containers:
 ``sb.logs`` (timed lines of the main command), ``reload_volumes`` (a live local Volume),
-``snapshot_directory`` + ``mount_image`` / ``unmount_image`` (a copy in, the old contents back)."""
+``snapshot_directory`` + ``mount_image`` / ``unmount_image`` (a copy in, the old contents back),
+``filesystem.watch`` (changes found by comparing listings)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import toolkit
-from toolkit.exception import InvalidError, NotSupportedError, SandboxTerminatedError
+from toolkit.exception import InvalidError, NotFoundError, NotSupportedError, SandboxTerminatedError
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -97,3 +98,32 @@ def test_snapshot_directory_mounts_into_another_sandbox_and_unmount_restores(app
         assert left == []  # mount_image's export container is removed
     finally:
         subprocess.run(["podman", "rmi", "--force", ref], capture_output=True, timeout=60)
+
+
+def test_filesystem_watch_reports_creates_changes_and_removals(app, image):
+    from toolkit.sandboxes.filesystem import FileWatchEventType as Kind
+
+    sb = toolkit.Sandbox.create(app=app, image=image, timeout=120)
+    fs = sb.filesystem
+    fs.make_directory("/w/sub")
+    fs.write_text("0\n", "/w/existing")
+    fs.write_text("x\n", "/w/gone")
+    changes = fs.watch("/w", timeout=3)  # its first look is taken now: what follows is change
+    fs.write_text("new\n", "/w/new.txt")
+    assert sb.exec("sh", "-c", "echo more >> /w/existing").wait() == 0
+    fs.remove("/w/gone")
+    fs.write_text("deep\n", "/w/sub/deep.txt")  # below an entry: not watched without recursive=True
+    assert [(e.type, e.paths) for e in changes] == [
+        (Kind.Create, ["/w/new.txt"]), (Kind.Modify, ["/w/existing"]), (Kind.Remove, ["/w/gone"])]
+    deep = fs.watch("/w", recursive=True, filter=[Kind.Create], timeout=3)
+    fs.write_text("deeper\n", "/w/sub/deeper.txt")
+    fs.remove("/w/new.txt")  # a Remove: filtered out
+    assert [(e.type, e.paths) for e in deep] == [(Kind.Create, ["/w/sub/deeper.txt"])]
+    one_file = fs.watch("/w/existing", timeout=3)
+    assert sb.exec("sh", "-c", "echo again >> /w/existing").wait() == 0
+    assert [e.type for e in one_file] == [Kind.Modify]
+    with pytest.raises(NotFoundError, match="cannot watch '/nowhere'"):
+        fs.watch("/nowhere")
+    endless = fs.watch("/w")  # no timeout: it ends when the sandbox does
+    sb.terminate(wait=True)
+    assert list(endless) == []

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from toolkit.aio import aio_method
-from toolkit.exception import InvalidError, NotSupportedError
-from toolkit.unsupported import refusal
+from toolkit.exception import (
+    InvalidError,
+    NotFoundError,
+    SandboxTerminatedError,
+    SandboxTimeoutError,
+)
 
-__all__ = ["FileInfo", "FileType", "SandboxFile", "SandboxFilesystem", "run_checked"]
+__all__ = ["FileInfo", "FileType", "FileWatchEvent", "FileWatchEventType", "SandboxFile", "SandboxFilesystem",
+           "run_checked"]
 
 # name, kind, size, raw mode (hex), permissions, owner, group, mtime: one line per entry
 STAT_FORMAT = "%n\t%F\t%s\t%f\t%A\t%U\t%G\t%Y"
@@ -63,6 +69,42 @@ class FileInfo:
     group: str
     modified_time: float
     symlink_target: str | None = None
+
+
+class FileWatchEventType(enum.Enum):
+    """The platform's kinds of change; a listing-based watch reports Create, Modify and Remove."""
+
+    Unknown = "Unknown"
+    Access = "Access"
+    Create = "Create"
+    Modify = "Modify"
+    Remove = "Remove"
+
+
+@dataclass
+class FileWatchEvent:
+    """One change ``filesystem.watch`` saw: the path(s) it touched and its kind."""
+
+    paths: list[str]
+    type: FileWatchEventType
+
+
+WATCH_POLL_S = 0.25  # how often watch() lists what it watches (each look is one exec)
+WATCH_FORMAT = "%n\t%F %i %s %y"  # name, then what a change alters: kind, inode, size, modification time (ns)
+
+
+def _state(line: str) -> tuple[str, str]:
+    """(path, state); a directory is only its kind and inode: files added below it are their own events."""
+    path, state = line.split("\t", 1)
+    return path, " ".join(state.split(" ")[:2]) if state.startswith("directory ") else state
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> list[FileWatchEvent]:
+    created = [FileWatchEvent([p], FileWatchEventType.Create) for p in sorted(after.keys() - before.keys())]
+    modified = [FileWatchEvent([p], FileWatchEventType.Modify) for p in sorted(after.keys() & before.keys())
+                if after[p] != before[p]]
+    removed = [FileWatchEvent([p], FileWatchEventType.Remove) for p in sorted(before.keys() - after.keys())]
+    return created + modified + removed
 
 
 def run_checked(sandbox: Executes, what: str, *args: str, stdin: bytes | None = None) -> bytes:
@@ -145,10 +187,48 @@ class SandboxFilesystem:
     def remove(self, remote_path: str, *, recursive: bool = False) -> None:
         self._run(f"rm {remote_path!r}", "rm", *(["-r"] if recursive else []), "--", remote_path)
 
-    def watch(self, remote_path: str, *, filter: Sequence[Any] | None = None, recursive: bool = False,  # noqa: A002
-              timeout: int | None = None) -> Any:
-        raise NotSupportedError(refusal("SandboxFilesystem.watch", "file events are not streamed out of a sandbox",
-                                        "poll with sb.filesystem.stat(path) or list_files(path)"))
+    def watch(self, remote_path: str, *, filter: Sequence[FileWatchEventType] | None = None,  # noqa: A002
+              recursive: bool = False, timeout: int | None = None) -> Iterator[FileWatchEvent]:
+        """Changes under ``remote_path`` (a file, or a directory's entries; ``recursive`` for all below it)
+        as `FileWatchEvent` s, until ``timeout`` seconds pass or the sandbox ends.  Found by comparing
+        listings (one ``exec`` of ``find``+``stat`` every `WATCH_POLL_S`), not by kernel events: a change
+        undone between two looks is not seen, ``Access`` is never reported, and a rename is a ``Remove``
+        and a ``Create``."""
+        if not remote_path.startswith("/"):
+            raise InvalidError(f"filesystem.watch: path {remote_path!r} must be absolute, e.g. '/workspace'.")
+        wanted = set(filter) if filter is not None else set(FileWatchEventType)
+        first = self._listing(remote_path, recursive)
+        if first is None:
+            raise NotFoundError(f"Sandbox {self._sandbox.object_id}: cannot watch {remote_path!r}: no such file or "
+                                "directory; create it first (filesystem.make_directory).")
+        return self._watch(remote_path, recursive, wanted, first, timeout)
+
+    def _watch(self, path: str, recursive: bool, wanted: set[FileWatchEventType], seen: dict[str, str],
+               timeout: float | None) -> Iterator[FileWatchEvent]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(WATCH_POLL_S if deadline is None else max(0.0, min(WATCH_POLL_S, deadline - time.monotonic())))
+            try:
+                now = self._listing(path, recursive) or {}
+            except (SandboxTerminatedError, SandboxTimeoutError):
+                return  # the sandbox ended: the watch ends, as on the platform
+            for event in _changes(seen, now):
+                if event.type in wanted:
+                    yield event
+            seen = now
+
+    def _listing(self, path: str, recursive: bool) -> dict[str, str] | None:
+        """path -> "size inode mtime(ns)" of what is watched now; None if ``path`` itself is missing."""
+        depth = ["-mindepth", "1", *([] if recursive else ["-maxdepth", "1"])]
+        script = ('p="$1"; f="$2"; shift 2; [ -e "$p" ] || exit 3; '
+                  'if [ -d "$p" ]; then exec find "$p" "$@" -exec stat -c "$f" -- {} +; else exec stat -c "$f" -- "$p"; fi')
+        process = self._sandbox.exec("sh", "-c", script, "watch", path, WATCH_FORMAT, *depth, text=False)
+        process.stdin.write_eof()
+        out = bytes(process.stdout.read())
+        process.stderr.read()
+        if process.wait() == 3:
+            return None
+        return dict(_state(line) for line in out.decode(errors="replace").splitlines() if "\t" in line)
 
 
 @dataclass
