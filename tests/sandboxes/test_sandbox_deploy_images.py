@@ -23,7 +23,7 @@ import toolkit  # noqa: E402
 from infra.config import ConfigError  # noqa: E402
 from runtime.manifest import load, sandbox_image_key  # noqa: E402
 from toolkit.deploy.errors import DeployError  # noqa: E402
-from toolkit.deploy.images import check_images  # noqa: E402
+from toolkit.deploy.images import check_images, for_this_deploy  # noqa: E402
 from toolkit.deploy.offline import placeholder_images  # noqa: E402
 from toolkit.deploy.stack_config import SANDBOXES_ENV  # noqa: E402
 from toolkit.images.plan import PlanOptions, plan_app  # noqa: E402
@@ -142,3 +142,14 @@ def test_toolkit_plan_of_the_code_runner_plans_its_sandbox_only_image(tmp_path):
     families = [r["inputs"].get("family", "") for r in json.loads(result.stdout)["resources"] if r["type"] == TASK_DEF]
     wanted = _hash(toolkit.Image.debian_slim())[:12]
     assert any(f.endswith(f"-sandbox-{wanted}") for f in families), families
+
+
+def test_sandbox_images_are_built_only_with_the_switch(manifest, monkeypatch):
+    """`toolkit deploy` and `toolkit build` plan images from `for_this_deploy(manifest)`."""
+    options = PlanOptions(root=Path(manifest["_root"]))
+    monkeypatch.delenv(SANDBOXES_ENV, raising=False)
+    off = plan_app(for_this_deploy(_without_root(manifest)), options)
+    assert [p.functions for p in off if any(t.startswith("sandbox-image:") for t in p.functions)] == []
+    monkeypatch.setenv(SANDBOXES_ENV, "true")
+    on = plan_app(for_this_deploy(_without_root(manifest)), options)
+    assert len(on) == len(off) + 2

@@ -32,6 +32,7 @@ def build(ref: str | None, module: str | None, registry: str | None, builder: st
           ca_bundle: str | None, no_push: bool, region: str | None, as_json: bool, quiet: bool) -> None:
     """Build the container images of APP_REF (app.py, app.py::app_name, or -m package.module)."""
     from toolkit import loader
+    from toolkit.deploy.images import for_this_deploy
     from toolkit.images import build_images, pick_builder, plan_app
     from toolkit.images import registry as registries
     from toolkit.images.plan import PlanOptions
@@ -41,7 +42,7 @@ def build(ref: str | None, module: str | None, registry: str | None, builder: st
 
     parsed = parse_ref(ref, module)
     app = loader.load_app(parsed)
-    manifest = build_manifest(app, source=parsed.source())
+    manifest = for_this_deploy(build_manifest(app, source=parsed.source()))  # sandbox images: with TOOLKIT_SANDBOXES
     plans = plan_app(manifest, PlanOptions.from_env(parse_mirrors(",".join(mirrors)), ca_bundle))
     log = Display.choose(quiet=quiet or as_json)  # a live status on a terminal, plain lines elsewhere
     override = None if no_push else registries.from_option(registry)
