@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 LOCAL_HOST = "127.0.0.1"
+TCP_CLOSE = 7  # Linux's tcp_states.h: the state a reset leaves (a peer's plain close leaves CLOSE_WAIT, 8)
+RESET_WAIT_S = 0.05  # how long a connection that ended unanswered is watched for the reset (loopback: microseconds)
 # hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and must not be forwarded
 log = logging.getLogger("toolkit.runtime")
 HOP_BY_HOP = frozenset(
@@ -136,8 +138,10 @@ class WebServerProxy:
         The request is the one the ASGI path sends: `request_target`, `forwarded_headers` (hop-by-hop
         dropped, ``X-Forwarded-*`` added) and the body with its real Content-Length.  A kept
         connection the server closed while idle (uvicorn drops idle ones after 5 s; a frozen
-        Lambda environment wakes to that) is replaced before use, and a request that fails on
-        a reused connection before any response arrived is sent once more on a fresh one.
+        Lambda environment wakes to that) is replaced before use.  A request is sent again (once,
+        on a fresh connection) only when the server provably read none of it (`_exchange`): a
+        server that read a request and closed without answering may have acted on it, so that
+        is a 502, not a replay.
         ``sent(sock)`` runs once the request is out, before the response is awaited.
         """
         method = scope["method"]
@@ -146,22 +150,18 @@ class WebServerProxy:
             headers.append((b"content-length", str(len(body)).encode()))
         target = _request_line_target(scope)
         conn, reused = self._connection()
-        while True:
-            try:
-                _send_request(conn, method, target, headers, body)
-                if sent is not None:
-                    assert conn.sock is not None
-                    sent(conn.sock)
-                response = self._sync.response = conn.getresponse()
-                return response
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+        try:
+            response = _exchange(conn, reused, method, target, headers, body, sent)
+            if response is None:  # the server had closed the kept connection and read none of the request
                 self.drop_connection()
-                if not reused:
-                    raise
-                conn, reused = self._connection()  # once, on a fresh connection
-            except BaseException:
-                self.drop_connection()  # a half-done exchange leaves the connection unusable
-                raise
+                conn, _ = self._connection()
+                response = _exchange(conn, False, method, target, headers, body, sent)
+            assert response is not None
+            self._sync.response = response
+            return response
+        except BaseException:
+            self.drop_connection()  # a half-done exchange leaves the connection unusable
+            raise
 
     def body_chunks(self, response: http.client.HTTPResponse, size: int = 1 << 20) -> Iterator[bytes]:
         """The response body as it arrives (each read returns what the socket has, up to ``size``),
@@ -237,13 +237,64 @@ class WebServerProxy:
             await response.aclose()
 
 
-def _send_request(conn: http.client.HTTPConnection, method: str, target: str, headers: HeaderList,
-                  body: bytes) -> None:
+def _exchange(conn: http.client.HTTPConnection, reused: bool, method: str, target: str, headers: HeaderList,
+              body: bytes, sent: Callable[[socket.socket], object] | None) -> http.client.HTTPResponse | None:
+    """Send the request and wait for its response head; None when the connection was ``reused``
+    and the server read none of the request, so that sending it again runs it once.
+
+    That is provable two ways: a write failed (the server had closed the connection: the reset
+    that fails the body's write answered the head, microseconds before), or, for a request
+    without a body (all of it in one write), the connection ended and the
+    server's kernel then answered the request's bytes with a reset: it does so only for bytes
+    that reached a socket already closed, or that the server closed unread.  A server that read
+    the request and closed leaves no reset (`_reset_by_peer`)."""
+    try:
+        _send_head(conn, method, target, headers)
+        if body:
+            conn.send(body)
+    except (ConnectionResetError, BrokenPipeError):
+        if reused:
+            return None
+        raise
+    assert conn.sock is not None
+    if sent is not None:
+        sent(conn.sock)
+    watch = conn.sock.dup() if reused and not body else None  # getresponse closes the socket on failure
+    try:
+        return conn.getresponse()
+    except ConnectionError:
+        if watch is not None and _reset_by_peer(watch):
+            return None
+        raise
+    finally:
+        if watch is not None:
+            watch.close()
+
+
+def _reset_by_peer(sock: socket.socket, wait_s: float = RESET_WAIT_S) -> bool:
+    """Whether the peer reset the connection (Linux: TCP state CLOSE rather than CLOSE_WAIT, the
+    state of a connection the peer only closed), waiting up to ``wait_s`` for the reset to arrive.
+    False where the state cannot be read (not TCP, not Linux): then nothing is retried."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+        except (OSError, AttributeError):
+            return False
+        if state == TCP_CLOSE:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+
+
+def _send_head(conn: http.client.HTTPConnection, method: str, target: str, headers: HeaderList) -> None:
+    """The request head, in one write of its own: its failure shows the server read none of it."""
     # putrequest adds Host (127.0.0.1:port, as httpx does); no Accept-Encoding is invented
     conn.putrequest(method, target, skip_accept_encoding=True)
     for name, value in headers:
         conn.putheader(name.decode("latin-1"), value.decode("latin-1"))
-    conn.endheaders(body or None)
+    conn.endheaders()
 
 
 def _read_all(proxy: WebServerProxy, response: http.client.HTTPResponse) -> bytes:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from runtime.callstore.base import CallStore
 from runtime.events.bridge import LambdaBridge
-from runtime.events.overtime import Overtime
+from runtime.events.overtime import Overtime, too_large
 from runtime.events.streaming import TEXT_PLAIN, OpenStream, StreamedResponse, stream_asgi
 from runtime.gateway import Gateway, result_call_id
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
@@ -132,10 +132,26 @@ def _finish_late(proxy: WebServerProxy, upstream: http.client.HTTPResponse, call
 
     outcome: HTTPResponseRecord | BaseException
     try:
-        outcome = HTTPResponseRecord(upstream.status, kept_headers(upstream), b"".join(proxy.body_chunks(upstream)))
+        body = _bounded_body(proxy, upstream, overtime.max_response_bytes)
     except (OSError, http.client.HTTPException) as exc:
         outcome = exc
+    else:
+        outcome = (HTTPResponseRecord(upstream.status, kept_headers(upstream), body) if body is not None
+                   else too_large(call_id, overtime.budget, overtime.max_response_bytes))
     overtime.finish(call_id, outcome)
+
+
+def _bounded_body(proxy: WebServerProxy, upstream: http.client.HTTPResponse, limit: int) -> bytes | None:
+    """The whole body, or None once it passes ``limit`` bytes (the connection is closed then:
+    the rest is not read, and the server sees its client leave)."""
+    parts, size = [], 0
+    for chunk in proxy.body_chunks(upstream):
+        size += len(chunk)
+        if size > limit:
+            upstream.close()
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _upstream_failed(proxy: WebServerProxy, exc: BaseException, late: list[str], overtime: Overtime | None,

@@ -30,10 +30,27 @@ from runtime.types import Scope
 
 # stop the detached work this long before Lambda's deadline, so its failure is still recorded
 DEADLINE_MARGIN_S = 1.0
+STOP_GRACE_S = 0.5  # how long cancelled work may take to unwind before its outcome is recorded
+# the most response body a request past its budget keeps for its result URL: it is held in the
+# invocation's memory (and stored whole, then read whole by the result URL's GET), so it is
+# bounded well under Lambda's smallest memory sizes and its 200 MB streamed-response cap
+MAX_DETACHED_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 class OvertimeError(TimeoutError):
     """The request was still running when the invocation's time ran out."""
+
+
+class DetachedResponseTooLargeError(Exception):
+    """A request past its budget produced a response body over its limit (`too_large`)."""
+
+
+def too_large(call_id: str, budget: float, limit: int) -> DetachedResponseTooLargeError:
+    return DetachedResponseTooLargeError(
+        f"The response to this request (call {call_id}) was over {limit} bytes ({limit / (1024 * 1024):g} MiB), "
+        f"the most a request that ran past its {budget:g} s budget keeps for its result URL; it was stopped. "
+        "Start the response within the budget (it then streams as it is produced, with no such limit), "
+        "or return a smaller body (e.g. a link to the data in S3).")
 
 
 @dataclass
@@ -43,6 +60,7 @@ class Overtime:
     function: str
     budget: float
     seconds_left: Callable[[], float | None]  # time left in the invocation; None when unknown
+    max_response_bytes: int = MAX_DETACHED_RESPONSE_BYTES  # the most body a detached request keeps
 
     # -- the two steps -------------------------------------------------------------------------
 
@@ -74,17 +92,29 @@ class Overtime:
             started.cancel()
         if response.started.is_set() or run.done():
             return False
-        record = response.divert()  # before any await: from here on the app's messages are collected
+        record = response.divert(self.max_response_bytes)  # before any await: the app's messages are collected
         call_id = await asyncio.to_thread(self.begin, scope, response.open_stream)
-        outcome: HTTPResponseRecord | BaseException = record
-        try:
-            await asyncio.wait_for(run, self.time_left())
-        except asyncio.TimeoutError:
-            outcome = OvertimeError(f"The request ran past the function's timeout (call {call_id}).")
-        except Exception as exc:
-            outcome = exc
+        outcome = await self._outcome(call_id, run, response, record)
         await asyncio.to_thread(self.finish, call_id, outcome)
         return True
+
+    async def _outcome(self, call_id: str, run: asyncio.Future[None], response: StreamedResponse,
+                       record: HTTPResponseRecord) -> HTTPResponseRecord | BaseException:
+        """The detached request's end: its response, or why it has none (too late, too large, an error).
+        The work is cancelled when it runs out of time or its response outgrows the limit."""
+        overflow: asyncio.Future[Any] = asyncio.ensure_future(response.too_large.wait())
+        try:
+            done, _ = await asyncio.wait({run, overflow}, timeout=self.time_left(),
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+        if response.too_large.is_set():
+            await _stop(run)
+            return too_large(call_id, self.budget, self.max_response_bytes)
+        if run not in done:
+            await _stop(run)
+            return OvertimeError(f"The request ran past the function's timeout (call {call_id}).")
+        return run.exception() or record
 
     # -- the direct web_server path ------------------------------------------------------------------
 
@@ -98,3 +128,8 @@ class Overtime:
         sock.settimeout(self.time_left())  # the upstream read now ends with the invocation's time
         return call_id
 
+
+async def _stop(run: asyncio.Future[None]) -> None:
+    """Cancel the request's work and give it a moment to unwind (its ``finally`` blocks run)."""
+    run.cancel()
+    await asyncio.wait({run}, timeout=STOP_GRACE_S)

@@ -77,8 +77,11 @@ class StreamedResponse:
         self._stream: ByteStream | None = None
         self._record: HTTPResponseRecord | None = None
         self._parts: list[bytes] = []  # a diverted body, joined at `finish` (not copied once per chunk)
+        self._kept = 0  # its size so far
+        self._limit = 0  # the most a diverted body may hold (`divert`)
         self.started = asyncio.Event()
         self.done = asyncio.Event()
+        self.too_large = asyncio.Event()  # a diverted body went over its limit: what came was dropped
 
     def start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         headers = [(bytes(k), bytes(v)) for k, v in headers]
@@ -91,7 +94,7 @@ class StreamedResponse:
 
     def body(self, data: bytes, more: bool = False) -> None:
         if self._record is not None:
-            self._parts.append(data)
+            self._keep(data)
         elif self._stream is not None and data:
             self._stream.write(data)
         if not more:
@@ -114,11 +117,22 @@ class StreamedResponse:
         self.start(status, headers)
         self.body(body)
 
-    def divert(self) -> HTTPResponseRecord:
-        """From now on collect the response instead of streaming it; only before it started."""
+    def divert(self, limit: int) -> HTTPResponseRecord:
+        """From now on collect the response instead of streaming it, up to ``limit`` body bytes
+        (past them the body is dropped and `too_large` set); only before it started."""
         assert self._stream is None, "a response already streaming cannot be diverted"
-        self._record = HTTPResponseRecord(500)
+        self._record, self._limit = HTTPResponseRecord(500), limit
         return self._record
+
+    def _keep(self, data: bytes) -> None:
+        if self.too_large.is_set():
+            return
+        self._kept += len(data)
+        if self._kept > self._limit:
+            self._parts.clear()  # memory stays bounded by the limit, whatever the app goes on sending
+            self.too_large.set()
+        else:
+            self._parts.append(data)
 
 
 def stream_reply(reply: dict[str, Any], open_stream: OpenStream) -> None:
