@@ -195,12 +195,12 @@ class FunctionService:
         worker task (``attempt`` > 0) may take the call back from the attempt before it."""
         batch = getattr(self.function, "batch", None) if self.app is None else None
         store: Any = self.store
+        claim = (lambda cid: bool(store.mark_running(cid, attempt=attempt))) if attempt else None
         if batch is None or not hasattr(store, "pending_calls"):
-            claim = (lambda cid: store.mark_running(cid, attempt=attempt)) if attempt else None
             return execute_stored_call(store, call_id, self._runner(), claim)
         fn: Any = self.function
         return execute_stored_batch(store, call_id, self.deployment.app_name, self.entry.tag, batch,
-                                    fn.call_batch, fn.same_batch)
+                                    fn.call_batch, fn.same_batch, claim)
 
     def _runner(self) -> Any:
         if self.app is None:

@@ -97,12 +97,14 @@ POLL_S = 0.05
 
 
 def execute_stored_batch(store: BatchStore, call_id: str, app: str, function: str, spec: BatchSpec,
-                         run: BatchRunner, same_batch: Callable[[Any, Any], bool]) -> CallStatus:
+                         run: BatchRunner, same_batch: Callable[[Any, Any], bool],
+                         claim: Callable[[str], bool] | None = None) -> CallStatus:
     """``@toolkit.batched`` on AWS: claim ``call_id``, then other pending calls of ``function`` (those
     ``same_batch`` with it: a method's calls need the same parameters) until ``spec.max_batch_size``
     or ``spec.wait_ms`` after the claim; run them as one batch and record each call's own outcome.
-    Each claim is the conditional PENDING -> RUNNING write, so no call runs in two batches."""
-    if not store.mark_running(call_id):
+    Each claim is the conditional PENDING -> RUNNING write, so no call runs in two batches.
+    ``claim``: how to claim ``call_id`` itself, when not ``store.mark_running`` (a retry's re-claim)."""
+    if not (claim or store.mark_running)(call_id):
         return _already_claimed(store, call_id)
     first = _payload(store, call_id)
     batch = [(call_id, first)]

@@ -201,3 +201,53 @@ def test_a_retried_ecs_worker_task_takes_its_call_back(aws: Any, slow_app: dict[
                           timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert CloudTransport("demo", store, {}).get(call_id, timeout=0) == "finished on a retry"
+
+
+BATCH_APP = '''
+import toolkit
+
+app = toolkit.App("batch-demo")
+
+@app.function()
+@toolkit.batched(max_batch_size=4, wait_ms=300)
+def sizes(xs):
+    return [len(xs)] * len(xs)
+'''
+
+
+def test_a_retried_batch_leader_takes_its_call_back_and_batches_the_pending_ones(
+        aws: Any, tmp_path: Path) -> None:
+    """``@toolkit.batched`` on an ECS worker: try 0 claimed the call and stopped; try 1 runs the batch."""
+    (tmp_path / "batch_app.py").write_text(BATCH_APP)
+    source = {"kind": "file", "path": "batch_app.py", "module": "batch_app", "app_variable": "app"}
+    repo = str(Path(__file__).resolve().parents[2])
+    manifest = subprocess.run(
+        [sys.executable, "-c", "import json, batch_app; from toolkit.manifest import build_manifest; "
+                               f"print(json.dumps(build_manifest(batch_app.app, source={source!r})))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": repo}, capture_output=True, text=True, timeout=60)
+    assert manifest.returncode == 0, manifest.stderr
+    (tmp_path / "manifest.json").write_text(manifest.stdout)
+    table = "batch-calls"
+    client("dynamodb").create_table(  # with the pending index, as infra/components/calls.py declares it
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t}
+                              for n, t in (("call_id", "S"), ("pending_key", "S"), ("created_at", "N"))],
+        KeySchema=[{"AttributeName": "call_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "pending", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "KeySchema": [{"AttributeName": "pending_key", "KeyType": "HASH"},
+                                               {"AttributeName": "created_at", "KeyType": "RANGE"}]}])
+    store = DynamoDBCallStore(table)
+    leader, other = new_call_id(), new_call_id()
+    for call_id in (leader, other):
+        store.create(call_id, "batch-demo", "sizes", encode_args((1,), {}))
+    assert store.mark_running(leader)  # try 0 claimed it, then its task stopped
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_")}
+    env.update({"PYTHONPATH": repo, "TOOLKIT_MANIFEST": str(tmp_path / "manifest.json"),
+                "TOOLKIT_APP_ROOT": str(tmp_path), "TOOLKIT_FUNCTION": "sizes", "TOOLKIT_CALLS_TABLE": table,
+                "TOOLKIT_WORKER_TASK": json.dumps({"toolkit_event": "worker_task", "call_id": leader,
+                                                   "function": "sizes"}), WORKER_ATTEMPT_ENV: "1"})
+    done = subprocess.run([sys.executable, "-m", "runtime.entrypoints.worker_task"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    transport = CloudTransport("batch-demo", store, {})
+    assert [transport.get(c, timeout=0) for c in (leader, other)] == [2, 2]  # one batch of both
