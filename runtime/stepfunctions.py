@@ -29,9 +29,10 @@ def start_execution(state_machine_arn: str, call_id: str, function: str) -> str:
 
 
 def stop_execution(state_machine_arn: str, call_id: str, cause: str) -> bool:
-    """Stop the execution `start_execution` started for ``call_id`` (an ECS worker's task is stopped
-    with it; a Lambda invocation in flight runs on, and its result loses to whatever the call
-    already recorded).  False when there is no such execution (a direct ``.remote()`` invoke)."""
+    """Stop the execution `start_execution` started for ``call_id`` (Step Functions stops an ECS
+    worker's ``runTask.sync`` task with it, best effort, which is why its role may ecs:StopTask; a
+    Lambda invocation in flight runs on, and its result loses to whatever the call already recorded).
+    False when there is no such execution (a direct ``.remote()`` invoke)."""
     from runtime.callstore.supervision import execution_arn
 
     sfn = client("stepfunctions")
