@@ -9,14 +9,22 @@ the task moto started, as ECS serves it to the container.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from deployed_app import USER_APP, function, write_app
+from moto_support import free_port
 
 from infra.asl import LAMBDA_INVOKE, Retry, build_definition
 from runtime.awsclients import client
@@ -24,6 +32,7 @@ from runtime.callstore import CallStatus, new_call_id
 from runtime.callstore.dynamodb import DynamoDBCallStore
 from runtime.callstore.supervision import METADATA_ENV, Supervisor, ecs_task_owner, execution_arn
 from runtime.cloud_client import CloudFunctionCall, CloudTransport, FunctionTarget
+from runtime.gateway.budget import wait_for_finish
 from runtime.invocation import encode_args
 from runtime.serialization import WorkerFailedError, serialize
 from runtime.stepfunctions import start_execution
@@ -214,6 +223,57 @@ def test_a_call_claimed_in_an_ecs_task_records_the_task_and_is_lost_when_it_stop
     transport = CloudTransport("demo", reader, {})
     with pytest.raises(WorkerFailedError, match=r"ECS\.TaskStopped.*OutOfMemoryError: Container killed.*memory="):
         transport.get(call_id, timeout=0)
+
+
+SLOW_WEB = '''
+
+def slow_web():
+    web = FastAPI()
+
+    @web.get("/slow")
+    def slow():
+        time.sleep(300)  # outlives the request budget: runs detached on the task's own thread
+        return {"ok": True}
+    return web
+'''
+
+
+def test_an_ecs_service_task_killed_mid_call_leaves_a_call_its_result_url_reports_failed(
+        aws: Any, ecs_task: str, tmp_path: Path) -> None:
+    """``python -m runtime.server`` as an ECS service task runs an over-budget request on its own thread
+    (no Step Functions); the task is killed; a reader (another task answering the result URL) settles it."""
+    manifest = write_app(tmp_path, [function("slow_web", "asgi_app", timeout=600)])
+    (tmp_path / "user_app.py").write_text(USER_APP + SLOW_WEB)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_")} | {
+        "TOOLKIT_MANIFEST": str(manifest), "TOOLKIT_APP_ROOT": str(tmp_path), "TOOLKIT_FUNCTION": "slow_web",
+        "TOOLKIT_CALLS_TABLE": aws.table, "TOOLKIT_REQUEST_BUDGET_S": "1", "PORT": str(port)}
+    server = subprocess.Popen([sys.executable, "-m", "runtime.server"], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "runtime.server did not start"
+            try:
+                if httpx.get(f"{base}/__toolkit/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        reply = httpx.get(f"{base}/slow", timeout=30)
+        assert reply.status_code == 303, reply.text
+        call_id = reply.headers["location"].split("__toolkit_call_id=")[1]
+    finally:
+        server.kill()  # the task dies (OOM, a deploy replacing it) with the call on its thread
+        server.wait(timeout=10)
+    record = DynamoDBCallStore(aws.table).get(call_id)
+    assert record is not None and record.status is CallStatus.RUNNING and record.owner and ecs_task in record.owner
+    client("ecs").stop_task(cluster="toolkit-demo", task=ecs_task, reason="Task failed container health checks")
+
+    reader = DynamoDBCallStore(aws.table, supervisor=Supervisor({}, check_every_s=CHECK_S))
+    settled = asyncio.run(wait_for_finish(reader, call_id, 10))  # what the gateway's result URL waits on
+    assert settled is not None and settled.status is CallStatus.FAILED
+    with pytest.raises(WorkerFailedError, match="Task failed container health checks"):
+        CloudTransport("demo", reader, {}).get(call_id, timeout=0)
 
 
 def test_outside_ecs_claims_record_no_owner(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
