@@ -16,6 +16,9 @@ limits are those production front proxies use (nginx, Kestrel, Apache ``RequestR
   relay hands a request to a worker as soon as its head is read (so uploads stream and a
   worker sees them at once), and a body that does not arrive fast enough ends the request
   with 408, which frees the worker within about `body_grace` seconds;
+* a chunked body's framing (size lines, extensions, trailers) may not outgrow its data by more
+  than `FRAMING_ROOM` plus `FRAMING_PER_BYTE` per data byte (400 past it): llhttp streams
+  extensions and trailers without a cap, and they are not body, so the body limit never sees them;
 * a connection kept alive between requests closes after `idle_timeout` (uvicorn's keep-alive
   timer, set from it by `toolkit.serve.server`);
 * past `max_connections` open connections (lowered to fit the open-file limit: each relayed
@@ -41,6 +44,12 @@ from dataclasses import dataclass, fields
 from toolkit.exception import InvalidError
 
 KiB = 1024
+# a request body's framing (chunk-size lines, chunk extensions, trailers) beyond its data: llhttp
+# streams it past without a cap, so an endless chunk extension would hold a worker with no byte
+# of body ever counting toward the body limit.  Allowed: this much, plus 8 bytes per data byte
+# (a chunk of one byte with a short size line costs about 6)
+FRAMING_ROOM = 64 * KiB
+FRAMING_PER_BYTE = 8
 FDS_RESERVED = 128  # descriptors kept for everything else: workers' pipes, the call store, reloads, logs
 ENV_PREFIX = "TOOLKIT_SERVE_"
 
@@ -104,7 +113,8 @@ class ReadClock:
     request.  The connection's one timer fires at least every `ClientLimits.tick` seconds and
     asks `expired`; a deadline set later is at least that far off, so none is missed."""
 
-    __slots__ = ("limits", "phase", "head_bytes", "deadline", "body_start", "body_bytes", "last_read", "paused_at")
+    __slots__ = ("limits", "phase", "head_bytes", "deadline", "body_start", "body_bytes", "body_data", "last_read",
+                 "paused_at")
 
     def __init__(self, limits: ClientLimits, now: float) -> None:
         self.limits = limits
@@ -112,7 +122,8 @@ class ReadClock:
         self.head_bytes = 0  # bytes read of the head in progress (the cap counts them)
         self.deadline = now + limits.header_timeout
         self.body_start = self.last_read = 0.0
-        self.body_bytes = 0
+        self.body_bytes = 0  # bytes read of the body in progress, as sent (framing included)
+        self.body_data = 0  # of those, the body's data (what the parser passed on)
         self.paused_at: float | None = None  # the gateway stopped reading: the client is not to blame
 
     def head(self, now: float) -> None:
@@ -122,7 +133,7 @@ class ReadClock:
 
     def body(self, now: float) -> None:
         """The client is now expected to send a request body."""
-        self.phase, self.body_start, self.last_read, self.body_bytes = Phase.BODY, now, now, 0
+        self.phase, self.body_start, self.last_read, self.body_bytes, self.body_data = Phase.BODY, now, now, 0, 0
 
     def waiting(self) -> None:
         """The request was read; what comes next counts toward the next request's head."""
@@ -169,6 +180,15 @@ class ReadClock:
         rate = self.body_bytes / max(now - self.body_start, 1e-9)
         return (f"The request body arrived too slowly ({rate:.0f} bytes/s; at least "
                 f"{limits.min_body_rate:g} bytes/s is needed after the first {limits.body_grace:g} s).")
+
+    def framing_over(self) -> str | None:
+        """Why the body's framing is refused (a sentence for the 400), or None while it is within bounds."""
+        framing = self.body_bytes - self.body_data
+        if framing <= FRAMING_ROOM + FRAMING_PER_BYTE * self.body_data:
+            return None
+        return (f"The request body's chunked framing (chunk sizes, extensions, trailers) came to {framing} bytes "
+                f"for {self.body_data} bytes of data, over toolkit serve's allowance ({FRAMING_ROOM} bytes plus "
+                f"{FRAMING_PER_BYTE} per byte of data); send the body in ordinary chunks.")
 
     def next_check(self, now: float) -> float:
         return min(self.due(), now + self.limits.tick)

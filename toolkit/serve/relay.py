@@ -181,11 +181,18 @@ class RelayCycle:
         try:  # (inline here rather than @_concluding: called for every request)
             gateway, endpoint = self.gateway, self.endpoint
             self.protocol.responding = self
+            hosts = 0
             for name, value in self.scope["headers"]:
                 if name == b"transfer-encoding":
                     self.chunked_in = True
                 elif name == b"content-length" and self.length is None:
                     self.length = int(value)
+                elif name == b"host":
+                    hosts += 1
+            if hosts > 1:  # routed by the first, the worker might read the other (RFC 9112 3.2: 400)
+                self.keep_alive = False
+                self.conclude(text_response(400, "The request has more than one Host header; send exactly one."))
+                return
             self.path = request_path(self.url)
             if self.path is None:  # CONNECT's authority-form, a port over 65535: nothing to forward
                 self.conclude(text_response(400, f"The request target {self.url.decode('latin-1')!r} is not "

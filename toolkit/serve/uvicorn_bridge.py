@@ -29,7 +29,7 @@ from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from runtime.types import ASGIApp, Receive, Scope, Send
-from toolkit.serve.guard import ClientLimits, Phase, ReadClock
+from toolkit.serve.guard import FRAMING_ROOM, ClientLimits, Phase, ReadClock
 from toolkit.serve.httpio import CoalescingTransport
 
 TESTED_UVICORN = ">=0.55,<0.56"  # the range pyproject pins; widen both after running tests/serve
@@ -288,15 +288,23 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
         if phase is _BODY:
             clock.body_bytes += len(data)
             clock.last_read = self.loop.time()
-        else:  # a head; after a request (WAITING), these bytes begin the next one's
-            if phase is _WAITING:
-                clock.head(self.loop.time())
-            room = self.limits.max_head_bytes - clock.head_bytes
-            if len(data) > room:
-                self._past_head_room(data, room)
-                return
-            clock.head_bytes += len(data)
+            _Uvicorn.data_received(self, data)
+            if clock.phase is _BODY and clock.body_bytes - clock.body_data > FRAMING_ROOM:  # (the cheap test first)
+                self._check_framing()
+            return
+        if phase is _WAITING:  # a head; after a request (WAITING), these bytes begin the next one's
+            clock.head(self.loop.time())
+        room = self.limits.max_head_bytes - clock.head_bytes
+        if len(data) > room:
+            self._past_head_room(data, room)
+            return
+        clock.head_bytes += len(data)
         _Uvicorn.data_received(self, data)
+
+    def _check_framing(self) -> None:
+        why = self.clock.framing_over()
+        if why is not None and not self.transport.is_closing():
+            self.refuse(400, why + " The connection was closed.")
 
     def _past_head_room(self, data: bytes, room: int) -> None:
         """Feed no more head than the cap allows: 431 if the head is not whole by then."""
@@ -316,7 +324,7 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
         if self.expect_100_continue:
             clock.waiting()  # the client waits for "100 Continue" (`send_continue`) before its body
         else:  # `ReadClock.body`, inline: every request passes here
-            clock.phase, clock.body_bytes = _BODY, 0
+            clock.phase, clock.body_bytes, clock.body_data = _BODY, 0, 0
             clock.body_start = clock.last_read = self.loop.time()
         if parser.should_upgrade() and self._should_upgrade():
             self._to_asgi_app()  # a WebSocket handshake: uvicorn hands it to the ASGI app
@@ -354,6 +362,7 @@ class BridgedHTTPProtocol(CoalescingHTTPProtocol):
             super()._start_asgi_task(cycle, app)
 
     def on_body(self, body: bytes) -> None:
+        self.clock.body_data += len(body)
         relayed = _relayed(self.cycle)
         if relayed is None:
             super().on_body(body)

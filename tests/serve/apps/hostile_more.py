@@ -31,7 +31,10 @@ def mark(name: str, text: str) -> None:
 
 
 @web.api_route("/echo", methods=["GET", "POST"])
-async def echo(request: Request, id: str = "") -> dict:
+async def echo(request: Request, id: str = "", marker: str = "") -> dict:
+    """The request as the app saw it; ``marker``: marks ``<marker>`` (a request hidden elsewhere got here)."""
+    if marker:
+        mark(marker, str(os.getpid()))
     body = await request.body()
     return {"id": id, "body": body.decode("latin-1"), "path": request.url.path,
             "headers": [[k, v] for k, v in request.headers.items()], "pid": os.getpid()}
@@ -44,6 +47,17 @@ async def upload(request: Request, marker: str = "") -> dict:
     body = await request.body()
     mark(f"{marker}-whole", str(len(body)))
     return {"length": len(body), "pid": os.getpid()}
+
+
+@web.get("/stream")
+async def stream(id: str = "") -> StreamingResponse:
+    """A body of unknown length, in three parts."""
+    async def parts():
+        for n in range(3):
+            yield f"{id}:{n};".encode()
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(parts(), media_type="text/plain")
 
 
 @web.get("/die-mid-stream")
