@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.deployment import Deployment, load_deployment
 from runtime.gateway import Gateway, ThreadCalls
@@ -40,12 +40,20 @@ from runtime.secrets import load_secrets
 from runtime.types import ASGIApp, Receive, Scope, Send
 from runtime.userapp import load_function
 
+if TYPE_CHECKING:
+    import uvicorn
+
 HEALTH_PATH = "/__toolkit/health"
 DEFAULT_PORT = 8080
 GRACEFUL_SHUTDOWN_S = 20
 """How long requests in flight may finish after SIGTERM before uvicorn cancels them: ECS kills the task
 30 s (its default stop timeout) after SIGTERM, and the lifespan shutdown and ``@exit`` hooks, which
 uvicorn runs only after every request is done, need the rest (uvicorn's own default is to wait forever)."""
+
+# whose X-Forwarded-For / -Proto the server believes: the load balancer, which reaches the task from
+# inside the VPC (private ranges), and loopback.  The client is then the rightmost address not in
+# these, the one the ALB appended; with "*" uvicorn took the leftmost, which the client itself writes.
+TRUSTED_PROXIES = "127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
 
 
 class ServingLoop:
@@ -102,11 +110,21 @@ def _call_path(deployment: Deployment, runner: RequestRunner) -> CallPath | None
     return ThreadCalls(DynamoDBCallStore.from_env(deployment.env), deployment.app_name, runner)
 
 
+def server_config(app: ASGIApp, port: int, host: str = "0.0.0.0") -> uvicorn.Config:
+    """uvicorn's settings for the task: all interfaces, the load balancer's forwarded headers
+    believed only from `TRUSTED_PROXIES`, WebSocket messages capped, a bounded graceful stop."""
+    import uvicorn
+
+    from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
+
+    return uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True,
+                          forwarded_allow_ips=TRUSTED_PROXIES, ws_max_size=WS_MAX_MESSAGE_BYTES,
+                          timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+
+
 def main() -> None:
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
-
-    from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES
 
     server: list[uvicorn.Server] = []
 
@@ -118,10 +136,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
     load_secrets()
     app = build_server_app(load_deployment())
-    config = uvicorn.Config(app, host="0.0.0.0", port=int(os.environ.get("PORT") or DEFAULT_PORT), log_level="info",
-                            proxy_headers=True, forwarded_allow_ips="*", ws_max_size=WS_MAX_MESSAGE_BYTES,
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
-    server.append(uvicorn.Server(config))
+    server.append(uvicorn.Server(server_config(app, int(os.environ.get("PORT") or DEFAULT_PORT))))
     # Ctrl+C: uvicorn re-raises it once it has shut down, and uvicorn.run ignores it
     with contextlib.suppress(KeyboardInterrupt):
         server[0].run()  # what uvicorn.run does with one worker, holding the server for `on_sigterm`
