@@ -7,7 +7,8 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
   ``get_tags``/``set_tags`` (kept on the App object in this process; not sent to AWS yet);
 * ``server``: an ``@app.cls`` whose ``@enter`` starts an HTTP server, served as a web_server (`toolkit.servers`);
 * ``stop`` and ``get_dashboard_url``: the app's local serves on this machine (``toolkit app``);
-* refused when called, naming the CLI command that does it: ``deploy``, ``logs``, ``info``,
+* ``deploy``: ``toolkit deploy`` of the file that defines the app (`toolkit.deploy.from_python`);
+* refused when called, naming the CLI command that does it: ``logs``, ``info``,
   ``stats`` and ``sandboxes``: on toolkit those act on a source file or a
   stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
 """
@@ -103,9 +104,22 @@ class AppPlatformMembers:
             raise InvalidError(f"App.set_tags: tag {bad[0]!r} needs a str key and a str value.")
         self._tags = dict(tags)
 
-    @not_supported("App.deploy()", _CLI, "run `toolkit deploy app.py` (or `toolkit plan app.py` for a dry run)")
     def deploy(self, *, name: str | None = None, environment_name: str | None = None, tag: str = "",
-               client: Any = None, strategy: str = "rolling") -> NoReturn: ...
+               client: Any = None, strategy: str = "rolling") -> Self:
+        """Deploy the app as ``toolkit deploy <its file>`` does, and return it once the deploy is done
+        (`toolkit.deploy.from_python`): the file that defines it is built, deployed and verified.
+        ``environment_name`` is toolkit's environment (``--env``; default TOOLKIT_ENVIRONMENT);
+        ``name`` may only repeat the App's own name; ``tag`` is accepted and not recorded (the stack's
+        history is Pulumi's).  Prints what the CLI prints inside ``toolkit.enable_output()``.  As on the
+        platform, guard the call with ``if __name__ == "__main__":``."""
+        from toolkit.deploy.from_python import deploy_command, run_deploy
+        from toolkit.ephemeral import output_enabled
+
+        no_client("App.deploy", client)
+        command = deploy_command(self, name=name, environment_name=environment_name, strategy=strategy)
+        if not command.already_running:  # else: the file's own deploy imported it and carries this app
+            run_deploy(command, show=output_enabled())
+        return self
 
     def stop(self, *, client: Any = None) -> None:
         """Stop this app's local serves on this machine, as Ctrl-C would (what ``toolkit app stop NAME``

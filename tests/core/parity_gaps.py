@@ -24,6 +24,8 @@ NOTES: dict[str, str] = {
     "forward": "locally a loopback Tunnel (http://127.0.0.1:<port>, no TLS, not public); a deployed function "
                "refuses and names @web_server",
     "App.app_id": "always None: toolkit names apps, it issues no IDs",
+    "App.deploy": "toolkit deploy of the file that defines the app (in a child process), returning the App; "
+                  "environment_name is the toolkit environment; name= only the App's own; tag= is not recorded",
     "App.server": "an @app.cls whose web_server method `serve` (label <app>-<class>-serve) exposes the server "
                   "@enter started; proxy auth unless unauthenticated=True",
     "App.stop": "stops the app's local serves on this machine (toolkit app stop); a deployed app is removed "

@@ -58,8 +58,9 @@ def _echo_json(data: Any) -> None:
 
 @click.command()
 @deploy_options
-@click.option("--images", "images_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Use images already pushed: JSON {function: repo@sha256:...} (skips building).")
+@click.option("--images", "images_file", type=click.Path(dir_okay=False, path_type=Path), envvar="TOOLKIT_IMAGES_FILE",
+              help="Use images already pushed: JSON {function: repo@sha256:...} (skips building; also "
+                   "$TOOLKIT_IMAGES_FILE, which App.deploy() honours too).")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="End by checking that each endpoint's URL and each function's call path answer.")
 @click.option("--verify-timeout", default=120.0, show_default=True, metavar="SECONDS",
