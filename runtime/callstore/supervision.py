@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,6 +83,8 @@ def ecs_task_owner() -> str | None:
     base = os.environ.get(METADATA_ENV)
     if not base:
         return None
+    import urllib.request  # only inside ECS: a Lambda cold start does not pay for it
+
     try:
         with urllib.request.urlopen(f"{base}/task", timeout=2) as response:
             task = json.loads(response.read())
