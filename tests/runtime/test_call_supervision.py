@@ -119,6 +119,19 @@ def test_get_with_timeout_zero_settles_a_call_that_went_quiet_before_it_looked(a
         transport.get(call_id, timeout=0)
 
 
+def test_an_execution_timed_out_at_the_state_machine_level_fails_the_call(aws: Any) -> None:
+    """The state machine's own TimeoutSeconds (an operator's edit, say) ends the execution past every Catch."""
+    definition = build_definition(tag="add", timeout=600, calls_table=aws.table, function_arn="arn:aws:lambda:fn")
+    definition["States"]["RunWorker"] = {"Type": "Wait", "Seconds": 600, "End": True}
+    definition["TimeoutSeconds"] = 1
+    writer = DynamoDBCallStore(aws.table)
+    machine, call_id = _machine(definition), _running_call(writer)
+    _status(start_execution(machine, call_id, "add"), "TIMED_OUT")
+    _, transport = _reader(aws.table, machine)
+    with pytest.raises(WorkerFailedError, match=r"ExecutionTimedOut.*is TIMED_OUT: it timed out"):
+        transport.get(call_id, timeout=30)
+
+
 def test_a_running_execution_or_none_at_all_leaves_the_call_alone(aws: Any) -> None:
     writer = DynamoDBCallStore(aws.table)
     machine = _waiting_machine(aws.table)
