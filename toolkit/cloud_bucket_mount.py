@@ -88,7 +88,7 @@ def mount_in_worker(mounts: Sequence[tuple[str, CloudBucketMount]]) -> None:
 
     buckets = dict(mounts)
     mount_buckets([bucket.manifest_entry(path) for path, bucket in mounts], config.home() / "bucket-mounts",
-                  lambda entry: buckets[entry.path].credentials())
+                  lambda entry: buckets[entry.path].credentials(), isolate=True)
 
 
 def sync_after_requests(app: ASGIApp) -> ASGIApp:

@@ -49,11 +49,12 @@ class MountError(VolumeError):
     """A volume cannot appear at the path the function asked for."""
 
 
-def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool, bool]]) -> None:
+def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool, bool]], *, isolate: bool = False) -> None:
     """Mount each ``(path, volume name, create_if_missing, read_only)``: reload the working copy,
     then link it at ``path``.  A missing volume is created only if its handle said
-    ``create_if_missing``; a read-only mount is never committed (its files stay writable on disk:
-    deployed, the function's role may not write the volume's objects)."""
+    ``create_if_missing``; a read-only mount is never committed (deployed, the function's role may
+    not write the volume's objects either).  ``isolate`` (a container process: a local worker, a
+    deployed task) also makes a read-only mount refuse writes on disk (`runtime.volumes.readonly`)."""
     for path, name, create, read_only in mounts:
         if create and not store.exists(name):
             store.create(name)
@@ -62,21 +63,39 @@ def mount(store: VolumeStore, mounts: Iterable[tuple[str, str, bool, bool]]) -> 
                              f"{store.kind} store; create it with `toolkit volume create {name}` or "
                              f"toolkit.Volume.from_name({name!r}, create_if_missing=True).")
         store.reload(name)
-        link(path, store.working_copy(name))
+        directory = store.working_copy(name)
+        link(path, _read_only(directory, f"volume {name!r}", path, store.kind) if read_only and isolate else directory)
         with _lock:
             _mounted[path] = (store, name, read_only)
 
 
+def _read_only(directory: Path, what: str, path: str, kind: str) -> Path:
+    """The read-only view of ``directory`` to link at ``path``, or ``directory`` itself where the kernel
+    cannot enforce it; then a live local volume would take the writes, so that is said once, at mount."""
+    from runtime.volumes.readonly import read_only_view, unavailable_reason
+
+    view = read_only_view(directory)
+    if view is not None:
+        return view
+    if kind == "local":
+        print(f"toolkit: {what} is mounted read-only at {path}, but this machine cannot refuse writes there "
+              f"({unavailable_reason()}): a write under {path} changes the volume for everyone. Write elsewhere, "
+              "or run on Linux with user namespaces enabled.", file=sys.stderr, flush=True)
+    return directory
+
+
 def mount_buckets(mounts: Iterable[BucketMount], cache_root: str | Path,
-                  credentials: Callable[[BucketMount], Mapping[str, str]]) -> None:
+                  credentials: Callable[[BucketMount], Mapping[str, str]], *, isolate: bool = False) -> None:
     """Mount each CloudBucketMount: download its objects into its copy under ``cache_root``, link the
-    copy at its path.  ``credentials(mount)``: its secret's values ({} for the process's own)."""
+    copy at its path.  ``credentials(mount)``: its secret's values ({} for the process's own).
+    ``isolate``: a ``read_only`` mount refuses writes on disk where the kernel allows (as `mount`)."""
     from runtime.volumes.buckets import BucketCopy, copy_directory, s3_client
 
     for bucket in mounts:
         copy = BucketCopy(bucket, copy_directory(cache_root, bucket), s3_client(bucket, credentials(bucket)))
         copy.pull()
-        link(bucket.path, copy.directory)
+        readonly = bucket.read_only and isolate
+        link(bucket.path, _read_only(copy.directory, repr(copy), bucket.path, copy.kind) if readonly else copy.directory)
         with _lock:
             _buckets[bucket.path] = copy
 
@@ -95,7 +114,8 @@ def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
     if entry.bucket_mounts:
         from runtime.volumes.buckets import DEFAULT_CACHE
 
-        mount_buckets(entry.bucket_mounts, DEFAULT_CACHE, lambda bucket: _deployed_credentials(bucket, env))
+        mount_buckets(entry.bucket_mounts, DEFAULT_CACHE, lambda bucket: _deployed_credentials(bucket, env),
+                      isolate=True)
     if entry.volumes:
         _mount_deployed_volumes(entry, env)
     if entry.volumes or entry.bucket_mounts:
@@ -112,7 +132,7 @@ def _mount_deployed_volumes(entry: FunctionEntry, env: ContainerEnv) -> None:
     from runtime.volumes.s3 import S3VolumeStore
 
     mount(S3VolumeStore(env.volume_bucket),
-          [(m.path, m.name, m.create_if_missing, m.read_only) for m in entry.volumes])
+          [(m.path, m.name, m.create_if_missing, m.read_only) for m in entry.volumes], isolate=True)
 
 
 def _deployed_credentials(bucket: BucketMount, env: ContainerEnv) -> dict[str, str]:

@@ -311,3 +311,18 @@ def test_a_served_web_endpoint_sees_its_volume_at_the_mount_path(mount_path: Pat
         serve.wait(timeout=30)
     assert mount_path.is_symlink()
     assert b"".join(toolkit.Volume.from_name("web-notes").read_file("/visited.txt")) == b"streamed"
+
+
+def test_a_read_only_mount_refuses_writes_on_disk_in_a_real_worker(mount_path: Path) -> None:
+    """`vol.read_only()` used to be read-only only in that nothing was committed: a local worker's write
+    went straight into the shared volume.  Now its worker sees a read-only bind (EROFS) and the volume keeps
+    its files; the writable mount of the same volume in another worker still writes."""
+    import errno
+
+    app = str(APPS / "read_only_app.py")
+    toolkit_run(app + "::seed", "--text", "seeded")
+    out = toolkit_run(app + "::scribble")
+    refused = {"create": errno.EROFS, "overwrite": errno.EROFS, "remove": errno.EROFS}
+    assert json.loads(out.strip().splitlines()[-1]) == {"seed": "seeded", "refused": refused}, out
+    assert sorted(e.path for e in toolkit.Volume.from_name("frozen").listdir("/")) == ["seed.txt"]
+    assert b"".join(toolkit.Volume.from_name("frozen").read_file("seed.txt")) == b"seeded"

@@ -98,7 +98,7 @@ def mount_volumes(mounts: tuple[tuple[str, str, bool, bool], ...]) -> None:
         from runtime.volumes.mounts import mount
         from toolkit.volume import volume_store
 
-        mount(volume_store(), mounts)
+        mount(volume_store(), mounts, isolate=True)  # a worker is a container: read-only mounts refuse writes
 
 
 class Worker:

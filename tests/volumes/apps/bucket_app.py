@@ -30,13 +30,18 @@ def shout(name: str) -> list[str]:
 
 
 @app.function(volumes={READ_ONLY: _bucket(True)})
-def scribble(name: str) -> str:
-    """Reads through the read-only mount, then writes there anyway: the write must never reach the bucket."""
+def scribble(name: str) -> dict:
+    """Reads through the read-only mount, then writes there anyway: the write is refused on disk (its errno
+    is returned) and must never reach the bucket."""
     with open(os.path.join(READ_ONLY, "loud", name)) as f:
         text = f.read()
-    with open(os.path.join(READ_ONLY, "scribbled.txt"), "w") as f:
-        f.write("should stay local")
-    return text
+    try:
+        with open(os.path.join(READ_ONLY, "scribbled.txt"), "w") as f:
+            f.write("should stay local")
+        refused = None
+    except OSError as exc:
+        refused = exc.errno
+    return {"text": text, "refused": refused}
 
 
 @app.function(volumes={MOUNT: _bucket(False)})
