@@ -31,6 +31,7 @@ import functools
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -104,26 +105,29 @@ class Supervisor:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.state_machines, self.check_every_s, self._clock = dict(state_machines), check_every_s, clock
         self._quiet: dict[str, tuple[tuple[str, float], float]] = {}  # call -> (record's state, checked/seen at)
+        self._lock = threading.Lock()  # map(order_outputs=False) reads calls from a thread pool
 
     def due(self, record: CallRecord) -> bool:
         """Whether to ask about ``record`` now: it has not changed for `check_every_s` (since this
         process last asked, or by its own ``updated_at`` when first seen)."""
         state, now = (record.status.value, record.updated_at), self._clock()
-        seen = self._quiet.get(record.call_id)
-        if seen is None or seen[0] != state:
-            self._remember(record.call_id, state, now)
-            return time.time() - record.updated_at >= self.check_every_s
-        if now - seen[1] < self.check_every_s:
-            return False
-        self._quiet[record.call_id] = (state, now)
-        return True
+        with self._lock:
+            seen = self._quiet.get(record.call_id)
+            if seen is None or seen[0] != state:
+                self._remember(record.call_id, state, now)
+                return time.time() - record.updated_at >= self.check_every_s
+            if now - seen[1] < self.check_every_s:
+                return False
+            self._quiet[record.call_id] = (state, now)
+            return True
 
     def verdict(self, record: CallRecord) -> WorkerFailedError | None:
         """The error to settle ``record`` with if nothing will ever finish it, else None."""
         return self._execution_verdict(record) or self._task_verdict(record)
 
     def forget(self, call_id: str) -> None:
-        self._quiet.pop(call_id, None)
+        with self._lock:
+            self._quiet.pop(call_id, None)
 
     def _remember(self, call_id: str, state: tuple[str, float], now: float) -> None:
         if len(self._quiet) >= _REMEMBERED and call_id not in self._quiet:

@@ -28,7 +28,7 @@ from moto_support import free_port
 
 from infra.asl import LAMBDA_INVOKE, Retry, build_definition
 from runtime.awsclients import client
-from runtime.callstore import CallStatus, new_call_id
+from runtime.callstore import CallRecord, CallStatus, new_call_id
 from runtime.callstore.dynamodb import DynamoDBCallStore
 from runtime.callstore.supervision import METADATA_ENV, Supervisor, ecs_task_owner, execution_arn
 from runtime.cloud_client import CloudFunctionCall, CloudTransport, FunctionTarget
@@ -330,3 +330,21 @@ def test_remote_whose_first_invocation_finishes_returns_its_result(aws: Any) -> 
                                invoker=_invoke_retried_while_the_first_runs(store, finish=True),
                                invocation_limit_s=30.0)
     assert transport.remote("add", (1, 2)) == 3
+
+
+# -- how often a reader asks --------------------------------------------------------------------------
+
+def test_a_reader_asks_once_per_quiet_period_and_starts_over_when_the_record_changes() -> None:
+    now = [100.0]
+    supervisor = Supervisor({}, check_every_s=10, clock=lambda: now[0])
+    fresh = CallRecord("fc-1", "demo", "add", CallStatus.RUNNING, time.time(), time.time())
+    assert supervisor.due(fresh) is False  # just written: nothing to ask yet
+    now[0] += 9.9
+    assert supervisor.due(fresh) is False
+    now[0] += 0.2
+    assert supervisor.due(fresh) is True  # quiet for 10 s as this reader saw it
+    assert supervisor.due(fresh) is False  # asked: the next question is 10 s away
+    claimed = fresh._replace(updated_at=fresh.updated_at + 1)  # a retry claimed it: the record changed
+    assert supervisor.due(claimed) is False
+    stale = CallRecord("fc-2", "demo", "add", CallStatus.PENDING, time.time() - 60, time.time() - 60)
+    assert supervisor.due(stale) is True  # quiet before this reader first looked (get(timeout=0) polls)
