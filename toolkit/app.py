@@ -206,7 +206,9 @@ class App(AppPlatformMembers):
         hooks = {flag: tuple(k for k, v in members.items() if flag in v.flags) for flag in ("enter", "exit")}
         # @enter(snap=True) hooks first, as on the platform (stable: each group keeps definition order)
         hooks["enter"] = tuple(sorted(hooks["enter"], key=lambda k: "snap" not in members[k].flags))
-        info = ClsInfo(user_cls.__name__, user_cls, collect_parameters(user_cls), hooks["enter"], hooks["exit"])
+        snapped = tuple(k for k in hooks["enter"] if "snap" in members[k].flags)
+        info = ClsInfo(user_cls.__name__, user_cls, collect_parameters(user_cls), hooks["enter"], hooks["exit"],
+                       snapped)
         max_inputs, target_inputs = getattr(user_cls, "__toolkit_concurrent__", (None, None))
         methods: dict[str, Function] = {}
         for attr, partial in members.items():
@@ -249,6 +251,7 @@ class App(AppPlatformMembers):
             max_inputs=partial.max_inputs or 1, target_inputs=partial.target_inputs, schedule=schedule,
             batch=partial.batch, inputs_per_container=opts.inputs_per_container, regions=opts.regions,
             volumes=opts.volumes, bucket_mounts=opts.bucket_mounts, proxy=opts.proxy,
+            memory_snapshot=opts.memory_snapshot,
         )
 
 

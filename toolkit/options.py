@@ -37,7 +37,8 @@ NO_EFFECT: dict[str, str] = {
     "serialized": "toolkit always ships the function's source file in the image",
     "routing_region": "a deployed app runs in its stack's region (toolkit deploy --region)",
     "nonpreemptible": "GPU capacity uses spot with on-demand fallback",
-    "enable_memory_snapshot": "Lambda SnapStart does not support container images",
+    "enable_memory_snapshot": "toolkit's images do not implement Lambda SnapStart's snapshot lifecycle (toolkit plan "
+                              "lists each function that asks)",
     "block_network": "containers keep their network; put the function in a VPC without egress instead",
     "restrict_modal_access": "deployed functions use their own least-privilege IAM role",
     "i6pn": "there is no private IPv6 network between containers",
@@ -72,6 +73,7 @@ class FunctionOptions:
     volumes: tuple[tuple[str, str, bool, bool], ...] = ()  # (mount path, name, create_if_missing, read_only), by path
     bucket_mounts: tuple[tuple[str, CloudBucketMount], ...] = ()  # (mount path, bucket), by path
     proxy: str | None = None  # the name of proxy=toolkit.Proxy.from_name(...)
+    memory_snapshot: bool = False  # enable_memory_snapshot=: not applied, but `toolkit plan` says so per function
 
 
 def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, Any]) -> FunctionOptions:
@@ -101,6 +103,7 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
         regions=_regions(decorator, given.get("region")),
         **_mounts(decorator, given.get("volumes"), given.get("network_file_systems")),
         proxy=_proxy(decorator, given.get("proxy")),
+        memory_snapshot=bool(given.get("enable_memory_snapshot")),
     )
 
 

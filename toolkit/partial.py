@@ -232,7 +232,8 @@ def enter(_warn_parentheses_missing: Any = None, *, snap: bool = False) -> Calla
     """Run this method once when a worker starts, before it takes inputs (load models here).
 
     ``snap=True`` hooks run before the others, in the platform's order (it snapshots between the two
-    groups); toolkit takes no memory snapshot (Lambda SnapStart does not cover container images)."""
+    groups); toolkit takes no memory snapshot (its images do not implement Lambda SnapStart's snapshot/restore
+    lifecycle; `toolkit plan` says so per function)."""
     decorate = _flag_decorator("toolkit.enter", "enter", _warn_parentheses_missing)
     if not snap:
         return decorate

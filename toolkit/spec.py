@@ -52,6 +52,7 @@ class ClsInfo:
     parameters: tuple[tuple[str, str, Any], ...]  # (name, type name, default)
     enter_methods: tuple[str, ...] = ()
     exit_methods: tuple[str, ...] = ()
+    snap_methods: tuple[str, ...] = ()  # the @enter(snap=True) hooks among enter_methods
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class FunctionSpec:
     volumes: tuple[tuple[str, str, bool, bool], ...] = ()  # (mount path, name, create_if_missing, read_only)
     bucket_mounts: tuple[tuple[str, Any], ...] = ()  # (mount path, toolkit.CloudBucketMount): synced buckets
     proxy: str | None = None  # proxy=toolkit.Proxy.from_name(name): a static egress IP when deployed
+    memory_snapshot: bool = False  # enable_memory_snapshot=True: asked for, not applied (`toolkit plan` says so)
 
     @property
     def kind(self) -> Kind:

@@ -19,7 +19,8 @@ _ID = "an ID made from the name (toolkit issues no IDs); from_id finds it in any
 NOTES: dict[str, str] = {
     "web_endpoint": "@fastapi_endpoint under its old name, with a DeprecationWarning (the platform now refuses it)",
     "enter": "snap=True hooks run before the others, as on the platform; no memory snapshot is taken "
-             "(Lambda SnapStart does not cover container images)",
+             "(toolkit's images do not implement Lambda SnapStart's snapshot/restore lifecycle; toolkit plan and "
+             "deploy say so per function)",
     "FilePatternMatcher": "Docker's .dockerignore rules, as a predicate for ignore=",
     "forward": "locally a loopback Tunnel (http://127.0.0.1:<port>, no TLS, not public); a deployed function "
                "refuses and names @web_server",

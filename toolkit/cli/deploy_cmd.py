@@ -82,6 +82,7 @@ def deploy(ref: str | None, module: str | None, images_file: Path | None, verify
         _echo_json(outcome.to_json())
     else:
         _print_endpoints(outcome.deployed, loaded.manifest)
+        _print_snapshots(loaded.app)
     _raise_for_checks(outcome)
 
 
@@ -124,6 +125,14 @@ def _print_schedules(functions: Any) -> None:
         click.echo(f"⏲ {line}")
 
 
+def _print_snapshots(app: Any) -> None:
+    """Functions that asked for a memory snapshot: not taken on AWS, and why (docs/deploy.md)."""
+    from toolkit.deploy.snapshots import snapshot_lines
+
+    for line in snapshot_lines(app):
+        click.echo(line)
+
+
 @click.command()
 @deploy_options
 @click.option("--json", "as_json", is_flag=True, help="Print the resources as JSON on stdout.")
@@ -147,6 +156,7 @@ def plan(ref: str | None, module: str | None, as_json: bool, **options: Any) -> 
 
     for line in planned_lines(loaded.manifest):
         click.echo(line)
+    _print_snapshots(loaded.app)
 
 
 @click.command()
