@@ -383,3 +383,27 @@ def test_a_body_in_one_byte_chunks_is_still_served(server: Served, host: str) ->
     body = b"".join(b"1;k=v\r\n%c\r\n" % byte for byte in data) + b"0\r\n\r\n"
     response = exchange(server, request("POST", "/echo?id=tiny", host, [("Transfer-Encoding", "chunked")], body))
     assert response.status == 200 and json.loads(response.body)["body"] == data.decode()
+
+
+@pytest.mark.parametrize("closing", [("1.1", [("Connection", "close")]), ("1.0", [])], ids=["close", "http10"])
+def test_nothing_pipelined_behind_a_last_request_reaches_a_worker(server: Served, host: str, marks: Path,
+                                                                  closing: tuple[str, list[tuple[str, str]]]) -> None:
+    version, headers = closing
+    marker = f"behind-last-{version}"
+    with RawConnection(server.port, timeout=ANSWER_WITHIN_S) as conn:
+        conn.send(request("GET", "/echo?id=last", host, headers, version=version)
+                  + request("GET", f"/echo?marker={marker}", host))
+        assert json.loads(conn.read_response().body)["id"] == "last"
+        assert conn.at_eof()
+    time.sleep(0.5)
+    assert not (marks / marker).exists(), "a request sent after the connection's last one was served"
+
+
+def test_a_websocket_upgrade_to_a_guarded_endpoint_needs_its_token(server: Served, marks: Path) -> None:
+    upgrade = request("GET", "/echo?marker=ws-guarded", server.host(GUARDED),
+                      [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                       ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+    with RawConnection(server.port, timeout=ANSWER_WITHIN_S) as conn:
+        conn.send(upgrade)
+        assert conn.read_head().status != 101
+    assert not (marks / "ws-guarded").exists()
