@@ -136,15 +136,18 @@ class DynamoDBCallStore:
         if batched_by is not None:
             update += f", {BATCHED_BY_ATTR} = :leader"
             values[":leader"] = {"S": batched_by}
-        owner = self.claimant()
+        owner, remove = self.claimant(), [PENDING_KEY_ATTR]
         if owner is not None:
-            update += ", #owner = :owner"  # OWNER is a DynamoDB reserved word
-            values[":owner"], names["#owner"] = {"S": owner}, OWNER_ATTR
+            update += ", #owner = :owner"
+            values[":owner"], names["#owner"] = {"S": owner}, OWNER_ATTR  # OWNER is a DynamoDB reserved word
         condition = "#st = :pending"
         if attempt > 0:
             condition = (f"({condition} OR (#st = :running AND attribute_not_exists({BATCHED_BY_ATTR}) AND "
                          "(attribute_not_exists(#attempt) OR #attempt < :attempt)))")
-        return self._transition(call_id, update + f" REMOVE {PENDING_KEY_ATTR}", condition, values, names)
+            if owner is None:  # the stopped try's task no longer speaks for the call
+                remove.append("#owner")
+                names["#owner"] = OWNER_ATTR
+        return self._transition(call_id, f"{update} REMOVE {', '.join(remove)}", condition, values, names)
 
     def pending_calls(self, app: str, function: str, limit: int) -> list[str]:
         """Up to ``limit`` unclaimed calls of ``function``, oldest first (the index is eventually

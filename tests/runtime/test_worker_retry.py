@@ -251,3 +251,15 @@ def test_a_retried_batch_leader_takes_its_call_back_and_batches_the_pending_ones
     assert done.returncode == 0, done.stderr[-2000:]
     transport = CloudTransport("batch-demo", store, {})
     assert [transport.get(c, timeout=0) for c in (leader, other)] == [2, 2]  # one batch of both
+
+
+def test_a_retry_outside_ecs_drops_the_stopped_tasks_ownership(aws: Any) -> None:
+    """Else a reader would judge the retry's call by the task of the try before it (stopped: "lost")."""
+    call_id = new_call_id()
+    in_task = DynamoDBCallStore(aws.table, claimant=lambda: "ecs-task:cluster|arn:aws:ecs:us-east-1:1:task/c/old")
+    in_task.create(call_id, "demo", "add", encode_args((1, 2), {}))
+    assert in_task.mark_running(call_id)
+    retry = DynamoDBCallStore(aws.table)  # a try whose task metadata could not be read
+    assert retry.mark_running(call_id, attempt=1)
+    record = retry.get(call_id)
+    assert record is not None and record.status is CallStatus.RUNNING and record.owner is None
