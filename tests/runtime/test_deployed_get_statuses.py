@@ -66,7 +66,7 @@ def test_an_unfinished_call_times_out_within_the_timeout_naming_its_state(
         started = time.monotonic()
         with pytest.raises(TimeoutError, match=f"Call {call_id} is still {state} after {timeout} s"):
             CloudFunctionCall.from_id(call_id, transport).get(timeout=timeout)
-        assert time.monotonic() - started < timeout + 2  # bounded by the timeout, plus one poll
+        assert time.monotonic() - started < timeout + 5  # bounded by the timeout, plus a poll (on a busy machine)
 
 
 def test_a_claim_checked_result_comes_back_from_s3(deployed: tuple[DynamoDBCallStore, CloudTransport],
