@@ -158,6 +158,8 @@ class Supervisor:
         tasks = reply.get("tasks") or []
         if tasks and tasks[0].get("lastStatus") != "STOPPED":
             return None
+        if not tasks and not any(f.get("reason") == "MISSING" for f in reply.get("failures") or []):
+            return None  # not found for another reason (say, the wrong cluster): no verdict on a guess
         cause = f"the ECS task that ran it, {task_arn}, " + (_stopped(tasks[0]) if tasks else
                                                               "is gone (ECS keeps stopped tasks about an hour)")
         return WorkerFailedError("ECS.TaskStopped", cause + ". Call it again; if the task ran out of memory, "

@@ -289,6 +289,19 @@ def test_an_ecs_service_task_killed_mid_call_leaves_a_call_its_result_url_report
         CloudTransport("demo", reader, {}).get(call_id, timeout=0)
 
 
+def test_a_task_ecs_does_not_report_missing_is_no_verdict(aws: Any, ecs_task: str) -> None:
+    """moto answers an unknown task with neither the task nor a MISSING failure: no guess is made
+    (AWS's MISSING answer for a task it forgot settles the call; that branch is unverified here)."""
+    owner = f"ecs-task:toolkit-demo|{ecs_task.rsplit('/', 1)[0]}/0123456789abcdef"
+    writer = DynamoDBCallStore(aws.table, claimant=lambda: owner)
+    call_id = new_call_id()
+    writer.create(call_id, "demo", "serve")
+    assert writer.mark_running(call_id)
+    time.sleep(CHECK_S * 2)
+    reader = DynamoDBCallStore(aws.table, supervisor=Supervisor({}, check_every_s=CHECK_S))
+    assert reader.get(call_id).status is CallStatus.RUNNING  # type: ignore[union-attr]
+
+
 def test_outside_ecs_claims_record_no_owner(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(METADATA_ENV, raising=False)
     ecs_task_owner.cache_clear()
