@@ -222,8 +222,15 @@ class FunctionAdmin:
                           buffer_containers: int | None = None,
                           scaledown_window: int | None = None) -> FunctionAutoscalerSettings:
         """Change this function's local pool bounds now (None keeps one): workers start up to a higher
-        ``min_containers`` at once; idle ones above the floor stop after ``scaledown_window`` s."""
+        ``min_containers`` at once; idle ones above the floor stop after ``scaledown_window`` s.
+        On a deployed function (looked up, or called inside its app), the AWS bounds instead, until the
+        next ``toolkit deploy`` (`toolkit.deploy.autoscaler`): provisioned/reserved concurrency of its
+        Lambda, or its ECS service's scaling range."""
         _check_bounds(self.spec.tag, min_containers, max_containers, buffer_containers, scaledown_window)
+        transport = getattr(self._runner(), "transport", None)  # a CloudRunner's: this handle runs on AWS
+        if transport is not None:
+            return _update_deployed(self.spec, transport.targets.get(self.spec.tag), min_containers, max_containers,
+                                    buffer_containers, scaledown_window)
         pool = self._local("update_autoscaler").pool_for(self)  # type: ignore[arg-type]
         low = pool.min_containers if min_containers is None else min_containers
         high = pool.max_containers if max_containers is None else max_containers
@@ -274,6 +281,30 @@ class Autoscaler:
             min_containers=min_containers, max_containers=max_containers, buffer_containers=buffer_containers,
             scaledown_window=scaledown_window)
         return result
+
+
+def _update_deployed(spec: FunctionSpec, target: Any, min_containers: int | None, max_containers: int | None,
+                     buffer_containers: int | None, scaledown_window: int | None) -> FunctionAutoscalerSettings:
+    from toolkit import config
+    from toolkit.deploy.autoscaler import aws_region, scaling_for
+
+    if buffer_containers is not None or scaledown_window is not None:
+        raise NotSupportedError(refusal(
+            f"{spec.tag}.update_autoscaler(buffer_containers=/scaledown_window=) on a deployed function",
+            "Lambda and ECS keep no idle buffer and scale in on their own clocks", "pass only min_containers and "
+            "max_containers"))
+    if min_containers is not None and max_containers is not None and min_containers > max_containers:
+        raise InvalidError(f"{spec.tag}.update_autoscaler(): min_containers={min_containers} is above "
+                           f"max_containers={max_containers}; lower min_containers or raise max_containers.")
+    region = aws_region()
+    if region is None:
+        raise InvalidError(f"{spec.tag}.update_autoscaler(): no AWS region is configured; set AWS_REGION to the "
+                           "region the app is deployed in.")
+    scaling = scaling_for(spec.tag, spec.app_name, getattr(target, "lambda_arn", None),
+                          config.setting("environment"), region)
+    bounds = scaling.apply(min_containers, max_containers)
+    return FunctionAutoscalerSettings(min_containers=bounds.min_containers, max_containers=bounds.max_containers,
+                                      scaledown_window=None, buffer_containers=None)
 
 
 def _cloud_logs(tag: str, target: Any) -> CloudLogsView:

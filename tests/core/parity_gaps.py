@@ -83,7 +83,8 @@ NOTES: dict[str, str] = {
                       "container= is refused",
     "Function.get_current_stats": "this handle's worker pool in this process right now (plus num_idle_runners)",
     "Function.update_autoscaler": "changes this process's pool bounds live (min/max/buffer containers, "
-                                  "scaledown window); refused for a deployed function",
+                                  "scaledown window); deployed: provisioned/reserved concurrency of its Lambda or "
+                                  "its ECS service's scaling range, until the next toolkit deploy",
     "Function.autoscaler": "settings()/update() over update_autoscaler",
     "Function.logs": "tail/fetch/stream of the lines this process's workers printed (Python-level writes); "
                      "a deployed Lambda function's CloudWatch group; ECS/GPU: toolkit logs",
