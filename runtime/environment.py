@@ -59,6 +59,7 @@ class ContainerEnv(NamedTuple):
     state_bucket: str | None = None  # S3 bucket for Dict/Queue values over the state table's item limit
     volume_bucket: str | None = None  # S3 bucket of the app's Volumes (runtime.volumes.s3), one prefix each
     bucket_secret_arns: str | None = None  # JSON {secret name: ARN}: CloudBucketMount secrets (never in os.environ)
+    bucket_sync_s: float | None = None  # seconds between CloudBucketMount syncs where no invocation ends one (ECS)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
@@ -106,13 +107,15 @@ VARIABLES: dict[str, str] = {
     "state_bucket": "TOOLKIT_STATE_BUCKET",
     "volume_bucket": "TOOLKIT_VOLUME_BUCKET",
     "bucket_secret_arns": "TOOLKIT_BUCKET_SECRET_ARNS",
+    "bucket_sync_s": "TOOLKIT_BUCKET_SYNC_S",
 }
 
 
 # Who sets what.  The deploy (infra, the image, the worker state machine) sets every field but these
 # knobs, which the runtime reads with a default and an operator may set on a function; and the
 # runtime reads every field but those written only for the user's code.
-KNOBS = frozenset({"call_ttl_seconds", "request_budget_s", "stream_responses", "rate_limit", "max_instances"})
+KNOBS = frozenset({"call_ttl_seconds", "request_budget_s", "stream_responses", "rate_limit", "max_instances",
+                   "bucket_sync_s"})
 FOR_USER_CODE = frozenset({"web_url"})
 
 
@@ -149,6 +152,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "rate_limit": _number(float, "200 (0 disables)"),
     "max_instances": _number(int, "8"),
     "worker_attempt": _number(int, "0"),
+    "bucket_sync_s": _number(float, "30"),
 }
 
 

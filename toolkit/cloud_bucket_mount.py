@@ -32,7 +32,9 @@ from toolkit.secret import Secret
 if TYPE_CHECKING:
     from runtime.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CloudBucketMount", "mount_in_worker", "sync_after_requests"]
+__all__ = ["LOCAL_SYNC_EVERY_S", "CloudBucketMount", "mount_in_worker", "sync_after_requests", "sync_periodically"]
+
+LOCAL_SYNC_EVERY_S = 5.0  # a local web_server's bucket sync period (TOOLKIT_BUCKET_SYNC_S): short, a laptop pays no LISTs
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,14 @@ def sync_after_requests(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_after_sync if scope["type"] == "http" else send)
 
     return synced
+
+
+def sync_periodically() -> None:
+    """``toolkit serve``'s worker of a ``web_server``: its requests go straight to the user's own server and
+    never end in toolkit, so its bucket mounts sync every ``TOOLKIT_BUCKET_SYNC_S`` seconds
+    (`LOCAL_SYNC_EVERY_S` by default), and once more when it stops.  Nothing where nothing is mounted."""
+    from runtime.environment import ContainerEnv
+    from runtime.volumes.mounts import bucket_paths, start_periodic_sync
+
+    if bucket_paths():
+        start_periodic_sync(ContainerEnv.from_environ().bucket_sync_s or LOCAL_SYNC_EVERY_S)

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from runtime.manifest import BucketMount, FunctionEntry
     from runtime.volumes.buckets import BucketCopy
 
-__all__ = ["STAGING", "MountError", "bucket_paths", "commit_all", "link", "mount", "mount_buckets", "mount_deployed",
-           "mounted", "staged", "unmount_all"]
+__all__ = ["STAGING", "SYNC_EVERY_S", "MountError", "bucket_paths", "commit_all", "link", "mount", "mount_buckets",
+           "mount_deployed", "mounted", "needs_commit", "staged", "start_periodic_sync", "sync_buckets", "unmount_all"]
 
 # A Lambda's image filesystem is read-only but for /tmp: the image toolkit builds links each mount
 # path to ``staged(path)`` (toolkit/images/containerfile.py), and the container links that to the copy.
@@ -43,6 +43,8 @@ STAGING = "/tmp/toolkit-mounts"  # noqa: S108
 _lock = threading.Lock()
 _mounted: dict[str, tuple[VolumeStore, str, bool]] = {}  # mount path -> (store, volume name, read only)
 _buckets: dict[str, BucketCopy] = {}  # mount path -> the synced copy of a CloudBucketMount
+_periodic: list[threading.Event] = []  # stop events of the `start_periodic_sync` threads
+SYNC_EVERY_S = 30.0  # a deployed ECS task's bucket sync period (TOOLKIT_BUCKET_SYNC_S): ~2,900 LISTs a day per mount
 
 
 class MountError(VolumeError):
@@ -110,12 +112,16 @@ def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
     """A deployed container's start: mount the function's volumes from the app's volume bucket and its
     CloudBucketMounts from their buckets, and commit them when the process exits (ECS stops a task
     with SIGTERM, then exit).  A Lambda may be frozen and discarded without notice, so its handler
-    also commits after every invocation (`commit_all`: a directory walk when nothing changed)."""
+    also commits after every invocation (`commit_all`: a directory walk when nothing changed).  An ECS
+    task (a service's requests never end an invocation; a worker's call may run for hours) also syncs its
+    bucket mounts every ``TOOLKIT_BUCKET_SYNC_S`` (`SYNC_EVERY_S` by default)."""
     if entry.bucket_mounts:
         from runtime.volumes.buckets import DEFAULT_CACHE
 
         mount_buckets(entry.bucket_mounts, DEFAULT_CACHE, lambda bucket: _deployed_credentials(bucket, env),
                       isolate=True)
+        if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # set by Lambda: its handler syncs per invocation
+            start_periodic_sync(env.bucket_sync_s or SYNC_EVERY_S)
     if entry.volumes:
         _mount_deployed_volumes(entry, env)
     if entry.volumes or entry.bucket_mounts:
@@ -162,11 +168,41 @@ def mounted(name: str, *, writable: bool = False) -> list[tuple[str, VolumeStore
 
 
 def commit_all() -> None:
-    """Commit every volume mounted writable (a container stopping); each once, even if mounted twice."""
+    """Commit every volume mounted writable (a container stopping); each once, even if mounted twice.
+    Then sync the bucket mounts (`sync_buckets`)."""
     with _lock:
         volumes = {(id(store), name): (store, name) for store, name, read_only in _mounted.values() if not read_only}
     for store, name in volumes.values():
         store.commit(name)
+    sync_buckets()
+
+
+def needs_commit() -> bool:
+    """Whether `commit_all` has anything to move (a bucket mount, or a writable volume whose store is not
+    the live local one): callers on an event loop run it on a thread only then."""
+    with _lock:
+        return bool(_buckets) or any(store.kind != "local" and not read_only for store, _, read_only in _mounted.values())
+
+
+def start_periodic_sync(every_s: float) -> threading.Event:
+    """Sync the bucket mounts every ``every_s`` seconds on a daemon thread, for processes where no invocation
+    ends to sync after (an ECS service, a local ``web_server``, a long ECS worker); a stop syncs once more
+    (`commit_all` at exit).  Set the returned event to stop the thread."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            sync_buckets()
+
+    threading.Thread(target=loop, daemon=True, name="toolkit-bucket-sync").start()
+    with _lock:
+        _periodic.append(stop)
+    return stop
+
+
+def sync_buckets() -> None:
+    """Upload what changed in every bucket mount's copy (unless read-only), then download others' changes;
+    a failure is printed and retried at the next sync (the call's reply must not be lost to it)."""
     with _lock:
         buckets = list(_buckets.values())
     for copy in buckets:
@@ -174,10 +210,15 @@ def commit_all() -> None:
             copy.sync()  # upload this invocation's changes (unless read-only), then see others'
         except Exception as exc:  # noqa: BLE001 - one bucket's failure must not lose the call's reply
             print(f"toolkit: could not sync {copy!r}: {type(exc).__name__}: {exc}; its changes stay in the "
-                  "container's copy and are retried after the next invocation.", file=sys.stderr, flush=True)
+                  "container's copy and are retried at the next sync (the next invocation's end, or period).",
+                  file=sys.stderr, flush=True)
 
 
 def unmount_all() -> None:
+    with _lock:
+        for stop in _periodic:
+            stop.set()
+        _periodic.clear()
     commit_all()
     with _lock:
         _mounted.clear()

@@ -7,6 +7,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,160 @@ def test_a_served_web_endpoint_uploads_its_writes_before_its_response_ends(
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+
+
+def _bucket_app(moto_endpoint: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """tests/volumes/apps/bucket_app.py imported here (afresh), its env set for its workers."""
+    from toolkit.loader import import_path, module_name_for
+
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)  # only the mount's secret signs
+    for key, value in dict(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name,
+                           BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"), BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"),
+                           BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}").items():
+        monkeypatch.setenv(key, value)
+    name = module_name_for(APPS / "bucket_app.py")[0]
+    monkeypatch.delitem(sys.modules, name, raising=False)  # imported afresh with this test's env, dropped after
+    module = import_path(str(APPS / "bucket_app.py"))
+    monkeypatch.setitem(sys.modules, name, module)
+    return module
+
+
+def test_an_async_functions_bucket_sync_does_not_block_its_workers_event_loop(
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync after an async input used to run on the worker's event loop: while it waited on S3, every other
+    input of that worker stood still.  Here the copy's sync lock is held by this test, so the sync after the
+    "write" input cannot finish; the same worker must still stream another input's ticks meanwhile."""
+    import fcntl
+    import queue
+    import threading
+
+    from toolkit.config import home
+
+    name, s3 = bucket
+    module = _bucket_app(moto_endpoint, name, tmp_path, monkeypatch)
+    mount = module._bucket(False).manifest_entry(os.environ["BUCKET_TEST_MOUNT"])
+    lock_file = copy_directory(home() / "bucket-mounts", mount) / ".lock"
+    ticks: queue.Queue[object] = queue.Queue()
+
+    def drain(mode: str) -> None:
+        for item in module.work.remote_gen(mode):
+            ticks.put(item)
+
+    with module.app.run():
+        assert list(module.work.remote_gen("2")) == [0, 1]  # the worker is up, the bucket mounted and synced
+        with lock_file.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # every sync of this copy now waits for us
+            threading.Thread(target=drain, args=("write",), daemon=True).start()
+            assert ticks.get(timeout=30) == "written"  # the input ended: its sync is waiting on the lock
+            threading.Thread(target=drain, args=("10",), daemon=True).start()
+            assert [ticks.get(timeout=10) for _ in range(10)] == list(range(10))  # the loop kept running
+            assert "in/slow.txt" not in _keys(s3, name)
+        deadline = time.monotonic() + 30  # the lock released: the held sync uploads
+        while "in/slow.txt" not in _keys(s3, name):
+            assert time.monotonic() < deadline, "the held sync never uploaded slow.txt"
+            time.sleep(0.1)
+    assert _keys(s3, name)["in/slow.txt"] == b"synced off the loop"
+
+
+def _serve(app_file: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str]:
+    """``toolkit serve app_file`` on a free port; the process, the port and its first endpoint's Host."""
+    import http.client
+    import json
+
+    from moto_support import free_port
+
+    port = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(app_file), "--port", str(port)],
+                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, endpoints = time.monotonic() + 60, None
+    while endpoints is None:
+        assert time.monotonic() < deadline and serve.poll() is None, "serve did not come up"
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/endpoints")
+            endpoints = json.loads(conn.getresponse().read())
+        except OSError:
+            time.sleep(0.3)
+    return serve, port, endpoints[0]["url"].split("//", 1)[1]
+
+
+def _get(port: int, host: str, path: str) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers={"Host": host})
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+@pytest.mark.parametrize("every_s", ["0.5", "3600"])
+def test_a_served_web_server_uploads_its_writes_periodically_and_when_it_stops(
+        every_s: str, moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    """A local web_server's requests go to the user's own server, never through toolkit, so nothing used to
+    upload what they wrote into a bucket mount.  Now its worker syncs every TOOLKIT_BUCKET_SYNC_S seconds
+    (0.5 here: uploaded while serving) and once more when it stops (3600: only the stop uploads it)."""
+    from moto_support import free_port
+
+    name, s3 = bucket
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "web"),
+               BUCKET_TEST_WEB_PORT=str(free_port()), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}",
+               TOOLKIT_BUCKET_SYNC_S=every_s)
+    serve, port, host = _serve(APPS / "bucket_web_server.py", env)
+    try:
+        assert _get(port, host, "/first") == 200
+        if every_s == "0.5":
+            deadline = time.monotonic() + 30
+            while "in/first.txt" not in _keys(s3, name):
+                assert time.monotonic() < deadline, "the periodic sync never uploaded first.txt"
+                time.sleep(0.2)
+        else:
+            time.sleep(1.0)
+            assert "in/first.txt" not in _keys(s3, name)  # no request ends in toolkit, no period has passed
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+    assert _keys(s3, name)["in/first.txt"] == b"GET /first"
+
+
+def test_a_deployed_ecs_task_uploads_its_bucket_mounts_periodically_a_lambda_per_invocation(
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ECS task used to upload its bucket mounts only when it stopped (a service's requests never end an
+    invocation; a worker's call may run for hours).  `mount_deployed` outside Lambda now syncs every
+    TOOLKIT_BUCKET_SYNC_S; in a Lambda (AWS_LAMBDA_FUNCTION_NAME set) the handler's per-invocation sync does."""
+    import shutil
+    import threading
+
+    from runtime.environment import ContainerEnv
+    from runtime.manifest import FunctionEntry
+    from runtime.volumes.buckets import DEFAULT_CACHE
+    from runtime.volumes.mounts import mount_deployed, unmount_all
+
+    name, s3 = bucket
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    path = str(tmp_path / "ecs")
+    mount = BucketMount(path, name, endpoint_url=moto_endpoint, key_prefix="in/", force_path_style=True)
+    entry = FunctionEntry("f", "f", "function", bucket_mounts=(mount,))
+    syncers = lambda: [t for t in threading.enumerate() if t.name == "toolkit-bucket-sync"]  # noqa: E731
+    try:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "f")
+        mount_deployed(entry, ContainerEnv(bucket_sync_s=0.2))
+        assert syncers() == []  # a Lambda: its handler syncs after each invocation
+        unmount_all()
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+        mount_deployed(entry, ContainerEnv(bucket_sync_s=0.2))
+        Path(path, "from-ecs.txt").write_text("no invocation ended")
+        deadline = time.monotonic() + 20
+        while "in/from-ecs.txt" not in _keys(s3, name):
+            assert time.monotonic() < deadline, "the ECS task's periodic sync never uploaded from-ecs.txt"
+            time.sleep(0.1)
+    finally:
+        unmount_all()
+        shutil.rmtree(copy_directory(DEFAULT_CACHE, mount), ignore_errors=True)
+    deadline = time.monotonic() + 5
+    while syncers():  # unmount_all stopped it
+        assert time.monotonic() < deadline, "the periodic sync thread outlived unmount_all"
+        time.sleep(0.05)

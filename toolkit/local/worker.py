@@ -216,12 +216,22 @@ class Worker:
                     value = None
                 else:
                     value = await result if inspect.isawaitable(result) else result
-                self.emit(input_id, True, _dump(value), time.perf_counter() - started)
+                await self.emit_off_loop(input_id, True, _dump(value), time.perf_counter() - started)
             except BaseException as exc:  # noqa: BLE001
-                self.emit(input_id, False, serialize_error(exc), time.perf_counter() - started)
+                await self.emit_off_loop(input_id, False, serialize_error(exc), time.perf_counter() - started)
             finally:
                 with self.state_lock:
                     self.tasks.pop(input_id, None)
+
+    async def emit_off_loop(self, input_id: int, ok: bool, data: bytes, seconds: float) -> None:
+        """`emit` for an async input: a bucket mount's sync (network I/O) runs on a thread, so the event loop the
+        worker's other inputs share keeps running; the thread emits even if this task is cancelled meanwhile."""
+        from runtime.volumes.mounts import needs_commit
+
+        if needs_commit():
+            await asyncio.to_thread(self.emit, input_id, ok, data, seconds)
+        else:
+            self.emit(input_id, ok, data, seconds)
 
     # -- loops -----------------------------------------------------------------------------
     def thread_loop(self) -> None:

@@ -158,6 +158,9 @@ def run(config: ContainerConfig) -> int:
             assert config.spec.port is not None
             fn()  # starts the user's server and returns
             wait_for_port(config.spec.port, config.spec.startup_timeout)
+            from toolkit.cloud_bucket_mount import sync_periodically
+
+            sync_periodically()  # its requests never pass through toolkit: bucket mounts sync on a period instead
         else:
             from toolkit.cloud_bucket_mount import sync_after_requests
 
@@ -167,6 +170,9 @@ def run(config: ContainerConfig) -> int:
         return 1
     if config.spec.kind is WebKind.WEB_SERVER:
         hold_web_server()
+        from runtime.volumes.mounts import sync_buckets
+
+        sync_buckets()  # a stopping web_server uploads what its bucket mounts got since the last period
     else:
         assert config.socket_path is not None
         # uvicorn re-raises the SIGTERM it stopped on once it has stopped: handled, it returns here

@@ -1,6 +1,7 @@
 """Functions that mount a bucket of a moto server (BUCKET_TEST_ENDPOINT) with CloudBucketMount: one
 writable mount of the prefix ``in/`` and one read-only mount of the same prefix."""
 
+import asyncio
 import os
 
 import toolkit
@@ -51,3 +52,18 @@ def visit(name: str) -> dict:
     with open(os.path.join(MOUNT, name), "w") as f:
         f.write("visited")
     return {"files": sorted(os.listdir(MOUNT))}
+
+
+@app.function(volumes={MOUNT: _bucket(False)}, max_containers=1)
+@toolkit.concurrent(max_inputs=4)
+async def work(mode: str):  # noqa: ANN201 - an async generator
+    """``"write"``: writes slow.txt into the mount and ends (its bucket sync follows); a number: that many
+    ticks, 20 ms apart, from the same worker's event loop."""
+    if mode == "write":
+        with open(os.path.join(MOUNT, "slow.txt"), "w") as f:
+            f.write("synced off the loop")
+        yield "written"
+        return
+    for tick in range(int(mode)):
+        await asyncio.sleep(0.02)
+        yield tick
