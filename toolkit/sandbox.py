@@ -691,6 +691,7 @@ class _AwsOptions:
 def _create_on_aws(spec: _Spec, options: _AwsOptions) -> Sandbox:
     """Inside a deployed function: an ECS task (`toolkit.sandboxes.aws`); the handle has the same calls."""
     from toolkit.sandboxes.aws import deployed_sandboxes
+    from toolkit.sandboxes.declared import default_image
     from toolkit.sandboxes.engine import KEEP_ALIVE
 
     if options.encrypted_ports or options.h2_ports:
@@ -700,8 +701,12 @@ def _create_on_aws(spec: _Spec, options: _AwsOptions) -> Sandbox:
             "terminator in front of it", "pass unencrypted_ports=[...] (narrowed with inbound_cidr_allowlist) or "
             "serve TLS from inside the sandbox"))
     command = () if spec.command == KEEP_ALIVE else spec.command
+    sandboxes = deployed_sandboxes()
     image_key = None if options.image is None else str(options.image.spec_hash)
-    handle = deployed_sandboxes().create(
+    if image_key is None and not options.gpu:  # no image=: debian_slim, as locally, where the deploy built it
+        default = default_image().spec_hash
+        image_key = default if default in sandboxes.config.images else None
+    handle = sandboxes.create(
         *command, app=spec.app, name=spec.name, tags=spec.tags, env=spec.env, timeout=spec.timeout,
         idle_timeout=spec.idle_timeout, cpu=spec.cpu, memory=spec.memory, block_network=options.block_network,
         gpu=options.gpu, image_key=image_key, ports=spec.ports, inbound_cidr_allowlist=options.inbound_cidr_allowlist,

@@ -376,3 +376,22 @@ def test_filesystem_watch_works_through_the_agents_channel(sandboxes, endpoint, 
         assert [(e.type, e.paths) for e in changes] == [(FileWatchEventType.Create, [f"{watched}/made.txt"])]
     finally:
         sb.terminate()
+
+
+def test_without_image_a_deployed_sandbox_runs_debian_slim_as_locally(deployed):
+    """Sandbox.create() with no image= is debian_slim on the platform and locally; the deploy builds it for
+    sandboxes (toolkit.sandboxes.declared), so on AWS it is that image too, not one of the functions'."""
+    from runtime.environment import sandbox_config_item
+
+    config = deployed.config
+    planned = register_image("demo-sandbox-slim", "123.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo:slim")
+    outputs = {"cluster": config.cluster, "task_definition": config.task_definition, "container": config.container,
+               "table": config.table, "subnets": list(config.subnets), "assign_public_ip": True,
+               "open_security_group": config.open_security_group, "queue_prefix": config.queue_prefix,
+               "blocked_security_group": config.blocked_security_group, "vpc_id": config.vpc_id,
+               "images": {toolkit.Image.debian_slim().spec_hash: planned}}
+    boto3.client("dynamodb").put_item(TableName=config.table, Item=sandbox_config_item(outputs))
+    sb = toolkit.Sandbox.create("true", app=toolkit.App.lookup("demo", create_if_missing=True), timeout=60)
+    task = boto3.client("ecs").describe_tasks(cluster="demo", tasks=[sb.record["task"]])["tasks"][0]
+    assert task["taskDefinitionArn"] == planned
+    sb.terminate()

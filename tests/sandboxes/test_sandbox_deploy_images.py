@@ -58,7 +58,8 @@ def _hash(image: toolkit.Image) -> str:
 FN_IMAGE = _hash(toolkit.Image.debian_slim().pip_install("requests"))
 APP_IMAGE = _hash(toolkit.Image.debian_slim().pip_install("fastapi[standard]"))
 SANDBOX_ONLY = sorted([_hash(toolkit.Image.debian_slim().pip_install("numpy")),
-                       _hash(toolkit.Image.debian_slim().apt_install("nodejs"))])
+                       _hash(toolkit.Image.debian_slim().apt_install("nodejs")),
+                       _hash(toolkit.Image.debian_slim())])  # what Sandbox.create() without image= runs
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +89,9 @@ def test_the_image_plan_builds_each_sandbox_only_image_under_its_key(manifest):
     plans = plan_app(_without_root(manifest), PlanOptions(root=Path(manifest["_root"])))
     keyed = sorted(tag for p in plans for tag in p.functions if tag.startswith("sandbox-image:"))
     assert keyed == [sandbox_image_key(h) for h in SANDBOX_ONLY]
-    numpy_plan = next(p for p in plans if p.functions == (sandbox_image_key(SANDBOX_ONLY[0]),)
-                      or p.functions == (sandbox_image_key(SANDBOX_ONLY[1]),))
-    assert "runtime" in "".join(numpy_plan.context.files)  # built with toolkit's runtime: the agent is inside
-    assert len(plans) == 4  # two function images, two sandbox-only images
+    sandbox_plan = next(p for p in plans if p.functions == (sandbox_image_key(SANDBOX_ONLY[0]),))
+    assert "toolkit-runtime/runtime/sandbox_agent.py" in sandbox_plan.context.files  # with toolkit's runtime: the agent
+    assert len(plans) == 5  # two function images, three sandbox-only images
 
 
 def test_a_deploy_needs_the_sandbox_images_only_with_sandboxes_on(manifest, monkeypatch):
@@ -152,4 +152,4 @@ def test_sandbox_images_are_built_only_with_the_switch(manifest, monkeypatch):
     assert [p.functions for p in off if any(t.startswith("sandbox-image:") for t in p.functions)] == []
     monkeypatch.setenv(SANDBOXES_ENV, "true")
     on = plan_app(for_this_deploy(_without_root(manifest)), options)
-    assert len(on) == len(off) + 2
+    assert len(on) == len(off) + 3

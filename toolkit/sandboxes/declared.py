@@ -8,7 +8,9 @@ sandbox is created.  The rule (docs/sandboxes.md, "The image"):
 - every `toolkit.Image` bound to a **module-level name** of a module that defines the app's
   functions (``image = toolkit.Image.debian_slim().pip_install(...)``, as programs written for the
   hosted platform do), also inside a module-level dict, list or tuple (``IMAGES = {"py": ...}``);
-- the app's own image (``App(image=...)``).
+- the app's own image (``App(image=...)``);
+- ``Image.debian_slim()``, what ``Sandbox.create()`` without ``image=`` runs (as on the platform and
+  locally), so a deployed app's default sandbox is that image too.
 
 Those that no function uses become the manifest's ``sandbox_images``; an image first made inside
 a function at run time cannot be known and is refused on AWS with this rule as the fix.
@@ -22,7 +24,7 @@ from typing import Any
 
 from toolkit.image import Image
 
-__all__ = ["declared_images", "sandbox_only_images"]
+__all__ = ["declared_images", "default_image", "sandbox_only_images"]
 
 
 def _images_in(value: Any) -> Iterator[Image]:
@@ -42,11 +44,16 @@ def _module_images(module_names: Iterable[str]) -> Iterator[Image]:
             yield from _images_in(value)
 
 
+def default_image() -> Image:
+    """What a sandbox created without ``image=`` runs, everywhere (`toolkit.sandboxes.images.resolve`)."""
+    return Image.debian_slim()
+
+
 def declared_images(app: Any) -> list[Image]:
     """The app's image and the module-level images of its functions' modules, one per spec hash."""
     modules = [f.spec.module for f in app.registered_functions.values() if f.spec.module]
     found: dict[str, Image] = {}
-    for image in [app.image, *_module_images(modules)]:
+    for image in [app.image, default_image(), *_module_images(modules)]:
         found.setdefault(image.spec_hash, image)
     return [found[key] for key in sorted(found)]
 

@@ -26,8 +26,9 @@ class SandboxImageError(InvalidError):
 def resolve(image: Image | None, engine: str) -> str:
     from toolkit.images.bases import select_base
     from toolkit.images.refs import apply_mirrors, mirrors_from_env
+    from toolkit.sandboxes.declared import default_image
 
-    image = image if image is not None else Image.debian_slim()
+    image = image if image is not None else default_image()
     if not isinstance(image, Image):
         raise InvalidError(f"Sandbox.create(image=...) takes a toolkit.Image, got {image!r}; "
                            "e.g. image=toolkit.Image.debian_slim().pip_install('numpy').")
