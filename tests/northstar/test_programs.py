@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 
@@ -70,7 +71,10 @@ def test_volumes_dicts_queues_retries_and_configuration_reach_the_functions() ->
 
 
 def test_a_spawned_call_is_polled_by_its_id_until_it_finishes() -> None:
+    """Also: an image asking for another Python than local workers run is said once, not silently."""
     lines = run_program("spawn_poll")
+    said = [line for line in lines if "asks for Python 3.13; local workers run Python" in line]
+    assert len(said) == (0 if sys.version_info[:2] == (3, 13) else 1), lines
     assert line_after(lines, "poll:") == "still running"
     assert line_after(lines, "result:") == "81"
     assert line_after(lines, "gathered:") == "[0, 1, 4, 9]"

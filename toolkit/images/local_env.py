@@ -307,6 +307,7 @@ def use_local_envs(manifest: Any, root: Path, home: Path, log: Log, *, envs: boo
             continue
         spec = {"base": dict(fn.image.base), "steps": list(fn.image.steps), "spec_hash": fn.image.spec_hash}
         env = _env_for(spec, root, home, log, built) if envs else None
+        _report_python(spec, log)
         files = mirror_files(spec, root, home)
         variables = image_variables(fn.image.steps)
         if env is not None or files is not None or variables:
@@ -345,6 +346,20 @@ def _env_for(spec: Mapping[str, Any], root: Path, home: Path, log: Log, built: d
         built[spec["spec_hash"]] = ensure_env(spec, root, home, log)
         _report_skipped(spec["spec_hash"], built[spec["spec_hash"]], log)
     return built[spec["spec_hash"]]
+
+
+_PYTHON_REPORTED: set[str] = set()  # images whose Python version was already compared by this process
+
+
+def _report_python(spec: Mapping[str, Any], log: Log) -> None:
+    """Say once per image when it asks for another Python than the one local workers run (uv cannot
+    fetch interpreters here, so local environments use this one)."""
+    wanted = str(spec["base"].get("python_version") or "")
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted and ".".join(wanted.split(".")[:2]) != here and spec["spec_hash"] not in _PYTHON_REPORTED:
+        _PYTHON_REPORTED.add(spec["spec_hash"])
+        log(f"image {spec['spec_hash'][:12]}: asks for Python {wanted}; local workers run Python "
+            f"{sys.version.split()[0]} (the built image has {wanted}).")
 
 
 def _report_skipped(spec_hash: str, env: LocalEnv, log: Log) -> None:

@@ -3,6 +3,7 @@
 Pattern: ``.spawn`` returns a ``FunctionCall``; its ``object_id`` is all another process needs:
 ``FunctionCall.from_id(id).get(timeout=0)`` raises ``TimeoutError`` while the work runs, then returns
 the result; ``FunctionCall.gather`` waits for several (the class imported from its module path).
+The image asks for a Python version, as most programs' images do.
 """
 
 import time
@@ -10,7 +11,7 @@ import time
 import toolkit as modal
 from toolkit.functions import FunctionCall
 
-app = modal.App("northstar-spawn-poll")
+app = modal.App("northstar-spawn-poll", image=modal.Image.debian_slim(python_version="3.13"))
 
 
 @app.function()
