@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.manifest import BucketMount
-from runtime.volumes.s3 import S3VolumeStore
+from runtime.volumes.s3 import S3VolumeStore, sync_entries, unchanged_since_sync
 
 __all__ = ["COPY", "DEFAULT_CACHE", "BucketCopy", "copy_directory", "s3_client"]
 
@@ -130,13 +130,9 @@ class BucketCopy(S3VolumeStore):
         return kept
 
     def changed(self) -> list[str]:
-        """Paths of the copy that differ from its last sync: new, edited or removed files."""
+        """Paths of the copy that differ from its last sync: new, edited or removed files and links (an
+        empty directory's marker is not a file: left out)."""
         state, directory = self._load_state(COPY), self.directory
-        present = {p.relative_to(directory).as_posix(): p for p in directory.rglob("*") if p.is_file()}
-        edited = [rel for rel, path in present.items() if rel not in state or _differs(path, state[rel])]
-        return sorted(edited + [rel for rel in state if rel not in present])
-
-
-def _differs(path: Path, known: Mapping[str, Any]) -> bool:
-    stat = path.stat()
-    return bool(stat.st_size != known["size"] or stat.st_mtime_ns != known["mtime_ns"])
+        present = {rel: path for rel, path in sync_entries(directory) if not rel.endswith("/")}
+        edited = [rel for rel, path in present.items() if rel not in state or not unchanged_since_sync(path, state[rel])]
+        return sorted(edited + [rel for rel in state if rel not in present and not rel.endswith("/")])

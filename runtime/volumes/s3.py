@@ -17,22 +17,27 @@ Front door (``runtime.FRONT_DOORS``): the SDK imports `S3VolumeStore`, a deploye
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from runtime.awsclients import client
 from runtime.volumes.base import CHUNK_BYTES, FileEntry, FileEntryType, VolumeError, clean_path
 
-__all__ = ["DEFAULT_CACHE", "PREFIX", "S3VolumeStore"]
+__all__ = ["DEFAULT_CACHE", "PREFIX", "S3VolumeStore", "sync_entries", "unchanged_since_sync"]
 
 PREFIX = "volumes/"
 MARKER = ".toolkit-volume"
 DEFAULT_CACHE = "/tmp/toolkit-volumes"  # noqa: S108 - Lambda's only writable directory
+SYMLINK_META = "toolkit-symlink-target"  # x-amz-meta-* of a symbolic link's object: its target, percent-encoded
+SMALL_OBJECT = 1 << 20  # objects up to this size are fetched with one GetObject (metadata included)
 SyncState = dict[str, dict[str, Any]]  # path -> {"etag", "size", "mtime_ns"} as of the last sync
 
 
@@ -127,16 +132,24 @@ class S3VolumeStore:
                               head["ContentLength"])]
         prefix = self.files_prefix(name) + (relative + "/" if relative else "")
         entries: dict[str, FileEntry] = {}
+        marked = False  # the listed directory's own marker: it exists, even if empty
         for page in self._objects(prefix, None if recursive else "/"):
             for obj in page.get("Contents", ()):
                 rel = obj["Key"][start:]
+                if rel.endswith("/"):  # an empty directory's marker (`commit`)
+                    marked = marked or rel.rstrip("/") == relative
+                    if rel.rstrip("/") != relative:
+                        entries[rel.rstrip("/")] = FileEntry(rel.rstrip("/"), FileEntryType.DIRECTORY, 0, 0)
+                    for parent in _parents(rel.rstrip("/"), relative) if recursive else ():
+                        entries.setdefault(parent, FileEntry(parent, FileEntryType.DIRECTORY, 0, 0))
+                    continue
                 entries[rel] = FileEntry(rel, FileEntryType.FILE, int(obj["LastModified"].timestamp()), obj["Size"])
                 for parent in _parents(rel, relative) if recursive else ():
                     entries.setdefault(parent, FileEntry(parent, FileEntryType.DIRECTORY, 0, 0))
             for common in page.get("CommonPrefixes", ()):
                 rel = common["Prefix"][start:].rstrip("/")
                 entries[rel] = FileEntry(rel, FileEntryType.DIRECTORY, 0, 0)
-        if not entries and relative:
+        if not entries and relative and not marked:
             raise FileNotFoundError(f"No file or directory {path!r} in volume {name!r} "
                                     f"(see `toolkit volume ls {name}`).")
         return sorted(entries.values(), key=lambda e: e.path)
@@ -162,7 +175,7 @@ class S3VolumeStore:
         keys = [obj["Key"] for page in self._objects(key + "/") for obj in page.get("Contents", ())]
         if not keys:
             raise FileNotFoundError(f"No file or directory {path!r} in volume {name!r} to remove.")
-        if not recursive:
+        if not recursive and keys != [key + "/"]:  # only its marker: an empty directory goes without recursive
             raise VolumeError(f"{path!r} in volume {name!r} is a directory that is not empty; pass recursive=True "
                               "(CLI: `toolkit volume rm -r`) to remove it all.")
         self._delete_keys(keys)
@@ -217,43 +230,76 @@ class S3VolumeStore:
     def reload(self, name: str) -> None:
         """Pull what others committed since this copy's last sync."""
         directory, state, remote = self.working_copy(name), self._load_state(name), self._remote(name)
-        for rel, (etag, _size) in remote.items():
+        for rel, (etag, size) in remote.items():
             known, local = state.get(rel), directory / rel
-            if known is not None and known["etag"] == etag and local.exists():
-                continue  # unchanged remotely: keep the local file (committed or edited here)
-            self._download(self.files_prefix(name) + rel, local)
-            state[rel] = _synced(local, etag)
+            if known is not None and known["etag"] == etag and os.path.lexists(local):
+                continue  # unchanged remotely: keep the local entry (committed or edited here)
+            state[rel] = self._fetch(self.files_prefix(name) + rel, local, size, etag)
         for rel in set(state) - set(remote):
             local = directory / rel
-            if local.exists() and _unchanged(local, state[rel]):
+            if rel.endswith("/"):
+                with contextlib.suppress(OSError):
+                    local.rmdir()  # an empty directory others removed (or filled: its marker went away)
+            elif os.path.lexists(local) and unchanged_since_sync(local, state[rel]):
                 local.unlink()  # deleted by someone else's commit
             del state[rel]
         self._save_state(name, state)
 
     def commit(self, name: str) -> None:
-        """Push what changed in this copy since its last sync."""
+        """Push what changed in this copy since its last sync: files, symbolic links and empty directories."""
         directory, state = self.working_copy(name), self._load_state(name)
-        present: set[str] = set()
-        for local in (p for p in directory.rglob("*") if p.is_file()):
-            rel = local.relative_to(directory).as_posix()
-            present.add(rel)
-            if rel in state and _unchanged(local, state[rel]):
+        present = dict(sync_entries(directory))
+        for rel, local in present.items():
+            if rel in state and unchanged_since_sync(local, state[rel]):
                 continue
-            key = self.files_prefix(name) + rel
-            self.s3.upload_file(str(local), self.bucket, key)
-            state[rel] = _synced(local, self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
-        gone = sorted(set(state) - present)
+            state[rel] = self._upload(local, self.files_prefix(name) + rel)
+        gone = sorted(set(state) - set(present))
         self._delete_keys([self.files_prefix(name) + rel for rel in gone])
         for rel in gone:
             del state[rel]
         self._save_state(name, state)
 
-    def _download(self, key: str, local: Path) -> None:
+    def _upload(self, local: Path, key: str) -> dict[str, Any]:
+        """One entry as its object: an empty directory as a zero-byte ``dir/`` marker, a symbolic link as an
+        object whose body and ``toolkit-symlink-target`` metadata are its target, a file as itself."""
+        if key.endswith("/"):
+            return {"etag": self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"")["ETag"], "dir": True}
+        if local.is_symlink():
+            target = os.readlink(local)
+            put = self.s3.put_object(Bucket=self.bucket, Key=key, Body=target.encode(),
+                                     Metadata={SYMLINK_META: urllib.parse.quote(target)})  # metadata is ASCII only
+            return {"etag": put["ETag"], "link": target}
+        self.s3.upload_file(str(local), self.bucket, key)
+        return _synced(local, self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"])
+
+    def _fetch(self, key: str, local: Path, size: int, etag: str) -> dict[str, Any]:
+        """`_upload` reversed: the directory, link or file an object stands for, placed at ``local``."""
+        if key.endswith("/"):
+            local.mkdir(parents=True, exist_ok=True)
+            return {"etag": etag, "dir": True}
+        if size > SMALL_OBJECT:  # a link's object is never this big: a managed (multipart, resumable) download
+            self._place(local, lambda temp: self.s3.download_file(self.bucket, key, temp))
+            return _synced(local, etag)
+        got = self.s3.get_object(Bucket=self.bucket, Key=key)  # small: its metadata comes with the body
+        body = got["Body"].read()
+        target = got.get("Metadata", {}).get(SYMLINK_META)
+        if target is not None:
+            link = urllib.parse.unquote(target)
+            self._place(local, functools.partial(_relink, link))
+            return {"etag": etag, "link": link}
+        self._place(local, lambda temp: Path(temp).write_bytes(body))
+        return _synced(local, etag)
+
+    @staticmethod
+    def _place(local: Path, write: Callable[[str], object]) -> None:
+        """``write`` a temporary name beside ``local``, then rename it there: readers see old or new, never half."""
         local.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=".toolkit-tmp-", dir=local.parent)
         os.close(fd)
         try:
-            self.s3.download_file(self.bucket, key, temp)
+            write(temp)
+            if local.is_dir() and not local.is_symlink():
+                local.rmdir()  # was an empty directory here; os.replace cannot put a file over it
             os.replace(temp, local)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -266,12 +312,35 @@ def _parents(rel: str, under: str) -> list[str]:
     return [p for p in parents if len(p) > len(under)]
 
 
+def sync_entries(directory: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """What a commit keeps, by path relative to the copy: files and symbolic links (never followed) as
+    themselves, an empty directory as ``dir/`` (S3 keeps no directories: its marker object stands for it)."""
+    with os.scandir(directory) as scan:
+        children = [entry for entry in scan if not entry.name.startswith(".toolkit-tmp-")]
+    if not children and prefix:
+        yield prefix, directory
+    for entry in children:
+        if entry.is_dir(follow_symlinks=False):
+            yield from sync_entries(Path(entry.path), f"{prefix}{entry.name}/")
+        else:
+            yield f"{prefix}{entry.name}", Path(entry.path)
+
+
+def _relink(target: str, temp: str) -> None:
+    os.unlink(temp)  # mkstemp's file: the link takes its (unique) name
+    os.symlink(target, temp)
+
+
 def _synced(local: Path, etag: str) -> dict[str, Any]:
     stat = local.stat()
     return {"etag": etag, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _unchanged(local: Path, known: dict[str, Any]) -> bool:
+def unchanged_since_sync(local: Path, known: dict[str, Any]) -> bool:
+    if known.get("dir"):
+        return local.is_dir() and not local.is_symlink()
+    if "link" in known or local.is_symlink():
+        return local.is_symlink() and os.readlink(local) == known.get("link")
     stat = local.stat()
     return bool(stat.st_size == known["size"] and stat.st_mtime_ns == known["mtime_ns"])
 

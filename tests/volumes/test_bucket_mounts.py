@@ -56,7 +56,9 @@ def test_a_copy_holds_the_prefix_only_and_pushes_new_edited_and_removed_files(
     (copy.directory / "new" / "c.txt").parent.mkdir()
     (copy.directory / "new" / "c.txt").write_text("gamma")
     assert copy.push() == []
-    assert _keys(s3, name) == {"in/a.txt": b"edited", "in/new/c.txt": b"gamma", "other/x.txt": b"not mounted"}
+    # deep/ is left empty: S3 keeps it as a zero-byte marker object (empty directories survive a sync)
+    assert _keys(s3, name) == {"in/a.txt": b"edited", "in/deep/": b"", "in/new/c.txt": b"gamma",
+                               "other/x.txt": b"not mounted"}
 
 
 def test_sync_after_an_invocation_also_brings_what_others_wrote(

@@ -231,3 +231,44 @@ def test_a_streamed_function_url_reply_is_followed_by_a_commit(deployed: str, tm
     assert proc.returncode == 0, proc.stderr
     assert '{"ok":true}' in proc.stdout and "in S3 now: 1" in proc.stdout, proc.stdout + proc.stderr
     assert b"".join(toolkit.Volume.from_name("web-notes").read_file("/visited.txt")) == b"streamed"
+
+
+def test_empty_directories_and_symlinks_survive_a_commit_and_a_reload(deployed: str, tmp_path: Path) -> None:
+    """S3 keeps objects only: an empty directory and a symbolic link used to vanish between containers (the
+    link was uploaded as a copy of its target's bytes, a dangling one not at all).  Now an empty directory is a
+    zero-byte ``dir/`` marker and a link an object carrying its target in ``toolkit-symlink-target``; both come
+    back on reload, and go when removed."""
+    import os
+
+    writer, reader = _container(deployed, tmp_path / "c1"), _container(deployed, tmp_path / "c2")
+    writer.create("tree")
+    w, r = writer.working_copy("tree"), reader.working_copy("tree")
+    (w / "outputs" / "empty").mkdir(parents=True)
+    (w / "models").mkdir()
+    (w / "models" / "v2.bin").write_bytes(b"weights")
+    (w / "models" / "latest").symlink_to("v2.bin")
+    (w / "dangling").symlink_to("/nowhere/é")  # a target S3 metadata cannot hold as it is (not ASCII)
+    writer.commit("tree")
+    s3, prefix = client("s3"), "volumes/tree/files/"
+    assert s3.get_object(Bucket=deployed, Key=prefix + "outputs/empty/")["ContentLength"] == 0
+    assert s3.head_object(Bucket=deployed, Key=prefix + "models/latest")["Metadata"] == {
+        "toolkit-symlink-target": "v2.bin"}
+    reader.reload("tree")
+    assert (r / "outputs" / "empty").is_dir() and not any((r / "outputs" / "empty").iterdir())
+    assert os.readlink(r / "models" / "latest") == "v2.bin" and (r / "models" / "latest").read_bytes() == b"weights"
+    assert os.readlink(r / "dangling") == "/nowhere/é"
+    vol = toolkit.Volume.from_name("tree")
+    assert [(e.path, e.type) for e in vol.listdir("/outputs", recursive=True)] == [
+        ("outputs/empty", FileEntryType.DIRECTORY)]
+    assert vol.listdir("/outputs/empty") == []  # an empty directory lists as one, not as missing
+
+    (r / "outputs" / "empty").rmdir()
+    (r / "models" / "latest").unlink()
+    (r / "models" / "latest").symlink_to("v3.bin")  # repointed
+    reader.commit("tree")
+    writer.reload("tree")
+    assert not (w / "outputs" / "empty").exists() and (w / "outputs").is_dir()
+    assert os.readlink(w / "models" / "latest") == "v3.bin"
+    writer.commit("tree")  # nothing changed since that reload: nothing to upload, nothing deleted
+    assert s3.head_object(Bucket=deployed, Key=prefix + "models/latest")["Metadata"] == {
+        "toolkit-symlink-target": "v3.bin"}
