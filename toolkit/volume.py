@@ -41,10 +41,11 @@ from toolkit.state import check_name
 from toolkit.unsupported import UnsupportedProperty, not_supported
 
 if TYPE_CHECKING:
+    from runtime.manifest import BucketMount, VolumeMount
     from runtime.volumes.base import VolumeStore
 
 __all__ = ["BUCKET_ENV", "FileEntry", "FileEntryType", "Volume", "VolumeInfo", "VolumeUploadContextManager",
-           "volume_store", "volumes_root"]
+           "container_binds", "volume_store", "volumes_root"]
 
 BUCKET_ENV = ContainerEnv.name("volume_bucket")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -380,3 +381,30 @@ class VolumeUploadContextManager:
                     store.write(self._volume.name, remote, data)
             else:
                 store.write(self._volume.name, remote, source)
+
+
+def container_binds(tag: str, volumes: Sequence[VolumeMount], buckets: Sequence[BucketMount]) -> list[tuple[str, str, bool]]:
+    """``toolkit serve --containers``: each local volume of function ``tag`` as ``(host directory, path in the
+    container, read only)`` for the engine's ``-v``, at the image's staging path (the image links the mount
+    path there; the runtime finds it already mounted and leaves it: `runtime.volumes.mounts`).  The engine
+    enforces ``read_only`` (``:ro``).  Refused, naming the alternative: a CloudBucketMount (its secrets and
+    sync are the deployed runtime's), and volumes of a deployed store (``TOOLKIT_VOLUME_BUCKET`` set)."""
+    from runtime.volumes.mounts import staged
+
+    if buckets:
+        raise NotSupportedError(f"{tag} mounts CloudBucketMount {buckets[0].bucket_name!r} at {buckets[0].path}, which "
+                                "toolkit serve --containers does not sync. Instead, serve without --containers (local "
+                                "workers sync bucket mounts), or deploy.")
+    if volumes and os.environ.get(BUCKET_ENV):
+        raise NotSupportedError(f"{tag} mounts volume {volumes[0].name!r}, but {BUCKET_ENV} points this machine at a "
+                                f"deployed app's volumes, which toolkit serve --containers cannot bind into a container. "
+                                f"Instead, unset {BUCKET_ENV} (local volumes), or serve without --containers.")
+    store = volume_store()
+    for mount in volumes:
+        if mount.create_if_missing and not store.exists(mount.name):
+            store.create(mount.name)
+        elif not store.exists(mount.name):
+            raise NotFoundError(f"{tag} mounts volume {mount.name!r} at {mount.path}, but no such volume exists; create "
+                                f"it with `toolkit volume create {mount.name}` or Volume.from_name({mount.name!r}, "
+                                "create_if_missing=True).")
+    return [(str(store.working_copy(m.name)), staged(m.path), m.read_only) for m in volumes]

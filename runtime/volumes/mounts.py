@@ -129,16 +129,19 @@ def mount_deployed(entry: FunctionEntry, env: ContainerEnv) -> None:
 
 
 def _mount_deployed_volumes(entry: FunctionEntry, env: ContainerEnv) -> None:
+    volumes = [m for m in entry.volumes if not os.path.ismount(staged(m.path))]
+    if not volumes:  # every one bound at its staging path by the engine (`toolkit serve --containers`): live
+        return
     if not env.volume_bucket:
         from runtime.environment import ContainerEnv as Env
 
-        raise MountError(f"{entry.tag} mounts volumes ({', '.join(m.name for m in entry.volumes)}) but "
+        raise MountError(f"{entry.tag} mounts volumes ({', '.join(m.name for m in volumes)}) but "
                          f"{Env.name('volume_bucket')} is not set in its environment; redeploy with `toolkit deploy` "
                          "(infra sets it on every function that mounts a volume).")
     from runtime.volumes.s3 import S3VolumeStore
 
     mount(S3VolumeStore(env.volume_bucket),
-          [(m.path, m.name, m.create_if_missing, m.read_only) for m in entry.volumes], isolate=True)
+          [(m.path, m.name, m.create_if_missing, m.read_only) for m in volumes], isolate=True)
 
 
 def _deployed_credentials(bucket: BucketMount, env: ContainerEnv) -> dict[str, str]:

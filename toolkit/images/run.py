@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -69,13 +69,15 @@ class ContainerHandle:
 
 
 def run_container(image: str, port: int, env: Mapping[str, str], *, engine: str | None = None,
-                  args: tuple[str, ...] = ()) -> ContainerHandle:
+                  args: tuple[str, ...] = (), binds: Sequence[tuple[str, str, bool]] = ()) -> ContainerHandle:
     """Start ``image`` detached in HTTP mode, its port 8080 published on 127.0.0.1:``port``.
-    ``env`` must name the function (``TOOLKIT_FUNCTION``); the image sets the manifest path."""
+    ``env`` must name the function (``TOOLKIT_FUNCTION``); the image sets the manifest path.
+    ``binds``: ``(host directory, container path, read only)`` bind mounts (local volumes)."""
     binary = engine or os.environ.get("TOOLKIT_BUILDER") or ("podman" if shutil.which("podman") else "docker")
     if binary not in ("podman", "docker") or shutil.which(binary) is None:
         raise BuilderUnavailableError(f"Running images needs podman or docker; {binary!r} is not available.")
     flags = [f"--env={key}={value}" for key, value in sorted(env.items())]
+    flags += [f"--volume={host}:{path}:{'ro' if read_only else 'rw'}" for host, path, read_only in binds]
     cmd = [binary, "run", "-d", "--rm=false", "-p", f"127.0.0.1:{port}:{HTTP_PORT}", *flags, image, *args]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

@@ -79,6 +79,7 @@ class ContainerImages:
     log: Callable[[str], None] = lambda _m: None
     progress: Callable[[str], None] | None = None  # where builds show (a `toolkit.progress.Display`), else ``log``
     images: dict[str, str] = field(default_factory=dict)  # function tag -> local image reference
+    binds: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)  # tag -> its volumes' -v binds
     _secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     # -- images ---------------------------------------------------------------------------------
@@ -86,8 +87,11 @@ class ContainerImages:
         """Plan and build (into local storage only) every image that holds a web function; blocking."""
         from toolkit.images import build_images, pick_builder, plan_app
         from toolkit.images.plan import PlanOptions
+        from toolkit.volume import container_binds
 
         web = {fn.tag for fn in load(manifest).functions if fn.web is not None}
+        self.binds = {fn.tag: container_binds(fn.tag, fn.volumes, fn.bucket_mounts)  # refused before any build
+                      for fn in load(manifest).functions if fn.tag in web}
         plans = [p for p in plan_app(manifest, PlanOptions.from_env()) if web & set(p.functions)]
         show = self.progress or self.log
         built = build_images(plans, pick_builder(self.engine, log=show), None, log=show)
@@ -116,7 +120,7 @@ class ContainerImages:
             raise WorkerStartError(f"No image was built for {tag}.")
         try:
             handle = await asyncio.to_thread(run_container, image, _free_port(), self.container_env(tag, env),
-                                             engine=self.engine)
+                                             engine=self.engine, binds=self.binds.get(tag, ()))
         except ImageError as exc:
             raise WorkerStartError(str(exc)) from None
         try:
