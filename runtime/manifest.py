@@ -221,6 +221,8 @@ class Manifest(NamedTuple):
     schema_version: int = SCHEMA_VERSION
     # images declared for sandboxes that no function uses (docs/sandboxes.md): the deploy builds each
     sandbox_images: tuple[ImageSpec, ...] = ()
+    # the app's code refers to Sandbox: the deploy plans the AWS side of sandboxes (docs/sandboxes.md)
+    uses_sandboxes: bool = False
 
     def function(self, tag: str) -> FunctionEntry:
         for entry in self.functions:
@@ -242,6 +244,7 @@ class Manifest(NamedTuple):
             "ephemeral": self.ephemeral,
             "functions": [_function_dict(f) for f in self.functions],
             "sandbox_images": [_image_dict(i) for i in self.sandbox_images],
+            "uses_sandboxes": self.uses_sandboxes,
         }
 
 
@@ -305,6 +308,7 @@ def load(source: Manifest | Mapping[str, Any] | str | os.PathLike[str]) -> Manif
         ephemeral=_get(data, "ephemeral", bool, False, "ephemeral"),
         sandbox_images=tuple(_sandbox_image(raw, f"sandbox_images[{i}]")
                              for i, raw in enumerate(_list(data, "sandbox_images", "sandbox_images"))),
+        uses_sandboxes=_get(data, "uses_sandboxes", bool, False, "uses_sandboxes"),
     )
 
 

@@ -96,7 +96,7 @@ def build(app: App, *, ephemeral: bool = False, environment: str | None = None,
     return Manifest(
         app_name=app.name, source=_source(app, source), functions=functions,
         workspace=urls.source(config.setting("workspace") or "default"), environment=environment,
-        ephemeral=ephemeral, sandbox_images=_sandbox_images(app, functions),
+        ephemeral=ephemeral, sandbox_images=_sandbox_images(app, functions), uses_sandboxes=_uses_sandboxes(app),
     )
 
 
@@ -106,6 +106,12 @@ def _sandbox_images(app: App, functions: tuple[schema.FunctionEntry, ...]) -> tu
 
     used = [fn.image.spec_hash for fn in functions if fn.image]
     return tuple(schema.ImageSpec(i["base"], tuple(i["steps"]), i["spec_hash"]) for i in sandbox_only_images(app, used))
+
+
+def _uses_sandboxes(app: App) -> bool:
+    from toolkit.sandboxes.declared import refers_to_sandboxes
+
+    return refers_to_sandboxes(app)
 
 
 def build_manifest(app: App, *, ephemeral: bool = False, environment: str | None = None,

@@ -37,18 +37,19 @@ class ImagePublisher(Protocol):
         ...
 
 
-def sandboxes_on() -> bool:
-    """``TOOLKIT_SANDBOXES=true``: the deploy plans sandboxes, so it builds the sandbox-only images too."""
-    from toolkit.deploy.stack_config import SANDBOXES_ENV
+def sandboxes_on(manifest: Mapping[str, Any]) -> bool:
+    """The deploy plans sandboxes (so it builds the sandbox-only images too) when the app's code names
+    ``Sandbox`` or ``TOOLKIT_SANDBOXES=true``; ``TOOLKIT_SANDBOXES=false`` turns it off."""
+    from toolkit.deploy.stack_config import sandboxes_planned
 
-    return (os.environ.get(SANDBOXES_ENV) or "").lower() == "true"
+    return sandboxes_planned(manifest)
 
 
 def for_this_deploy(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest whose images this deploy builds: without ``sandbox_images`` unless sandboxes are on
     (an app that plans no sandboxes spends no build on them)."""
     data = dict(manifest)
-    if not sandboxes_on():
+    if not sandboxes_on(manifest):
         data["sandbox_images"] = []
     return data
 

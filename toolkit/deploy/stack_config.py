@@ -26,13 +26,15 @@ from typing import Any
 
 from runtime import manifest as schema
 from toolkit import config
+from toolkit.deploy.errors import DeployError
 from toolkit.deploy.target import Target
 from toolkit.images.builders.platform import architecture
 
-__all__ = ["HOSTED_ZONE_ENV", "NETWORK_ENV", "SANDBOXES_ENV", "Network", "network", "stack_config", "write_manifest"]
+__all__ = ["HOSTED_ZONE_ENV", "NETWORK_ENV", "SANDBOXES_ENV", "Network", "network", "sandboxes_planned", "stack_config",
+           "write_manifest"]
 
 HOSTED_ZONE_ENV = "TOOLKIT_HOSTED_ZONE"
-SANDBOXES_ENV = "TOOLKIT_SANDBOXES"  # "true": plan toolkit.Sandbox's AWS side (docs/sandboxes.md)
+SANDBOXES_ENV = "TOOLKIT_SANDBOXES"  # "true"/"false": plan toolkit.Sandbox's AWS side or not (docs/sandboxes.md)
 # A VPC of the user's instead of the account's default one (infra/config.py's network keys).
 NETWORK_ENV = {"vpc_id": "TOOLKIT_VPC_ID", "subnet_ids": "TOOLKIT_SUBNET_IDS",
                "alb_subnet_ids": "TOOLKIT_ALB_SUBNET_IDS", "private_subnets": "TOOLKIT_PRIVATE_SUBNETS"}
@@ -84,6 +86,19 @@ def write_manifest(manifest: Mapping[str, Any], directory: Path) -> Path:
     return path
 
 
+def sandboxes_planned(manifest: Mapping[str, Any] | schema.Manifest) -> bool:
+    """Whether the deploy plans the AWS side of ``toolkit.Sandbox``: ``TOOLKIT_SANDBOXES=true``/``false``
+    decides when set; otherwise the app's code does (its manifest's ``uses_sandboxes``), so a program
+    that creates sandboxes deploys them without a switch and one that does not plans nothing."""
+    chosen = (os.environ.get(SANDBOXES_ENV) or "").strip().lower()
+    if chosen in ("true", "false"):
+        return chosen == "true"
+    if chosen:
+        raise DeployError(f"{SANDBOXES_ENV}={chosen!r} is neither true nor false; unset it to follow the app's code.")
+    typed = manifest if isinstance(manifest, schema.Manifest) else schema.load(manifest)
+    return typed.uses_sandboxes
+
+
 def stack_config(
     manifest: Mapping[str, Any], target: Target, *, images: Mapping[str, str] | None = None,
     registry_only: bool = False, manifest_dir: Path | None = None,
@@ -112,7 +127,7 @@ def stack_config(
     values["toolkit:subnetIds"] = _canonical(list(net.subnet_ids)) if net.subnet_ids else ""
     values["toolkit:albSubnetIds"] = _canonical(list(net.alb_subnet_ids)) if net.alb_subnet_ids else ""
     values["toolkit:privateSubnets"] = "true" if net.private_subnets else ""
-    values["toolkit:sandboxes"] = "true" if (os.environ.get(SANDBOXES_ENV) or "").lower() == "true" else ""
+    values["toolkit:sandboxes"] = "true" if sandboxes_planned(typed) else ""
     # The images are built for this architecture (builders/platform.py); Lambda and ECS must match.
     values["toolkit:architecture"] = architecture()
     return values

@@ -18,13 +18,15 @@ a function at run time cannot be known and is refused on AWS with this rule as t
 
 from __future__ import annotations
 
+import ast
+import inspect
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from toolkit.image import Image
 
-__all__ = ["declared_images", "default_image", "sandbox_only_images"]
+__all__ = ["declared_images", "default_image", "refers_to_sandboxes", "sandbox_only_images"]
 
 
 def _images_in(value: Any) -> Iterator[Image]:
@@ -62,3 +64,30 @@ def sandbox_only_images(app: Any, used: Iterable[str]) -> list[dict[str, Any]]:
     """The declared images whose spec hash is not in ``used`` (the functions' images), as manifest JSON."""
     taken = set(used)
     return [image.to_dict() for image in declared_images(app) if image.spec_hash not in taken]
+
+
+def refers_to_sandboxes(app: Any) -> bool:
+    """Whether the source of a module defining the app's functions names ``Sandbox``
+    (``modal.Sandbox.create(...)``, ``from toolkit import Sandbox``): then ``toolkit deploy`` plans the
+    AWS side of sandboxes without being asked (``TOOLKIT_SANDBOXES=false`` still turns it off).
+
+    Read from the source, not from what ran: a sandbox is created inside a function, long after the
+    manifest is written.  A name in a comment or a string does not count."""
+    modules = {f.spec.module for f in app.registered_functions.values() if f.spec.module}
+    return any(_names_sandbox(sys.modules.get(name)) for name in sorted(modules))
+
+
+def _names_sandbox(module: Any) -> bool:
+    try:
+        source = inspect.getsource(module) if module is not None else ""
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError):  # no source to read (a built-in, a zip): nothing declared
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "Sandbox":
+            return True
+        if isinstance(node, ast.Name) and node.id == "Sandbox":
+            return True
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "Sandbox" for alias in node.names):
+            return True
+    return False
