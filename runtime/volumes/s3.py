@@ -68,7 +68,8 @@ class S3VolumeStore:
     def _remote(self, name: str) -> dict[str, tuple[str, int]]:
         start = len(self.files_prefix(name))
         return {obj["Key"][start:]: (obj["ETag"], obj["Size"])
-                for page in self._objects(self.files_prefix(name)) for obj in page.get("Contents", ())}
+                for page in self._objects(self.files_prefix(name)) for obj in page.get("Contents", ())
+                if len(obj["Key"]) > start}  # not the prefix's own folder object (the S3 console makes them)
 
     # -- volumes -------------------------------------------------------------------------------
     def exists(self, name: str) -> bool:
@@ -253,7 +254,9 @@ class S3VolumeStore:
             if rel in state and unchanged_since_sync(local, state[rel]):
                 continue
             state[rel] = self._upload(local, self.files_prefix(name) + rel)
-        gone = sorted(set(state) - set(present))
+        # A directory marker goes with its directory, not when the directory gets files: a bucket's own
+        # folder objects (the S3 console's) are left alone while their folder exists here.
+        gone = sorted(rel for rel in set(state) - set(present) if not (rel.endswith("/") and (directory / rel).is_dir()))
         self._delete_keys([self.files_prefix(name) + rel for rel in gone])
         for rel in gone:
             del state[rel]

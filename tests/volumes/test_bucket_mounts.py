@@ -361,3 +361,22 @@ def test_a_deployed_ecs_task_uploads_its_bucket_mounts_periodically_a_lambda_per
     while syncers():  # unmount_all stopped it
         assert time.monotonic() < deadline, "the periodic sync thread outlived unmount_all"
         time.sleep(0.05)
+
+
+def test_the_s3_consoles_folder_objects_are_directories_and_are_left_alone(
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    """The console's "Create folder" makes zero-byte ``folder/`` objects (the prefix's own too).  They used to be
+    downloaded as files named like the folder, breaking the files under it; now each is a directory, and a push
+    deletes one only when its directory is removed here."""
+    name, s3 = bucket
+    for key in ("in/", "in/folder/", "in/folder/x.txt", "in/empty/"):
+        s3.put_object(Bucket=name, Key=key, Body=b"x" if key.endswith(".txt") else b"")
+    copy = _copy(moto_endpoint, name, tmp_path)
+    copy.pull()
+    assert (copy.directory / "folder" / "x.txt").read_text() == "x" and (copy.directory / "empty").is_dir()
+    assert copy.push() == []
+    before = _keys(s3, name)
+    assert {"in/", "in/folder/", "in/empty/"} <= set(before)  # nothing removed here: the folders stay
+    (copy.directory / "empty").rmdir()
+    copy.push()
+    assert set(before) - set(_keys(s3, name)) == {"in/empty/"}
