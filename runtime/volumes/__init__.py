@@ -9,7 +9,9 @@ Two stores behind one interface (`runtime.volumes.base.VolumeStore`):
   a container works on a copy under ``/tmp`` that ``reload`` pulls and ``commit`` pushes.
 
 `runtime.volumes.mounts` is the container side: mount at start (reload, then a link at the path
-the user wrote), commit at stop.  Stdlib only until an S3 store is opened (boto3, lazily).
+the user wrote), commit at stop; `runtime.volumes.readonly` makes a read-only mount refuse writes on
+disk (a read-only bind in the process's own mount namespace).  Stdlib only until an S3 store is
+opened (boto3, lazily).
 """
 
 from runtime.volumes.base import FileEntry, FileEntryType, VolumeError, VolumeStore
