@@ -179,7 +179,10 @@ class App(AppPlatformMembers):
         ``toolkit serve`` of its source, stopped at the end) and ``get_web_url()`` names them; calls
         work inside the block and, on toolkit, outside it too.  The other keywords are accepted and unused."""
         from toolkit.ephemeral import serving
+        from toolkit.images.local_env import use_for_app
+        from toolkit.progress import Display
 
+        use_for_app(self, None, Display.choose(prefix="toolkit: "))  # its workers start in their images
         with serving(self):
             yield self
 

@@ -47,6 +47,15 @@ def run_program(name: str, *args: str, env: dict[str, str] | None = None) -> lis
     return toolkit("run", str(PROGRAMS / f"{name}.py"), *args, env=env).splitlines()
 
 
+def run_script(name: str, env: dict[str, str] | None = None) -> list[str]:
+    """The lines ``python programs/NAME.py`` printed: a program that runs its app with ``app.run()``."""
+    done = subprocess.run([sys.executable, str(PROGRAMS / f"{name}.py")], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, timeout=RUN_TIMEOUT_S)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"python {name}.py exited {done.returncode}:\n{output}"
+    return output.splitlines()
+
+
 def plan_program(name: str) -> dict[str, Any]:
     """``toolkit plan --json`` of a program, offline, for one region."""
     out = subprocess.run([sys.executable, "-m", "toolkit.cli", "plan", str(PROGRAMS / f"{name}.py"), "--json",

@@ -17,7 +17,15 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from northstar_support import PROGRAMS, ServedProgram, free_port, line_after, plan_program, run_program
+from northstar_support import (
+    PROGRAMS,
+    ServedProgram,
+    free_port,
+    line_after,
+    plan_program,
+    run_program,
+    run_script,
+)
 
 
 def test_every_program_changes_only_its_import_line() -> None:
@@ -80,6 +88,16 @@ def test_a_spawned_call_is_polled_by_its_id_until_it_finishes() -> None:
     assert line_after(lines, "gathered:") == "[0, 1, 4, 9]"
 
 
+def test_a_script_running_its_own_app_sees_its_image_and_exit_hooks() -> None:
+    """``app.run()`` used to start workers without the images' settings (``toolkit run`` applied them)."""
+    lines = run_script("script_run")
+    assert line_after(lines, "stage:") == "script-1"
+    assert line_after(lines, "mapped:") == "['script-2', 'script-3']"
+    assert line_after(lines, "predict:") == "15"
+    assert line_after(lines, "with_options:") == "script-4"
+    assert "model unloaded" in lines
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("uv") is None, reason="image environments are built with uv: pip install uv")
 def test_a_nested_call_runs_in_the_callees_image_environment() -> None:
@@ -89,6 +107,7 @@ def test_a_nested_call_runs_in_the_callees_image_environment() -> None:
     lines = run_program("nested_image", env={"TOOLKIT_LOCAL_ENV": "image"})
     assert line_after(lines, "direct:") == "0.37.2"
     assert line_after(lines, "nested:") == "0.37.2"
+    assert line_after(run_script("nested_image", env={"TOOLKIT_LOCAL_ENV": "image"}), "script:") == "0.37.2"
 
 
 @pytest.fixture(scope="module")

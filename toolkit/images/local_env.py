@@ -279,12 +279,16 @@ def local_env_mode(flag: str | None) -> str:
 
 
 def use_for_app(app: Any, flag: str | None, log: Log) -> None:
-    """`toolkit run`: the app's workers in their images' environments (``image`` mode) and their
-    images' workdirs."""
+    """`toolkit run` and ``App.run()``: the app's workers in their images' environments (``image``
+    mode) and their images' workdirs.  Read from the app's functions and ``with_options`` variants,
+    as its manifest lists them, without building the manifest (whose builder imports `toolkit.app`)."""
     from toolkit.config import home
-    from toolkit.manifest import build_manifest
+    from toolkit.variants import registered_variants
 
-    use_local_envs(build_manifest(app), Path.cwd(), home(), log, envs=local_env_mode(flag) == "image")
+    specs = {tag: fn.spec for tag, fn in app.registered_functions.items()}
+    specs.update({tag: variant.spec for tag, variant in registered_variants(app).items()})
+    images = [(app.app_name or "", tag, spec.image.to_dict()) for tag, spec in sorted(specs.items())]
+    _use_images(images, Path.cwd(), home(), log, envs=local_env_mode(flag) == "image")
 
 
 _REPORTED: set[str] = set()  # images whose skipped steps were already reported by this process
@@ -296,23 +300,30 @@ def use_local_envs(manifest: Any, root: Path, home: Path, log: Log, *, envs: boo
     in the current one; from the mirror of the image's workdir when it sets one
     (`toolkit.images.local_files`).  Returns the environments used."""
     from runtime.manifest import load
+
+    app = load(manifest)
+    images = [(app.app_name or "", fn.tag, {"base": dict(fn.image.base), "steps": list(fn.image.steps),
+                                            "spec_hash": fn.image.spec_hash})
+              for fn in app.functions if fn.image is not None]
+    return _use_images(images, root, home, log, envs=envs)
+
+
+def _use_images(images: Sequence[tuple[str, str, Mapping[str, Any]]], root: Path, home: Path, log: Log, *,
+                envs: bool) -> list[LocalEnv]:
+    """`use_local_envs` for (app name, function tag, image spec) triples."""
     from toolkit.images.local_files import mirror_files
     from toolkit.local import interpreters
 
-    app = load(manifest)
     built: dict[str, LocalEnv] = {}
     assignments: dict[tuple[str, str], interpreters.Launch] = {}
-    for fn in app.functions:
-        if fn.image is None:
-            continue
-        spec = {"base": dict(fn.image.base), "steps": list(fn.image.steps), "spec_hash": fn.image.spec_hash}
+    for app_name, tag, spec in images:
         env = _env_for(spec, root, home, log, built) if envs else None
         _report_python(spec, log)
         files = mirror_files(spec, root, home)
-        variables = image_variables(fn.image.steps)
+        variables = image_variables(spec["steps"])
         if env is not None or files is not None or variables:
-            assignments[(app.app_name or "", fn.tag)] = interpreters.Launch(
-                python=str(env.python) if env else sys.executable, image_hash=fn.image.spec_hash if env else None,
+            assignments[(app_name, tag)] = interpreters.Launch(
+                python=str(env.python) if env else sys.executable, image_hash=spec["spec_hash"] if env else None,
                 cwd=str(files.cwd) if files and files.cwd else None, env=variables)
     interpreters.use(assignments)
     return list(built.values())

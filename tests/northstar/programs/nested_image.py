@@ -2,7 +2,8 @@
 
 Pattern: ``outer`` (no packages of its own) calls ``inner``, whose image pins a package version
 that differs from the caller's; ``inner`` must see its own image's version wherever it is called
-from, as each function runs in its own container on the hosted platform.
+from (``toolkit run``, or the script's own ``app.run()``), as each function runs in its own container
+on the hosted platform.
 """
 
 import toolkit as modal
@@ -27,3 +28,8 @@ def outer() -> str:
 def main():
     print("direct:", inner.remote())
     print("nested:", outer.remote())
+
+
+if __name__ == "__main__":
+    with app.run():
+        print("script:", outer.remote())
