@@ -70,16 +70,6 @@ class Dict(BoundHandle, NamedObjectMembers):
         refuse_construction("Dict", "Dict.from_name(name, create_if_missing=True), Dict.ephemeral() or "
                                       "Dict.from_id(dict_id)")
 
-    @classmethod
-    def _make(cls, name: str, *, create_if_missing: bool = False, ephemeral: bool = False) -> Dict:
-        handle = object.__new__(cls)
-        handle.name = check_name("Dict", name)
-        handle._create_if_missing, handle._ephemeral = create_if_missing, ephemeral
-        return handle
-
-    def __repr__(self) -> str:
-        return f"toolkit.Dict({self.name!r})"
-
     @staticmethod
     def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False,
                   client: Any = None) -> Dict:

@@ -10,11 +10,13 @@ the same name.  A handle pickled to another process keeps its generation.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from toolkit.exception import NotFoundError
 
 __all__ = ["BoundHandle"]
+
+H = TypeVar("H", bound="BoundHandle")
 
 # what a refused operation did not do, for its message (reads: "read")
 _DID_NOTHING = {"dict_put": "written", "dict_update": "written", "dict_pop": "removed", "dict_clear": "removed",
@@ -30,6 +32,19 @@ class BoundHandle:
     _ephemeral: bool
     _bound: Any = None  # the store, once the first operation has found (or created) the object
     _generation: float | None = None  # the object's creation stamp, from the same moment
+
+    @classmethod
+    def _make(cls: type[H], name: str, *, create_if_missing: bool = False, ephemeral: bool = False) -> H:
+        """A handle on the object called ``name``; the public constructor refuses (toolkit.construction)."""
+        from toolkit.state import check_name
+
+        handle = object.__new__(cls)
+        handle.name = check_name(cls._LABEL, name)
+        handle._create_if_missing, handle._ephemeral = create_if_missing, ephemeral
+        return handle
+
+    def __repr__(self) -> str:
+        return f"toolkit.{self._LABEL}({self.name!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         # a handle sent to a worker finds its store again there (connections do not cross processes)

@@ -63,16 +63,6 @@ class Queue(BoundHandle, NamedObjectMembers):
         refuse_construction("Queue", "Queue.from_name(name, create_if_missing=True), Queue.ephemeral() or "
                                       "Queue.from_id(queue_id)")
 
-    @classmethod
-    def _make(cls, name: str, *, create_if_missing: bool = False, ephemeral: bool = False) -> Queue:
-        handle = object.__new__(cls)
-        handle.name = check_name("Queue", name)
-        handle._create_if_missing, handle._ephemeral = create_if_missing, ephemeral
-        return handle
-
-    def __repr__(self) -> str:
-        return f"toolkit.Queue({self.name!r})"
-
     @staticmethod
     def from_name(name: str, *, environment_name: str | None = None, create_if_missing: bool = False,
                   client: Any = None) -> Queue:
