@@ -63,7 +63,10 @@ def test_classes_take_parameters_run_enter_once_and_accept_options() -> None:
     assert line_after(lines, "mapped:") == "['n=11', 'n=12']"
     assert line_after(lines, "steps:") == "[50, 51, 52]"
     assert line_after(lines, "bigger:") == "n=70"
-    assert {"released n0", "released m2", "released n1", "released n5", "released n7"} <= set(lines)
+    # One worker each served these.  The .map pool may still be starting a second worker when the run
+    # ends, and the pool's shutdown deadline (2 s for all its workers) can cut both off on a loaded
+    # machine, so its hook is not asserted.
+    assert {"released n0", "released m2", "released n5", "released n7"} <= set(lines)
 
 
 def test_volumes_dicts_queues_retries_and_configuration_reach_the_functions() -> None:
