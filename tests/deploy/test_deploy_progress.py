@@ -34,6 +34,9 @@ def test_in_a_pipe_each_phase_ends_with_its_time_and_no_escape_sequences(fake_pu
     assert re.fullmatch(r"    done in \d+\.\ds", lines[summary - 1]), lines  # the phase's time, before its summary
     phases = [line for line in lines if line.startswith("==> ") and not line.startswith("==> Resources")]
     assert len([line for line in lines if re.fullmatch(r"    done in \d+\.\ds", line)]) == len(phases), lines
+    images = lines.index("==> Images")  # the image phase reports through toolkit.progress.Display (plain here)
+    assert lines[images + 1].startswith("    using prebuilt images from "), lines
+    assert re.fullmatch(r"    done in \d+\.\ds", lines[images + 2]), lines
 
 
 def test_on_a_terminal_a_spinner_beside_each_phase_then_its_time(fake_pulumi: FakePulumi, tmp_path: Path) -> None:
@@ -44,6 +47,7 @@ def test_on_a_terminal_a_spinner_beside_each_phase_then_its_time(fake_pulumi: Fa
     assert code == 0, shown
     assert ANSI.search(output)
     assert "Deploying resources ..." in shown  # the spinner's line while the phase ran
+    assert re.search(r"using prebuilt images from .*\n.*✓ Images done in \d+\.\ds", shown), shown
     assert re.search(r"✓ Deploying resources done in \d+\.\ds", shown), shown
     assert "==> Resources: 3 created" in shown
     assert "Deployed text_to_speech (no web endpoints)." in shown  # the result, after the phases ended

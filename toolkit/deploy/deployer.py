@@ -244,8 +244,8 @@ class Deployer:
         if publisher.needs_registry:
             repository = self._repository(loaded, session, stack, target)
         self.progress.step("Images")
-        with target.applied():
-            return publisher.publish(loaded.manifest, repository, self.progress.detail)
+        with target.applied():  # each build a task with its steps counted and its time (toolkit.progress)
+            return publisher.publish(loaded.manifest, repository, self.progress.display())
 
     def _repository(self, loaded: LoadedApp, session: PulumiSession, stack: Any, target: Target) -> str | None:
         """The stack's ECR repository, created first when the stack's state has none."""

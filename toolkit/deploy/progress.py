@@ -62,13 +62,27 @@ class Progress:
         text, started = self._phase
         self._phase = None
         seconds = time.monotonic() - started
+        self.hand_over()
+        if self.console.is_terminal:
+            self.console.print(f"[green]✓[/] {text} [dim]done in {seconds:.1f}s[/]", markup=True)
+        else:
+            self.console.print(f"    done in {seconds:.1f}s")
+
+    def hand_over(self) -> None:
+        """Stop the running phase's spinner, keeping the phase open: what runs next draws a live display
+        of its own (an image build's `toolkit.progress.Display`), and a terminal holds one at a time."""
         if self._status is not None:
             self._status.stop()
             self._status = None
             atexit.unregister(self.close)
-            self.console.print(f"[green]✓[/] {text} [dim]done in {seconds:.1f}s[/]", markup=True)
-        else:
-            self.console.print(f"    done in {seconds:.1f}s")
+
+    def display(self) -> Any:
+        """A `toolkit.progress.Display` for long work inside a phase (image builds): live on a terminal,
+        plain lines elsewhere, nothing when quiet; on stderr, like the phases."""
+        from toolkit.progress import Display
+
+        self.hand_over()
+        return Display.choose(quiet=self.quiet, stream=self.console.file, prefix="    ")
 
     def __enter__(self) -> Progress:
         return self
