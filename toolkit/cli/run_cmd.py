@@ -113,10 +113,16 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
         click.echo(ctx.get_help())
         ctx.exit(0)
     app, target = loader.load_target(parse_ref(ref, module))
-    from toolkit.images.local_env import use_for_app
+    from pathlib import Path
+
+    from toolkit.config import home
+    from toolkit.images.local_env import local_env_mode, use_local_envs
+    from toolkit.manifest import build_manifest
     from toolkit.progress import Display
 
-    use_for_app(app, local_env, Display.choose(prefix="toolkit: "))  # a live status on a terminal, else lines
+    # From the app's manifest, as deploy reads it: building it also checks the app and reads the config.
+    use_local_envs(build_manifest(app), Path.cwd(), home(), Display.choose(prefix="toolkit: "),  # live on a terminal
+                   envs=local_env_mode(local_env) == "image")
     if local_env is not None:  # the run's own serve of its endpoints (toolkit.ephemeral) chooses the same
         os.environ["TOOLKIT_LOCAL_ENV"] = local_env
     if target is None:

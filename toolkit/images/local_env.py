@@ -279,9 +279,10 @@ def local_env_mode(flag: str | None) -> str:
 
 
 def use_for_app(app: Any, flag: str | None, log: Log) -> None:
-    """`toolkit run` and ``App.run()``: the app's workers in their images' environments (``image``
-    mode) and their images' workdirs.  Read from the app's functions and ``with_options`` variants,
-    as its manifest lists them, without building the manifest (whose builder imports `toolkit.app`)."""
+    """``App.run()``: the app's workers in their images' environments (``image`` mode) and their
+    images' workdirs.  Read from the app's functions and ``with_options`` variants, as its manifest
+    lists them, without building the manifest (whose builder imports `toolkit.app`); `toolkit run`
+    uses the manifest (`use_local_envs`)."""
     from toolkit.config import home
     from toolkit.variants import registered_variants
 
