@@ -29,7 +29,7 @@ from northstar_support import (
 
 
 def test_every_program_changes_only_its_import_line() -> None:
-    """The premise: each program imports the toolkit as ``modal`` and names nothing else of it."""
+    """The premise: each program imports the toolkit as ``modal``, the one line its users change."""
     for path in sorted(PROGRAMS.glob("*.py")):
         imports = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Import | ast.ImportFrom)]
         aliased = [a for n in imports if isinstance(n, ast.Import) for a in n.names if a.name == "toolkit"]
