@@ -174,6 +174,18 @@ class Cls:
         """Returns the class: a handle already knows everything it needs."""
         return self
 
+    def _experimental_get_flash_urls(self) -> list[str]:
+        """The URLs of a ``toolkit.experimental.http_server`` class (the platform gives one per proxy
+        region): toolkit serves the class at one, its ``serve`` web_server's (`toolkit.servers`)."""
+        from toolkit.servers import SERVE
+
+        serve = self.methods.get(SERVE)
+        if serve is None or serve.spec.web is None:
+            raise InvalidError(f"{self.info.name} is not an HTTP server class: decorate it with "
+                               "@toolkit.experimental.http_server(port=...) below @app.cls(...).")
+        url = serve.get_web_url()
+        return [url] if url else []
+
     @aio_method
     def get_dashboard_url(self) -> str:
         """The local serve dashboard of the class's app (``#class=<name>``), as `Function.get_dashboard_url`;

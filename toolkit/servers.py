@@ -49,6 +49,9 @@ def as_server_class(user_cls: Any, *, port: int, startup_timeout: float, require
                            "its web_server method; rename that attribute.")
     setattr(user_cls, SERVE, web_server(port, startup_timeout=startup_timeout,
                                         requires_proxy_auth=requires_proxy_auth)(_serve_method(user_cls)))
+    declared = getattr(user_cls, "__toolkit_concurrent__", None)  # the class's own @toolkit.concurrent wins
+    if max_inputs is None and declared is not None:
+        return user_cls
     limit = max_inputs or DEFAULT_MAX_CONCURRENCY
     target = None if target_inputs is None else min(limit, max(1, math.ceil(target_inputs)))
     return concurrent(max_inputs=limit, target_inputs=target)(user_cls)
@@ -62,3 +65,21 @@ def _serve_method(user_cls: type) -> Any:
     serve.__module__ = user_cls.__module__
     serve.__qualname__ = f"{user_cls.__qualname__}.{SERVE}"
     return serve
+
+
+def http_server_class(user_cls: Any, *, port: int | None, startup_timeout: float, proxy_regions: Any,
+                      exit_grace_period: int | None, h2_enabled: bool) -> Any:
+    """``toolkit.experimental.http_server``: the class becomes a server as with ``@app.server``, under the
+    ``@app.cls`` it sits below.  Public, as a ``web_server`` is (the platform's flash servers take no proxy
+    auth); regions and HTTP/2 have no counterpart and warn."""
+    if port is None or isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise InvalidError(f"toolkit.experimental.http_server(port={port!r}): give the port the @toolkit.enter() "
+                           "method's server listens on, e.g. http_server(port=8000).")
+    for option, value in {"proxy_regions": proxy_regions, "h2_enabled": h2_enabled,
+                          "exit_grace_period": exit_grace_period}.items():
+        if value:
+            warnings.warn(f"toolkit.experimental.http_server({option}={value!r}) has no effect on toolkit: the "
+                          "server is proxied over HTTP/1.1 from the app's own front door.", NotSupportedWarning,
+                          stacklevel=3)
+    return as_server_class(user_cls, port=port, startup_timeout=startup_timeout, requires_proxy_auth=False,
+                           max_inputs=None, target_inputs=None)

@@ -155,8 +155,8 @@ def test_module_level_refusals_name_the_alternative() -> None:
         billing.workspace_billing_report(start=datetime.datetime(2026, 1, 1))
     with pytest.raises(NotSupportedError, match=r"toolkit\.types\.AppInfo .*Instead"):
         types.AppInfo  # noqa: B018 - reading the name is the use
-    with pytest.raises(NotSupportedError, match=r"@app.server\(port=...\)"):
-        experimental.http_server(8000)
+    with pytest.raises(NotSupportedError, match=r"use max_inputs= on @app.function"):
+        experimental.stop_fetching_inputs()  # (experimental.http_server is built: tests/serve/test_platform_aliases.py)
     assert experimental.clustered is toolkit.clustered
     assert not hasattr(types, "_private")  # private names stay AttributeErrors (copy, pickle, inspect rely on it)
 

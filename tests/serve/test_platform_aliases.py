@@ -24,17 +24,34 @@ def test_web_endpoint_warns_and_serves_like_fastapi_endpoint() -> None:
 
 
 def test_app_server_serves_what_enter_started_and_requires_auth_by_default() -> None:
-    ports = {"SERVER_OPEN_PORT": str(free_port()), "SERVER_GUARDED_PORT": str(free_port())}
+    ports = {"SERVER_OPEN_PORT": str(free_port()), "SERVER_GUARDED_PORT": str(free_port()),
+             "SERVER_FLASH_PORT": str(free_port())}
     with served(APPS / "server_classes.py", env=ports) as server:
         answer = server.client("servers-cls-open-serve").get("/some/path")
         assert answer.status_code == 200 and answer.text == "open, started in enter /some/path"
         assert server.client("servers-cls-guarded-serve").get("/").status_code == 401  # no Toolkit-Key
+        flash = server.client("servers-cls-flash-serve").get("/flash/path")  # experimental.http_server: public
+        assert flash.status_code == 200 and flash.text == "flash /flash/path", flash.text
+        urls = toolkit.Cls.from_name("servers-cls", "Flash")._experimental_get_flash_urls()  # found through the serve
+        assert urls == ["http://" + server.host("servers-cls-flash-serve")], urls
 
 
 def test_server_class_example() -> None:
     with served(REPO / "examples" / "server_class.py", env={"SERVER_CLASS_PORT": str(free_port())}) as server:
         body = server.client("server-class-greeter-serve").get("/hi").json()
     assert body["greeting"] == "hello" and body["path"] == "/hi"
+
+
+def test_experimental_http_server_keeps_the_classes_concurrency_warns_and_names_a_bad_port() -> None:
+    app = toolkit.App("flash-options")
+    start = toolkit.enter()(lambda self: None)
+    with pytest.warns(toolkit.exception.NotSupportedWarning, match=r"http_server\(h2_enabled=True\) has no effect"):
+        made = toolkit.experimental.http_server(port=8000, h2_enabled=True)(
+            toolkit.concurrent(max_inputs=7)(type("Kept", (), {"start": start})))
+    assert made.__toolkit_concurrent__ == (7, None)
+    app.cls()(made)
+    with pytest.raises(toolkit.InvalidError, match=r"http_server\(port=None\): give the port"):
+        toolkit.experimental.http_server()(type("NoPort", (), {"start": start}))
 
 
 def test_app_server_misuse_names_the_fix() -> None:

@@ -8,6 +8,7 @@ import toolkit
 
 OPEN_PORT = int(os.environ.get("SERVER_OPEN_PORT", "8011"))
 GUARDED_PORT = int(os.environ.get("SERVER_GUARDED_PORT", "8012"))
+FLASH_PORT = int(os.environ.get("SERVER_FLASH_PORT", "8013"))
 
 app = toolkit.App("servers-cls")
 
@@ -37,3 +38,12 @@ class Guarded:
     @toolkit.enter()
     def start(self) -> None:
         listen(GUARDED_PORT, "guarded")
+
+
+@app.cls(min_containers=0)
+@toolkit.experimental.http_server(port=FLASH_PORT, proxy_regions=["us-east"], startup_timeout=10)
+@toolkit.concurrent(max_inputs=7)
+class Flash:  # the platform's experimental flash server: the same server, written below @app.cls
+    @toolkit.enter()
+    def start(self) -> None:
+        listen(FLASH_PORT, "flash")
