@@ -32,7 +32,7 @@ class Aio(Generic[R]):
     def __init__(self, sync: Callable[..., R], is_iter: bool = False) -> None:
         self._sync, self._is_iter = sync, is_iter
 
-    @property  # type: ignore[misc]
+    @property
     def __doc__(self) -> str | None:  # type: ignore[override]  # help(d.get) shows Dict.get's
         return self._sync.__doc__
 
