@@ -91,7 +91,20 @@ class FunctionCall:
         from toolkit.deployed_code import runner_for_call
         from toolkit.runner import deployed_runner
 
-        return deployed_runner() or runner_for_call(self.object_id)
+        deployed = deployed_runner()
+        if deployed is not None:
+            return deployed
+        if self._known_locally():  # a local call stays local even after this process looked up a deployed app
+            return None
+        return runner_for_call(self.object_id)
+
+    def _known_locally(self) -> bool:
+        from toolkit.local.call_links import call_links
+        from toolkit.local.runner import local_runner
+
+        runner = local_runner()
+        return (runner.local_slot(self.object_id) is not None or call_links().get(self.object_id) is not None
+                or runner.store.get(self.object_id) is not None)
 
     def _record_ids(self) -> list[str]:
         """The store records of this call's inputs, in input order."""
