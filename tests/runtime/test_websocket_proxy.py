@@ -140,9 +140,10 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 
 def _log(tmp: Path) -> str:
     path = tmp / "ws.log"
     deadline = time.monotonic() + 10
-    while not path.exists() and time.monotonic() < deadline:
+    # the server's open(..., "a") creates the file before its line is written: wait for a whole line
+    while not (path.exists() and path.read_text().endswith("\n")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return path.read_text()
+    return path.read_text() if path.exists() else ""
 
 
 def test_messages_both_ways_with_subprotocol_and_forwarded_for(entrypoint: str, tmp_path: Path) -> None:
