@@ -402,3 +402,31 @@ def test_a_moved_uvicorn_name_is_named_with_the_fix() -> None:
     message = str(caught.value)
     assert "HttpToolsProtocol attributes: renamed_in_a_later_release" in message and "parser" not in message
     assert f"uvicorn{TESTED_UVICORN}" in message and "toolkit/serve/uvicorn_bridge.py" in message
+
+
+# -- telling a dead worker from a live one ------------------------------------------------------------
+def own_stat_with_flags(flags: int) -> bytes:
+    """This process's real /proc stat line, its flags field (the 9th) replaced, its name given spaces
+    and a ")" as a worker's may have."""
+    with open("/proc/self/stat", "rb") as stat:
+        line = stat.read()
+    head, _, rest = line.rpartition(b")")
+    fields = rest.split()
+    fields[6] = str(flags).encode()
+    return head.split(b"(")[0] + b"(py thon) x)" + b" " + b" ".join(fields)
+
+
+def test_an_exiting_worker_counts_as_gone_before_it_is_a_zombie() -> None:
+    # the kernel closes a dying process's sockets before it turns zombie; in that window only
+    # PF_EXITING in the flags tells the relay that the worker must get no more requests
+    from toolkit.serve.relay import PF_EXITING, process_gone, stat_says_exited
+
+    assert not stat_says_exited(own_stat_with_flags(0x400040))
+    assert stat_says_exited(own_stat_with_flags(0x400040 | PF_EXITING))
+    assert not process_gone(os.getpid())
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    wait_for(lambda: process_gone(child), "the child to exit", timeout=10)  # a zombie, not yet reaped
+    os.waitpid(child, 0)
+    assert process_gone(child)

@@ -570,17 +570,31 @@ class RelayCycle:
         gateway.timeouts.discard(self.endpoint.timeout, self)
 
 
+PF_EXITING = 0x4  # Linux's task flag, set as the task starts to exit (include/linux/sched.h)
+
+
 def process_gone(pid: int) -> bool:
-    """Whether process ``pid`` exited, a zombie not yet reaped included (Linux's /proc; elsewhere
-    only the pool's watcher, through ``returncode``, can tell)."""
+    """Whether process ``pid`` exited or is exiting, a zombie not yet reaped included (Linux's /proc;
+    elsewhere only the pool's watcher, through ``returncode``, can tell).
+
+    The state letter alone leaves a window: the kernel closes a dying process's sockets before it
+    becomes a zombie, so the worker's connection reads EOF while its state is still ``R``; the
+    flags field has ``PF_EXITING`` from the start of the exit, before any socket is closed."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[:1]  # the field after "(comm)"
+            return stat_says_exited(stat.read())
     except FileNotFoundError:
         return True
     except OSError:
         return False
-    return state in ([b"Z"], [b"X"])
+
+
+def stat_says_exited(stat: bytes) -> bool:
+    """Whether a ``/proc/<pid>/stat`` line is a zombie's, or has ``PF_EXITING`` in its flags."""
+    fields = stat.rpartition(b")")[2].split()  # after "(comm)", which may hold spaces: state, ..., flags
+    if fields[:1] in ([b"Z"], [b"X"]):
+        return True
+    return len(fields) > 6 and fields[6].isdigit() and bool(int(fields[6]) & PF_EXITING)
 
 
 def request_path(url: bytes) -> bytes | None:
