@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from loopback import free_port
 
 MOTO_CONFIG: Mapping[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # moto_server's werkzeug runs threaded=True, and moto's DynamoDB checks a ConditionExpression
@@ -44,11 +44,6 @@ SERIAL_MOTO_SERVER = (
 REGION = "us-east-1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def post(url: str, body: object) -> None:

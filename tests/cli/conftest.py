@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from cli_helpers import free_port
+from loopback import free_port
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_helpers import EXAMPLES, REPO, free_port
+from cli_helpers import EXAMPLES, REPO
+from loopback import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 INSTALL_WITHIN_S = 600

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from core_helpers import REPO, toolkit_cli
+from loopback import free_port
 
 import toolkit
 from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
@@ -238,7 +239,7 @@ def test_secret_from_dotenv_takes_a_file_or_a_directory_and_a_filename(tmp_path:
 # -- forward ---------------------------------------------------------------------------------------
 
 def test_forward_tunnels_a_functions_port_to_a_client_in_another_process(home: Path) -> None:
-    port = _free_port()
+    port = free_port()
     done = toolkit_cli("run", "examples/forwarded_port.py", "--port", str(port), env={"TOOLKIT_HOME": str(home)})
     assert done.returncode == 0, done.stderr
     assert "hello from the function, path /from-the-entrypoint" in done.stdout
@@ -252,13 +253,6 @@ def test_forward_outside_a_function_names_where_it_works() -> None:
         pass
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_client_is_accepted_as_none_and_refused_otherwise(home: Path) -> None:

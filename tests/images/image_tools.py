@@ -10,7 +10,6 @@ import datetime
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port
 
 TOOLS = {"podman": "podman", "runc": "runc", "skopeo": "skopeo", "debootstrap": "debootstrap",
          "docker-registry": "docker-registry"}
@@ -44,10 +44,6 @@ def require_tools(*names: str) -> None:
             pytest.skip(f"{name} is not installed (apt-get install {TOOLS[name]})")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(cmd: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

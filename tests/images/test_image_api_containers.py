@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from image_tools import LocalRegistry, copy_app, free_port, toolkit_build
+from image_tools import LocalRegistry, copy_app, toolkit_build
+from loopback import free_port
 
 from toolkit.images import run_container
 

@@ -17,11 +17,11 @@ from image_tools import (
     SAMPLE_APP,
     LocalRegistry,
     copy_app,
-    free_port,
     require_tools,
     skopeo_inspect,
     toolkit_build,
 )
+from loopback import free_port
 
 from toolkit.images import run_container
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port
 
 import toolkit
 from toolkit.images.errors import ImageError
@@ -80,10 +80,6 @@ def test_the_host_has_a_different_starlette() -> None:
     assert importlib.metadata.version("starlette") != PIN
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from image_tools import SAMPLE_APP, copy_app, free_port, run
+from image_tools import SAMPLE_APP, copy_app, run
+from loopback import free_port
 from websockets.sync.client import connect as ws_connect
 
 APP = '''"""Answers with what only the container knows."""

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from image_tools import free_port, run
+from image_tools import run
+from loopback import free_port
 
 import toolkit
 

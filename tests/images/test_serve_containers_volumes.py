@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from image_tools import SAMPLE_APP, copy_app, free_port, run
+from image_tools import SAMPLE_APP, copy_app, run
+from loopback import free_port
 from test_serve_containers import wait_for_endpoints
 
 APP = '''"""Writes into a volume and reads it back read-only, from inside the image."""

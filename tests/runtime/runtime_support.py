@@ -6,21 +6,17 @@ finds whichever directory's conftest was loaded last (tests/infra has one too).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from loopback import free_port
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def serve_uvicorn(app: Any, stop_timeout: float = 10.0) -> Iterator[str]:

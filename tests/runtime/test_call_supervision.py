@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from deployed_app import USER_APP, function, write_app
-from moto_support import free_port
+from loopback import free_port
 
 from infra.asl import LAMBDA_INVOKE, Retry, build_definition
 from runtime.awsclients import client

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 from cls_runtime_app import MODULE, user_module, write_cls_app
-from runtime_support import FIXTURES, free_port, serve_uvicorn
+from loopback import free_port
+from runtime_support import FIXTURES, serve_uvicorn
 from websockets.sync.client import connect as ws_connect
 
 from runtime import lambda_handler

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from deployed_app import function, write_app
-from runtime_support import FIXTURES, free_port
+from loopback import free_port
+from runtime_support import FIXTURES
 from web_server_lambda import stop_listener
 
 from runtime import lambda_handler

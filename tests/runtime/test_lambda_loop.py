@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from fake_runtime_api import FakeRuntimeAPI
-from runtime_support import free_port
+from loopback import free_port
 from streaming_app import (
     REPO,
     WAIT_S,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from runtime_support import free_port
+from loopback import free_port
 
 from runtime.server import server_config
 from runtime.types import Receive, Scope, Send

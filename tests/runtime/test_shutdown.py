@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 from fake_runtime_api import FakeRuntimeAPI
-from runtime_support import FIXTURES, free_port
+from loopback import free_port
+from runtime_support import FIXTURES
 
 from runtime.invocation import call_event, encode_args
 

@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 from deployed_app import function
-from runtime_support import FIXTURES, free_port
+from loopback import free_port
+from runtime_support import FIXTURES
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 

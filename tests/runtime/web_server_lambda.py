@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from deployed_app import function, write_app
-from runtime_support import FIXTURES, free_port
+from loopback import free_port
+from runtime_support import FIXTURES
 
 from runtime import lambda_handler
 from runtime.adapters import web_server

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import moto_support
-from moto_support import aws_environ, free_port, post
+from moto_support import aws_environ, post
 
 from toolkit.sandboxes.aws import AwsSandbox, AwsSandboxConfig
 
-__all__ = ["aws_environ", "free_port", "gpu_capacity", "plan_resources", "register_image", "reset", "start_agent"]
+__all__ = ["aws_environ", "gpu_capacity", "plan_resources", "register_image", "reset", "start_agent"]
 
 REPO = Path(__file__).resolve().parents[2]
 

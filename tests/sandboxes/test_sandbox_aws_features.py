@@ -15,7 +15,8 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_support import free_port, gpu_capacity, register_image, start_agent
+from aws_support import gpu_capacity, register_image, start_agent
+from loopback import free_port
 
 import toolkit
 from runtime.awsclients import client

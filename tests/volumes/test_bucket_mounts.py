@@ -265,7 +265,7 @@ def _serve(app_file: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes]
     import http.client
     import json
 
-    from moto_support import free_port
+    from loopback import free_port
 
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(app_file), "--port", str(port)],
@@ -298,7 +298,7 @@ def test_a_served_web_server_uploads_its_writes_periodically_and_when_it_stops(
     """A local web_server's requests go to the user's own server, never through toolkit, so nothing used to
     upload what they wrote into a bucket mount.  Now its worker syncs every TOOLKIT_BUCKET_SYNC_S seconds
     (0.5 here: uploaded while serving) and once more when it stops (3600: only the stop uploads it)."""
-    from moto_support import free_port
+    from loopback import free_port
 
     name, s3 = bucket
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
