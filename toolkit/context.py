@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from runtime import call_context
@@ -49,6 +51,18 @@ def enter_input(call_id: str | None, input_id: str | None) -> None:
     """Called by a worker before it runs an input, in the thread or task that runs it."""
     _function_call_id.set(call_id)
     _input_id.set(input_id)
+
+
+@contextmanager
+def entered_input(call_id: str, input_id: str) -> Iterator[None]:
+    """Run the body as input ``input_id`` of call ``call_id`` (a served web request is one), then restore
+    what was there: unlike a worker's inputs, requests share their thread with what runs after them."""
+    call_token, input_token = _function_call_id.set(call_id), _input_id.set(input_id)
+    try:
+        yield
+    finally:
+        _function_call_id.reset(call_token)
+        _input_id.reset(input_token)
 
 
 def new_input_id() -> str:

@@ -157,6 +157,27 @@ def test_an_asgi_app_spawns_work_and_answers_polls_by_call_id(web: ServedProgram
         assert polled.json() == {"result": 55}
 
 
+def test_a_web_request_is_the_parent_call_of_what_it_spawns(web: ServedProgram) -> None:
+    """The job-queue wrapper pattern: ``fc.get_call_graph()[0].children[0]`` is the spawned call, its
+    root the request itself.  Before, a request was no call locally: ``current_function_call_id()`` was
+    None in the endpoint and the spawned call was the graph's root (``IndexError`` on ``children[0]``)."""
+    with web.client("api") as client:
+        graph = client.get("/graph")
+        assert graph.status_code == 200, graph.text
+        answer = graph.json()
+        assert answer["me"] is not None and answer["me"].startswith("fc-")
+        assert answer["root"] == answer["me"]
+        assert answer["root_function"] == "api"
+        assert answer["child_is_spawned"] is True
+        status_path = f"/jobs/{answer['job']}/status"  # another request reads the first one's graph
+        assert client.get(status_path).json() == {"status": "PENDING"}  # slow_sum sleeps 1.5 s
+        deadline = time.monotonic() + 60
+        while (status := client.get(status_path).json()["status"]) == "PENDING":
+            assert time.monotonic() < deadline, "the spawned call never finished"
+            time.sleep(0.2)
+        assert status == "SUCCESS"
+
+
 def test_a_wsgi_flask_app_answers_get_and_json_post(web: ServedProgram) -> None:
     with web.client("flask_app") as client:
         assert client.get("/").text == "flask says hi"

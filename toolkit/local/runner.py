@@ -25,6 +25,7 @@ from toolkit.local.call_links import CallLink
 from toolkit.local.ownership import OwnedCallStore, local_call_store
 from toolkit.local.pool import Input, WorkerPool
 from toolkit.local.protocol import WorkerTarget
+from toolkit.local.request_calls import record_parent_request
 from toolkit.local.results import Slot, unwrap
 from toolkit.local.secrets import secret_env
 
@@ -136,6 +137,7 @@ class LocalRunner:
         payloads = [serialize_args(spec.tag, args, kwargs) for args in arg_tuples]  # all or nothing
         call_id = new_call_id()
         link = CallLink(call_id, current_function_call_id(), len(payloads), kind, spec.app_name, spec.tag)
+        record_parent_request(link.parent)  # spawned while a served web request runs: it is the parent
         if link.parent is not None or kind != call_links.SPAWN:  # a plain top-level spawn needs no row
             call_links.call_links().record(link)
         inputs = {}

@@ -77,6 +77,24 @@ class ClientFromForwardedFor:
         await self.app(scope, receive, send)
 
 
+class RequestAsCall:
+    """Runs each request as a call of the endpoint's function, as the platform does: inside it
+    ``current_function_call_id()`` answers, and what it spawns is its child in the call graph
+    (`toolkit.local.request_calls`)."""
+
+    def __init__(self, app: ASGIApp, target: WorkerTarget) -> None:
+        self.app, self.app_name, self.function = app, target.app_name, target.tag
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        from toolkit.local.request_calls import handling_request
+
+        with handling_request(self.app_name, self.function):
+            await self.app(scope, receive, send)
+
+
 def report(message: dict[str, Any]) -> None:
     fd = int(os.environ["TOOLKIT_READY_FD"])
     os.write(fd, (json.dumps(message) + "\n").encode())
@@ -165,6 +183,7 @@ def run(config: ContainerConfig) -> int:
             from toolkit.cloud_bucket_mount import sync_after_requests
 
             app = sync_after_requests(build_web_app(fn, config.spec))  # bucket mounts upload each request's writes
+            app = RequestAsCall(app, config.target)
     except BaseException as exc:  # noqa: BLE001 - reported to the gateway, which shows it to the client
         report({"error": load_error(exc)})
         return 1

@@ -2,7 +2,8 @@
 
 Pattern: ``fastapi_endpoint`` reading a query parameter, a JSON ``dict`` and a pydantic model;
 ``asgi_app`` returning a FastAPI app that streams another function's ``.remote_gen`` and hands out
-``spawn`` ids to poll with ``FunctionCall.from_id(...).get(timeout=0)``; ``wsgi_app`` with Flask;
+``spawn`` ids to poll with ``FunctionCall.from_id(...).get(timeout=0)`` and reads the request's call
+graph (the request is the parent of what it spawns); ``wsgi_app`` with Flask;
 ``web_server`` around a subprocess ``http.server``; a class whose ``@enter`` runs before its
 endpoint and whose ``@exit`` runs when serve stops; ``requires_proxy_auth``; a ``Cron`` schedule and ``@concurrent`` inputs.
 """
@@ -70,6 +71,19 @@ def api():
     @web_app.get("/jobs")
     def submit(n: int):
         return RedirectResponse(f"/jobs/{slow_sum.spawn(n).object_id}", status_code=303)
+
+    @web_app.get("/graph")
+    async def spawn_under_request():
+        # The request is a call: what it spawns is its child (the job-queue wrapper pattern).
+        fc = slow_sum.spawn(2)
+        graph = fc.get_call_graph()
+        return {"me": modal.current_function_call_id(), "root": graph[0].function_call_id,
+                "root_function": graph[0].function_name,
+                "child_is_spawned": graph[0].children[0].function_call_id == fc.object_id, "job": fc.object_id}
+
+    @web_app.get("/jobs/{call_id}/status")
+    def status(call_id: str):
+        return {"status": modal.FunctionCall.from_id(call_id).get_call_graph()[0].children[0].status.name}
 
     @web_app.get("/jobs/{call_id}")
     def poll(call_id: str):
