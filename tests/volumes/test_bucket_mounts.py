@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from volume_support import APPS, REPO
+from loopback import free_port
+from volume_support import APPS, REPO, get, serving
 
 import toolkit
 from runtime.manifest import BucketMount
@@ -42,6 +44,17 @@ def _keys(s3: Any, name: str) -> dict[str, bytes]:
 def _copy(moto_endpoint: str, name: str, cache: Path, **options: Any) -> BucketCopy:
     mount = BucketMount("/unused", name, endpoint_url=moto_endpoint, key_prefix="in/", force_path_style=True, **options)
     return BucketCopy(mount, copy_directory(cache, mount), s3_client(mount, KEYS))
+
+
+def _without_aws(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` less its AWS_* variables: only the mount's own secret signs."""
+    return {k: v for k, v in environ.items() if not k.startswith("AWS_")}
+
+
+def _bucket_app_env(moto_endpoint: str, name: str, mount: Path, **more: str) -> dict[str, str]:
+    """What tests/volumes/apps/bucket_app.py and bucket_web_server.py read: the bucket, its mount path, an app name."""
+    return dict(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(mount),
+                BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}", **more)
 
 
 def test_a_copy_holds_the_prefix_only_and_pushes_new_edited_and_removed_files(
@@ -119,9 +132,8 @@ def _run(target: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
 def test_workers_read_and_write_the_bucket_through_the_mount(
         moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     name, s3 = bucket
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # only the mount's secret signs
-    env.update(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
-               BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}")
+    env = {**_without_aws(os.environ), **_bucket_app_env(moto_endpoint, name, tmp_path / "mnt" / "rw",
+                                                         BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"))}
     app_file = str(APPS / "bucket_app.py")
     shouted = _run(f"{app_file}::shout", "--name", "a.txt", env=env)
     assert '["deep", "loud"]' in shouted.stdout  # a.txt read, then removed; loud/ written
@@ -170,40 +182,15 @@ def test_a_deployed_container_mounts_with_the_secret_it_reads_by_arn_and_syncs_a
 
 def test_a_served_web_endpoint_uploads_its_writes_before_its_response_ends(
         moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
-    import http.client
     import json
-    import socket
-    import time
 
     name, s3 = bucket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"),
-               BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}")
-    serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(APPS / "bucket_app.py"),
-                              "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    try:
-        deadline, endpoints = time.monotonic() + 60, None
-        while endpoints is None:
-            assert time.monotonic() < deadline and serve.poll() is None, "serve did not come up"
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/api/endpoints")
-                endpoints = json.loads(conn.getresponse().read())
-            except OSError:
-                time.sleep(0.3)
-        host = endpoints[0]["url"].split("//", 1)[1]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", "/?name=web.txt", headers={"Host": host})
-        response = conn.getresponse()
-        assert (response.status, json.loads(response.read())) == (200, {"files": ["a.txt", "deep", "web.txt"]})
+    env = {**_without_aws(os.environ), **_bucket_app_env(moto_endpoint, name, tmp_path / "mnt" / "rw",
+                                                         BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"))}
+    with serving(APPS / "bucket_app.py", env) as (port, host):
+        status, body = get(port, host, "/?name=web.txt")
+        assert (status, json.loads(body)) == (200, {"files": ["a.txt", "deep", "web.txt"]})
         assert _keys(s3, name)["in/web.txt"] == b"visited"  # uploaded before the response ended
-    finally:
-        serve.terminate()
-        serve.wait(timeout=30)
 
 
 def _bucket_app(moto_endpoint: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -212,9 +199,8 @@ def _bucket_app(moto_endpoint: str, name: str, tmp_path: Path, monkeypatch: pyte
 
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(key)  # only the mount's secret signs
-    for key, value in dict(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name,
-                           BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "rw"), BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro"),
-                           BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}").items():
+    for key, value in _bucket_app_env(moto_endpoint, name, tmp_path / "mnt" / "rw",
+                                      BUCKET_TEST_RO_MOUNT=str(tmp_path / "mnt" / "ro")).items():
         monkeypatch.setenv(key, value)
     name = module_name_for(APPS / "bucket_app.py")[0]
     monkeypatch.delitem(sys.modules, name, raising=False)  # imported afresh with this test's env, dropped after
@@ -260,54 +246,18 @@ def test_an_async_functions_bucket_sync_does_not_block_its_workers_event_loop(
     assert _keys(s3, name)["in/slow.txt"] == b"synced off the loop"
 
 
-def _serve(app_file: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str]:
-    """``toolkit serve app_file`` on a free port; the process, the port and its first endpoint's Host."""
-    import http.client
-    import json
-
-    from loopback import free_port
-
-    port = free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(app_file), "--port", str(port)],
-                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, endpoints = time.monotonic() + 60, None
-    while endpoints is None:
-        assert time.monotonic() < deadline and serve.poll() is None, "serve did not come up"
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/endpoints")
-            endpoints = json.loads(conn.getresponse().read())
-        except OSError:
-            time.sleep(0.3)
-    return serve, port, endpoints[0]["url"].split("//", 1)[1]
-
-
-def _get(port: int, host: str, path: str) -> int:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", path, headers={"Host": host})
-    response = conn.getresponse()
-    response.read()
-    return response.status
-
-
 @pytest.mark.parametrize("every_s", ["0.5", "3600"])
 def test_a_served_web_server_uploads_its_writes_periodically_and_when_it_stops(
         every_s: str, moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
     """A local web_server's requests go to the user's own server, never through toolkit, so nothing used to
     upload what they wrote into a bucket mount.  Now its worker syncs every TOOLKIT_BUCKET_SYNC_S seconds
     (0.5 here: uploaded while serving) and once more when it stops (3600: only the stop uploads it)."""
-    from loopback import free_port
-
     name, s3 = bucket
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(BUCKET_TEST_ENDPOINT=moto_endpoint, BUCKET_TEST_NAME=name, BUCKET_TEST_MOUNT=str(tmp_path / "mnt" / "web"),
-               BUCKET_TEST_WEB_PORT=str(free_port()), BUCKET_TEST_APP=f"buckets-{uuid.uuid4().hex[:8]}",
-               TOOLKIT_BUCKET_SYNC_S=every_s)
-    serve, port, host = _serve(APPS / "bucket_web_server.py", env)
-    try:
-        assert _get(port, host, "/first") == 200
+    env = {**_without_aws(os.environ), **_bucket_app_env(moto_endpoint, name, tmp_path / "mnt" / "web",
+                                                         BUCKET_TEST_WEB_PORT=str(free_port()),
+                                                         TOOLKIT_BUCKET_SYNC_S=every_s)}
+    with serving(APPS / "bucket_web_server.py", env) as (port, host):
+        assert get(port, host, "/first")[0] == 200
         if every_s == "0.5":
             deadline = time.monotonic() + 30
             while "in/first.txt" not in _keys(s3, name):
@@ -316,9 +266,6 @@ def test_a_served_web_server_uploads_its_writes_periodically_and_when_it_stops(
         else:
             time.sleep(1.0)
             assert "in/first.txt" not in _keys(s3, name)  # no request ends in toolkit, no period has passed
-    finally:
-        serve.terminate()
-        serve.wait(timeout=30)
     assert _keys(s3, name)["in/first.txt"] == b"GET /first"
 
 

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from volume_support import APPS, REPO, toolkit_run
+from volume_support import APPS, REPO, get, serving, toolkit_run
 
 import toolkit
 from runtime.volumes.base import FileEntryType
@@ -280,35 +280,9 @@ def test_the_platforms_other_volume_calls() -> None:
 
 def test_a_served_web_endpoint_sees_its_volume_at_the_mount_path(mount_path: Path, tmp_path: Path) -> None:
     """`toolkit serve`'s web workers mount volumes as `toolkit run`'s do (the same load_callable)."""
-    import http.client
-    import socket
-    import time
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "VOLUME_TEST_MOUNT": str(mount_path)}
-    serve = subprocess.Popen([sys.executable, "-m", "toolkit.cli.__main__", "serve", str(APPS / "web_volume.py"),
-                              "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    try:
-        deadline, endpoints = time.monotonic() + 60, None
-        while endpoints is None:
-            assert time.monotonic() < deadline and serve.poll() is None, "serve did not come up"
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/api/endpoints")
-                endpoints = json.loads(conn.getresponse().read())
-            except OSError:
-                time.sleep(0.3)
-        host = endpoints[0]["url"].split("//", 1)[1]
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/", headers={"Host": host})
-        response = conn.getresponse()
-        assert (response.status, json.loads(response.read())) == (200, {"ok": True})
-    finally:
-        serve.terminate()
-        serve.wait(timeout=30)
+    with serving(APPS / "web_volume.py", {**os.environ, "VOLUME_TEST_MOUNT": str(mount_path)}) as (port, host):
+        status, body = get(port, host, "/", timeout=30)
+        assert (status, json.loads(body)) == (200, {"ok": True})
     assert mount_path.is_symlink()
     assert b"".join(toolkit.Volume.from_name("web-notes").read_file("/visited.txt")) == b"streamed"
 
