@@ -17,6 +17,20 @@ from loopback import free_port
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
+class Collected:
+    """An invocation's response stream (the writer a streaming handler is given): what was written, and
+    whether it was closed."""
+
+    def __init__(self) -> None:
+        self.data, self.closed = b"", False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
 
 
 def serve_uvicorn(app: Any, stop_timeout: float = 10.0) -> Iterator[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from fake_runtime_api import FakeRuntimeAPI
 from loopback import free_port
+from runtime_support import Collected
 from streaming_app import (
     REPO,
     WAIT_S,
@@ -178,17 +179,6 @@ def test_web_server_forwards_upstream_chunks_as_they_come(start: Start) -> None:
 
 
 # -- the framing, in-process -----------------------------------------------------------------------
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.data, self.closed = b"", False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def test_prelude_joins_repeated_headers_and_lifts_cookies() -> None:

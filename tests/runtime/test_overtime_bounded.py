@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runtime_support import Collected
 
 from runtime.adapters.web_server import WebServerProxy
 from runtime.callstore.base import CallStatus
@@ -29,19 +30,6 @@ from runtime.types import Receive, Scope, Send
 LIMIT = 64 * 1024
 BUDGET_S = 0.2
 CHUNK = b"z" * 8192
-
-
-class Collected:
-    """The invocation's response stream: what was written, and whether it was closed."""
-
-    def __init__(self) -> None:
-        self.data, self.closed = b"", False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def scope() -> Scope:
