@@ -10,12 +10,14 @@ import datetime
 import hashlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -163,3 +165,66 @@ def toolkit_build(app_dir: Path, *args: str, env: dict[str, str]) -> subprocess.
 def copy_app(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+# -- toolkit serve --containers -------------------------------------------------------------------------
+
+@dataclass
+class ContainerServe:
+    """A running ``toolkit serve --containers``: its gateway's URL and each web function's Host; once stopped,
+    its exit status and everything it printed."""
+
+    port: int
+    hosts: dict[str, str]
+    returncode: int | None = None
+    output: str = field(default="", repr=False)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def serving_containers(app_dir: Path, app_file: str, env: dict[str, str]) -> Iterator[ContainerServe]:
+    """``toolkit serve --containers --builder podman --no-reload APP_FILE`` from ``app_dir`` on a free port, once
+    it lists its endpoints; stopped with SIGINT on leaving (killed after 60 s), its status and output kept."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "serve", "--containers", "--builder", "podman",
+                             "--no-reload", "--port", str(port), app_file],
+                            cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = ContainerServe(port, {})
+    try:
+        served.hosts = {e["function"]: e["url"].split("://", 1)[1] for e in wait_for_endpoints(served.base, proc)}
+        yield served
+    finally:
+        _stop(proc, served)
+
+
+def _stop(proc: subprocess.Popen[str], served: ContainerServe) -> None:
+    if proc.returncode is not None:  # wait_for_endpoints gave up on it and already read its output
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        served.output, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        served.output, _ = proc.communicate()
+    served.returncode = proc.returncode
+
+
+def wait_for_endpoints(base: str, proc: subprocess.Popen[str], timeout: float = 300.0) -> list[dict[str, str]]:
+    """What ``base/api/endpoints`` lists once the serve answers (it builds the images first); fails with the
+    serve's output if it exits or does not answer within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            reply = httpx.get(base + "/api/endpoints", timeout=2.0)
+            if reply.status_code == 200:
+                return list(reply.json())
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    out, _ = proc.communicate()
+    raise AssertionError(f"toolkit serve --containers never served its index:\n{out[-6000:]}")

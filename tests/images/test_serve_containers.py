@@ -9,17 +9,13 @@ lists for the app's image (the host's own hostname differs).
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from image_tools import SAMPLE_APP, copy_app, run
-from loopback import free_port
+from image_tools import SAMPLE_APP, copy_app, run, serving_containers
 from websockets.sync.client import connect as ws_connect
 
 APP = '''"""Answers with what only the container knows."""
@@ -63,22 +59,6 @@ def echo():
 '''
 
 
-def wait_for_endpoints(base: str, proc: subprocess.Popen[str], timeout: float = 300.0) -> list[dict[str, str]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            reply = httpx.get(base + "/api/endpoints", timeout=2.0)
-            if reply.status_code == 200:
-                return list(reply.json())
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    out, _ = proc.communicate()
-    raise AssertionError(f"toolkit serve --containers never served its index:\n{out[-6000:]}")
-
-
 def podman_containers(image_prefix: str, env: dict[str, str]) -> list[str]:
     done = run(["podman", "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Image}}"], env=env)
     assert done.returncode == 0, done.stderr
@@ -94,13 +74,8 @@ def test_serve_containers_answers_from_inside_the_image(base_image: str, podman_
     env = {**podman_env, "TOOLKIT_HOME": str(token_home)}
     created = run([sys.executable, "-m", "toolkit.cli", "token", "create"], env=env, cwd=app_dir)
     assert created.returncode == 0, created.stderr
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "serve", "--containers", "--builder", "podman",
-                             "--no-reload", "--port", str(port), "webapp.py"],
-                            cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        endpoints = {e["function"]: e["url"].split("://", 1)[1] for e in wait_for_endpoints(base, proc)}
+    with serving_containers(app_dir, "webapp.py", env) as served:
+        base, endpoints = served.base, served.hosts
         host = endpoints["whoami"]
         # the serve gateway still applies proxy auth: no token, 401 (and no container is needed for that)
         assert httpx.get(base + "/", headers={"host": host}, timeout=10).status_code == 401
@@ -118,18 +93,12 @@ def test_serve_containers_answers_from_inside_the_image(base_image: str, podman_
         assert any(cid.startswith(body["hostname"]) for cid in ids), (body["hostname"], ids)
         # a WebSocket through the gateway into the image's HTTP entrypoint (its uvicorn needs a
         # WebSocket library in the image, as on ECS)
-        sock = socket.create_connection(("127.0.0.1", port))
+        sock = socket.create_connection(("127.0.0.1", served.port))
         with ws_connect(f"ws://{endpoints['echo']}/ws", sock=sock, proxy=None, open_timeout=180) as ws:
             ws.send("hi")
             assert ws.recv(timeout=60) == "hi from hello from the image"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-    assert proc.returncode == 0, out[-4000:]
+    out = served.output
+    assert served.returncode == 0, out[-4000:]
     assert "container" in out and "whoami" in out, out[-4000:]
     assert podman_containers("localhost/toolkit/serve-containers-demo:", env) == []  # stopped and removed
 

@@ -4,16 +4,12 @@ workers see; ``read_only()`` is the engine's ``:ro``.  CloudBucketMounts are ref
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from image_tools import SAMPLE_APP, copy_app, run
-from loopback import free_port
-from test_serve_containers import wait_for_endpoints
+from image_tools import SAMPLE_APP, copy_app, run, serving_containers
 
 APP = '''"""Writes into a volume and reads it back read-only, from inside the image."""
 
@@ -61,13 +57,8 @@ def test_serve_containers_binds_local_volumes_and_enforces_read_only(base_image:
     put = run([sys.executable, "-m", "toolkit.cli", "volume", "put", "container-notes", str(tmp_path / "seeded.txt"),
                "/seeded.txt"], env=env, cwd=app_dir)
     assert put.returncode == 0, put.stderr
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "serve", "--containers", "--builder", "podman",
-                             "--no-reload", "--port", str(port), "webapp.py"],
-                            cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        hosts = {e["function"]: e["url"].split("://", 1)[1] for e in wait_for_endpoints(base, proc)}
+    with serving_containers(app_dir, "webapp.py", env) as served:
+        base, hosts = served.base, served.hosts
         wrote = httpx.post(base + "/", params={"text": "written in a container"}, headers={"host": hosts["write"]},
                            timeout=180)
         assert wrote.status_code == 200, wrote.text
@@ -77,11 +68,4 @@ def test_serve_containers_binds_local_volumes_and_enforces_read_only(base_image:
         assert frozen.status_code == 200, frozen.text
         assert frozen.json() == {"seeded": "from the host", "refused": errno.EROFS}
         assert not (home / "volumes" / "container-notes" / "scribbled.txt").exists()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-    assert proc.returncode == 0, out[-4000:]
+    assert served.returncode == 0, served.output[-4000:]
