@@ -13,7 +13,8 @@ The document (JSON, compact)::
     {"version": 1, "app": "demo", "region": "eu-west-1",
      "calls_table": "...", "payload_bucket": "...",
      "functions": {"<tag>": {"kind": "function", "lambda_arn": "...|null", "state_machine_arn": "...|null",
-                             "url": "...|null", "generator": false, "cls": "<class>|null"}},
+                             "url": "...|null", "generator": false, "cls": "<class>|null",
+                             "log_group": "...|null", "options": {"cpu": 1.0, "memory": 2048, ...}|null}},
      "classes": {"<class>": {"parameters": [["size", "int", 3]]}}}
 
 Stdlib only: infra imports it to write the document, the SDK to read it.
@@ -28,7 +29,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["CALL_MAP_VERSION", "CallMap", "CallMapError", "MappedFunction", "parameter_name"]
+__all__ = ["CALL_MAP_VERSION", "CallMap", "CallMapError", "MappedFunction", "deployed_options", "parameter_name"]
 
 CALL_MAP_VERSION = 1
 
@@ -51,10 +52,16 @@ class MappedFunction(NamedTuple):
     url: str | None = None  # a web endpoint's deployed URL
     generator: bool = False
     cls: str | None = None  # the ``@app.cls`` class of a method (tag ``Cls.method``)
+    # its CloudWatch log group (``fn.logs``); None in maps written before the field existed: redeploy
+    log_group: str | None = None
+    # the options it was deployed with (`deployed_options`): a looked-up handle's ``with_options`` finds
+    # the deployed variant from them (toolkit/variants.py); None in maps written before: redeploy
+    options: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "lambda_arn": self.lambda_arn, "state_machine_arn": self.state_machine_arn,
-                "url": self.url, "generator": self.generator, "cls": self.cls}
+                "url": self.url, "generator": self.generator, "cls": self.cls, "log_group": self.log_group,
+                "options": None if self.options is None else _compact(self.options)}
 
 
 class CallMap(NamedTuple):
@@ -97,7 +104,48 @@ class CallMap(NamedTuple):
 def _function(tag: str, raw: Mapping[str, Any]) -> MappedFunction:
     return MappedFunction(tag, str(raw.get("kind") or "function"), raw.get("lambda_arn") or None,
                           raw.get("state_machine_arn") or None, raw.get("url") or None,
-                          bool(raw.get("generator")), raw.get("cls") or None)
+                          bool(raw.get("generator")), raw.get("cls") or None, raw.get("log_group") or None,
+                          _options(raw.get("options")))
+
+
+# what `deployed_options` gives a function declared with no options: left out of the document, which
+# SSM caps at 8 KB, and filled back in when it is read
+_UNSET_OPTIONS: dict[str, Any] = {
+    "cpu": None, "memory": None, "gpu": None, "timeout": 300, "min_containers": 0, "max_containers": None,
+    "buffer_containers": 0, "scaledown_window": 60, "max_inputs": 1, "target_inputs": None, "backend": "lambda",
+    "retries": None, "secrets": [], "volumes": [],
+}
+
+
+def _compact(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in _UNSET_OPTIONS or _UNSET_OPTIONS[k] != v}
+
+
+def _options(raw: Any) -> Mapping[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise TypeError(f"a function's options are an object, not {raw!r}")
+    return {**_UNSET_OPTIONS, **raw}
+
+
+def deployed_options(entry: Any) -> dict[str, Any]:
+    """The options a manifest function entry (`runtime.manifest.FunctionEntry`) deploys with, as plain
+    JSON values: the same keys and forms as `toolkit.variants.deployed_options` gives for the handle it
+    came from (a test holds the two together), so a process that looked the app up computes the same
+    variant tag from ``fn.with_options(...)`` as the app's own import did.  ``batch`` and ``regions`` are
+    not in the manifest: a looked-up handle takes them as unset."""
+    res, scaling, retries = entry.resources, entry.scaling, entry.retries
+    return {
+        "cpu": None if res.cpu is None else float(res.cpu), "memory": res.memory, "gpu": res.gpu,
+        "timeout": res.timeout, "min_containers": scaling.min_containers, "max_containers": scaling.max_containers,
+        "buffer_containers": scaling.buffer_containers, "scaledown_window": scaling.scaledown_window,
+        "max_inputs": scaling.max_inputs, "target_inputs": scaling.target_inputs, "backend": entry.backend,
+        "retries": None if retries is None else [retries.max_retries, float(retries.backoff_coefficient),
+                                                 float(retries.initial_delay), float(retries.max_delay)],
+        "secrets": sorted(s.name for s in entry.secrets),
+        "volumes": [[v.path, v.name, v.create_if_missing, v.read_only] for v in entry.volumes],
+    }
 
 
 def _parameter_json(parameter: tuple[str, str, Any]) -> list[Any]:

@@ -7,13 +7,14 @@ that module: the deploy package reaches back to the SDK, which would close an im
 stream of lines per container, not stdout and stderr apart, so every entry's ``source`` is
 "stdout" and its ``context_ids`` name the log stream.  A Lambda's group is
 ``/aws/lambda/<function name>``, known from its ARN; an ECS/GPU function's group is named by the
-stack (``toolkit logs app.py::function`` finds it), so only Lambda functions are read here.
+stack, and ``toolkit deploy`` records it in the app's call map (`runtime.callmap`).  One view reads
+several groups (``App.logs``: every function's), their lines merged in time order.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -31,21 +32,35 @@ def lambda_log_group(lambda_arn: str) -> tuple[str, str]:
 
 
 class CloudLogsView:
-    def __init__(self, log_group: str, region: str) -> None:
-        self.log_group, self.region = log_group, region
+    """``tail``/``fetch``/``stream`` over one log group, or several merged (``log_group`` a sequence)."""
 
-    def _read(self, since: datetime) -> tuple[_Cursor, list[LogEntry]]:
+    def __init__(self, log_group: str | Sequence[str], region: str) -> None:
+        self.log_groups = [log_group] if isinstance(log_group, str) else list(log_group)
+        self.region = region
+
+    @property
+    def log_group(self) -> str:
+        """The first group read (a function's only one)."""
+        return self.log_groups[0]
+
+    def _read(self, since: datetime) -> tuple[list[_Cursor], list[LogEntry]]:
         from runtime.awsclients import client
 
-        cursor = _Cursor(client("logs", self.region), self.log_group, int(since.timestamp() * 1000))
-        return cursor, self._entries(cursor)
+        logs = client("logs", self.region)
+        cursors = [_Cursor(logs, group, int(since.timestamp() * 1000)) for group in self.log_groups]
+        return cursors, self._entries(cursors)
 
-    def _entries(self, cursor: _Cursor) -> list[LogEntry]:
+    def _entries(self, cursors: list[_Cursor]) -> list[LogEntry]:
+        events = [event for cursor in cursors for event in self._fetch(cursor)]
+        events.sort(key=lambda e: (e["timestamp"], e["eventId"]))  # groups merged in time order
+        return [_entry(event) for event in events]
+
+    def _fetch(self, cursor: _Cursor) -> list[dict[str, Any]]:
         try:
-            return [_entry(event) for event in cursor.fetch()]
+            return cursor.fetch()
         except Exception as exc:
             if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
-                raise NotFoundError(f"No CloudWatch log group {self.log_group} in {self.region}: the function has "
+                raise NotFoundError(f"No CloudWatch log group {cursor.log_group} in {self.region}: the function has "
                                     "not run (or is not deployed) there; deploy it with `toolkit deploy`.") from None
             raise
 
@@ -65,12 +80,12 @@ class CloudLogsView:
         """Lines written from now on, polled every `POLL_S` seconds, until ``timeout`` (None: until the
         caller stops)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        cursor, _old = self._read(datetime.now(timezone.utc))  # what is there now is not new
-        return self._follow(cursor, deadline)
+        cursors, _old = self._read(datetime.now(timezone.utc))  # what is there now is not new
+        return self._follow(cursors, deadline)
 
-    def _follow(self, cursor: _Cursor, deadline: float | None) -> Iterator[LogEntry]:
+    def _follow(self, cursors: list[_Cursor], deadline: float | None) -> Iterator[LogEntry]:
         while deadline is None or time.monotonic() < deadline:
-            yield from self._entries(cursor)
+            yield from self._entries(cursors)
             time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic())))
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from runtime.callmap import CallMap, MappedFunction, parameter_name
 from toolkit.app import App
@@ -29,7 +30,11 @@ from toolkit.functions import Function
 from toolkit.image import Image
 from toolkit.partial import WebConfig
 from toolkit.runner import CloudRunner
-from toolkit.spec import ClsInfo, FunctionSpec
+from toolkit.secret import Secret
+from toolkit.spec import ClsInfo, FunctionSpec, Retries
+
+if TYPE_CHECKING:
+    from runtime.cloud_client import CloudTransport
 
 __all__ = ["DeployedSearch", "LookedUpRunner", "find_deployed"]
 
@@ -39,7 +44,12 @@ _found: dict[tuple[str, str | None, str], App] = {}  # (app, environment, region
 
 class LookedUpRunner(CloudRunner):
     """A deployed app's runner in a process outside it: remembers the calls it spawns, so that
-    ``FunctionCall.get`` on them reads this app's call table."""
+    ``FunctionCall.get`` on them reads this app's call table.  ``call_map``: what the lookup read
+    (log groups and region for ``fn.logs`` / ``fn.stats()``)."""
+
+    def __init__(self, transport: CloudTransport, call_map: CallMap | None = None) -> None:
+        super().__init__(transport)
+        self.call_map = call_map
 
     def spawn(self, fn: Function, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         call_id = super().spawn(fn, args, kwargs)
@@ -134,11 +144,12 @@ def build_app(call_map: CallMap) -> App:
     """Handles on every function and class of the deployed app, all calling it through one runner."""
     from runtime.cloud_client import transport_from_call_map
 
-    runner = LookedUpRunner(transport_from_call_map(call_map))
+    runner = LookedUpRunner(transport_from_call_map(call_map), call_map)
     remember_runner(runner)
     app = App(call_map.app)
     for tag, mapped in sorted(call_map.functions.items()):
-        app.registered_functions[tag] = Function(_spec(call_map, mapped, runner))
+        if "~" not in tag:  # a with_options variant (toolkit.variants) is reached through its function's handle
+            app.registered_functions[tag] = Function(_spec(call_map, mapped, runner))
     for name, parameters in call_map.classes.items():
         methods = {f.spec.name: f for f in app.registered_functions.values() if f.spec.cls and f.spec.cls.name == name}
         app.registered_classes[name] = Cls(_cls_info(call_map.app, name, parameters), methods)
@@ -153,7 +164,27 @@ def _spec(call_map: CallMap, mapped: MappedFunction, runner: LookedUpRunner) -> 
         is_generator=mapped.generator, cls=_cls_info(call_map.app, mapped.cls, params) if mapped.cls else None,
         web=WebConfig(mapped.kind) if mapped.kind != "function" else None,
         image=Image.debian_slim(),  # a placeholder: the function's image is in AWS, and nothing builds it here
+        **_deployed_fields(mapped.options),
     )
+
+
+def _deployed_fields(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The spec fields the function was deployed with (`runtime.callmap.deployed_options`): ``with_options``
+    on the handle derives a variant's deployed tag from how it differs from them (`toolkit.variants`).
+    Secrets are handles by name only: their values stay in AWS."""
+    if options is None:  # a call map written before it recorded options
+        return {}
+    retries = options["retries"]
+    return {
+        "cpu": options["cpu"], "memory": options["memory"], "gpu": options["gpu"], "timeout": options["timeout"],
+        "min_containers": options["min_containers"], "max_containers": options["max_containers"],
+        "buffer_containers": options["buffer_containers"], "scaledown_window": options["scaledown_window"],
+        "max_inputs": options["max_inputs"], "target_inputs": options["target_inputs"], "backend": options["backend"],
+        "retries": None if retries is None else Retries(*retries),
+        "secrets": tuple(Secret.from_name(name) for name in options["secrets"]),
+        "volumes": tuple((path, name, bool(create), bool(read_only)) for path, name, create, read_only
+                         in options["volumes"]),
+    }
 
 
 def _cls_info(app: str, name: str, parameters: tuple[tuple[str, str, Any], ...]) -> ClsInfo:

@@ -5,13 +5,16 @@ local worker pools (``stats()``, ``get_current_stats()``, ``update_autoscaler()`
 
 The live side is this process's pools (`toolkit.local.pool`): a program that calls a function
 sees the workers it started.  Inside a deployed function, or on a handle looked up from a deployed
-app, those members refuse and name the AWS-side alternative; the call styles work everywhere.
+app, ``stats``/``get_current_stats`` read the app's call table and CloudWatch metrics
+(`toolkit.cloud_stats`), ``logs`` its CloudWatch log group (`toolkit.cloud_logs`) and
+``update_autoscaler`` changes the AWS bounds; the call styles work everywhere.
 `Function` mixes this in (`toolkit.functions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +32,11 @@ from toolkit.function_records import (
 from toolkit.unsupported import UnsupportedProperty, refusal
 
 if TYPE_CHECKING:
+    from runtime.callmap import CallMap
     from runtime.params import Params
     from toolkit.calls import FunctionCall
     from toolkit.cloud_logs import CloudLogsView
+    from toolkit.cloud_stats import DeployedFunction
     from toolkit.local.logs import LogsView
     from toolkit.local.pool import WorkerPool
     from toolkit.local.runner import LocalRunner
@@ -75,6 +80,13 @@ class FunctionAdmin:
                 f"Function.{member} on a deployed function", "it reads this process's local worker pools, and "
                 "this handle runs on AWS", f"look at {self.spec.tag} {_ON_AWS}"))
         return found
+
+    def _deployed(self, member: str) -> DeployedFunction | None:
+        """This handle as `toolkit.cloud_stats` reads it when it runs on AWS; None when it is local."""
+        runner = self._runner()
+        if getattr(runner, "transport", None) is None:  # a CloudRunner has one: this handle runs on AWS
+            return None
+        return deployed_function(self.spec, runner, member)
 
     def _pools(self, member: str, all_variants: bool = False) -> list[WorkerPool]:
         """This handle's pool (a variant or a parameter set has its own), or every pool of the function."""
@@ -193,7 +205,14 @@ class FunctionAdmin:
     @aio_method
     def get_current_stats(self) -> FunctionCurrentStats:
         """Right now, over this handle's pool in this process (a variant or a class's parameter set has
-        its own; ``stats(all_variants=True)`` adds them up)."""
+        its own; ``stats(all_variants=True)`` adds them up).  On a deployed function, from AWS
+        (`toolkit.cloud_stats.DeployedStats.current`): the backlog of unclaimed calls, and the running
+        inputs (= runners: one execution environment or task each); headroom and idle runners are 0."""
+        deployed = self._deployed("get_current_stats")
+        if deployed is not None:
+            from toolkit.cloud_stats import DeployedStats
+
+            return DeployedStats(deployed.region).current(deployed)
         totals: dict[str, int] = {}
         for pool in self._pools("get_current_stats"):
             for key, value in pool.snapshot().items():
@@ -207,7 +226,9 @@ class FunctionAdmin:
     def stats(self, *, since: datetime | None = None, until: datetime | None = None, container: str | None = None,
               all_variants: bool = False) -> FunctionStats:
         """Inputs and workers over ``[since, until)`` (default: the last hour) in this process's pools.
-        ``container`` (a worker as ``pid-<n>``, as log entries name it) is refused: counts are per pool."""
+        ``container`` (a worker as ``pid-<n>``, as log entries name it) is refused: counts are per pool.
+        On a deployed function, the call records of the window and the Lambda's CloudWatch metrics;
+        `toolkit.cloud_stats` says which field comes from where and which AWS cannot fill."""
         if container is not None:
             raise NotSupportedError(refusal("Function.stats(container=...)", "toolkit counts per pool, not per "
                                             "worker", "call stats() without container="))
@@ -215,6 +236,12 @@ class FunctionAdmin:
         start = _utc(since) if since is not None else end - timedelta(hours=1)
         if start >= end:
             raise InvalidError(f"stats(since={since!r}, until={until!r}): since must be before until.")
+        deployed = self._deployed("stats")
+        if deployed is not None:
+            from toolkit.cloud_stats import DeployedStats
+
+            (found,) = DeployedStats(deployed.region).stats([deployed], start, end)
+            return replace(found, all_variants=all_variants)
         return _stats_of(self._pools("stats", all_variants), start, end, all_variants)
 
     @aio_method
@@ -249,13 +276,14 @@ class FunctionAdmin:
     @property
     def logs(self) -> LogsView | CloudLogsView:
         """What this function's workers in this process printed: ``tail(n)``, ``fetch(since=...)``,
-        ``stream(timeout)`` (`toolkit.local.logs`).  For a deployed Lambda function, its CloudWatch log
-        group (`toolkit.cloud_logs`); a deployed ECS/GPU function's: `toolkit logs app.py::function`."""
+        ``stream(timeout)`` (`toolkit.local.logs`).  For a deployed function, its CloudWatch log group
+        (`toolkit.cloud_logs`): a Lambda's from its ARN, an ECS/GPU function's from the call map."""
         from toolkit.local.logs import LogsView
 
-        transport = getattr(self._runner(), "transport", None)  # a CloudRunner's: this handle runs on AWS
+        runner = self._runner()
+        transport = getattr(runner, "transport", None)  # a CloudRunner's: this handle runs on AWS
         if transport is not None:
-            return _cloud_logs(self.spec.tag, transport.targets.get(self.spec.tag))
+            return _cloud_logs(self.spec.tag, transport.targets.get(self.spec.tag), getattr(runner, "call_map", None))
         local = self._local("logs")
         app_name, tag = self.spec.app_name, self.spec.tag
         return LogsView(lambda: [pool.logs for pool in local.pools_of(app_name, tag)])
@@ -307,15 +335,70 @@ def _update_deployed(spec: FunctionSpec, target: Any, min_containers: int | None
                                       scaledown_window=None, buffer_containers=None)
 
 
-def _cloud_logs(tag: str, target: Any) -> CloudLogsView:
+def _cloud_logs(tag: str, target: Any, call_map: CallMap | None) -> CloudLogsView:
+    """A Lambda's group is in its ARN; any other function's, in the call map a lookup read."""
     from toolkit.cloud_logs import CloudLogsView, lambda_log_group
 
     arn = getattr(target, "lambda_arn", None)
-    if not arn:
+    if arn:
+        return CloudLogsView(*lambda_log_group(arn))
+    mapped = call_map.functions.get(tag) if call_map is not None else None
+    if call_map is not None and mapped is not None and mapped.log_group:
+        return CloudLogsView(mapped.log_group, call_map.region)
+    if call_map is None:  # inside the deployed app: its environment names no log groups
         raise NotSupportedError(refusal(
-            f"Function.logs of the deployed ECS/GPU function {tag}", "its log group is named by the stack, "
-            "not known to this handle", "print its logs with `toolkit logs app.py::function`"))
-    return CloudLogsView(*lambda_log_group(arn))
+            f"Function.logs of the deployed ECS/GPU function {tag} inside its app", "a deployed function knows "
+            "its app's Lambda ARNs, not the log groups the stack named", "look the app up from outside "
+            "(toolkit.App.lookup(...)) or print its logs with `toolkit logs app.py::function`"))
+    raise NotSupportedError(refusal(
+        f"Function.logs of the deployed function {tag}", "its app's call map was written before toolkit recorded "
+        "log groups in it", "redeploy the app with `toolkit deploy` (or print its logs with "
+        "`toolkit logs app.py::function`)"))
+
+
+def deployed_function(spec: FunctionSpec, runner: Any, member: str) -> DeployedFunction:
+    """Where a deployed function's calls and metrics are: its call table (callable functions), its Lambda
+    (from the alias ARN, or infra's name for a web endpoint), the region."""
+    from toolkit.cloud_stats import DeployedFunction
+
+    transport = runner.transport
+    target = transport.targets.get(spec.tag)  # None for a web endpoint: it has no call target
+    arn = getattr(target, "lambda_arn", None)
+    region = _deployed_region(spec, getattr(runner, "call_map", None), arn, member)
+    lambda_name = arn.split(":")[6] if arn else None  # arn:aws:lambda:<region>:<account>:function:<name>:<alias>
+    if target is None:
+        lambda_name = _web_lambda(spec, region, member)
+    return DeployedFunction(spec.app_name, spec.tag, region, lambda_name,
+                            getattr(transport.store, "table", None) if target is not None else None,
+                            on_worker=target is not None and arn is None)
+
+
+def _deployed_region(spec: FunctionSpec, call_map: CallMap | None, arn: str | None, member: str) -> str:
+    from toolkit.deploy.autoscaler import aws_region
+
+    region = call_map.region if call_map is not None else arn.split(":")[3] if arn else aws_region()
+    if region is None:
+        raise InvalidError(f"{spec.tag}.{member}(): no AWS region is configured; set AWS_REGION to the region the "
+                           "app is deployed in.")
+    return region
+
+
+def _web_lambda(spec: FunctionSpec, region: str, member: str) -> str:
+    """A web endpoint's Lambda, by infra's name; an ECS web service has none (its ALB has the metrics)."""
+    from runtime.awsclients import client
+    from toolkit import config
+    from toolkit.deploy.autoscaler import deployed_names
+
+    name = deployed_names(spec.app_name, spec.tag, config.setting("environment"), region).function
+    lam = client("lambda", region)
+    try:
+        lam.get_function(FunctionName=name)
+    except lam.exceptions.ResourceNotFoundException:
+        raise NotSupportedError(refusal(
+            f"{spec.tag}.{member}() on a deployed web endpoint without a Lambda function ({name!r} in {region})",
+            "an ECS web service's requests pass through its load balancer, not the call table or a Lambda",
+            "read the ALB's RequestCount and TargetResponseTime metrics in CloudWatch")) from None
+    return name
 
 
 def _settings(pool: WorkerPool) -> FunctionAutoscalerSettings:

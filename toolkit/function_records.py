@@ -60,6 +60,7 @@ class FunctionStats:
     variant_count: int
     all_variants: bool
     input_cancelled_count: int = 0  # toolkit's: inputs stopped by FunctionCall.cancel()
+    input_throttled_count: int = 0  # toolkit's: on AWS, Lambda's Throttles (refused at the concurrency limit)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The call map parameter: how a process outside AWS finds and calls this stack's functions.
 
 One SSM String parameter (`runtime.callmap` names it and defines the document): the call table,
-the payload bucket, and per function its Lambda alias, its Step Functions worker and its URL.
+the payload bucket, and per function its Lambda alias, its Step Functions worker, its URL and its
+CloudWatch log group (named by the stack for ECS/GPU functions: ``fn.logs`` reads it from here).
 Read by ``Function.from_name``/``Cls.from_name``/``App.lookup`` in any process with the app's
 credentials (toolkit/deployed_apps.py); nothing reads the Pulumi state.
 
@@ -20,7 +21,7 @@ from infra.components import child
 from infra.components.function import AppContext, ToolkitFunction
 from infra.naming import slug
 from runtime import manifest as schema
-from runtime.callmap import CallMap, MappedFunction, parameter_name
+from runtime.callmap import CallMap, MappedFunction, deployed_options, parameter_name
 
 __all__ = ["CallMapArgs", "CallMapParameter", "MappedOutputs", "call_map_args"]
 
@@ -36,6 +37,8 @@ class MappedOutputs:
     url: pulumi.Input[str] | None
     generator: bool = False
     cls: str | None = None
+    log_group: pulumi.Input[str] | None = None  # the function's CloudWatch group, for ``fn.logs``
+    options: dict[str, object] | None = None  # what it deploys with: a looked-up with_options finds its variant
 
 
 @dataclass
@@ -63,11 +66,12 @@ class CallMapParameter(pulumi.ComponentResource):
 
 
 def _document(args: CallMapArgs) -> pulumi.Output[str]:
-    per_function = [pulumi.Output.all(f.lambda_arn, f.state_machine_arn, f.url) for f in args.functions]
+    per_function = [pulumi.Output.all(f.lambda_arn, f.state_machine_arn, f.url, f.log_group) for f in args.functions]
     return pulumi.Output.all(args.calls_table, args.payload_bucket, *per_function).apply(
         lambda values: CallMap(
             app=args.app, region=args.region, calls_table=values[0], payload_bucket=values[1],
-            functions={f.tag: MappedFunction(f.tag, f.kind, v[0], v[1], v[2], f.generator, f.cls)
+            functions={f.tag: MappedFunction(f.tag, f.kind, v[0], v[1], v[2], f.generator, f.cls, v[3],
+                                                   f.options)
                        for f, v in zip(args.functions, values[2:], strict=True)},
             classes=args.classes,
         ).dumps())
@@ -95,5 +99,6 @@ def _mapped(ctx: AppContext, fn: ToolkitFunction, entry: schema.FunctionEntry) -
     return MappedOutputs(
         tag=plan.tag, kind=plan.kind, lambda_arn=ctx.invoke_arn(plan) if callable_ else None,
         state_machine_arn=ctx.worker_arn(plan) if callable_ else None, url=fn.url,
-        generator=entry.is_generator, cls=entry.cls.name if entry.cls else None,
+        generator=entry.is_generator, cls=entry.cls.name if entry.cls else None, log_group=fn.log_group.name,
+        options=deployed_options(entry),
     )
