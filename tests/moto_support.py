@@ -89,6 +89,18 @@ def reset(endpoint: str) -> None:
     post(f"{endpoint}/moto-api/config", MOTO_CONFIG)
 
 
+def finished_execution(sfn: Any, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
+    """The Step Functions execution's description once it is no longer RUNNING (``sfn`` is a stepfunctions
+    client); fails naming the timeout if it still runs after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return dict(execution)
+        time.sleep(0.1)
+    raise AssertionError(f"execution still RUNNING after {timeout} s")
+
+
 def aws_environ(endpoint: str) -> dict[str, str]:
     """The variables that point boto3 (here or in a child process) at ``endpoint`` with test keys."""
     return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

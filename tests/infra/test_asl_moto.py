@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto_support import reset
+from moto_support import finished_execution, reset
 
 from infra.asl import WORKER_TASK_ENV, EcsTarget, Retry, build_definition
 
@@ -68,16 +67,6 @@ def _start(url: str, name: str, definition: dict[str, Any], call_id: str, tag: s
     return sfn, execution["executionArn"]
 
 
-def _wait(sfn: Any, execution_arn: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        desc = sfn.describe_execution(executionArn=execution_arn)
-        if desc["status"] != "RUNNING":
-            return dict(desc)
-        time.sleep(0.2)
-    raise AssertionError("execution still RUNNING after 30 s")
-
-
 def _zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -96,7 +85,7 @@ def test_lambda_worker_definition_succeeds_on_moto(moto_url: str) -> None:
     )["FunctionArn"]
     definition = build_definition(tag="square", timeout=300, calls_table="calls", retry=Retry(max_retries=2), function_arn=fn_arn)
     sfn, execution_arn = _start(moto_url, "square-worker", definition, "fc-lambda1", "square")
-    desc = _wait(sfn, execution_arn)
+    desc = finished_execution(sfn, execution_arn)
     assert desc["status"] == "SUCCEEDED", desc
     # ResultPath null: the execution ends with its own input, the result lives in the calls table.
     assert json.loads(desc["output"]) == {"call_id": "fc-lambda1", "function": "square"}
@@ -145,7 +134,7 @@ def test_ecs_worker_definition_succeeds_on_moto(moto_url: str) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     sfn, execution_arn = _start(moto_url, "train-worker", _substitute_put_item(definition, "worker-tasks"), "fc-ecs1", "train")
-    desc = _wait(sfn, execution_arn)
+    desc = finished_execution(sfn, execution_arn)
     assert desc["status"] == "SUCCEEDED", desc
     item = ddb.get_item(TableName="worker-tasks", Key={"call_id": {"S": "fc-ecs1"}})["Item"]
     assert json.loads(item["worker_task"]["S"]) == {"toolkit_event": "worker_task", "call_id": "fc-ecs1", "function": "train"}

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from deployed_app import function, write_app  # tests/runtime, on the path from this folder's conftest
-from moto_support import reset, use_moto
+from moto_support import finished_execution, reset, use_moto
 
 from infra import asl
 from infra.asl import EcsTarget, build_definition, schedule_input
@@ -98,13 +98,7 @@ def _run(definition: dict[str, Any], execution_input: dict[str, Any]) -> dict[st
     machine = sfn.create_state_machine(name=f"sched-tick-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition),
                                        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"]
     execution_arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))["executionArn"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        execution = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] != "RUNNING":
-            return dict(execution)
-        time.sleep(0.1)
-    raise AssertionError("execution still RUNNING after 30 s")
+    return finished_execution(sfn, execution_arn)
 
 
 def _only_call(table: str) -> dict[str, Any]:

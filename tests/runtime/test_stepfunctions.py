@@ -8,10 +8,10 @@ Lambda would have received.  The test then hands that payload to the real handle
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from deployed_app import function, write_app
+from moto_support import finished_execution
 
 from infra.asl import LAMBDA_INVOKE, build_definition
 from runtime import lambda_handler
@@ -36,15 +36,6 @@ def with_captured_payload(definition: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
-def wait_for_execution(arn: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        execution = client("stepfunctions").describe_execution(executionArn=arn)
-        if execution["status"] != "RUNNING" or time.monotonic() > deadline:
-            return dict(execution)
-        time.sleep(0.1)
-
-
 def test_worker_state_machine_succeeds_and_its_payload_runs_the_call(aws: Any, tmp_path: Any, monkeypatch: Any) -> None:
     client("dynamodb").create_table(
         TableName=CAPTURE_TABLE, BillingMode="PAY_PER_REQUEST",
@@ -57,7 +48,7 @@ def test_worker_state_machine_succeeds_and_its_payload_runs_the_call(aws: Any, t
     store, call_id = DynamoDBCallStore.from_env(), new_call_id()
     store.create(call_id, "demo", "add", encode_args((1, 2), {}))
 
-    execution = wait_for_execution(start_execution(machine, call_id, "add"))
+    execution = finished_execution(client("stepfunctions"), start_execution(machine, call_id, "add"), timeout=20)
     assert execution["status"] == "SUCCEEDED", execution
 
     captured = client("dynamodb").get_item(TableName=CAPTURE_TABLE, Key={"call_id": {"S": call_id}})["Item"]

@@ -11,11 +11,11 @@ emitted; moto runs the ``dynamodb:updateItem`` for real, against the calls table
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 from deployed_app import function, write_app
+from moto_support import finished_execution
 
 from infra import asl
 from infra.asl import LAMBDA_INVOKE, Retry, build_definition
@@ -52,23 +52,13 @@ def _machine(table: str, retry: Retry | None = None) -> str:
         roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
 
 
-def _finished(execution_arn: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        execution = client("stepfunctions").describe_execution(executionArn=execution_arn)
-        if execution["status"] != "RUNNING":
-            return dict(execution)
-        time.sleep(0.1)
-    raise AssertionError(f"execution still RUNNING after {timeout} s")
-
-
 def test_failed_worker_marks_the_call_failed_and_the_sdk_raises_the_step_functions_error(aws: Any) -> None:
     store, call_id = DynamoDBCallStore.from_env(), new_call_id()
     store.create(call_id, "demo", "add", encode_args((1, 2), {}))
     store.mark_running(call_id)  # as if a worker had claimed it and then been killed
     machine = _machine(aws.table, Retry(max_retries=1, initial_delay=1))
 
-    execution = _finished(start_execution(machine, call_id, "add"))
+    execution = finished_execution(client("stepfunctions"), start_execution(machine, call_id, "add"))
 
     assert execution["status"] == "FAILED", execution
     assert execution.get("error") == WORKER_ERROR, execution
@@ -89,7 +79,7 @@ def test_a_result_recorded_before_the_failure_is_kept(aws: Any) -> None:
     store.mark_running(call_id)
     store.complete(call_id, CallStatus.DONE, serialize(3))  # the worker finished, then its invoke "failed"
 
-    execution = _finished(start_execution(_machine(aws.table), call_id, "add"))
+    execution = finished_execution(client("stepfunctions"), start_execution(_machine(aws.table), call_id, "add"))
 
     assert execution["status"] == "FAILED"  # MarkFailed's condition fails; the execution still reports it
     record = store.get(call_id)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from deployed_app import USER_APP, function, write_app
-from moto_support import aws_environ
+from moto_support import aws_environ, finished_execution
 
 from infra.asl import ECS_RUN_TASK_SYNC, WORKER_ATTEMPT_ENV, EcsTarget, Retry, build_definition
 from runtime import lambda_handler
@@ -101,14 +101,6 @@ def _table(name: str) -> None:
                                     KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}])
 
 
-def _finished(execution_arn: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while (status := client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]) == "RUNNING":
-        assert time.monotonic() < deadline, f"execution still RUNNING after {timeout} s"
-        time.sleep(0.1)
-    return str(status)
-
-
 def test_the_retried_lambda_task_is_told_its_attempt(aws: Any) -> None:
     definition = build_definition(tag="slow_once", timeout=60, calls_table=aws.table,
                                   retry=Retry(max_retries=2, initial_delay=1), function_arn="arn:aws:lambda:fn")
@@ -121,7 +113,7 @@ def test_the_retried_lambda_task_is_told_its_attempt(aws: Any) -> None:
     execution = client("stepfunctions").start_execution(
         stateMachineArn=machine, name=call_id, input=json.dumps({"call_id": call_id, "function": "slow_once"}))
 
-    assert _finished(execution["executionArn"]) == "SUCCEEDED"
+    assert finished_execution(client("stepfunctions"), execution["executionArn"])["status"] == "SUCCEEDED"
     item = client("dynamodb").get_item(TableName="payloads", Key={"key": {"S": f"{call_id}#1"}})["Item"]
     assert {k: next(iter(v.values())) for k, v in item.items() if k != "key"} == {
         "toolkit_event": "worker_task", "call_id": call_id, "function": "slow_once", "attempt": "1"}
