@@ -12,17 +12,25 @@ lists it beside the function, and deploy gives it its own Lambda or ECS task and
 the variant.  ``.remote`` on the variant inside AWS calls that one.  A variant first made at run time
 inside a deployed function is not deployed: calling it names the tag to declare at module level.
 Variants of web endpoints are not deployed separately (they would share the endpoint's URL).
+
+The hash covers only the options in which the variant differs from its function (`deployed_options`,
+plain JSON values), so a process that looked the app up by name (`toolkit.deployed_apps`), whose
+handle knows the function's options from the call map and nothing of its code, computes the same tag
+from the same ``with_options(...)`` and calls that deployed variant; one that was not deployed is
+refused there and then, naming the variants that were.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple
 
 from runtime.manifest import ComputeTarget
-from toolkit.exception import InvalidError
+from toolkit.deployed_code import bound_runner
+from toolkit.exception import InvalidError, NotFoundError
 from toolkit.options import normalise
 from toolkit.partial import BatchConfig, PartialFunction, batched, concurrent
 from toolkit.spec import FunctionSpec, as_retries, check_resources, resolve_compute_target
@@ -36,10 +44,6 @@ _FIELDS = {
 }
 
 
-# what a deployed variant differs by: its own resources, scaling, retries and secrets
-_DEPLOYED_FIELDS = ("cpu", "memory", "gpu", "timeout", "retries", "min_containers", "max_containers",
-                    "buffer_containers", "scaledown_window", "backend", "max_inputs", "target_inputs", "batch",
-                    "regions", "volumes")
 
 
 class Variant(NamedTuple):
@@ -48,24 +52,47 @@ class Variant(NamedTuple):
     spec: FunctionSpec
 
 
-def _options_key(spec: FunctionSpec) -> str:
-    values = [repr(getattr(spec, name)) for name in _DEPLOYED_FIELDS] + [repr(sorted(s.name for s in spec.secrets))]
-    return hashlib.sha256("\n".join(values).encode()).hexdigest()[:8]
+def deployed_options(spec: FunctionSpec) -> dict[str, Any]:
+    """What a deployed variant differs by (its own resources, scaling, retries, secrets, volumes, batching),
+    as plain JSON values: `runtime.callmap.deployed_options` gives the same keys and forms from the
+    manifest (but ``batch`` and ``regions``, which the manifest does not carry)."""
+    retries, batch = spec.retries, spec.batch
+    return {
+        "cpu": None if spec.cpu is None else float(spec.cpu), "memory": spec.memory, "gpu": spec.gpu,
+        "timeout": spec.timeout, "min_containers": spec.min_containers, "max_containers": spec.max_containers,
+        "buffer_containers": spec.buffer_containers, "scaledown_window": spec.scaledown_window,
+        "max_inputs": spec.max_inputs, "target_inputs": spec.target_inputs, "backend": spec.backend,
+        "retries": None if retries is None else [retries.max_retries, float(retries.backoff_coefficient),
+                                                 float(retries.initial_delay), float(retries.max_delay)],
+        "secrets": sorted(s.name for s in spec.secrets), "volumes": [list(v) for v in spec.volumes],
+        "batch": None if batch is None else [batch.max_batch_size, batch.wait_ms], "regions": list(spec.regions),
+    }
+
+
+def _options_key(original: FunctionSpec, spec: FunctionSpec) -> str | None:
+    """The variant's hash over the options it changes; None when it changes none (it is the function)."""
+    base, mine = deployed_options(original), deployed_options(spec)
+    changed = {name: value for name, value in mine.items() if base[name] != value}
+    if not changed:
+        return None
+    return hashlib.sha256(json.dumps(changed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:8]
 
 
 def _app_of(spec: FunctionSpec) -> Any:
+    """The App holding the function ``spec`` is a variant of: the one whose function has the same code
+    (a deployed app looked up here and a local app may share a name), else the first of that name."""
     from toolkit.loaded import loaded_apps
 
-    return next((a for a in loaded_apps() if a.name == spec.app_name and spec.tag in a.registered_functions), None)
+    apps = [a for a in loaded_apps() if a.name == spec.app_name and spec.tag in a.registered_functions]
+    same_code = (a for a in apps if a.registered_functions[spec.tag].spec.raw_f is spec.raw_f)
+    return next(same_code, apps[0] if apps else None)
 
 
 def deployed_tag(spec: FunctionSpec) -> str:
     """The tag this handle's function is deployed under: the function's own, or its variant's."""
     app = _app_of(spec)
-    original = app.registered_functions[spec.tag].spec if app is not None else None
-    if original is None or _options_key(original) == _options_key(spec):
-        return spec.tag
-    return f"{spec.tag}~{_options_key(spec)}"
+    key = _options_key(app.registered_functions[spec.tag].spec, spec) if app is not None else None
+    return spec.tag if key is None else f"{spec.tag}~{key}"
 
 
 def registered_variants(app: Any) -> dict[str, Variant]:
@@ -74,7 +101,11 @@ def registered_variants(app: Any) -> dict[str, Variant]:
     return found
 
 
-def _register(spec: FunctionSpec) -> FunctionSpec:
+def _register(spec: FunctionSpec, given: Mapping[str, Any]) -> FunctionSpec:
+    runner = bound_runner(spec.raw_f)
+    if runner is not None:  # a looked-up deployed function: the variant must have been deployed with the app
+        _check_deployed(spec, runner.transport.targets, given)
+        return spec
     app = _app_of(spec)
     tag = deployed_tag(spec)
     if app is not None and spec.web is None and tag != spec.tag:
@@ -82,9 +113,25 @@ def _register(spec: FunctionSpec) -> FunctionSpec:
     return spec
 
 
+def _check_deployed(spec: FunctionSpec, targets: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """Refuse a variant of a looked-up function that its app's deploy did not deploy (a web endpoint's
+    variants are never deployed apart: they answer at the endpoint's URL, and its calls refuse anyway)."""
+    tag = deployed_tag(spec)
+    if spec.web is not None or tag in targets:
+        return
+    options = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
+    variants = sorted(t for t in targets if t.startswith(f"{spec.tag}~"))
+    raise NotFoundError(
+        f"{spec.app_name}.{spec.tag}.with_options({options}) would call the deployed variant {tag!r}, which app "
+        f"{spec.app_name!r} does not have (its variants of {spec.tag!r}: {', '.join(variants) or 'none'}). A variant "
+        "is deployed only when the app's module makes it at import: add e.g. "
+        f"`{spec.name}_variant = {spec.name}.with_options({options})` beside the function and run `toolkit deploy` "
+        "again (an app deployed before call maps recorded options needs that redeploy too).")
+
+
 def with_options(spec: FunctionSpec, given: Mapping[str, Any]) -> FunctionSpec:
     """``spec`` with the options the caller set, recorded on its App for deploy."""
-    return _register(_with_options(spec, given))
+    return _register(_with_options(spec, given), given)
 
 
 def _with_options(spec: FunctionSpec, given: Mapping[str, Any]) -> FunctionSpec:
@@ -121,7 +168,8 @@ def with_concurrency(spec: FunctionSpec, max_inputs: int, target_inputs: int | N
         raise InvalidError(f"{spec.tag!r} is @toolkit.batched; with_concurrency() does not apply to it "
                            "(use with_batching() to change its batch size).")
     concurrent(max_inputs=max_inputs, target_inputs=target_inputs)  # validates; the decorator is not applied
-    return _register(replace(spec, max_inputs=max_inputs, target_inputs=target_inputs))
+    variant = replace(spec, max_inputs=max_inputs, target_inputs=target_inputs)
+    return _register(variant, {"max_inputs": max_inputs, "target_inputs": target_inputs})
 
 
 def with_batching(spec: FunctionSpec, max_batch_size: int, wait_ms: int) -> FunctionSpec:
@@ -131,4 +179,5 @@ def with_batching(spec: FunctionSpec, max_batch_size: int, wait_ms: int) -> Func
         raise InvalidError(f"{spec.tag!r} is @toolkit.concurrent; with_batching() does not apply to it "
                            "(a batched function already takes many inputs at once).")
     batched(max_batch_size=max_batch_size, wait_ms=wait_ms)(PartialFunction(spec.raw_f, spec.web))  # checks
-    return _register(replace(spec, batch=BatchConfig(max_batch_size, wait_ms)))
+    variant = replace(spec, batch=BatchConfig(max_batch_size, wait_ms))
+    return _register(variant, {"max_batch_size": max_batch_size, "wait_ms": wait_ms})

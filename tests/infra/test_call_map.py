@@ -70,3 +70,16 @@ def test_bytes_parameter_defaults_round_trip() -> None:
     call_map = CallMap("a", "us-east-1", "t", None, {"C.m": MappedFunction("C.m", cls="C")},
                        {"C": (("key", "bytes", b"\x00\xff"), ("n", "int", None))})
     assert CallMap.loads(call_map.dumps(), "test").classes == call_map.classes
+
+
+def test_each_function_carries_the_options_it_deploys_with(gpu_run: Run) -> None:
+    """A looked-up handle's ``with_options`` derives the deployed variant's tag from these (toolkit/variants.py)."""
+    from runtime import manifest as schema
+    from runtime.callmap import deployed_options
+
+    _, call_map = _call_map(gpu_run)
+    entries = {e.tag: e for e in schema.load(load_fixture("gpu")).functions}
+    assert {tag: dict(f.options or {}) for tag, f in call_map.functions.items()} == \
+        {tag: deployed_options(entries[tag]) for tag in call_map.functions}
+    train = call_map.functions["train"].options or {}
+    assert (train["backend"], train["gpu"], train["memory"], train["timeout"]) == ("gpu", "A10G", 16384, 3600)

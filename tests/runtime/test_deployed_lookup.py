@@ -324,3 +324,118 @@ def test_lookup_deployed_skips_an_app_of_that_name_loaded_here(deployed: CallMap
     wrong = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                            env=_client_env(tmp_path, TOOLKIT_LOOKUP="remote"))
     assert "TOOLKIT_LOOKUP='remote' is not one of auto, local, deployed" in wrong.stderr
+
+
+VARIANT_APP = '''
+import toolkit
+
+app = toolkit.App("variant-demo")
+
+@app.function(memory=512, retries=2, secrets=[toolkit.Secret.from_dict({"TOKEN": "t"})])
+def embed(x):
+    return {"x": x, "call": toolkit.current_function_call_id()}
+
+big = embed.with_options(gpu="A10G", memory=16384)
+
+@app.cls(cpu=2)
+class Model:
+    @toolkit.method()
+    def predict(self, x):
+        return x + 1
+
+Large = Model.with_options(memory=4096)
+'''
+
+VARIANT_CLIENT = '''
+import json, toolkit
+embed = toolkit.Function.from_name("variant-demo", "embed")
+out = {"big": embed.with_options(gpu="A10G", memory=16384).spawn(3).object_id,
+       "same": embed.with_options(memory=512).spawn(4).object_id,
+       "large": toolkit.Cls.from_name("variant-demo", "Model").with_options(memory=4096)().predict.spawn(5).object_id}
+try:
+    embed.with_options(gpu="H100")
+except toolkit.exception.NotFoundError as exc:
+    out["missing"] = str(exc)
+print(json.dumps(out), flush=True)
+'''
+
+
+@pytest.fixture
+def deployed_variants(recorded_executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallMap]:
+    """VARIANT_APP deployed as infra maps it: every manifest entry (the variants under their deployed tags)
+    with its own worker and the options `runtime.callmap.deployed_options` records from the manifest."""
+    from runtime import manifest as schema
+    from runtime.callmap import deployed_options
+
+    root = tmp_path / "image"
+    _deploy(root, VARIANT_APP, "variant-demo", {}, {}, recorded_executions, monkeypatch)
+    entries = schema.load(str(root / "manifest.json")).functions
+    call_map = CallMap(app="variant-demo", region="us-east-1", calls_table=recorded_executions.table,
+                       payload_bucket=recorded_executions.bucket, functions={
+                           e.tag: MappedFunction(e.tag, state_machine_arn=_machine(e.tag.replace("~", "-")),
+                                                 cls=e.cls.name if e.cls else None, options=deployed_options(e))
+                           for e in entries}, classes={"Model": ()})
+    name = stack_name("variant-demo", None, region="us-east-1")
+    client("ssm").put_parameter(Name=parameter_name(name.project, name.stack), Value=call_map.dumps(),
+                                Type="String", Tier="Intelligent-Tiering", Overwrite=True)
+    yield call_map
+    lambda_handler.shutdown()
+    sys.modules.pop("demo_app", None)
+
+
+def _started_on(call_map: CallMap, call_id: str) -> str:
+    """The tag whose worker state machine got the execution for ``call_id``."""
+    for tag, mapped in call_map.functions.items():
+        executions = client("stepfunctions").list_executions(stateMachineArn=mapped.state_machine_arn)["executions"]
+        if any(e["name"] == call_id for e in executions):
+            return tag
+    raise AssertionError(f"no worker started for {call_id}")
+
+
+def test_with_options_on_a_looked_up_function_calls_the_deployed_variant(deployed_variants: CallMap,
+                                                                          tmp_path: Path) -> None:
+    tags = sorted(deployed_variants.functions)
+    big, large = (next(t for t in tags if t.startswith(f"{base}~")) for base in ("embed", "Model.predict"))
+    assert len(tags) == 4  # embed, Model.predict and one variant of each
+    result = subprocess.run([sys.executable, "-c", VARIANT_CLIENT], cwd=tmp_path, env=_client_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert _started_on(deployed_variants, out["big"]) == big  # the tag the app's own import gave the variant
+    assert _started_on(deployed_variants, out["same"]) == "embed"  # options equal to the function's: itself
+    assert _started_on(deployed_variants, out["large"]) == large
+    assert client("dynamodb").get_item(TableName=deployed_variants.calls_table, Key={"call_id": {"S": out["big"]}})[
+        "Item"]["function"]["S"] == big
+    with Workers(deployed_variants.calls_table):  # the variant's own worker runs it
+        collect = subprocess.run(
+            [sys.executable, "-c", "import toolkit; toolkit.App.lookup('variant-demo'); "
+                                   f"print(toolkit.FunctionCall.from_id({out['big']!r}).get(timeout=60)['x'])"],
+            cwd=tmp_path, env=_client_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert collect.returncode == 0, collect.stderr
+    assert collect.stdout.strip() == "3"
+    missing = out["missing"]
+    assert "variant-demo.embed.with_options(gpu='H100') would call the deployed variant 'embed~" in missing
+    assert f"(its variants of 'embed': {big})" in missing
+    assert "`embed_variant = embed.with_options(gpu='H100')` beside the function and run `toolkit deploy`" in missing
+
+
+def test_the_call_maps_options_are_the_ones_the_variant_tags_are_computed_from(tmp_path: Path) -> None:
+    """`runtime.callmap.deployed_options` (from the manifest, what deploy writes) and
+    `toolkit.variants.deployed_options` (from the handle) agree on every function and variant."""
+    (tmp_path / "variant_app.py").write_text(VARIANT_APP)
+    code = ("import json, variant_app; from runtime import manifest as schema; from runtime import callmap; "
+            "from toolkit import variants; from toolkit.manifest import build_manifest; "
+            "app = variant_app.app; entries = schema.load(build_manifest(app)).functions; "
+            "specs = {**{t: f.spec for t, f in app.registered_functions.items()}, "
+            "**{t: v.spec for t, v in variants.registered_variants(app).items()}}; "
+            "print(json.dumps([[e.tag, callmap.deployed_options(e), variants.deployed_options(specs[e.tag])] "
+            "for e in entries]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 4
+    for tag, from_manifest, from_spec in rows:
+        assert {"batch": None, "regions": [], **from_manifest} == from_spec, tag
+    embed = next(r[1] for r in rows if r[0] == "embed")
+    assert (embed["memory"], embed["retries"][0], len(embed["secrets"])) == (512, 2, 1)
