@@ -164,21 +164,25 @@ def test_an_ecs_schedules_role_may_start_exactly_its_state_machine() -> None:
     assert all("*" not in a and "*" not in r for s in policy["Statement"] for a in s["Action"] for r in s["Resource"])
 
 
+def _create_schedule(plan: SchedulePlan, group: str, target: dict[str, Any]) -> dict[str, Any]:
+    """``plan`` created through the scheduler API (boto3 checks it against the service model) in a new group, with
+    the target fields every schedule of infra's has and ``target``'s own; what the API stores."""
+    scheduler = client("scheduler")
+    scheduler.create_schedule_group(Name=group)
+    scheduler.create_schedule(
+        Name=plan.function_name, GroupName=group, ScheduleExpression=plan.expression,
+        ScheduleExpressionTimezone=plan.timezone, FlexibleTimeWindow={"Mode": "OFF"}, State="ENABLED",
+        Target={"RoleArn": "arn:aws:iam::123456789012:role/sched-test-schedules", "Input": plan.input,
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}, **target})
+    return dict(scheduler.get_schedule(Name=plan.function_name, GroupName=group))
+
 
 def test_the_planned_schedule_is_accepted_by_the_scheduler_api(state_aws: tuple[str, str]) -> None:
     """boto3 validates every parameter against the service model; moto then stores the schedule."""
     plan = _plans(_manifest(tick=(toolkit.Cron("0 9 * * 1-5", timezone="Europe/Paris"), "auto")))[0]
     dlq = client("sqs").create_queue(QueueName="sched-test-schedules-dlq")["QueueUrl"]
     dlq_arn = client("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    scheduler = client("scheduler")
-    scheduler.create_schedule_group(Name="sched-test")
-    scheduler.create_schedule(
-        Name=plan.function_name, GroupName="sched-test", ScheduleExpression=plan.expression,
-        ScheduleExpressionTimezone=plan.timezone, FlexibleTimeWindow={"Mode": "OFF"}, State="ENABLED",
-        Target={"Arn": ALIAS, "RoleArn": "arn:aws:iam::123456789012:role/sched-test-schedules", "Input": plan.input,
-                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
-                "DeadLetterConfig": {"Arn": dlq_arn}})
-    stored = scheduler.get_schedule(Name=plan.function_name, GroupName="sched-test")
+    stored = _create_schedule(plan, "sched-test", {"Arn": ALIAS, "DeadLetterConfig": {"Arn": dlq_arn}})
     assert stored["ScheduleExpression"] == "cron(0 9 ? * MON,TUE,WED,THU,FRI *)"
     assert stored["ScheduleExpressionTimezone"] == "Europe/Paris" and stored["FlexibleTimeWindow"]["Mode"] == "OFF"
     assert json.loads(stored["Target"]["Input"])["function"] == "tick"
@@ -198,14 +202,7 @@ def test_an_ecs_schedule_and_its_state_machine_are_accepted_by_the_apis(state_aw
     machine = client("stepfunctions").create_state_machine(
         name="sched-test-train-sfn", definition=json.dumps(definition), type="STANDARD",
         roleArn="arn:aws:iam::123456789012:role/sched-test-train-sfn-role")["stateMachineArn"]
-    scheduler = client("scheduler")
-    scheduler.create_schedule_group(Name="sched-ecs")
-    scheduler.create_schedule(
-        Name=plan.function_name, GroupName="sched-ecs", ScheduleExpression=plan.expression,
-        ScheduleExpressionTimezone=plan.timezone, FlexibleTimeWindow={"Mode": "OFF"}, State="ENABLED",
-        Target={"Arn": machine, "RoleArn": "arn:aws:iam::123456789012:role/sched-test-schedules", "Input": plan.input,
-                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}})
-    stored = scheduler.get_schedule(Name=plan.function_name, GroupName="sched-ecs")["Target"]
+    stored = _create_schedule(plan, "sched-ecs", {"Arn": machine})["Target"]
     assert stored["Arn"] == machine and json.loads(stored["Input"]) == {"function": "train"}
 
 
