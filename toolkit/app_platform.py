@@ -8,9 +8,12 @@ Three kinds, as everywhere in toolkit's parity sweep (docs/parity.md):
 * ``server``: an ``@app.cls`` whose ``@enter`` starts an HTTP server, served as a web_server (`toolkit.servers`);
 * ``stop`` and ``get_dashboard_url``: the app's local serves on this machine (``toolkit app``);
 * ``deploy``: ``toolkit deploy`` of the file that defines the app (`toolkit.deploy.from_python`);
-* refused when called, naming the CLI command that does it: ``logs``, ``info``,
-  ``stats`` and ``sandboxes``: on toolkit those act on a source file or a
-  stack through the ``toolkit`` CLI rather than through a service the SDK talks to.
+* ``logs`` and ``stats``: every function's, merged: locally the app's worker pools in this process,
+  for an app looked up from AWS (``App.lookup``) its functions' CloudWatch groups, call records and
+  metrics (`toolkit.cloud_logs`, `toolkit.cloud_stats`);
+* refused when called, naming the CLI command that does it: ``info`` and ``sandboxes``: on toolkit
+  those act on a source file or a stack through the ``toolkit`` CLI rather than through a service
+  the SDK talks to.
 """
 
 # mypy: disable-error-code="empty-body"
@@ -33,8 +36,11 @@ from toolkit.unsupported import UnsupportedProperty, no_client, not_supported
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from toolkit.cloud_logs import CloudLogsView
     from toolkit.cls import Cls
+    from toolkit.function_records import FunctionStats
     from toolkit.functions import Function
+    from toolkit.local.logs import LogsView
 
 STOP_TIMEOUT_S = 30.0  # as `toolkit app stop --timeout`
 _CLI = "the toolkit CLI acts on the app's source file and its AWS stack; the SDK has no service to ask"
@@ -143,10 +149,22 @@ class AppPlatformMembers:
     @not_supported("App.info()", _CLI, "run `toolkit app list --json`")
     def info(self, refresh: bool = False) -> NoReturn: ...
 
-    @not_supported("App.stats()", _CLI, "read the functions' CloudWatch metrics in the AWS console, or "
-                   "`toolkit logs app.py::function`")
     def stats(self, *, since: datetime.datetime | None = None,
-              until: datetime.datetime | None = None) -> NoReturn: ...
+              until: datetime.datetime | None = None) -> FunctionStats:
+        """Every function's stats over ``[since, until)`` (default: the last hour), summed: counts add
+        up, percentiles are left out (they do not), ``variant_count`` counts the pools (locally) or
+        functions (deployed) merged.  Locally, all of the app's pools in this process (variants and
+        parameter sets included); for an app looked up from AWS, each function's call records and
+        CloudWatch metrics in one batch of GetMetricData requests (`toolkit.cloud_stats`), leaving out
+        ECS web services (their load balancer's metrics have their requests)."""
+        from toolkit.cloud_stats import merge_stats
+        from toolkit.function_admin import stats_window
+
+        start, end = stats_window(since, until)
+        functions = list(self.registered_functions.values())
+        deployed = [fn for fn in functions if _runs_on_aws(fn)]
+        parts = [fn.stats(since=start, until=end, all_variants=True) for fn in functions if fn not in deployed]
+        return merge_stats([*parts, *_deployed_stats(deployed, start, end)], start, end)
 
     def get_dashboard_url(self) -> str:
         """The index page of this app's local serve on this machine (its endpoints, what ``toolkit serve``
@@ -209,8 +227,22 @@ class AppPlatformMembers:
             return cls
         return wrapper
 
-    logs = UnsupportedProperty("App.logs", _CLI, "run `toolkit app logs app.py::function` (CloudWatch) or "
-                               "read the `toolkit serve` output locally")
+    @property
+    def logs(self) -> LogsView | CloudLogsView:
+        """Every function's lines, merged in time order, with ``tail``/``fetch``/``stream`` as on
+        ``fn.logs``: locally what the app's workers in this process printed; for an app looked up from
+        AWS, its functions' CloudWatch log groups read together (`toolkit.cloud_logs`)."""
+        from toolkit.cloud_logs import CloudLogsView
+        from toolkit.local.logs import LogsView
+        from toolkit.local.runner import local_runner
+
+        functions = list(self.registered_functions.values())
+        if any(_runs_on_aws(fn) for fn in functions):
+            views = [view for fn in functions if isinstance(view := fn.logs, CloudLogsView)]
+            groups = dict.fromkeys(group for view in views for group in view.log_groups)  # once each, in order
+            return CloudLogsView(list(groups), views[0].region)
+        app_name, local = self.app_name, local_runner()
+        return LogsView(lambda: [pool.logs for fn in functions for pool in local.pools_of(app_name, fn.spec.tag)])
     sandboxes = UnsupportedProperty("App.sandboxes", "toolkit keeps sandboxes by app name on this machine",
                                     "run `toolkit sandbox list --app NAME`")
 
@@ -230,6 +262,25 @@ class Home:
 
     def adopt_cls(self, cls: Cls, functions: Mapping[str, Function]) -> Cls:
         return type(cls)(cls.info, {attr: functions[f.spec.tag] for attr, f in cls.methods.items()})
+
+
+def _runs_on_aws(fn: Function) -> bool:
+    return getattr(fn._runner(), "transport", None) is not None  # a CloudRunner has one
+
+
+def _deployed_stats(functions: list[Function], start: datetime.datetime,
+                    end: datetime.datetime) -> list[FunctionStats]:
+    """The deployed functions' stats, their metrics asked together; ECS web services are left out."""
+    from toolkit.cloud_stats import DeployedStats
+    from toolkit.function_admin import deployed_function
+
+    found = []
+    for fn in functions:
+        try:
+            found.append(deployed_function(fn.spec, fn._runner(), "stats"))
+        except NotSupportedError:
+            continue  # an ECS web service: no call records, no Lambda (its ALB has the metrics)
+    return DeployedStats(found[0].region).stats(found, start, end) if found else []
 
 
 def _origin(obj: Any) -> Any:

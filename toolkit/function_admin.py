@@ -232,10 +232,7 @@ class FunctionAdmin:
         if container is not None:
             raise NotSupportedError(refusal("Function.stats(container=...)", "toolkit counts per pool, not per "
                                             "worker", "call stats() without container="))
-        end = _utc(until) if until is not None else datetime.now(timezone.utc)
-        start = _utc(since) if since is not None else end - timedelta(hours=1)
-        if start >= end:
-            raise InvalidError(f"stats(since={since!r}, until={until!r}): since must be before until.")
+        start, end = stats_window(since, until)
         deployed = self._deployed("stats")
         if deployed is not None:
             from toolkit.cloud_stats import DeployedStats
@@ -348,8 +345,8 @@ def _cloud_logs(tag: str, target: Any, call_map: CallMap | None) -> CloudLogsVie
     if call_map is None:  # inside the deployed app: its environment names no log groups
         raise NotSupportedError(refusal(
             f"Function.logs of the deployed ECS/GPU function {tag} inside its app", "a deployed function knows "
-            "its app's Lambda ARNs, not the log groups the stack named", "look the app up from outside "
-            "(toolkit.App.lookup(...)) or print its logs with `toolkit logs app.py::function`"))
+            "its app's Lambda ARNs, not the log groups the stack named", "print its logs with `toolkit logs "
+            "app.py::function`, or read fn.logs on a handle looked up from outside (toolkit.App.lookup(...))"))
     raise NotSupportedError(refusal(
         f"Function.logs of the deployed function {tag}", "its app's call map was written before toolkit recorded "
         "log groups in it", "redeploy the app with `toolkit deploy` (or print its logs with "
@@ -442,6 +439,15 @@ def _stats_of(pools: list[WorkerPool], start: datetime, end: datetime, all_varia
         container_error_count=counts.get("container_error", 0), container_creating_at_end_count=starting,
         container_percentile_stats={}, container_total_count=live, variant_count=len(pools),
         all_variants=all_variants, input_cancelled_count=counts.get("cancelled", 0))
+
+
+def stats_window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """``[since, until)`` in UTC; by default the hour up to now."""
+    end = _utc(until) if until is not None else datetime.now(timezone.utc)
+    start = _utc(since) if since is not None else end - timedelta(hours=1)
+    if start >= end:
+        raise InvalidError(f"stats(since={since!r}, until={until!r}): since must be before until.")
+    return start, end
 
 
 def _gpus(gpu: str | None) -> list[tuple[str, int]]:

@@ -25,6 +25,10 @@ NOTES: dict[str, str] = {
     "forward": "locally a loopback Tunnel (http://127.0.0.1:<port>, no TLS, not public); a deployed function "
                "refuses and names @web_server",
     "App.app_id": "always None: toolkit names apps, it issues no IDs",
+    "App.logs": "every function's lines merged in time order: locally this process's worker pools of the app; "
+                "looked up (App.lookup), its functions' CloudWatch groups",
+    "App.stats": "every function's stats summed (percentiles left out): locally this process's pools of the app; "
+                 "looked up, the call table and CloudWatch (ECS web services left out)",
     "App.deploy": "toolkit deploy of the file that defines the app (in a child process), returning the App; "
                   "environment_name is the toolkit environment; name= only the App's own; tag= is not recorded",
     "App.server": "an @app.cls whose web_server method `serve` (label <app>-<class>-serve) exposes the server "
@@ -80,14 +84,16 @@ NOTES: dict[str, str] = {
     "Function.get_dashboard_url": "the dashboard of the local toolkit serve of its app (#function=<tag>); "
                                   "deployed, the AWS console page of its Lambda or state machine",
     "Function.stats": "counts over [since, until) from this handle's worker pool in this process (all_variants: all); "
-                      "container= is refused",
-    "Function.get_current_stats": "this handle's worker pool in this process right now (plus num_idle_runners)",
+                      "container= is refused; deployed: the call table's records and the Lambda's CloudWatch "
+                      "metrics (toolkit/cloud_stats.py: fields AWS cannot give are 0)",
+    "Function.get_current_stats": "this handle's worker pool in this process right now (plus num_idle_runners); "
+                                  "deployed: pending calls and running inputs (call table / ConcurrentExecutions)",
     "Function.update_autoscaler": "changes this process's pool bounds live (min/max/buffer containers, "
                                   "scaledown window); deployed: provisioned/reserved concurrency of its Lambda or "
                                   "its ECS service's scaling range, until the next toolkit deploy",
     "Function.autoscaler": "settings()/update() over update_autoscaler",
     "Function.logs": "tail/fetch/stream of the lines this process's workers printed (Python-level writes); "
-                     "a deployed Lambda function's CloudWatch group; ECS/GPU: toolkit logs",
+                     "deployed: its CloudWatch group (a Lambda's from its ARN, ECS/GPU from the call map)",
     "Cls.object_id": "cs-<app>:<class>: toolkit names classes, it issues no IDs",
     "Cls.client": "always None: no API client",
     "Cls.hydrate": "returns the class: a handle needs no lookup",

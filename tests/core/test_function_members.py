@@ -398,8 +398,6 @@ def test_a_deployed_functions_dashboard_url_is_its_aws_console_page(members: Any
         f"https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/statemachines/view/{MACHINE_ARN}"
     with pytest.raises(NotFoundError, match="deploy it first"):
         deployed(members.chatty).get_dashboard_url()
-    with pytest.raises(NotSupportedError, match=r"Function.stats on a deployed function.*Instead, look at"):
-        deployed(members.square).stats()
     with pytest.raises(NotSupportedError, match=r"Function.logs of the deployed ECS/GPU function whoami.*"
                                                 r"Instead, print its logs with `toolkit logs"):
         deployed(members.whoami).logs  # noqa: B018 - reading it is the use

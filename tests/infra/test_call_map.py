@@ -83,3 +83,21 @@ def test_each_function_carries_the_options_it_deploys_with(gpu_run: Run) -> None
         {tag: deployed_options(entries[tag]) for tag in call_map.functions}
     train = call_map.functions["train"].options or {}
     assert (train["backend"], train["gpu"], train["memory"], train["timeout"]) == ("gpu", "A10G", 16384, 3600)
+
+
+def test_every_function_carries_the_log_group_the_stack_created_for_it(gpu_run: Run) -> None:
+    """``fn.logs`` of a deployed ECS/GPU function reads this group (a Lambda's is in its ARN too)."""
+    _, call_map = _call_map(gpu_run)
+    created = {r.inputs["name"] for r in gpu_run.mocks.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    groups = {tag: f.log_group for tag, f in call_map.functions.items()}
+    assert set(groups) == {"Model.generate", "batch", "infer", "train"} and set(groups.values()) <= created
+    assert groups["Model.generate"] == "/aws/lambda/gpu-demo-test-model-generate"  # Lambda's own name for it
+    assert groups["train"] != groups["batch"] and all(g.startswith("/toolkit/gpu-demo-test/")
+                                                      for t, g in groups.items() if t in ("batch", "train"))
+
+
+def test_a_call_map_without_log_groups_still_loads() -> None:
+    """Maps written before the field existed read as None: ``fn.logs`` then says to redeploy."""
+    old = json.loads(CallMap("a", "us-east-1", "t", None, {"f": MappedFunction("f")}).dumps())
+    del old["functions"]["f"]["log_group"]
+    assert CallMap.loads(json.dumps(old), "test").functions["f"].log_group is None
