@@ -44,8 +44,6 @@ SERIAL_MOTO_SERVER = (
 REGION = "us-east-1"
 
 
-
-
 def post(url: str, body: object) -> None:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"content-type": "application/json"})

@@ -25,8 +25,6 @@ def toolkit_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
-
-
 class Serve:
     """A ``toolkit serve`` subprocess whose output goes to ``log``."""
 

@@ -46,8 +46,6 @@ def require_tools(*names: str) -> None:
             pytest.skip(f"{name} is not installed (apt-get install {TOOLS[name]})")
 
 
-
-
 def run(cmd: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(cmd), capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
 

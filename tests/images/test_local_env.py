@@ -80,8 +80,6 @@ def test_the_host_has_a_different_starlette() -> None:
     assert importlib.metadata.version("starlette") != PIN
 
 
-
-
 @contextmanager
 def serving(app_dir: Path, home: Path) -> Iterator[tuple[int, Path]]:
     port, log = free_port(), app_dir / "serve.log"

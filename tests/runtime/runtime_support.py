@@ -31,8 +31,6 @@ class Collected:
         self.closed = True
 
 
-
-
 def serve_uvicorn(app: Any, stop_timeout: float = 10.0) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free loopback port in a thread: yields ``127.0.0.1:PORT``
     once it accepts connections; resuming the generator (``next(served, None)``, or the end of a
