@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 from loopback import free_port
+from serve.serving import Served
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 RUN_TIMEOUT_S = 120
-START_TIMEOUT_S = 60
-
-
 
 
 def toolkit(*args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT_S) -> str:
@@ -68,49 +63,27 @@ def line_after(lines: list[str], prefix: str) -> str:
 
 
 class ServedProgram:
-    """One ``toolkit serve programs/NAME.py`` on a free loopback port, stopped with SIGINT."""
+    """One ``toolkit serve programs/NAME.py`` (tests/serve/serving.py's ``Served``, without reload or schedules)
+    and the URL of each endpoint it lists, by function."""
 
     def __init__(self, name: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.log = Path(tempfile.mkstemp(prefix=f"northstar-{name}-", suffix=".log")[1])
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "toolkit.cli", "serve", str(PROGRAMS / f"{name}.py"), "--port", str(self.port),
-                 "--no-reload", "--no-schedules"],
-                cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-        self.urls = self._wait_for_endpoints()
-
-    def _wait_for_endpoints(self) -> dict[str, str]:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"toolkit serve exited {self.proc.returncode}:\n{self.output()}"
-            try:
-                listed = httpx.get(f"http://127.0.0.1:{self.port}/api/endpoints", timeout=2, trust_env=False)
-                return {e["function"]: e["url"] for e in listed.json()}
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"toolkit serve did not list its endpoints within {START_TIMEOUT_S} s:\n{self.output()}")
+        self.served = Served(PROGRAMS / f"{name}.py", "--no-reload", "--no-schedules", env=env)
+        listed = httpx.get(f"http://127.0.0.1:{self.served.port}/api/endpoints", timeout=10, trust_env=False)
+        self.urls: dict[str, str] = {e["function"]: e["url"] for e in listed.json()}
 
     def client(self, function: str, **kwargs: Any) -> httpx.Client:
         """A client for one endpoint: the TCP connection goes to 127.0.0.1, the Host is the printed URL's."""
         host = httpx.URL(self.urls[function]).netloc.decode()
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers={"Host": host}, timeout=60,
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.served.port}", headers={"Host": host}, timeout=60,
                             trust_env=False, **kwargs)
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
     def stop(self) -> str:
-        """Stop the serve as Ctrl-C does; returns everything it printed."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        output = self.output() if self.log.exists() else ""
-        self.log.unlink(missing_ok=True)
+        """Stop the serve as Ctrl-C does; returns everything it printed (its log file is removed)."""
+        output = self.served.stop() if self.served.log.exists() else ""
+        self.served.log.unlink(missing_ok=True)
         return output
+
+
+# free_port's home is tests/loopback.py; it stays importable from here for the tests that take it from this module.
+__all__ = ["PROGRAMS", "REPO", "ServedProgram", "free_port", "line_after", "plan_program", "run_program", "run_script",
+           "toolkit"]
