@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from call_tables import create_call_table
 from moto_support import post, reset, use_moto
 from web_server_lambda import deploy_echo_server, stop_listener
 
@@ -38,17 +39,6 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsReso
     monkeypatch.setenv("TOOLKIT_PAYLOAD_BUCKET", resources.bucket)
     yield resources
     reset_clients()
-
-
-def create_call_table(name: str) -> None:
-    """The call table as infra declares it: hash key call_id (S), TTL on expires_at."""
-    ddb = client("dynamodb")
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "call_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "call_id", "KeyType": "HASH"}],
-    )
-    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
+from call_tables import create_indexed_call_table
 
 import toolkit
 from runtime.awsclients import client
@@ -40,19 +41,6 @@ pytestmark = pytest.mark.timeout(120)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-
-
-def create_indexed_call_table(name: str) -> None:
-    """The call table as infra/components/calls.py declares it, with the sparse pending index."""
-    client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "call_id", "AttributeType": "S"},
-                              {"AttributeName": "pending_key", "AttributeType": "S"},
-                              {"AttributeName": "created_at", "AttributeType": "N"}],
-        KeySchema=[{"AttributeName": "call_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": "pending", "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                 "KeySchema": [{"AttributeName": "pending_key", "KeyType": "HASH"},
-                                               {"AttributeName": "created_at", "KeyType": "RANGE"}]}])
 
 
 @pytest.fixture
