@@ -52,8 +52,8 @@ from toolkit.function_records import (
     StatsPercentileDistribution,
 )
 
-__all__ = ["DeployedFunction", "DeployedStats", "function_stats", "lambda_queries", "merge_stats", "metric_values",
-           "period_for"]
+__all__ = ["DeployedFunction", "DeployedStats", "concurrency_query", "function_stats", "lambda_queries",
+           "merge_stats", "metric_values", "period_for"]
 
 MAX_QUERIES = 500  # MetricDataQueries in one GetMetricData request
 QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")  # CloudWatch: letters, digits, _; a lowercase letter first
@@ -80,7 +80,7 @@ class DeployedFunction:
 def period_for(start: datetime, end: datetime, now: datetime) -> int:
     """One period covering ``[start, end)``, in the step CloudWatch keeps data of that age at
     (data older than 3 h needs a multiple of 60 s; 15 days, 300 s; 63 days, 3600 s)."""
-    step = next(period for age, period in RETENTION_STEPS if now - start > age or period == 60)
+    step = next((period for age, period in RETENTION_STEPS if now - start > age), 60)
     span = max(1, math.ceil((end - start).total_seconds()))
     return max(step, math.ceil(span / step) * step)
 
@@ -89,9 +89,15 @@ def lambda_queries(prefix: str, function_name: str, period: int) -> list[dict[st
     """The GetMetricData queries of one Lambda function; ids are ``<prefix>_<what>``."""
     dims = [{"Name": "FunctionName", "Value": function_name}]
     queries = [_query(f"{prefix}_{key}", metric, dims, "Sum", period) for key, metric in _SUMS.items()]
-    queries.append(_query(f"{prefix}_concurrency", "ConcurrentExecutions", dims, "Maximum", period))
+    queries.append(concurrency_query(prefix, function_name, period))
     queries += [_query(f"{prefix}_p{p}", "Duration", dims, f"p{p}", period) for p in PERCENTILES]
     return queries
+
+
+def concurrency_query(prefix: str, function_name: str, period: int) -> dict[str, Any]:
+    """The most ConcurrentExecutions per period (Lambda publishes it per minute, for every function)."""
+    dims = [{"Name": "FunctionName", "Value": function_name}]
+    return _query(f"{prefix}_concurrency", "ConcurrentExecutions", dims, "Maximum", period)
 
 
 def _query(query_id: str, metric: str, dims: list[dict[str, str]], stat: str, period: int) -> dict[str, Any]:
@@ -149,7 +155,7 @@ class DeployedStats:
         backlog = self._pending(fn) if fn.calls_table else 0
         if fn.lambda_name:
             now = datetime.now(timezone.utc)
-            query = lambda_queries("now", fn.lambda_name, 60)[3]  # ConcurrentExecutions, per minute
+            query = concurrency_query("now", fn.lambda_name, 60)
             newest = metric_values(self.cloudwatch, [query], now - CONCURRENCY_LOOKBACK, now)["now_concurrency"]
             running = int(newest[0]) if newest else 0  # TimestampDescending: the newest minute first
         else:

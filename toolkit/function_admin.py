@@ -227,7 +227,8 @@ class FunctionAdmin:
               all_variants: bool = False) -> FunctionStats:
         """Inputs and workers over ``[since, until)`` (default: the last hour) in this process's pools.
         ``container`` (a worker as ``pid-<n>``, as log entries name it) is refused: counts are per pool.
-        On a deployed function, the call records of the window and the Lambda's CloudWatch metrics;
+        On a deployed function, the call records of the window and the Lambda's CloudWatch metrics
+        of this handle's deployed tag (``all_variants`` adds no other variants there);
         `toolkit.cloud_stats` says which field comes from where and which AWS cannot fill."""
         if container is not None:
             raise NotSupportedError(refusal("Function.stats(container=...)", "toolkit counts per pool, not per "
@@ -357,15 +358,16 @@ def deployed_function(spec: FunctionSpec, runner: Any, member: str) -> DeployedF
     """Where a deployed function's calls and metrics are: its call table (callable functions), its Lambda
     (from the alias ARN, or infra's name for a web endpoint), the region."""
     from toolkit.cloud_stats import DeployedFunction
+    from toolkit.variants import deployed_tag
 
-    transport = runner.transport
-    target = transport.targets.get(spec.tag)  # None for a web endpoint: it has no call target
+    transport, tag = runner.transport, deployed_tag(spec)  # a variant's calls are recorded under its own tag
+    target = transport.targets.get(tag)  # None for a web endpoint: it has no call target
     arn = getattr(target, "lambda_arn", None)
     region = _deployed_region(spec, getattr(runner, "call_map", None), arn, member)
     lambda_name = arn.split(":")[6] if arn else None  # arn:aws:lambda:<region>:<account>:function:<name>:<alias>
     if target is None:
         lambda_name = _web_lambda(spec, region, member)
-    return DeployedFunction(spec.app_name, spec.tag, region, lambda_name,
+    return DeployedFunction(spec.app_name, tag, region, lambda_name,
                             getattr(transport.store, "table", None) if target is not None else None,
                             on_worker=target is not None and arn is None)
 
