@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from core_helpers import REPO, toolkit_cli
+from core_helpers import APPS, REPO, fixture_app, toolkit_cli
 
 import toolkit
 from runtime.batching import BatchError, single_call
@@ -23,19 +22,13 @@ from toolkit.exception import FunctionTimeoutError, InvalidError
 
 pytestmark = pytest.mark.timeout(180)
 
-APPS = REPO / "tests" / "fixtures" / "apps"
 SURFACE_APP = str(APPS / "surface_app.py")
 
 
 @pytest.fixture(scope="module")
 def surface() -> Iterator[Any]:
-    sys.path.insert(0, str(APPS))
-    try:
-        import surface_app
-
-        yield surface_app
-    finally:
-        sys.path.remove(str(APPS))
+    with fixture_app("surface_app") as module:
+        yield module
 
 
 # -- item 5: classes ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_helpers import REPO
+from core_helpers import APPS, REPO, fixture_app
 
 import toolkit
 from toolkit.exception import CallCancelledError, InvalidError, NotFoundError, NotSupportedError
@@ -27,18 +27,11 @@ from toolkit.types import FunctionCurrentStats, InputStatus
 
 pytestmark = pytest.mark.timeout(180)
 
-APPS = REPO / "tests" / "fixtures" / "apps"
-
 
 @pytest.fixture(scope="module")
 def members() -> Iterator[Any]:
-    sys.path.insert(0, str(APPS))
-    try:
-        import members_app
-
-        yield members_app
-    finally:
-        sys.path.remove(str(APPS))
+    with fixture_app("members_app") as module:
+        yield module
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
