@@ -29,6 +29,7 @@ class FunctionCall:
 
     gather: ClassVar[Aio[list[Any]]]  # ``FunctionCall.gather(*calls)`` and ``.gather.aio``, set below the class
     object_id: str  # the call's id ("fc-..."), for FunctionCall.from_id in any process
+    _searched: str
     get: Aio[Any]  # ``call.get(timeout=None, *, index=0)`` and ``call.get.aio``, bound per instance
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -40,6 +41,7 @@ class FunctionCall:
     def _of(cls, call_id: str) -> FunctionCall:
         call = cls.__new__(cls)
         call.object_id = call_id
+        call._searched = "no deployed app was searched"  # what `_cloud` searched, for the not-found error
         call.get = Aio(call._get)  # also ``await call.get.aio(timeout=...)``
         return call
 
@@ -96,7 +98,13 @@ class FunctionCall:
             return deployed
         if self._known_locally():  # a local call stays local even after this process looked up a deployed app
             return None
-        return runner_for_call(self.object_id)
+        found = runner_for_call(self.object_id)
+        if found is None:  # an id from elsewhere: the call tables of the apps deployed in this region
+            from toolkit.call_search import find_deployed_call
+
+            found, search = find_deployed_call(self.object_id)
+            self._searched = search.describe()
+        return found
 
     def _known_locally(self) -> bool:
         from toolkit.local.call_links import call_links
@@ -134,8 +142,8 @@ class FunctionCall:
             record = store.get(record_id)  # a call whose owner died reads FAILED with CallLostError
             if record is None:
                 raise NotFoundError(f"No call {record_id!r} in the local call store ({store.path}), nor in a "
-                                    "deployed app this process looked up: for a call of a deployed app, look the "
-                                    "app up first (toolkit.App.lookup(name)).")
+                                    f"deployed app this process looked up; {self._searched}. Check the id (from "
+                                    "fn.spawn().object_id), or look its app up first (toolkit.App.lookup(name)).")
             if record.status.finished:
                 assert record.result is not None  # complete() and mark_lost() always write one
                 return unwrap(record.status is CallStatus.DONE, record.result)

@@ -18,28 +18,16 @@ touch AWS); unset or ``auto``: all three, in order.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
-from toolkit.exception import InvalidError, NotFoundError
+from toolkit.exception import NotFoundError
 from toolkit.loaded import install_finder, loaded_apps, remember_origin
+from toolkit.lookup_scope import LOOKUP_ENV, lookup_mode
 
 if TYPE_CHECKING:
     from toolkit.app import App
     from toolkit.serve.registry import ServeRecord
-
-LOOKUP_ENV = "TOOLKIT_LOOKUP"
-MODES = ("auto", "local", "deployed")
-
-
-def lookup_mode() -> str:
-    mode = (os.environ.get(LOOKUP_ENV) or "auto").strip().lower()
-    if mode not in MODES:
-        raise InvalidError(f"{LOOKUP_ENV}={mode!r} is not one of {', '.join(MODES)}: 'local' searches this process "
-                           "and local serves, 'deployed' only AWS, 'auto' (the default) both.")
-    return mode
-
 
 def find_app(app_name: str, environment_name: str | None = None) -> App:
     """The App called ``app_name``: loaded here, else loaded from a running ``toolkit serve`` of it, else

@@ -439,3 +439,36 @@ def test_the_call_maps_options_are_the_ones_the_variant_tags_are_computed_from(t
         assert {"batch": None, "regions": [], **from_manifest} == from_spec, tag
     embed = next(r[1] for r in rows if r[0] == "embed")
     assert (embed["memory"], embed["retries"][0], len(embed["secrets"])) == (512, 2, 1)
+
+
+def test_function_call_from_id_in_a_fresh_process_finds_the_deployed_call_by_its_id_alone(deployed: CallMap,
+                                                                                           tmp_path: Path) -> None:
+    with Workers(deployed.calls_table):
+        spawn = subprocess.run(
+            [sys.executable, "-c", "import toolkit; print(toolkit.Function.from_name('lookup-demo', 'child')"
+                                   ".spawn(8).object_id)"],
+            cwd=tmp_path, env=_client_env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert spawn.returncode == 0, spawn.stderr
+        call_id = spawn.stdout.strip()
+        # no lookup, no app name: only the id, and AWS settings pointing at moto
+        collect = subprocess.run(
+            [sys.executable, "-c", f"import toolkit; print(toolkit.FunctionCall.from_id({call_id!r}).get(timeout=60)"
+                                   "['doubled'])"],
+            cwd=tmp_path, env=_client_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert collect.returncode == 0, collect.stderr
+    assert collect.stdout.strip() == "16"
+
+
+def test_an_unknown_call_id_is_not_found_naming_the_id_and_what_was_searched(deployed: CallMap,
+                                                                            tmp_path: Path) -> None:
+    unknown = "fc-" + "0f" * 16
+    code = f"import toolkit; toolkit.FunctionCall.from_id({unknown!r}).get(timeout=0)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_client_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"toolkit.exception.NotFoundError: No call {unknown!r} in the local call store" in result.stderr
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    assert f"app(s) deployed in region us-east-1 at {endpoint} (call maps under SSM /toolkit/)" in result.stderr
+    local = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env=_client_env(tmp_path, TOOLKIT_LOOKUP="local"))
+    assert "TOOLKIT_LOOKUP=local: no deployed app was searched" in local.stderr
