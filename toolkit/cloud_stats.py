@@ -79,10 +79,12 @@ class DeployedFunction:
 
 def period_for(start: datetime, end: datetime, now: datetime) -> int:
     """One period covering ``[start, end)``, in the step CloudWatch keeps data of that age at
-    (data older than 3 h needs a multiple of 60 s; 15 days, 300 s; 63 days, 3600 s)."""
+    (data older than 3 h needs a multiple of 60 s; 15 days, 300 s; 63 days, 3600 s).  One step more
+    than the window: CloudWatch rounds StartTime down by up to a step, and the period must still
+    reach ``end`` (one bucket, so a percentile is the window's)."""
     step = next((period for age, period in RETENTION_STEPS if now - start > age), 60)
     span = max(1, math.ceil((end - start).total_seconds()))
-    return max(step, math.ceil(span / step) * step)
+    return (math.ceil(span / step) + 1) * step
 
 
 def lambda_queries(prefix: str, function_name: str, period: int) -> list[dict[str, Any]]:
