@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_deployed_stats import create_indexed_call_table, lambda_arn, publish, put_metric, record_calls
+from call_tables import create_indexed_call_table
+from cloud_records import lambda_arn, publish, put_metric, record_calls
 
 import toolkit
 from runtime.awsclients import client

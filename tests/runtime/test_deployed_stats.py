@@ -18,12 +18,11 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 from call_tables import create_indexed_call_table
+from cloud_records import lambda_arn, publish, put_metric, record_calls
 
 import toolkit
 from runtime.awsclients import client
-from runtime.callmap import CallMap, MappedFunction, parameter_name
-from runtime.callstore.base import CallStatus
-from runtime.callstore.dynamodb import DynamoDBCallStore
+from runtime.callmap import MappedFunction
 from toolkit.cloud_stats import (
     MAX_QUERIES,
     DeployedFunction,
@@ -34,7 +33,6 @@ from toolkit.cloud_stats import (
     period_for,
 )
 from toolkit.deploy.autoscaler import deployed_names
-from toolkit.deploy.names import stack_name
 from toolkit.exception import NotSupportedError
 
 pytestmark = pytest.mark.timeout(120)
@@ -47,36 +45,6 @@ ACCOUNT = "123456789012"
 def app_name(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("TOOLKIT_ENVIRONMENT", raising=False)
     return f"stats-{uuid.uuid4().hex[:6]}"  # a new name: lookups are cached per app name
-
-
-def publish(app: str, table: str, functions: dict[str, MappedFunction]) -> None:
-    stack = stack_name(app, None, region=REGION)
-    call_map = CallMap(app, REGION, table, None, functions)
-    client("ssm").put_parameter(Name=parameter_name(stack.project, stack.stack), Value=call_map.dumps(), Type="String")
-
-
-def put_metric(function: str, metric: str, value: float, when: datetime) -> None:
-    client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[{
-        "MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": function}], "Value": value,
-        "Timestamp": when}])
-
-
-def record_calls(table: str, app: str, tag: str, **statuses: int) -> DynamoDBCallStore:
-    """Calls of ``tag`` in each status: ``done=3, failed=1, running=1, pending=2``."""
-    store = DynamoDBCallStore(table)
-    for status, count in statuses.items():
-        for _ in range(count):
-            call_id = f"fc-{uuid.uuid4().hex}"
-            store.create(call_id, app, tag, b"")
-            if status != "pending":
-                store.mark_running(call_id)
-            if status in ("done", "failed"):
-                store.complete(call_id, CallStatus(status), b"")
-    return store
-
-
-def lambda_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live"
 
 
 def test_a_deployed_lambdas_stats_come_from_its_call_records_and_cloudwatch(aws: Any, app_name: str) -> None:
