@@ -87,6 +87,34 @@ def test_a_looked_up_apps_logs_merge_its_functions_groups_in_time_order(aws: Any
     assert [e.message for e in logs.tail(2)] == ["square 2", "train 2"]
 
 
+def test_a_looked_up_apps_log_stream_follows_every_group(aws: Any, app_name: str) -> None:
+    groups = [f"/toolkit/{app_name}-main-us-east-1/{tag}" for tag in ("a", "b")]
+    for group in groups:
+        write_lines(group, [(datetime.now(timezone.utc) - timedelta(minutes=1), "old")])
+    publish(app_name, aws.table, {tag: MappedFunction(tag, state_machine_arn=machine(app_name, tag), log_group=group)
+                                  for tag, group in zip(("a", "b"), groups, strict=True)})
+    stream = toolkit.App.lookup(app_name).logs.stream(timeout=10)  # what is there now is not new
+    now = datetime.now(timezone.utc)
+    for group, message in zip(groups, ("new a", "new b"), strict=True):
+        client("logs").put_log_events(logGroupName=group, logStreamName="task/1", logEvents=[
+            {"timestamp": int((now + timedelta(seconds=1)).timestamp() * 1000), "message": message}])
+    seen = []
+    for entry in stream:
+        seen.append(entry.message)
+        if len(seen) == 2:
+            break
+    assert sorted(seen) == ["new a", "new b"]
+
+
+def test_a_deployed_lambda_web_endpoints_logs_come_from_its_mapped_group(aws: Any, app_name: str) -> None:
+    """A web endpoint has no Lambda ARN in the call map (it is called over HTTP): its group is there."""
+    group = f"/aws/lambda/{app_name}-main-us-east-1-hello"
+    write_lines(group, [(datetime.now(timezone.utc) - timedelta(seconds=5), "GET /hello 200")])
+    publish(app_name, aws.table, {"hello": MappedFunction("hello", kind="fastapi_endpoint", url="https://x",
+                                                          log_group=group)})
+    assert [e.message for e in toolkit.Function.from_name(app_name, "hello").logs.tail()] == ["GET /hello 200"]
+
+
 def test_a_looked_up_apps_stats_sum_its_functions(aws: Any, app_name: str) -> None:
     table = f"calls-{uuid.uuid4().hex[:8]}"
     create_indexed_call_table(table)
