@@ -239,6 +239,11 @@ class App(AppPlatformMembers):
         check_resources(where, gpu=opts.gpu, cpu=opts.cpu, memory=opts.memory, timeout=opts.timeout,
                         min_containers=opts.min_containers, max_containers=opts.max_containers)
         target = resolve_compute_target(where, opts.backend, opts.gpu, partial.web, opts.timeout)
+        if partial.max_inputs is None and partial.target_inputs is not None:
+            raise InvalidError(
+                f"{where}: @toolkit.concurrent(target_inputs={partial.target_inputs}) needs max_inputs too, e.g. "
+                f"@toolkit.concurrent(max_inputs={partial.target_inputs}, target_inputs={partial.target_inputs}); "
+                "target_inputs alone is only for a toolkit.experimental.http_server class.")
         module = sys.modules.get(f.__module__)
         return FunctionSpec(
             app_name=self.app_name, tag=tag, name=f.__name__, raw_f=f, module=f.__module__,

@@ -174,6 +174,7 @@ class Cls:
         """Returns the class: a handle already knows everything it needs."""
         return self
 
+    @aio_method  # awaited as .aio() in async callers, like every platform call
     def _experimental_get_flash_urls(self) -> list[str]:
         """The URLs of a ``toolkit.experimental.http_server`` class (the platform gives one per proxy
         region): toolkit serves the class at one, its ``serve`` web_server's (`toolkit.servers`)."""

@@ -65,5 +65,15 @@ def entered_input(call_id: str, input_id: str) -> Iterator[None]:
         _input_id.reset(input_token)
 
 
+def enter_container(environment: str | None) -> None:
+    """Called once as a local worker process starts: the variables the platform documents as present
+    in every container running a function, which programs written for it read (a server naming its
+    replica by ``MODAL_TASK_ID``).  Assigned, not defaulted: a worker's own workers must not inherit
+    its task id."""
+    os.environ["MODAL_TASK_ID"] = "ta-" + secrets.token_hex(12)
+    os.environ["MODAL_IS_REMOTE"] = "1"
+    os.environ["MODAL_ENVIRONMENT"] = environment or "main"  # the platform's default environment's name
+
+
 def new_input_id() -> str:
     return "in-" + secrets.token_hex(12)

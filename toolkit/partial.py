@@ -197,10 +197,13 @@ def concurrent(
     if isinstance(_warn_parentheses_missing, int) and not isinstance(_warn_parentheses_missing, bool):
         max_inputs, _warn_parentheses_missing = _warn_parentheses_missing, None
     missing_parentheses("toolkit.concurrent", _warn_parentheses_missing)
-    if max_inputs is None:
+    if max_inputs is None and target_inputs is None:
         raise InvalidError("toolkit.concurrent needs max_inputs, e.g. @toolkit.concurrent(max_inputs=100).")
-    _positive_int("max_inputs", max_inputs)
-    if target_inputs is not None and _positive_int("target_inputs", target_inputs) > max_inputs:
+    # target_inputs alone is how the platform's experimental.http_server classes declare theirs: which
+    # kind this decorates is known only once @app.function/@app.cls or http_server takes it.
+    if max_inputs is not None:
+        _positive_int("max_inputs", max_inputs)
+    if target_inputs is not None and _positive_int("target_inputs", target_inputs) > (max_inputs or target_inputs):
         raise InvalidError(
             f"concurrent(target_inputs={target_inputs}) is above max_inputs={max_inputs}; "
             "target_inputs must be at most max_inputs."

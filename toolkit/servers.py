@@ -51,8 +51,10 @@ def as_server_class(user_cls: Any, *, port: int, startup_timeout: float, require
                                         requires_proxy_auth=requires_proxy_auth)(_serve_method(user_cls)))
     declared = getattr(user_cls, "__toolkit_concurrent__", None)  # the class's own @toolkit.concurrent wins
     if max_inputs is None and declared is not None:
-        return user_cls
-    limit = max_inputs or DEFAULT_MAX_CONCURRENCY
+        if declared[0] is not None:
+            return user_cls
+        target_inputs = declared[1]  # target_inputs alone (the platform's flash servers): no hard cap there
+    limit = max_inputs or max(DEFAULT_MAX_CONCURRENCY, math.ceil(target_inputs or 1))
     target = None if target_inputs is None else min(limit, max(1, math.ceil(target_inputs)))
     return concurrent(max_inputs=limit, target_inputs=target)(user_cls)
 

@@ -27,6 +27,8 @@ from northstar_support import (
     run_script,
 )
 
+import toolkit
+
 
 def test_every_program_changes_only_its_import_line() -> None:
     """The premise: each program imports the toolkit as ``modal``, the one line its users change."""
@@ -99,6 +101,34 @@ def test_a_script_running_its_own_app_sees_its_image_and_exit_hooks() -> None:
     assert line_after(lines, "predict:") == "15"
     assert line_after(lines, "with_options:") == "script-4"
     assert "model unloaded" in lines
+
+
+def test_a_flash_server_class_with_only_target_inputs_is_served_and_names_its_replica() -> None:
+    """Three stops of the public sticky-routing server program: ``concurrent(target_inputs=...)`` alone
+    was refused (the platform requires exactly that on a flash server), ``_experimental_get_flash_urls``
+    had no ``.aio``, and ``MODAL_TASK_ID`` (set in every platform container) was missing in workers."""
+    lines = run_program("flash_server", env={"NORTHSTAR_FLASH_PORT": str(free_port())})
+    assert line_after(lines, "replica:") == "ta"
+    assert line_after(lines, "container:") == "[('environment', 'main'), ('remote', '1'), ('task', 'ta')]"
+    assert line_after(lines, "here:") == "None"  # the driving process is no container
+
+
+def test_target_inputs_alone_is_refused_on_a_plain_function() -> None:
+    app = toolkit.App("northstar-target-only")
+    with pytest.raises(toolkit.InvalidError, match=r"target_inputs=4\) needs max_inputs too.*experimental.http_server"):
+        app.function()(toolkit.concurrent(target_inputs=4)(lambda: None))
+    with pytest.raises(toolkit.InvalidError, match="needs max_inputs"):
+        toolkit.concurrent()
+
+
+def test_a_pipeline_of_with_options_variants_mounts_the_variants_volume() -> None:
+    """The multistage pipeline pattern: the last stage is ``stage.with_options(volumes=...)``.  Its
+    workers mounted the registered function's volumes (none), so its write failed and the pipeline
+    never finished."""
+    lines = run_program("pipeline")
+    assert line_after(lines, "written:") == "['item-0.txt', 'item-1.txt', 'item-2.txt']"
+    assert line_after(lines, "calls:") == "4 distinct of 6"  # one spawn_map call, three spawned ones
+    assert line_after(lines, "tasks:") == "['ta']"
 
 
 @pytest.mark.slow

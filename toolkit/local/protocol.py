@@ -51,6 +51,9 @@ class WorkerTarget:
     sys_path: tuple[str, ...]
     batch_max_size: int = 0  # @toolkit.batched: collect up to this many inputs per call (0: not batched)
     batch_wait_ms: int = 0
+    # The pool's own volume mounts, as FunctionSpec.volumes: a with_options variant's differ from the
+    # function the worker finds in the user's module.  None: that function's.
+    volumes: tuple[tuple[str, str, bool, bool], ...] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -62,6 +65,8 @@ class WorkerTarget:
         data = json.loads(text)
         data["params"] = codec.from_json(data["params"])
         data["sys_path"] = tuple(data["sys_path"])
+        if data.get("volumes") is not None:
+            data["volumes"] = tuple(tuple(mount) for mount in data["volumes"])
         return WorkerTarget(**data)
 
 

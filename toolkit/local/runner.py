@@ -83,6 +83,7 @@ class LocalRunner:
                     params=fn.params, max_inputs=batch.max_batch_size if batch else spec.max_inputs,
                     timeout=float(spec.timeout), sys_path=tuple(p for p in sys.path if p),
                     batch_max_size=batch.max_batch_size if batch else 0, batch_wait_ms=batch.wait_ms if batch else 0,
+                    volumes=spec.volumes,  # a with_options(volumes=...) variant mounts its own
                 )
                 pool = WorkerPool(target, max_containers=spec.max_containers or DEFAULT_MAX_CONTAINERS,
                                   retries=spec.retries, scaledown_window=spec.scaledown_window,

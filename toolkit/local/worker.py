@@ -40,8 +40,8 @@ from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
 from runtime.serialization import deserialize, serialize, serialize_error
-from toolkit import last_good
-from toolkit.context import current_function_call_id, enter_input, new_input_id
+from toolkit import config, last_good
+from toolkit.context import current_function_call_id, enter_container, enter_input, new_input_id
 from toolkit.exception import InputCancellation, NotFoundError, SerializationError
 from toolkit.local import protocol
 from toolkit.local.protocol import PARENT_ENV, WorkerTarget
@@ -80,7 +80,8 @@ def load_callable(target: WorkerTarget) -> Any:
         function = app.registered_functions.get(target.tag)
         if app.app_name == target.app_name and function is not None:
             spec = function.spec
-            mount_volumes(spec.volumes)  # before @enter hooks: they may read or fill a volume
+            # before @enter hooks: they may read or fill a volume
+            mount_volumes(spec.volumes if target.volumes is None else target.volumes)
             from toolkit.cloud_bucket_mount import mount_in_worker
 
             mount_in_worker(spec.bucket_mounts)  # CloudBucketMounts: synced copies, linked at their paths
@@ -376,6 +377,7 @@ def main() -> None:
     resolve_localhost_names()  # user code may open its app's endpoint URLs (*.localhost)
     target = WorkerTarget.from_json(sys.argv[1])
     sys.path[:0] = [p for p in target.sys_path if p not in sys.path]
+    enter_container(config.setting("environment"))
     conn = Connection(int(os.environ["TOOLKIT_WORKER_FD"]))
     Worker(conn, target).serve()
     _commit_volumes()  # a stopping container commits its volumes (a no-op for the live local store)

@@ -207,6 +207,10 @@ def main() -> None:
     resolve_localhost_names()  # an endpoint may call its app's other endpoints by their *.localhost URLs
     config = ContainerConfig.from_json(sys.argv[1])
     sys.path[:0] = [p for p in config.target.sys_path if p not in sys.path]
+    from toolkit import config as settings
+    from toolkit.context import enter_container
+
+    enter_container(settings.setting("environment"))
     watch_parent()
     code = run(config)
     sys.stdout.flush()
