@@ -87,6 +87,7 @@ class BatchStore(Protocol):
     def mark_running(self, call_id: str, batched_by: str | None = None) -> bool: ...
     def pending_calls(self, app: str, function: str, limit: int) -> list[str]: ...
     def batched_by(self, call_id: str) -> str | None: ...
+    def reclaim_batch(self, leader: str) -> list[str]: ...
     def get(self, call_id: str) -> CallRecord | None: ...
     def get_payload(self, call_id: str) -> bytes | None: ...
     def complete(self, call_id: str, status: CallStatus, result: bytes) -> bool: ...
@@ -103,11 +104,14 @@ def execute_stored_batch(store: BatchStore, call_id: str, app: str, function: st
     ``same_batch`` with it: a method's calls need the same parameters) until ``spec.max_batch_size``
     or ``spec.wait_ms`` after the claim; run them as one batch and record each call's own outcome.
     Each claim is the conditional PENDING -> RUNNING write, so no call runs in two batches.
-    ``claim``: how to claim ``call_id`` itself, when not ``store.mark_running`` (a retry's re-claim)."""
+    ``claim``: how to claim ``call_id`` itself, when not ``store.mark_running`` (a retry's re-claim); a
+    retry also takes back the unfinished calls of the batch the try before it claimed (``reclaim_batch``)."""
     if not (claim or store.mark_running)(call_id):
         return _already_claimed(store, call_id)
     first = _payload(store, call_id)
     batch = [(call_id, first)]
+    if claim is not None:  # a Step Functions retry: the calls the try before it took into its batch are its own
+        batch += [(member, _payload(store, member)) for member in store.reclaim_batch(call_id)]
     until = time.monotonic() + spec.wait_ms / 1000
     while len(batch) < spec.max_batch_size:
         for other in store.pending_calls(app, function, spec.max_batch_size - len(batch)):

@@ -68,6 +68,9 @@ _NO_ARGUMENTS = serialize(((), {}))  # a scheduled run's input (runtime.invocati
 _CAUSE_MAX = 4000  # characters of a Step Functions cause kept in the error message
 # infra/components/calls.py declares the index with the same names
 PENDING_INDEX, PENDING_KEY_ATTR, BATCHED_BY_ATTR = "pending", "pending_key", "batched_by"
+# on a batch leader's record: every call its worker set out to claim into the batch (a string set), written
+# before each claim, so that a Step Functions retry of the leader finds the calls it must finish
+BATCH_MEMBERS_ATTR = "batch_members"
 OWNER_ATTR, ATTEMPT_ATTR = "owner", "attempt"  # who claimed a call, and which Step Functions attempt did
 
 
@@ -134,20 +137,65 @@ class DynamoDBCallStore:
                   ":expires": {"N": str(int(time.time()) + self.ttl_seconds)}, ":attempt": {"N": str(attempt)}}
         names = {"#attempt": ATTEMPT_ATTR}
         if batched_by is not None:
+            if not self._note_member(batched_by, call_id):
+                return False
             update += f", {BATCHED_BY_ATTR} = :leader"
             values[":leader"] = {"S": batched_by}
-        owner, remove = self.claimant(), [PENDING_KEY_ATTR]
-        if owner is not None:
-            update += ", #owner = :owner"
-            values[":owner"], names["#owner"] = {"S": owner}, OWNER_ATTR  # OWNER is a DynamoDB reserved word
+        remove = [PENDING_KEY_ATTR]
+        update = self._owned(update, values, names, remove, retry=attempt > 0)
         condition = "#st = :pending"
         if attempt > 0:
             condition = (f"({condition} OR (#st = :running AND attribute_not_exists({BATCHED_BY_ATTR}) AND "
                          "(attribute_not_exists(#attempt) OR #attempt < :attempt)))")
-            if owner is None:  # the stopped try's task no longer speaks for the call
+        return self._transition(call_id, f"{update} REMOVE {', '.join(remove)}", condition, values, names)
+
+    def _owned(self, update: str, values: dict[str, Any], names: dict[str, str], remove: list[str], *,
+               retry: bool) -> str:
+        """``update`` naming this process as the claim's owner (an ECS task); a retry without one drops the
+        owner the stopped try left (its task no longer speaks for the call)."""
+        owner = self.claimant()
+        if owner is None:
+            if retry:
                 remove.append("#owner")
                 names["#owner"] = OWNER_ATTR
-        return self._transition(call_id, f"{update} REMOVE {', '.join(remove)}", condition, values, names)
+            return update
+        values[":owner"], names["#owner"] = {"S": owner}, OWNER_ATTR  # OWNER is a DynamoDB reserved word
+        return update + ", #owner = :owner"
+
+    def _note_member(self, leader: str, member: str) -> bool:
+        """Add ``member`` to ``leader``'s batch before claiming it (False: no such leader): a leader that
+        stops between the two leaves at worst a name its retry's conditional re-claim passes over."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table, Key={"call_id": {"S": leader}}, UpdateExpression="ADD #members :member",
+                ConditionExpression="attribute_exists(call_id)", ExpressionAttributeNames={"#members": BATCH_MEMBERS_ATTR},
+                ExpressionAttributeValues={":member": {"SS": [member]}},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def reclaim_batch(self, leader: str) -> list[str]:
+        """The calls an earlier try of ``leader``'s worker claimed into its batch and did not finish, claimed
+        again by this try (the Step Functions retry whose re-claim of ``leader`` just won: its ``attempt``
+        is on the record).  Each re-claim is conditional on the call still RUNNING in this leader's batch
+        under an earlier attempt, so a call finished meanwhile, or re-claimed by a later try, stays as it is."""
+        item = self._item(leader)
+        if item is None:
+            return []
+        attempt = item.get(ATTEMPT_ATTR, {}).get("N", "0")
+        members = sorted(set(item.get(BATCH_MEMBERS_ATTR, {}).get("SS", [])) - {leader})
+        return [member for member in members if self._reclaim(member, leader, attempt)]
+
+    def _reclaim(self, member: str, leader: str, attempt: str) -> bool:
+        values = {":running": {"S": CallStatus.RUNNING.value}, ":leader": {"S": leader}, ":attempt": {"N": attempt}}
+        names = {"#attempt": ATTEMPT_ATTR, "#leader": BATCHED_BY_ATTR}
+        remove: list[str] = []
+        update = self._owned("SET updated_at = :now, #attempt = :attempt", values, names, remove, retry=True)
+        condition = ("#st = :running AND #leader = :leader AND "
+                     "(attribute_not_exists(#attempt) OR #attempt < :attempt)")
+        return self._transition(member, update + (f" REMOVE {', '.join(remove)}" if remove else ""), condition,
+                                values, names)
 
     def pending_calls(self, app: str, function: str, limit: int) -> list[str]:
         """Up to ``limit`` unclaimed calls of ``function``, oldest first (the index is eventually

@@ -75,10 +75,12 @@ class Deployed:
         self.transport = CloudTransport("batch-demo", self.store, {
             "sizes": FunctionTarget("sizes", None, machine), "Scaler.scale": FunctionTarget("Scaler.scale", None, machine)})
 
-    def worker(self, tag: str, call_id: str) -> subprocess.Popen[str]:
-        """The ECS worker task for ``call_id``, as the state machine's ``ecs:runTask.sync`` starts it."""
+    def worker(self, tag: str, call_id: str, attempt: int = 0) -> subprocess.Popen[str]:
+        """The ECS worker task for ``call_id``, as the state machine's ``ecs:runTask.sync`` starts it
+        (``attempt``: its Step Functions retry count, as infra/asl.py passes it)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_")}
         env.update({"PYTHONPATH": str(REPO), "TOOLKIT_MANIFEST": str(self.root / "manifest.json"),
+                    "TOOLKIT_WORKER_ATTEMPT": str(attempt),
                     "TOOLKIT_APP_ROOT": str(self.root), "TOOLKIT_FUNCTION": tag, "TOOLKIT_CALLS_TABLE": self.table,
                     "TOOLKIT_PAYLOAD_BUCKET": self.bucket,
                     "TOOLKIT_WORKER_TASK": json.dumps({"toolkit_event": "worker_task", "call_id": call_id,
@@ -174,3 +176,37 @@ def test_a_call_table_without_the_index_runs_batches_of_one(recorded_executions:
     store = DynamoDBCallStore(recorded_executions.table, recorded_executions.bucket)
     store.create("fc-" + "ab" * 12, "batch-demo", "sizes", b"payload")
     assert store.pending_calls("batch-demo", "sizes", 4) == []
+
+
+def test_a_retried_leader_takes_back_its_batch_and_finishes_every_call_in_it(deployed: Deployed) -> None:
+    """The leader's first try claims the batch and is killed mid-run (as Lambda kills one at its timeout, or
+    ECS stops a task); Step Functions' retry of the leader re-claims the batch and records every call."""
+    calls = [deployed.transport.spawn("sizes", (x,)) for x in range(4)]
+    first_try = deployed.worker("sizes", calls[0])
+    _wait_until(lambda: all(deployed.store.batched_by(c) == calls[0] for c in calls[1:]))
+    first_try.kill()  # SIGKILL: nothing is recorded
+    first_try.communicate(timeout=30)
+    assert [deployed.status(c) for c in calls] == [CallStatus.RUNNING] * 4  # the batch is held by a dead try
+    member = deployed.worker("sizes", calls[2])  # a member's own worker: waits for the batch, never reruns it
+    retry = deployed.worker("sizes", calls[0], attempt=1)
+    assert _finish(retry) == {"call_id": calls[0], "status": "done", "ok": True}
+    assert _finish(member) == {"call_id": calls[2], "status": "done", "ok": True}
+    results = [deployed.transport.get(c, timeout=0) for c in calls]
+    assert [(r["batch"], r["x"]) for r in results] == [(4, 0), (4, 1), (4, 2), (4, 3)]  # one batch, all four
+
+
+def test_a_retry_takes_back_only_what_is_unfinished_and_still_in_its_batch(deployed: Deployed) -> None:
+    store = deployed.store
+    leader, done, held, elsewhere = (deployed.transport.spawn("sizes", (x,)) for x in range(4))
+    assert store.mark_running(leader)
+    assert store.mark_running(done, batched_by=leader) and store.mark_running(held, batched_by=leader)
+    assert store.mark_running(elsewhere, batched_by=done)  # another batch's
+    assert store.mark_running(elsewhere, batched_by=leader) is False  # noted on the leader, but not claimed
+    assert store.complete(done, CallStatus.DONE, b"\x80\x04N.")  # recorded before the first try stopped
+    assert store.reclaim_batch(leader) == []  # the first try itself: nothing to take back
+    assert store.mark_running(leader, attempt=1)
+    assert store.reclaim_batch(leader) == [held]
+    assert store.reclaim_batch(leader) == []  # the same try delivered again: never twice
+    assert store.mark_running(held, attempt=2) is False  # a member's own retry still leaves it to the batch
+    assert store.mark_running(leader, attempt=2) and store.reclaim_batch(leader) == [held]  # a later try
+    assert store.batched_by(elsewhere) == done and deployed.status(done) is CallStatus.DONE
