@@ -106,11 +106,16 @@ def test_a_script_running_its_own_app_sees_its_image_and_exit_hooks() -> None:
 def test_a_flash_server_class_with_only_target_inputs_is_served_and_names_its_replica() -> None:
     """Three stops of the public sticky-routing server program: ``concurrent(target_inputs=...)`` alone
     was refused (the platform requires exactly that on a flash server), ``_experimental_get_flash_urls``
-    had no ``.aio``, and ``MODAL_TASK_ID`` (set in every platform container) was missing in workers."""
-    lines = run_program("flash_server", env={"NORTHSTAR_FLASH_PORT": str(free_port())})
+    had no ``.aio``, and ``MODAL_TASK_ID`` (set in every platform container) was missing in workers.
+    Runs with image environments, as a user's run does."""
+    lines = run_program("flash_server", env={"NORTHSTAR_FLASH_PORT": str(free_port()), "TOOLKIT_LOCAL_ENV": "image"})
     assert line_after(lines, "replica:") == "ta"
     assert line_after(lines, "container:") == "[('environment', 'main'), ('remote', '1'), ('task', 'ta')]"
     assert line_after(lines, "here:") == "None"  # the driving process is no container
+    # An image with run_commands but no Python steps: its skipped steps went unsaid (the public
+    # screenshot program's `pip install playwright` in run_commands then failed as a bare import error).
+    skipped = [line for line in lines if "skipped locally" in line]
+    assert len(skipped) == 1 and "run_commands(pip install northstar-flash-tools)" in skipped[0], lines
 
 
 def test_target_inputs_alone_is_refused_on_a_plain_function() -> None:

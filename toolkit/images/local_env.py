@@ -353,10 +353,13 @@ def _lookup(match: re.Match[str], variables: Mapping[str, str]) -> str:
 
 def _env_for(spec: Mapping[str, Any], root: Path, home: Path, log: Log, built: dict[str, LocalEnv]) -> LocalEnv | None:
     if not any(s.get("op") in PYTHON_OPS for s in spec["steps"]):
-        return None  # nothing to install: the current environment
+        # Nothing to install: the current environment.  Its run_commands/apt steps are still not run
+        # (a `pip install` in run_commands is the usual way such an image gets its packages): say so.
+        _report_skipped(spec["spec_hash"], plan_env(spec, root).skipped, log)
+        return None
     if spec["spec_hash"] not in built:
         built[spec["spec_hash"]] = ensure_env(spec, root, home, log)
-        _report_skipped(spec["spec_hash"], built[spec["spec_hash"]], log)
+        _report_skipped(spec["spec_hash"], built[spec["spec_hash"]].plan.skipped, log)
     return built[spec["spec_hash"]]
 
 
@@ -374,8 +377,8 @@ def _report_python(spec: Mapping[str, Any], log: Log) -> None:
             f"{sys.version.split()[0]} (the built image has {wanted}).")
 
 
-def _report_skipped(spec_hash: str, env: LocalEnv, log: Log) -> None:
-    if env.plan.skipped and spec_hash not in _REPORTED:
+def _report_skipped(spec_hash: str, skipped: tuple[str, ...], log: Log) -> None:
+    if skipped and spec_hash not in _REPORTED:
         _REPORTED.add(spec_hash)
         log(f"image {spec_hash[:12]}: skipped locally (they run only in the built image): "
-            f"{'; '.join(env.plan.skipped)}. Use toolkit serve --containers to run the whole image.")
+            f"{'; '.join(skipped)}. Use toolkit serve --containers to run the whole image.")

@@ -4,7 +4,8 @@ Pattern: ``@modal.experimental.http_server(port=...)`` below ``@app.cls`` over
 ``@modal.concurrent(target_inputs=...)`` alone (no ``max_inputs``: the platform refuses one there),
 an ``@enter`` hook that starts the server in a thread and names its replica by ``MODAL_TASK_ID``,
 an async entrypoint awaiting ``Cls._experimental_get_flash_urls.aio()``, and a function reading the
-container variables the platform sets (``MODAL_IS_REMOTE``, ``MODAL_ENVIRONMENT``).
+container variables the platform sets (``MODAL_IS_REMOTE``, ``MODAL_ENVIRONMENT``), in an image whose
+only step is a ``run_commands`` (local workers skip it: toolkit says so).
 """
 
 import asyncio
@@ -44,7 +45,7 @@ class Replica:
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
-@app.function()
+@app.function(image=modal.Image.debian_slim().run_commands("pip install northstar-flash-tools"))
 def container() -> dict:
     return {"task": os.environ["MODAL_TASK_ID"].split("-")[0], "remote": os.environ["MODAL_IS_REMOTE"],
             "environment": os.environ["MODAL_ENVIRONMENT"]}
