@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from toolkit.aio import Aio, aio_iter_method, aio_method
 from toolkit.exception import InvalidError, NotFoundError, NotSupportedError
+from toolkit.handles import Clientless
 from toolkit.unsupported import refusal
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 _POLL_START, _POLL_MAX = 0.002, 0.1
 
 
-class FunctionCall:
+class FunctionCall(Clientless):
     """What ``fn.spawn(...)`` returns.  ``get()`` waits; ``get(timeout=0)`` polls once."""
 
     gather: ClassVar[Aio[list[Any]]]  # ``FunctionCall.gather(*calls)`` and ``.gather.aio``, set below the class
@@ -218,11 +219,6 @@ class FunctionCall:
         return call_graph(self.object_id)
 
     # -- identity -------------------------------------------------------------------------------
-    @property
-    def client(self) -> None:
-        """Always None: toolkit talks to no API server."""
-        return None
-
     @aio_method
     def hydrate(self, client: Any = None) -> FunctionCall:
         """Returns the call: a handle already knows everything it needs."""

@@ -16,6 +16,7 @@ from runtime.params import Params
 from toolkit.aio import aio_method
 from toolkit.exception import InvalidError, NotFoundError
 from toolkit.functions import Function, handle_arguments, refuse_version
+from toolkit.handles import Clientless
 from toolkit.instances import bind_parameters, parameters_of
 from toolkit.loaded import find_by_name
 from toolkit.spec import ClsInfo
@@ -123,7 +124,7 @@ class Obj:
         return f"<{self._cls.info.name}({', '.join(f'{k}={v!r}' for k, v in self._params)})>"
 
 
-class Cls:
+class Cls(Clientless):
     """What ``@app.cls`` returns.  Call it with parameter values to get an `Obj`."""
 
     # Typed for toolkit's own code; at run time (*args, **kwargs), as `Function`'s constructor.
@@ -163,11 +164,6 @@ class Cls:
         """``cs-<app>:<class>``: stable (toolkit names classes, it issues no ids)."""
         app_name = next(iter(self.methods.values())).spec.app_name if self.methods else ""
         return f"cs-{app_name}:{self.info.name}"
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit talks to no API server."""
-        return None
 
     @aio_method
     def hydrate(self, client: Any = None) -> Cls:

@@ -29,6 +29,7 @@ from toolkit.function_records import (
     StatsPercentile,
     StatsPercentileDistribution,
 )
+from toolkit.handles import Clientless
 from toolkit.unsupported import UnsupportedProperty, refusal
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def parse_function_id(value: str) -> tuple[str, str]:
     return app_name, tag
 
 
-class FunctionAdmin:
+class FunctionAdmin(Clientless):
     spec: FunctionSpec
     params: Params
 
@@ -145,11 +146,6 @@ class FunctionAdmin:
     def object_id(self) -> str:
         """``fu-<app>:<tag>``: stable, and ``Function.from_id`` finds the function again from it."""
         return function_id(self.spec.app_name, self.spec.tag)
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit talks to no API server."""
-        return None
 
     @property
     def app(self) -> Any:

@@ -1,4 +1,5 @@
-"""What `Dict` and `Queue` handles share: finding (or creating) their object once, then staying on it.
+"""What handles share.  Every handle class: no API client (`Clientless`).  `Dict` and `Queue` handles: finding
+(or creating) their object once, then staying on it (`BoundHandle`).
 
 A handle binds on its first operation to the object's *generation* (its creation stamp,
 `runtime.primitives.base`) and passes it to every later operation.  Once the object is deleted
@@ -14,13 +15,24 @@ from typing import Any, ClassVar, TypeVar
 
 from toolkit.exception import NotFoundError
 
-__all__ = ["BoundHandle"]
+__all__ = ["BoundHandle", "Clientless"]
 
 H = TypeVar("H", bound="BoundHandle")
 
 # what a refused operation did not do, for its message (reads: "read")
 _DID_NOTHING = {"dict_put": "written", "dict_update": "written", "dict_pop": "removed", "dict_clear": "removed",
                 "queue_put": "put", "queue_take": "taken", "queue_clear": "removed"}
+
+
+class Clientless:
+    """Mixin for the handle classes (Image, Secret, Volume-likes, Dict, Queue, Sandbox, ...): the platform's
+    ``client`` member, which toolkit never has."""
+
+    @property
+    def client(self) -> None:
+        """Always None: toolkit has no API client; it reaches its local stores, builders and your AWS account
+        directly."""
+        return None
 
 
 class BoundHandle:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from toolkit.construction import dataclass_instance, refuse_construction
 from toolkit.exception import InvalidError, NotSupportedError, NotSupportedWarning
+from toolkit.handles import Clientless
 from toolkit.unsupported import UnsupportedProperty
 
 SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
@@ -181,7 +182,7 @@ def _ignore_patterns(method: str, local_dir: str, ignore: IgnoreSpec) -> list[st
 
 
 @dataclass(frozen=True, init=False)
-class Image:
+class Image(Clientless):
     """A container image spec.  Start from ``Image.debian_slim()``, ``Image.from_registry(tag)`` or
     ``Image.from_dockerfile(path)``, then chain steps; each call returns a new image."""
 
@@ -553,11 +554,6 @@ class Image:
         """``im-<spec hash>``: an image is identified by its spec (the hash names its local environment
         and its container tag), not by a service-issued ID."""
         return f"im-{self.spec_hash[:24]}"
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit builds with podman/docker/CodeBuild or uv, with no API client."""
-        return None
 
     def hydrate(self, client: Any = None) -> Image:
         """The image itself: a spec needs no lookup (it is built by `toolkit build`/`deploy` or `toolkit serve`)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.handles import Clientless
 from toolkit.unsupported import no_client, not_supported
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _store() -> Any:
     return state_store()
 
 
-class NamedObjectMembers:
+class NamedObjectMembers(Clientless):
     """Mixin for `Dict` and `Queue`: the members that are about the object, not its data."""
 
     _KIND: ClassVar[str]  # runtime.primitives.base.Kind value: "dict" | "queue"
@@ -65,11 +66,6 @@ class NamedObjectMembers:
     def object_id(self) -> str:
         """``<prefix>-<name>``: stable across processes that share the store (see `from_id`)."""
         return f"{self._ID_PREFIX}-{self.name}"
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit talks to its store directly, with no API client."""
-        return None
 
     def hydrate(self, client: Any = None) -> Self:
         """Find the object in the store now (creating it if the handle was made with

@@ -29,6 +29,7 @@ from runtime.volumes.base import FileEntry
 from toolkit.aio import aio_iter_method, aio_method
 from toolkit.construction import refuse_construction
 from toolkit.exception import InvalidError
+from toolkit.handles import Clientless
 from toolkit.state import check_name
 from toolkit.unsupported import no_client, not_supported
 from toolkit.volume import Volume
@@ -52,7 +53,7 @@ def _volume_name(name: str) -> str:
     return NAMESPACE + name
 
 
-class NetworkFileSystem:
+class NetworkFileSystem(Clientless):
     """A handle on a named network file system: a `Volume` in the ``nfs.`` namespace."""
 
     name: str
@@ -104,11 +105,6 @@ class NetworkFileSystem:
     @property
     def object_id(self) -> str:
         return f"sv-{self.name}"
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit has no API client."""
-        return None
 
     def hydrate(self, client: Any = None) -> NetworkFileSystem:
         self.volume.hydrate()

@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from toolkit.construction import refuse_construction
+from toolkit.handles import Clientless
 from toolkit.state import check_name
 from toolkit.unsupported import no_client, not_supported
 
 __all__ = ["Proxy", "deployed_lines", "planned_lines", "warn_local"]
 
 
-class Proxy:
+class Proxy(Clientless):
     """A named static egress IP: a NAT gateway with an Elastic IP when deployed."""
 
     name: str
@@ -55,11 +56,6 @@ class Proxy:
     @property
     def object_id(self) -> str:
         return f"pr-{self.name}"
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit has no API client."""
-        return None
 
     def hydrate(self, client: Any = None) -> Proxy:
         """Returns the proxy: there is nothing to look up before a deploy."""

@@ -40,6 +40,7 @@ from toolkit.exception import (
     SandboxTerminatedError,
     SandboxTimeoutError,
 )
+from toolkit.handles import Clientless
 from toolkit.sandboxes.filesystem import FileCalls
 from toolkit.sandboxes.ports import Probe, Tunnel, Tunnels, check_command, check_port, listening_ports
 from toolkit.unsupported import UnsupportedClass, not_supported, refusal
@@ -138,7 +139,7 @@ def _mounts(volumes: Mapping[str, Volume] | None) -> tuple[tuple[str, str], ...]
 
 # -- the sandbox ----------------------------------------------------------------------------------
 
-class Sandbox(FileCalls):
+class Sandbox(FileCalls, Clientless):
     """A container running a command (or waiting for ``exec``), bounded by ``timeout``."""
 
     _record: Record
@@ -491,12 +492,7 @@ class Sandbox(FileCalls):
         return Image.from_registry(ref)
 
 
-    # -- the platform's other members: a client-less handle, and refusals naming the alternative --------
-    @property
-    def client(self) -> None:
-        """Always None: toolkit has no API client (the local store, or your AWS account directly)."""
-        return None
-
+    # -- the platform's other members (``client`` is Clientless's): hydrate, and refusals naming the alternative
     @aio_method
     def hydrate(self, client: Any = None) -> Sandbox:
         """A handle is usable as made: nothing to look up.  ``client`` must stay None."""

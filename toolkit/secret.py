@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NoReturn
 from toolkit import secret_store
 from toolkit.construction import dataclass_instance, refuse_construction
 from toolkit.exception import InvalidError, NotFoundError
+from toolkit.handles import Clientless
 from toolkit.secret_store import check_secret_name
 from toolkit.unsupported import no_client, not_supported
 
@@ -24,7 +25,7 @@ _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, init=False)
-class Secret:
+class Secret(Clientless):
     name: str
     source: str  # "named" | "dict" | "dotenv"
     required_keys: tuple[str, ...] = ()
@@ -119,11 +120,6 @@ class Secret:
     def object_id(self) -> str:
         """``st-<name>``: toolkit names secrets, it issues no IDs."""
         return f"st-{self.name}"
-
-    @property
-    def client(self) -> None:
-        """Always None: toolkit reads secrets from the local store or Secrets Manager directly."""
-        return None
 
     def hydrate(self, client: Any = None) -> Secret:
         """A named secret must exist in the local store (NotFoundError naming how to create it); inline

@@ -330,3 +330,14 @@ def test_object_members_of_image_and_secret() -> None:
     assert image.hydrate() is image and image.client is None
     secret = toolkit.Secret.from_name("parity-object")
     assert (secret.object_id, secret.client) == ("st-parity-object", None)
+
+
+def test_every_handle_class_has_no_client(home: Path) -> None:
+    """``client`` is one member (toolkit.handles.Clientless) for every handle class: always None."""
+    with pytest.warns(DeprecationWarning, match="NetworkFileSystem is deprecated"):
+        nfs = toolkit.NetworkFileSystem.from_name("parity-nfs", create_if_missing=True)
+    handles = [toolkit.Image.debian_slim(), toolkit.Secret.from_dict({"A": "1"}), toolkit.Proxy.from_name("parity-p"),
+               toolkit.Dict.from_name("parity-d", create_if_missing=True), nfs,
+               toolkit.Queue.from_name("parity-q", create_if_missing=True)]
+    assert [(type(h).__name__, h.client) for h in handles] == [
+        ("Image", None), ("Secret", None), ("Proxy", None), ("Dict", None), ("NetworkFileSystem", None), ("Queue", None)]
