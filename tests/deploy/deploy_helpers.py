@@ -216,3 +216,32 @@ class ServiceQuotasServer(LoopbackServer):
     @staticmethod
     def _json(status: int, data: dict[str, Any]) -> Reply:
         return status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(data).encode()
+
+
+class RecordingPublisher:
+    """Stands in for the image builder (it needs the stack's registry): records the repository it was given,
+    returns digests."""
+
+    needs_registry = True
+
+    def __init__(self) -> None:
+        self.repositories: list[str | None] = []
+
+    def publish(self, manifest: dict[str, Any], repository_url: str | None, report: Any) -> dict[str, str]:
+        self.repositories.append(repository_url)
+        report("built 1 image")
+        return {fn["tag"]: f"{repository_url}@{DIGEST_B}" for fn in manifest["functions"]}
+
+
+def in_process_deployer(fake: FakePulumi, monkeypatch: Any, app: Path) -> tuple[Any, Any, RecordingPublisher]:
+    """A quiet `Deployer` in this process, with the fake pulumi's environment and a `RecordingPublisher`
+    injected; the loaded ``app`` it deploys; the publisher."""
+    from toolkit.deploy.deployer import Deployer, DeployOptions, load_app_for_deploy
+    from toolkit.deploy.progress import Progress
+    from toolkit.loader import load_app
+
+    for key, value in fake.env.items():
+        monkeypatch.setenv(key, value)
+    publisher = RecordingPublisher()
+    deployer = Deployer(DeployOptions(), Progress(quiet=True), publisher)
+    return deployer, load_app_for_deploy(load_app(str(app)), DeployOptions()), publisher

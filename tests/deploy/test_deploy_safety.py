@@ -16,7 +16,9 @@ from deploy_helpers import (
     EXAMPLES,
     FakePulumi,
     HealthServer,
+    RecordingPublisher,
     assert_one_line_error,
+    in_process_deployer,
     read_manifest,
     write_images,
 )
@@ -28,31 +30,6 @@ HELLO_RESOURCES = [["aws:ecr/repository:Repository", "registry-repo"],
                    ["aws:dynamodb/table:Table", "hello-main-calls-table"]]
 
 
-class Publisher:
-    """Stands in for the image builder (needs the stack's registry), returns digests."""
-
-    needs_registry = True
-
-    def __init__(self) -> None:
-        self.repositories: list[str | None] = []
-
-    def publish(self, manifest: dict[str, Any], repository_url: str | None, report: Any) -> dict[str, str]:
-        self.repositories.append(repository_url)
-        return {fn["tag"]: f"{repository_url}@{DIGEST_B}" for fn in manifest["functions"]}
-
-
-def _in_process(fake: FakePulumi, monkeypatch: Any, app: Path = EXAMPLES / "hello.py") -> tuple[Any, Any, Publisher]:
-    from toolkit.deploy.deployer import Deployer, DeployOptions, load_app_for_deploy
-    from toolkit.deploy.progress import Progress
-    from toolkit.loader import load_app
-
-    for key, value in fake.env.items():
-        monkeypatch.setenv(key, value)
-    publisher = Publisher()
-    deployer = Deployer(DeployOptions(), Progress(quiet=True), publisher)
-    return deployer, load_app_for_deploy(load_app(str(app)), DeployOptions()), publisher
-
-
 # -- finding 7: never a registry-only `up` that would delete the stack's resources ------------------
 
 
@@ -60,7 +37,7 @@ def test_lost_outputs_do_not_turn_a_redeploy_into_a_registry_only_up(fake_pulumi
     from toolkit.deploy.errors import DeployError
 
     fake_pulumi.scenario(resources=HELLO_RESOURCES, repository_url=REPO_URL)
-    deployer, loaded, publisher = _in_process(fake_pulumi, monkeypatch)
+    deployer, loaded, publisher = in_process_deployer(fake_pulumi, monkeypatch, EXAMPLES / "hello.py")
     deployer.deploy(loaded)  # first deploy: registry phase, then everything
     qualified = f"organization/{loaded.stack.project}/{loaded.stack.stack}"
     assert fake_pulumi.stack_resources(qualified) == HELLO_RESOURCES
@@ -84,7 +61,7 @@ def test_registry_phase_on_a_stack_with_resources_is_targeted(fake_pulumi: FakeP
     fake_pulumi.scenario(resources=others, repository_url=REPO_URL)
     from toolkit.deploy.images import PrebuiltImages
 
-    deployer, loaded, _ = _in_process(fake_pulumi, monkeypatch)
+    deployer, loaded, _ = in_process_deployer(fake_pulumi, monkeypatch, EXAMPLES / "hello.py")
     # First deploy with prebuilt images: no registry needed, so no registry phase.
     images = write_images(Path(fake_pulumi.dir) / "images.json", {"square": DIGEST_A, "countdown": DIGEST_A})
     deployer.publisher = PrebuiltImages(images)
@@ -95,7 +72,7 @@ def test_registry_phase_on_a_stack_with_resources_is_targeted(fake_pulumi: FakeP
     state["stacks"][qualified]["outputs"] = {}
     (fake_pulumi.dir / "state" / "state.json").write_text(json.dumps(state))
     fake_pulumi.reset_calls()
-    deployer.publisher = Publisher()
+    deployer.publisher = RecordingPublisher()
     deployer.deploy(loaded)
     ups = [c for c in fake_pulumi.commands() if c[0] == "up"]
     assert "--target" in ups[0] and ups[0][ups[0].index("--target") + 1].endswith(

@@ -21,6 +21,7 @@ from deploy_helpers import (
     FakePulumi,
     HealthServer,
     assert_one_line_error,
+    in_process_deployer,
     read_manifest,
     write_images,
 )
@@ -130,32 +131,10 @@ def test_env_and_localstack_target(fake_pulumi: FakePulumi, tmp_path: Path, loca
     assert ups[0]["env"]["AWS_ENDPOINT_URL"] == localstack.url
 
 
-class RecordingPublisher:
-    """Stands in for the image builder: records the repository it was given, returns digests."""
-
-    needs_registry = True
-
-    def __init__(self) -> None:
-        self.repositories: list[str | None] = []
-
-    def publish(self, manifest: dict[str, Any], repository_url: str | None, report: Any) -> dict[str, str]:
-        self.repositories.append(repository_url)
-        report("built 1 image")
-        return {fn["tag"]: f"{repository_url}@{DIGEST_B}" for fn in manifest["functions"]}
-
-
 def test_registry_phase_then_images_then_everything(fake_pulumi: FakePulumi, monkeypatch: Any) -> None:
     """In-process (the publisher is injected), with the fake CLI on PATH."""
-    from toolkit.deploy.deployer import Deployer, DeployOptions, load_app_for_deploy
-    from toolkit.deploy.progress import Progress
-    from toolkit.loader import load_app
-
     scenario(fake_pulumi)
-    for key, value in fake_pulumi.env.items():
-        monkeypatch.setenv(key, value)
-    publisher = RecordingPublisher()
-    deployer = Deployer(DeployOptions(), Progress(quiet=True), publisher)
-    loaded = load_app_for_deploy(load_app(str(EXAMPLES / "urls_and_domains.py")), DeployOptions())
+    deployer, loaded, publisher = in_process_deployer(fake_pulumi, monkeypatch, EXAMPLES / "urls_and_domains.py")
     outcome = deployer.deploy(loaded)
     registry, full = fake_pulumi.config_sets()
     assert registry["toolkit:registryOnly"] == "true" and registry["toolkit:images"] == "{}"
