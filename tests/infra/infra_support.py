@@ -43,8 +43,7 @@ class Run:
 def run_program(settings: Settings, check: Callable[[dict[str, Any]], None] | None = None,
                 mocks: RecordingMocks | None = None) -> Run:
     """Run the program under fresh mocks (or ``mocks``); resolve its outputs (``check`` runs inside apply)."""
-    mocks = mocks or RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
+    mocks = _fresh(mocks or RecordingMocks())
     holder: dict[str, Any] = {}
 
     def resolved(outputs: dict[str, Any]) -> None:
@@ -59,3 +58,21 @@ def run_program(settings: Settings, check: Callable[[dict[str, Any]], None] | No
 
     program()
     return Run(mocks=mocks, result=holder["result"], outputs=holder["outputs"])
+
+
+def run_component(build: Callable[[], Any]) -> RecordingMocks:
+    """``build()`` run as a Pulumi program under fresh mocks (it declares components and returns an output, whose
+    ``apply`` checks run before this returns); the mocks, holding every resource it declared."""
+    mocks = _fresh(RecordingMocks())
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return build()
+
+    program()
+    return mocks
+
+
+def _fresh(mocks: RecordingMocks) -> RecordingMocks:
+    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
+    return mocks

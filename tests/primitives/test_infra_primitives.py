@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
-from infra_mocks import OptionsMonitor, RecordingMocks, parse_json  # noqa: E402
-from infra_support import settings_for  # noqa: E402 - sets Pulumi's mocks before infra is imported
+from infra_mocks import parse_json  # noqa: E402
+from infra_support import run_component, settings_for  # noqa: E402 - sets Pulumi's mocks before infra is imported
 
 import toolkit  # noqa: E402
 from infra.components.schedules import AppSchedules, AppSchedulesArgs  # noqa: E402
@@ -44,18 +43,6 @@ def _manifest(**schedules: Any) -> dict[str, Any]:
 def _plans(manifest: dict[str, Any]) -> tuple[SchedulePlan, ...]:
     settings = settings_for(manifest)
     return plan_schedules(schema.load(manifest), plan_app(settings))
-
-
-def _run(build: Any) -> RecordingMocks:
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
-
-    @pulumi.runtime.test
-    def program() -> Any:
-        return build()
-
-    program()
-    return mocks
 
 
 # -- plan ----------------------------------------------------------------------------------------
@@ -96,7 +83,7 @@ def test_ecs_and_gpu_schedules_start_the_worker_state_machine_with_no_call_id() 
 # -- resources (Pulumi mocks) --------------------------------------------------------------------
 
 def test_state_table_and_bucket_are_encrypted_with_ttl_and_private() -> None:
-    mocks = _run(lambda: AppState("app-state", AppStateArgs(table_name="sched-test-state")).table.arn)
+    mocks = run_component(lambda: AppState("app-state", AppStateArgs(table_name="sched-test-state")).table.arn)
     table = mocks.one("aws:dynamodb/table:Table", "state").inputs
     assert table["serverSideEncryption"] == {"enabled": True} and table["pointInTimeRecovery"] == {"enabled": True}
     assert table["ttl"] == {"enabled": True, "attributeName": "expires_at"}
@@ -130,7 +117,7 @@ def test_schedule_runs_on_time_in_its_zone_with_retries_a_dead_letter_queue_and_
         return AppSchedules("app-schedules", AppSchedulesArgs(prefix="sched-test", account_id="123456789012",
                                                               plans=(plan,), target_arns={"tick": ALIAS})).role.arn
 
-    mocks = _run(build)
+    mocks = run_component(build)
     schedule = mocks.one("aws:scheduler/schedule:Schedule", "tick").inputs
     assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
     assert (schedule["scheduleExpression"], schedule["scheduleExpressionTimezone"]) == (
@@ -154,7 +141,7 @@ def test_an_ecs_schedules_role_may_start_exactly_its_state_machine() -> None:
         return AppSchedules("app-schedules", AppSchedulesArgs(prefix="sched-test", account_id="123456789012",
                                                               plans=(plan,), target_arns={"train": MACHINE})).role.arn
 
-    mocks = _run(build)
+    mocks = run_component(build)
     target = mocks.one("aws:scheduler/schedule:Schedule", "train").inputs["target"]
     assert target["arn"] == MACHINE and json.loads(target["input"]) == {"function": "train"}
     assert target["retryPolicy"]["maximumRetryAttempts"] == 3 and target["deadLetterConfig"]["arn"]

@@ -15,8 +15,8 @@ import pulumi
 from botocore.validate import validate_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
-from infra_mocks import OptionsMonitor, RecordingMocks, parse_json  # noqa: E402
-from infra_support import run_program  # noqa: E402, F401 - sets Pulumi's mocks before infra is imported
+from infra_mocks import RecordingMocks, parse_json  # noqa: E402
+from infra_support import run_component  # noqa: E402 - sets Pulumi's mocks before infra is imported
 
 from infra.components.sandboxes import (  # noqa: E402
     AppSandboxes,
@@ -93,10 +93,6 @@ def test_the_control_policy_allows_exactly_the_control_planes_calls():
 
 
 def _plan() -> RecordingMocks:
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
-
-    @pulumi.runtime.test
     def program() -> Any:
         sandboxes = AppSandboxes("demo-sandboxes", AppSandboxesArgs(
             prefix="demo", region="us-east-1", account_id="123456789012", vpc_id="vpc-1",
@@ -106,8 +102,7 @@ def _plan() -> RecordingMocks:
             table_name="demo-state", table_arn=TABLE))
         return sandboxes.control_policy()
 
-    program()
-    return mocks
+    return run_component(program)
 
 
 def test_security_groups_follow_block_network_and_let_nothing_in():
@@ -181,11 +176,8 @@ def _plan_with_images() -> RecordingMocks:
     from infra.components.sandboxes import GpuSandboxImage, SandboxImage
     from infra.gpu import select_gpu
 
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
     repo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/toolkit/demo"
 
-    @pulumi.runtime.test
     def program() -> Any:
         sandboxes = AppSandboxes("demo-sandboxes", AppSandboxesArgs(
             prefix="demo", region="us-east-1", account_id="123456789012", vpc_id="vpc-1",
@@ -205,8 +197,7 @@ def _plan_with_images() -> RecordingMocks:
 
         return pulumi.Output.all(sandboxes.images_output(), sandboxes.gpu_output()).apply(check)
 
-    program()
-    return mocks
+    return run_component(program)
 
 
 def _register_request(task: dict[str, Any]) -> dict[str, Any]:

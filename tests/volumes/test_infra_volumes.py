@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infra"))
-from infra_mocks import OptionsMonitor, RecordingMocks, parse_json  # noqa: E402
-from infra_support import run_program, settings_for  # noqa: E402 - sets Pulumi's mocks before infra is imported
+from infra_mocks import parse_json  # noqa: E402
+from infra_support import run_component, run_program, settings_for  # noqa: E402 - sets Pulumi's mocks before infra is imported
 
 import toolkit  # noqa: E402
 from infra.components.volumes import AppVolumes, AppVolumesArgs, volume_access_policy  # noqa: E402
@@ -29,18 +28,6 @@ S3_ACTIONS = {
     "upload_fileobj": {"s3:PutObject", "s3:AbortMultipartUpload"}, "copy": {"s3:GetObject", "s3:PutObject"},
     "delete_object": {"s3:DeleteObject"}, "delete_objects": {"s3:DeleteObject"}, "list_objects_v2": {"s3:ListBucket"},
 }
-
-
-def _run(build: Any) -> RecordingMocks:
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="toolkit", stack="test", preview=False, monitor=OptionsMonitor(mocks))
-
-    @pulumi.runtime.test
-    def program() -> Any:
-        return build()
-
-    program()
-    return mocks
 
 
 def _manifest(with_volumes: bool = True) -> dict[str, Any]:
@@ -62,7 +49,7 @@ def _manifest(with_volumes: bool = True) -> dict[str, Any]:
 
 
 def test_the_bucket_is_kept_on_destroy_encrypted_private_and_tls_only() -> None:
-    mocks = _run(lambda: AppVolumes("volapp-test-volumes", AppVolumesArgs(prefix="volapp-test")).bucket.arn)
+    mocks = run_component(lambda: AppVolumes("volapp-test-volumes", AppVolumesArgs(prefix="volapp-test")).bucket.arn)
     bucket = mocks.one(BUCKET, "volumes")
     assert bucket.options["retain_on_delete"] is True and not bucket.inputs.get("forceDestroy")
     assert bucket.inputs["bucketPrefix"].startswith("volapp-test-volumes-")
