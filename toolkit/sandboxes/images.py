@@ -75,11 +75,12 @@ def build(image: Image, engine: str, base_ref: str) -> str:
         render_step,
     )
     from toolkit.images.context import BuildContext
-    from toolkit.images.plan import ImagePlan
+    from toolkit.images.plan import ImagePlan, PlanOptions
     from toolkit.images.refs import apply_mirrors, mirrors_from_env
 
     context, root = BuildContext(), Path.cwd()
-    renderer = Renderer(context, root)
+    ca_bundle = PlanOptions.from_env().ca_bundle  # TOOLKIT_BUILD_CA_BUNDLE, as function images take it
+    renderer = Renderer(context, root, with_ca=ca_bundle is not None)
     base = select_base(image.base, gpu=False, root=root)
     mirrors = mirrors_from_env()
     render_base(renderer, Layout(base_ref, base.add_python, False, {}, base_spec=image.base,
@@ -92,7 +93,7 @@ def build(image: Image, engine: str, base_ref: str) -> str:
     text = renderer.text()
     digest = context.digest(text)
     plan = ImagePlan("sandbox", (), base, base_ref, text, context, digest, SANDBOX_REPOSITORY,
-                     {"dev.toolkit.sandbox-image": "true"}, None)
+                     {"dev.toolkit.sandbox-image": "true"}, ca_bundle)
     try:
         return build_images([plan], pick_builder(engine), None)[0].ref
     except ImageError as exc:  # the builders' own errors name the failing step
