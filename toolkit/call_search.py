@@ -5,8 +5,8 @@ The local call store is asked first (`toolkit.calls`), then the apps this proces
 ``toolkit deploy`` leaves in SSM under ``/toolkit/`` (`runtime.callmap`), read with
 ``ssm:GetParametersByPath`` (ten to a page), then one consistent ``GetItem`` of the id in each map's
 call table, stopping at the first table that has it.  The cost is bounded by the number of apps
-deployed in the region, and the maps read are kept for the process, so the next unknown id costs
-only the GetItems.
+deployed in the region.  The maps read are kept for the process: the next id is probed in their
+tables first, and the listing is read again only when none has it (then only maps new since are probed).
 
 Why search rather than make deployed ids self-describing (carry the app or stack in the id): an id
 is also the name of the call's Step Functions execution (80 characters of ``[A-Za-z0-9_-]``) and
@@ -32,7 +32,7 @@ log = logging.getLogger("toolkit")
 CALL_MAP_ROOT = "/toolkit/"  # runtime.callmap.parameter_name puts every stack's map under it
 
 _lock = threading.Lock()
-_maps: dict[str, list[Any]] = {}  # region -> a runner per deployed app's call map, read once per process
+_maps: dict[str, dict[str, Any]] = {}  # region -> call map document -> its app's runner, kept for the process
 
 
 class CallSearch:
@@ -63,12 +63,11 @@ def find_deployed_call(call_id: str) -> tuple[Any, CallSearch]:
     search = CallSearch(aws_region())
     if search.region is None:
         return None, search
-    runners = _runners(search)
-    search.tables = len(runners)
-    for runner in runners:
-        if _holds(runner, call_id):
-            remember_call(call_id, runner)
-            return runner, search
+    for runners in (_known(search.region), _new(search)):  # the maps read before; then any deployed since
+        for runner in runners:
+            if _holds(runner, call_id):
+                remember_call(call_id, runner)
+                return runner, search
     return None, search
 
 
@@ -82,16 +81,23 @@ def _holds(runner: Any, call_id: str) -> bool:
         return False
 
 
-def _runners(search: CallSearch) -> list[Any]:
-    assert search.region is not None
+def _known(region: str) -> list[Any]:
     with _lock:
-        if search.region in _maps:
-            return _maps[search.region]
-    found = [_runner(call_map) for call_map in _call_maps(search)]
-    if search.failure is None:  # a failed listing is asked again next time
-        with _lock:
-            _maps[search.region] = found
-    return found
+        return list(_maps.get(region, {}).values())
+
+
+def _new(search: CallSearch) -> list[Any]:
+    """Runners for the call maps in the region not read before (a map rewritten by a deploy is new)."""
+    assert search.region is not None
+    listed = _call_maps(search)
+    with _lock:
+        seen = _maps.setdefault(search.region, {})
+        fresh = {text: call_map for text, call_map in listed.items() if text not in seen}
+        search.tables = len(listed) if search.failure is None else len(seen)
+    runners = {text: _runner(call_map) for text, call_map in fresh.items()}
+    with _lock:
+        seen.update(runners)
+    return list(runners.values())
 
 
 def _runner(call_map: CallMap) -> Any:
@@ -101,17 +107,19 @@ def _runner(call_map: CallMap) -> Any:
     return CloudRunner(transport_from_call_map(call_map))
 
 
-def _call_maps(search: CallSearch) -> list[CallMap]:
+def _call_maps(search: CallSearch) -> dict[str, CallMap]:
+    """Every readable call map under `CALL_MAP_ROOT` in the region, by its document."""
     import botocore.exceptions
 
     from runtime.awsclients import client
 
-    maps: list[CallMap] = []
+    maps: dict[str, CallMap | None] = {}
     try:
         pages = client("ssm", search.region).get_paginator("get_parameters_by_path").paginate(
             Path=CALL_MAP_ROOT, Recursive=True)
         for page in pages:
-            maps.extend(_parsed(p["Name"], p["Value"]) for p in page["Parameters"] if p["Name"].endswith("/call-map"))
+            maps.update((p["Value"], _parsed(p["Name"], p["Value"])) for p in page["Parameters"]
+                        if p["Name"].endswith("/call-map"))
     except botocore.exceptions.NoCredentialsError:
         search.failure = ("no deployed app was searched: no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                           "AWS_SECRET_ACCESS_KEY)")
@@ -120,10 +128,10 @@ def _call_maps(search: CallSearch) -> list[CallMap]:
         search.failure = (f"listing the call maps under SSM {CALL_MAP_ROOT} in {search.region} failed ({code}): "
                           f"FunctionCall.from_id needs ssm:GetParametersByPath on {CALL_MAP_ROOT}* and "
                           "dynamodb:GetItem on the call tables (or look the app up first: toolkit.App.lookup(name))")
-    return [m for m in maps if m is not None]
+    return {text: m for text, m in maps.items() if m is not None}
 
 
-def _parsed(name: str, value: str) -> Any:
+def _parsed(name: str, value: str) -> CallMap | None:
     try:
         return CallMap.loads(value, name)
     except CallMapError as exc:  # another toolkit version's map: the other apps are still searched

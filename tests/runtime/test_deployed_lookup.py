@@ -472,3 +472,22 @@ def test_an_unknown_call_id_is_not_found_naming_the_id_and_what_was_searched(dep
     local = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                            env=_client_env(tmp_path, TOOLKIT_LOOKUP="local"))
     assert "TOOLKIT_LOOKUP=local: no deployed app was searched" in local.stderr
+
+
+def test_a_call_of_an_app_deployed_after_this_process_searched_is_found(aws: Any) -> None:
+    """The call maps read are kept for the process; an id none of their tables holds lists them again."""
+    from runtime.callstore.dynamodb import DynamoDBCallStore
+    from toolkit.call_search import find_deployed_call
+
+    unknown = "fc-" + "1e" * 16
+    assert find_deployed_call(unknown)[0] is None  # reads (and keeps) the maps deployed so far
+    late = f"late-{uuid.uuid4().hex[:6]}"
+    call_map = CallMap(app=late, region="us-east-1", calls_table=aws.table, payload_bucket=aws.bucket,
+                       functions={"f": MappedFunction("f", state_machine_arn=_machine("f"))})
+    client("ssm").put_parameter(Name=parameter_name(f"toolkit-{late}", "main-us-east-1"), Value=call_map.dumps(),
+                                Type="String")
+    call_id = "fc-" + uuid.uuid4().hex
+    DynamoDBCallStore(aws.table).create(call_id, late, "f", b"")
+    runner, search = find_deployed_call(call_id)
+    assert runner is not None and runner.transport.app_name == late and runner.transport.store.table == aws.table
+    assert find_deployed_call(unknown)[1].describe().startswith("nor in the call table of any of the ")
