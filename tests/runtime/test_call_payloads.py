@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from deployed_app import function, write_app
+from state_machines import pass_state_machine
 
 from runtime import lambda_handler
 from runtime.awsclients import client
@@ -56,14 +56,12 @@ def deploy(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     manifest = write_app(tmp_path, [function("add"), function("big")])
     monkeypatch.setenv("TOOLKIT_MANIFEST", str(manifest))
     monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
-    machine = client("stepfunctions").create_state_machine(
-        name=f"demo-worker-{uuid.uuid4().hex[:8]}", roleArn="arn:aws:iam::123456789012:role/toolkit-sfn",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}))
+    machine = pass_state_machine("demo-worker")
 
     def _deploy(tag: str) -> CloudTransport:
         lambda_handler.shutdown()
         monkeypatch.setenv("TOOLKIT_FUNCTION", tag)
-        target = FunctionTarget(tag, ARN, machine["stateMachineArn"])
+        target = FunctionTarget(tag, ARN, machine)
         return CloudTransport("demo", DynamoDBCallStore.from_env(), {tag: target}, InProcessLambda())
 
     yield _deploy

@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from cls_runtime_app import MODULE, user_module, write_cls_app
 from loopback import free_port
 from runtime_support import FIXTURES, serve_uvicorn
+from state_machines import pass_state_machine
 from websockets.sync.client import connect as ws_connect
 
 from runtime import lambda_handler
@@ -173,13 +173,6 @@ def test_call_with_bad_parameter_values_fails_with_the_sdk_error(deploy: Deploy)
     assert "Model has no parameter 'colour'" in str(error.exception)
 
 
-def pass_machine() -> str:
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    return str(client("stepfunctions").create_state_machine(
-        name=f"classy-worker-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
-
-
 def invoke_in_process(arn: str, event: dict[str, Any]) -> dict[str, Any]:
     """A synchronous Lambda invoke of this environment: JSON in, JSON out, as Lambda delivers it."""
     reply: dict[str, Any] = json.loads(json.dumps(lambda_handler.handler(json.loads(json.dumps(event)), None)))
@@ -194,7 +187,7 @@ def cloud(recorded_executions: Any, deploy: Deploy) -> Iterator[Any]:
     deploy("Model.predict")
     lambda_handler.init()  # imports the app: the test builds its Model(...) handles from that copy
     targets = {"Model.predict": FunctionTarget("Model.predict", "arn:aws:lambda:us-east-1:1:function:p",
-                                               pass_machine())}
+                                               pass_state_machine("classy-worker"))}
     yield CloudRunner(CloudTransport("classy", DynamoDBCallStore.from_env(), targets, invoke_in_process))
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from typing import Any
 
 import pytest
+from state_machines import pass_state_machine
 
 from runtime import lambda_handler
 from runtime.awsclients import client
@@ -35,16 +35,9 @@ def slow_square(x: int) -> int:
     return x * x
 
 
-def pass_machine() -> str:
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    return str(client("stepfunctions").create_state_machine(
-        name=f"worker-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
-
-
 @pytest.fixture
 def transport(recorded_executions: Any) -> CloudTransport:
-    targets = {"slow_square": FunctionTarget("slow_square", state_machine_arn=pass_machine())}
+    targets = {"slow_square": FunctionTarget("slow_square", state_machine_arn=pass_state_machine("worker"))}
     return CloudTransport("demo", DynamoDBCallStore.from_env(), targets)
 
 

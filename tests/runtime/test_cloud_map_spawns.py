@@ -4,12 +4,11 @@ from outside AWS each spawn is two round trips (the call's record, its Step Func
 
 from __future__ import annotations
 
-import json
 import threading
-import uuid
 from typing import Any
 
 import pytest
+from state_machines import pass_state_machine
 
 from runtime.awsclients import client
 from runtime.callstore.dynamodb import DynamoDBCallStore
@@ -37,10 +36,7 @@ class RendezvousStore(DynamoDBCallStore):
 
 
 def test_map_spawns_its_inputs_concurrently(recorded_executions: Any) -> None:
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    machine = client("stepfunctions").create_state_machine(
-        name=f"spawns-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"]
+    machine = pass_state_machine("spawns")
     store = RendezvousStore(recorded_executions.table, recorded_executions.bucket, creates=4)
     transport = CloudTransport("demo", store, {"square": FunctionTarget("square", None, machine)})
     results = transport.map("square", [(x,) for x in range(8)], order_outputs=False)  # spawns happen here

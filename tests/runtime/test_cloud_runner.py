@@ -14,13 +14,13 @@ import json
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from deployed_app import function
+from state_machines import pass_state_machine
 
 from runtime import lambda_handler
 from runtime.awsclients import client
@@ -55,13 +55,6 @@ def collect(call_id):
 Deploy = Callable[[str], None]
 
 
-def _machine() -> str:
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    return str(client("stepfunctions").create_state_machine(
-        name=f"demo-child-worker-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
-
-
 @pytest.fixture
 def deploy(recorded_executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
     """``deploy(tag)``: this process becomes the deployed function ``tag`` of the SDK app."""
@@ -73,7 +66,7 @@ def deploy(recorded_executions: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TOOLKIT_MANIFEST", str(tmp_path / "manifest.json"))
     monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
     # as infra passes it: child has no Lambda alias here, so .remote() spawns and waits too
-    monkeypatch.setenv(TARGETS_ENV, json.dumps({"child": {"lambda_arn": None, "state_machine_arn": _machine()}}))
+    monkeypatch.setenv(TARGETS_ENV, json.dumps({"child": {"lambda_arn": None, "state_machine_arn": pass_state_machine("demo-child-worker")}}))
 
     def _deploy(tag: str) -> None:
         lambda_handler.shutdown()

@@ -22,13 +22,13 @@ import httpx
 import pytest
 from deployed_app import function, write_app
 from runtime_support import serve_uvicorn
+from state_machines import pass_state_machine
 from web_server_lambda import ECHO_SERVER, WebServerEnv, echo, proxy, sample
 
 from runtime import lambda_handler
 from runtime.adapters.asgi_app import build_wsgi_app
 from runtime.adapters.base import WebKind, WebSpec
-from runtime.awsclients import client
-from runtime.callstore import SQLiteCallStore, new_call_id
+from runtime.callstore import SQLiteCallStore
 from runtime.events import EventSource
 from runtime.events.handlers import percent_encoded
 from runtime.gateway import (
@@ -262,7 +262,7 @@ def assert_same_origin(location: str) -> None:
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_lambda_303_stays_on_this_origin(lambda_env: LambdaEnv, aws: Any, monkeypatch: pytest.MonkeyPatch,
                                          path: str) -> None:
-    monkeypatch.setenv("TOOLKIT_STATE_MACHINE_ARN", pass_state_machine())
+    monkeypatch.setenv("TOOLKIT_STATE_MACHINE_ARN", pass_state_machine("sm"))
     monkeypatch.setenv("TOOLKIT_REQUEST_BUDGET_S", "0.2")
     lambda_env("square", "fastapi_endpoint", timeout=600)  # over the budget: detached up front
     reply = lambda_handler.handler(v2_event(path=path, query="x=9"), None)
@@ -276,13 +276,6 @@ def test_result_location_is_an_absolute_path(path: str) -> None:
     assert_same_origin(result_location(request, "fc-0123456789abcdef0123456789"))
     with_root = HTTPRequestRecord("GET", path, path.encode(), b"", [], root_path="/prod")
     assert result_location(with_root, "fc-0123456789abcdef0123456789").startswith("/prod/")
-
-
-def pass_state_machine() -> str:
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    return str(client("stepfunctions").create_state_machine(
-        name=f"sm-{new_call_id()}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
 
 
 # -- degraded: user code never sees the proxy-auth secret -------------------------------------------------

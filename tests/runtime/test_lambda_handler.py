@@ -18,6 +18,7 @@ import pytest
 from deployed_app import function, write_app
 from loopback import free_port
 from runtime_support import FIXTURES
+from state_machines import pass_state_machine
 from web_server_lambda import stop_listener
 
 from runtime import lambda_handler
@@ -146,7 +147,7 @@ def test_stored_call_with_claim_checked_input(deploy: Deploy, aws: Any) -> None:
 def test_over_budget_request_redirects_and_result_url_returns_it(
     deploy: Deploy, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    arn = _pass_state_machine()
+    arn = pass_state_machine("sm")
     monkeypatch.setenv("TOOLKIT_STATE_MACHINE_ARN", arn)
     monkeypatch.setenv("TOOLKIT_REQUEST_BUDGET_S", "0.3")
     deploy([function("square", "fastapi_endpoint", timeout=600)], "square")
@@ -169,17 +170,10 @@ def test_over_budget_request_redirects_and_result_url_returns_it(
 def test_endpoint_within_budget_runs_inline_without_step_functions(
     deploy: Deploy, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TOOLKIT_STATE_MACHINE_ARN", arn := _pass_state_machine())
+    monkeypatch.setenv("TOOLKIT_STATE_MACHINE_ARN", arn := pass_state_machine("sm"))
     deploy([function("square", "fastapi_endpoint", timeout=20)], "square")
     assert json.loads(lambda_handler.handler(v2_event(query="x=3"), None)["body"]) == {"square": 9}
     assert client("stepfunctions").list_executions(stateMachineArn=arn)["executions"] == []
-
-
-def _pass_state_machine() -> str:
-    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
-    return str(client("stepfunctions").create_state_machine(
-        name=f"sm-{new_call_id()}", definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/toolkit-sfn")["stateMachineArn"])
 
 
 # -- refusals and errors -----------------------------------------------------------------------------
