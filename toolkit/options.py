@@ -76,11 +76,25 @@ class FunctionOptions:
     memory_snapshot: bool = False  # enable_memory_snapshot=: not applied, but `toolkit plan` says so per function
 
 
+# Options the platform's client dropped in 1.0, still common in older programs: what replaced them.
+RENAMED_OPTIONS = {
+    "keep_warm": "min_containers=N",
+    "concurrency_limit": "max_containers=N",
+    "container_idle_timeout": "scaledown_window=SECONDS",
+    "allow_concurrent_inputs": "@toolkit.concurrent(max_inputs=N) below the decorator",
+    "mounts": "the image's add_local_file/add_local_dir/add_local_python_source",
+}
+
+
 def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, Any]) -> FunctionOptions:
     """Check ``given`` (the keywords of ``decorator``, in signature order) and build the options toolkit uses."""
     if unknown:
+        name = sorted(unknown, key=lambda k: (k not in RENAMED_OPTIONS, k))[0]
+        if name in RENAMED_OPTIONS:
+            raise InvalidError(f"{decorator}({name}={unknown[name]!r}) is an option the platform's client removed "
+                               f"in 1.0; use {RENAMED_OPTIONS[name]} instead.")
         known = ", ".join(given)
-        raise InvalidError(f"{decorator}() got an unknown option {sorted(unknown)[0]!r}; options are: {known}.")
+        raise InvalidError(f"{decorator}() got an unknown option {name!r}; options are: {known}.")
     _warn_no_effect(decorator, given)
     image = given.get("image")
     if image is not None and not isinstance(image, Image):

@@ -11,6 +11,7 @@ programs print and answer, not on exit codes alone.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import sys
 import time
@@ -124,6 +125,20 @@ def test_target_inputs_alone_is_refused_on_a_plain_function() -> None:
         app.function()(toolkit.concurrent(target_inputs=4)(lambda: None))
     with pytest.raises(toolkit.InvalidError, match="needs max_inputs"):
         toolkit.concurrent()
+
+
+@pytest.mark.parametrize(("option", "replacement"), [("keep_warm", "min_containers=N"),
+                                                    ("concurrency_limit", "max_containers=N"),
+                                                    ("allow_concurrent_inputs", "@toolkit.concurrent")])
+def test_options_the_platform_removed_in_1_0_name_their_replacement(option: str, replacement: str) -> None:
+    """Older public programs (the pushgateway one: ``keep_warm=1, concurrency_limit=1``) stopped on a
+    list of every known option; the message now names what replaced the one given."""
+    app = toolkit.App("northstar-renamed")
+    with pytest.raises(toolkit.InvalidError, match=rf"app.cls\({option}=3\) is an option .* removed in 1.0; "
+                                                   rf"use {re.escape(replacement)}"):
+        app.cls(**{option: 3})
+    with pytest.raises(toolkit.InvalidError, match=rf"app.function\({option}=3\) .* removed in 1.0"):
+        app.function(**{option: 3})
 
 
 def test_a_pipeline_of_with_options_variants_mounts_the_variants_volume() -> None:
