@@ -121,11 +121,12 @@ def _check_deployed(spec: FunctionSpec, targets: Mapping[str, Any], given: Mappi
         return
     options = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
     variants = sorted(t for t in targets if t.startswith(f"{spec.tag}~"))
+    owner = spec.cls.name if spec.cls is not None else spec.name  # a method's variants are made of its class
     raise NotFoundError(
         f"{spec.app_name}.{spec.tag}.with_options({options}) would call the deployed variant {tag!r}, which app "
         f"{spec.app_name!r} does not have (its variants of {spec.tag!r}: {', '.join(variants) or 'none'}). A variant "
         "is deployed only when the app's module makes it at import: add e.g. "
-        f"`{spec.name}_variant = {spec.name}.with_options({options})` beside the function and run `toolkit deploy` "
+        f"`{owner}_variant = {owner}.with_options({options})` beside the function and run `toolkit deploy` "
         "again (an app deployed before call maps recorded options needs that redeploy too).")
 
 

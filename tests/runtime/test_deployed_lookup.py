@@ -491,3 +491,16 @@ def test_a_call_of_an_app_deployed_after_this_process_searched_is_found(aws: Any
     runner, search = find_deployed_call(call_id)
     assert runner is not None and runner.transport.app_name == late and runner.transport.store.table == aws.table
     assert find_deployed_call(unknown)[1].describe().startswith("nor in the call table of any of the ")
+
+
+def test_a_missing_variant_of_a_looked_up_class_names_the_class_in_the_fix(deployed_variants: CallMap,
+                                                                           tmp_path: Path) -> None:
+    code = ("import toolkit; Model = toolkit.Cls.from_name('variant-demo', 'Model'); "
+            "Model.with_options(memory=8192)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_client_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    large = next(t for t in deployed_variants.functions if t.startswith("Model.predict~"))
+    assert "variant-demo.Model.predict.with_options(memory=8192) would call the deployed variant" in result.stderr
+    assert f"(its variants of 'Model.predict': {large})" in result.stderr
+    assert "`Model_variant = Model.with_options(memory=8192)` beside the function" in result.stderr
