@@ -183,19 +183,22 @@ class FunctionService:
         store: Any = self.store
         if not status.finished and hasattr(store, "batched_by"):  # claimed into another call's batch: wait for it
             status = await_batch(store, task.call_id, float(self.entry.timeout or LAMBDA_MAX_TIMEOUT_S))
+            if not status.finished and store.take_back(task.call_id, task.attempt):  # the batch ended without it
+                status = self._execute(task.call_id, task.attempt, claimed=True)
         if not status.finished:
             raise AbandonedCallError(
                 f"Call {task.call_id} is still {status.value} but no attempt is running it: an earlier attempt "
                 "stopped (timeout or crash) before recording a result. Raise the function's timeout or memory.")
         return {"call_id": task.call_id, "status": status.value}
 
-    def _execute(self, call_id: str, attempt: int = 0) -> CallStatus:
+    def _execute(self, call_id: str, attempt: int = 0, *, claimed: bool = False) -> CallStatus:
         """Run a stored call: alone, or a ``@toolkit.batched`` function's with the pending calls it gathers
         (a store without a pending index, such as a test's SQLite one, runs batches of one).  A retried
-        worker task (``attempt`` > 0) may take the call back from the attempt before it."""
+        worker task (``attempt`` > 0) may take the call back from the attempt before it; ``claimed``: this
+        worker holds the call already (taken back from a batch that ended without it)."""
         batch = getattr(self.function, "batch", None) if self.app is None else None
         store: Any = self.store
-        claim = (lambda cid: bool(store.mark_running(cid, attempt=attempt))) if attempt else None
+        claim = _held if claimed else (lambda cid: bool(store.mark_running(cid, attempt=attempt))) if attempt else None
         if batch is None or not hasattr(store, "pending_calls"):
             return execute_stored_call(store, call_id, self._runner(), claim)
         fn: Any = self.function
@@ -220,6 +223,11 @@ class FunctionService:
             raise InvalidInvocationError(
                 f"This environment serves {self.entry.tag!r}, not {function!r}: check the invoked function name."
             )
+
+
+def _held(call_id: str) -> bool:
+    """The claim of a call this worker already holds (`FunctionService._execute`'s ``claimed``)."""
+    return True
 
 
 def direct_proxy(gateway: Gateway) -> DirectHTTP | None:

@@ -88,6 +88,7 @@ class BatchStore(Protocol):
     def pending_calls(self, app: str, function: str, limit: int) -> list[str]: ...
     def batched_by(self, call_id: str) -> str | None: ...
     def reclaim_batch(self, leader: str) -> list[str]: ...
+    def take_back(self, call_id: str, attempt: int = 0) -> bool: ...
     def get(self, call_id: str) -> CallRecord | None: ...
     def get_payload(self, call_id: str) -> bytes | None: ...
     def complete(self, call_id: str, status: CallStatus, result: bytes) -> bool: ...
@@ -125,7 +126,10 @@ def execute_stored_batch(store: BatchStore, call_id: str, app: str, function: st
     log.info("call %s runs in a batch of %d", call_id, len(batch))
     with call_context.entered(call_id):  # as locally: the batch runs under its first input's call
         outcomes = _outcomes(run, [payload for _, payload in batch])
-    for (member, _), (ok, value) in zip(batch, outcomes, strict=True):
+    # its own call last: a finished leader then means its whole batch is recorded, unless its worker ended
+    # first (the members' own workers take those back: DynamoDBCallStore.take_back)
+    recorded = list(zip(batch, outcomes, strict=True))
+    for (member, _), (ok, value) in recorded[1:] + recorded[:1]:
         _record(store, member, CallStatus.DONE if ok else CallStatus.FAILED, value, ok)
     record = store.get(call_id)
     return record.status if record is not None else CallStatus.FAILED
@@ -157,16 +161,30 @@ def _already_claimed(store: BatchStore, call_id: str) -> CallStatus:
     return record.status
 
 
+LEADER_POLLS = 5  # a waiting call's own record is read every poll, its batch's leader every this many
+
+
 def await_batch(store: BatchStore, call_id: str, timeout_s: float) -> CallStatus:
     """The status of a call another worker claimed into its batch, once finished (or at ``timeout_s``):
-    its own worker waits rather than declaring it abandoned.  Unbatched: the status as it is."""
+    its own worker waits rather than declaring it abandoned.  The wait also ends, the call unfinished,
+    once the batch's leader has finished without it (its worker ended: the caller may take it back with
+    ``store.take_back``).  Unbatched: the status as it is."""
     record = store.get(call_id)
-    if record is None or record.status.finished or store.batched_by(call_id) is None:
+    leader = None if record is None or record.status.finished else store.batched_by(call_id)
+    if record is None or leader is None:
         return record.status if record is not None else CallStatus.FAILED
-    deadline = time.monotonic() + timeout_s
+    deadline, polls = time.monotonic() + timeout_s, 0
     while time.monotonic() < deadline:
         time.sleep(POLL_S * 4)
-        record = store.get(call_id)
+        record, polls = store.get(call_id), polls + 1
         if record is not None and record.status.finished:
             return record.status
+        if polls % LEADER_POLLS == 0 and _ended(store, leader):
+            record = store.get(call_id)  # the leader records its batch before itself: read the call once more
+            break
     return record.status if record is not None else CallStatus.FAILED
+
+
+def _ended(store: BatchStore, call_id: str) -> bool:
+    record = store.get(call_id)
+    return record is None or record.status.finished

@@ -187,6 +187,26 @@ class DynamoDBCallStore:
         members = sorted(set(item.get(BATCH_MEMBERS_ATTR, {}).get("SS", [])) - {leader})
         return [member for member in members if self._reclaim(member, leader, attempt)]
 
+    def take_back(self, call_id: str, attempt: int = 0) -> bool:
+        """Claim ``call_id`` out of a batch whose first call (its leader) has finished without recording it:
+        the leader's worker ended for good (its retries spent, its execution stopped or cancelled), and it
+        records its batch before itself (`runtime.worker.execute_stored_batch`), so nothing else will.
+        The call's own worker (try ``attempt``) then runs it.  Conditional on the call still RUNNING in
+        that batch, so of two workers taking it back one wins."""
+        leader = self.batched_by(call_id)
+        if leader is None:
+            return False
+        record = self.get(leader)  # supervised: a leader whose execution ended outside its Catch is settled now
+        if record is not None and not record.status.finished:
+            return False
+        values = {":running": {"S": CallStatus.RUNNING.value}, ":leader": {"S": leader},
+                  ":attempt": {"N": str(attempt)}}
+        names = {"#attempt": ATTEMPT_ATTR, "#leader": BATCHED_BY_ATTR}
+        remove = ["#leader"]
+        update = self._owned("SET updated_at = :now, #attempt = :attempt", values, names, remove, retry=True)
+        return self._transition(call_id, f"{update} REMOVE {', '.join(remove)}", "#st = :running AND #leader = :leader",
+                                values, names)
+
     def _reclaim(self, member: str, leader: str, attempt: str) -> bool:
         values = {":running": {"S": CallStatus.RUNNING.value}, ":leader": {"S": leader}, ":attempt": {"N": attempt}}
         names = {"#attempt": ATTEMPT_ATTR, "#leader": BATCHED_BY_ATTR}

@@ -210,3 +210,31 @@ def test_a_retry_takes_back_only_what_is_unfinished_and_still_in_its_batch(deplo
     assert store.mark_running(held, attempt=2) is False  # a member's own retry still leaves it to the batch
     assert store.mark_running(leader, attempt=2) and store.reclaim_batch(leader) == [held]  # a later try
     assert store.batched_by(elsewhere) == done and deployed.status(done) is CallStatus.DONE
+
+
+def test_a_call_whose_batch_ended_without_it_is_run_by_its_own_worker(deployed: Deployed) -> None:
+    """The leader's worker is killed mid-batch and no retry is left: the state machine marks the leader
+    failed (here: as `MarkFailed` and the readers' supervision do, one conditional write).  A member's own
+    worker, waiting for the batch, takes its call back and runs it; it does not wait out the timeout."""
+    from runtime.serialization import serialize_error
+
+    calls = [deployed.transport.spawn("sizes", (x,)) for x in range(3)]
+    leader = deployed.worker("sizes", calls[0])
+    _wait_until(lambda: all(deployed.store.batched_by(c) == calls[0] for c in calls[1:]))
+    leader.kill()
+    leader.communicate(timeout=30)
+    member = deployed.worker("sizes", calls[1])  # finds its call in the batch, and waits
+    assert deployed.store.complete(calls[0], CallStatus.FAILED, serialize_error(RuntimeError("worker gone")))
+    assert _finish(member) == {"call_id": calls[1], "status": "done", "ok": True}
+    result = deployed.transport.get(calls[1], timeout=0)
+    assert (result["batch"], result["x"], result["call"]) == (1, 1, calls[1])  # run alone, under its own call
+    assert deployed.store.batched_by(calls[1]) is None and deployed.store.batched_by(calls[2]) == calls[0]
+    assert deployed.store.take_back(calls[2], 0) is True and deployed.store.take_back(calls[2], 0) is False
+
+
+def test_a_batch_whose_leader_is_running_is_not_taken_back(deployed: Deployed) -> None:
+    store = deployed.store
+    leader, member = (deployed.transport.spawn("sizes", (x,)) for x in range(2))
+    assert store.mark_running(leader) and store.mark_running(member, batched_by=leader)
+    assert store.take_back(member, 1) is False and store.batched_by(member) == leader
+    assert store.take_back(leader, 1) is False  # in no batch: nothing to take back
