@@ -145,6 +145,7 @@ class Sandbox(FileCalls, Clientless):
     _record: Record
     _detached: bool
     _streams: dict[str, StreamReader[str]]
+    _stdin: Any  # toolkit.sandboxes.main_stdin.MainStdin once asked for
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # the platform's signature (toolkit.construction)
         refuse_construction("Sandbox", "Sandbox.create(*args, app=...), Sandbox.from_id(sandbox_id) or "
@@ -153,7 +154,7 @@ class Sandbox(FileCalls, Clientless):
     @classmethod
     def _make(cls, record: Record) -> Sandbox:
         sandbox = object.__new__(cls)
-        sandbox._record, sandbox._detached, sandbox._streams = record, False, {}
+        sandbox._record, sandbox._detached, sandbox._streams, sandbox._stdin = record, False, {}, None
         return sandbox
 
     def __repr__(self) -> str:
@@ -246,7 +247,8 @@ class Sandbox(FileCalls, Clientless):
 
         run = engines.RunSpec(sandbox_id, ref, spec.command, spec.env, workdir, spec.cpu, spec.memory,
                               bool(block_network), spec.ports, mounts, {"dev.toolkit.app": spec.app},
-                              str(records.directory(sandbox_id) / logs.LOG_NAME))
+                              str(records.directory(sandbox_id) / logs.LOG_NAME),
+                              stdin=engine == "podman")  # its attach closes the stdin at EOF; docker's may not
         return _start(engine, run, spec)
 
     create = Aio(_create)
@@ -396,8 +398,15 @@ class Sandbox(FileCalls, Clientless):
 
     @property
     def stdin(self) -> Any:
-        raise NotSupportedError(f"Sandbox {self.object_id}: the main command's stdin is not attached locally; "
-                                "start the sandbox without a command and use sb.exec(...).stdin.")
+        """The main command's stdin (`toolkit.sandboxes.main_stdin`): ``write``, ``drain``, ``write_eof``."""
+        from toolkit.sandboxes.main_stdin import MainStdin
+
+        if self._record.engine != "podman":
+            raise NotSupportedError(f"Sandbox {self.object_id}: the main command's stdin is attached with podman "
+                                    f"only, not {self._record.engine}; use sb.exec(...).stdin.")
+        if self._stdin is None:
+            self._stdin = MainStdin(self.object_id)
+        return self._stdin
 
     def _main_output(self, which: Literal["stdout", "stderr"]) -> ByteSource:
         from toolkit.sandboxes import logs as log_files
@@ -758,7 +767,7 @@ def _start(engine: str, run: Any, spec: _Spec) -> Sandbox:
     records.save(record)
     records.write_json(home / "spec.json", {
         "engine": engine, "container": run.container_name, "run_args": engines.run_args(engine, run),
-        "timeout": spec.timeout, "idle_timeout": spec.idle_timeout, "creator_pid": _pid(),
+        "timeout": spec.timeout, "idle_timeout": spec.idle_timeout, "creator_pid": _pid(), "stdin": run.stdin,
         "probe": None if spec.probe is None else spec.probe.to_dict()})
     supervisor = subprocess.Popen([sys.executable, "-I", "-S", str(SUPERVISOR), str(home)], stdout=subprocess.PIPE,
                                   stdin=subprocess.DEVNULL, start_new_session=True)

@@ -59,6 +59,7 @@ class RunSpec:
     mounts: tuple[tuple[str, str], ...] = ()  # (host directory, container path): volumes the user asked for
     labels: Mapping[str, str] = field(default_factory=dict)
     log_path: str | None = None  # podman: the k8s-file log goes here (toolkit.sandboxes.logs)
+    stdin: bool = False  # keep the command's stdin open (-i): `toolkit.sandboxes.main_stdin` writes it
 
     @property
     def container_name(self) -> str:
@@ -68,7 +69,8 @@ class RunSpec:
 def run_args(engine: str, spec: RunSpec) -> list[str]:
     """``<engine> run -d ...`` for ``spec``; the container is removed by the supervisor, not ``--rm``,
     so its exit code and output can be saved first."""
-    args = [engine, "run", "-d", "--name", spec.container_name, "--label", f"{LABEL}={spec.sandbox_id}"]
+    args = [engine, "run", "-d", *(["-i"] if spec.stdin else []), "--name", spec.container_name,
+            "--label", f"{LABEL}={spec.sandbox_id}"]
     args += [f"--label={k}={v}" for k, v in spec.labels.items()]
     args += [f"--env={k}={v}" for k, v in spec.env.items()]
     if spec.workdir:

@@ -115,6 +115,7 @@ class StreamWriter:
 
     def __init__(self, pipe: IO[bytes] | None, on_write: Callable[[], None] = lambda: None) -> None:
         self._pipe, self._on_write = pipe, on_write
+        self._eof = False
 
     def _open_pipe(self) -> IO[bytes]:
         if self._pipe is None or self._pipe.closed:
@@ -130,9 +131,14 @@ class StreamWriter:
         self._on_write()
 
     def write_eof(self) -> None:
+        self._eof = True
         if self._pipe is not None and not self._pipe.closed:
             self._pipe.close()
 
     @aio_method
     def drain(self) -> None:
+        """Send what ``write()`` buffered; after ``write_eof()`` there is nothing left to send (the
+        platform's pattern ``write_eof(); drain()`` sends the EOF)."""
+        if self._eof:
+            return
         self._open_pipe().flush()

@@ -32,6 +32,7 @@ from typing import Any
 
 POLL_S = 0.1
 ENGINE_TIMEOUT_S = 60
+STDIN_FIFO, STDIN_EOF = "stdin", "stdin-eof"  # as toolkit.sandboxes.main_stdin names them (no toolkit import)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -57,6 +58,8 @@ class Supervisor:
         self.container: str = self.spec["container"]
         self.started = time.monotonic()
         self.last_active = self.started
+        self.stdin_keeper: int | None = None  # our write end of the stdin FIFO: closed, the command sees EOF
+        self.attach: subprocess.Popen[bytes] | None = None
 
     def engine_run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.engine, *args], capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
@@ -64,6 +67,8 @@ class Supervisor:
     def start(self) -> bool:
         done = subprocess.run(self.spec["run_args"], capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S * 5)
         if done.returncode == 0:
+            if self.spec.get("stdin"):
+                self.attach_stdin()
             print(json.dumps({"container": done.stdout.strip()}), flush=True)
             return True
         self.engine_run("rm", "--force", "--time", "0", self.container)  # a created-but-failed container
@@ -71,6 +76,24 @@ class Supervisor:
         self.finish(done.returncode, "failed_to_start", detail)
         print(json.dumps({"error": detail, "returncode": done.returncode}), flush=True)
         return False
+
+    def attach_stdin(self) -> None:
+        """The main command's stdin (`toolkit.sandboxes.main_stdin`): ``<engine> attach`` forwards what
+        any process writes into the FIFO; holding a write end here keeps it open between writers."""
+        fifo = self.home / STDIN_FIFO
+        os.mkfifo(fifo, 0o600)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.stdin_keeper = os.open(fifo, os.O_WRONLY)
+        os.set_blocking(reader, True)
+        # no detach keys: ctrl-p ctrl-q in the data must reach the command, not end the attach
+        self.attach = subprocess.Popen([self.engine, "attach", "--sig-proxy=false", "--detach-keys=", self.container],
+                                       stdin=reader, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(reader)
+
+    def close_stdin(self) -> None:
+        if self.stdin_keeper is not None:
+            os.close(self.stdin_keeper)
+            self.stdin_keeper = None
 
     # -- why it should end ---------------------------------------------------------------------------
     def reason_to_end(self) -> str | None:
@@ -102,6 +125,8 @@ class Supervisor:
                                   stderr=subprocess.DEVNULL, text=True)
         reason = "exited"
         while waiter.poll() is None:
+            if self.stdin_keeper is not None and (self.home / STDIN_EOF).exists():
+                self.close_stdin()  # write_eof(): the last write end still open is the writers' own
             ended = self.reason_to_end()
             if ended is not None:
                 reason = ended
@@ -116,6 +141,9 @@ class Supervisor:
             returncode = 137
         if reason == "exited" and (self.home / "terminate").exists():
             reason = "terminated"
+        self.close_stdin()
+        if self.attach is not None:
+            self.attach.wait(timeout=ENGINE_TIMEOUT_S)  # it ends with the container
         self.save_output()
         self.finish(returncode, reason, "")
         self.engine_run("rm", "--force", "--time", "0", self.container)
