@@ -8,7 +8,8 @@ functions exactly as a deployed function calls its app's others (`runtime.cloud_
 Lambda alias or the Step Functions worker, through the app's DynamoDB call table and payload
 bucket.  Neither the Pulumi CLI, the stack's state nor the user's source is needed.
 
-The document (JSON, compact)::
+The document (JSON, compact; past SSM's 4 KB Standard tier, zlib-compressed and base64-encoded
+behind the ``zlib+b64:`` prefix, so that large apps fit the 8 KB Advanced tier)::
 
     {"version": 1, "app": "demo", "region": "eu-west-1",
      "calls_table": "...", "payload_bucket": "...",
@@ -25,13 +26,23 @@ deployed app's functions; `__all__` is what it offers.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import zlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 __all__ = ["CALL_MAP_VERSION", "CallMap", "CallMapError", "MappedFunction", "deployed_options", "parameter_name"]
 
 CALL_MAP_VERSION = 1
+# SSM's value limits (botocore's PutParameter model says so; a test reads it there): Standard 4 KB,
+# Advanced 8 KB.  A document past the first is stored compressed, which keeps a few hundred
+# functions within the second (about 35 bytes each once their ARNs, which share prefixes, compress:
+# tests/runtime/test_callmap_size.py measured 150 functions in 5 KB).
+STANDARD_BYTES, ADVANCED_BYTES = 4096, 8192
+COMPRESSED = "zlib+b64:"  # the prefix of a compressed document; JSON never starts with it
+UNPACKED_LIMIT = 1024 * 1024  # what a compressed value may inflate to (a corrupt or hostile one stops here)
 
 
 class CallMapError(ValueError):
@@ -73,6 +84,21 @@ class CallMap(NamedTuple):
     classes: Mapping[str, tuple[tuple[str, str, Any], ...]] = {}  # class -> (name, type name, default)
 
     def dumps(self) -> str:
+        """The parameter's value: the JSON itself while it fits SSM's Standard tier, else compressed.
+        CallMapError when even that is past the Advanced tier's 8 KB (naming the count and the fix)."""
+        text = self.document()
+        if len(text.encode()) <= STANDARD_BYTES:
+            return text
+        packed = COMPRESSED + base64.b64encode(zlib.compress(text.encode(), 9)).decode("ascii")
+        if len(packed) > ADVANCED_BYTES:
+            raise CallMapError(
+                f"the call map of app {self.app!r} ({len(self.functions)} functions) is {len(packed)} bytes "
+                f"compressed, past SSM's {ADVANCED_BYTES}-byte limit for one parameter; split the app into "
+                "several apps (each deploys its own call map).")
+        return packed
+
+    def document(self) -> str:
+        """The call map as compact JSON (what `loads` reads back, compressed or not)."""
         return json.dumps({
             "version": CALL_MAP_VERSION, "app": self.app, "region": self.region, "calls_table": self.calls_table,
             "payload_bucket": self.payload_bucket,
@@ -85,7 +111,7 @@ class CallMap(NamedTuple):
     def loads(text: str, where: str) -> CallMap:
         """Parse the document read from ``where`` (the parameter's name, for the error)."""
         try:
-            raw = json.loads(text)
+            raw = json.loads(_unpacked(text))
             if raw.get("version") != CALL_MAP_VERSION:
                 raise CallMapError(f"{where} is call map version {raw.get('version')!r}; this toolkit reads "
                                    f"version {CALL_MAP_VERSION}: upgrade toolkit, or redeploy the app with this one.")
@@ -96,9 +122,22 @@ class CallMap(NamedTuple):
                            raw.get("payload_bucket") or None, functions, classes)
         except CallMapError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, zlib.error) as exc:
             raise CallMapError(f"{where} is not a toolkit call map ({type(exc).__name__}: {exc}); "
                                "redeploy the app (`toolkit deploy`) to rewrite it.") from None
+
+
+def _unpacked(text: str) -> str:
+    if not text.startswith(COMPRESSED):
+        return text
+    packed = text[len(COMPRESSED):]
+    if not re.fullmatch(r"[A-Za-z0-9+/=]*", packed):
+        raise ValueError("the compressed document is not base64")
+    inflate = zlib.decompressobj()
+    document = inflate.decompress(base64.b64decode(packed), UNPACKED_LIMIT)
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise ValueError(f"the compressed document is cut off, or inflates past {UNPACKED_LIMIT} bytes")
+    return document.decode()
 
 
 def _function(tag: str, raw: Mapping[str, Any]) -> MappedFunction:
