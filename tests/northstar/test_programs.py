@@ -149,6 +149,13 @@ def test_a_pipeline_of_with_options_variants_mounts_the_variants_volume() -> Non
     assert line_after(lines, "written:") == "['item-0.txt', 'item-1.txt', 'item-2.txt']"
     assert line_after(lines, "calls:") == "4 distinct of 6"  # one spawn_map call, three spawned ones
     assert line_after(lines, "tasks:") == "['ta']"
+    # A failing spawned call's traceback is printed as it fails (it was not: a stage that failed left
+    # the pipeline waiting in silence), once, with the error's last line.
+    assert line_after(lines, "audit:") == "failed"
+    reported = [i for i, line in enumerate(lines) if line.startswith("toolkit: spawned call") and "of audit failed" in line]
+    assert len(reported) == 1, lines
+    assert any(line.endswith("ValueError: audit of " + line_after(lines, "run:") + " found a broken stage")
+               for line in lines[reported[0]:]), lines
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime.callstore import CallStatus, new_call_id
-from runtime.serialization import serialize
+from runtime.serialization import RemoteError, deserialize, serialize
 from toolkit.context import current_function_call_id
 from toolkit.exception import SerializationError
 from toolkit.local import call_links
@@ -47,6 +47,16 @@ def serialize_args(tag: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> b
             "Pass picklable values (plain data, or objects cloudpickle can serialize); open files, "
             "sockets, locks and generators cannot cross processes."
         ) from None
+
+
+def report_spawned_failure(tag: str, record_id: str, data: bytes) -> None:
+    """Print a spawned input's traceback as it fails, as the platform's log stream shows it: nobody may
+    call ``.get()`` on a detached call, and a pipeline whose stage failed would wait in silence.
+    A cancelled call is no failure to report."""
+    error = deserialize(data)
+    if isinstance(error, RemoteError) and not error.type_name.endswith(".CallCancelledError"):
+        print(f"toolkit: spawned call {record_id} of {tag} failed:\n{error.traceback.rstrip()}", file=sys.stderr,
+              flush=True)
 
 
 class LocalRunner:
@@ -144,19 +154,22 @@ class LocalRunner:
         inputs = {}
         for record_id, payload in zip(call_links.record_ids(call_id, link), payloads, strict=True):
             self.store.create(record_id, spec.app_name, spec.tag, payload)  # owned by this process
-            inputs[record_id] = Input(pool.new_id(), payload, self._recorder(call_id, record_id), call_id=call_id)
+            inputs[record_id] = Input(pool.new_id(), payload, self._recorder(call_id, record_id, spec.tag),
+                                      call_id=call_id)
         with self._lock:
             self._running[call_id] = (pool, dict(inputs))
         pool.submit(list(inputs.values()))
         return call_id
 
-    def _recorder(self, call_id: str, record_id: str) -> Callable[[bool, bytes], None]:
+    def _recorder(self, call_id: str, record_id: str, tag: str) -> Callable[[bool, bytes], None]:
         """What finishes one spawned input: its store record, its local slot, the call's cancel entry."""
         slot, store = Slot(), self.store
         with self._lock:
             self._calls[record_id] = slot
 
         def record(ok: bool, data: bytes) -> None:
+            if not ok:
+                report_spawned_failure(tag, record_id, data)
             store.complete(record_id, CallStatus.DONE if ok else CallStatus.FAILED, data)
             slot.set(ok, data)
             with self._lock:

@@ -3,7 +3,7 @@
 Pattern: ``spawn_map`` fans the inputs into the first stage; each stage ``spawn``s the next; the
 last stage's variant mounts a ``Volume`` through ``with_options(volumes=...)`` and writes there; every
 stage reports ``current_function_call_id()`` and ``MODAL_TASK_ID`` to a named ``Dict`` that the
-entrypoint polls until the inputs are through.
+entrypoint polls until the inputs are through; a detached call that fails shows its traceback.
 """
 
 import os
@@ -34,9 +34,15 @@ def stage(run: str, item: int, step: int) -> None:
 STAGES = [stage.with_options(max_containers=2), stage.with_options(volumes={OUT: outputs})]
 
 
+@app.function()
+def audit(run: str) -> None:
+    raise ValueError(f"audit of {run} found a broken stage")
+
+
 @app.local_entrypoint()
 def main(items: int = 3):
     run = uuid.uuid4().hex[:8]
+    print("run:", run)
     STAGES[0].spawn_map([run] * items, range(items), [0] * items)
     deadline = time.monotonic() + 60
     while not all(tracker.get(f"{run}/{item}/done") for item in range(items)):
@@ -45,5 +51,10 @@ def main(items: int = 3):
     reports = [tracker[f"{run}/{item}/{step}"] for item in range(items) for step in range(len(STAGES))]
     print("calls:", len({call for call, _task in reports}), "distinct of", len(reports))
     print("tasks:", sorted({task.split("-")[0] for _call, task in reports}))
+    broken = audit.spawn(run)  # detached: its traceback is printed as it fails, .get() or not
+    try:
+        broken.get(timeout=30)
+    except ValueError:
+        print("audit: failed")
     outputs.reload()
     print("written:", sorted(entry.path.rsplit("/", 1)[-1] for entry in outputs.listdir(run)))
