@@ -16,7 +16,8 @@ Front doors, by concern:
   ``adapters.web_server``, ``adapters.websocket_proxy``;
 * stores: ``callstore`` (+ ``.base``, ``.sqlite``), ``primitives.*`` (Dict/Queue), ``volumes.*``;
 * calls into a deployed app: ``cloud_client``, ``deployment``, ``awsclients``, ``batching``, ``callmap``;
-* class instances built as every worker builds them: ``instances``.
+* class instances built as every worker builds them: ``instances``;
+* the platform's container variables (``MODAL_TASK_ID``, ...) every worker sets: ``container_identity``.
 """
 
 FRONT_DOORS: tuple[str, ...] = (
@@ -54,5 +55,6 @@ FRONT_DOORS: tuple[str, ...] = (
     "runtime.batching",
     "runtime.callmap",
     "runtime.call_context",
+    "runtime.container_identity",
     "runtime.instances",
 )

@@ -34,6 +34,7 @@ class Deployment(NamedTuple):  # NamedTuple: cheap to define, a cold start pays 
     source: Source
     function: FunctionEntry
     env: ContainerEnv = ContainerEnv()
+    environment: str | None = None  # the deploy's environment (`toolkit deploy --env`), None: the default
 
     @property
     def web_spec(self) -> WebSpec:
@@ -84,4 +85,4 @@ def load_deployment(manifest_path: str | None = None, tag: str | None = None,
         entry = manifest.function(tag)
     except ManifestError as exc:
         raise DeploymentError(f"The manifest at {path!r} ({env.name('function')}={tag!r}): {exc}") from exc
-    return Deployment(manifest.app_name or "", manifest.source, entry, env)
+    return Deployment(manifest.app_name or "", manifest.source, entry, env, manifest.environment)

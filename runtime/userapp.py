@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.adapters.base import WebSpec
+from runtime.container_identity import enter_container
 from runtime.deployment import Deployment, DeploymentError
 from runtime.manifest import Source
 from runtime.types import ASGIApp
@@ -164,6 +165,8 @@ class MethodFunction:
 def load_function(deployment: Deployment) -> UserFunction:
     """Import the user's code and find the function (or class method) the deployment's tag names."""
     entry = deployment.function
+    # the platform's container variables, before the user's module (which may read them) is imported
+    enter_container(deployment.environment, os.environ.get("AWS_REGION"))
     mount_deployed(entry, deployment.env)  # volumes appear before the user's module is imported
     module = import_source(deployment.source, deployment.env.app_root)
     target = _registered(module, deployment)

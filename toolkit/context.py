@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from runtime import call_context
+from runtime import call_context, container_identity
 from runtime.environment import VARIABLES
 
 WORKER_ENV = "TOOLKIT_WORKER_FD"  # set by the local pool for every worker process (toolkit.local.pool)
@@ -67,12 +67,8 @@ def entered_input(call_id: str, input_id: str) -> Iterator[None]:
 
 def enter_container(environment: str | None) -> None:
     """Called once as a local worker process starts: the variables the platform documents as present
-    in every container running a function, which programs written for it read (a server naming its
-    replica by ``MODAL_TASK_ID``).  Assigned, not defaulted: a worker's own workers must not inherit
-    its task id."""
-    os.environ["MODAL_TASK_ID"] = "ta-" + secrets.token_hex(12)
-    os.environ["MODAL_IS_REMOTE"] = "1"
-    os.environ["MODAL_ENVIRONMENT"] = environment or "main"  # the platform's default environment's name
+    in every container running a function (`runtime.container_identity`), as deployed containers set them."""
+    container_identity.enter_container(environment)
 
 
 def new_input_id() -> str:

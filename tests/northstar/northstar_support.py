@@ -23,10 +23,17 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 RUN_TIMEOUT_S = 120
 
 
+def program_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a program, less the platform's container variables: in-process
+    runtime tests set them here (a deployed container's start), and a driving process has none."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_")}
+    return {**own, "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
 def toolkit(*args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT_S) -> str:
     """Run ``toolkit ARGS`` to completion and return its stdout and stderr; fail with both if it fails."""
     done = subprocess.run([sys.executable, "-m", "toolkit.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, timeout=timeout)
+                          env=program_env(env), timeout=timeout)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"toolkit {' '.join(args)} exited {done.returncode}:\n{output}"
     return output
@@ -40,7 +47,7 @@ def run_program(name: str, *args: str, env: dict[str, str] | None = None) -> lis
 def run_script(name: str, env: dict[str, str] | None = None) -> list[str]:
     """The lines ``python programs/NAME.py`` printed: a program that runs its app with ``app.run()``."""
     done = subprocess.run([sys.executable, str(PROGRAMS / f"{name}.py")], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, timeout=RUN_TIMEOUT_S)
+                          env=program_env(env), timeout=RUN_TIMEOUT_S)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"python {name}.py exited {done.returncode}:\n{output}"
     return output.splitlines()
