@@ -2,16 +2,19 @@
 
 Pure so the tests can parse what the program attaches. No statement grants ``*`` actions;
 the only ``*`` resources are on actions AWS defines no resource for (ECR auth tokens, log
-delivery for Step Functions).
+delivery for Step Functions, CloudWatch GetMetricData).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from infra.naming import partition
 
 __all__ = [
+    "AppReads",
+    "app_reads_statements",
     "assume_role",
     "cluster_tasks",
     "ecr_arn_from_image",
@@ -44,6 +47,37 @@ def assume_role(*services: str) -> Doc:
     }
 
 
+@dataclass(frozen=True)
+class AppReads:
+    """What the SDK reads about its own app from inside one of its functions, as ARNs (patterns)."""
+
+    call_map_arn: str  # the app's call map parameter: Function.from_name / App.lookup of the app itself
+    call_maps_root_arn: str  # the path every call map is under: FunctionCall.from_id of an id from elsewhere
+    functions_arn: str  # the app's Lambda functions (<prefix>-*): fn.stats() finds a web endpoint's
+    lambda_logs_arn: str  # their log groups (/aws/lambda/<prefix>-*): fn.logs of a Lambda function
+
+
+def app_reads_statements(reads: AppReads | None, calls_table_arn: str) -> list[Doc]:
+    """The SDK's reads of its own app (toolkit/deployed_apps.py, call_search.py, cloud_stats.py,
+    cloud_logs.py, function_admin.py).  Another app's call map or call table is not granted: a
+    function reaches only its own app; cross-app calls need a grant the user adds."""
+    if reads is None:
+        return []
+    root = reads.call_maps_root_arn
+    return [
+        _allow(["ssm:GetParameter"], [reads.call_map_arn]),
+        # GetParametersByPath is authorized against the requested path (/toolkit/), not the parameters it
+        # returns (AWS: "How Parameter Store authorizes parameter retrieval"); both spellings of the path.
+        _allow(["ssm:GetParametersByPath"], [root, f"{root}/*"]),
+        # fn.stats(): the call records of a window (a filtered Scan of the call table) and the Lambda's metrics.
+        _allow(["dynamodb:Scan"], [calls_table_arn]),
+        # GetMetricData has no resource type in AWS's service authorization reference: "*" is the only form.
+        _allow(["cloudwatch:GetMetricData"], "*"),
+        _allow(["lambda:GetFunction"], [reads.functions_arn]),
+        _allow(["logs:FilterLogEvents"], [reads.lambda_logs_arn]),
+    ]
+
+
 def function_policy(
     *,
     log_group_arn: str,
@@ -55,12 +89,14 @@ def function_policy(
     app_state_machine_arns: list[str] | None = None,
     app_invoke_arns: list[str] | None = None,
     cluster_arn: str | None = None,
+    reads: AppReads | None = None,
 ) -> Doc:
     """What a function's code may do: log, keep call state, start and watch its own worker, and
     call the app's other functions (``.spawn``/``.map`` start their workers, ``.remote`` invokes
     their Lambda alias) -- only this app's, named one by one.  Reading a call may settle it when its
     worker is gone (runtime/callstore/supervision.py): DescribeExecution on the app's workers'
-    executions, and, with ECS in the app (``cluster_arn``), DescribeTasks on that cluster's tasks."""
+    executions, and, with ECS in the app (``cluster_arn``), DescribeTasks on that cluster's tasks.
+    ``reads``: what the SDK reads about the app itself (`app_reads_statements`)."""
     app_executions = [executions_of(arn) for arn in app_state_machine_arns or []]
     return _doc(
         _allow(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, f"{log_group_arn}:*"]),
@@ -83,6 +119,7 @@ def function_policy(
         _allow(["states:DescribeExecution", "states:StopExecution"], sorted(set(app_executions) - {executions_arn})),
         _allow(["ecs:DescribeTasks"], [cluster_tasks(cluster_arn)] if cluster_arn else []),
         _allow(["secretsmanager:GetSecretValue"], secret_arns),
+        *app_reads_statements(reads, table_arn),
     )
 
 

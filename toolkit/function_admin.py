@@ -308,8 +308,15 @@ class Autoscaler:
 def _update_deployed(spec: FunctionSpec, target: Any, min_containers: int | None, max_containers: int | None,
                      buffer_containers: int | None, scaledown_window: int | None) -> FunctionAutoscalerSettings:
     from toolkit import config
+    from toolkit.context import in_deployment
     from toolkit.deploy.autoscaler import aws_region, scaling_for
 
+    if in_deployment():  # refused, not granted: see the why below and docs/deploy.md (IAM)
+        raise NotSupportedError(refusal(
+            f"{spec.tag}.update_autoscaler() inside a deployed function", "a function's role may not change its "
+            "app's capacity (provisioned concurrency is billed by the hour, and ECS scaling needs Application Auto "
+            "Scaling rights AWS scopes to no service by name)", "call it from your machine (a script or "
+            "local_entrypoint with AWS credentials), or set min_containers/max_containers and run `toolkit deploy`"))
     if buffer_containers is not None or scaledown_window is not None:
         raise NotSupportedError(refusal(
             f"{spec.tag}.update_autoscaler(buffer_containers=/scaledown_window=) on a deployed function",

@@ -19,9 +19,8 @@ import pulumi_aws as aws
 
 from infra.components import child
 from infra.components.function import AppContext, ToolkitFunction
-from infra.naming import slug
 from runtime import manifest as schema
-from runtime.callmap import CallMap, MappedFunction, deployed_options, parameter_name
+from runtime.callmap import CallMap, MappedFunction, deployed_options
 
 __all__ = ["CallMapArgs", "CallMapParameter", "MappedOutputs", "call_map_args"]
 
@@ -83,9 +82,8 @@ def call_map_args(ctx: AppContext, functions: dict[str, ToolkitFunction]) -> Cal
     derives from the app's name, environment and region alone."""
     settings, app = ctx.settings, ctx.app
     entries = {e.tag: e for e in schema.load(settings.manifest).functions}
-    project = settings.project or f"toolkit-{slug(app.app)}"
     return CallMapArgs(
-        parameter_name=parameter_name(project, settings.stack), app=app.app, region=settings.region,
+        parameter_name=ctx.call_map_parameter(), app=app.app, region=settings.region,
         calls_table=ctx.calls.table.name, payload_bucket=ctx.calls.bucket.bucket,
         functions=[_mapped(ctx, fn, entries[tag]) for tag, fn in functions.items()],
         classes={e.cls.name: tuple((p.name, p.type, p.default) for p in e.cls.parameters)

@@ -32,8 +32,10 @@ from infra.components.volumes import AppVolumes, grant_bucket_mounts, grant_volu
 from infra.components.workflow import EcsWorkerArgs, WorkerArgs, WorkerStateMachine
 from infra.config import Settings
 from infra.dns import origin_domain, zone_for
-from infra.naming import partition, physical_name
+from infra.naming import partition, physical_name, slug
 from infra.plan import AppPlan, FunctionPlan, log_group_name
+from infra.policies import AppReads
+from runtime.callmap import parameter_name
 from runtime.environment import MANIFEST_PATH, ContainerEnv, variables
 
 __all__ = [
@@ -70,6 +72,25 @@ class AppContext:
     def arn(self, service: str, resource: str) -> pulumi.Output[str]:
         region = self.settings.region
         return self.account_id.apply(lambda account: f"arn:{partition(region)}:{service}:{region}:{account}:{resource}")
+
+    def call_map_parameter(self) -> str:
+        """The SSM parameter of the app's call map, named after the Pulumi project and stack (``toolkit-<app>``
+        and ``<env>-<region>`` under ``toolkit deploy``): a lookup derives it from the app's name alone."""
+        return parameter_name(self.settings.project or f"toolkit-{slug(self.app.app)}", self.settings.stack)
+
+    def app_reads(self) -> pulumi.Output[AppReads]:
+        """What the SDK inside a function reads about its own app (infra.policies.AppReads)."""
+        region, prefix, parameter = self.settings.region, self.app.prefix, self.call_map_parameter()
+        root = parameter.split("/", 2)[1]  # every call map is under /<root>/ (toolkit.call_search searches it)
+
+        def reads(account: str) -> AppReads:
+            head = f"arn:{partition(region)}:{{}}:{region}:{account}:"
+            return AppReads(call_map_arn=head.format("ssm") + f"parameter{parameter}",
+                            call_maps_root_arn=head.format("ssm") + f"parameter/{root}",
+                            functions_arn=head.format("lambda") + f"function:{prefix}-*",
+                            lambda_logs_arn=head.format("logs") + f"log-group:/aws/lambda/{prefix}-*")
+
+        return self.account_id.apply(reads)
 
     def workspace_zone(self) -> pulumi.Output[str]:
         assert self.settings.base_domain
@@ -163,6 +184,7 @@ class ToolkitFunction(pulumi.ComponentResource):
                 app_state_machine_arns=[ctx.worker_arn(f) for f in callable_functions],
                 app_invoke_arns=[arn for f in callable_functions if (arn := ctx.invoke_arn(f)) is not None],
                 cluster_arn=ctx.platform.cluster.arn if ctx.platform else None,
+                reads=ctx.app_reads(),
             ),
             opts=child(self),
         ).role
@@ -175,6 +197,7 @@ class ToolkitFunction(pulumi.ComponentResource):
             "state_machine_arn": state_machine_arn,
             "secret_arns": pulumi.Output.all(*[ctx.secret_arns[s] for s in plan.secrets]).apply(json.dumps),
             "function_targets": ctx.function_targets(),
+            "app_name": ctx.app.app,  # an App() without a name in the source (`toolkit deploy --name`) gets it
         })
         if ctx.state is not None:  # Dicts and Queues (runtime.primitives.dynamodb) in the app's state table
             self._set("state_table", ctx.state.table.name)

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from infra.components import child, to_json
 from infra.naming import ROLE_NAME_MAX, physical_name
-from infra.policies import assume_role, function_policy
+from infra.policies import AppReads, assume_role, function_policy
 
 __all__ = ["FunctionRole", "FunctionRoleArgs"]
 
@@ -30,6 +30,8 @@ class FunctionRoleArgs:
     app_invoke_arns: list[pulumi.Input[str]] = field(default_factory=list)
     # the app's ECS cluster, if it has one: reading a call its task claimed checks the task is alive
     cluster_arn: pulumi.Input[str] | None = None
+    # what the SDK reads about the app itself (lookups, FunctionCall.from_id, fn.stats(), fn.logs)
+    reads: pulumi.Input[AppReads] | None = None
 
 
 class FunctionRole(pulumi.ComponentResource):
@@ -49,11 +51,12 @@ class FunctionRole(pulumi.ComponentResource):
             pulumi.Output.all(*args.app_state_machine_arns),
             pulumi.Output.all(*args.app_invoke_arns),
             args.cluster_arn,
+            args.reads,
         ).apply(
             lambda v: function_policy(
                 log_group_arn=v[0], table_arn=v[1], bucket_arn=v[2], state_machine_arn=v[3],
                 executions_arn=v[4], secret_arns=list(v[5]), app_state_machine_arns=list(v[6]),
-                app_invoke_arns=list(v[7]), cluster_arn=v[8],
+                app_invoke_arns=list(v[7]), cluster_arn=v[8], reads=v[9],
             )
         )
         aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=to_json(document), opts=child(self))

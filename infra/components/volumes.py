@@ -97,13 +97,17 @@ def grant_volumes(parent: pulumi.Resource, name: str, role: aws.iam.Role, volume
 
 def bucket_mount_policy(mounts: Sequence[BucketMount], region: str) -> dict[str, Any] | None:
     """What `runtime.volumes.buckets` does for the CloudBucketMounts signed with the function's role (no
-    ``secret``, AWS S3): list the prefix, read its objects, and write them only where not ``read_only``.
-    None when no mount uses the role (a secret's keys, or another S3-compatible endpoint)."""
+    ``secret``, AWS S3): list the prefix, read its objects, and write them only where not ``read_only``; and
+    assume each mount's ``oidc_auth_role_arn``.  None when no mount uses the role (a secret's keys, or
+    another S3-compatible endpoint)."""
     own = [m for m in mounts if m.secret is None and m.endpoint_url is None and m.oidc_auth_role_arn is None]
-    if not own:
+    # oidc_auth_role_arn without a secret: the function's role assumes that role (runtime.volumes.buckets._assumed);
+    # what the assumed role may do with the bucket is the user's policy on it.
+    assumed = sorted({m.oidc_auth_role_arn for m in mounts if m.secret is None and m.oidc_auth_role_arn})
+    if not own and not assumed:
         return None
     arn = f"arn:{partition(region)}:s3:::"
-    statements: list[dict[str, Any]] = []
+    statements: list[dict[str, Any]] = [{"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": assumed}] if assumed else []
     for mount in sorted(own, key=lambda m: (m.bucket_name, m.key_prefix, m.read_only)):
         bucket, objects = f"{arn}{mount.bucket_name}", f"{arn}{mount.bucket_name}/{mount.key_prefix}*"
         listing: dict[str, Any] = {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]}

@@ -21,6 +21,7 @@ RESOURCELESS_ACTIONS = {
     "ecs:DiscoverPollEndpoint", "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
     "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "cloudwatch:GetMetricData",  # fn.stats() inside a function: AWS defines no resource type for it
 }
 ENV_KEYS = {
     "TOOLKIT_MANIFEST", "TOOLKIT_FUNCTION", "TOOLKIT_CALLS_TABLE", "TOOLKIT_PAYLOAD_BUCKET",

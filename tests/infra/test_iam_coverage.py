@@ -1,0 +1,416 @@
+"""Every AWS call that code running inside a deployed function can make is allowed by the role it runs under.
+
+Found statically: for each module of runtime/ and toolkit/ in scope, the services it makes clients
+for (``client("svc", ...)``, ``session.client("svc")``) and the calls on them (``.op_name(...)``,
+``get_paginator("op_name")``) whose names are operations of those services in botocore's model.
+Each operation becomes its IAM action (`iam_action`), and the action must be allowed by the planned
+policies of the role that runs the module (a function's role for the SDK and runtime, the sandbox
+task's role for the sandbox agent), over a whole program planned under Pulumi's mock runtime with
+every optional feature on (Dicts/Queues, volumes, a bucket mount, sandboxes).  A feature's calls are
+required only of the roles whose functions use it.
+
+A call that fails on a real account with AccessDenied was a feature shipped broken: this test finds
+the next one at the commit that adds it.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore import xform_name
+from infra_mocks import parse_json
+from infra_support import Run, run_program, settings_for
+
+import toolkit
+from toolkit.manifest import build_manifest
+
+REPO = Path(__file__).resolve().parents[2]
+SCANNED = ("runtime", "toolkit")
+
+# Out of scope: code that never runs inside a deployed function, by path prefix, with why.
+EXCLUDED = {
+    "toolkit/cli/": "the CLI runs on the user's machine with the user's credentials",
+    "toolkit/deploy/": "deploy orchestration (toolkit deploy, doctor, logs, volumes, secrets) runs on the user's "
+                       "machine; the SDK imports only pure helpers of autoscaler.py, and its AWS calls "
+                       "(update_autoscaler) are refused inside a deployed function (toolkit/function_admin.py)",
+    "toolkit/images/": "image builds (CodeBuild, ECR pushes) run from toolkit deploy on the user's machine",
+    "toolkit/serve/": "toolkit serve is local: no AWS role",
+    "toolkit/local/": "local worker pools: no AWS role",
+}
+# Modules whose method names match AWS operations but whose receivers are not boto3 clients.
+NOT_AWS = {
+    "toolkit/named_objects.py": "list_objects is the local named-object store's, not S3's",
+}
+# IAM actions whose name is not the operation's (AWS's service authorization reference), and
+# operations no permission governs.
+ACTION_OF = {
+    "s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject", "s3:DeleteObjects": "s3:DeleteObject",
+    "lambda:Invoke": "lambda:InvokeFunction",
+}
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # AWS: "No permissions are required to perform this operation"
+# botocore signs CloudWatch as "monitoring"; IAM's service prefix for it is "cloudwatch".
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+
+SANDBOX_AGENT = "runtime/sandbox_agent.py"
+# Modules that only run where a feature is on, and how to tell a role that has it.
+FEATURE_OF = {
+    "runtime/secrets.py": "secrets",
+    "runtime/cloud_client.py": "lambda_targets",  # .remote() invokes a Lambda alias only where the app has one
+    "runtime/volumes/s3.py": "volumes",
+    "runtime/volumes/buckets.py": "bucket_mounts",
+    "toolkit/sandboxes/aws.py": "sandboxes",
+    "toolkit/sandboxes/aws_logs.py": "sandboxes",
+    "toolkit/sandboxes/aws_network.py": "sandboxes",
+}
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+MANAGED = "aws:iam/policy:Policy"
+OIDC_ROLE = "arn:aws:iam::123456789012:role/bucket-reader"
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    module: str
+    service: str
+    operation: str  # botocore's (PascalCase)
+
+    @property
+    def action(self) -> str | None:
+        return iam_action(self.service, self.operation)
+
+
+def iam_action(service: str, operation: str) -> str | None:
+    """``<IAM prefix>:<action>`` for a botocore operation; None where AWS checks no permission."""
+    model = botocore.session.get_session().get_service_model(service)
+    prefix = model.signing_name or model.endpoint_prefix
+    action = f"{IAM_PREFIX.get(prefix, prefix)}:{operation}"
+    return None if action in NEEDS_NO_PERMISSION else ACTION_OF.get(action, action)
+
+
+# -- the scan ---------------------------------------------------------------------------------------------------
+
+def scanned_modules() -> Iterator[Path]:
+    for root in SCANNED:
+        for path in sorted((REPO / root).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            if not any(rel.startswith(prefix) for prefix in EXCLUDED) and rel not in NOT_AWS:
+                yield path
+
+
+def _client_service(node: ast.Call) -> str | None | bool:
+    """The literal service of a ``client(...)`` call; True for a client of a service passed by value."""
+    func = node.func
+    named = isinstance(func, ast.Name) and func.id == "client" or isinstance(func, ast.Attribute) and func.attr == "client"
+    if not named or not node.args:
+        return None
+    first = node.args[0]
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else True
+
+
+def module_services(tree: ast.AST) -> set[str]:
+    """The services a module makes clients for.  A client of a service passed by value (a helper taking
+    ``"ecs"``) counts every service named by a string constant in the module."""
+    found = {_client_service(n) for n in ast.walk(tree) if isinstance(n, ast.Call)} - {None}
+    services = {s for s in found if isinstance(s, str)}
+    if True in found:
+        known = set(botocore.session.get_session().get_available_services())
+        services |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in known}
+    return services
+
+
+def _called_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            names.add(node.func.attr)
+            if node.func.attr == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
+                names.add(str(node.args[0].value))
+    return names
+
+
+def operations(service: str) -> dict[str, str]:
+    """botocore's operations of ``service`` by the client method's name."""
+    return {xform_name(op): op for op in botocore.session.get_session().get_service_model(service).operation_names}
+
+
+def module_calls(path: Path) -> set[AwsCall]:
+    tree = ast.parse(path.read_text())
+    rel, called = path.relative_to(REPO).as_posix(), _called_names(tree)
+    return {AwsCall(rel, service, op) for service in module_services(tree)
+            for method, op in operations(service).items() if method in called}
+
+
+@pytest.fixture(scope="module")
+def calls() -> set[AwsCall]:
+    return {call for path in scanned_modules() for call in module_calls(path)}
+
+
+# -- the planned roles ------------------------------------------------------------------------------------------
+
+def _full_manifest() -> dict[str, Any]:
+    """An app with every feature that changes a function's grants."""
+    app = toolkit.App("iamapp")
+    weights = toolkit.Volume.from_name("weights", create_if_missing=True)
+    shared = toolkit.Dict.from_name("shared", create_if_missing=True)  # noqa: F841 - Dicts live in the state table
+    bucket = toolkit.CloudBucketMount("datasets", key_prefix="train/", oidc_auth_role_arn=OIDC_ROLE, read_only=True)
+
+    def plain() -> None: ...
+
+    def infer() -> None: ...
+
+    def train() -> None: ...
+
+    def page() -> str:
+        return "hi"
+
+    app.function(secrets=[toolkit.Secret.from_dict({"TOKEN": "t"})])(plain)
+    app.function(volumes={"/models": weights, "/data": bucket})(infer)
+    app.function(backend="ecs", volumes={"/models": weights.read_only()})(train)
+    app.function()(toolkit.fastapi_endpoint()(page))
+    return build_manifest(app)
+
+
+@pytest.fixture(scope="module")
+def full_run() -> Run:
+    return run_program(settings_for(_full_manifest(), sandboxes=True))
+
+
+@dataclass
+class PlannedRole:
+    name: str  # the Pulumi resource name
+    documents: dict[str, dict[str, Any]]  # every policy on it, by the policy resource's name
+
+    def has(self, suffix: str) -> bool:
+        return any(name.endswith(suffix) for name in self.documents)
+
+    def resources_for(self, action: str) -> list[str]:
+        """The resources ``action`` is allowed on (``*`` patterns in actions honoured)."""
+        found: list[str] = []
+        for doc in self.documents.values():
+            for statement in doc["Statement"]:
+                assert statement["Effect"] == "Allow", (self.name, statement)  # no Deny to reason about
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if any(fnmatch.fnmatch(action.lower(), a.lower()) for a in actions):
+                    resource = statement["Resource"]
+                    found += resource if isinstance(resource, list) else [resource]
+        return found
+
+
+def planned_roles(run: Run) -> dict[str, PlannedRole]:
+    """Each planned role with its inline policies and its attached managed policies (by ARN)."""
+    roles = {r.name: r for r in run.mocks.of_type(ROLE)}
+    managed = {f"arn:aws:mock:us-east-1:123456789012:policy/{p.name}": p for p in run.mocks.of_type(MANAGED)}
+    planned = {name: PlannedRole(name, {}) for name in roles}
+    for policy in run.mocks.of_type(ROLE_POLICY):  # role= the role's id: "<resource name>-id" under the mocks
+        planned[policy.inputs["role"].removesuffix("-id")].documents[policy.name] = parse_json(policy.inputs["policy"])
+    by_physical = {r.inputs.get("name") or name: name for name, r in roles.items()}
+    for attachment in run.mocks.of_type(ATTACHMENT):
+        policy = managed.get(attachment.inputs["policyArn"])
+        if policy is not None:
+            planned[by_physical[attachment.inputs["role"]]].documents[policy.name] = parse_json(policy.inputs["policy"])
+    return planned
+
+
+def function_roles(run: Run) -> list[PlannedRole]:
+    return [role for name, role in planned_roles(run).items() if name.endswith("-identity-role")]
+
+
+def sandbox_task_roles(run: Run) -> list[PlannedRole]:
+    """The roles the sandbox agent runs under: each sandbox task definition's task role."""
+    arns = {t.inputs.get("taskRoleArn") for t in run.mocks.of_type("aws:ecs/taskDefinition:TaskDefinition")
+            if "sandbox" in t.inputs["family"]}
+    roles = {r.name: r for r in run.mocks.of_type(ROLE)}
+    planned = planned_roles(run)
+    return [planned[name] for name, r in roles.items()
+            if f"arn:aws:iam::123456789012:role/{r.inputs.get('name') or name}" in arns]
+
+
+def role_environments(run: Run) -> dict[str, list[dict[str, str]]]:
+    """The container environments each role ARN runs with: its Lambdas' and its ECS task definitions'."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for fn in run.mocks.of_type("aws:lambda/function:Function"):
+        found.setdefault(fn.inputs["role"], []).append(fn.inputs.get("environment", {}).get("variables", {}))
+    for task in run.mocks.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        for container in parse_json(task.inputs["containerDefinitions"]):
+            env = {e["name"]: e["value"] for e in container.get("environment", [])}
+            found.setdefault(task.inputs.get("taskRoleArn", ""), []).append(env)
+    return found
+
+
+def _environments(run: Run, role: PlannedRole) -> list[dict[str, str]]:
+    arn = f"arn:aws:iam::123456789012:role/{next(r.inputs['name'] for r in run.mocks.of_type(ROLE) if r.name == role.name)}"
+    return role_environments(run).get(arn, [])
+
+
+def _lambda_targets(run: Run, role: PlannedRole) -> set[str]:
+    """The Lambda aliases runtime/cloud_client.py may invoke from this role's containers."""
+    return {t["lambda_arn"] for env in _environments(run, role)
+            for t in parse_json(env.get("TOOLKIT_FUNCTION_TARGETS") or "{}").values() if t.get("lambda_arn")}
+
+
+def _secret_arns(run: Run, role: PlannedRole) -> set[str]:
+    """The secrets runtime/secrets.py reads in this role's containers: the ARNs their environment names."""
+    named: set[str] = set()
+    for env in _environments(run, role):
+        named |= set(parse_json(env.get("TOOLKIT_SECRET_ARNS") or "[]"))
+        named |= set(parse_json(env.get("TOOLKIT_BUCKET_SECRET_ARNS") or "{}").values())
+    return named
+
+
+def _uses(run: Run, role: PlannedRole, feature: str | None) -> bool:
+    """Whether a function role's function can reach a feature's module."""
+    if feature == "secrets":
+        return bool(_secret_arns(run, role))
+    if feature == "lambda_targets":
+        return bool(_lambda_targets(run, role))
+    return {None: True, "volumes": role.has("-volume-access"), "bucket_mounts": role.has("-bucket-access"),
+            "sandboxes": role.has("-sandbox-control")}[feature]
+
+
+def _missing(role: PlannedRole, wanted: set[AwsCall]) -> list[str]:
+    return sorted(f"{c.action} ({c.module}: {xform_name(c.operation)})" for c in wanted
+                  if c.action is not None and not role.resources_for(c.action))
+
+
+# -- the tests --------------------------------------------------------------------------------------------------
+
+def test_the_scan_finds_the_calls_it_is_meant_to(calls: set[AwsCall]) -> None:
+    """A guard on the scanner itself: calls made three different ways are all found."""
+    found = {(c.module, c.action) for c in calls}
+    assert ("runtime/secrets.py", "secretsmanager:GetSecretValue") in found  # client("svc").op(...)
+    assert ("toolkit/call_search.py", "ssm:GetParametersByPath") in found  # a paginator
+    assert ("runtime/callstore/supervision.py", "states:DescribeExecution") in found  # a service passed by value
+    assert ("runtime/volumes/s3.py", "s3:ListBucket") in found  # an operation whose action is not its name
+    assert all(c.module.split("/")[0] in SCANNED for c in calls)
+    assert not any(c.module.startswith(tuple(EXCLUDED)) for c in calls)
+
+
+def test_every_module_calling_aws_operations_creates_its_client_or_is_listed() -> None:
+    """A module calling ``.put_item(...)`` on a client it was handed (made elsewhere) would escape the scan:
+    each in-scope module whose calls are named like operations of a service the runtime uses makes a
+    client itself, or is in NOT_AWS with why."""
+    used = {"dynamodb", "s3", "sqs", "ssm", "stepfunctions", "ecs", "lambda", "logs", "cloudwatch", "secretsmanager"}
+    method_names = {m for s in used for m in operations(s)} - {"invoke", "query", "scan", "tag_resource"}
+    escaped = []
+    for path in scanned_modules():
+        tree = ast.parse(path.read_text())
+        if not module_services(tree) and (_called_names(tree) & method_names):
+            escaped.append((path.relative_to(REPO).as_posix(), sorted(_called_names(tree) & method_names)))
+    assert escaped == [], "make the client in the module that calls it, or list the module in NOT_AWS with why"
+
+
+def test_every_call_of_the_sdk_and_runtime_is_granted_to_the_function_roles(calls: set[AwsCall], full_run: Run,
+                                                                            web_run: Run, gpu_run: Run) -> None:
+    in_functions = {c for c in calls if c.module != SANDBOX_AGENT}
+    for run in (full_run, web_run, gpu_run):
+        roles = function_roles(run)
+        assert roles
+        for role in roles:
+            wanted = {c for c in in_functions if _uses(run, role, FEATURE_OF.get(c.module))}
+            assert _missing(role, wanted) == [], role.name
+
+
+def test_the_full_app_exercises_every_feature(full_run: Run) -> None:
+    roles = function_roles(full_run)
+    for feature in set(FEATURE_OF.values()):  # else its calls would be checked against no role
+        assert any(_uses(full_run, role, feature) for role in roles), feature
+
+
+def test_the_sandbox_agent_calls_are_granted_to_the_sandbox_task_roles(calls: set[AwsCall], full_run: Run) -> None:
+    agent = {c for c in calls if c.module == SANDBOX_AGENT}
+    assert {c.action for c in agent} >= {"sqs:ReceiveMessage", "dynamodb:PutItem"}
+    roles = sandbox_task_roles(full_run)
+    assert roles
+    for role in roles:
+        assert _missing(role, agent) == [], role.name
+
+
+def _matches(arn: str, granted: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(arn, pattern) for pattern in granted)
+
+
+def test_the_sdk_reads_only_its_own_apps_resources(full_run: Run) -> None:
+    """Lookups, FunctionCall.from_id, fn.stats() and fn.logs inside a function: granted on the app's own
+    call map, Lambdas, log groups and call table; the path search on the root every call map is under."""
+    from toolkit.call_search import CALL_MAP_ROOT
+
+    head = "arn:aws:ssm:us-east-1:123456789012:parameter"
+    [parameter] = full_run.mocks.of_type("aws:ssm/parameter:Parameter")
+    lambdas = [f.inputs["name"] for f in full_run.mocks.of_type("aws:lambda/function:Function")]
+    [calls_table] = [t.inputs["name"] for t in full_run.mocks.of_type("aws:dynamodb/table:Table")
+                     if t.name.endswith("-calls-table")]
+    for role in function_roles(full_run):
+        assert role.resources_for("ssm:GetParameter") == [head + parameter.inputs["name"]], role.name
+        searched = role.resources_for("ssm:GetParametersByPath")
+        assert _matches(head + CALL_MAP_ROOT, searched) and _matches(head + CALL_MAP_ROOT.rstrip("/"), searched)
+        assert not _matches("arn:aws:ssm:us-east-1:123456789012:parameter/other/secret", searched)
+        assert role.resources_for("cloudwatch:GetMetricData") == ["*"]  # AWS defines no resource for it
+        assert f"arn:aws:dynamodb:us-east-1:123456789012:table/{calls_table}" in role.resources_for("dynamodb:Scan")
+        functions, logs = role.resources_for("lambda:GetFunction"), role.resources_for("logs:FilterLogEvents")
+        for name in lambdas:
+            assert _matches(f"arn:aws:lambda:us-east-1:123456789012:function:{name}", functions), (role.name, name)
+            assert _matches(f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{name}:*", logs), name
+        assert not _matches("arn:aws:lambda:us-east-1:123456789012:function:other-app-fn", functions)
+        assert not _matches("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/other-app-fn", logs)
+
+
+def test_each_secret_and_lambda_target_a_function_is_given_is_granted_by_arn(full_run: Run, web_run: Run,
+                                                                             gpu_run: Run) -> None:
+    for run in (full_run, web_run, gpu_run):
+        for role in function_roles(run):
+            secrets, targets = _secret_arns(run, role), _lambda_targets(run, role)
+            assert all(_matches(arn, role.resources_for("secretsmanager:GetSecretValue")) for arn in secrets)
+            assert all(_matches(arn, role.resources_for("lambda:InvokeFunction")) for arn in targets)
+
+
+def test_a_bucket_mounted_through_an_oidc_role_may_assume_exactly_that_role(full_run: Run) -> None:
+    by_role = {role.name: role.resources_for("sts:AssumeRole") for role in function_roles(full_run)}
+    assert by_role.pop("iamapp-test-infer-identity-role") == [OIDC_ROLE]
+    assert all(granted == [] for granted in by_role.values()), by_role
+
+
+@pytest.fixture
+def inside_a_deployed_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[toolkit.Function]:
+    """A function handle as user code sees it inside a deployed container: the runtime's environment,
+    AWS pointed at a closed loopback port (nothing may be called)."""
+    import json
+
+    from runtime.awsclients import reset_clients
+
+    app = toolkit.App("iam-refusal")
+
+    @app.function()
+    def square(x: int) -> int:
+        return x * x
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(build_manifest(app)))
+    targets = {"square": {"lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:iam-refusal-square:live",
+                          "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:iam-refusal-sq"}}
+    for name, value in {"TOOLKIT_MANIFEST": str(manifest), "TOOLKIT_FUNCTION": "square", "TOOLKIT_CALLS_TABLE": "calls",
+                        "TOOLKIT_FUNCTION_TARGETS": json.dumps(targets), "AWS_REGION": "us-east-1",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(name, value)
+    reset_clients()
+    yield square
+    reset_clients()  # the clients made here point at the closed port
+
+
+def test_update_autoscaler_inside_a_deployed_function_is_refused_not_granted(
+        inside_a_deployed_function: toolkit.Function) -> None:
+    """Refused at the call site: no function role may change its app's capacity (docs/deploy.md, IAM)."""
+    from toolkit.exception import NotSupportedError
+
+    with pytest.raises(NotSupportedError, match=r"square.update_autoscaler\(\) inside a deployed function.*"
+                                                r"call it from your machine.*toolkit deploy"):
+        inside_a_deployed_function.update_autoscaler(max_containers=2)
