@@ -60,6 +60,7 @@ class ContainerEnv(NamedTuple):
     volume_bucket: str | None = None  # S3 bucket of the app's Volumes (runtime.volumes.s3), one prefix each
     bucket_secret_arns: str | None = None  # JSON {secret name: ARN}: CloudBucketMount secrets (never in os.environ)
     bucket_sync_s: float | None = None  # seconds between CloudBucketMount syncs where no invocation ends one (ECS)
+    app_name: str | None = None  # the deployed app's name: what a ``toolkit.App()`` made without one is named
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
@@ -108,6 +109,7 @@ VARIABLES: dict[str, str] = {
     "volume_bucket": "TOOLKIT_VOLUME_BUCKET",
     "bucket_secret_arns": "TOOLKIT_BUCKET_SECRET_ARNS",
     "bucket_sync_s": "TOOLKIT_BUCKET_SYNC_S",
+    "app_name": "TOOLKIT_APP_NAME",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -11,6 +12,7 @@ from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from runtime.environment import ContainerEnv
 from toolkit.app_platform import AppPlatformMembers, refuse_app_options
 from toolkit.cls import Cls, ExposedMethod, collect_parameters
 from toolkit.exception import InvalidError
@@ -48,6 +50,8 @@ class App(AppPlatformMembers):
     def __init__(self, name: str | None = None, *, tags: Mapping[str, str] | None = None,
                  image: Image | None = None, secrets: Sequence[Secret] = (),
                  volumes: Mapping[str | PurePosixPath, Any] = _NO_MOUNTS, include_source: bool = True) -> None:
+        if name is None:  # as the platform's `deploy --name`: an app without one deploys (and runs) as named
+            name = os.environ.get(ContainerEnv.name("app_name")) or None
         refuse_app_options(name, volumes=volumes, include_source=include_source)
         if name is not None and (not isinstance(name, str) or not slugify(name)):
             raise InvalidError(f"App name {name!r} needs letters or digits, e.g. toolkit.App('my-app').")

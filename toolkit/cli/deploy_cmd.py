@@ -31,10 +31,12 @@ def deploy_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="A real AWS account, or LocalStack at $LOCALSTACK_ENDPOINT (http://localhost:4566).")(f)
     f = click.option("--region", metavar="REGION", help="AWS region (default: AWS_REGION or your AWS profile's).")(f)
     f = click.option("--env", "environment", metavar="NAME", help="Environment: one stack (and URL suffix) each.")(f)
+    f = click.option("--name", "app_name", metavar="NAME",
+                     help="The app's name, for a toolkit.App() created without one (as `modal deploy --name`).")(f)
     return app_ref_argument(f)
 
 
-def _loaded(ref: str | None, module: str | None, needs: tuple[str, ...] = AWS_MODULES,
+def _loaded(ref: str | None, module: str | None, needs: tuple[str, ...] = AWS_MODULES, app_name: str | None = None,
             **options: Any) -> tuple[Any, Any]:
     require_aws(f"toolkit {click.get_current_context().info_name}", needs)
     from toolkit.deploy.deployer import DeployOptions, load_app_for_deploy
@@ -42,7 +44,28 @@ def _loaded(ref: str | None, module: str | None, needs: tuple[str, ...] = AWS_MO
 
     parsed = parse_ref(ref, module)
     opts = DeployOptions(**options)
-    return load_app_for_deploy(load_app(parsed), opts), opts
+    if app_name is not None:
+        name_unnamed_apps(app_name)
+    app = load_app(parsed)
+    if app_name is not None and app.name != app_name:
+        from toolkit.deploy.errors import DeployError
+
+        raise DeployError(f"--name {app_name!r}: the app is named {app.name!r} in its source, and a deploy names "
+                          f"its stack and URLs after that; drop --name, or create it as toolkit.App({app_name!r}).")
+    return load_app_for_deploy(app, opts), opts
+
+
+def name_unnamed_apps(name: str) -> None:
+    """What ``toolkit.App()`` without a name is called in this process and what it starts (the deployed
+    containers get the same through their environment: infra/components/function.py)."""
+    import os
+
+    from runtime.environment import ContainerEnv
+    from toolkit.urls import slugify
+
+    if not slugify(name):
+        raise click.BadParameter(f"{name!r} needs letters or digits, e.g. --name my-app.", param_hint="--name")
+    os.environ[ContainerEnv.name("app_name")] = name
 
 
 def _deployer(opts: Any, quiet: bool = False) -> Any:

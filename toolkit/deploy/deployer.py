@@ -72,7 +72,8 @@ def load_app_for_deploy(app: App, options: DeployOptions) -> LoadedApp:
     from toolkit.manifest import build
 
     if not app.name:
-        raise DeployError("Deploying needs an app name: toolkit.App('my-app').")
+        raise DeployError("Deploying needs an app name: create it as toolkit.App('my-app'), or name it on the "
+                          "command line with --name my-app.")
     manifest = build(app, ephemeral=options.ephemeral, environment=options.environment)
     region = naming_region(options.target, options.region)
     _check_regions(app, options)
