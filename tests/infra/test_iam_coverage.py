@@ -157,7 +157,7 @@ def calls() -> set[AwsCall]:
 # -- the planned roles ------------------------------------------------------------------------------------------
 
 def _full_manifest() -> dict[str, Any]:
-    """An app with every feature that changes a function's grants."""
+    """An app with every feature that changes a function's grants (and schedules on Lambda and on ECS)."""
     app = toolkit.App("iamapp")
     weights = toolkit.Volume.from_name("weights", create_if_missing=True)
     shared = toolkit.Dict.from_name("shared", create_if_missing=True)  # noqa: F841 - Dicts live in the state table
@@ -172,9 +172,9 @@ def _full_manifest() -> dict[str, Any]:
     def page() -> str:
         return "hi"
 
-    app.function(secrets=[toolkit.Secret.from_dict({"TOKEN": "t"})])(plain)
+    app.function(secrets=[toolkit.Secret.from_dict({"TOKEN": "t"})], schedule=toolkit.Period(hours=1))(plain)
     app.function(volumes={"/models": weights, "/data": bucket})(infer)
-    app.function(backend="ecs", volumes={"/models": weights.read_only()})(train)
+    app.function(backend="ecs", volumes={"/models": weights.read_only()}, schedule=toolkit.Cron("0 3 * * *"))(train)
     app.function()(toolkit.fastapi_endpoint()(page))
     return build_manifest(app)
 
@@ -225,9 +225,10 @@ def function_roles(run: Run) -> list[PlannedRole]:
 
 
 def sandbox_task_roles(run: Run) -> list[PlannedRole]:
-    """The roles the sandbox agent runs under: each sandbox task definition's task role."""
+    """The roles the sandbox agent runs under: each sandbox task definition's task role, and the one a
+    sandbox with volumes is started with (RunTask's override: in the outputs, not a task definition)."""
     arns = {t.inputs.get("taskRoleArn") for t in run.mocks.of_type("aws:ecs/taskDefinition:TaskDefinition")
-            if "sandbox" in t.inputs["family"]}
+            if "sandbox" in t.inputs["family"]} | {run.outputs["sandboxes"]["volumes_task_role"]}
     roles = {r.name: r for r in run.mocks.of_type(ROLE)}
     planned = planned_roles(run)
     return [planned[name] for name, r in roles.items()
@@ -328,10 +329,11 @@ def test_the_full_app_exercises_every_feature(full_run: Run) -> None:
 def test_the_sandbox_agent_calls_are_granted_to_the_sandbox_task_roles(calls: set[AwsCall], full_run: Run) -> None:
     agent = {c for c in calls if c.module == SANDBOX_AGENT}
     assert {c.action for c in agent} >= {"sqs:ReceiveMessage", "dynamodb:PutItem"}
+    volumes = {c for c in calls if FEATURE_OF.get(c.module) == "volumes"}  # the agent's mount and commit
     roles = sandbox_task_roles(full_run)
-    assert roles
+    assert len(roles) == 2 and sum(role.has("-task-volumes-access") for role in roles) == 1
     for role in roles:
-        assert _missing(role, agent) == [], role.name
+        assert _missing(role, agent | (volumes if role.has("-task-volumes-access") else set())) == [], role.name
 
 
 def _matches(arn: str, granted: list[str]) -> bool:
@@ -414,3 +416,54 @@ def test_update_autoscaler_inside_a_deployed_function_is_refused_not_granted(
     with pytest.raises(NotSupportedError, match=r"square.update_autoscaler\(\) inside a deployed function.*"
                                                 r"call it from your machine.*toolkit deploy"):
         inside_a_deployed_function.update_autoscaler(max_containers=2)
+
+
+# What a Step Functions service integration needs from the state machine's role (AWS: "IAM policies for
+# integrated services"): the API's own action, and for a .sync ECS run the watch over the task.
+SYNC_EXTRA = {"ecs:RunTask": {"ecs:StopTask", "ecs:DescribeTasks", "events:PutTargets", "events:PutRule",
+                              "events:DescribeRule", "iam:PassRole"}}
+
+
+def integration_actions(resource: str) -> set[str]:
+    """``arn:aws:states:::dynamodb:updateItem`` -> {dynamodb:UpdateItem}; ``lambda:invoke`` -> InvokeFunction."""
+    service, _, api = resource.removeprefix("arn:aws:states:::").partition(":")
+    name, _, pattern = api.partition(".")
+    action = "lambda:InvokeFunction" if (service, name) == ("lambda", "invoke") else f"{service}:{name[0].upper()}{name[1:]}"
+    return {action} | (SYNC_EXTRA.get(action, set()) if pattern == "sync" else set())
+
+
+def _task_resources(states: dict[str, Any]) -> Iterator[str]:
+    for state in states.values():
+        if state.get("Type") == "Task":
+            yield state["Resource"]
+        for nested in (*state.get("Branches", []), state.get("Iterator"), state.get("ItemProcessor")):
+            if nested:
+                yield from _task_resources(nested["States"])
+
+
+def test_each_worker_state_machines_integrations_are_granted_to_its_role(full_run: Run, gpu_run: Run) -> None:
+    """The Step Functions worker: each Task state's service integration, against its own role's policy."""
+    for run in (full_run, gpu_run):
+        roles = planned_roles(run)
+        by_arn = {f"arn:aws:iam::123456789012:role/{r.inputs['name']}": roles[r.name] for r in run.mocks.of_type(ROLE)}
+        machines = run.mocks.of_type("aws:sfn/stateMachine:StateMachine")
+        assert machines
+        for machine in machines:
+            role = by_arn[machine.inputs["roleArn"]]
+            needed = {a for r in _task_resources(parse_json(machine.inputs["definition"])["States"])
+                      for a in integration_actions(r)}
+            assert [a for a in sorted(needed) if not role.resources_for(a)] == [], machine.name
+
+
+def test_each_schedule_may_start_exactly_its_target(full_run: Run) -> None:
+    """EventBridge Scheduler: its role invokes a Lambda alias or starts a worker, each by ARN, and
+    dead-letters what it could not deliver."""
+    roles = planned_roles(full_run)
+    by_arn = {f"arn:aws:iam::123456789012:role/{r.inputs['name']}": roles[r.name] for r in full_run.mocks.of_type(ROLE)}
+    schedules = full_run.mocks.of_type("aws:scheduler/schedule:Schedule")
+    assert {":lambda:" in s.inputs["target"]["arn"] for s in schedules} == {True, False}  # both kinds of target
+    for schedule in schedules:
+        target, role = schedule.inputs["target"], by_arn[schedule.inputs["target"]["roleArn"]]
+        action = "lambda:InvokeFunction" if ":lambda:" in target["arn"] else "states:StartExecution"
+        assert target["arn"] in role.resources_for(action), schedule.name
+        assert target["deadLetterConfig"]["arn"] in role.resources_for("sqs:SendMessage"), schedule.name
