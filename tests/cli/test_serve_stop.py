@@ -4,7 +4,6 @@ within its bound with no traceback; a second stops at once and leaves no worker 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from cli_helpers import Serve
+from pids import alive
 
 APP = '''
 import os
@@ -31,14 +31,6 @@ def wait(marks: str, s: float = 60):
     time.sleep(s)
     return "done"
 '''
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def start_with_request_in_flight(tmp_path: Path) -> tuple[Serve, int]:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from cls_runtime_app import MODULE, user_module, write_cls_app
 from loopback import free_port
+from pids import alive
 from runtime_support import FIXTURES, serve_uvicorn
 from state_machines import pass_state_machine
 from websockets.sync.client import connect as ws_connect
@@ -260,21 +261,12 @@ def test_web_server_instances_take_turns_on_the_port(http_entrypoint: Callable[[
             assert again["pid"] == first["pid"]  # the same instance's server
             second = http.get("/", params={"root": "two"}).json()
             assert second["root"] == "two" and second["pid"] != first["pid"]
-            assert not _alive(first["pid"])  # the first instance's server was stopped for it
+            assert not alive(first["pid"])  # the first instance's server was stopped for it
             assert http.get("/").json()["root"] == "a"  # the default parameter value
     finally:
         next(served, None)  # server shutdown stops the instance holding the port
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
-    return status not in ("Z", "X")  # a zombie has exited; its parent (the host) reaps it
 
 
 def test_detached_requests_replay_on_the_serving_loop_with_lifespan_state(

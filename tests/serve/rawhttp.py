@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 
 READ_TIMEOUT_S = 30
+ANSWER_WITHIN_S = 10  # the wire-level (hostile) tests' bound on every read: a hang fails the test, not the suite
 
 
 def request(method: str, target: str, host: str, headers: list[tuple[str, str]] | None = None,
@@ -125,3 +126,10 @@ class RawConnection:
             return not self._fill()
         except ConnectionResetError:
             return True
+
+
+def exchange(port: int, data: bytes, head_only: bool = False, timeout: float = ANSWER_WITHIN_S) -> RawResponse:
+    """Send ``data`` on a fresh connection to 127.0.0.1:``port`` and read one response."""
+    with RawConnection(port, timeout=timeout) as conn:
+        conn.send(data)
+        return conn.read_response(head_only)

@@ -15,18 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from loopback import free_port
+from pids import alive
 from websockets.asyncio.client import ClientConnection, connect
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / "apps"
 START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def toolkit_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -99,14 +94,6 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 40.0) ->
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # Source text for test apps (written to a file and served): ``marked(name)`` builds a FastAPI app

@@ -19,17 +19,17 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from serve.rawhttp import RawConnection, RawResponse, request
+from serve.rawhttp import ANSWER_WITHIN_S, RawConnection, RawResponse, exchange, request
 from serve.serving import APPS, Served, served, wait_for
 
 from toolkit.exception import InvalidError
 from toolkit.serve.guard import FDS_RESERVED, ClientLimits, ReadClock
 
 LABEL = "guarded-site"
-ANSWER_WITHIN_S = 10  # every read in this module: a hang fails the test instead of stalling the suite
 LIMITS = {  # short client limits, so that the slow clients below are cut off within seconds
     "TOOLKIT_SERVE_HEADER_TIMEOUT": "2", "TOOLKIT_SERVE_BODY_TIMEOUT": "2", "TOOLKIT_SERVE_BODY_GRACE": "1.5",
     "TOOLKIT_SERVE_MIN_BODY_RATE": "2000", "TOOLKIT_SERVE_IDLE_TIMEOUT": "2",
@@ -54,15 +54,9 @@ def host(server: Served) -> str:
     return server.host(LABEL)
 
 
-def exchange(server: Served, data: bytes, head_only: bool = False) -> RawResponse:
-    with RawConnection(server.port, timeout=ANSWER_WITHIN_S) as conn:
-        conn.send(data)
-        return conn.read_response(head_only)
-
-
 def healthy(server: Served, host: str) -> None:
     """A legitimate request on a fresh connection is answered, promptly."""
-    response = exchange(server, request("GET", "/mark?n=ok", host))
+    response = exchange(server.port, request("GET", "/mark?n=ok", host))
     assert response.status == 200 and json.loads(response.body)["query"] == "n=ok"
 
 
@@ -83,11 +77,15 @@ def drain(conn: RawConnection) -> bytes:
 @pytest.mark.parametrize("method", ["CONNECT", "GET"])
 def test_an_unparsable_target_gets_400_at_once_and_frees_its_worker(server: Served, host: str, method: str,
                                                                     target: str) -> None:
-    # more bad requests than the endpoint has workers (4), each when no kept-alive worker
+    # more bad requests than the endpoint has workers (4), at once, when no kept-alive worker
     # connection is fresh enough to reuse: the slow start path, where the failure once went unheard
-    for _ in range(5):
-        time.sleep(1.1)  # `upstream.REUSE_WITHIN_S`: idle worker connections are no longer reused
-        response = exchange(server, f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    # and held its worker slot (the first one leaked holds its connection too, so none is reused
+    # after it: four leaked slots, and the fifth request waits past ANSWER_WITHIN_S)
+    time.sleep(1.1)  # `upstream.REUSE_WITHIN_S`: idle worker connections are no longer reused
+    bad = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        responses = list(pool.map(lambda _: exchange(server.port, bad), range(5)))
+    for response in responses:
         assert response.status == 400, response.body
         if method == "CONNECT":  # (llhttp itself refuses some of the GETs: "Invalid HTTP request received.")
             assert f"The request target {target!r} is not a path".encode() in response.body
@@ -144,14 +142,14 @@ def test_no_smuggling_framing_reaches_a_worker_as_a_second_request(server: Serve
     [(f"X-Many-{i}", "b" * 1000) for i in range(100)],
 ], ids=["one-long-header", "many-headers"])
 def test_a_head_over_the_limit_gets_431(server: Served, host: str, headers: list[tuple[str, str]]) -> None:
-    response = exchange(server, request("GET", "/mark?marker=too-big", host, headers))
+    response = exchange(server.port, request("GET", "/mark?marker=too-big", host, headers))
     assert response.status == 431
     assert b"over 65536 bytes" in response.body and b"TOOLKIT_SERVE_MAX_HEAD_BYTES" in response.body
     healthy(server, host)
 
 
 def test_a_head_under_the_limit_is_served(server: Served, host: str) -> None:
-    response = exchange(server, request("GET", "/mark?n=big-but-fine", host, [("X-Big", "a" * (60 * KiB))]))
+    response = exchange(server.port, request("GET", "/mark?n=big-but-fine", host, [("X-Big", "a" * (60 * KiB))]))
     assert response.status == 200
 
 
@@ -255,7 +253,7 @@ def occupy(server: Served, host: str, marker: str, seconds: float) -> threading.
     """A request that holds a worker for ``seconds`` (it marks ``marker`` on arrival), in a thread."""
     def run() -> None:
         with contextlib.suppress(OSError):
-            exchange(server, request("GET", f"/sleep?seconds={seconds}&marker={marker}", host))
+            exchange(server.port, request("GET", f"/sleep?seconds={seconds}&marker={marker}", host))
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -318,7 +316,7 @@ def test_connections_over_the_cap_get_503_and_the_gateway_recovers(marks: Path, 
         finally:
             for conn in held:
                 conn.close()
-        wait_for(lambda: exchange(server, request("GET", "/mark", host)).status == 200, "the gateway to serve again",
+        wait_for(lambda: exchange(server.port, request("GET", "/mark", host)).status == 200, "the gateway to serve again",
                  timeout=ANSWER_WITHIN_S)
 
 
@@ -343,7 +341,7 @@ def test_limits_settings_are_checked() -> None:
                                      "x.{label}.localhost", "{label}.attacker.example."])
 def test_a_foreign_host_is_not_routed(server: Served, foreign: str) -> None:
     name = foreign.format(label=server.host(LABEL).split(".")[0])
-    response = exchange(server, request("GET", "/mark?marker=rebound", f"{name}:{server.port}"))
+    response = exchange(server.port, request("GET", "/mark?marker=rebound", f"{name}:{server.port}"))
     assert response.status in (400, 404) and b"is not served here" in response.body
 
 
@@ -358,7 +356,7 @@ def test_kill_9_of_a_worker_mid_request_is_a_500_and_the_endpoint_keeps_serving(
     assert response.status == 500
     assert b"stopped while handling this request (it crashed or exited)" in response.body
     healthy(server, host)
-    assert exchange(server, request("GET", "/sleep", host)).status == 200
+    assert exchange(server.port, request("GET", "/sleep", host)).status == 200
 
 
 

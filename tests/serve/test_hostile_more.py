@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve.rawhttp import RawConnection, RawResponse, request
+from serve.rawhttp import ANSWER_WITHIN_S, RawConnection, RawResponse, exchange, request
 from serve.serving import APPS, Served, free_port, served, wait_for
 
-ANSWER_WITHIN_S = 10  # every read in this module: a hang fails the test instead of stalling the suite
 LIMITS = {  # short client limits, so that the slow clients below are cut off within seconds
     "TOOLKIT_SERVE_HEADER_TIMEOUT": "2", "TOOLKIT_SERVE_BODY_TIMEOUT": "2", "TOOLKIT_SERVE_BODY_GRACE": "1.5",
     "TOOLKIT_SERVE_MIN_BODY_RATE": "2000", "TOOLKIT_SERVE_IDLE_TIMEOUT": "5",
@@ -51,15 +50,9 @@ def host(server: Served) -> str:
     return server.host(SITE)
 
 
-def exchange(server: Served, data: bytes, head_only: bool = False) -> RawResponse:
-    with RawConnection(server.port, timeout=ANSWER_WITHIN_S) as conn:
-        conn.send(data)
-        return conn.read_response(head_only)
-
-
 def healthy(server: Served, host: str) -> None:
     """A legitimate request on a fresh connection is answered, promptly."""
-    response = exchange(server, request("GET", "/echo?id=ok", host))
+    response = exchange(server.port, request("GET", "/echo?id=ok", host))
     assert response.status == 200 and json.loads(response.body)["id"] == "ok"
 
 
@@ -92,7 +85,7 @@ def test_a_request_the_web_server_read_is_not_sent_again_when_it_closes_unanswer
         conn.send(request("GET", "/vanish", counter))  # at once: the kept connection is reused
         response = conn.read_response()
     assert response.status >= 500, response
-    assert exchange(server, request("GET", "/count", counter)).status == 200
+    assert exchange(server.port, request("GET", "/count", counter)).status == 200
     assert (marks / "seen-vanish").read_text() == "x", "the request the server read was sent to it again"
 
 
@@ -219,7 +212,7 @@ def test_no_further_smuggling_framing_reaches_a_worker_unseen(server: Served, ho
                                       b"Transfer-Encoding: identity\r\n"], ids=["plain", "forbidden"])
 def test_trailer_fields_are_not_passed_on_as_headers(server: Served, host: str, trailers: bytes) -> None:
     body = b"5\r\nhello\r\n0\r\n" + trailers + b"\r\n"
-    response = exchange(server, request("POST", "/echo?id=trailers", host, [("Transfer-Encoding", "chunked")], body))
+    response = exchange(server.port, request("POST", "/echo?id=trailers", host, [("Transfer-Encoding", "chunked")], body))
     if response.status == 400:  # llhttp refuses framing fields among trailers
         return
     seen = seen_by_app(response)
@@ -229,7 +222,7 @@ def test_trailer_fields_are_not_passed_on_as_headers(server: Served, host: str, 
 
 def test_chunk_extensions_are_accepted_and_not_passed_on(server: Served, host: str) -> None:
     body = b'5;name=value;q="quoted;str"\r\nhello\r\n6;x\r\n world\r\n0;last\r\n\r\n'
-    response = exchange(server, request("POST", "/echo?id=ext", host, [("Transfer-Encoding", "chunked")], body))
+    response = exchange(server.port, request("POST", "/echo?id=ext", host, [("Transfer-Encoding", "chunked")], body))
     assert response.status == 200 and json.loads(response.body)["body"] == "hello world"
 
 
@@ -264,28 +257,28 @@ def rss_kib(pid: int) -> int:
 ])
 def test_cr_lf_and_nul_in_header_lines_are_refused(server: Served, host: str, marks: Path, raw: bytes) -> None:
     head = f"GET /echo?marker=injected-header HTTP/1.1\r\nHost: {host}\r\n".encode() + raw + b"\r\n\r\n"
-    response = exchange(server, head)
+    response = exchange(server.port, head)
     assert response.status == 400, response
     assert not (marks / "injected-header").exists()
 
 
 def test_percent_encoded_cr_lf_in_the_target_is_not_a_header(server: Served, host: str) -> None:
     target = "/echo?id=x%0d%0aX-Injected:%20yes%0d%0a%0d%0aGET%20/echo%20HTTP/1.1"
-    seen = seen_by_app(exchange(server, request("GET", target, host)))
+    seen = seen_by_app(exchange(server.port, request("GET", target, host)))
     assert "x-injected" not in seen
 
 
 def test_forwarded_values_are_the_gateways_not_the_clients(server: Served, host: str) -> None:
     forged = [("X-Forwarded-For", "10.9.9.9"), ("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Proto", "https"),
               ("Forwarded", "for=10.9.9.9;host=evil.example"), ("X-Real-IP", "10.9.9.9")]
-    seen = seen_by_app(exchange(server, request("GET", "/echo?id=forged", host, forged)))
+    seen = seen_by_app(exchange(server.port, request("GET", "/echo?id=forged", host, forged)))
     assert seen.get("x-forwarded-for", "").split(",")[-1].strip() == "127.0.0.1"
     assert seen.get("x-forwarded-host") in (None, host) and seen.get("x-forwarded-proto") in (None, "http")
 
 
 def test_very_many_small_headers_are_served_or_refused_cleanly(server: Served, host: str) -> None:
     headers = [(f"x-{i}", "v") for i in range(8000)]  # ~60 KiB: under the head limit
-    response = exchange(server, request("GET", "/echo?id=many", host, headers))
+    response = exchange(server.port, request("GET", "/echo?id=many", host, headers))
     assert response.status in (200, 431), response
     if response.status == 200:
         assert len(seen_by_app(response)) >= 8000
@@ -295,7 +288,7 @@ def test_very_many_small_headers_are_served_or_refused_cleanly(server: Served, h
 def test_two_host_headers_are_refused(server: Served, host: str, marks: Path) -> None:
     guarded = server.host(GUARDED)
     for first, second in ((host, guarded), (guarded, host)):
-        response = exchange(server, request("GET", "/echo?marker=two-hosts", first, [("Host", second)]))
+        response = exchange(server.port, request("GET", "/echo?marker=two-hosts", first, [("Host", second)]))
         assert response.status == 400, response
     assert not (marks / "two-hosts").exists()
 
@@ -303,10 +296,10 @@ def test_two_host_headers_are_refused(server: Served, host: str, marks: Path) ->
 def test_absolute_form_naming_another_endpoint_cannot_skip_its_proxy_auth(server: Served, host: str) -> None:
     guarded = server.host(GUARDED)
     # the Host header names the guarded endpoint, the target an open one: still the token is asked for
-    response = exchange(server, request("GET", f"http://{host}/echo?id=absolute", guarded))
+    response = exchange(server.port, request("GET", f"http://{host}/echo?id=absolute", guarded))
     assert response.status == 401, response
     # the other way round: served by one endpoint or refused, never the guarded one without a token
-    response = exchange(server, request("GET", f"http://{guarded}/echo?id=absolute", host))
+    response = exchange(server.port, request("GET", f"http://{guarded}/echo?id=absolute", host))
     assert response.status in (200, 400, 401), response
     if response.status == 200:
         assert seen_by_app(response)["host"] == host  # the endpoint it went to is the one the worker is told of
@@ -315,7 +308,7 @@ def test_absolute_form_naming_another_endpoint_cannot_skip_its_proxy_auth(server
 @pytest.mark.parametrize("target", ["/%2e%2e/api/endpoints", "/..%2fapi%2fendpoints", "/%2e%2e%2f%2e%2e/echo",
                                     "//localhost/api/endpoints", "/echo/../../api/endpoints"])
 def test_encoded_traversal_on_a_guarded_host_still_needs_its_token(server: Served, target: str) -> None:
-    response = exchange(server, request("GET", target, server.host(GUARDED)))
+    response = exchange(server.port, request("GET", target, server.host(GUARDED)))
     assert response.status == 401, response
 
 
@@ -381,7 +374,7 @@ def test_many_clients_each_get_their_own_response(server: Served, host: str) -> 
 def test_a_body_in_one_byte_chunks_is_still_served(server: Served, host: str) -> None:
     data = bytes(range(97, 123)) * 400  # 10,400 chunks: framing several times the data, within the allowance
     body = b"".join(b"1;k=v\r\n%c\r\n" % byte for byte in data) + b"0\r\n\r\n"
-    response = exchange(server, request("POST", "/echo?id=tiny", host, [("Transfer-Encoding", "chunked")], body))
+    response = exchange(server.port, request("POST", "/echo?id=tiny", host, [("Transfer-Encoding", "chunked")], body))
     assert response.status == 200 and json.loads(response.body)["body"] == data.decode()
 
 
