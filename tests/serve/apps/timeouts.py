@@ -17,14 +17,23 @@ TIMEOUT = 2
 
 
 def mark(name: str) -> None:
-    if name:
-        with open(os.path.join(os.environ["TIMEOUT_MARKS"], name), "w") as fh:
+    if name:  # written whole, then renamed: a reader never sees it half written
+        path = os.path.join(os.environ["TIMEOUT_MARKS"], name)
+        with open(path + ".part", "w") as fh:
             fh.write(str(os.getpid()))
+        os.replace(path + ".part", path)
+
+
+def begin(marker: str) -> None:
+    """``<marker>.begun`` holds the pid of the worker doing the work: once that process has
+    exited, the work's marker can never appear, so a test need not wait out the work."""
+    mark(marker and f"{marker}.begun")
 
 
 @app.function(timeout=TIMEOUT)
 @toolkit.fastapi_endpoint()
 def blocking(seconds: float = 0, marker: str = ""):
+    begin(marker)
     time.sleep(seconds)
     mark(marker)
     return {"pid": os.getpid()}
@@ -33,6 +42,7 @@ def blocking(seconds: float = 0, marker: str = ""):
 @app.function(timeout=TIMEOUT)
 @toolkit.fastapi_endpoint()
 async def waiting(seconds: float = 0, marker: str = ""):
+    begin(marker)
     await asyncio.sleep(seconds)
     mark(marker)
     return {"pid": os.getpid()}
@@ -53,6 +63,7 @@ web = FastAPI()
 @web.get("/events")
 async def events(count: int = 100, marker: str = ""):
     async def body():
+        begin(marker)
         for i in range(count):
             yield f"event {i}\n"
             await asyncio.sleep(0.1)
