@@ -5,7 +5,11 @@ function kind gets the resources its AWS mapping (DESIGN §5) calls for."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +53,29 @@ def offline_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return base_env(tmp, no_pulumi_path(tmp))  # no CLI, no credentials, no region
 
 
+Runs = tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]
+
+
+def manifest_and_plan(example: str, env: dict[str, str]) -> Runs:
+    return (run_cli(["manifest", f"examples/{example}"], env),
+            run_cli(["plan", f"examples/{example}", "--json"], env))
+
+
+@pytest.fixture(scope="module")
+def example_runs(offline_env: dict[str, str]) -> Iterator[dict[str, Future[Runs]]]:
+    """Every example's two CLI runs, started at once and run side by side: each is CPU-bound work
+    in a process of its own (mostly importing pulumi), and the suite itself uses one core."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        runs = {example: pool.submit(manifest_and_plan, example, offline_env) for example in EXAMPLE_FILES}
+        yield runs
+        pool.shutdown(cancel_futures=True)  # a run of a few tests waits for no other example
+
+
 @pytest.mark.parametrize("example", EXAMPLE_FILES)
-def test_plan_every_example_offline(example: str, offline_env: dict[str, str]) -> None:
-    manifest_run = run_cli(["manifest", f"examples/{example}"], offline_env)
+def test_plan_every_example_offline(example: str, example_runs: dict[str, Future[Runs]]) -> None:
+    manifest_run, result = example_runs[example].result()
     assert manifest_run.returncode == 0, manifest_run.stderr
     manifest = json.loads(manifest_run.stdout)
-    result = run_cli(["plan", f"examples/{example}", "--json"], offline_env)
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     types = set(plan["counts"])
