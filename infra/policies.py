@@ -52,23 +52,19 @@ class AppReads:
     """What the SDK reads about its own app from inside one of its functions, as ARNs (patterns)."""
 
     call_map_arn: str  # the app's call map parameter: Function.from_name / App.lookup of the app itself
-    call_maps_root_arn: str  # the path every call map is under: FunctionCall.from_id of an id from elsewhere
     functions_arn: str  # the app's Lambda functions (<prefix>-*): fn.stats() finds a web endpoint's
     lambda_logs_arn: str  # their log groups (/aws/lambda/<prefix>-*): fn.logs of a Lambda function
 
 
 def app_reads_statements(reads: AppReads | None, calls_table_arn: str) -> list[Doc]:
-    """The SDK's reads of its own app (toolkit/deployed_apps.py, call_search.py, cloud_stats.py,
-    cloud_logs.py, function_admin.py).  Another app's call map or call table is not granted: a
-    function reaches only its own app; cross-app calls need a grant the user adds."""
+    """The SDK's reads of its own app (toolkit/deployed_apps.py, cloud_stats.py, cloud_logs.py,
+    function_admin.py).  Another app's call map or call table is not granted: a function reaches only
+    its own app; cross-app calls need a grant the user adds.  No ``ssm:GetParametersByPath``: inside a
+    function ``FunctionCall.from_id`` reads its own call table and never searches (toolkit/calls.py)."""
     if reads is None:
         return []
-    root = reads.call_maps_root_arn
     return [
         _allow(["ssm:GetParameter"], [reads.call_map_arn]),
-        # GetParametersByPath is authorized against the requested path (/toolkit/), not the parameters it
-        # returns (AWS: "How Parameter Store authorizes parameter retrieval"); both spellings of the path.
-        _allow(["ssm:GetParametersByPath"], [root, f"{root}/*"]),
         # fn.stats(): the call records of a window (a filtered Scan of the call table) and the Lambda's metrics.
         _allow(["dynamodb:Scan"], [calls_table_arn]),
         # GetMetricData has no resource type in AWS's service authorization reference: "*" is the only form.

@@ -81,12 +81,10 @@ class AppContext:
     def app_reads(self) -> pulumi.Output[AppReads]:
         """What the SDK inside a function reads about its own app (infra.policies.AppReads)."""
         region, prefix, parameter = self.settings.region, self.app.prefix, self.call_map_parameter()
-        root = parameter.split("/", 2)[1]  # every call map is under /<root>/ (toolkit.call_search searches it)
 
         def reads(account: str) -> AppReads:
             head = f"arn:{partition(region)}:{{}}:{region}:{account}:"
-            return AppReads(call_map_arn=head.format("ssm") + f"parameter{parameter}",
-                            call_maps_root_arn=head.format("ssm") + f"parameter/{root}",
+            return AppReads(call_map_arn=head.format("ssm") + f"parameter{parameter}",  # the name starts with /
                             functions_arn=head.format("lambda") + f"function:{prefix}-*",
                             lambda_logs_arn=head.format("logs") + f"log-group:/aws/lambda/{prefix}-*")
 

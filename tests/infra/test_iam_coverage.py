@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,12 @@ EXCLUDED = {
 # Modules whose method names match AWS operations but whose receivers are not boto3 clients.
 NOT_AWS = {
     "toolkit/named_objects.py": "list_objects is the local named-object store's, not S3's",
+}
+# Calls of in-scope modules that code inside a deployed function never reaches, with why (no grant is owed).
+NOT_IN_FUNCTIONS = {
+    ("toolkit/call_search.py", "GetParametersByPath"):
+        "inside a function FunctionCall.from_id reads its own app's call table (toolkit/calls.py FunctionCall._cloud "
+        "takes the deployed runner first); only a process outside searches every app's call map",
 }
 # IAM actions whose name is not the operation's (AWS's service authorization reference), and
 # operations no permission governs.
@@ -289,6 +297,7 @@ def test_the_scan_finds_the_calls_it_is_meant_to(calls: set[AwsCall]) -> None:
     found = {(c.module, c.action) for c in calls}
     assert ("runtime/secrets.py", "secretsmanager:GetSecretValue") in found  # client("svc").op(...)
     assert ("toolkit/call_search.py", "ssm:GetParametersByPath") in found  # a paginator
+    assert {(c.module, c.operation) for c in calls} >= set(NOT_IN_FUNCTIONS)  # no stale exclusion
     assert ("runtime/callstore/supervision.py", "states:DescribeExecution") in found  # a service passed by value
     assert ("runtime/volumes/s3.py", "s3:ListBucket") in found  # an operation whose action is not its name
     assert all(c.module.split("/")[0] in SCANNED for c in calls)
@@ -311,7 +320,7 @@ def test_every_module_calling_aws_operations_creates_its_client_or_is_listed() -
 
 def test_every_call_of_the_sdk_and_runtime_is_granted_to_the_function_roles(calls: set[AwsCall], full_run: Run,
                                                                             web_run: Run, gpu_run: Run) -> None:
-    in_functions = {c for c in calls if c.module != SANDBOX_AGENT}
+    in_functions = {c for c in calls if c.module != SANDBOX_AGENT and (c.module, c.operation) not in NOT_IN_FUNCTIONS}
     for run in (full_run, web_run, gpu_run):
         roles = function_roles(run)
         assert roles
@@ -341,10 +350,8 @@ def _matches(arn: str, granted: list[str]) -> bool:
 
 
 def test_the_sdk_reads_only_its_own_apps_resources(full_run: Run) -> None:
-    """Lookups, FunctionCall.from_id, fn.stats() and fn.logs inside a function: granted on the app's own
-    call map, Lambdas, log groups and call table; the path search on the root every call map is under."""
-    from toolkit.call_search import CALL_MAP_ROOT
-
+    """Lookups, fn.stats() and fn.logs inside a function: granted on the app's own call map, Lambdas, log
+    groups and call table; no search of every app's call maps (NOT_IN_FUNCTIONS)."""
     head = "arn:aws:ssm:us-east-1:123456789012:parameter"
     [parameter] = full_run.mocks.of_type("aws:ssm/parameter:Parameter")
     lambdas = [f.inputs["name"] for f in full_run.mocks.of_type("aws:lambda/function:Function")]
@@ -352,9 +359,7 @@ def test_the_sdk_reads_only_its_own_apps_resources(full_run: Run) -> None:
                      if t.name.endswith("-calls-table")]
     for role in function_roles(full_run):
         assert role.resources_for("ssm:GetParameter") == [head + parameter.inputs["name"]], role.name
-        searched = role.resources_for("ssm:GetParametersByPath")
-        assert _matches(head + CALL_MAP_ROOT, searched) and _matches(head + CALL_MAP_ROOT.rstrip("/"), searched)
-        assert not _matches("arn:aws:ssm:us-east-1:123456789012:parameter/other/secret", searched)
+        assert role.resources_for("ssm:GetParametersByPath") == [], role.name
         assert role.resources_for("cloudwatch:GetMetricData") == ["*"]  # AWS defines no resource for it
         assert f"arn:aws:dynamodb:us-east-1:123456789012:table/{calls_table}" in role.resources_for("dynamodb:Scan")
         functions, logs = role.resources_for("lambda:GetFunction"), role.resources_for("logs:FilterLogEvents")
@@ -380,10 +385,50 @@ def test_a_bucket_mounted_through_an_oidc_role_may_assume_exactly_that_role(full
     assert all(granted == [] for granted in by_role.values()), by_role
 
 
+class RecordingAws(ThreadingHTTPServer):
+    """A loopback stand-in for AWS's JSON-protocol endpoints: records each call's X-Amz-Target and answers
+    ``{}`` (DynamoDB: no item; anything else: an empty reply)."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Recorder)
+        self.targets: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        assert isinstance(self.server, RecordingAws)
+        self.server.targets.append(self.headers.get("X-Amz-Target") or self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture
-def inside_a_deployed_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[toolkit.Function]:
+def aws_endpoint() -> Iterator[RecordingAws]:
+    server = RecordingAws()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def inside_a_deployed_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               aws_endpoint: RecordingAws) -> Iterator[toolkit.Function]:
     """A function handle as user code sees it inside a deployed container: the runtime's environment,
-    AWS pointed at a closed loopback port (nothing may be called)."""
+    AWS pointed at the loopback recorder."""
     import json
 
     from runtime.awsclients import reset_clients
@@ -400,22 +445,31 @@ def inside_a_deployed_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                           "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:iam-refusal-sq"}}
     for name, value in {"TOOLKIT_MANIFEST": str(manifest), "TOOLKIT_FUNCTION": "square", "TOOLKIT_CALLS_TABLE": "calls",
                         "TOOLKIT_FUNCTION_TARGETS": json.dumps(targets), "AWS_REGION": "us-east-1",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-                        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": aws_endpoint.url,
+                        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_MAX_ATTEMPTS": "1"}.items():
         monkeypatch.setenv(name, value)
     reset_clients()
     yield square
-    reset_clients()  # the clients made here point at the closed port
+    reset_clients()  # the clients made here point at the recorder
+
+
+def test_from_id_inside_a_deployed_function_reads_its_own_call_table_and_searches_no_call_map(
+        inside_a_deployed_function: toolkit.Function, aws_endpoint: RecordingAws) -> None:
+    """Why NOT_IN_FUNCTIONS holds: an id unknown to the app's own table is not looked for in other apps'."""
+    with pytest.raises(LookupError, match="fc-0123456789abcdef"):
+        toolkit.FunctionCall.from_id("fc-0123456789abcdef").get(timeout=0)
+    assert aws_endpoint.targets and set(aws_endpoint.targets) == {"DynamoDB_20120810.GetItem"}
 
 
 def test_update_autoscaler_inside_a_deployed_function_is_refused_not_granted(
-        inside_a_deployed_function: toolkit.Function) -> None:
+        inside_a_deployed_function: toolkit.Function, aws_endpoint: RecordingAws) -> None:
     """Refused at the call site: no function role may change its app's capacity (docs/deploy.md, IAM)."""
     from toolkit.exception import NotSupportedError
 
     with pytest.raises(NotSupportedError, match=r"square.update_autoscaler\(\) inside a deployed function.*"
                                                 r"call it from your machine.*toolkit deploy"):
         inside_a_deployed_function.update_autoscaler(max_containers=2)
+    assert aws_endpoint.targets == []  # refused before any AWS call
 
 
 # What a Step Functions service integration needs from the state machine's role (AWS: "IAM policies for
