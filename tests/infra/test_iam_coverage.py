@@ -56,17 +56,28 @@ NOT_IN_FUNCTIONS = {
         "inside a function FunctionCall.from_id reads its own app's call table (toolkit/calls.py FunctionCall._cloud "
         "takes the deployed runner first); only a process outside searches every app's call map",
 }
+# boto3's managed-transfer methods on an S3 client are no botocore operations: the operations they make.
+S3_TRANSFERS = {
+    "upload_file": ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload", "PutObject"),
+    "download_file": ("HeadObject", "GetObject"), "copy": ("HeadObject", "CopyObject", "UploadPartCopy"),
+}
+S3_TRANSFERS |= {"upload_fileobj": S3_TRANSFERS["upload_file"], "download_fileobj": S3_TRANSFERS["download_file"]}
 # IAM actions whose name is not the operation's (AWS's service authorization reference), and
 # operations no permission governs.
 ACTION_OF = {
     "s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject", "s3:DeleteObjects": "s3:DeleteObject",
     "lambda:Invoke": "lambda:InvokeFunction",
+    # a multipart upload is authorized as s3:PutObject, a copy as GetObject on the source and PutObject here
+    "s3:CreateMultipartUpload": "s3:PutObject", "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject", "s3:CopyObject": "s3:PutObject", "s3:UploadPartCopy": "s3:PutObject",
 }
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # AWS: "No permissions are required to perform this operation"
 # botocore signs CloudWatch as "monitoring"; IAM's service prefix for it is "cloudwatch".
 IAM_PREFIX = {"monitoring": "cloudwatch"}
 
 SANDBOX_AGENT = "runtime/sandbox_agent.py"
+# The volume store's writes: owed only to a function with a writable mount (a read-only one never writes).
+VOLUME_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
 # Modules that only run where a feature is on, and how to tell a role that has it.
 FEATURE_OF = {
     "runtime/secrets.py": "secrets",
@@ -153,8 +164,12 @@ def operations(service: str) -> dict[str, str]:
 def module_calls(path: Path) -> set[AwsCall]:
     tree = ast.parse(path.read_text())
     rel, called = path.relative_to(REPO).as_posix(), _called_names(tree)
-    return {AwsCall(rel, service, op) for service in module_services(tree)
-            for method, op in operations(service).items() if method in called}
+    services = module_services(tree)
+    found = {AwsCall(rel, service, op) for service in services for method, op in operations(service).items()
+             if method in called}
+    if "s3" in services:
+        found |= {AwsCall(rel, "s3", op) for method in called & set(S3_TRANSFERS) for op in S3_TRANSFERS[method]}
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +290,19 @@ def _secret_arns(run: Run, role: PlannedRole) -> set[str]:
     return named
 
 
+def _writes_volumes(run: Run, role: PlannedRole) -> bool:
+    """Whether the role's function mounts a volume writable (from its plan, found by TOOLKIT_FUNCTION)."""
+    tags = {env.get("TOOLKIT_FUNCTION") for env in _environments(run, role)}
+    return any(set(f.volumes) - set(f.read_only_volumes) for f in run.result.plan.functions if f.tag in tags)
+
+
+def _owed(run: Run, role: PlannedRole, call: AwsCall) -> bool:
+    """Whether a function role owes a grant for ``call``: its function can reach it."""
+    if FEATURE_OF.get(call.module) == "volumes" and call.action in VOLUME_WRITES:
+        return _writes_volumes(run, role)
+    return _uses(run, role, FEATURE_OF.get(call.module))
+
+
 def _uses(run: Run, role: PlannedRole, feature: str | None) -> bool:
     """Whether a function role's function can reach a feature's module."""
     if feature == "secrets":
@@ -300,6 +328,7 @@ def test_the_scan_finds_the_calls_it_is_meant_to(calls: set[AwsCall]) -> None:
     assert {(c.module, c.operation) for c in calls} >= set(NOT_IN_FUNCTIONS)  # no stale exclusion
     assert ("runtime/callstore/supervision.py", "states:DescribeExecution") in found  # a service passed by value
     assert ("runtime/volumes/s3.py", "s3:ListBucket") in found  # an operation whose action is not its name
+    assert ("runtime/volumes/s3.py", "s3:AbortMultipartUpload") in found  # boto3's upload_fileobj
     assert all(c.module.split("/")[0] in SCANNED for c in calls)
     assert not any(c.module.startswith(tuple(EXCLUDED)) for c in calls)
 
@@ -325,7 +354,7 @@ def test_every_call_of_the_sdk_and_runtime_is_granted_to_the_function_roles(call
         roles = function_roles(run)
         assert roles
         for role in roles:
-            wanted = {c for c in in_functions if _uses(run, role, FEATURE_OF.get(c.module))}
+            wanted = {c for c in in_functions if _owed(run, role, c)}
             assert _missing(role, wanted) == [], role.name
 
 
@@ -333,6 +362,8 @@ def test_the_full_app_exercises_every_feature(full_run: Run) -> None:
     roles = function_roles(full_run)
     for feature in set(FEATURE_OF.values()):  # else its calls would be checked against no role
         assert any(_uses(full_run, role, feature) for role in roles), feature
+    assert any(_writes_volumes(full_run, role) for role in roles)
+    assert any(_uses(full_run, role, "volumes") and not _writes_volumes(full_run, role) for role in roles)
 
 
 def test_the_sandbox_agent_calls_are_granted_to_the_sandbox_task_roles(calls: set[AwsCall], full_run: Run) -> None:
