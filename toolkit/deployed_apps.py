@@ -80,6 +80,18 @@ class DeployedSearch:
                 f"{self.environment or 'main'})")
 
 
+def _read_failure(search: DeployedSearch, code: str) -> str:
+    failed = f"reading SSM parameter {search.parameter} in {search.region} failed ({code})"
+    from toolkit.context import in_deployment
+
+    if in_deployment() and code in ("AccessDenied", "AccessDeniedException"):  # the role toolkit wrote (infra)
+        return (f"{failed}: inside a deployed function the role reaches only its own app, not "
+                f"{search.app_name!r} (docs/deploy.md, \"What a deployed function's role may do\"); to call it from "
+                f"here, grant this function's role ssm:GetParameter on {search.parameter} and the actions "
+                "docs/calls.md lists on that app's resources, or call it through one of its web endpoints")
+    return f"{failed}: a lookup needs ssm:GetParameter on it (docs/calls.md lists the other actions)"
+
+
 def _account() -> str:
     try:  # sts:GetCallerIdentity needs no permission; only on the error path
         from runtime.awsclients import client
@@ -134,8 +146,7 @@ def _read(search: DeployedSearch) -> CallMap | None:
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code != "ParameterNotFound":
-            search.failure = (f"reading SSM parameter {search.parameter} in {search.region} failed ({code}): a "
-                              "lookup needs ssm:GetParameter on it (docs/calls.md lists the other actions)")
+            search.failure = _read_failure(search, str(code))
         return None
     return CallMap.loads(reply["Parameter"]["Value"], search.parameter)
 

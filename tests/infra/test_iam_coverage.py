@@ -423,6 +423,7 @@ class RecordingAws(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Recorder)
         self.targets: list[str] = []
+        self.denied: set[str] = set()  # targets answered as IAM answers a call the role is not granted
 
     @property
     def url(self) -> str:
@@ -433,12 +434,15 @@ class _Recorder(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         assert isinstance(self.server, RecordingAws)
-        self.server.targets.append(self.headers.get("X-Amz-Target") or self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", "2")
+        target = self.headers.get("X-Amz-Target") or self.path
+        self.server.targets.append(target)
+        denied = target in self.server.denied
+        body = b'{"__type":"AccessDeniedException","message":"not authorized"}' if denied else b"{}"
+        self.send_response(400 if denied else 200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(body)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -552,3 +556,14 @@ def test_each_schedule_may_start_exactly_its_target(full_run: Run) -> None:
         action = "lambda:InvokeFunction" if ":lambda:" in target["arn"] else "states:StartExecution"
         assert target["arn"] in role.resources_for(action), schedule.name
         assert target["deadLetterConfig"]["arn"] in role.resources_for("sqs:SendMessage"), schedule.name
+
+
+def test_a_lookup_of_another_app_inside_a_deployed_function_says_the_role_reaches_only_its_own(
+        inside_a_deployed_function: toolkit.Function, aws_endpoint: RecordingAws) -> None:
+    aws_endpoint.denied.add("AmazonSSM.GetParameter")
+    from toolkit.exception import NotFoundError
+
+    with pytest.raises(NotFoundError, match=r"(?s)inside a deployed function the role reaches only its own app, not "
+                                            r"'other-app'.*ssm:GetParameter on /toolkit/toolkit-other-app/"):
+        toolkit.Function.from_name("other-app", "f").hydrate()
+    assert aws_endpoint.targets[0] == "AmazonSSM.GetParameter"
