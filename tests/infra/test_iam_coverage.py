@@ -6,8 +6,9 @@ for (``client("svc", ...)``, ``session.client("svc")``) and the calls on them (`
 Each operation becomes its IAM action (`iam_action`), and the action must be allowed by the planned
 policies of the role that runs the module (a function's role for the SDK and runtime, the sandbox
 task's role for the sandbox agent), over a whole program planned under Pulumi's mock runtime with
-every optional feature on (Dicts/Queues, volumes, a bucket mount, sandboxes).  A feature's calls are
-required only of the roles whose functions use it.
+every optional feature on (secrets, Dicts/Queues, volumes, a bucket mount, sandboxes, schedules).  A
+feature's calls are required only of the roles whose functions use it.  The roles that run no Python
+of ours are checked too: each worker state machine's Task integrations, and the scheduler's targets.
 
 A call that fails on a real account with AccessDenied was a feature shipped broken: this test finds
 the next one at the commit that adds it.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,9 +109,15 @@ class AwsCall:
         return iam_action(self.service, self.operation)
 
 
+@functools.cache
+def service_model(service: str) -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+@functools.cache
 def iam_action(service: str, operation: str) -> str | None:
     """``<IAM prefix>:<action>`` for a botocore operation; None where AWS checks no permission."""
-    model = botocore.session.get_session().get_service_model(service)
+    model = service_model(service)
     prefix = model.signing_name or model.endpoint_prefix
     action = f"{IAM_PREFIX.get(prefix, prefix)}:{operation}"
     return None if action in NEEDS_NO_PERMISSION else ACTION_OF.get(action, action)
@@ -156,9 +164,10 @@ def _called_names(tree: ast.AST) -> set[str]:
     return names
 
 
+@functools.cache
 def operations(service: str) -> dict[str, str]:
     """botocore's operations of ``service`` by the client method's name."""
-    return {xform_name(op): op for op in botocore.session.get_session().get_service_model(service).operation_names}
+    return {xform_name(op): op for op in service_model(service).operation_names}
 
 
 def module_calls(path: Path) -> set[AwsCall]:
@@ -270,9 +279,16 @@ def role_environments(run: Run) -> dict[str, list[dict[str, str]]]:
     return found
 
 
+_ENVIRONMENTS: dict[int, tuple[Run, dict[str, list[dict[str, str]]]]] = {}  # by run: read once per planned program
+
+
 def _environments(run: Run, role: PlannedRole) -> list[dict[str, str]]:
-    arn = f"arn:aws:iam::123456789012:role/{next(r.inputs['name'] for r in run.mocks.of_type(ROLE) if r.name == role.name)}"
-    return role_environments(run).get(arn, [])
+    if id(run) not in _ENVIRONMENTS or _ENVIRONMENTS[id(run)][0] is not run:
+        names = {r.name: r.inputs["name"] for r in run.mocks.of_type(ROLE)}
+        by_arn = role_environments(run)
+        _ENVIRONMENTS[id(run)] = (run, {name: by_arn.get(f"arn:aws:iam::123456789012:role/{physical}", [])
+                                        for name, physical in names.items()})
+    return _ENVIRONMENTS[id(run)][1][role.name]
 
 
 def _lambda_targets(run: Run, role: PlannedRole) -> set[str]:
