@@ -60,6 +60,9 @@ class FakeRuntimeAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the runtime client expects
+            # a reply's head and body are two writes: with Nagle on, the body waits for the client's
+            # delayed ACK of the head (~40 ms on Linux), on every `next` and every POST
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 api.peers.append((f"GET {self.path}", "{}:{}".format(*self.client_address)))
@@ -114,7 +117,8 @@ class FakeRuntimeAPI:
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() returns at the loop's next poll: 0.5 s by default, at every teardown
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return f"127.0.0.1:{self.server.server_address[1]}"
 
     def invoke(self, event: Any) -> str:

@@ -207,7 +207,8 @@ def ecs_task(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "awsvpcConfiguration": {"subnets": [subnet["SubnetId"]], "securityGroups": [group]}})["tasks"][0]["taskArn"]
     handler = type("Metadata", (_Metadata,), {"task": {"Cluster": cluster, "TaskARN": task}})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() returns at the loop's next poll: 0.5 s by default, at every teardown
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     monkeypatch.setenv(METADATA_ENV, f"http://127.0.0.1:{server.server_address[1]}/v4/abc")
     ecs_task_owner.cache_clear()
     yield task

@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # head and body are two writes: no delayed-ACK wait between them
     timeout = {IDLE_S}  # an idle kept connection is closed by the server, as uvicorn does after 5 s
 
     def _reply(self):
