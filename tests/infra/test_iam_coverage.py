@@ -369,6 +369,12 @@ def test_every_call_of_the_sdk_and_runtime_is_granted_to_the_function_roles(call
     for run in (full_run, web_run, gpu_run):
         roles = function_roles(run)
         assert roles
+        identity = {f"arn:aws:iam::123456789012:role/{r.inputs['name']}" for r in run.mocks.of_type(ROLE)
+                    if r.name.endswith("-identity-role")}
+        workloads = {fn.inputs["role"] for fn in run.mocks.of_type("aws:lambda/function:Function")} | {
+            t.inputs["taskRoleArn"] for t in run.mocks.of_type("aws:ecs/taskDefinition:TaskDefinition")
+            if "sandbox" not in t.inputs["family"]}
+        assert workloads and workloads <= identity  # every Lambda and function task runs under a role checked here
         for role in roles:
             wanted = {c for c in in_functions if _owed(run, role, c)}
             assert _missing(role, wanted) == [], role.name
