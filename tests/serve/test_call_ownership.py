@@ -142,7 +142,7 @@ def job(seconds: float) -> str:
 def accept(item: dict) -> dict:
     return {"call_id": job.spawn(item["seconds"]).object_id, "worker": os.getpid()}
 """
-JOB_S = 6.0  # well past the endpoint's 1 s scaledown window
+JOB_S = 4.0  # twice what a wrong scale-down needs: the 1 s scaledown window, then the next 1 s reap (server.REAP_EVERY_S)
 
 
 def test_a_web_worker_is_not_scaled_down_while_calls_it_spawned_run(tmp_path: Path) -> None:
