@@ -191,6 +191,7 @@ def test_an_idle_worker_that_owns_spawned_calls_is_not_scaled_down(tmp_path: Pat
 
     (tmp_path / "nested.py").write_text(NESTED_APP)
     app = load_app(str(tmp_path / "nested.py"))
-    call_id, worker = app.registered_functions["parent"].remote(6.0)
+    # 4 s: twice what a wrong scale-down needs (the 1 s window, then the runner's once-a-second reap)
+    call_id, worker = app.registered_functions["parent"].remote(4.0)
     assert toolkit.FunctionCall.from_id(call_id).get(timeout=60) == "child done"
     wait_until(lambda: not running(worker), f"the idle worker (pid {worker}) to scale down once its call is done")
