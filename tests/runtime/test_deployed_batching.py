@@ -38,7 +38,7 @@ import toolkit
 app = toolkit.App("batch-demo")
 
 @app.function()
-@toolkit.batched(max_batch_size=4, wait_ms=1500)
+@toolkit.batched(max_batch_size=4, wait_ms=500)  # the tests spawn every call first: the first look claims them
 def sizes(xs):
     time.sleep(2)  # long enough that a taken call's own worker arrives while the batch runs
     return [{"batch": len(xs), "x": x, "call": toolkit.current_function_call_id()} for x in xs]
