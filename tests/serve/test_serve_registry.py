@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -142,28 +143,34 @@ def test_stale_and_reused_pid_entries_are_ignored(tmp_path: Path, processes: lis
     assert [(r.process, sorted(r.labels)) for r in registry.read().records] == [(newer.process, ["a", "b"])]
 
 
-def _claim(directory: str, labels: list[str], ready: Any, go: Any) -> None:
+def _claim(directory: str, labels: list[str], ready: Any, at_gate: Any, go: Any, done: Any) -> None:
     ready.wait()
     held = tenure(ServeRegistry(Path(directory)), ProcessId.current(), 9000)
+    at_gate.put(os.getpid())
     go.wait()
     held.register(routes("demo", *labels))
-    time.sleep(3)  # stay alive while the parent reads the registry
+    done.wait(30)  # stay alive while the parent reads the registry (a dead holder's record is ignored)
 
 
 def test_concurrent_registrations_leave_one_holder_per_label(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
-    ready, go = context.Event(), context.Event()
-    procs = [context.Process(target=_claim, args=(str(tmp_path), ["a", "b", "c"], ready, go)) for _ in range(6)]
+    ready, go, done, at_gate = context.Event(), context.Event(), context.Event(), context.Queue()
+    procs = [context.Process(target=_claim, args=(str(tmp_path), ["a", "b", "c"], ready, at_gate, go, done))
+             for _ in range(6)]
     for proc in procs:
         proc.start()
-    ready.set()
-    time.sleep(1.0)  # spawned interpreters start slowly: let them reach the gate
-    go.set()
-    deadline = time.monotonic() + 20
-    while len(ServeRegistry(tmp_path).read().records) < 6:
-        assert time.monotonic() < deadline, "the registrations did not all land"
-        time.sleep(0.05)
-    records = ServeRegistry(tmp_path).read().records
+    try:
+        ready.set()
+        for _ in procs:  # spawned interpreters start slowly: every one holds its tenure before any registers
+            at_gate.get(timeout=30)
+        go.set()
+        deadline = time.monotonic() + 20
+        while len(ServeRegistry(tmp_path).read().records) < 6:
+            assert time.monotonic() < deadline, "the registrations did not all land"
+            time.sleep(0.05)
+        records = ServeRegistry(tmp_path).read().records
+    finally:
+        done.set()
     holders = [r for r in records if r.labels]
     newest = max(records, key=lambda r: r.seq)
     assert [h.process for h in holders] == [newest.process] and sorted(newest.labels) == ["a", "b", "c"]
