@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from runtime.callmap import CallMap, CallMapError
-from toolkit.deployed_code import remember_call
+from toolkit.deployed_code import holds_call, remember_call
 
 __all__ = ["CALL_MAP_ROOT", "CallSearch", "find_deployed_call"]
 
@@ -65,20 +65,10 @@ def find_deployed_call(call_id: str) -> tuple[Any, CallSearch]:
         return None, search
     for runners in (_known(search.region), _new(search)):  # the maps read before; then any deployed since
         for runner in runners:
-            if _holds(runner, call_id):
+            if holds_call(runner, call_id):
                 remember_call(call_id, runner)
                 return runner, search
     return None, search
-
-
-def _holds(runner: Any, call_id: str) -> bool:
-    import botocore.exceptions
-
-    try:
-        return runner.transport.store.get(call_id) is not None
-    except botocore.exceptions.ClientError as exc:  # a table gone with its stack, or not readable: not there
-        log.info("call table %s not searched for %s: %s", runner.transport.store.table, call_id, exc)
-        return False
 
 
 def _known(region: str) -> list[Any]:

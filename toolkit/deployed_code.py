@@ -9,12 +9,15 @@ endpoint's deployed URL, so every handle derived from it (``Cls`` objects, bound
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from toolkit.exception import InvalidError
 
-__all__ = ["DeployedCode", "bound_runner", "remember_call", "runner_for_call"]
+__all__ = ["DeployedCode", "bound_runner", "holds_call", "remember_call", "runner_for_call"]
+
+log = logging.getLogger("toolkit")
 
 
 class DeployedCode:
@@ -59,7 +62,19 @@ def runner_for_call(call_id: str) -> Any:
     if known is not None:
         return known
     for runner in runners:
-        if runner.transport.store.get(call_id) is not None:
+        if holds_call(runner, call_id):
             remember_call(call_id, runner)
             return runner
     return None
+
+
+def holds_call(runner: Any, call_id: str) -> bool:
+    """Whether the call table of ``runner``'s app has ``call_id``.  A table gone with its stack (a
+    destroyed app looked up earlier), or not readable, does not have it: the next app is asked."""
+    import botocore.exceptions
+
+    try:
+        return runner.transport.store.get(call_id) is not None
+    except botocore.exceptions.ClientError as exc:
+        log.info("call table %s not searched for %s: %s", runner.transport.store.table, call_id, exc)
+        return False

@@ -505,3 +505,37 @@ def test_a_missing_variant_of_a_looked_up_class_names_the_class_in_the_fix(deplo
     assert "variant-demo.Model.predict.with_options(memory=8192) would call the deployed variant" in result.stderr
     assert f"(its variants of 'Model.predict': {large})" in result.stderr
     assert "`Model_variant = Model.with_options(memory=8192)` beside the function" in result.stderr
+
+
+def test_an_unknown_id_after_a_looked_up_apps_table_is_gone_is_still_not_found(aws: Any) -> None:
+    """A table destroyed with its stack (an app this process looked up earlier) holds no call: the id
+    is looked for elsewhere and ends NotFoundError, not DynamoDB's ResourceNotFoundException."""
+    from runtime.callstore.dynamodb import DynamoDBCallStore
+    from runtime.cloud_client import transport_from_call_map
+    from toolkit.call_search import find_deployed_call
+    from toolkit.deployed_code import remember_runner, runner_for_call
+    from toolkit.runner import CloudRunner
+
+    gone = f"gone-{uuid.uuid4().hex[:6]}"
+    client("dynamodb").create_table(TableName=gone, BillingMode="PAY_PER_REQUEST",
+                                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    call_map = CallMap(app=gone, region="us-east-1", calls_table=gone, payload_bucket=aws.bucket,
+                       functions={"f": MappedFunction("f", state_machine_arn=_machine("f"))})
+    client("ssm").put_parameter(Name=parameter_name(f"toolkit-{gone}", "main-us-east-1"), Value=call_map.dumps(),
+                                Type="String")
+    remember_runner(CloudRunner(transport_from_call_map(call_map)))  # as App.lookup(gone) leaves it
+    client("dynamodb").delete_table(TableName=gone)
+    unknown = "fc-" + "2d" * 16
+    assert runner_for_call(unknown) is None  # before: ResourceNotFoundException from the gone table
+    assert find_deployed_call(unknown)[0] is None
+    call_id = "fc-" + uuid.uuid4().hex  # and a call of a live app is still found past the gone one
+    DynamoDBCallStore(aws.table).create(call_id, "live", "f", b"")
+    client("ssm").put_parameter(Name=parameter_name("toolkit-live-" + gone, "main-us-east-1"), Type="String",
+                                Value=CallMap(app="live", region="us-east-1", calls_table=aws.table,
+                                              payload_bucket=aws.bucket, functions={}).dumps())
+    assert find_deployed_call(call_id)[0] is not None
+    from toolkit import FunctionCall, NotFoundError
+
+    with pytest.raises(NotFoundError):
+        FunctionCall.from_id(unknown).get(timeout=0)
