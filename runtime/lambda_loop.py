@@ -34,6 +34,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from runtime.environment import ContainerEnv, ContainerEnvError
 from runtime.runtime_api import (
     HTTP_INTEGRATION_CONTENT_TYPE,
     TRANSPORT_ERRORS,
@@ -51,7 +52,10 @@ log = logging.getLogger("toolkit.runtime")
 SHUTDOWN_GRACE_S = 0.45
 """From SIGTERM to exit at most: Lambda sends SIGKILL about 500 ms after SIGTERM (the runtime's part of
 the Shutdown phase; a function without an extension gets SIGKILL alone), so shutdown hooks that are
-still running then are abandoned and the process exits 0 on its own, 50 ms before it would be killed."""
+still running then are abandoned and the process exits 0 on its own, 50 ms before it would be killed.
+A function with an external extension has a 2 s Shutdown phase: ``TOOLKIT_SHUTDOWN_GRACE_S`` (a
+container knob, `runtime.environment`) gives it the longer bound."""
+_grace_s = SHUTDOWN_GRACE_S  # what `install_sigterm_handler` read from the environment
 
 
 class RuntimeFault(Exception):
@@ -110,7 +114,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         return
     _terminating = True
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the hooks short
-    watchdog = threading.Timer(SHUTDOWN_GRACE_S, _exit_now)  # the bound holds even if unwinding hangs
+    watchdog = threading.Timer(_grace_s, _exit_now)  # the bound holds even if unwinding hangs
     watchdog.daemon = True
     watchdog.start()
     raise Terminated()
@@ -118,14 +122,29 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def _exit_now() -> None:
     # no logging here: the main thread may hold a handler's lock
-    os.write(2, b"toolkit runtime: shutdown hooks still running at the end of SHUTDOWN_GRACE_S; exiting\n")
+    os.write(2, b"toolkit runtime: shutdown hooks still running at the end of the shutdown grace; exiting\n")
     os._exit(0)
 
 
 def install_sigterm_handler() -> None:
     """From now on SIGTERM raises `Terminated` in the main thread (a blocking ``recv`` in ``next`` is
     interrupted: the handler runs and its exception propagates instead of the read being retried)."""
+    global _grace_s
+    _grace_s = _configured_grace()
     signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _configured_grace() -> float:
+    """The knob alone, not the whole `ContainerEnv`: a malformed other variable is reported by the
+    init it belongs to (to the Runtime API), not here before the loop runs."""
+    variable = ContainerEnv.name("shutdown_grace_s")
+    raw = os.environ.get(variable)
+    try:
+        value = ContainerEnv.from_environ({variable: raw}).shutdown_grace_s if raw else None
+    except ContainerEnvError as exc:
+        log.warning("%s; using %.2f s", exc, SHUTDOWN_GRACE_S)
+        return SHUTDOWN_GRACE_S
+    return value if value is not None and value > 0 else SHUTDOWN_GRACE_S
 
 
 def run_shutdown_hooks() -> None:

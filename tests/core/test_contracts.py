@@ -160,7 +160,8 @@ def test_only_the_schema_reads_raw_manifest_dicts() -> None:
 
 def test_the_environment_round_trips_and_names_a_bad_value() -> None:
     typed: dict[str, Any] = {"call_ttl_seconds": 60, "request_budget_s": 1.5, "stream_budget_s": 0.0, "stream_responses": False,
-                             "rate_limit": 0.0, "max_instances": 2, "worker_attempt": 1, "bucket_sync_s": 0.5}
+                             "rate_limit": 0.0, "max_instances": 2, "worker_attempt": 1, "bucket_sync_s": 0.5,
+                             "shutdown_grace_s": 1.9}
     env = ContainerEnv(**{field: typed.get(field, f"value of {field}") for field in ContainerEnv._fields})
     assert set(env._fields) == set(VARIABLES)
     environ = env.to_environ()

@@ -104,7 +104,8 @@ class Model:
     def unload(self):
         mark("exit-%d" % self.size)
         if os.environ.get("SLOW_EXIT"):
-            time.sleep(600)
+            time.sleep(float(os.environ["SLOW_EXIT"]))
+            mark("slept-%d" % self.size)
 
     @toolkit.method()
     def predict(self, x):
@@ -205,6 +206,9 @@ def lambda_api() -> Iterator[FakeRuntimeAPI]:
 
 
 def start_loop(spawn: Spawn, deployed: Deployed, api: FakeRuntimeAPI, tag: str, **extra: str) -> subprocess.Popen[bytes]:
+    """The loop, its shutdown grace long (a loaded machine can take more than Lambda's 450 ms to run
+    hooks that take 60 ms alone) unless the test sets TOOLKIT_SHUTDOWN_GRACE_S ("" for the default)."""
+    extra = {"TOOLKIT_SHUTDOWN_GRACE_S": "8", **extra}
     return spawn("runtime.lambda_loop", deployed.env(tag, AWS_LAMBDA_RUNTIME_API=api.start(), **extra), deployed.root)
 
 
@@ -281,13 +285,33 @@ def test_lambda_sigterm_mid_invocation_posts_nothing_for_it_and_still_shuts_down
 
 def test_lambda_shutdown_hooks_cannot_outlast_the_grace(
         spawn: Spawn, deployed: Deployed, lambda_api: FakeRuntimeAPI) -> None:
-    process = start_loop(spawn, deployed, lambda_api, "Model.predict", SLOW_EXIT="1")
+    process = start_loop(spawn, deployed, lambda_api, "Model.predict", SLOW_EXIT="600", TOOLKIT_SHUTDOWN_GRACE_S="")
     reply = answered(lambda_api, call_event("Model.predict", payload=encode_args((5,), {}, (("size", 2),))))
     assert reply["toolkit_result"] == "ok", reply
 
     # the hook sleeps 600 s; the loop exits once SHUTDOWN_GRACE_S is over, long before WAIT_S
     assert terminate(process) == 0, stderr_of(process)
-    assert "exit-2" in deployed.marked()
+    assert "exit-2" in deployed.marked() and "slept-2" not in deployed.marked()
+
+
+def test_a_longer_shutdown_grace_lets_slower_hooks_finish(
+        spawn: Spawn, deployed: Deployed, lambda_api: FakeRuntimeAPI) -> None:
+    # an external extension gives Lambda's Shutdown phase 2 s: the knob lets a 1 s hook finish
+    process = start_loop(spawn, deployed, lambda_api, "Model.predict", SLOW_EXIT="1", TOOLKIT_SHUTDOWN_GRACE_S="6")
+    reply = answered(lambda_api, call_event("Model.predict", payload=encode_args((5,), {}, (("size", 2),))))
+    assert reply["toolkit_result"] == "ok", reply
+    assert terminate(process) == 0, stderr_of(process)
+    assert {"exit-2", "slept-2"} <= deployed.marked()
+
+
+def test_a_malformed_shutdown_grace_fails_the_start_naming_it(
+        spawn: Spawn, deployed: Deployed, lambda_api: FakeRuntimeAPI) -> None:
+    # as every malformed container variable does: the answer names it and the fix, and SIGTERM still
+    # ends the process within the default bound
+    process = start_loop(spawn, deployed, lambda_api, "Model.predict", TOOLKIT_SHUTDOWN_GRACE_S="soon")
+    reply = answered(lambda_api, call_event("Model.predict", payload=encode_args((5,), {}, (("size", 2),))))
+    assert reply["statusCode"] == 500 and "TOOLKIT_SHUTDOWN_GRACE_S='soon' is not a number" in reply["body"], reply
+    assert terminate(process) == 0, stderr_of(process)
 
 
 # -- ECS/GPU: python -m runtime.server (uvicorn) -------------------------------------------------------------
