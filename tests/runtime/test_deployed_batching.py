@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from call_tables import create_indexed_call_table
 
 from runtime.awsclients import client
 from runtime.callstore import CallStatus
@@ -52,20 +53,6 @@ class Scaler:
         return [(x * self.factor, len(xs)) for x in xs]
 '''
 SOURCE = {"kind": "file", "path": "batch_app.py", "module": "batch_app", "app_variable": "app"}
-
-
-def create_call_table_with_index(name: str) -> None:
-    """The call table as infra/components/calls.py declares it, with the sparse pending index."""
-    client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "call_id", "AttributeType": "S"},
-                              {"AttributeName": "pending_key", "AttributeType": "S"},
-                              {"AttributeName": "created_at", "AttributeType": "N"}],
-        KeySchema=[{"AttributeName": "call_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": "pending", "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                 "KeySchema": [{"AttributeName": "pending_key", "KeyType": "HASH"},
-                                               {"AttributeName": "created_at", "KeyType": "RANGE"}]}],
-    )
 
 
 class Deployed:
@@ -104,7 +91,7 @@ def deployed(recorded_executions: Any, tmp_path: Path) -> Iterator[Deployed]:
     assert manifest.returncode == 0, manifest.stderr
     (tmp_path / "manifest.json").write_text(manifest.stdout)
     table = f"batch-calls-{uuid.uuid4().hex[:8]}"
-    create_call_table_with_index(table)
+    create_indexed_call_table(table)
     definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
     machine = client("stepfunctions").create_state_machine(
         name=f"batch-demo-worker-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition),
