@@ -16,6 +16,8 @@ information the app needs:
   ASGI ``client`` host must be an address, so a host-length prefix is dropped.
 * ALB: Mangum takes the whole ``X-Forwarded-For`` value as the client; the address the
   load balancer itself saw is the last entry (earlier ones are client-supplied).
+* ALB: the response carries ``statusDescription`` (``"201 Created"``), as AWS's target-group
+  response format shows; Mangum leaves it out.
 * Payload 2.0 ``rawQueryString`` goes into ``query_string`` as given; bytes a URL may not carry
   (non-ASCII, spaces, controls) are percent-encoded, as the ASGI spec requires.
 """
@@ -23,11 +25,12 @@ information the app needs:
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote
 
 from mangum.handlers import ALB, APIGateway, HTTPGateway
-from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Scope
+from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
 from runtime.events.sources import EventSource, classify
 
@@ -126,6 +129,19 @@ class LoadBalancer(ALB):
         scope["raw_path"] = _encoded_path(self.event.get("path") or "/")
         scope["client"] = (forwarded_client(_last_header(scope, b"x-forwarded-for")), 0)
         return scope
+
+    def __call__(self, response: Response) -> dict[str, Any]:
+        out = super().__call__(response)
+        out["statusDescription"] = status_description(response["status"])
+        return out
+
+
+def status_description(status: int) -> str:
+    """An ALB response's ``statusDescription``: the code and its reason phrase (``"404 Not Found"``)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:  # a code without a registered phrase (e.g. 599) still gets a well-formed line
+        return str(status)
 
 
 def _last_header(scope: Scope, name: bytes) -> str:
