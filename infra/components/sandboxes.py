@@ -8,8 +8,14 @@ image, bridge mode, on its EC2 capacity provider in the app's cluster), a task r
 exec channel (`runtime.sandbox_agent`), an execution role that may only pull the image and
 write the log group, and two security groups: ``open`` (egress anywhere, no ingress) and
 ``blocked`` for ``block_network=True`` (egress only on 443 to the channel's VPC endpoints: SQS,
-CloudWatch Logs, and DynamoDB's gateway endpoint), so a blocked sandbox reaches nothing but
-the AWS APIs its agent needs.  Nothing may connect in: there is no ingress rule anywhere.
+CloudWatch Logs, and DynamoDB's gateway endpoint; and to what Fargate needs to start the task at
+all: ECR's two interface endpoints and S3's gateway endpoint, where image layers live -- from
+platform 1.4.0 on, image pulls and awslogs go through the task's own ENI and security group), so a
+blocked sandbox reaches nothing but the AWS APIs its agent and its start need.  Nothing may connect
+into a sandbox: there is no ingress rule on its groups.  The interface endpoints have private DNS,
+which answers for the whole VPC: every client in it (the app's tasks, proxied Lambdas, GPU
+instances, whatever else runs in a default VPC) now reaches SQS, Logs and ECR through them, so
+their security group admits 443 from the VPC's range, not only from blocked sandboxes.
 When the app's functions mount volumes, a second task role (the channel plus those volumes) is what
 RunTask passes for a sandbox created with ``volumes=``; no other sandbox can reach a volume.
 
@@ -42,6 +48,11 @@ SANDBOX_CONTAINER = "sandbox"
 AGENT_ENTRYPOINT = ("python3", "-m", "runtime.sandbox_agent")  # RunTask's command: the agent's arguments
 CHANNEL_KEYS = ["sandbox#*", "sandboxes#*"]  # the state table's sandbox items (toolkit.sandboxes.aws)
 HTTPS = 443
+# What a blocked sandbox reaches: its agent's channel (SQS, Logs, DynamoDB) and, for Fargate to pull its
+# image through the task's ENI, ECR's API and registry plus S3 (the layers): ECS developer guide,
+# "Migrating to Linux platform version 1.4.0".
+INTERFACE_ENDPOINTS = ("sqs", "logs", "ecr.api", "ecr.dkr")
+GATEWAY_ENDPOINTS = ("dynamodb", "s3")
 LOG_RETENTION_DAYS = 14
 
 
@@ -279,24 +290,31 @@ class AppSandboxes(pulumi.ComponentResource):
             f"{name}-blocked-sg", vpc_id=args.vpc_id,
             description="toolkit sandboxes with block_network: only the exec channel's AWS endpoints",
             ingress=[], egress=[], opts=child(self))
+        # Private DNS makes the interface endpoints the answer for every client of the VPC: all of it may
+        # connect (inline, with the blocked group's rule: inline and standalone rules of one group fight).
+        vpc_cidr = aws.ec2.get_vpc_output(id=args.vpc_id, opts=pulumi.InvokeOptions(parent=self)).cidr_block
         endpoints_sg = aws.ec2.SecurityGroup(
             f"{name}-endpoints-sg", vpc_id=args.vpc_id, description="toolkit sandbox channel endpoints",
             ingress=[{"protocol": "tcp", "from_port": HTTPS, "to_port": HTTPS,
-                      "security_groups": [self.blocked_security_group.id]}], egress=[], opts=child(self))
+                      "security_groups": [self.blocked_security_group.id]},
+                     {"protocol": "tcp", "from_port": HTTPS, "to_port": HTTPS, "cidr_blocks": [vpc_cidr]}],
+            egress=[], opts=child(self))
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-blocked-to-endpoints", security_group_id=self.blocked_security_group.id, ip_protocol="tcp",
             from_port=HTTPS, to_port=HTTPS, referenced_security_group_id=endpoints_sg.id, opts=child(self))
-        for service in ("sqs", "logs"):
+        for service in INTERFACE_ENDPOINTS:
             aws.ec2.VpcEndpoint(
-                f"{name}-{service}-endpoint", vpc_id=args.vpc_id, service_name=f"com.amazonaws.{args.region}.{service}",
+                f"{name}-{service.replace('.', '-')}-endpoint", vpc_id=args.vpc_id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
                 vpc_endpoint_type="Interface", private_dns_enabled=True, security_group_ids=[endpoints_sg.id],
                 subnet_ids=args.endpoint_subnet_ids or args.subnet_ids, opts=child(self))
-        dynamodb = aws.ec2.VpcEndpoint(
-            f"{name}-dynamodb-endpoint", vpc_id=args.vpc_id, service_name=f"com.amazonaws.{args.region}.dynamodb",
-            vpc_endpoint_type="Gateway", route_table_ids=args.route_table_ids, opts=child(self))
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-blocked-to-dynamodb", security_group_id=self.blocked_security_group.id, ip_protocol="tcp",
-            from_port=HTTPS, to_port=HTTPS, prefix_list_id=dynamodb.prefix_list_id, opts=child(self))
+        for service in GATEWAY_ENDPOINTS:
+            gateway = aws.ec2.VpcEndpoint(
+                f"{name}-{service}-endpoint", vpc_id=args.vpc_id, service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Gateway", route_table_ids=args.route_table_ids, opts=child(self))
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-blocked-to-{service}", security_group_id=self.blocked_security_group.id, ip_protocol="tcp",
+                from_port=HTTPS, to_port=HTTPS, prefix_list_id=gateway.prefix_list_id, opts=child(self))
 
     def _container(self, image: pulumi.Input[str], extra: Mapping[str, Any] | None = None,
                    env: Mapping[str, str] | None = None) -> pulumi.Output[str]:

@@ -113,11 +113,12 @@ def test_security_groups_follow_block_network_and_let_nothing_in():
     blocked = groups["demo-sandboxes-blocked-sg"]
     assert not blocked.get("ingress") and not blocked.get("egress")  # its only egress: the two rules below
     rules = {r.name: r.inputs for r in mocks.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
-    assert set(rules) == {"demo-sandboxes-blocked-to-endpoints", "demo-sandboxes-blocked-to-dynamodb"}
+    assert set(rules) == {"demo-sandboxes-blocked-to-endpoints", "demo-sandboxes-blocked-to-dynamodb",
+                          "demo-sandboxes-blocked-to-s3"}  # S3: ECR's image layers (tests/infra/test_sandbox_network.py)
     for rule in rules.values():
         assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (443, 443, "tcp") and "cidrIpv4" not in rule
     endpoints = {r.inputs["serviceName"]: r.inputs for r in mocks.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
-    assert set(endpoints) == {f"com.amazonaws.us-east-1.{s}" for s in ("sqs", "logs", "dynamodb")}
+    assert set(endpoints) == {f"com.amazonaws.us-east-1.{s}" for s in ("sqs", "logs", "dynamodb", "ecr.api", "ecr.dkr", "s3")}
     assert endpoints["com.amazonaws.us-east-1.dynamodb"]["vpcEndpointType"] == "Gateway"
 
 

@@ -1,0 +1,53 @@
+"""The sandboxes' network, as a real account would treat it (AWS review, docs/aws-review.md).
+
+Two facts of AWS the planned resources must respect:
+
+* Fargate platform 1.4.0+ pulls a task's image and ships its awslogs through the task's own ENI, so its
+  security group must reach ECR (``ecr.api``, ``ecr.dkr``) and S3 (the layers) -- ECS developer guide,
+  "Migrating to Linux platform version 1.4.0".  A ``block_network=True`` sandbox may only reach VPC
+  endpoints: without ECR's and S3's it never starts (CannotPullContainerError).
+* An interface endpoint with private DNS answers its service's name for the whole VPC.  Its security group
+  must admit every client of the VPC, or the app's tasks, proxied Lambdas and anything else in a default
+  VPC lose SQS, CloudWatch Logs and ECR (a Fargate task with awslogs then fails to start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from infra_support import Run, load_fixture, run_program, settings_for
+
+VPC_RANGE = "172.31.0.0/16"  # the mocks' default VPC (tests/infra/infra_mocks.py)
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def sandbox_run() -> Run:
+    return run_program(settings_for(load_fixture("plain"), sandboxes=True))
+
+
+def _endpoints(run: Run) -> dict[str, dict[str, Any]]:
+    return {r.inputs["serviceName"]: r.inputs for r in run.mocks.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+
+
+def test_a_blocked_sandbox_can_pull_its_image_through_endpoints(sandbox_run: Run) -> None:
+    endpoints = _endpoints(sandbox_run)
+    for service in ("ecr.api", "ecr.dkr"):
+        endpoint = endpoints.get(f"com.amazonaws.{REGION}.{service}")
+        assert endpoint is not None, f"no {service} endpoint: a blocked Fargate sandbox cannot pull its image"
+        assert endpoint["vpcEndpointType"] == "Interface" and endpoint["privateDnsEnabled"] is True
+    s3 = endpoints.get(f"com.amazonaws.{REGION}.s3")
+    assert s3 is not None and s3["vpcEndpointType"] == "Gateway", "ECR's layers come from S3: a gateway endpoint"
+    rules = {r.name for r in sandbox_run.mocks.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    assert any(name.endswith("-blocked-to-s3") for name in rules), f"the blocked group cannot reach S3: {rules}"
+
+
+def test_private_dns_endpoints_admit_the_whole_vpc(sandbox_run: Run) -> None:
+    group = next(r for r in sandbox_run.mocks.of_type("aws:ec2/securityGroup:SecurityGroup")
+                 if r.name.endswith("-endpoints-sg"))
+    admitted = {cidr for rule in group.inputs.get("ingress", []) if rule["fromPort"] <= 443 <= rule["toPort"]
+                for cidr in rule.get("cidrBlocks", [])}
+    assert VPC_RANGE in admitted, (
+        f"the endpoints' group admits only blocked sandboxes ({group.inputs.get('ingress')}): private DNS sends "
+        "every client of the VPC to these endpoints")
