@@ -152,7 +152,7 @@ def _function(tag: str, raw: Mapping[str, Any]) -> MappedFunction:
 _UNSET_OPTIONS: dict[str, Any] = {
     "cpu": None, "memory": None, "gpu": None, "timeout": 300, "min_containers": 0, "max_containers": None,
     "buffer_containers": 0, "scaledown_window": 60, "max_inputs": 1, "target_inputs": None, "backend": "lambda",
-    "retries": None, "secrets": [], "volumes": [],
+    "retries": None, "secrets": [], "volumes": [], "bucket_mounts": [],
 }
 
 
@@ -184,6 +184,7 @@ def deployed_options(entry: Any) -> dict[str, Any]:
                                                  float(retries.initial_delay), float(retries.max_delay)],
         "secrets": sorted(s.name for s in entry.secrets),
         "volumes": [[v.path, v.name, v.create_if_missing, v.read_only] for v in entry.volumes],
+        "bucket_mounts": [list(b) for b in entry.bucket_mounts],
     }
 
 

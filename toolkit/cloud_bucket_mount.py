@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime.manifest import BucketMount
 from toolkit import config
@@ -80,17 +80,34 @@ class CloudBucketMount:
         return read_named(self.secret.name) if self.secret.source == "named" else self.secret.values()
 
 
-def mount_in_worker(mounts: Sequence[tuple[str, CloudBucketMount]]) -> None:
+def mount_in_worker(mounts: Sequence[tuple[str, CloudBucketMount]],
+                    entries: Sequence[Sequence[Any]] | None = None,
+                    known: Sequence[tuple[str, CloudBucketMount]] = ()) -> None:
     """A local worker's start: each bucket synced into a copy under ``$TOOLKIT_HOME/bucket-mounts``, linked
     at its path (shared by the workers that mount the same bucket the same way).  `runtime.volumes.mounts`
-    syncs them again after each input."""
-    if not mounts:
+    syncs them again after each input.  ``entries`` (manifest `BucketMount` fields), when given, are the
+    pool's own mounts (a ``with_options`` variant's) instead of ``mounts``, the function's; their secrets
+    are found among ``mounts`` and ``known`` (the module's variants: an inline secret has no other home
+    here), else by name in toolkit's secret store."""
+    wanted = [bucket.manifest_entry(path) for path, bucket in mounts] if entries is None \
+        else [BucketMount(*entry) for entry in entries]
+    if not wanted:
         return
     from runtime.volumes.mounts import mount_buckets
 
-    buckets = dict(mounts)
-    mount_buckets([bucket.manifest_entry(path) for path, bucket in mounts], config.home() / "bucket-mounts",
-                  lambda entry: buckets[entry.path].credentials(), isolate=True)
+    by_entry = {bucket.manifest_entry(path): bucket for path, bucket in (*mounts, *known)}
+
+    def credentials(entry: BucketMount) -> dict[str, str]:
+        bucket = by_entry.get(entry)
+        if bucket is not None:
+            return bucket.credentials()
+        if entry.secret is None:
+            return {}
+        from toolkit.secret_store import read_named
+
+        return read_named(entry.secret)  # a variant made after import: its secret must be a named one
+
+    mount_buckets(wanted, config.home() / "bucket-mounts", credentials, isolate=True)
 
 
 def sync_after_requests(app: ASGIApp) -> ASGIApp:

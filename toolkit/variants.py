@@ -65,6 +65,7 @@ def deployed_options(spec: FunctionSpec) -> dict[str, Any]:
         "retries": None if retries is None else [retries.max_retries, float(retries.backoff_coefficient),
                                                  float(retries.initial_delay), float(retries.max_delay)],
         "secrets": sorted(s.name for s in spec.secrets), "volumes": [list(v) for v in spec.volumes],
+        "bucket_mounts": [list(bucket.manifest_entry(path)) for path, bucket in spec.bucket_mounts],
         "batch": None if batch is None else [batch.max_batch_size, batch.wait_ms], "regions": list(spec.regions),
     }
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -327,3 +328,22 @@ def test_the_s3_consoles_folder_objects_are_directories_and_are_left_alone(
     (copy.directory / "empty").rmdir()
     copy.push()
     assert set(before) - set(_keys(s3, name)) == {"in/empty/"}
+
+
+def test_a_with_options_variant_mounts_its_own_bucket_locally_and_in_the_manifest(
+        moto_endpoint: str, bucket: tuple[str, Any], tmp_path: Path) -> None:
+    """The variant's CloudBucketMount (prefix ``other/``), not its function's (``in/``): its workers list
+    ``x.txt``, and the manifest deploys the variant apart, with its own mount."""
+    name, _ = bucket
+    env = {**_without_aws(os.environ), **_bucket_app_env(moto_endpoint, name, tmp_path / "mnt" / "v")}
+    app_file = str(APPS / "bucket_variant_app.py")
+    ran = _run(app_file, env=env)
+    assert "function ['a.txt', 'deep'] variant ['x.txt']" in ran.stdout, ran.stdout + ran.stderr
+    script = ("import json, sys; from toolkit.loader import import_path; from toolkit.manifest import build;"
+              f"m = import_path({app_file!r}); manifest = build(m.app);"
+              "print(json.dumps({f.tag: [b.key_prefix for b in f.bucket_mounts] for f in manifest.functions}))")
+    planned = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    prefixes = json.loads(planned.stdout.strip().splitlines()[-1])
+    assert prefixes.pop("listing") == ["in/"]
+    assert list(prefixes.values()) == [["other/"]], prefixes  # one variant, listing~<hash>, with its own mount

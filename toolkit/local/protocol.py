@@ -54,6 +54,9 @@ class WorkerTarget:
     # The pool's own volume mounts, as FunctionSpec.volumes: a with_options variant's differ from the
     # function the worker finds in the user's module.  None: that function's.
     volumes: tuple[tuple[str, str, bool, bool], ...] | None = None
+    # Likewise its CloudBucketMounts, as manifest entries (`runtime.manifest.BucketMount` fields: a
+    # secret by name, never its values).  None: that function's.
+    bucket_mounts: tuple[tuple[Any, ...], ...] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -67,6 +70,8 @@ class WorkerTarget:
         data["sys_path"] = tuple(data["sys_path"])
         if data.get("volumes") is not None:
             data["volumes"] = tuple(tuple(mount) for mount in data["volumes"])
+        if data.get("bucket_mounts") is not None:
+            data["bucket_mounts"] = tuple(tuple(mount) for mount in data["bucket_mounts"])
         return WorkerTarget(**data)
 
 

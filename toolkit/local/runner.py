@@ -94,6 +94,7 @@ class LocalRunner:
                     timeout=float(spec.timeout), sys_path=tuple(p for p in sys.path if p),
                     batch_max_size=batch.max_batch_size if batch else 0, batch_wait_ms=batch.wait_ms if batch else 0,
                     volumes=spec.volumes,  # a with_options(volumes=...) variant mounts its own
+                    bucket_mounts=tuple(tuple(bucket.manifest_entry(path)) for path, bucket in spec.bucket_mounts),
                 )
                 pool = WorkerPool(target, max_containers=spec.max_containers or DEFAULT_MAX_CONTAINERS,
                                   retries=spec.retries, scaledown_window=spec.scaledown_window,
@@ -302,7 +303,8 @@ def _pool_key(fn: Function) -> tuple[Any, ...]:
 def _pool_settings(spec: FunctionSpec) -> tuple[Any, ...]:
     """What a local pool is built from, besides the function itself."""
     return (spec.max_inputs, spec.timeout, spec.max_containers, spec.scaledown_window, spec.retries, spec.batch,
-            spec.inputs_per_container, spec.secrets, spec.min_containers, spec.buffer_containers)
+            spec.inputs_per_container, spec.secrets, spec.min_containers, spec.buffer_containers, spec.volumes,
+            tuple(bucket.manifest_entry(path) for path, bucket in spec.bucket_mounts))  # a variant's own mounts
 
 
 _runner: LocalRunner | None = None

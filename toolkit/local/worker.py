@@ -84,7 +84,11 @@ def load_callable(target: WorkerTarget) -> Any:
             mount_volumes(spec.volumes if target.volumes is None else target.volumes)
             from toolkit.cloud_bucket_mount import mount_in_worker
 
-            mount_in_worker(spec.bucket_mounts)  # CloudBucketMounts: synced copies, linked at their paths
+            # CloudBucketMounts: synced copies, linked at their paths (a variant's own, as its volumes)
+            from toolkit.variants import registered_variants
+
+            known = [m for variant in registered_variants(app).values() for m in variant.spec.bucket_mounts]
+            mount_in_worker(spec.bucket_mounts, target.bucket_mounts, known)
             if spec.cls is None:
                 return spec.raw_f
             obj = instantiate(spec.cls, target.params)
