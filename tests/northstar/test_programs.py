@@ -158,6 +158,17 @@ def test_a_pipeline_of_with_options_variants_mounts_the_variants_volume() -> Non
                for line in lines[reported[0]:]), lines
 
 
+def test_detached_calls_cut_off_by_the_runs_end_say_the_app_stopped() -> None:
+    """``spawn_map`` fire-and-forget (and a ``spawn`` never waited for) still running when the entrypoint
+    returns: the run stops them, as the platform stops an ephemeral app's calls.  Each was printed as a
+    crashed worker ("exited with code 0 before the call finished"), which read as a bug in the function."""
+    lines = run_program("detached")
+    assert line_after(lines, "waited:") == "42"
+    said = "\n".join(lines)
+    assert "was still running when its app stopped" in said and "FunctionCall.gather" in said, said
+    assert "exited with code" not in said, said
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("uv") is None, reason="image environments are built with uv: pip install uv")
 def test_a_nested_call_runs_in_the_callees_image_environment() -> None:

@@ -256,7 +256,7 @@ class WorkerPool:
             to_start = 0 if self.closed else self._pump()
         self._start_workers(to_start)
         for item in lost:
-            error = WorkerCrashedError(
+            error = self._stopped_error() if self.closed else WorkerCrashedError(
                 f"The worker running {self.target.tag} exited with code {code} before the call finished."
             )
             self._finish(item, False, serialize_error(error))
@@ -388,8 +388,23 @@ class WorkerPool:
                 worker.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 worker.proc.kill()
-        for item in pending:
-            item.done(False, serialize_error(WorkerCrashedError(f"{self.target.tag}: the pool shut down.")))
+        with self.lock:  # finished here, not by the reader threads: this process may be exiting now
+            cut_off = [item for worker in workers for item in worker.inflight.values()]
+            for worker in workers:
+                worker.inflight.clear()
+        for item in pending + cut_off:
+            self._finish(item, False, serialize_error(self._stopped_error()))
+
+    def _stopped_error(self) -> WorkerCrashedError:
+        """What a call still queued or running when its app stopped ends with.  A detached call
+        (``spawn``/``spawn_map`` without ``.get()``) meets it when ``toolkit run`` or ``app.run()`` ends;
+        a worker's exit code then says nothing useful (the stop itself ended it)."""
+        return WorkerCrashedError(
+            f"A call to {self.target.tag} was still running when its app stopped (its `toolkit run`, `app.run()` or `toolkit serve` "
+            "ended), so it was stopped unfinished, as the platform stops an ephemeral app's calls. Wait for it "
+            "before the entrypoint returns (FunctionCall.get() / FunctionCall.gather()), or run the app with "
+            "`toolkit serve` or `toolkit deploy` so detached calls outlive their caller."
+        )
 
 
 def _stop(worker: _Worker) -> None:
