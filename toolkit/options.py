@@ -78,11 +78,14 @@ class FunctionOptions:
 
 # Options the platform's client dropped in 1.0, still common in older programs: what replaced them.
 RENAMED_OPTIONS = {
-    "keep_warm": "min_containers=N",
-    "concurrency_limit": "max_containers=N",
-    "container_idle_timeout": "scaledown_window=SECONDS",
-    "allow_concurrent_inputs": "@toolkit.concurrent(max_inputs=N) below the decorator",
-    "mounts": "the image's add_local_file/add_local_dir/add_local_python_source",
+    "keep_warm": "use min_containers=N instead",
+    "concurrency_limit": "use max_containers=N instead",
+    "container_idle_timeout": "use scaledown_window=SECONDS instead",
+    "allow_concurrent_inputs": "use @toolkit.concurrent(max_inputs=N) below the decorator instead",
+    "mounts": "use the image's add_local_file/add_local_dir/add_local_python_source instead",
+    # Public dataset-import programs still pass it; a Volume commits when its container stops without it.
+    "_allow_background_volume_commits": "remove it: a Volume's writes are committed when the container "
+                                        "stops (and by vol.commit()) without it",
 }
 
 
@@ -92,7 +95,7 @@ def normalise(decorator: str, given: Mapping[str, Any], unknown: Mapping[str, An
         name = sorted(unknown, key=lambda k: (k not in RENAMED_OPTIONS, k))[0]
         if name in RENAMED_OPTIONS:
             raise InvalidError(f"{decorator}({name}={unknown[name]!r}) is an option the platform's client removed "
-                               f"in 1.0; use {RENAMED_OPTIONS[name]} instead.")
+                               f"in 1.0; {RENAMED_OPTIONS[name]}.")
         known = ", ".join(given)
         raise InvalidError(f"{decorator}() got an unknown option {name!r}; options are: {known}.")
     _warn_no_effect(decorator, given)

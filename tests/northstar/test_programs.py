@@ -141,6 +141,15 @@ def test_options_the_platform_removed_in_1_0_name_their_replacement(option: str,
         app.function(**{option: 3})
 
 
+def test_the_background_volume_commits_flag_of_dataset_imports_says_to_remove_it() -> None:
+    """The public dataset-import program passed ``_allow_background_volume_commits=True`` and stopped on
+    a list of every known option (the platform's 1.x client refuses it too, with a bare TypeError)."""
+    app = toolkit.App("northstar-background-commits")
+    with pytest.raises(toolkit.InvalidError, match=r"_allow_background_volume_commits=True\) is an option .* removed "
+                                                   r"in 1.0; remove it: a Volume's writes are committed"):
+        app.function(_allow_background_volume_commits=True)
+
+
 def test_a_pipeline_of_with_options_variants_mounts_the_variants_volume() -> None:
     """The multistage pipeline pattern: the last stage is ``stage.with_options(volumes=...)``.  Its
     workers mounted the registered function's volumes (none), so its write failed and the pipeline
