@@ -261,10 +261,11 @@ class ToolkitFunction(pulumi.ComponentResource):
             self._set("web_url", api.url)
         if (budget := plan.stream_budget(self.ctx.settings.origin_read_timeout)) is not None:
             self._set("stream_budget_s", str(budget))  # CloudFront fronts the stream
+        vpc_config, grants = self._vpc_config()
         fn = LambdaFunction(
             f"{self.name}-lambda",
             LambdaFunctionArgs(plan=plan, role_arn=self.role.arn, environment=self.environment, log_group=self.log_group,
-                               vpc_config=self._vpc_config()),
+                               vpc_config=vpc_config, grants=grants),
             opts=child(self),
         )
         self.lambda_function = fn
@@ -290,13 +291,15 @@ class ToolkitFunction(pulumi.ComponentResource):
         """The proxy this function sends its traffic through (``proxy=``), declared by the stack."""
         return self.ctx.proxies[self.plan.proxy] if self.plan.proxy else None
 
-    def _vpc_config(self) -> aws.lambda_.FunctionVpcConfigArgsDict | None:
-        """A Lambda with ``proxy=`` runs in the proxy's private subnets, and its role may manage the ENIs."""
+    def _vpc_config(self) -> tuple[aws.lambda_.FunctionVpcConfigArgsDict | None, list[pulumi.Resource]]:
+        """A Lambda with ``proxy=`` runs in the proxy's private subnets, and its role may manage the ENIs:
+        the VPC config and the grant the function must wait for (and outlive: Lambda deletes its ENIs
+        with the role's permissions, and ENIs left behind keep the proxy's subnets from being deleted)."""
         egress = self._egress()
         if egress is None:
-            return None
-        grant_vpc_access(self, f"{self.name}-vpc-access", self.role)
-        return {"subnet_ids": egress.subnet_ids, "security_group_ids": [egress.security_group.id]}
+            return None, []
+        grant = grant_vpc_access(self, f"{self.name}-vpc-access", self.role)
+        return {"subnet_ids": egress.subnet_ids, "security_group_ids": [egress.security_group.id]}, [grant]
 
     def _http_api(self) -> HttpApi:
         plan, ctx = self.plan, self.ctx

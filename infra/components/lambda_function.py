@@ -4,7 +4,7 @@ Function URL on that alias that streams responses (`StreamingUrl`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,9 @@ class LambdaFunctionArgs:
     log_group: aws.cloudwatch.LogGroup
     # proxy=: {"subnet_ids", "security_group_ids"} of its ProxyEgress; None keeps the Lambda out of any VPC
     vpc_config: aws.lambda_.FunctionVpcConfigArgsDict | None = None
+    # grants Lambda itself uses with the function's role (a VPC's ENI actions): created before the
+    # function (CreateFunction checks them) and deleted after it (Lambda deletes its ENIs with them)
+    grants: Sequence[pulumi.Resource] = ()
 
 
 class LambdaFunction(pulumi.ComponentResource):
@@ -70,7 +73,7 @@ class LambdaFunction(pulumi.ComponentResource):
             logging_config={"log_format": "Text", "log_group": args.log_group.name},
             vpc_config=args.vpc_config,
             publish=True,
-            opts=child(self, depends_on=[args.log_group]),
+            opts=child(self, depends_on=[args.log_group, *args.grants]),
         )
         self.alias = aws.lambda_.Alias(
             f"{name}-alias", name=ALIAS_NAME, function_name=self.function.name,

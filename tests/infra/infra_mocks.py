@@ -144,5 +144,6 @@ class OptionsMonitor(MockMonitor):  # type: ignore[misc]
             "retain_on_delete": bool(request.retainOnDelete),
             "ignore_changes": list(request.ignoreChanges),
             "replace_on_changes": list(request.replaceOnChanges),
+            "dependencies": list(request.dependencies),  # URNs: depends_on and those its inputs come from
         }
         return super().RegisterResource(request)
