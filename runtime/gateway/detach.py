@@ -36,8 +36,21 @@ async def within_budget(work: asyncio.Future[T], budget: float) -> bool:
     return bool(done)
 
 
-def open_detached_call(store: CallStore, app_name: str, function: str) -> str:
-    """A new call record, already running, for a request that outlived its budget; its id."""
+def open_detached_call(store: CallStore, app_name: str, function: str, call_id: str | None = None) -> str:
+    """A new call record, already running, for a request that outlived its budget; its id.
+
+    ``call_id``: the id the request already runs under (its handler's ``current_function_call_id()``),
+    so the result URL names the same call.  A fresh id when none is given, or when that id is recorded
+    already: the handler's process recorded the request because it spawned, and finishes that record."""
+    if call_id is not None:
+        try:
+            store.create(call_id, app_name, function)
+        except Exception:  # a store-specific duplicate-key error; anything else is raised below
+            if store.get(call_id) is None:
+                raise
+        else:
+            store.mark_running(call_id)
+            return call_id
     call_id = new_call_id()
     store.create(call_id, app_name, function)
     store.mark_running(call_id)
@@ -64,9 +77,10 @@ class DetachedCalls:
         self.store, self.app_name = store, app_name
         self._running: set[asyncio.Future[None]] = set()  # strong references: tasks must not be collected
 
-    async def detach(self, function: str, finish: Awaitable[HTTPResponseRecord]) -> str:
-        """Record a new call for ``function`` whose response ``finish`` will produce; returns its id."""
-        call_id = await asyncio.to_thread(open_detached_call, self.store, self.app_name, function)
+    async def detach(self, function: str, finish: Awaitable[HTTPResponseRecord], call_id: str | None = None) -> str:
+        """Record a call for ``function`` whose response ``finish`` will produce (under ``call_id`` where
+        `open_detached_call` can); returns its id."""
+        call_id = await asyncio.to_thread(open_detached_call, self.store, self.app_name, function, call_id)
         task = asyncio.ensure_future(self._complete(call_id, finish))
         self._running.add(task)
         task.add_done_callback(self._running.discard)

@@ -10,10 +10,15 @@ Most requests spawn nothing, so a request is written to the call store only when
 (`record_parent_request`, from the runner): one write then and one when the request ends, none for
 the others.  The record is owned by the web worker process, so a request cut off by its death
 reads as lost, like any call it owned.
+
+``toolkit serve``'s gateway names each request's call (`CALL_ID_HEADER`), so a request it detaches
+past the budget is polled under the id its handler saw.  The gateway then records that call itself;
+a spawn after that links to the gateway's record, which the worker leaves for the gateway to finish.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,17 +39,21 @@ class RequestCall:
     app: str
     function: str
     store: OwnedCallStore | None = None  # set once recorded: the request spawned something
+    linked: bool = False  # its record exists (this worker's, or the gateway's for a detached request)
     lock: threading.Lock = field(default_factory=threading.Lock)  # a handler may spawn from several threads
 
+
+CALL_ID_HEADER = b"toolkit-call-id"  # gateway -> web worker: the call a request is (never from a client)
 
 _current: ContextVar[RequestCall | None] = ContextVar("toolkit_request_call", default=None)
 
 
 @contextmanager
-def handling_request(app: str, function: str) -> Iterator[RequestCall]:
-    """Run the body as a new call of ``function``: its id is ``current_function_call_id()`` there.
-    If the body spawned anything, the request's record finishes with the body (FAILED if it raised)."""
-    call = RequestCall(new_call_id(), app, function)
+def handling_request(app: str, function: str, call_id: str | None = None) -> Iterator[RequestCall]:
+    """Run the body as a call of ``function`` (``call_id``, the gateway's name for it, else a new one):
+    its id is ``current_function_call_id()`` there.  If the body spawned anything, the request's record
+    finishes with the body (FAILED if it raised)."""
+    call = RequestCall(call_id or new_call_id(), app, function)
     token = _current.set(call)
     try:
         with entered_input(call.call_id, new_input_id()):
@@ -65,11 +74,16 @@ def record_parent_request(parent: str | None) -> None:
     if call is None or call.call_id != parent:
         return
     with call.lock:
-        if call.store is None:
-            store = local_call_store()
+        if call.linked:
+            return
+        store = local_call_store()
+        try:
             store.create(call.call_id, call.app, call.function)
-            store.mark_running(call.call_id)
-            call.store = store
+        except sqlite3.IntegrityError:  # the gateway detached the request first: its record, its to finish
+            call.linked = True
+            return
+        store.mark_running(call.call_id)
+        call.store, call.linked = store, True
 
 
 def _finish(call: RequestCall, status: CallStatus, result: bytes) -> None:

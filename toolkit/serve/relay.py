@@ -35,9 +35,11 @@ from urllib.parse import unquote
 import httptools
 
 from runtime.adapters.web_server import HOP_BY_HOP, connection_options
+from runtime.callstore import new_call_id
 from runtime.gateway.limits import check_body_size
 from runtime.gateway.middleware import rejection_response, see_other, text_response
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
+from toolkit.local.request_calls import CALL_ID_HEADER
 from toolkit.serve.guard import ClientLimits
 from toolkit.serve.proxy import upstream_headers, whole_response
 from toolkit.serve.upstream import IDEMPOTENT, Connection, ResponseMessage, UpstreamError, encode_request_head
@@ -142,6 +144,7 @@ class RelayCycle:
         self.worker: WebWorker | None = None
         self.conn: Connection | None = None
         self.message: ResponseMessage | None = None
+        self.call_id: str | None = None  # the call the worker runs this request as (its poll id if detached)
         self.result: asyncio.Future[HTTPResponseRecord] | None = None  # detached: the response, for the result URL
         self.collected: list[bytes] = []
         self.started, self.status = time.time(), 0  # for the access log (`dashboard_activity`)
@@ -275,6 +278,10 @@ class RelayCycle:
         else:
             framing = b"" if self.method in _IDEMPOTENT else b"content-length: 0\r\n"
         headers = upstream_headers(self.scope, worker)
+        if worker.socket_path:  # an ASGI/WSGI worker runs the request as a call: this one (`request_calls`)
+            self.call_id = new_call_id()
+            headers = [(k, v) for k, v in headers if k.lower() != CALL_ID_HEADER] + [(CALL_ID_HEADER,
+                                                                                      self.call_id.encode())]
         if self.expect_continue:
             headers = [(k, v) for k, v in headers if k not in _UPSTREAM_SKIP]
         assert self.path is not None  # checked in start()
@@ -501,7 +508,7 @@ class RelayCycle:
         self.run(self.see_other(self.result))
 
     async def see_other(self, result: asyncio.Future[HTTPResponseRecord]) -> None:
-        call_id = await self.gateway.detached.detach(self.endpoint.tag, result)
+        call_id = await self.gateway.detached.detach(self.endpoint.tag, result, self.call_id)
         if self.protocol.connected():
             self.answer(see_other(self.request_record(), call_id))
 

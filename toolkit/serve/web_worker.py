@@ -89,9 +89,13 @@ class RequestAsCall:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        from toolkit.local.request_calls import handling_request
+        from toolkit.local.request_calls import CALL_ID_HEADER, handling_request
 
-        with handling_request(self.app_name, self.function):
+        headers = scope.get("headers", [])
+        call_id = next((v.decode("latin-1") for k, v in headers if k == CALL_ID_HEADER), None)
+        if call_id is not None:  # the gateway's, not the app's: the app sees the request as the client sent it
+            scope = dict(scope, headers=[(k, v) for k, v in headers if k != CALL_ID_HEADER])
+        with handling_request(self.app_name, self.function, call_id):
             await self.app(scope, receive, send)
 
 

@@ -37,3 +37,17 @@ def slow_post(item: dict):
 def fails_late():
     time.sleep(1.5)
     os._exit(3)
+
+
+@app.function()
+def child() -> str:
+    return "child"
+
+
+@app.function(timeout=600)
+@toolkit.fastapi_endpoint()
+def which_call(seconds: float, spawn: bool = False):
+    """The call this request is, seen from inside; with ``spawn``, a child spawned once the budget ran out."""
+    time.sleep(seconds)
+    spawned = child.spawn().object_id if spawn else None
+    return {"call_id": toolkit.current_function_call_id(), "spawned": spawned}
