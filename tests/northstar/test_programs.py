@@ -13,20 +13,25 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from northstar_support import (
     PROGRAMS,
+    RUN_TIMEOUT_S,
     ServedProgram,
     free_port,
     line_after,
     plan_program,
+    program_env,
     run_program,
     run_script,
 )
+from northstar_support import toolkit as toolkit_cli
 
 import toolkit
 
@@ -140,6 +145,19 @@ def test_options_the_platform_removed_in_1_0_name_their_replacement(option: str,
     with pytest.raises(toolkit.InvalidError, match=rf"app.function\({option}=3\) .* removed in 1.0"):
         app.function(**{option: 3})
 
+
+def test_a_named_secret_missing_a_required_key_says_how_to_replace_it(tmp_path: Path) -> None:
+    """``Secret.from_name(name, required_keys=[...])`` over a local secret without one of them: the error named
+    the missing key only; it now says what the secret has and the command that gives it every key."""
+    home = {"TOOLKIT_HOME": str(tmp_path)}
+    toolkit_cli("secret", "create", "northstar-kaggle", "KAGGLE_TOKEN=t0k", env=home)
+    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "run", str(PROGRAMS / "secret_keys.py")],
+                          capture_output=True, text=True, env=program_env(home), timeout=RUN_TIMEOUT_S)
+    assert done.returncode != 0
+    assert ("Secret 'northstar-kaggle' lacks required key(s) KAGGLE_USER (it has KAGGLE_TOKEN); replace it with "
+            "every key: toolkit secret create northstar-kaggle KAGGLE_TOKEN=... KAGGLE_USER=...") in done.stderr, done
+    toolkit_cli("secret", "create", "northstar-kaggle", "KAGGLE_TOKEN=t0k", "KAGGLE_USER=ada", env=home)
+    assert line_after(run_program("secret_keys", env=home), "user:") == "ada"
 
 def test_the_background_volume_commits_flag_of_dataset_imports_says_to_remove_it() -> None:
     """The public dataset-import program passed ``_allow_background_volume_commits=True`` and stopped on
