@@ -13,7 +13,8 @@ Events handled (see `runtime.events.sources`, `runtime.invocation`):
   * ``{"toolkit_event": "worker_task", "call_id", "function"}``: a Step Functions task.  A task
     that cannot record an outcome *raises* (a Lambda function error) instead of replying, so
     Step Functions retries it and finally marks the call FAILED (infra/asl.py ``MarkFailed``);
-  * anything else: a 400-shaped error reply; the environment stays up.
+  * API Gateway WebSocket routes, S3/SQS/EventBridge records, a console test event: a 400 reply naming
+    what arrived and the fix (`runtime.events.refusals`), logged once; the environment stays up.
 
 Environment variables read (the contract is `runtime.environment.ContainerEnv`):
   TOOLKIT_MANIFEST           path to the app manifest JSON (required)
@@ -47,6 +48,7 @@ from runtime.environment import ContainerEnv
 from runtime.events import EventSource, LambdaBridge, classify
 from runtime.events.bridge import DirectHTTP
 from runtime.events.function_url import FunctionURLFront, StoredResults, web_server_proxy
+from runtime.events.refusals import refusal
 from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
 from runtime.gateway import Gateway, fits_inline, result_call_id
 from runtime.gateway.call_paths import CallPath
@@ -122,7 +124,14 @@ class FunctionService:
             return self.call(CallRequest.parse(event))
         if source is EventSource.WORKER_TASK:
             return self.worker_task(WorkerTask.parse(event))
-        return error_reply(400, _unknown_event_message(event), web=True)
+        return self.refuse(event, source)
+
+    def refuse(self, event: Any, source: EventSource) -> dict[str, Any]:
+        """A 400 naming what arrived (a WebSocket route, an S3 record, a console test event) and the fix,
+        logged once without a traceback; toolkit-shaped for a plain function, so its callers raise it."""
+        message = refusal(event, source, self.entry.tag, self.entry.is_web)
+        log.warning("toolkit runtime refused an event: %s", message)
+        return error_reply(400, message, web=self.entry.is_web)
 
     def web(self, event: LambdaEvent, context: Any) -> dict[str, Any]:
         if self.bridge is None:
@@ -263,12 +272,6 @@ def _seconds_left(context: Any) -> Callable[[], float | None]:
     if not callable(remaining):
         return lambda: None
     return lambda: float(remaining()) / 1000
-
-
-def _unknown_event_message(event: Any) -> str:
-    keys = sorted(event)[:8] if isinstance(event, dict) else type(event).__name__
-    return (f"Unrecognised event (keys: {keys}). Expected an API Gateway (REST or HTTP API), ALB or "
-            "Function URL request, or a toolkit call / worker_task payload.")
 
 
 # -- the module-scope environment -------------------------------------------------------------

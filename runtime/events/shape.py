@@ -7,7 +7,8 @@ ALB ``multiValueHeaders`` value became a million header values: seconds of CPU),
 where the method belongs fails inside the app as a 500.  So each field the parsers read is
 checked here against the type its source documents, in time proportional to the number of
 fields and list items, never to the length of a string; the first mismatch is a
-`MalformedEventError` naming the field, which the handler answers with a 400.
+`MalformedEventError` naming the field, which the handler answers with a 400.  So is an event
+with more header fields than any front door sends (`MAX_HEADER_FIELDS`).
 """
 
 from __future__ import annotations
@@ -108,13 +109,29 @@ FIELDS: dict[EventSource, dict[tuple[str, ...], Check]] = {
 }
 
 
+MAX_HEADER_FIELDS = 16_384
+"""More header fields than any AWS front door delivers: ALB's limit is 64 KB of headers, and the
+smallest field (``a:`` plus CRLF) is 4 bytes.  API Gateway and Function URLs allow far less (10 KB)."""
+
+
 def event_problem(event: dict[str, Any], source: EventSource) -> str | None:
-    """What is wrong with a web ``event`` of ``source`` (the first field of the wrong type), or None."""
+    """What is wrong with a web ``event`` of ``source`` (the first field of the wrong type, or too
+    many header fields), or None."""
     for path, check in FIELDS.get(source, {}).items():
         value = _lookup(event, path)
         if value is not _ABSENT and (problem := check(value)) is not None:
             return f"{'.'.join(path)} must be {problem}."
+    if (count := header_fields(event)) > MAX_HEADER_FIELDS:
+        return (f"headers must hold at most {MAX_HEADER_FIELDS} fields (no AWS front door sends more), not {count}: "
+                "send fewer headers.")
     return None
+
+
+def header_fields(event: dict[str, Any]) -> int:
+    """How many header fields a type-checked event carries: ``headers``, ``multiValueHeaders``' values
+    and ``cookies`` (cheap: lengths only, never the strings)."""
+    multi = event.get("multiValueHeaders") or {}
+    return len(event.get("headers") or {}) + sum(len(v) for v in multi.values()) + len(event.get("cookies") or [])
 
 
 def check_event(event: dict[str, Any], source: EventSource) -> None:

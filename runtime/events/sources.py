@@ -19,6 +19,7 @@ class EventSource(str, enum.Enum):
     ALB = "alb"  # Application Load Balancer target group
     CALL = "call"  # a direct invoke carrying a .remote() / .spawn() payload
     WORKER_TASK = "worker_task"  # a Step Functions task: run a stored call
+    WEBSOCKET = "websocket"  # an API Gateway WebSocket API route ($connect, a message, $disconnect): not served
     UNKNOWN = "unknown"
 
     @property
@@ -34,6 +35,8 @@ def classify(event: Any) -> EventSource:
     context = event.get("requestContext")
     if not isinstance(context, dict):
         return EventSource.UNKNOWN
+    if "connectionId" in context and "eventType" in context:  # only WebSocket APIs send these
+        return EventSource.WEBSOCKET
     if "elb" in context:
         return EventSource.ALB if "httpMethod" in event else EventSource.UNKNOWN
     if event.get("version") == "2.0":

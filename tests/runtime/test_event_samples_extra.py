@@ -13,12 +13,18 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from asgi_samples import echo_app
+from deployed_app import function, write_app
 from runtime_support import FIXTURES
 
+from runtime import lambda_handler
 from runtime.events import EventSource, LambdaBridge, classify
 
 EXTRA = FIXTURES / "aws-events-extra"
@@ -107,3 +113,169 @@ def test_v2_event_without_optional_fields_is_served() -> None:
     event["body"] = None
     echo = echoed(event)
     assert (echo["method"], echo["path"], echo["query_string"], echo["headers"]) == ("GET", "/", "", [])
+
+
+# -- the deployed handler: what a web function and a plain function do with each event ------------
+
+ECHO_APP = '''
+
+def echo_scope():
+    import base64, json
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen = {"method": scope["method"], "path": scope["path"], "raw_path": scope["raw_path"].decode("latin-1"),
+                "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+                "body_b64": base64.b64encode(body).decode()}
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+
+    return app
+'''
+
+Deploy = Callable[[str, str], None]
+
+
+@pytest.fixture
+def deploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
+    """Deploy one function of deployed_app's user app (plus `ECHO_APP`) as the Lambda handler sees it."""
+
+    def deploy_function(tag: str, kind: str) -> None:
+        lambda_handler.shutdown()
+        manifest = write_app(tmp_path, [function(tag, kind, web={"method": "POST"} if kind != "function" else None)])
+        with (tmp_path / "user_app.py").open("a") as source:
+            source.write(ECHO_APP)
+        monkeypatch.setenv("TOOLKIT_MANIFEST", str(manifest))
+        monkeypatch.setenv("TOOLKIT_FUNCTION", tag)
+        monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
+
+    yield deploy_function
+    lambda_handler.shutdown()
+
+
+@pytest.fixture
+def web(deploy: Deploy) -> None:
+    deploy("echo_scope", "asgi_app")
+
+
+def handled(event: Any, caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+    """The handler's reply, checked to be a clean refusal or answer: no traceback logged."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="toolkit.runtime"):
+        reply = lambda_handler.handler(event, None)
+    assert not any(record.exc_info for record in caplog.records), caplog.text
+    assert isinstance(reply, dict) and isinstance(reply.get("statusCode"), int), reply
+    return reply
+
+
+def http_v2(path: str = "/", body: str | None = None, b64: bool = False) -> dict[str, Any]:
+    event = extra("apigw-v2-request-no-authorizer.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = "POST"
+    event.update(body=body, isBase64Encoded=b64)
+    return event
+
+
+def rest_v1(path: str = "/") -> dict[str, Any]:
+    event = extra("apigw-request.json")
+    event["path"] = path
+    return event
+
+
+@pytest.mark.parametrize("name", list(HTTP_SAMPLES))
+def test_every_http_sample_is_served_by_the_deployed_handler(web: None, name: str,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    event = extra(name)
+    reply = handled(event, caplog)
+    assert reply["statusCode"] == 200, reply
+    assert json.loads(reply["body"])["path"] == HTTP_SAMPLES[name][2]
+
+
+@pytest.mark.parametrize("name", ["apigw-websocket-request.json", "apigw-websocket-request-send-message.json",
+                                  "apigw-websocket-request-disconnect.json"])
+def test_websocket_api_events_are_refused_naming_the_fix(web: None, name: str,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    reply = handled(extra(name), caplog)
+    assert reply["statusCode"] == 400, reply  # on $connect, anything but 2xx refuses the connection
+    assert "API Gateway WebSocket" in reply["body"] and 'backend="ecs"' in reply["body"], reply["body"]
+    assert "API Gateway WebSocket" in caplog.text  # the function's log says why, too
+
+
+@pytest.mark.parametrize(("name", "named"), [("s3-event.json", "aws:s3"), ("sqs-event.json", "aws:sqs")])
+@pytest.mark.parametrize("kind", ["asgi_app", "function"])
+def test_notification_records_are_refused_naming_their_service(deploy: Deploy, kind: str, name: str, named: str,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    deploy("echo_scope" if kind == "asgi_app" else "square", kind)
+    reply = handled(extra(name), caplog)
+    assert reply["statusCode"] == 400 and named in reply["body"] and "trigger" in reply["body"], reply
+    assert named in caplog.text
+
+
+SCHEDULED_EVENT = {  # EventBridge's documented shape for a scheduled rule's event
+    "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+    "source": "aws.events", "account": "123456789012", "time": "2019-10-08T16:53:06Z", "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/my-rule"], "detail": {},
+}
+
+
+def test_an_eventbridge_scheduled_event_to_a_plain_function_names_the_rule(deploy: Deploy,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    deploy("square", "function")
+    reply = handled(copy.deepcopy(SCHEDULED_EVENT), caplog)
+    assert reply["statusCode"] == 400 and reply["toolkit_result"] == "rejected", reply
+    assert "rule/my-rule" in reply["body"] and "Scheduled Event" in reply["body"], reply["body"]
+
+
+def test_a_console_test_event_to_a_plain_function_says_how_to_call_it(deploy: Deploy,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    deploy("square", "function")
+    reply = handled({"key1": "value1", "key2": "value2"}, caplog)
+    assert reply["statusCode"] == 400 and reply["toolkit_result"] == "rejected", reply
+    assert "'square' is a plain function" in reply["body"] and ".remote()" in reply["body"], reply["body"]
+    assert "key1" in reply["body"] and "key1" in caplog.text
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "hello", 7, None])
+def test_a_payload_that_is_not_an_object_is_refused(deploy: Deploy, payload: Any,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    deploy("square", "function")
+    reply = handled(payload, caplog)
+    assert reply["statusCode"] == 400 and type(payload).__name__ in reply["body"], reply
+
+
+def test_body_claimed_base64_but_invalid_is_a_400(web: None, caplog: pytest.LogCaptureFixture) -> None:
+    reply = handled(http_v2(body="not base64!!", b64=True), caplog)
+    assert reply["statusCode"] == 400 and "base64" in reply["body"].lower(), reply
+
+
+@pytest.mark.parametrize(("raw", "decoded"), [("/a%00b", "/a\x00b"), ("/caf%C3%28", "/caf\ufffd(")])
+def test_nul_and_invalid_utf8_in_the_path_reach_the_app_decoded_once(web: None, raw: str, decoded: str,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    # ASGI servers decode the path the same way (UTF-8, invalid bytes replaced); raw_path keeps the client's bytes
+    seen = json.loads(handled(rest_v1(raw), caplog)["body"])
+    assert (seen["path"], seen["raw_path"]) == (decoded, raw)
+
+
+@pytest.mark.parametrize("value", ["a\r\nx-injected: 1", "a\nb", "a\x00b"])
+def test_control_characters_in_a_header_value_are_a_400(web: None, value: str,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    event = http_v2()
+    event["headers"]["x-bad"] = value
+    reply = handled(event, caplog)
+    assert reply["statusCode"] == 400 and "x-bad" in reply["body"], reply
+
+
+def test_a_huge_header_count_is_refused_quickly(web: None, caplog: pytest.LogCaptureFixture) -> None:
+    event = http_v2()
+    event["headers"] = {f"x-h{i}": "v" for i in range(200_000)}
+    started = time.monotonic()
+    reply = handled(event, caplog)
+    assert reply["statusCode"] in (400, 431), reply
+    assert time.monotonic() - started < 10  # bounded: a generous ceiling for a loaded 2-core machine
