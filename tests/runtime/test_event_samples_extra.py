@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgi_samples import echo_app
+from asgi_samples import PNG_BYTES, echo_app
 from deployed_app import function, write_app
 from runtime_support import FIXTURES
 
@@ -279,3 +279,33 @@ def test_a_huge_header_count_is_refused_quickly(web: None, caplog: pytest.LogCap
     reply = handled(event, caplog)
     assert reply["statusCode"] in (400, 431), reply
     assert time.monotonic() - started < 10  # bounded: a generous ceiling for a loaded 2-core machine
+
+
+# -- HTTP samples: the response shape each source needs -------------------------------------------
+
+def answered(name: str, path: str) -> dict[str, Any]:
+    event = extra(name)
+    if HTTP_SAMPLES[name][0] in (EventSource.HTTP_V2, EventSource.FUNCTION_URL):
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    else:
+        event["path"] = path
+    return LambdaBridge(echo_app)(event, None)
+
+
+@pytest.mark.parametrize("name", list(HTTP_SAMPLES))
+def test_binary_response_is_base64_for_every_sample(name: str) -> None:
+    response = answered(name, "/binary")
+    assert response["isBase64Encoded"] is True and base64.b64decode(response["body"]) == PNG_BYTES
+
+
+@pytest.mark.parametrize("name", list(HTTP_SAMPLES))
+def test_set_cookie_survives_in_the_shape_of_every_sample(name: str) -> None:
+    source = HTTP_SAMPLES[name][0]
+    response = answered(name, "/cookies")
+    cookies = ["a=1; Path=/", "b=2"]
+    if source in (EventSource.HTTP_V2, EventSource.FUNCTION_URL):
+        assert response["cookies"] == cookies and "set-cookie" not in response["headers"]
+    elif "multiValueHeaders" in extra(name):
+        assert response["multiValueHeaders"]["set-cookie"] == cookies
+    else:  # ALB without multi-value headers: one header per name, the repeats told apart by their case
+        assert sorted(v for k, v in response["headers"].items() if k.lower() == "set-cookie") == cookies
