@@ -45,6 +45,7 @@ from toolkit.exception import (
 from toolkit.sandboxes.aws_launch import GpuVariant, Launch, Planned, choose_launch
 from toolkit.sandboxes.aws_logs import AwsSandboxLogs, log_stream
 from toolkit.sandboxes.aws_network import check_cidrs, create_tunnel_group, public_ip, sweep_tunnel_groups
+from toolkit.sandboxes.aws_sizes import fargate_task_size
 from toolkit.sandboxes.filesystem import FileCalls
 from toolkit.sandboxes.options import refuse_exec_pty_info
 from toolkit.sandboxes.ports import Probe, Tunnel, Tunnels, listening_ports
@@ -213,10 +214,9 @@ class AwsSandboxes:
         else:
             placement = {"cluster": launch.cluster, "taskDefinition": launch.task_definition, "launchType": "FARGATE",
                          "networkConfiguration": {"awsvpcConfiguration": self._network(spec)}}
-            if spec.cpu is not None:
-                overrides["cpu"] = str(int(spec.cpu * 1024))
-            if spec.memory is not None:
-                overrides["memory"] = str(int(spec.memory))
+            if spec.cpu is not None or spec.memory is not None:  # a size Fargate runs (toolkit.sandboxes.aws_sizes)
+                units, mib = fargate_task_size(spec.cpu, spec.memory)
+                overrides["cpu"], overrides["memory"] = str(units), str(mib)
         where = f"from task definition {placement['taskDefinition']!r} on cluster {placement['cluster']!r}"
         try:
             answer = ecs.run_task(
