@@ -23,8 +23,16 @@ CONTEXT_DIR = "toolkit-runtime"
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _RUNTIME_PACKAGES = ("toolkit", "toolkit/local", "toolkit/sandboxes", "runtime", "runtime/*")  # directories copied
 
-# What runtime/ imports inside the container.  Lower bounds, not pins: a user who pins
-# fastapi keeps their version (pip leaves a satisfied requirement alone).
+# The platform's containers carry its client's own dependencies, and some programs import them at top
+# level without installing them.  Of those that toolkit's own install also has (so the program's local
+# import works too), rich is the one toolkit's runtime does not already bring (click, certifi and
+# typing_extensions come with uvicorn, httpx and fastapi): it comes along, unpinned so an image's own
+# pin wins (about 7 MB with markdown-it-py, mdurl and pygments).  The rest (aiohttp, protobuf, grpclib,
+# toml, typer, watchfiles, synchronicity) an image that imports them installs (docs/images.md).
+PLATFORM_CLIENT_PACKAGES = ("rich",)
+
+# What runtime/ imports inside the container, and the platform client's packages.  Lower bounds,
+# not pins: a user who pins fastapi keeps their version (pip leaves a satisfied requirement alone).
 REQUIREMENTS = (
     "a2wsgi>=1.10",           # wsgi_app adapter
     "boto3>=1.34",            # call store (DynamoDB), payloads (S3), secrets, Step Functions
@@ -35,6 +43,7 @@ REQUIREMENTS = (
     'tomli>=2; python_version < "3.11"',  # toolkit.config on old Pythons
     "uvicorn>=0.29",          # HTTP mode (ECS, GPU EC2, local runs)
     "websockets>=13",         # uvicorn's WebSocket protocol, and the web_server WebSocket proxy's client
+    *PLATFORM_CLIENT_PACKAGES,
 )
 
 # Lambda sets AWS_LAMBDA_RUNTIME_API; anything else (ECS, GPU EC2, podman run) gets HTTP.
