@@ -54,6 +54,15 @@ def test_hello_world_calls_locally_remotely_and_over_many_inputs() -> None:
     assert any("cubing 3" in line for line in lines)  # printed on the worker's stderr, shown here
 
 
+def test_a_module_run_passes_its_options_to_the_entrypoint() -> None:
+    """``toolkit run -m package.module --count 2`` (the platform's ``modal run -m``, how apps split into a
+    package are run): the entrypoint's first option landed in APP_REF, which read as a file given next to
+    ``-m``, and the run stopped on 'Give either a file ... or -m package.module, not both'."""
+    done = subprocess.run([sys.executable, "-m", "toolkit.cli", "run", "-m", "basics", "--count", "2"], cwd=PROGRAMS,
+                          capture_output=True, text=True, env=program_env(), timeout=RUN_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert line_after(done.stdout.splitlines(), "map total:") == str(0**3 + 1**3)
+
 def test_an_async_entrypoint_awaits_aio_calls_and_batched_inputs() -> None:
     lines = run_program("async_batched")
     assert line_after(lines, "halves:") == "[1.0, 2.0, 3.0]"

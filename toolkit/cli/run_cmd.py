@@ -80,6 +80,12 @@ def _type_of(declared: tuple[tuple[str, str, Any], ...], name: str) -> str:
     return next(type_name for n, type_name, _d in declared if n == name)
 
 
+def _names_a_file(ref: str) -> bool:
+    """Whether APP_REF given next to ``-m`` names an app file (a usage error) rather than being the first
+    argument of the module's entrypoint, which click puts in APP_REF."""
+    return ref.endswith(".py") or ".py::" in ref
+
+
 def _show(value: Any) -> None:
     if value is None:
         return
@@ -109,6 +115,8 @@ def run(ctx: click.Context, ref: str | None, module: str | None, local_env: str 
     args = list(ctx.args)
     if ref in HELP_OPTIONS:  # `--help` lands in APP_REF: the command takes unknown options as arguments
         args, ref = [str(ref), *args], None
+    if module and ref and not _names_a_file(ref):  # `-m pkg.main --n 4`: APP_REF took the program's first argument
+        args, ref = [ref, *args], None
     if not ref and not module:
         click.echo(ctx.get_help())
         ctx.exit(0)
