@@ -48,6 +48,7 @@ from runtime.environment import ContainerEnv
 from runtime.events import EventSource, LambdaBridge, classify
 from runtime.events.bridge import DirectHTTP
 from runtime.events.function_url import FunctionURLFront, StoredResults, web_server_proxy
+from runtime.events.handlers import alb_reply
 from runtime.events.refusals import refusal
 from runtime.events.streaming import OpenStream, StreamingReply, stream_reply
 from runtime.gateway import Gateway, fits_inline, result_call_id
@@ -303,6 +304,12 @@ def shutdown() -> None:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    reply = _answer(event, context)
+    # the runtime's own refusals are plain dicts: an ALB target group needs its shape for them too
+    return alb_reply(event, reply) if classify(event) is EventSource.ALB else reply
+
+
+def _answer(event: Any, context: Any) -> dict[str, Any]:
     source = classify(event)
     web = source not in (EventSource.CALL, EventSource.WORKER_TASK)
     # A Step Functions task must fail visibly: a reply would count as success and leave the call unfinished.

@@ -136,6 +136,20 @@ class LoadBalancer(ALB):
         return out
 
 
+def alb_reply(event: LambdaEvent, reply: dict[str, Any]) -> dict[str, Any]:
+    """A runtime-level reply (`runtime.invocation.error_reply`: plain ``headers``, no encoding flag) in
+    the shape an ALB target group needs: ``isBase64Encoded`` and ``statusDescription``, and
+    ``multiValueHeaders`` instead of ``headers`` when the event came with them (the target group has
+    multi-value headers on, and reads only that key).  A reply the bridge shaped already passes through."""
+    if "statusDescription" in reply or not isinstance(reply.get("statusCode"), int):
+        return reply
+    shaped = {**reply, "statusDescription": status_description(reply["statusCode"]),
+              "isBase64Encoded": reply.get("isBase64Encoded", False)}
+    if "multiValueHeaders" in event and isinstance(shaped.get("headers"), dict):
+        shaped["multiValueHeaders"] = {name: [value] for name, value in shaped.pop("headers").items()}
+    return shaped
+
+
 def status_description(status: int) -> str:
     """An ALB response's ``statusDescription``: the code and its reason phrase (``"404 Not Found"``)."""
     try:

@@ -309,3 +309,19 @@ def test_set_cookie_survives_in_the_shape_of_every_sample(name: str) -> None:
         assert response["multiValueHeaders"]["set-cookie"] == cookies
     else:  # ALB without multi-value headers: one header per name, the repeats told apart by their case
         assert sorted(v for k, v in response["headers"].items() if k.lower() == "set-cookie") == cookies
+
+
+@pytest.mark.parametrize("name", ["alb-lambda-target-request-headers-only.json",
+                                  "alb-lambda-target-request-multivalue-headers.json"])
+def test_a_refusal_to_an_alb_event_has_the_target_groups_shape(web: None, name: str,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    event = extra(name)
+    event["body"] = "not base64!!"
+    event["isBase64Encoded"] = True
+    reply = handled(event, caplog)
+    assert (reply["statusCode"], reply["statusDescription"], reply["isBase64Encoded"]) == (400, "400 Bad Request", False)
+    content_type = ["text/plain; charset=utf-8"]
+    if "multiValueHeaders" in event:  # the target group reads only multiValueHeaders then
+        assert reply["multiValueHeaders"]["content-type"] == content_type and "headers" not in reply
+    else:
+        assert [reply["headers"]["content-type"]] == content_type and "multiValueHeaders" not in reply
