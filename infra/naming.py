@@ -11,11 +11,18 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["ALB_NAME_MAX", "LAMBDA_NAME_MAX", "ROLE_NAME_MAX", "partition", "physical_name", "slug"]
+__all__ = ["ALB_NAME_MAX", "ALB_RESERVED_PREFIXES", "CAPACITY_PROVIDER_RESERVED_PREFIXES", "LAMBDA_NAME_MAX",
+           "ROLE_NAME_MAX", "partition", "physical_name", "slug", "unreserved_name"]
 
 ALB_NAME_MAX = 32
 LAMBDA_NAME_MAX = 64
 ROLE_NAME_MAX = 64
+
+# Heads AWS refuses (the APIs' own documentation, botocore's models): an app named "ecs-jobs" or
+# "internal-tools" must still deploy.
+CAPACITY_PROVIDER_RESERVED_PREFIXES = ("aws", "ecs", "fargate")  # ECS CreateCapacityProvider
+ALB_RESERVED_PREFIXES = ("internal-",)  # ELBv2 CreateLoadBalancer
+RESERVED_ESCAPE = "tk"
 
 _NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
 
@@ -37,6 +44,13 @@ def physical_name(*parts: str, max_len: int = LAMBDA_NAME_MAX) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
     return f"{name[: max_len - 7].rstrip('-')}-{digest}"
+
+
+def unreserved_name(*parts: str, reserved: tuple[str, ...], max_len: int) -> str:
+    """`physical_name`, headed by ``tk-`` when it would start with a prefix the service reserves (names
+    that are fine keep their form, so deployed resources are not renamed)."""
+    name = physical_name(*parts, max_len=max_len)
+    return physical_name(RESERVED_ESCAPE, *parts, max_len=max_len) if name.startswith(reserved) else name
 
 
 def partition(region: str) -> str:

@@ -30,7 +30,7 @@ import pulumi_aws as aws
 
 from infra.alb import ENDPOINT_PORTS
 from infra.components import child, to_json
-from infra.naming import ALB_NAME_MAX, ROLE_NAME_MAX, physical_name
+from infra.naming import ALB_NAME_MAX, ALB_RESERVED_PREFIXES, ROLE_NAME_MAX, physical_name, unreserved_name
 from infra.plan import FunctionPlan
 from infra.policies import assume_role, execution_role_policy
 from infra.sizing import fargate_ephemeral_gib
@@ -154,7 +154,7 @@ class EcsPlatform(pulumi.ComponentResource):
     def _load_balancer(self, name: str, args: EcsPlatformArgs, sg: aws.ec2.SecurityGroup) -> None:
         self.alb = aws.lb.LoadBalancer(
             f"{name}-alb",
-            name=physical_name(args.prefix, max_len=ALB_NAME_MAX),
+            name=unreserved_name(args.prefix, reserved=ALB_RESERVED_PREFIXES, max_len=ALB_NAME_MAX),
             load_balancer_type="application",
             # internet-facing: it needs public subnets, which task subnets may not be
             subnets=args.alb_subnet_ids if args.alb_subnet_ids is not None else args.subnet_ids,

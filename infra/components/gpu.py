@@ -24,7 +24,7 @@ import pulumi_aws as aws
 
 from infra.components import child
 from infra.gpu import GpuSelection
-from infra.naming import ROLE_NAME_MAX, physical_name
+from infra.naming import CAPACITY_PROVIDER_RESERVED_PREFIXES, ROLE_NAME_MAX, physical_name, unreserved_name
 from infra.policies import assume_role, ecs_instance_managed_policy
 
 __all__ = ["GPU_AMI_PARAMETER", "GpuCapacity", "GpuCapacityArgs", "user_data"]
@@ -101,7 +101,7 @@ class GpuCapacity(pulumi.ComponentResource):
         )
         self.capacity_provider = aws.ecs.CapacityProvider(
             f"{name}-capacity",
-            name=physical_name(args.function_name, "gpu", max_len=255),
+            name=unreserved_name(args.function_name, "gpu", reserved=CAPACITY_PROVIDER_RESERVED_PREFIXES, max_len=255),
             auto_scaling_group_provider={
                 "auto_scaling_group_arn": group.arn,
                 "managed_termination_protection": "DISABLED",
