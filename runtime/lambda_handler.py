@@ -177,8 +177,10 @@ class FunctionService:
         return self._front
 
     def _not_web_reply(self) -> dict[str, Any]:
-        return error_reply(400, f"{self.entry.tag!r} is a plain function, not a web endpoint: "
-                                "call it with .remote() or give it a web decorator.", web=True)
+        message = (f"{self.entry.tag!r} is a plain function, not a web endpoint: "
+                   "call it with .remote() or give it a web decorator.")
+        log.warning("toolkit runtime refused an event: %s", message)  # the function's log says why, too
+        return error_reply(400, message, web=True)
 
     def call(self, request: CallRequest) -> dict[str, Any]:
         self._check_function(request.function)

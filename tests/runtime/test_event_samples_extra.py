@@ -53,6 +53,11 @@ HTTP_SAMPLES = {
     "apigw-v2-request.json": (EventSource.HTTP_V2, "GET", "/my/path",
                               "parameter1=value1&parameter1=value2&parameter2=value", "IP", b'{\r\n\t"a": 1\r\n}'),
     "apigw-v2-request-no-authorizer.json": (EventSource.HTTP_V2, "GET", "/", "", "1.2.3.4", b""),
+    "apigw-v2-request-iam.json": (EventSource.HTTP_V2, "GET", "/my/path",
+                                  "parameter1=value1&parameter1=value2&parameter2=value", "IP", b'{\r\n\t"a": 1\r\n}'),
+    "apigw-v2-request-lambda-authorizer.json": (EventSource.HTTP_V2, "GET", "/my/path",
+                                                "parameter1=value1&parameter1=value2&parameter2=value", "IP",
+                                                b'{\r\n\t"a": 1\r\n}'),
     "lambda-urls-request.json": (EventSource.FUNCTION_URL, "POST", "/my/path",
                                  "parameter1=value1&parameter1=value2&parameter2=value", "123.123.123.123",
                                  b"Hello from client!"),
@@ -325,3 +330,12 @@ def test_a_refusal_to_an_alb_event_has_the_target_groups_shape(web: None, name: 
         assert reply["multiValueHeaders"]["content-type"] == content_type and "headers" not in reply
     else:
         assert [reply["headers"]["content-type"]] == content_type and "multiValueHeaders" not in reply
+
+
+@pytest.mark.parametrize("name", ["apigw-v2-request.json", "alb-lambda-target-request-headers-only.json"])
+def test_an_http_request_to_a_plain_function_is_refused_in_the_reply_and_the_log(
+        deploy: Deploy, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    deploy("square", "function")
+    reply = handled(extra(name), caplog)
+    assert reply["statusCode"] == 400 and "'square' is a plain function" in reply["body"], reply
+    assert "'square' is a plain function" in caplog.text
