@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 from asgi_samples import PNG_BYTES, echo_app
 from deployed_app import function, write_app
-from runtime_support import FIXTURES
+from runtime_support import FIXTURES, Collected
 
 from runtime import lambda_handler
 from runtime.events import EventSource, LambdaBridge, classify
+from runtime.events.streaming import PRELUDE_DELIMITER
 
 EXTRA = FIXTURES / "aws-events-extra"
 
@@ -339,3 +340,42 @@ def test_an_http_request_to_a_plain_function_is_refused_in_the_reply_and_the_log
     reply = handled(extra(name), caplog)
     assert reply["statusCode"] == 400 and "'square' is a plain function" in reply["body"], reply
     assert "'square' is a plain function" in caplog.text
+
+
+# -- the image's Runtime API entry (`respond`): Function URL samples stream, refusals are replies ---
+
+class Answer:
+    """A `StreamingReply` that keeps what the handler answered: a buffered result or a stream."""
+
+    def __init__(self) -> None:
+        self.result: Any = None
+        self.streamed = Collected()
+
+    @property
+    def answered(self) -> bool:
+        return self.result is not None or bool(self.streamed.data)
+
+    def send(self, result: Any) -> None:
+        self.result = result
+
+    def stream(self) -> Collected:
+        return self.streamed
+
+
+def test_the_function_url_sample_streams_through_respond(web: None) -> None:
+    answer = Answer()
+    lambda_handler.respond(extra("lambda-urls-request.json"), None, answer)
+    head, _, body = answer.streamed.data.partition(PRELUDE_DELIMITER)
+    assert answer.result is None and answer.streamed.closed
+    assert json.loads(head)["statusCode"] == 200
+    seen = json.loads(body)
+    assert (seen["method"], seen["path"], base64.b64decode(seen["body_b64"])) == ("POST", "/my/path",
+                                                                                  b"Hello from client!")
+    assert ["cookie", "cookie1; cookie2"] in seen["headers"]
+
+
+def test_a_websocket_event_through_respond_is_a_buffered_refusal(web: None) -> None:
+    answer = Answer()
+    lambda_handler.respond(extra("apigw-websocket-request.json"), None, answer)
+    assert answer.result["statusCode"] == 400 and "API Gateway WebSocket" in answer.result["body"]
+    assert answer.streamed.data == b""
