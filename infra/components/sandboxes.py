@@ -289,7 +289,10 @@ class AppSandboxes(pulumi.ComponentResource):
         self.blocked_security_group = aws.ec2.SecurityGroup(
             f"{name}-blocked-sg", vpc_id=args.vpc_id,
             description="toolkit sandboxes with block_network: only the exec channel's AWS endpoints",
-            ingress=[], egress=[], opts=child(self))
+            # No inline egress, not even []: its egress is the standalone rules below, and an inline list is
+            # authoritative (after a refresh, the next deploy would revoke them).  The provider removes
+            # AWS's default allow-all egress when it creates the group.
+            ingress=[], opts=child(self))
         # Private DNS makes the interface endpoints the answer for every client of the VPC: all of it may
         # connect (inline, with the blocked group's rule: inline and standalone rules of one group fight).
         vpc_cidr = aws.ec2.get_vpc_output(id=args.vpc_id, opts=pulumi.InvokeOptions(parent=self)).cidr_block

@@ -51,3 +51,19 @@ def test_private_dns_endpoints_admit_the_whole_vpc(sandbox_run: Run) -> None:
     assert VPC_RANGE in admitted, (
         f"the endpoints' group admits only blocked sandboxes ({group.inputs.get('ingress')}): private DNS sends "
         "every client of the VPC to these endpoints")
+
+
+def test_groups_with_standalone_rules_declare_no_inline_rules_of_that_direction(sandbox_run: Run) -> None:
+    """The provider treats an inline ``ingress``/``egress`` list, even ``[]``, as the whole set: after a refresh reads
+    the standalone rules into it, the next deploy revokes them (pulumi-eks#1031; terraform-provider-aws docs:
+    in-line rules and rule resources of one group conflict).  The blocked sandboxes' group then reaches nothing."""
+    mocks = sandbox_run.mocks
+    standalone = {("egress", r.inputs["securityGroupId"])
+                  for r in mocks.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    standalone |= {("ingress", r.inputs["securityGroupId"])
+                   for r in mocks.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
+    assert standalone, "no standalone rules planned: the test checks nothing"
+    groups = {f"{r.name}-id": r for r in mocks.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    conflicts = [(direction, groups[gid].name) for direction, gid in sorted(standalone)
+                 if gid in groups and direction in groups[gid].inputs]
+    assert not conflicts, f"inline rules beside standalone ones: {conflicts}"
