@@ -284,7 +284,10 @@ class Worker:
         try:
             self.fn = load_callable(self.target)
         except BaseException as exc:  # noqa: BLE001 - the parent shows it to the user
-            self.send((protocol.LOAD_ERROR, serialize_error(exc)))
+            # A parent that stopped listening (its run ended on another worker's error) has nobody to show
+            # it to: a BrokenPipeError traceback here would bury the error the user does see.
+            with contextlib.suppress(OSError):
+                self.send((protocol.LOAD_ERROR, serialize_error(exc)))
             return
         is_async = inspect.iscoroutinefunction(self.fn) or inspect.isasyncgenfunction(self.fn)
         runners = [threading.Thread(target=self.async_loop, daemon=True)] if is_async else [
