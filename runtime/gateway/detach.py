@@ -16,6 +16,7 @@ over-budget request go on; `__all__` is what it offers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -25,7 +26,7 @@ from runtime.gateway.middleware import finished_response, see_other, text_respon
 from runtime.gateway.records import HTTPRequestRecord, HTTPResponseRecord
 from runtime.serialization import serialize, serialize_error
 
-__all__ = ["DetachedCalls", "open_detached_call", "record_outcome", "within_budget"]
+__all__ = ["DetachedCalls", "claim_detached_call", "open_detached_call", "record_outcome", "within_budget"]
 
 T = TypeVar("T")
 
@@ -36,25 +37,26 @@ async def within_budget(work: asyncio.Future[T], budget: float) -> bool:
     return bool(done)
 
 
-def open_detached_call(store: CallStore, app_name: str, function: str, call_id: str | None = None) -> str:
-    """A new call record, already running, for a request that outlived its budget; its id.
-
-    ``call_id``: the id the request already runs under (its handler's ``current_function_call_id()``),
-    so the result URL names the same call.  A fresh id when none is given, or when that id is recorded
-    already: the handler's process recorded the request because it spawned, and finishes that record."""
-    if call_id is not None:
-        try:
-            store.create(call_id, app_name, function)
-        except Exception:  # a store-specific duplicate-key error; anything else is raised below
-            if store.get(call_id) is None:
-                raise
-        else:
-            store.mark_running(call_id)
-            return call_id
+def open_detached_call(store: CallStore, app_name: str, function: str) -> str:
+    """A new call record, already running, for a request that outlived its budget; its id."""
     call_id = new_call_id()
     store.create(call_id, app_name, function)
     store.mark_running(call_id)
     return call_id
+
+
+def claim_detached_call(store: CallStore, app_name: str, function: str, call_id: str) -> bool:
+    """Record the request's own call ``call_id`` (its handler's ``current_function_call_id()``) as
+    running, for its result URL: True.  False when the handler's process recorded it already (it spawned
+    before the budget ran out): that process finishes the record with the response itself."""
+    try:
+        store.create(call_id, app_name, function)
+    except Exception:  # a store-specific duplicate-key error; anything else is raised below
+        if store.get(call_id) is None:
+            raise
+        return False
+    store.mark_running(call_id)
+    return True
 
 
 def record_outcome(store: CallStore, call_id: str, outcome: HTTPResponseRecord | BaseException) -> None:
@@ -78,13 +80,23 @@ class DetachedCalls:
         self._running: set[asyncio.Future[None]] = set()  # strong references: tasks must not be collected
 
     async def detach(self, function: str, finish: Awaitable[HTTPResponseRecord], call_id: str | None = None) -> str:
-        """Record a call for ``function`` whose response ``finish`` will produce (under ``call_id`` where
-        `open_detached_call` can); returns its id."""
-        call_id = await asyncio.to_thread(open_detached_call, self.store, self.app_name, function, call_id)
-        task = asyncio.ensure_future(self._complete(call_id, finish))
+        """Record a call for ``function`` whose response ``finish`` will produce; returns its id: ``call_id``
+        (the call the request already is, `claim_detached_call`) when given, else a new one."""
+        if call_id is None:
+            call_id = await asyncio.to_thread(open_detached_call, self.store, self.app_name, function)
+            ours = True
+        else:
+            ours = await asyncio.to_thread(claim_detached_call, self.store, self.app_name, function, call_id)
+        task = asyncio.ensure_future(self._complete(call_id, finish) if ours else self._ignore(finish))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return call_id
+
+    @staticmethod
+    async def _ignore(finish: Awaitable[HTTPResponseRecord]) -> None:
+        """The handler's process records this response: only let it finish (and its failure be read)."""
+        with contextlib.suppress(Exception):
+            await finish
 
     async def _complete(self, call_id: str, finish: Awaitable[HTTPResponseRecord]) -> None:
         outcome: HTTPResponseRecord | BaseException

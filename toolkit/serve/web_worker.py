@@ -34,7 +34,7 @@ from typing import Any
 
 from runtime.adapters.base import WebKind, WebSpec
 from runtime.adapters.websocket_proxy import WS_MAX_MESSAGE_BYTES  # the platform's WebSocket message limit
-from runtime.types import ASGIApp, Receive, Scope, Send
+from runtime.types import ASGIApp, Message, Receive, Scope, Send
 from toolkit.local.protocol import WorkerTarget
 
 GRACEFUL_SHUTDOWN_S = 5
@@ -89,14 +89,18 @@ class RequestAsCall:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        from toolkit.local.request_calls import CALL_ID_HEADER, handling_request
+        from toolkit.local.request_calls import CALL_ID_HEADER, handling_request, observe_response
 
         headers = scope.get("headers", [])
         call_id = next((v.decode("latin-1") for k, v in headers if k == CALL_ID_HEADER), None)
         if call_id is not None:  # the gateway's, not the app's: the app sees the request as the client sent it
             scope = dict(scope, headers=[(k, v) for k, v in headers if k != CALL_ID_HEADER])
-        with handling_request(self.app_name, self.function, call_id):
-            await self.app(scope, receive, send)
+        with handling_request(self.app_name, self.function, call_id) as call:
+            async def observed(message: Message) -> None:
+                observe_response(call, message)
+                await send(message)
+
+            await self.app(scope, receive, observed)
 
 
 def report(message: dict[str, Any]) -> None:

@@ -46,8 +46,10 @@ def child() -> str:
 
 @app.function(timeout=600)
 @toolkit.fastapi_endpoint()
-def which_call(seconds: float, spawn: bool = False):
-    """The call this request is, seen from inside; with ``spawn``, a child spawned once the budget ran out."""
+def which_call(seconds: float, spawn: str = ""):
+    """The call this request is, seen from inside; ``spawn``: a child spawned "before" the budget runs
+    out (then the worker holds the request's record) or "after" (the gateway's)."""
+    first = child.spawn().object_id if spawn == "before" else None
     time.sleep(seconds)
-    spawned = child.spawn().object_id if spawn else None
+    spawned = child.spawn().object_id if spawn == "after" else first
     return {"call_id": toolkit.current_function_call_id(), "spawned": spawned}
