@@ -30,8 +30,10 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from mangum.handlers import ALB, APIGateway, HTTPGateway
+from mangum.handlers.alb import transform_headers
 from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
+from runtime.events.parseable import parseable, server_of
 from runtime.events.sources import EventSource, classify
 
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"  # RFC 3986 pchar minus '%': what may stay unescaped in a path
@@ -68,11 +70,24 @@ class RestApiV1(APIGateway):
 
     @property
     def scope(self) -> Scope:
-        scope = super().scope
-        scope["headers"] = _rest_v1_headers(self.event)
+        scope = _parsed(self, super(), _rest_v1_headers(self.event))
         scope["raw_path"] = _encoded_path(self.event["path"])
-        scope["client"] = (client_address(self.event["requestContext"].get("identity", {}).get("sourceIp")), 0)
+        scope["client"] = (client_address((self.event["requestContext"].get("identity") or {}).get("sourceIp")), 0)
         return scope
+
+
+def _parsed(handler: Any, mangum: Any, headers: list[list[bytes]]) -> Scope:
+    """Mangum's scope for ``handler.event``, parsed from `parseable`'s copy, with the event's own
+    ``headers`` and ``aws.event`` put back and ``server`` from `server_of`."""
+    event = handler.event
+    handler.event = parseable(event)
+    try:
+        scope: Scope = mangum.scope
+    finally:
+        handler.event = event
+    scope["headers"], scope["aws.event"] = headers, event
+    scope["server"] = server_of(headers)
+    return scope
 
 
 def _rest_v1_headers(event: LambdaEvent) -> list[list[bytes]]:
@@ -92,7 +107,7 @@ class HttpApiV2(HTTPGateway):
 
     @property
     def scope(self) -> Scope:
-        scope = super().scope
+        scope = _parsed(self, super(), _v2_headers(self.event))
         raw = self.event.get("rawPath") or self.event["requestContext"]["http"].get("path") or "/"
         if classify(self.event) is EventSource.HTTP_V2:
             # HTTP API hands over rawPath already decoded: re-encode it for raw_path, never decode again.
@@ -102,6 +117,14 @@ class HttpApiV2(HTTPGateway):
         scope["query_string"] = percent_encoded(scope["query_string"])
         scope["client"] = (client_address(self.event["requestContext"]["http"].get("sourceIp")), 0)
         return scope
+
+
+def _v2_headers(event: LambdaEvent) -> list[list[bytes]]:
+    """Payload 2.0 headers as Mangum reads them (lower-cased, one value per name), cookies as one header."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if event.get("cookies"):
+        headers["cookie"] = "; ".join(event["cookies"])
+    return [[k.encode(), v.encode()] for k, v in headers.items()]
 
 
 _NOT_IN_QUERY = re.compile(rb"[^\x21-\x7e]")
@@ -125,7 +148,7 @@ class LoadBalancer(ALB):
 
     @property
     def scope(self) -> Scope:
-        scope = super().scope
+        scope = _parsed(self, super(), _alb_headers(self.event))
         scope["raw_path"] = _encoded_path(self.event.get("path") or "/")
         scope["client"] = (forwarded_client(_last_header(scope, b"x-forwarded-for")), 0)
         return scope
@@ -156,6 +179,13 @@ def status_description(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:  # a code without a registered phrase (e.g. 599) still gets a well-formed line
         return str(status)
+
+
+def _alb_headers(event: LambdaEvent) -> list[list[bytes]]:
+    """ALB headers as Mangum reads them: ``multiValueHeaders`` when the target group sends them, else ``headers``."""
+    multi = event.get("multiValueHeaders")
+    own = {"multiValueHeaders": multi} if isinstance(multi, dict) else {"headers": event.get("headers") or {}}
+    return [list(header) for header in transform_headers(own)]
 
 
 def _last_header(scope: Scope, name: bytes) -> str:

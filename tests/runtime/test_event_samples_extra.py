@@ -379,3 +379,58 @@ def test_a_websocket_event_through_respond_is_a_buffered_refusal(web: None) -> N
     lambda_handler.respond(extra("apigw-websocket-request.json"), None, answer)
     assert answer.result["statusCode"] == 400 and "API Gateway WebSocket" in answer.result["body"]
     assert answer.streamed.data == b""
+
+
+# -- events that passed the shape check but broke Mangum's parsing --------------------------------
+
+def scope_of(event: dict[str, Any]) -> dict[str, Any]:
+    scope, _ = LambdaBridge(echo_app).request(event, None)
+    return scope
+
+
+@pytest.mark.parametrize(("host", "forwarded_port", "server"), [
+    ("[2001:db8::1]", "443", ("2001:db8::1", 443)),  # an ALB reached by its IPv6 address: was a ValueError
+    ("[2001:db8::1]:8443", "443", ("2001:db8::1", 8443)),
+    ("example.com:abc", "80", ("example.com", 80)),  # a port that is not a number: ignored, not fatal
+    ("example.com", "not-a-port", ("example.com", 80)),
+    ("example.com:8080", "443", ("example.com", 8080)),
+    ("example.com", "443", ("example.com", 443)),
+])
+def test_alb_host_header_gives_the_server_and_reaches_the_app_unchanged(host: str, forwarded_port: str,
+                                                                        server: tuple[str, int]) -> None:
+    event = extra("alb-lambda-target-request-headers-only.json")
+    event["headers"].update({"host": host, "x-forwarded-port": forwarded_port})
+    scope = scope_of(event)
+    assert scope["server"] == server
+    assert [v for k, v in scope["headers"] if k == b"host"] == [host.encode()]
+    assert [v for k, v in scope["headers"] if k == b"x-forwarded-port"] == [forwarded_port.encode()]
+
+
+def test_every_sample_keeps_mangums_server() -> None:
+    assert scope_of(extra("apigw-request.json"))["server"] == ("gy415nuibc.execute-api.us-east-1.amazonaws.com", 443)
+    assert scope_of(extra("apigw-v2-request.json"))["server"] == ("mangum", 80)  # no Host header in the sample
+    assert scope_of(extra("alb-lambda-target-request-multivalue-headers.json"))["server"] == (
+        "lambda-test-alb-1234567.us-east-1.elb.amazonaws.com", 80)
+
+
+@pytest.mark.parametrize(("name", "edit"), [
+    ("apigw-v2-request.json", lambda e: e.update(headers=None, cookies=None, queryStringParameters=None)),
+    ("apigw-v2-request.json", lambda e: e["requestContext"]["http"].pop("sourceIp")),
+    ("apigw-request.json", lambda e: e["requestContext"].update(identity=None)),
+    ("apigw-request.json", lambda e: e.update(headers=None, multiValueHeaders=None, queryStringParameters=None,
+                                              multiValueQueryStringParameters=None, body=None)),
+    ("alb-lambda-target-request-headers-only.json", lambda e: e.update(headers=None, queryStringParameters=None)),
+])
+def test_null_or_missing_optional_fields_are_served(name: str, edit: Callable[[dict[str, Any]], Any]) -> None:
+    event = extra(name)
+    edit(event)
+    echo = echoed(event)  # each was a 400 naming a Python error (AttributeError, KeyError)
+    assert echo["path"] == HTTP_SAMPLES.get(name, (None, None, "/hello/world"))[2]
+
+
+def test_a_host_header_with_crlf_is_refused_by_the_deployed_handler(web: None,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    event = extra("alb-lambda-target-request-headers-only.json")
+    event["headers"]["host"] = "evil\r\nx-injected: 1"
+    reply = handled(event, caplog)
+    assert reply["statusCode"] == 400 and "host" in reply["body"], reply
