@@ -110,3 +110,10 @@ def test_a_detached_request_is_polled_under_the_call_id_its_handler_saw(server: 
     assert final.status_code == 200, final.text
     assert final.json()["call_id"] == call_id
     assert (final.json()["spawned"] is not None) == bool(spawn)
+
+
+def test_a_client_cannot_name_its_requests_call(server: Served) -> None:
+    """The call id header is the gateway's to the worker: one a client sends is replaced, never used."""
+    answer = server.client("budget-which-call").get("/", params={"seconds": 0}, headers={"toolkit-call-id": "fc-forged"})
+    assert answer.status_code == 200 and answer.json()["call_id"].startswith("fc-")
+    assert answer.json()["call_id"] != "fc-forged"
