@@ -24,6 +24,7 @@ information the app needs:
 
 from __future__ import annotations
 
+import binascii
 import re
 from http import HTTPStatus
 from typing import Any
@@ -31,9 +32,11 @@ from urllib.parse import quote, unquote
 
 from mangum.handlers import ALB, APIGateway, HTTPGateway
 from mangum.handlers.alb import transform_headers
+from mangum.handlers.utils import maybe_encode_body
 from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
 from runtime.events.parseable import parseable, server_of
+from runtime.events.shape import MalformedEventError
 from runtime.events.sources import EventSource, classify
 
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"  # RFC 3986 pchar minus '%': what may stay unescaped in a path
@@ -57,6 +60,15 @@ def _encoded_path(path: str) -> bytes:
     return path.encode("utf-8") if path else b"/"
 
 
+def event_body(event: LambdaEvent) -> bytes:
+    """The request body, as Mangum decodes it; a body marked base64 that is not is a `MalformedEventError`
+    naming the field (binascii's own error read ``Error: Invalid base64-encoded string``)."""
+    try:
+        return maybe_encode_body(event.get("body") or b"", is_base64=bool(event.get("isBase64Encoded")))
+    except binascii.Error as exc:
+        raise MalformedEventError(f"body must be base64 when isBase64Encoded is true ({exc}).") from None
+
+
 def _decoded(path: str) -> str:
     return unquote(path) if path else "/"
 
@@ -67,6 +79,10 @@ class RestApiV1(APIGateway):
     @classmethod
     def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
         return classify(event) is EventSource.REST_V1
+
+    @property
+    def body(self) -> bytes:
+        return event_body(self.event)
 
     @property
     def scope(self) -> Scope:
@@ -104,6 +120,10 @@ class HttpApiV2(HTTPGateway):
     @classmethod
     def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
         return classify(event) in (EventSource.HTTP_V2, EventSource.FUNCTION_URL)
+
+    @property
+    def body(self) -> bytes:
+        return event_body(self.event)
 
     @property
     def scope(self) -> Scope:
@@ -145,6 +165,10 @@ class LoadBalancer(ALB):
     @classmethod
     def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
         return classify(event) is EventSource.ALB
+
+    @property
+    def body(self) -> bytes:
+        return event_body(self.event)
 
     @property
     def scope(self) -> Scope:

@@ -44,7 +44,7 @@ def _what_arrived(event: Any) -> str:
     if isinstance(records, list) and records and isinstance(records[0], dict):
         first = records[0]
         service = first.get("eventSource") or first.get("EventSource") or "an unknown service"
-        return f"A {str(service)[:40]} notification ({len(records)} record(s))"
+        return f"A notification from {str(service)[:40]} ({len(records)} record(s))"
     if "detail-type" in event and "source" in event:
         rules = event.get("resources") if isinstance(event.get("resources"), list) else []
         rule = f" from {str(rules[0])[:200]}" if rules else ""
