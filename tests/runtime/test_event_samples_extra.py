@@ -475,3 +475,11 @@ def test_no_mutated_extra_sample_gets_a_500_or_a_traceback(web: None, caplog: py
                 if not isinstance(status, int) or status >= 500 or any(r.exc_info for r in caplog.records):
                     failures.append((name, path, value, status, str(reply)[:160]))
     assert failures == []
+
+
+def test_an_alb_health_check_is_answered_by_the_deployed_app(web: None, caplog: pytest.LogCaptureFixture) -> None:
+    event = extra("alb-lambda-target-request-headers-only.json")
+    event.update(headers={"user-agent": "ELB-HealthChecker/2.0"}, queryStringParameters={}, body="")
+    reply = handled(event, caplog)
+    assert (reply["statusCode"], reply["statusDescription"], reply["isBase64Encoded"]) == (200, "200 OK", False)
+    assert json.loads(reply["body"])["path"] == "/" and "multiValueHeaders" not in reply
