@@ -245,19 +245,31 @@ def deploy(settings: Settings) -> DeployResult:
     return result
 
 
+def _subnet_route_tables(vpc_id: pulumi.Input[str], subnet_ids: pulumi.Input[list[str]],
+                         providers: Providers) -> pulumi.Output[list[str]]:
+    """The route tables the sandboxes' subnets use: those associated with them, and the VPC's main table
+    (subnets without an association use it).  Not every table of the VPC: the gateway endpoints' routes
+    would otherwise also take same-region S3 traffic of a proxy's private subnets away from its Elastic IP."""
+    def tables(*filters: Any) -> pulumi.Output[list[str]]:
+        return aws.ec2.get_route_tables_output(vpc_id=vpc_id, filters=list(filters), opts=_invoke(providers)).ids
+    associated = tables({"name": "association.subnet-id", "values": subnet_ids})
+    main = tables({"name": "association.main", "values": ["true"]})
+    return pulumi.Output.all(associated, main).apply(lambda v: sorted(set(v[0] or []) | set(v[1] or [])))
+
+
 def _sandboxes(result: DeployResult, ctx: AppContext, registry: ContainerRegistry, state: AppState, providers: Providers,
                opts: pulumi.ResourceOptions) -> dict[str, Any]:
     """``toolkit:sandboxes``: what `toolkit.sandboxes.aws` starts sandboxes into, and the right to do it
     for every function of the app; the outputs are its `AwsSandboxConfig`."""
     settings, prefix = ctx.settings, ctx.app.prefix
     vpc_id, subnet_ids = _network(settings, providers)
-    route_tables = aws.ec2.get_route_tables_output(vpc_id=vpc_id, opts=_invoke(providers)).ids
+    route_tables = _subnet_route_tables(vpc_id, subnet_ids, providers)
     image: pulumi.Input[str] = min(settings.images.values()) if settings.images else \
         registry.repository.repository_url.apply(lambda url: f"{url}:sandbox")
     images, gpu_images = sandbox_images(ctx.app.functions, ctx.capacity_providers, ctx.app.sandbox_images)
     sandboxes = AppSandboxes(f"{prefix}-sandboxes", AppSandboxesArgs(
         prefix=prefix, region=settings.region, account_id=ctx.account_id, vpc_id=vpc_id, subnet_ids=subnet_ids,
-        route_table_ids=route_tables.apply(lambda ids: list(ids or [])), image=image,
+        route_table_ids=route_tables, image=image,
         repository_arns=[registry.repository.arn, *_repositories([*(i.uri for i in images), *(g.uri for g in gpu_images)])],
         table_name=state.table.name, table_arn=state.table.arn, images=images, gpu_images=gpu_images,
         gpu_cluster_name=ctx.platform.cluster.name if ctx.platform else None,

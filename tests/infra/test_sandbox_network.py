@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.session
 import pytest
 from infra_support import Run, load_fixture, run_program, settings_for
 
@@ -67,3 +68,19 @@ def test_groups_with_standalone_rules_declare_no_inline_rules_of_that_direction(
     conflicts = [(direction, groups[gid].name) for direction, gid in sorted(standalone)
                  if gid in groups and direction in groups[gid].inputs]
     assert not conflicts, f"inline rules beside standalone ones: {conflicts}"
+
+
+def test_gateway_endpoints_route_only_the_sandbox_subnets_tables(sandbox_run: Run) -> None:
+    """The S3/DynamoDB gateway endpoints go on the route tables of the subnets sandboxes run in (and the main
+    table those without an association use), never on every table of the VPC: a proxy's private table would
+    then send same-region S3 traffic of ``proxy=`` functions past its Elastic IP."""
+    lookups = [args for token, args, _ in sandbox_run.mocks.calls if token == "aws:ec2/getRouteTables:getRouteTables"]
+    assert lookups, "the sandboxes planned no route table lookup"
+    filters = sorted(f["name"] for args in lookups for f in args.get("filters") or [])
+    assert all(args.get("filters") for args in lookups), f"a lookup takes every route table of the VPC: {lookups}"
+    assert filters == ["association.main", "association.subnet-id"], filters
+    documented = botocore.session.get_session().get_service_model("ec2").operation_model(
+        "DescribeRouteTables").input_shape.members["Filters"].documentation
+    assert all(f"<code>{name}</code>" in documented for name in filters)  # names EC2 knows
+    by_subnet = next(f for args in lookups for f in args["filters"] if f["name"] == "association.subnet-id")
+    assert by_subnet["values"] == sandbox_run.outputs["sandboxes"]["subnets"]
