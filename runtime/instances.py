@@ -19,6 +19,8 @@ Front door (``runtime.FRONT_DOORS``): the SDK imports `build_instance`, so local
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import reprlib
 import threading
@@ -34,7 +36,7 @@ from runtime.environment import ContainerEnv
 from runtime.errors import InvalidError
 from runtime.params import Params
 
-__all__ = ["ClassMethod", "InstanceCache", "MAX_INSTANCES", "build_instance", "describe", "max_instances"]
+__all__ = ["ClassMethod", "InstanceCache", "MAX_INSTANCES", "build_instance", "call_hook", "describe", "max_instances"]
 
 MAX_INSTANCES = 8  # per environment; each holds whatever its @enter loaded (a model, a connection pool)
 
@@ -86,7 +88,7 @@ class ClassMethod:
     def run_exit_hooks(self, obj: Any) -> None:
         for hook in self.info.exit_methods:
             try:
-                getattr(obj, hook)()
+                call_hook(getattr(obj, hook))
             except Exception:  # one failing hook must not keep the others (or the eviction) from running
                 log.exception("@exit hook %s.%s failed", self.info.name, hook)
 
@@ -231,5 +233,39 @@ def build_instance(info: Any, params: Params) -> Any:
     for name, value in bound:
         setattr(obj, name, value)
     for hook in info.enter_methods:
-        getattr(obj, hook)()
+        call_hook(getattr(obj, hook))
     return obj
+
+
+def call_hook(hook: Callable[[], Any]) -> None:
+    """Run an ``@enter`` / ``@exit`` hook to completion.  The platform allows ``async def`` hooks; calling
+    one only makes a coroutine, so it is run on an event loop of its own (in a helper thread when this
+    thread already runs a loop).  A client bound to that loop at creation (an aiohttp session made in
+    ``@enter``) does not carry over to the loop the async methods run on."""
+    result = hook()
+    if inspect.isawaitable(result):
+        _run_to_completion(result)
+
+
+def _run_to_completion(awaitable: Any) -> None:
+    async def wait() -> None:
+        await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop in this thread: the usual case (a worker builds its object before serving)
+        asyncio.run(wait())
+        return
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(wait())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failure.append(exc)
+
+    helper = threading.Thread(target=run, name="toolkit-async-hook")
+    helper.start()
+    helper.join()
+    if failure:
+        raise failure[0]

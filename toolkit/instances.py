@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime import params as codec
-from runtime.instances import build_instance
+from runtime.instances import build_instance, call_hook
 from runtime.params import Params
 from toolkit.exception import InvalidError
 from toolkit.spec import ClsInfo
@@ -47,7 +47,7 @@ def run_exit_hooks(info: ClsInfo, obj: Any) -> None:
     one raised (its traceback goes to stderr, the worker's log)."""
     for name in info.exit_methods:
         try:
-            bound_method(obj, name)()
+            call_hook(bound_method(obj, name))
         except Exception:
             traceback.print_exc()
 

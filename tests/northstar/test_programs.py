@@ -86,6 +86,15 @@ def test_classes_take_parameters_run_enter_once_and_accept_options() -> None:
     assert {"released n0", "released m2", "released n5", "released n7"} <= set(lines)
 
 
+def test_async_enter_and_exit_hooks_are_awaited() -> None:
+    """``async def`` ``@enter``/``@exit`` hooks were called and never awaited ("coroutine 'Engine.start' was
+    never awaited"): the method then failed on the attribute its ``@enter`` sets, and ``@exit`` never ran."""
+    lines = run_program("async_hooks")
+    assert line_after(lines, "tokens:") == "['ready:a', 'ready:b']"
+    assert line_after(lines, "local:") == "['ready:c']"
+    assert "engine stopped" in lines
+    assert not [line for line in lines if "never awaited" in line], lines
+
 def test_volumes_dicts_queues_retries_and_configuration_reach_the_functions() -> None:
     """Also two programs that stopped before: the image's ``.env`` variables were not set in local
     workers, and ``modal.container_process`` was no attribute after ``import toolkit as modal``."""
