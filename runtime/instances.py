@@ -36,7 +36,8 @@ from runtime.environment import ContainerEnv
 from runtime.errors import InvalidError
 from runtime.params import Params
 
-__all__ = ["ClassMethod", "InstanceCache", "MAX_INSTANCES", "build_instance", "call_hook", "describe", "max_instances"]
+__all__ = ["ClassMethod", "InstanceCache", "MAX_INSTANCES", "build_instance", "call_hook", "describe", "max_instances",
+           "share_hook_loop"]
 
 MAX_INSTANCES = 8  # per environment; each holds whatever its @enter loaded (a model, a connection pool)
 
@@ -247,10 +248,29 @@ def call_hook(hook: Callable[[], Any]) -> None:
         _run_to_completion(result)
 
 
+_shared_loop: asyncio.AbstractEventLoop | None = None
+
+
+def share_hook_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Run async hooks on ``loop``, the one this environment's async methods run on, so that what an
+    ``@enter`` binds to its loop (an asyncpg pool, an aiohttp session) works in the methods.  Only for an
+    environment that runs that loop itself between hooks (toolkit's local worker); hooks wait for it."""
+    global _shared_loop
+    _shared_loop = loop
+
+
 def _run_to_completion(awaitable: Any) -> None:
     async def wait() -> None:
         await awaitable
 
+    loop = _shared_loop
+    if loop is not None and not loop.is_closed():
+        if not loop.is_running():  # before the methods' loop starts (@enter) or after it ends (@exit)
+            loop.run_until_complete(wait())
+            return
+        if not _runs_in_this_thread(loop):
+            asyncio.run_coroutine_threadsafe(wait(), loop).result()
+            return
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop in this thread: the usual case (a worker builds its object before serving)
@@ -269,3 +289,10 @@ def _run_to_completion(awaitable: Any) -> None:
     helper.join()
     if failure:
         raise failure[0]
+
+
+def _runs_in_this_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -94,6 +94,8 @@ def test_async_enter_and_exit_hooks_are_awaited() -> None:
     assert line_after(lines, "local:") == "['ready:c']"
     assert "engine stopped" in lines
     assert not [line for line in lines if "never awaited" in line], lines
+    # The hooks run on the loop the methods run on: a pool @enter makes stays usable.
+    assert line_after(lines, "same loop:") == "True"
 
 def test_volumes_dicts_queues_retries_and_configuration_reach_the_functions() -> None:
     """Also two programs that stopped before: the image's ``.env`` variables were not set in local

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
+from runtime.instances import share_hook_loop
 from runtime.serialization import deserialize, serialize, serialize_error
 from toolkit import config, last_good
 from toolkit.context import current_function_call_id, enter_container, enter_input, new_input_id
@@ -116,6 +117,7 @@ class Worker:
         self.queued: set[int] = set()
         self.state_lock = threading.Lock()
         self.fn: Any = None
+        self.loop = asyncio.new_event_loop()  # the async methods' loop (`async_loop`), and async hooks'
         self.cancelled: set[int] = set()
         self.threads: dict[int, int] = {}  # running sync input -> its thread's ident
         self.tasks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}  # running async input
@@ -257,7 +259,11 @@ class Worker:
             if tasks:
                 await asyncio.wait(tasks)
 
-        asyncio.run(main())
+        # The loop the class's async @enter hooks ran on (`serve`): what they bound to it stays usable.
+        try:
+            self.loop.run_until_complete(main())
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
 
     def watchdog(self) -> None:
         """Stop the whole worker when an input runs past its deadline, as a container is stopped,
@@ -281,6 +287,7 @@ class Worker:
     def serve(self) -> None:
         sys.stdout = LineTee(sys.stdout, "stdout", self.send)
         sys.stderr = LineTee(sys.stderr, "stderr", self.send)
+        share_hook_loop(self.loop)  # async @enter/@exit hooks run on the loop the async methods run on
         try:
             self.fn = load_callable(self.target)
         except BaseException as exc:  # noqa: BLE001 - the parent shows it to the user
