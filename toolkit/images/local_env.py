@@ -43,6 +43,10 @@ ENV_VERSION = 1
 # image's runtime requirements without the AWS-only ones (boto3, mangum), plus httptools for serve's
 # worker protocol (`toolkit.serve.uvicorn_bridge`).  Lower bounds, resolved with the image's pins.
 WORKER_REQUIREMENTS = (*(r for r in rt.REQUIREMENTS if not r.startswith(("boto3", "mangum"))), "httptools>=0.6")
+# What a worker needs beyond WORKER_REQUIREMENTS for a function with CloudBucketMounts: it syncs
+# the bucket itself (`runtime.volumes.buckets`, boto3).  Only those functions' environments get it
+# (boto3 and botocore are about 100 MB installed); the image's own pin of boto3 wins.
+BUCKET_MOUNT_REQUIREMENTS = ("boto3>=1.34",)
 PYTHON_OPS = frozenset({"pip_install", "uv_pip_install", "pip_install_from_requirements",
                         "pip_install_from_pyproject", "uv_sync"})
 HOST_ONLY_OPS = frozenset({"apt_install", "run_commands", "run_function", "dockerfile_commands", "shell"})
@@ -104,7 +108,8 @@ def plan_env(spec: Mapping[str, Any], root: Path) -> EnvPlan:
             _collect(found, step)
         elif step.get("op") in HOST_ONLY_OPS:
             found.skipped.append(_describe(step))
-    plan = EnvPlan(tuple(found.requirements), tuple(found.files), tuple(dict.fromkeys(found.flags)),
+    requirements = [*found.requirements, *(spec.get("worker_requirements") or ())]
+    plan = EnvPlan(tuple(requirements), tuple(found.files), tuple(dict.fromkeys(found.flags)),
                    tuple(found.skipped), tuple(found.exports))
     return replace(plan, key=_key(plan))
 
@@ -288,7 +293,8 @@ def use_for_app(app: Any, flag: str | None, log: Log) -> None:
 
     specs = {tag: fn.spec for tag, fn in app.registered_functions.items()}
     specs.update({tag: variant.spec for tag, variant in registered_variants(app).items()})
-    images = [(app.app_name or "", tag, spec.image.to_dict()) for tag, spec in sorted(specs.items())]
+    images = [(app.app_name or "", tag, with_worker_needs(spec.image.to_dict(), bool(spec.bucket_mounts)))
+              for tag, spec in sorted(specs.items())]
     _use_images(images, Path.cwd(), home(), log, envs=local_env_mode(flag) == "image")
 
 
@@ -303,10 +309,17 @@ def use_local_envs(manifest: Any, root: Path, home: Path, log: Log, *, envs: boo
     from runtime.manifest import load
 
     app = load(manifest)
-    images = [(app.app_name or "", fn.tag, {"base": dict(fn.image.base), "steps": list(fn.image.steps),
-                                            "spec_hash": fn.image.spec_hash})
+    images = [(app.app_name or "", fn.tag, with_worker_needs({"base": dict(fn.image.base), "steps": list(fn.image.steps),
+                                                              "spec_hash": fn.image.spec_hash}, bool(fn.bucket_mounts)))
               for fn in app.functions if fn.image is not None]
     return _use_images(images, root, home, log, envs=envs)
+
+
+def with_worker_needs(spec: dict[str, Any], bucket_mounts: bool) -> dict[str, Any]:
+    """The image spec a function's environment is built from: with boto3 when the function mounts a
+    bucket (its worker syncs it), else as it is.  An image shared by functions with and without
+    mounts then has two environments."""
+    return {**spec, "worker_requirements": list(BUCKET_MOUNT_REQUIREMENTS)} if bucket_mounts else spec
 
 
 def _use_images(images: Sequence[tuple[str, str, Mapping[str, Any]]], root: Path, home: Path, log: Log, *,
@@ -315,7 +328,7 @@ def _use_images(images: Sequence[tuple[str, str, Mapping[str, Any]]], root: Path
     from toolkit.images.local_files import mirror_files
     from toolkit.local import interpreters
 
-    built: dict[str, LocalEnv] = {}
+    built: dict[tuple[str, ...], LocalEnv] = {}
     assignments: dict[tuple[str, str], interpreters.Launch] = {}
     for app_name, tag, spec in images:
         env = _env_for(spec, root, home, log, built) if envs else None
@@ -351,16 +364,18 @@ def _lookup(match: re.Match[str], variables: Mapping[str, str]) -> str:
     return variables.get(name, os.environ.get(name, match.group(0)))
 
 
-def _env_for(spec: Mapping[str, Any], root: Path, home: Path, log: Log, built: dict[str, LocalEnv]) -> LocalEnv | None:
+def _env_for(spec: Mapping[str, Any], root: Path, home: Path, log: Log,
+             built: dict[tuple[str, ...], LocalEnv]) -> LocalEnv | None:
     if not any(s.get("op") in PYTHON_OPS for s in spec["steps"]):
         # Nothing to install: the current environment.  Its run_commands/apt steps are still not run
         # (a `pip install` in run_commands is the usual way such an image gets its packages): say so.
         _report_skipped(spec["spec_hash"], plan_env(spec, root).skipped, log)
         return None
-    if spec["spec_hash"] not in built:
-        built[spec["spec_hash"]] = ensure_env(spec, root, home, log)
-        _report_skipped(spec["spec_hash"], built[spec["spec_hash"]].plan.skipped, log)
-    return built[spec["spec_hash"]]
+    key = (spec["spec_hash"], *(spec.get("worker_requirements") or ()))
+    if key not in built:
+        built[key] = ensure_env(spec, root, home, log)
+        _report_skipped(spec["spec_hash"], built[key].plan.skipped, log)
+    return built[key]
 
 
 _PYTHON_REPORTED: set[str] = set()  # images whose Python version was already compared by this process
