@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from asgi_samples import PNG_BYTES, echo_app
 from deployed_app import function, write_app
+from event_mutations import DELETE, field_paths, mutated
 from runtime_support import FIXTURES, Collected
 
 from runtime import lambda_handler
@@ -440,27 +441,6 @@ def test_a_host_header_with_crlf_is_refused_by_the_deployed_handler(web: None,
 # -- every field of every extra sample, replaced or deleted: a 200 or a clean 4xx, never a 500 ---------
 
 FUZZ_VALUES: list[Any] = [None, 1, True, "", "\x00\r\n", "%zz%", "[::1]:x", [], ["a"], {}, {"a": 1}]
-_DELETE = object()
-
-
-def field_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if prefix:
-        yield prefix
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
-    for key, item in items:
-        yield from field_paths(item, (*prefix, key))
-
-
-def mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    event = copy.deepcopy(event)
-    target: Any = event
-    for key in path[:-1]:
-        target = target[key]
-    if value is _DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return event
 
 
 def test_no_mutated_extra_sample_gets_a_500_or_a_traceback(web: None, caplog: pytest.LogCaptureFixture) -> None:
@@ -468,7 +448,7 @@ def test_no_mutated_extra_sample_gets_a_500_or_a_traceback(web: None, caplog: py
     for name in [*HTTP_SAMPLES, "apigw-websocket-request.json"]:
         base = extra(name)
         for path in field_paths(base):
-            for value in [*FUZZ_VALUES, _DELETE]:
+            for value in [*FUZZ_VALUES, DELETE]:
                 caplog.clear()
                 reply = lambda_handler.handler(mutated(base, path, value), None)
                 status = reply.get("statusCode") if isinstance(reply, dict) else None

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 from deployed_app import function, write_app
+from event_mutations import DELETE, field_paths, mutated
 from runtime_support import serve_uvicorn
 from state_machines import pass_state_machine
 from web_server_lambda import ECHO_SERVER, WebServerEnv, echo, proxy, sample
@@ -468,30 +469,6 @@ def test_a_detached_request_is_stored_without_the_secret(tmp_path: Path) -> None
 
 FUZZ_VALUES: list[Any] = [None, 1, 1.5, True, "", "G E T", "\x00\r\n", "%zz%", "caf\u00e9", [], ["a"], [1, 2], {},
                           {"a": 1}, {"a": [1]}, {"a": None}, {"a": {"b": 1}}]
-_DELETE = object()
-
-
-def field_paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if prefix:
-        yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from field_paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from field_paths(item, (*prefix, index))
-
-
-def mutated(event: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    event = copy.deepcopy(event)
-    target: Any = event
-    for key in path[:-1]:
-        target = target[key]
-    if value is _DELETE:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return event
 
 
 @pytest.mark.parametrize(("tag", "kind"), [("square", "fastapi_endpoint"), ("wsgi", "wsgi_app")])
@@ -501,7 +478,7 @@ def test_no_mutated_sample_event_gets_a_500(lambda_env: LambdaEnv, tag: str, kin
     for source in SOURCES:
         base = sample(source)
         for path in field_paths(base):
-            for value in [*FUZZ_VALUES, _DELETE]:
+            for value in [*FUZZ_VALUES, DELETE]:
                 reply = lambda_handler.handler(mutated(base, path, value), None)
                 if reply["statusCode"] >= 500:
                     failures.append((source.value, path, value, reply["statusCode"], str(reply["body"])[:120]))
