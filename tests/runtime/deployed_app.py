@@ -96,3 +96,18 @@ def write_app(root: Path, functions: list[dict[str, Any]]) -> Path:
     path = root / "manifest.json"
     path.write_text(json.dumps(manifest))
     return path
+
+
+def deploy_in_process(root: Path, env: Any, tag: str, kind: str, extra_source: str = "", **options: Any) -> None:
+    """Make `lambda_handler` in this process serve function ``tag`` of the user app (plus
+    ``extra_source``), as a deployed container would: manifest, source and variables (set through
+    ``env``, a ``pytest.MonkeyPatch``)."""
+    from runtime import lambda_handler
+
+    lambda_handler.shutdown()
+    manifest = write_app(root, [function(tag, kind, **options)])
+    with (root / "user_app.py").open("a") as source:
+        source.write(extra_source)
+    env.setenv("TOOLKIT_MANIFEST", str(manifest))
+    env.setenv("TOOLKIT_FUNCTION", tag)
+    env.setenv("TOOLKIT_APP_ROOT", str(root))

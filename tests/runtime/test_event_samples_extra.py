@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from asgi_samples import PNG_BYTES, echo_app
-from deployed_app import function, write_app
+from deployed_app import deploy_in_process
 from event_mutations import DELETE, field_paths, mutated
 from runtime_support import FIXTURES, Collected
 
@@ -155,13 +155,8 @@ def deploy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deploy]:
     """Deploy one function of deployed_app's user app (plus `ECHO_APP`) as the Lambda handler sees it."""
 
     def deploy_function(tag: str, kind: str) -> None:
-        lambda_handler.shutdown()
-        manifest = write_app(tmp_path, [function(tag, kind, web={"method": "POST"} if kind != "function" else None)])
-        with (tmp_path / "user_app.py").open("a") as source:
-            source.write(ECHO_APP)
-        monkeypatch.setenv("TOOLKIT_MANIFEST", str(manifest))
-        monkeypatch.setenv("TOOLKIT_FUNCTION", tag)
-        monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
+        deploy_in_process(tmp_path, monkeypatch, tag, kind, ECHO_APP,
+                          web={"method": "POST"} if kind != "function" else None)
 
     yield deploy_function
     lambda_handler.shutdown()

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
-from deployed_app import function, write_app
+from deployed_app import deploy_in_process
 from event_mutations import DELETE, field_paths, mutated
 from runtime_support import serve_uvicorn
 from state_machines import pass_state_machine
@@ -186,13 +186,7 @@ def lambda_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lamb
     """Deploy one function of the user app (deployed_app's plus `HOSTILE_APP`) as the handler sees it."""
 
     def deploy(tag: str, kind: str, **options: Any) -> None:
-        lambda_handler.shutdown()
-        manifest = write_app(tmp_path, [function(tag, kind, **options)])
-        with (tmp_path / "user_app.py").open("a") as source:
-            source.write(HOSTILE_APP)
-        monkeypatch.setenv("TOOLKIT_MANIFEST", str(manifest))
-        monkeypatch.setenv("TOOLKIT_FUNCTION", tag)
-        monkeypatch.setenv("TOOLKIT_APP_ROOT", str(tmp_path))
+        deploy_in_process(tmp_path, monkeypatch, tag, kind, HOSTILE_APP, **options)
 
     yield deploy
     lambda_handler.shutdown()
