@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from runtime.fargate import FARGATE_SIZES
+
 __all__ = [
     "DEFAULT_MEMORY_MIB",
     "FARGATE_SIZES",
@@ -22,24 +24,6 @@ __all__ = [
 DEFAULT_MEMORY_MIB = 1024
 _LAMBDA_MIB_PER_VCPU = 1769
 _LAMBDA_MEMORY = (128, 10240)
-
-# Fargate's task sizes (ECS developer guide, "Task CPU and memory"): cpu units -> every memory
-# value it accepts, MiB. 256 units take only 512, 1024 or 2048: a (min, max, step) range would
-# also yield 1536, which RegisterTaskDefinition refuses.
-def _range(low_gib: int, high_gib: int, step_gib: int) -> tuple[int, ...]:
-    return tuple(gib * 1024 for gib in range(low_gib, high_gib + 1, step_gib))
-
-
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: _range(1, 4, 1),
-    1024: _range(2, 8, 1),
-    2048: _range(4, 16, 1),
-    4096: _range(8, 30, 1),
-    8192: _range(16, 60, 4),
-    16384: _range(32, 120, 8),
-}
-
 
 class SizeError(ValueError):
     """A cpu/memory request no Fargate task size can hold."""

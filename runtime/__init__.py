@@ -9,7 +9,8 @@ Front doors, by concern:
 
 * contracts: ``errors`` (the base errors users catch), ``manifest`` (the one manifest parser),
   ``schedule`` (Period/Cron rules), ``environment`` (every ``TOOLKIT_*`` variable a
-  container reads), ``params`` (class-parameter codec), ``serialization``, ``types`` (ASGI types);
+  container reads), ``fargate`` (Fargate's task sizes), ``params`` (class-parameter codec),
+  ``serialization``, ``types`` (ASGI types);
 * the web gateway serve shares with the containers: ``gateway.middleware``, ``gateway.limits``,
   ``gateway.auth``, ``gateway.budget``, ``gateway.detach``, ``gateway.records``;
 * web adapters serve runs in its workers: ``adapters`` (``build_web_app``), ``adapters.base``,
@@ -26,6 +27,7 @@ FRONT_DOORS: tuple[str, ...] = (
     "runtime.manifest",
     "runtime.schedule",
     "runtime.environment",
+    "runtime.fargate",
     "runtime.params",
     "runtime.serialization",
     "runtime.types",

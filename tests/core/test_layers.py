@@ -23,7 +23,7 @@ import runtime
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("toolkit", "runtime", "infra")
 INFRA_MAY_IMPORT = ("runtime.manifest", "runtime.environment", "runtime.invocation", "runtime.schedule",
-                    "runtime.errors", "runtime.callmap")
+                    "runtime.errors", "runtime.callmap", "runtime.fargate")
 
 
 @dataclass(frozen=True)

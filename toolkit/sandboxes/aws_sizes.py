@@ -4,36 +4,20 @@ RunTask's task-level ``cpu``/``memory`` overrides must be one of Fargate's fixed
 developer guide, "Task CPU and memory"): ``cpu=0.5, memory=256`` sent as is is refused ("No Fargate
 configuration exists for given values").  A sandbox asks for at least that much, so it gets the
 smallest Fargate size holding both, as a deployed ECS function does (`infra.sizing.fargate_size`;
-this copy exists because the sandbox client runs in function images, which carry no ``infra``;
-tests/infra/test_sandbox_sizes.py keeps the two tables equal).
+both read the one table, `runtime.fargate`, since function images carry no ``infra``).
 """
 
 from __future__ import annotations
 
 import math
 
+from runtime.fargate import FARGATE_SIZES
 from toolkit.exception import InvalidError
 
 __all__ = ["FARGATE_SIZES", "fargate_task_size"]
 
 # The sandbox task definition's own size (infra/components/sandboxes.py): what an unset value keeps.
 DEFAULT_CPU_UNITS, DEFAULT_MEMORY_MIB = 1024, 2048
-
-
-def _gib(low: int, high: int, step: int) -> tuple[int, ...]:
-    return tuple(gib * 1024 for gib in range(low, high + 1, step))
-
-
-# cpu units -> every memory (MiB) Fargate accepts with it
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: _gib(1, 4, 1),
-    1024: _gib(2, 8, 1),
-    2048: _gib(4, 16, 1),
-    4096: _gib(8, 30, 1),
-    8192: _gib(16, 60, 4),
-    16384: _gib(32, 120, 8),
-}
 
 
 def fargate_task_size(cpu: float | None, memory: int | None) -> tuple[int, int]:
